@@ -1,0 +1,469 @@
+//! Cooperative cancellation: [`StopSource`], [`StopToken`], [`StopCallback`] and the
+//! waker-registering [`StopWaker`] every pending operation uses.
+//!
+//! A token that no source can stop ([`StopToken::never`], the default) is a null
+//! pointer: checking it is one branch and it allocates nothing. A source allocates its
+//! shared state once. Callbacks are intrusive nodes that live inside the registering
+//! future or value (pinned), so registering one never allocates.
+//!
+//! Rules, as in `std::stop_callback`:
+//! - `request_stop` runs every registered callback once, on the requesting thread, in
+//!   the reverse order of registration; later requests do nothing.
+//! - Registering on an already-stopped token runs the callback at once, inline.
+//! - Dropping a callback unregisters it; if it is running on another thread at that
+//!   moment, the drop waits for it to finish, so a callback never outlives its owner.
+//!   A callback may drop itself.
+//!
+//! Callbacks that resume work never poll a future inline: [`StopWaker`] only wakes,
+//! and the executor decides where the task runs.
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::marker::PhantomPinned;
+use core::pin::Pin;
+use core::ptr;
+use core::task::Waker;
+
+use crate::sync::{current_thread, lock, spin_yield, Arc, AtomicBool, Mutex};
+
+/// Shared state of one source and its tokens.
+struct StopState {
+    stopped: AtomicBool,
+    list: Mutex<List>,
+}
+
+/// The registered callbacks; every field is guarded by `StopState::list`.
+struct List {
+    head: *const Node,
+    /// The callback `request_stop` is running with the lock released, and its thread.
+    running: Option<(*const Node, ThreadIdent)>,
+}
+
+#[cfg(not(loom))]
+type ThreadIdent = std::thread::ThreadId;
+#[cfg(loom)]
+type ThreadIdent = loom::thread::ThreadId;
+
+// SAFETY: the raw pointers in `List` are only dereferenced under the list mutex or by
+// the thread that `running` names; nodes unregister themselves before they are freed.
+unsafe impl Send for List {}
+
+/// Intrusive list links plus the type-erased action; first field of every node type.
+#[repr(C)]
+struct Node {
+    links: UnsafeCell<Links>,
+    /// Runs the action of the node type that embeds this header.
+    invoke: unsafe fn(*const Node),
+}
+
+struct Links {
+    prev: *const Node,
+    next: *const Node,
+    linked: bool,
+}
+
+impl Node {
+    fn new(invoke: unsafe fn(*const Node)) -> Self {
+        Node {
+            links: UnsafeCell::new(Links {
+                prev: ptr::null(),
+                next: ptr::null(),
+                linked: false,
+            }),
+            invoke,
+        }
+    }
+}
+
+impl StopState {
+    fn new() -> Self {
+        StopState {
+            stopped: AtomicBool::new(false),
+            list: Mutex::new(List {
+                head: ptr::null(),
+                running: None,
+            }),
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn request_stop(&self) -> bool {
+        let mut list = lock(&self.list);
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        // Release: work done before the request is visible to whoever observes it.
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        let me = current_thread().id();
+        loop {
+            let node = list.head;
+            if node.is_null() {
+                break;
+            }
+            // SAFETY: `node` is linked, so its owner has not returned from `unregister`
+            // and cannot until it takes the lock we hold; its links are ours to edit.
+            unsafe {
+                let links = &mut *(*node).links.get();
+                list.head = links.next;
+                if !links.next.is_null() {
+                    (*(*links.next).links.get()).prev = ptr::null();
+                }
+                links.linked = false;
+            }
+            list.running = Some((node, me));
+            drop(list);
+            // SAFETY: `running` names the node, so its owner's `unregister` waits for
+            // us to clear it before the node is freed.
+            unsafe { ((*node).invoke)(node) };
+            list = lock(&self.list);
+            list.running = None;
+        }
+        true
+    }
+
+    /// Links `node`, or returns `false` (without linking) when stop was already requested.
+    ///
+    /// # Safety
+    /// `node` stays at its address and alive until `unregister(node)` returns.
+    unsafe fn register(&self, node: *const Node) -> bool {
+        let mut list = lock(&self.list);
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        // SAFETY: we hold the lock that guards every node's links; the caller promises
+        // `node` is alive and pinned.
+        unsafe {
+            let links = &mut *(*node).links.get();
+            if links.linked {
+                return true;
+            }
+            links.prev = ptr::null();
+            links.next = list.head;
+            links.linked = true;
+            if !list.head.is_null() {
+                (*(*list.head).links.get()).prev = node;
+            }
+        }
+        list.head = node;
+        true
+    }
+
+    /// Unlinks `node`, or waits until a callback running on another thread is done.
+    ///
+    /// # Safety
+    /// `node` was passed to `register` on this state (or never registered).
+    unsafe fn unregister(&self, node: *const Node) {
+        loop {
+            let mut list = lock(&self.list);
+            // SAFETY: links are guarded by the lock we hold; `node` is alive (the
+            // caller is its owner).
+            let links = unsafe { &mut *(*node).links.get() };
+            if links.linked {
+                // SAFETY: as above; linked neighbours are alive.
+                unsafe {
+                    if links.prev.is_null() {
+                        list.head = links.next;
+                    } else {
+                        (*(*links.prev).links.get()).next = links.next;
+                    }
+                    if !links.next.is_null() {
+                        (*(*links.next).links.get()).prev = links.prev;
+                    }
+                }
+                links.linked = false;
+                return;
+            }
+            match list.running {
+                Some((running, thread))
+                    if ptr::eq(running, node) && thread != current_thread().id() =>
+                {
+                    drop(list);
+                    spin_yield();
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The stopping side: requests stop for every [`StopToken`] made from it.
+pub struct StopSource {
+    state: Arc<StopState>,
+}
+
+impl StopSource {
+    /// A new source; allocates its shared state once.
+    pub fn new() -> Self {
+        StopSource {
+            state: Arc::new(StopState::new()),
+        }
+    }
+
+    /// A token observing this source.
+    pub fn token(&self) -> StopToken {
+        StopToken {
+            state: Some(self.state.clone()),
+        }
+    }
+
+    /// Requests stop and runs the registered callbacks on this thread. Returns `true`
+    /// for the call that made the request, `false` if stop was already requested.
+    pub fn request_stop(&self) -> bool {
+        self.state.request_stop()
+    }
+
+    /// `true` once stop was requested.
+    pub fn stop_requested(&self) -> bool {
+        self.state.is_stopped()
+    }
+}
+
+impl Default for StopSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for StopSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopSource")
+            .field("stop_requested", &self.stop_requested())
+            .finish()
+    }
+}
+
+/// The observing side of a [`StopSource`]; cheap to clone, and free when it can never
+/// be stopped.
+#[derive(Clone, Default)]
+pub struct StopToken {
+    state: Option<Arc<StopState>>,
+}
+
+impl StopToken {
+    /// A token that is never stopped; no allocation.
+    pub const fn never() -> Self {
+        StopToken { state: None }
+    }
+
+    /// `true` once the source requested stop.
+    pub fn stop_requested(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.is_stopped())
+    }
+
+    /// `false` for a token no source can stop.
+    pub fn stop_possible(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// `true` when both tokens observe the same source (or both observe none).
+    pub fn same_source(&self, other: &StopToken) -> bool {
+        match (&self.state, &other.state) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for StopToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopToken")
+            .field("stop_possible", &self.stop_possible())
+            .field("stop_requested", &self.stop_requested())
+            .finish()
+    }
+}
+
+/// Runs `f` once when the token's source requests stop (or at once, inline, from
+/// [`register`](Self::register) if it already did). Unregisters on drop.
+///
+/// The callback lives inside this value, which must be pinned before it registers, so
+/// registration never allocates:
+///
+/// ```
+/// use std::pin::pin;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use strait_streams::{StopCallback, StopSource};
+///
+/// let source = StopSource::new();
+/// let fired = AtomicBool::new(false);
+/// let mut callback = pin!(StopCallback::new(source.token(), || fired.store(true, Ordering::SeqCst)));
+/// callback.as_mut().register();
+/// source.request_stop();
+/// assert!(fired.load(Ordering::SeqCst));
+/// ```
+#[repr(C)]
+pub struct StopCallback<F: FnOnce() + Send> {
+    node: Node,
+    f: UnsafeCell<Option<F>>,
+    token: StopToken,
+    registered: bool,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: `f` is taken exactly once, either by the owner (inline registration) or by the
+// stopping thread while the owner is excluded by the list protocol; `F: Send` lets it
+// run on that thread. Links are only touched under the state's lock.
+unsafe impl<F: FnOnce() + Send> Send for StopCallback<F> {}
+// SAFETY: shared access never touches `f` or the links without the lock.
+unsafe impl<F: FnOnce() + Send> Sync for StopCallback<F> {}
+
+impl<F: FnOnce() + Send> StopCallback<F> {
+    /// A callback for `token`; it does nothing until [`register`](Self::register)ed.
+    pub fn new(token: StopToken, f: F) -> Self {
+        StopCallback {
+            node: Node::new(Self::invoke),
+            f: UnsafeCell::new(Some(f)),
+            token,
+            registered: false,
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// Registers the callback; runs it inline if stop was already requested. Returns
+    /// `true` if it was registered (not yet run). Registering twice does nothing.
+    pub fn register(self: Pin<&mut Self>) -> bool {
+        // SAFETY: we never move out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(state) = this.token.state.clone() else {
+            return false;
+        };
+        if this.registered {
+            return true;
+        }
+        // SAFETY: the value is pinned and `Drop` unregisters before it is freed.
+        if unsafe { state.register(&this.node) } {
+            this.registered = true;
+            true
+        } else {
+            // SAFETY: never linked, so no other thread can reach `f`.
+            if let Some(f) = unsafe { (*this.f.get()).take() } {
+                f();
+            }
+            false
+        }
+    }
+
+    /// # Safety
+    /// `node` is the header of a live `StopCallback<F>` that the stopping thread just
+    /// unlinked (so it alone may take `f`).
+    unsafe fn invoke(node: *const Node) {
+        let this = node.cast::<Self>();
+        // SAFETY: `repr(C)` puts the header first, so the cast recovers the callback;
+        // the unlinking thread has exclusive access to `f`.
+        if let Some(f) = unsafe { (*(*this).f.get()).take() } {
+            f();
+        }
+    }
+}
+
+impl<F: FnOnce() + Send> Drop for StopCallback<F> {
+    fn drop(&mut self) {
+        if self.registered {
+            if let Some(state) = &self.token.state {
+                // SAFETY: registered on this state with this pinned node.
+                unsafe { state.unregister(&self.node) };
+            }
+        }
+    }
+}
+
+/// Wakes the latest registered waker when the token's source requests stop: what a
+/// pending operation embeds to complete promptly with the canceled error.
+///
+/// Call [`poll_stopped`](Self::poll_stopped) on every poll of the operation before
+/// returning `Pending`; it returns `true` when stop was requested.
+#[repr(C)]
+pub struct StopWaker {
+    node: Node,
+    waker: Mutex<Option<Waker>>,
+    token: StopToken,
+    registered: bool,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: the waker slot is behind a mutex; links are only touched under the state lock.
+unsafe impl Send for StopWaker {}
+// SAFETY: as above.
+unsafe impl Sync for StopWaker {}
+
+impl StopWaker {
+    /// A registration for `token`; nothing happens until the first `poll_stopped`.
+    pub fn new(token: StopToken) -> Self {
+        StopWaker {
+            node: Node::new(Self::invoke),
+            waker: Mutex::new(None),
+            token,
+            registered: false,
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// The token this registration watches.
+    pub fn token(&self) -> &StopToken {
+        &self.token
+    }
+
+    /// Returns `true` if stop was requested; otherwise makes sure `waker` is woken when
+    /// it is. Never allocates after the first call with a given waker.
+    pub fn poll_stopped(self: Pin<&mut Self>, waker: &Waker) -> bool {
+        // SAFETY: we never move out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(state) = this.token.state.clone() else {
+            return false;
+        };
+        if state.is_stopped() {
+            return true;
+        }
+        {
+            let mut slot = lock(&this.waker);
+            match &mut *slot {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+        if !this.registered {
+            // SAFETY: pinned; `Drop` unregisters.
+            if unsafe { state.register(&this.node) } {
+                this.registered = true;
+            } else {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// # Safety
+    /// `node` is the header of a live `StopWaker` the stopping thread just unlinked.
+    unsafe fn invoke(node: *const Node) {
+        let this = node.cast::<Self>();
+        // SAFETY: `repr(C)` header-first cast; the owner waits for us before freeing.
+        let waker = unsafe { lock(&(*this).waker).take() };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for StopWaker {
+    fn drop(&mut self) {
+        if self.registered {
+            if let Some(state) = &self.token.state {
+                // SAFETY: registered on this state with this pinned node.
+                unsafe { state.unregister(&self.node) };
+            }
+        }
+    }
+}
+
+impl fmt::Debug for StopWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopWaker")
+            .field("token", &self.token)
+            .finish()
+    }
+}
