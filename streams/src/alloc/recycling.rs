@@ -1,0 +1,315 @@
+//! [`RecyclingAllocator`]: per-thread size-class free lists over a global overflow pool.
+//!
+//! Requests round up to a power of two of at least 64 bytes; six classes (64 .. 2048
+//! bytes) are pooled, larger or over-aligned (> 16) requests go to the global allocator.
+//! Freed blocks are threaded into intrusive free lists (a block's first word is the next
+//! pointer), so pooling itself never allocates.
+//!
+//! - `allocate` pops from the calling thread's list; on a miss it refills that list from
+//!   the global pool under its mutex (up to [`LOCAL_CAP`] blocks at once), and only then
+//!   asks the global allocator.
+//! - `deallocate` pushes onto the *freeing* thread's list; when that is full, or when the
+//!   thread-local is gone (the thread is exiting), onto the global pool; when that is full
+//!   too, back to the global allocator. Deallocation never depends on the thread-local
+//!   being alive.
+//! - A thread's lists move to the global pool when the thread exits.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+use super::FrameAllocator;
+use crate::sync::{lock, Mutex};
+
+/// Smallest pooled block.
+const MIN_BLOCK: usize = 64;
+/// Number of pooled size classes: 64, 128, 256, 512, 1024, 2048.
+const CLASSES: usize = 6;
+/// Alignment of every pooled block.
+const BLOCK_ALIGN: usize = 16;
+/// Most blocks one thread keeps per class.
+pub(crate) const LOCAL_CAP: usize = 16;
+/// Most blocks the global pool keeps per class.
+const GLOBAL_CAP: usize = 4096;
+
+/// The process-wide recycling allocator. A zero-size handle: every value shares the
+/// same pools, like the papers' `get_recycling_memory_resource()`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecyclingAllocator;
+
+/// Size class of `layout`, or `None` when it is not pooled.
+fn class_of(layout: Layout) -> Option<usize> {
+    if layout.align() > BLOCK_ALIGN || layout.size() > MIN_BLOCK << (CLASSES - 1) {
+        return None;
+    }
+    let rounded = layout.size().max(MIN_BLOCK).next_power_of_two();
+    Some((rounded.trailing_zeros() - MIN_BLOCK.trailing_zeros()) as usize)
+}
+
+fn block_layout(class: usize) -> Layout {
+    Layout::from_size_align(MIN_BLOCK << class, BLOCK_ALIGN).expect("valid block layout")
+}
+
+/// An intrusive singly linked list of free blocks.
+#[derive(Clone, Copy)]
+pub(crate) struct FreeList {
+    head: *mut u8,
+    len: usize,
+}
+
+impl FreeList {
+    const EMPTY: FreeList = FreeList {
+        head: ptr::null_mut(),
+        len: 0,
+    };
+
+    /// # Safety
+    /// `block` is a free pooled block of at least one pointer, owned by the caller.
+    unsafe fn push(&mut self, block: *mut u8) {
+        // SAFETY: pooled blocks are >= 64 bytes and 16-aligned; the caller owns it.
+        unsafe { block.cast::<*mut u8>().write(self.head) };
+        self.head = block;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<*mut u8> {
+        if self.head.is_null() {
+            return None;
+        }
+        let block = self.head;
+        // SAFETY: every block in the list was written by `push`, which stored the next
+        // pointer in its first word; the list owns the block.
+        self.head = unsafe { block.cast::<*mut u8>().read() };
+        self.len -= 1;
+        Some(block)
+    }
+}
+
+/// The global overflow pool; a type so loom models can instantiate it.
+pub(crate) struct GlobalPool {
+    lists: Mutex<[FreeList; CLASSES]>,
+}
+
+// SAFETY: the raw block pointers are owned by the pool and only touched under its mutex.
+unsafe impl Send for GlobalPool {}
+// SAFETY: as above.
+unsafe impl Sync for GlobalPool {}
+
+impl GlobalPool {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        GlobalPool {
+            lists: Mutex::new([FreeList::EMPTY; CLASSES]),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        GlobalPool {
+            lists: Mutex::new([FreeList::EMPTY; CLASSES]),
+        }
+    }
+
+    /// Moves up to `LOCAL_CAP` blocks of `class` into `local`; returns how many moved.
+    pub(crate) fn refill(&self, class: usize, local: &mut FreeList) -> usize {
+        let mut lists = lock(&self.lists);
+        let mut moved = 0;
+        while moved < LOCAL_CAP {
+            let Some(block) = lists[class].pop() else {
+                break;
+            };
+            // SAFETY: popped from the pool, so we own it.
+            unsafe { local.push(block) };
+            moved += 1;
+        }
+        moved
+    }
+
+    /// Takes `block` of `class`, or returns it when the pool is full.
+    ///
+    /// # Safety
+    /// `block` is a free block of `class`, owned by the caller.
+    pub(crate) unsafe fn give(&self, class: usize, block: *mut u8) -> Result<(), *mut u8> {
+        let mut lists = lock(&self.lists);
+        if lists[class].len >= GLOBAL_CAP {
+            return Err(block);
+        }
+        // SAFETY: caller contract.
+        unsafe { lists[class].push(block) };
+        Ok(())
+    }
+
+    /// Takes every block of `local` (which becomes empty), freeing what does not fit.
+    pub(crate) fn absorb(&self, class: usize, local: &mut FreeList) {
+        while let Some(block) = local.pop() {
+            // SAFETY: popped from a list we own.
+            if let Err(block) = unsafe { self.give(class, block) } {
+                // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
+                unsafe { std::alloc::dealloc(block, block_layout(class)) };
+            }
+        }
+    }
+
+    /// Frees every pooled block (loom models).
+    #[cfg(loom)]
+    pub(crate) fn drain(&self) -> usize {
+        let mut lists = lock(&self.lists);
+        let mut freed = 0;
+        for (class, list) in lists.iter_mut().enumerate() {
+            while let Some(block) = list.pop() {
+                // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
+                unsafe { std::alloc::dealloc(block, block_layout(class)) };
+                freed += 1;
+            }
+        }
+        freed
+    }
+}
+
+#[cfg(not(loom))]
+static GLOBAL: GlobalPool = GlobalPool::new();
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref GLOBAL: GlobalPool = GlobalPool::new();
+}
+
+/// One thread's lists; handed to the global pool when the thread exits.
+struct LocalPool {
+    lists: [Cell<FreeList>; CLASSES],
+}
+
+impl Drop for LocalPool {
+    fn drop(&mut self) {
+        for (class, list) in self.lists.iter().enumerate() {
+            let mut list = list.replace(FreeList::EMPTY);
+            GLOBAL.absorb(class, &mut list);
+        }
+    }
+}
+
+std::thread_local! {
+    static LOCAL: LocalPool = const {
+        LocalPool { lists: [const { Cell::new(FreeList::EMPTY) }; CLASSES] }
+    };
+}
+
+fn allocate_class(class: usize) -> Option<NonNull<u8>> {
+    let hit = LOCAL
+        .try_with(|local| {
+            let mut list = local.lists[class].get();
+            let block = list.pop().or_else(|| {
+                GLOBAL.refill(class, &mut list);
+                list.pop()
+            });
+            local.lists[class].set(list);
+            block
+        })
+        .ok()
+        .flatten();
+    if let Some(block) = hit {
+        return NonNull::new(block);
+    }
+    // SAFETY: block layouts are non-zero-sized.
+    NonNull::new(unsafe { std::alloc::alloc(block_layout(class)) })
+}
+
+/// # Safety
+/// `block` came from `allocate_class(class)` and is no longer used.
+unsafe fn deallocate_class(class: usize, block: *mut u8) {
+    let kept = LOCAL
+        .try_with(|local| {
+            let mut list = local.lists[class].get();
+            let kept = list.len < LOCAL_CAP;
+            if kept {
+                // SAFETY: caller contract: the block is free and ours.
+                unsafe { list.push(block) };
+                local.lists[class].set(list);
+            }
+            kept
+        })
+        .unwrap_or(false);
+    if kept {
+        return;
+    }
+    // SAFETY: caller contract.
+    if let Err(block) = unsafe { GLOBAL.give(class, block) } {
+        // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
+        unsafe { std::alloc::dealloc(block, block_layout(class)) };
+    }
+}
+
+// SAFETY: pooled blocks are at least as large and as aligned as the request (checked by
+// `class_of`) and leave the lists when handed out; others go to the global allocator.
+unsafe impl FrameAllocator for RecyclingAllocator {
+    fn allocate(&self, layout: Layout) -> Option<NonNull<u8>> {
+        match class_of(layout) {
+            Some(class) => allocate_class(class),
+            // SAFETY: non-zero size (trait contract).
+            None => NonNull::new(unsafe { std::alloc::alloc(layout) }),
+        }
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        match class_of(layout) {
+            // SAFETY: same layout as the allocation, so the same class.
+            Some(class) => unsafe { deallocate_class(class, ptr.as_ptr()) },
+            // SAFETY: allocated by `alloc(layout)`.
+            None => unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) },
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_up_and_large_requests_bypass() {
+        let l = |size, align| Layout::from_size_align(size, align).unwrap();
+        assert_eq!(class_of(l(1, 1)), Some(0));
+        assert_eq!(class_of(l(64, 8)), Some(0));
+        assert_eq!(class_of(l(65, 8)), Some(1));
+        assert_eq!(class_of(l(2048, 16)), Some(5));
+        assert_eq!(class_of(l(2049, 16)), None);
+        assert_eq!(class_of(l(64, 32)), None);
+    }
+
+    #[test]
+    fn a_freed_block_is_reused_by_the_same_thread() {
+        let layout = Layout::from_size_align(200, 8).unwrap();
+        let a = RecyclingAllocator.allocate(layout).unwrap();
+        // SAFETY: fresh block of `layout`, freed once.
+        unsafe { RecyclingAllocator.deallocate(a, layout) };
+        let b = RecyclingAllocator.allocate(layout).unwrap();
+        assert_eq!(a, b);
+        // SAFETY: as above.
+        unsafe { RecyclingAllocator.deallocate(b, layout) };
+    }
+
+    #[test]
+    fn blocks_freed_on_another_thread_survive_its_exit() {
+        let layout = Layout::from_size_align(1000, 16).unwrap();
+        let blocks: Vec<usize> = (0..40)
+            .map(|_| RecyclingAllocator.allocate(layout).unwrap().as_ptr() as usize)
+            .collect();
+        std::thread::spawn(move || {
+            for b in blocks {
+                // SAFETY: each block came from `allocate(layout)` and is freed once.
+                unsafe {
+                    RecyclingAllocator.deallocate(NonNull::new(b as *mut u8).unwrap(), layout)
+                };
+            }
+        })
+        .join()
+        .unwrap();
+        // The exited thread's blocks are in the global pool and usable here.
+        for _ in 0..3 {
+            let p = RecyclingAllocator.allocate(layout).unwrap();
+            // SAFETY: writing within a fresh block of 1000 bytes.
+            unsafe { p.as_ptr().write_bytes(0xAB, 1000) };
+            // SAFETY: freed once.
+            unsafe { RecyclingAllocator.deallocate(p, layout) };
+        }
+    }
+}

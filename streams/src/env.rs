@@ -1,0 +1,156 @@
+//! The execution environment: executor, stop token and frame allocator, published for
+//! the duration of every poll of a task (the papers' `io_env` and `this_coro::environment`).
+//!
+//! The task harness, every launcher and [`block_on`](crate::block_on) publish an
+//! [`IoEnv`] in a thread-local slot before polling and restore the previous value after,
+//! so the slot behaves like a stack. Any future, however deep in an `async fn` chain,
+//! reads it with [`env`] or [`with_env`]; nothing is passed by hand. Outside every task
+//! the [default environment](IoEnv::default_env) applies: the system executor, a stop
+//! token that never stops, and the recycling frame allocator.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use crate::alloc::FrameAlloc;
+use crate::exec::AnyExecutor;
+use crate::stop::StopToken;
+
+/// What an async call chain runs with: where it resumes, when it should stop, and where
+/// its frames come from.
+#[derive(Clone, Debug)]
+pub struct IoEnv {
+    /// Where the task runs and where wakes post it.
+    pub executor: AnyExecutor,
+    /// Cooperative cancellation for every operation in the chain.
+    pub stop_token: StopToken,
+    /// Where spawns and [`Task`](crate::Task)s allocate.
+    pub frame_allocator: FrameAlloc,
+}
+
+impl IoEnv {
+    /// An environment on `executor` that never stops and uses the recycling allocator.
+    pub fn new(executor: AnyExecutor) -> Self {
+        IoEnv {
+            executor,
+            stop_token: StopToken::never(),
+            frame_allocator: FrameAlloc::recycling(),
+        }
+    }
+
+    /// The environment that applies outside every task: the system executor, no stop,
+    /// the recycling allocator.
+    pub fn default_env() -> &'static IoEnv {
+        static DEFAULT: OnceLock<IoEnv> = OnceLock::new();
+        DEFAULT.get_or_init(|| IoEnv::new(crate::exec::system_executor()))
+    }
+}
+
+std::thread_local! {
+    static CURRENT: Cell<*const IoEnv> = const { Cell::new(ptr::null()) };
+}
+
+/// Runs `f` with the current environment (the default one outside every task).
+pub fn with_env<R>(f: impl FnOnce(&IoEnv) -> R) -> R {
+    let current = CURRENT.with(Cell::get);
+    if current.is_null() {
+        f(IoEnv::default_env())
+    } else {
+        // SAFETY: a non-null slot points at the env of an `EnvGuard` further up this
+        // thread's stack, which restores the slot before that env can be dropped.
+        f(unsafe { &*current })
+    }
+}
+
+/// A copy of the current environment.
+pub fn env() -> IoEnv {
+    with_env(IoEnv::clone)
+}
+
+/// `true` while a task or launcher has published an environment on this thread.
+pub fn env_is_set() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// Publishes an environment until dropped; restores the previous one.
+pub(crate) struct EnvGuard {
+    prev: *const IoEnv,
+}
+
+impl EnvGuard {
+    /// # Safety
+    /// `env` outlives the guard, and guards are dropped in reverse order of creation
+    /// (they are only created as locals).
+    pub(crate) unsafe fn enter(env: &IoEnv) -> EnvGuard {
+        EnvGuard {
+            prev: CURRENT.with(|slot| slot.replace(env)),
+        }
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|slot| slot.set(self.prev));
+    }
+}
+
+/// Which parts of the parent's environment a [`WithEnv`] child replaces.
+#[derive(Debug)]
+enum Override {
+    StopToken(StopToken),
+    FrameAlloc(FrameAlloc),
+}
+
+/// A future that runs its child under a modified environment; see [`with_stop_token`]
+/// and [`with_frame_allocator`].
+#[derive(Debug)]
+pub struct WithEnv<F> {
+    future: F,
+    over: Option<Override>,
+    env: Option<IoEnv>,
+}
+
+/// Runs `future` with `token` as its stop token; the executor and frame allocator stay
+/// the caller's. Only the child sees the new token.
+pub fn with_stop_token<F: Future>(token: StopToken, future: F) -> WithEnv<F> {
+    WithEnv {
+        future,
+        over: Some(Override::StopToken(token)),
+        env: None,
+    }
+}
+
+/// Runs `future` with `alloc` as its frame allocator; the executor and stop token stay
+/// the caller's.
+pub fn with_frame_allocator<F: Future>(alloc: FrameAlloc, future: F) -> WithEnv<F> {
+    WithEnv {
+        future,
+        over: Some(Override::FrameAlloc(alloc)),
+        env: None,
+    }
+}
+
+impl<F: Future> Future for WithEnv<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned; the other fields are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.env.is_none() {
+            let mut child = env();
+            match this.over.take() {
+                Some(Override::StopToken(t)) => child.stop_token = t,
+                Some(Override::FrameAlloc(a)) => child.frame_allocator = a,
+                None => {}
+            }
+            this.env = Some(child);
+        }
+        let child = this.env.as_ref().expect("set above");
+        // SAFETY: `child` lives in `this`, which outlives the guard (a local).
+        let _guard = unsafe { EnvGuard::enter(child) };
+        // SAFETY: `this.future` is never moved (we are pinned).
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}

@@ -1,0 +1,151 @@
+//! Executors: where tasks run. The [`Executor`] trait, the owning [`AnyExecutor`] and
+//! borrowing [`ExecutorRef`] handles, the single-threaded [`RunLoop`], the
+//! [`ThreadPool`] and the process-wide [system executor](system_executor).
+//!
+//! Rules every executor here keeps (the papers' executor concept):
+//! - `post` never runs the task inline; it queues it, and queuing never allocates.
+//! - `dispatch` may run the task sooner — in a "run next" slot — only when called from a
+//!   thread that is running this executor; otherwise it posts. No executor here runs a
+//!   task inline from `dispatch`, which keeps stacks shallow and lock-free of re-entry.
+//! - Work tracking: every spawned task counts as outstanding work from spawn to
+//!   completion; `run` returns and `join` unblocks when it reaches zero.
+
+mod queue;
+mod run_loop;
+mod thread_pool;
+
+pub(crate) use queue::RunQueue;
+pub use run_loop::{RunLoop, WorkGuard};
+pub use thread_pool::ThreadPool;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use crate::env::IoEnv;
+use crate::task::{JoinHandle, Runnable};
+
+/// Something that runs [`Runnable`]s.
+pub trait Executor: Send + Sync + 'static {
+    /// Queues `task` to run later. Never runs it inline; never allocates.
+    fn post(&self, task: Runnable);
+
+    /// Runs `task` as soon as possible: like `post`, but an executor may put it in a
+    /// "run next" slot when called from one of its own threads. The default posts.
+    fn dispatch(&self, task: Runnable) {
+        self.post(task);
+    }
+
+    /// `true` when the calling thread is currently running this executor's tasks.
+    fn running_in_this_thread(&self) -> bool {
+        false
+    }
+
+    /// Counts one more unit of outstanding work (a spawned task, a work guard).
+    fn on_work_started(&self) {}
+
+    /// Counts one unit of outstanding work as finished.
+    fn on_work_finished(&self) {}
+}
+
+/// An owning, type-erased, cheaply cloned handle to an executor.
+#[derive(Clone)]
+pub struct AnyExecutor(Arc<dyn Executor>);
+
+impl AnyExecutor {
+    /// Wraps an executor.
+    pub fn new<E: Executor>(executor: E) -> Self {
+        AnyExecutor(Arc::new(executor))
+    }
+
+    /// Wraps a shared executor.
+    pub fn from_arc(executor: Arc<dyn Executor>) -> Self {
+        AnyExecutor(executor)
+    }
+
+    /// A borrowed handle.
+    pub fn as_ref(&self) -> ExecutorRef<'_> {
+        ExecutorRef(&*self.0)
+    }
+
+    /// `true` when both handles name the same executor object.
+    pub fn ptr_eq(&self, other: &AnyExecutor) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+    }
+
+    /// Spawns `future` on this executor with a stop token that never stops and the
+    /// current frame allocator. Allocates once, from that allocator.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let frame_allocator = crate::env::with_env(|env| env.frame_allocator.clone());
+        let env = IoEnv {
+            executor: self.clone(),
+            stop_token: crate::StopToken::never(),
+            frame_allocator,
+        };
+        crate::task::spawn_with_env(future, env)
+    }
+}
+
+impl std::ops::Deref for AnyExecutor {
+    type Target = dyn Executor;
+    fn deref(&self) -> &(dyn Executor + 'static) {
+        &*self.0
+    }
+}
+
+impl PartialEq for AnyExecutor {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl Eq for AnyExecutor {}
+
+impl fmt::Debug for AnyExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnyExecutor({:p})", Arc::as_ptr(&self.0))
+    }
+}
+
+/// A non-owning executor handle: two words, `Copy`.
+#[derive(Clone, Copy)]
+pub struct ExecutorRef<'a>(&'a dyn Executor);
+
+impl<'a> ExecutorRef<'a> {
+    /// Borrows `executor`.
+    pub fn new(executor: &'a dyn Executor) -> Self {
+        ExecutorRef(executor)
+    }
+}
+
+impl std::ops::Deref for ExecutorRef<'_> {
+    type Target = dyn Executor;
+    fn deref(&self) -> &(dyn Executor + 'static) {
+        self.0
+    }
+}
+
+impl PartialEq for ExecutorRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(self.0, other.0)
+    }
+}
+
+impl fmt::Debug for ExecutorRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExecutorRef({:p})", self.0)
+    }
+}
+
+/// The process-wide system executor: a [`ThreadPool`] with one thread per core,
+/// started on first use and never joined. It backs the default environment.
+pub fn system_executor() -> AnyExecutor {
+    static SYSTEM: OnceLock<ThreadPool> = OnceLock::new();
+    SYSTEM
+        .get_or_init(|| ThreadPool::with_name(0, "strait-sys-"))
+        .executor()
+}

@@ -1,0 +1,82 @@
+//! An intrusive FIFO of runnables, linked through their task headers: pushing and
+//! popping never allocate. Callers guard it with their own mutex.
+
+use std::ptr::{self, NonNull};
+
+use crate::task::raw::Header;
+use crate::task::Runnable;
+
+pub(crate) struct RunQueue {
+    head: *const Header,
+    tail: *const Header,
+    len: usize,
+}
+
+// SAFETY: the queue owns the runnables it links (each is `Send`); links are only
+// touched through `&mut self`.
+unsafe impl Send for RunQueue {}
+
+impl RunQueue {
+    pub(crate) const fn new() -> Self {
+        RunQueue {
+            head: ptr::null(),
+            tail: ptr::null(),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `task`.
+    pub(crate) fn push_back(&mut self, task: Runnable) {
+        let node = task.into_raw().as_ptr().cast_const();
+        // SAFETY: we own the runnable, hence its link field.
+        unsafe { *(*node).queue_next.get() = ptr::null() };
+        if self.tail.is_null() {
+            self.head = node;
+        } else {
+            // SAFETY: `tail` is a runnable we own.
+            unsafe { *(*self.tail).queue_next.get() = node };
+        }
+        self.tail = node;
+        self.len += 1;
+    }
+
+    /// Prepends `task` (the "run next" slot of `dispatch`).
+    pub(crate) fn push_front(&mut self, task: Runnable) {
+        let node = task.into_raw().as_ptr().cast_const();
+        // SAFETY: we own the runnable, hence its link field.
+        unsafe { *(*node).queue_next.get() = self.head };
+        if self.tail.is_null() {
+            self.tail = node;
+        }
+        self.head = node;
+        self.len += 1;
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Runnable> {
+        let node = NonNull::new(self.head.cast_mut())?;
+        // SAFETY: `head` is a runnable we own.
+        self.head = unsafe { *node.as_ref().queue_next.get() };
+        if self.head.is_null() {
+            self.tail = ptr::null();
+        }
+        self.len -= 1;
+        // SAFETY: the pointer came from `into_raw` in a push and leaves the queue once.
+        Some(unsafe { Runnable::from_raw(node) })
+    }
+
+    /// Moves every runnable out (to drop them outside the caller's lock).
+    pub(crate) fn take(&mut self) -> RunQueue {
+        std::mem::replace(self, RunQueue::new())
+    }
+}
+
+impl Drop for RunQueue {
+    fn drop(&mut self) {
+        // Dropping a runnable aborts its task.
+        while self.pop().is_some() {}
+    }
+}

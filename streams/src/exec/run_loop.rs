@@ -1,0 +1,337 @@
+//! [`RunLoop`]: a single-threaded execution context, the base driver I/O contexts build on.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use super::{AnyExecutor, Executor, RunQueue};
+use crate::env::{EnvGuard, IoEnv};
+use crate::sync::lock_std as lock;
+use crate::task::{JoinHandle, Runnable};
+
+/// A run loop: tasks posted to its executor run on whichever thread calls
+/// [`run`](Self::run) (or `run_one`, `poll`, `run_for`, `block_on`).
+///
+/// `run` returns when the loop is [stopped](Self::stop) or when no outstanding work
+/// remains (no unfinished spawned task and no [`WorkGuard`]). After a stop, further
+/// `run` calls return at once until [`restart`](Self::restart).
+///
+/// ```
+/// use strait_streams::RunLoop;
+/// let rl = RunLoop::new();
+/// let answer = rl.spawn(async { 6 * 7 });
+/// rl.run();
+/// assert_eq!(rl.block_on(answer).unwrap(), 42);
+/// ```
+pub struct RunLoop {
+    shared: Arc<LoopShared>,
+}
+
+struct LoopShared {
+    queue: Mutex<RunQueue>,
+    ready: Condvar,
+    work: AtomicUsize,
+    stopped: AtomicBool,
+}
+
+std::thread_local! {
+    /// The loop this thread is running, for `running_in_this_thread`.
+    static RUNNING: Cell<*const LoopShared> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Executor for LoopShared {
+    fn post(&self, task: Runnable) {
+        lock(&self.queue).push_back(task);
+        self.ready.notify_one();
+    }
+
+    fn dispatch(&self, task: Runnable) {
+        if self.running_in_this_thread() {
+            lock(&self.queue).push_front(task);
+        } else {
+            self.post(task);
+        }
+    }
+
+    fn running_in_this_thread(&self) -> bool {
+        std::ptr::eq(RUNNING.with(Cell::get), self)
+    }
+
+    fn on_work_started(&self) {
+        self.work.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_work_finished(&self) {
+        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Wake a `run` blocked with an empty queue so it can return.
+            let _queue = lock(&self.queue);
+            self.ready.notify_all();
+        }
+    }
+}
+
+/// Marks this thread as running `shared` until dropped.
+struct Running(*const LoopShared);
+
+impl Running {
+    fn enter(shared: &LoopShared) -> Running {
+        Running(RUNNING.with(|r| r.replace(shared)))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
+    }
+}
+
+/// Keeps a [`RunLoop`]'s `run` from returning for lack of work while it lives.
+pub struct WorkGuard {
+    executor: AnyExecutor,
+}
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        self.executor.on_work_finished();
+    }
+}
+
+impl std::fmt::Debug for WorkGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkGuard").finish_non_exhaustive()
+    }
+}
+
+enum Wait {
+    /// Return at once when nothing is ready.
+    No,
+    /// Block until work arrives or none is outstanding.
+    Forever,
+    /// Block until the deadline.
+    Until(Instant),
+}
+
+impl RunLoop {
+    /// An empty loop.
+    pub fn new() -> Self {
+        RunLoop {
+            shared: Arc::new(LoopShared {
+                queue: Mutex::new(RunQueue::new()),
+                ready: Condvar::new(),
+                work: AtomicUsize::new(0),
+                stopped: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// This loop's executor.
+    pub fn executor(&self) -> AnyExecutor {
+        AnyExecutor::from_arc(self.shared.clone())
+    }
+
+    /// Spawns `future` on this loop (never stops, recycling allocator).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::task::spawn_with_env(future, IoEnv::new(self.executor()))
+    }
+
+    /// Counts as outstanding work until dropped.
+    pub fn work_guard(&self) -> WorkGuard {
+        let executor = self.executor();
+        executor.on_work_started();
+        WorkGuard { executor }
+    }
+
+    /// Runs tasks until stopped or no work is outstanding. Returns how many ran.
+    pub fn run(&self) -> usize {
+        let mut n = 0;
+        while self.run_next(Wait::Forever) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Runs at most one task, blocking until one is ready (or no work is outstanding).
+    pub fn run_one(&self) -> usize {
+        usize::from(self.run_next(Wait::Forever))
+    }
+
+    /// Runs every task that is ready now, without blocking.
+    pub fn poll(&self) -> usize {
+        let mut n = 0;
+        while self.run_next(Wait::No) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Runs at most one ready task, without blocking.
+    pub fn poll_one(&self) -> usize {
+        usize::from(self.run_next(Wait::No))
+    }
+
+    /// Like `run`, but returns after `timeout` at the latest.
+    pub fn run_for(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        let mut n = 0;
+        while self.run_next(Wait::Until(deadline)) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Makes `run` and friends return as soon as the current task finishes.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        let _queue = lock(&self.shared.queue);
+        self.shared.ready.notify_all();
+    }
+
+    /// `true` after `stop` until `restart`.
+    pub fn stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    /// Clears a previous `stop`.
+    pub fn restart(&self) {
+        self.shared.stopped.store(false, Ordering::Release);
+    }
+
+    /// Number of unfinished spawned tasks and live work guards.
+    pub fn outstanding_work(&self) -> usize {
+        self.shared.work.load(Ordering::Acquire)
+    }
+
+    /// Runs one task if the wait policy allows; `false` when the caller should return.
+    fn run_next(&self, wait: Wait) -> bool {
+        let shared = &*self.shared;
+        let task = {
+            let mut queue = lock(&shared.queue);
+            loop {
+                if self.stopped() {
+                    return false;
+                }
+                if let Some(task) = queue.pop() {
+                    break task;
+                }
+                if shared.work.load(Ordering::Acquire) == 0 {
+                    return false;
+                }
+                queue = match wait {
+                    Wait::No => return false,
+                    Wait::Forever => shared
+                        .ready
+                        .wait(queue)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Wait::Until(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return false;
+                        }
+                        shared
+                            .ready
+                            .wait_timeout(queue, deadline - now)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .0
+                    }
+                };
+            }
+        };
+        let _running = Running::enter(shared);
+        task.run();
+        true
+    }
+
+    /// Runs `future` to completion on the calling thread, running this loop's tasks
+    /// while it waits. The future sees this loop's executor in its environment.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let env = IoEnv::new(self.executor());
+        let signal = Arc::new(BlockOnSignal {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(signal.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        let shared = &*self.shared;
+        loop {
+            if signal.woken.swap(false, Ordering::AcqRel) {
+                let _running = Running::enter(shared);
+                // SAFETY: `env` outlives the guard, a local.
+                let _env = unsafe { EnvGuard::enter(&env) };
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            let task = {
+                let mut queue = lock(&shared.queue);
+                loop {
+                    if signal.woken.load(Ordering::Acquire) {
+                        break None;
+                    }
+                    if let Some(task) = queue.pop() {
+                        break Some(task);
+                    }
+                    queue = shared
+                        .ready
+                        .wait(queue)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            if let Some(task) = task {
+                let _running = Running::enter(shared);
+                task.run();
+            }
+        }
+    }
+}
+
+/// Wakes a `block_on` waiting on the loop's condition variable.
+struct BlockOnSignal {
+    woken: AtomicBool,
+    shared: Arc<LoopShared>,
+}
+
+impl Wake for BlockOnSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        // Taking the lock orders the store before a waiter's re-check.
+        let _queue = lock(&self.shared.queue);
+        self.shared.ready.notify_all();
+    }
+}
+
+impl Default for RunLoop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RunLoop {
+    fn drop(&mut self) {
+        // Queued tasks hold the loop's executor: drop them (aborting their tasks)
+        // outside the lock to break the cycle.
+        let abandoned = lock(&self.shared.queue).take();
+        drop(abandoned);
+    }
+}
+
+impl std::fmt::Debug for RunLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLoop")
+            .field("queued", &lock(&self.shared.queue).len())
+            .field("outstanding_work", &self.outstanding_work())
+            .field("stopped", &self.stopped())
+            .finish()
+    }
+}

@@ -1,0 +1,200 @@
+//! [`ThreadPool`]: a fixed set of threads sharing one intrusive run queue.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use super::{AnyExecutor, Executor, RunQueue};
+use crate::env::IoEnv;
+use crate::sync::lock_std as lock;
+use crate::task::{JoinHandle, Runnable};
+
+/// A pool of threads running posted tasks in FIFO order.
+///
+/// No single thread owns the pool, so `dispatch` always posts. [`join`](Self::join)
+/// waits until no spawned task is outstanding, then ends the threads;
+/// [`stop`](Self::stop) ends them after their current task, abandoning queued work
+/// (the abandoned tasks' join handles report `JoinError::Aborted`). Dropping the pool
+/// stops and joins it.
+///
+/// ```
+/// use strait_streams::ThreadPool;
+/// let pool = ThreadPool::new(2);
+/// let handles: Vec<_> = (0..4u64).map(|i| pool.spawn(async move { i * i })).collect();
+/// pool.join();
+/// let squares: Vec<u64> = handles
+///     .into_iter()
+///     .map(|h| strait_streams::block_on(h).unwrap())
+///     .collect();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// ```
+pub struct ThreadPool {
+    shared: Arc<PoolShared>,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+struct PoolShared {
+    queue: Mutex<RunQueue>,
+    ready: Condvar,
+    idle: Condvar,
+    work: AtomicUsize,
+    stop: AtomicBool,
+}
+
+std::thread_local! {
+    static WORKER_OF: Cell<*const PoolShared> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Executor for PoolShared {
+    fn post(&self, task: Runnable) {
+        lock(&self.queue).push_back(task);
+        self.ready.notify_one();
+    }
+
+    fn running_in_this_thread(&self) -> bool {
+        std::ptr::eq(WORKER_OF.with(Cell::get), self)
+    }
+
+    fn on_work_started(&self) {
+        self.work.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_work_finished(&self) {
+        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _queue = lock(&self.queue);
+            self.idle.notify_all();
+        }
+    }
+}
+
+impl ThreadPool {
+    /// A pool of `threads` threads (0: one per available core).
+    pub fn new(threads: usize) -> Self {
+        Self::with_name(threads, "strait-pool-")
+    }
+
+    /// A pool whose threads are named `{prefix}{i}`.
+    pub fn with_name(threads: usize, prefix: &str) -> Self {
+        let n = if threads == 0 {
+            thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        let shared = Arc::new(PoolShared {
+            queue: Mutex::new(RunQueue::new()),
+            ready: Condvar::new(),
+            idle: Condvar::new(),
+            work: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let threads = (0..n)
+            .map(|i| {
+                let shared = shared.clone();
+                thread::Builder::new()
+                    .name(format!("{prefix}{i}"))
+                    .spawn(move || worker(&shared))
+                    .expect("failed to spawn a thread-pool thread")
+            })
+            .collect();
+        ThreadPool {
+            shared,
+            threads: Mutex::new(threads),
+        }
+    }
+
+    /// The pool's executor.
+    pub fn executor(&self) -> AnyExecutor {
+        AnyExecutor::from_arc(self.shared.clone())
+    }
+
+    /// Spawns `future` on the pool (never stops, recycling allocator).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::task::spawn_with_env(future, IoEnv::new(self.executor()))
+    }
+
+    /// Waits until no spawned task is outstanding, then ends and joins the threads.
+    /// Idempotent. Must not be called from a pool thread.
+    pub fn join(&self) {
+        assert!(
+            !self.shared.running_in_this_thread(),
+            "ThreadPool::join called from one of its own threads"
+        );
+        {
+            let mut queue = lock(&self.shared.queue);
+            while self.shared.work.load(Ordering::Acquire) != 0
+                && !self.shared.stop.load(Ordering::Acquire)
+            {
+                queue = self
+                    .shared
+                    .idle
+                    .wait(queue)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
+        self.stop();
+        for handle in std::mem::take(&mut *lock(&self.threads)) {
+            let _ = handle.join();
+        }
+    }
+
+    /// Ends the threads after their current task; queued tasks are abandoned.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let _queue = lock(&self.shared.queue);
+        self.shared.ready.notify_all();
+        self.shared.idle.notify_all();
+    }
+
+    /// Number of unfinished spawned tasks.
+    pub fn outstanding_work(&self) -> usize {
+        self.shared.work.load(Ordering::Acquire)
+    }
+}
+
+fn worker(shared: &PoolShared) {
+    WORKER_OF.with(|w| w.set(shared));
+    loop {
+        let task = {
+            let mut queue = lock(&shared.queue);
+            loop {
+                if shared.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                if let Some(task) = queue.pop() {
+                    break task;
+                }
+                queue = shared
+                    .ready
+                    .wait(queue)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        };
+        task.run();
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.stop();
+        for handle in std::mem::take(&mut *lock(&self.threads)) {
+            let _ = handle.join();
+        }
+        let abandoned = lock(&self.shared.queue).take();
+        drop(abandoned);
+    }
+}
+
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("threads", &lock(&self.threads).len())
+            .field("outstanding_work", &self.outstanding_work())
+            .finish()
+    }
+}

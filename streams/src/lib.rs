@@ -1,0 +1,79 @@
+//! # strait-streams: the execution model of strait
+//!
+//! How async call chains get their executor, stop token and frame allocator without
+//! naming them (P4003; P4100 papers 1–3 and 6), in Rust.
+//!
+//! | piece | what it is |
+//! |---|---|
+//! | [`IoEnv`], [`env`], [`with_env`] | the environment published for every poll of a task |
+//! | [`StopSource`], [`StopToken`], [`StopCallback`], [`StopWaker`] | cooperative cancellation; callbacks are intrusive and never allocate |
+//! | [`is_canceled`], [`canceled`] | the one cancellation error |
+//! | [`Executor`], [`AnyExecutor`], [`ExecutorRef`], [`Runnable`] | where tasks run; posting never allocates |
+//! | [`RunLoop`], [`ThreadPool`], [`system_executor`], [`block_on`] | execution contexts |
+//! | [`spawn`], [`JoinHandle`], [`Task`] | spawned tasks (one allocation each) and the owned type-erased future |
+//! | [`FrameAllocator`], [`FrameAlloc`], [`RecyclingAllocator`] | where task state is allocated |
+//! | [`with_stop_token`], [`with_frame_allocator`], [`yield_now`] | launch helpers |
+//!
+//! ```
+//! use strait_streams::{env, with_stop_token, RunLoop, StopSource};
+//!
+//! // A leaf three calls deep reads the environment nobody passed to it.
+//! async fn leaf() -> bool { env().stop_token.stop_requested() }
+//! async fn middle() -> bool { leaf().await }
+//! async fn top() -> bool { middle().await }
+//!
+//! let rl = RunLoop::new();
+//! let source = StopSource::new();
+//! source.request_stop();
+//! let stopped = rl.block_on(with_stop_token(source.token(), top()));
+//! assert!(stopped);
+//! assert!(!rl.block_on(top())); // outside the override the token never stops
+//! ```
+//!
+//! ## Design decisions (differences from the papers)
+//!
+//! - **Nested `async fn` calls need no frame**: Rust inlines them into the caller's
+//!   state machine, so the frame allocator serves only spawns and [`Task`] (type erasure),
+//!   not every call as in C++.
+//! - **The environment is a thread-local pointer** swapped around each poll (the
+//!   papers' window), not an argument of `await_suspend`: Rust's `Future::poll` has no
+//!   place for it. A child that overrides part of it ([`with_stop_token`]) wraps the child
+//!   future and swaps the slot around the child's poll.
+//! - **Continuations are tasks**: an `Executor` queues [`Runnable`]s (one per spawned
+//!   task, linked intrusively through the task header) rather than coroutine handles;
+//!   a `Waker` of a strait task posts its runnable. `dispatch` never runs a task inline —
+//!   it uses a "run next" slot on a loop's own thread — because Rust tasks are polled,
+//!   not resumed by symmetric transfer, and inline polling from inside another poll
+//!   would re-enter.
+//! - **Cancellation has two forms**: dropping a future (Rust's norm) and the stop
+//!   token (the papers'); the canceled error is built from `ECANCELED` so it needs no
+//!   allocation and is never `ErrorKind::Interrupted`.
+//!
+//! ## Testing unsafe code
+//!
+//! The unsafe modules (`stop`, `task::raw`, `alloc`, `exec::queue`, `env`) have tests
+//! that run under AddressSanitizer:
+//! `RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p strait-streams --target x86_64-unknown-linux-gnu`.
+//! Loom models of the stop token, the task state machine and the allocator's global
+//! pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --test loom`.
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod alloc;
+mod env;
+mod error;
+pub mod exec;
+mod launch;
+mod stop;
+mod sync;
+pub mod task;
+
+pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator};
+pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
+pub use error::{canceled, is_canceled, Canceled};
+pub use exec::{
+    system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, ThreadPool, WorkGuard,
+};
+pub use launch::{block_on, block_on_with, yield_now, YieldNow};
+pub use stop::{StopCallback, StopSource, StopToken, StopWaker};
+pub use task::{spawn, JoinError, JoinHandle, Runnable, Task};

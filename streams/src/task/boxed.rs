@@ -1,0 +1,106 @@
+//! [`Task`]: an owned, type-erased future allocated from the frame allocator.
+
+use std::alloc::Layout;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+use crate::alloc::FrameAlloc;
+
+/// An owned, type-erased future whose state lives in memory from the current frame
+/// allocator: the papers' `task<T>`, and the return type for trait methods and library
+/// boundaries where `async fn` cannot be named.
+///
+/// `Task::new` allocates once (nothing for a zero-sized future) from the environment's
+/// frame allocator ([`RecyclingAllocator`](crate::RecyclingAllocator) by default),
+/// instead of the global allocator `Box::pin` would use, and frees to the same
+/// allocator on drop wherever that happens.
+///
+/// ```
+/// use strait_streams::{block_on, Task};
+///
+/// trait Greeter {
+///     fn greet(&self, name: &str) -> Task<'_, String>;
+/// }
+/// struct English;
+/// impl Greeter for English {
+///     fn greet(&self, name: &str) -> Task<'_, String> {
+///         let name = name.to_owned();
+///         Task::new(async move { format!("hello, {name}") })
+///     }
+/// }
+/// let g: &dyn Greeter = &English;
+/// assert_eq!(block_on(g.greet("strait")), "hello, strait");
+/// ```
+pub struct Task<'a, T> {
+    future: NonNull<dyn Future<Output = T> + Send + 'a>,
+    layout: Layout,
+    alloc: FrameAlloc,
+    _owns: PhantomData<Box<dyn Future<Output = T> + Send + 'a>>,
+}
+
+// SAFETY: the erased future is `Send`.
+unsafe impl<T> Send for Task<'_, T> {}
+// SAFETY: `&Task` gives no access to the future.
+unsafe impl<T> Sync for Task<'_, T> {}
+
+impl<T> Unpin for Task<'_, T> {}
+
+impl<'a, T> Task<'a, T> {
+    /// Erases `future`, allocating from the current environment's frame allocator.
+    pub fn new<F>(future: F) -> Self
+    where
+        F: Future<Output = T> + Send + 'a,
+    {
+        let alloc = crate::env::with_env(|env| env.frame_allocator.clone());
+        Self::new_in(future, alloc)
+    }
+
+    /// Erases `future`, allocating from `alloc`.
+    pub fn new_in<F>(future: F, alloc: FrameAlloc) -> Self
+    where
+        F: Future<Output = T> + Send + 'a,
+    {
+        let layout = Layout::new::<F>();
+        let ptr = alloc.allocate(layout).cast::<F>();
+        // SAFETY: `ptr` is a fresh (or, for a ZST, dangling but aligned) block for `F`.
+        unsafe { ptr.as_ptr().write(future) };
+        let future: NonNull<dyn Future<Output = T> + Send + 'a> = ptr;
+        Task {
+            future,
+            layout,
+            alloc,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T> Future for Task<'_, T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: the future lives in its own allocation and never moves; we own it.
+        unsafe { Pin::new_unchecked(&mut *self.future.as_ptr()) }.poll(cx)
+    }
+}
+
+impl<T> Drop for Task<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: initialized in `new_in`, dropped once, then freed with its layout.
+        unsafe {
+            std::ptr::drop_in_place(self.future.as_ptr());
+            self.alloc.deallocate(self.future.cast(), self.layout);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("size", &self.layout.size())
+            .field("alloc", &self.alloc)
+            .finish()
+    }
+}

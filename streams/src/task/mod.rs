@@ -1,0 +1,99 @@
+//! Tasks: spawned futures with [`JoinHandle`]s, and the owned type-erased [`Task`].
+
+mod boxed;
+pub(crate) mod raw;
+
+pub use boxed::Task;
+pub use raw::{JoinError, Runnable};
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+use crate::env::IoEnv;
+
+/// Awaits a spawned task's output. Dropping it detaches the task (it keeps running and
+/// its output is dropped); [`abort`](Self::abort) cancels it.
+///
+/// The output is `Err(JoinError::Panicked(_))` if the task panicked and
+/// `Err(JoinError::Aborted)` if it was aborted or its executor shut down first.
+pub struct JoinHandle<T> {
+    raw: NonNull<raw::Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out (T: Send at spawn) and touches atomics/mutexes.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only allows `abort`/`is_finished`, which are thread-safe.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// Requests cancellation: the task's future is dropped on its executor at its next
+    /// run, and the handle completes with [`JoinError::Aborted`] (unless it already
+    /// finished).
+    pub fn abort(&self) {
+        raw::join::abort(self.raw);
+    }
+
+    /// `true` once the task has finished (its output is ready).
+    pub fn is_finished(&self) -> bool {
+        raw::join::is_finished(self.raw)
+    }
+
+    /// Lets the task run to completion on its own; its output is dropped.
+    pub fn detach(self) {}
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: we are the join handle of a task whose output type is `T`.
+        unsafe { raw::join::poll_join(self.raw, cx.waker()) }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle owns one reference.
+        unsafe { raw::release(self.raw) };
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Spawns `future` with `env` (its executor runs it; its frame allocator provides the
+/// task's single allocation). The task is posted, never run inline.
+pub(crate) fn spawn_with_env<F>(future: F, env: IoEnv) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let executor = env.executor.clone();
+    let (runnable, raw) = raw::allocate(future, env);
+    executor.on_work_started();
+    executor.post(runnable);
+    JoinHandle {
+        raw,
+        _output: PhantomData,
+    }
+}
+
+/// Spawns `future` on the current environment's executor, with the current stop token
+/// and frame allocator.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_with_env(future, crate::env::env())
+}

@@ -1,0 +1,504 @@
+//! The spawned-task harness: one allocation per task from the frame allocator, a
+//! reference count, and a small state machine that decides who may poll the future.
+//!
+//! # State
+//! `state` holds flags; every transition is a CAS or `fetch_*` on it:
+//! - `SCHEDULED`: a [`Runnable`] for the task exists (in a queue or being handed over).
+//!   Only a wake that sets this bit creates one, so a task is never queued twice.
+//! - `RUNNING`: a thread is polling the future. A wake meanwhile sets `NOTIFIED`
+//!   instead of scheduling, and the runner reschedules when the poll returns `Pending`.
+//! - `COMPLETE`: the output (or the abort/panic error) is stored; the future is gone.
+//! - `ABORT`: the join handle asked to abort; the next run drops the future instead.
+//!
+//! # References
+//! `refs` counts the runnable (at most one), every waker and the join handle. The
+//! last release drops whatever the stage holds and returns the memory to the
+//! allocator recorded in the header.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, Ordering};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::alloc::FrameAlloc;
+use crate::env::{EnvGuard, IoEnv};
+use crate::sync::{lock, AtomicUsize, Mutex};
+
+const SCHEDULED: usize = 1;
+const RUNNING: usize = 2;
+const NOTIFIED: usize = 4;
+const COMPLETE: usize = 8;
+const ABORT: usize = 16;
+
+/// Why a task produced no value.
+pub enum JoinError {
+    /// The task was aborted, or its executor shut down before it finished.
+    Aborted,
+    /// The task panicked; the payload is the panic's.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    /// `true` for [`JoinError::Aborted`].
+    pub fn is_aborted(&self) -> bool {
+        matches!(self, JoinError::Aborted)
+    }
+
+    /// `true` for [`JoinError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// The panic payload, or `None` for an abort.
+    pub fn into_panic(self) -> Option<Box<dyn Any + Send + 'static>> {
+        match self {
+            JoinError::Panicked(p) => Some(p),
+            JoinError::Aborted => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JoinError::Aborted => f.write_str("JoinError::Aborted"),
+            JoinError::Panicked(p) => {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("<non-string payload>");
+                write!(f, "JoinError::Panicked({msg:?})")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for JoinError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JoinError::Aborted => f.write_str("task was aborted"),
+            JoinError::Panicked(_) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Per-task operations that depend on the future's type.
+pub(crate) struct VTable {
+    /// Polls the future; returns `true` when it finished (output stored).
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
+    /// Drops the future and stores `JoinError::Aborted`.
+    abort: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*out`, an `Option<Result<T, JoinError>>`.
+    take_output: unsafe fn(NonNull<Header>, out: *mut ()),
+    /// Drops the stage and the header and frees the memory.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The type-independent part of every task, first in its allocation.
+pub(crate) struct Header {
+    state: AtomicUsize,
+    refs: AtomicUsize,
+    /// Intrusive run-queue link; owned by whichever queue holds the runnable.
+    pub(crate) queue_next: UnsafeCell<*const Header>,
+    vtable: &'static VTable,
+    join_waker: Mutex<Option<Waker>>,
+    /// The environment the task runs with; its executor receives wakes.
+    env: IoEnv,
+    /// The allocator that made this task (may differ from `env.frame_allocator`).
+    alloc: FrameAlloc,
+}
+
+#[repr(C)]
+struct Cell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// A scheduled task: the handle executors queue and run. Posting one never allocates;
+/// queues link it through its header. Dropping it without running it aborts the task
+/// (its join handle reports [`JoinError::Aborted`]), which is what an executor that
+/// shuts down with queued work does.
+pub struct Runnable {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: the task's future and output are `Send` (enforced at spawn), the header's
+// shared fields are atomics or behind a mutex.
+unsafe impl Send for Runnable {}
+
+impl Runnable {
+    /// Polls the task once, publishing its environment for the duration of the poll.
+    pub fn run(self) {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        // SAFETY: we hold the runnable's reference and the SCHEDULED token.
+        unsafe { run(ptr, false) }
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// # Safety
+    /// `ptr` came from `into_raw` and is used once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Runnable {
+        Runnable { ptr }
+    }
+
+    /// The environment the task runs with.
+    pub fn env(&self) -> &IoEnv {
+        // SAFETY: the runnable's reference keeps the header alive.
+        unsafe { &self.ptr.as_ref().env }
+    }
+}
+
+impl Drop for Runnable {
+    fn drop(&mut self) {
+        // SAFETY: we hold the runnable's reference and the SCHEDULED token.
+        unsafe { run(self.ptr, true) }
+    }
+}
+
+impl std::fmt::Debug for Runnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runnable").field("task", &self.ptr).finish()
+    }
+}
+
+/// Allocates a task for `future` from `env.frame_allocator`. Returns its runnable
+/// (state `SCHEDULED`) and, when `join` is set, the join handle's raw pointer.
+pub(crate) fn allocate<F>(future: F, env: IoEnv) -> (Runnable, NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let alloc = env.frame_allocator.clone();
+    let layout = std::alloc::Layout::new::<Cell<F>>();
+    let ptr = alloc.allocate(layout).cast::<Cell<F>>();
+    let cell = Cell {
+        header: Header {
+            state: AtomicUsize::new(SCHEDULED),
+            // the runnable and the join handle
+            refs: AtomicUsize::new(2),
+            queue_next: UnsafeCell::new(std::ptr::null()),
+            vtable: vtable::<F>(),
+            join_waker: Mutex::new(None),
+            env,
+            alloc,
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    };
+    // SAFETY: `ptr` is a fresh block for `Cell<F>`.
+    unsafe { ptr.as_ptr().write(cell) };
+    let header = ptr.cast::<Header>();
+    (Runnable { ptr: header }, header)
+}
+
+fn vtable<F>() -> &'static VTable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    trait HasVTable {
+        const VTABLE: VTable;
+    }
+    impl<F: Future + Send + 'static> HasVTable for F
+    where
+        F::Output: Send + 'static,
+    {
+        const VTABLE: VTable = VTable {
+            poll: poll_future::<F>,
+            abort: abort_future::<F>,
+            take_output: take_output::<F>,
+            dealloc: dealloc::<F>,
+        };
+    }
+    &<F as HasVTable>::VTABLE
+}
+
+/// # Safety
+/// The caller holds the RUNNING state of the task at `ptr`, a `Cell<F>`.
+unsafe fn poll_future<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+    // SAFETY: RUNNING gives exclusive access to the stage; `Cell<F>` is `repr(C)` with
+    // the header first.
+    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
+    let Stage::Running(future) = stage else {
+        return true;
+    };
+    // SAFETY: the future lives in the task allocation and never moves.
+    let future = unsafe { Pin::new_unchecked(future) };
+    let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+    let output = match result {
+        Ok(Poll::Pending) => return false,
+        Ok(Poll::Ready(v)) => Ok(v),
+        Err(payload) => Err(JoinError::Panicked(payload)),
+    };
+    // Drop the future before publishing the output (its destructor may panic too).
+    *stage = Stage::Consumed;
+    *stage = Stage::Finished(output);
+    true
+}
+
+/// # Safety
+/// As for `poll_future`.
+unsafe fn abort_future<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: as in `poll_future`.
+    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
+    if let Stage::Running(_) = stage {
+        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        *stage = Stage::Finished(match dropped {
+            Ok(()) => Err(JoinError::Aborted),
+            Err(payload) => Err(JoinError::Panicked(payload)),
+        });
+    }
+}
+
+/// # Safety
+/// The task is COMPLETE, the caller is its join handle, `out` points at an
+/// `Option<Result<F::Output, JoinError>>`.
+unsafe fn take_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
+    // SAFETY: after COMPLETE only the join handle touches the stage.
+    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
+    if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
+        // SAFETY: caller contract on `out`'s type.
+        unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
+    }
+}
+
+/// # Safety
+/// The last reference to the task at `ptr`, a `Cell<F>`, was released.
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    let cell = ptr.cast::<Cell<F>>();
+    // SAFETY: no other reference exists; read the allocator before dropping the cell.
+    let alloc = unsafe { cell.as_ref().header.alloc.clone() };
+    // SAFETY: the cell was initialized by `allocate` and is dropped once.
+    unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
+    // SAFETY: allocated by (a clone of) `alloc` with this layout.
+    unsafe { alloc.deallocate(cell.cast(), std::alloc::Layout::new::<Cell<F>>()) };
+}
+
+/// Drops one reference; frees the task when it was the last.
+///
+/// # Safety
+/// The caller owns one reference to the task at `ptr`.
+pub(crate) unsafe fn release(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive until the decrement.
+    let header = unsafe { ptr.as_ref() };
+    // Release: our uses of the task happen before the freeing thread's.
+    if header.refs.fetch_sub(1, Ordering::Release) == 1 {
+        // Acquire: pairs with every other release before we free.
+        fence(Ordering::Acquire);
+        // SAFETY: last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// Runs (or, with `abort`, cancels) a scheduled task, consuming the runnable's reference.
+///
+/// # Safety
+/// The caller owns the runnable's reference and the SCHEDULED token.
+unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
+    // SAFETY: the runnable's reference keeps the header alive.
+    let header = unsafe { ptr.as_ref() };
+    // Acquire: see the previous runner's writes to the stage.
+    let prev = header
+        .state
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            Some((s & !SCHEDULED) | RUNNING)
+        })
+        .expect("closure always returns Some");
+    debug_assert!(prev & SCHEDULED != 0 && prev & (RUNNING | COMPLETE) == 0);
+
+    let finished = if force_abort || prev & ABORT != 0 {
+        // SAFETY: RUNNING is ours.
+        unsafe { (header.vtable.abort)(ptr) };
+        true
+    } else {
+        let waker = ManuallyDrop::new(
+            // SAFETY: the waker borrows the runnable's reference for this poll only
+            // (ManuallyDrop: no release); clones take their own references.
+            unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr().cast(), &WAKER_VTABLE)) },
+        );
+        let mut cx = Context::from_waker(&waker);
+        // SAFETY: `header.env` lives as long as the task; the guard is a local.
+        let _env = unsafe { EnvGuard::enter(&header.env) };
+        // SAFETY: RUNNING is ours.
+        unsafe { (header.vtable.poll)(ptr, &mut cx) }
+    };
+
+    if finished {
+        complete(header);
+        // SAFETY: the runnable's reference.
+        unsafe { release(ptr) };
+        return;
+    }
+
+    let mut state = header.state.load(Ordering::Acquire);
+    loop {
+        if state & NOTIFIED != 0 {
+            // Woken (or aborted) while running: reschedule, reusing our reference.
+            let next = (state & !(RUNNING | NOTIFIED)) | SCHEDULED;
+            match header.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    header.env.executor.post(Runnable { ptr });
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        } else {
+            match header.state.compare_exchange_weak(
+                state,
+                state & !RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // SAFETY: the runnable's reference.
+                    unsafe { release(ptr) };
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+fn complete(header: &Header) {
+    // Release: the stored output happens before the join handle's Acquire load.
+    header
+        .state
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            Some((s & !(RUNNING | NOTIFIED)) | COMPLETE)
+        })
+        .expect("closure always returns Some");
+    let waker = lock(&header.join_waker).take();
+    header.env.executor.on_work_finished();
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// Schedules the task unless it is scheduled, running (then marks it notified) or done.
+fn wake_by_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller (a waker or join handle) holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    let mut state = header.state.load(Ordering::Acquire);
+    loop {
+        let next = if state & COMPLETE != 0 || state & SCHEDULED != 0 {
+            return;
+        } else if state & RUNNING != 0 {
+            if state & NOTIFIED != 0 {
+                return;
+            }
+            state | NOTIFIED
+        } else {
+            state | SCHEDULED
+        };
+        match header
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => break,
+            Err(actual) => state = actual,
+        }
+    }
+    if state & RUNNING == 0 {
+        // We set SCHEDULED: make the runnable, with its own reference.
+        header.refs.fetch_add(1, Ordering::Relaxed);
+        header.env.executor.post(Runnable { ptr });
+    }
+}
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live task header (the waker holds a reference).
+    let header = unsafe { &*data.cast::<Header>() };
+    // Relaxed: a new reference derived from an existing one needs no ordering.
+    header.refs.fetch_add(1, Ordering::Relaxed);
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: as in `waker_clone`; this consumes the waker's reference.
+    unsafe {
+        waker_wake_by_ref(data);
+        waker_drop(data);
+    }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    wake_by_ref(NonNull::new(data.cast_mut().cast()).expect("task pointer"));
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: the waker owned one reference.
+    unsafe { release(NonNull::new(data.cast_mut().cast()).expect("task pointer")) };
+}
+
+/// Join-handle side of the protocol.
+pub(crate) mod join {
+    use super::*;
+
+    /// Polls for the output; stores `waker` while the task runs.
+    ///
+    /// # Safety
+    /// The caller is the task's join handle and `T` is the future's output type.
+    pub(crate) unsafe fn poll_join<T>(
+        ptr: NonNull<Header>,
+        waker: &Waker,
+    ) -> Poll<Result<T, JoinError>> {
+        // SAFETY: the join handle's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        {
+            let mut slot = lock(&header.join_waker);
+            if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+                match &mut *slot {
+                    Some(w) if w.will_wake(waker) => {}
+                    slot => *slot = Some(waker.clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+        let mut out: Option<Result<T, JoinError>> = None;
+        // SAFETY: COMPLETE observed with Acquire; `out` has the right type.
+        unsafe { (header.vtable.take_output)(ptr, (&mut out as *mut Option<_>).cast()) };
+        Poll::Ready(out.expect("JoinHandle polled after it returned its output"))
+    }
+
+    /// Requests abort: the next run drops the future.
+    pub(crate) fn abort(ptr: NonNull<Header>) {
+        // SAFETY: the join handle's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        header.state.fetch_or(ABORT, Ordering::AcqRel);
+        wake_by_ref(ptr);
+    }
+
+    /// `true` once the task finished.
+    pub(crate) fn is_finished(ptr: NonNull<Header>) -> bool {
+        // SAFETY: the join handle's reference keeps the header alive.
+        unsafe { ptr.as_ref() }.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+}
