@@ -55,7 +55,7 @@
 //! that run under AddressSanitizer:
 //! `RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p strait-streams --target x86_64-unknown-linux-gnu`.
 //! Loom models of the stop token, the task state machine and the allocator's global
-//! pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --test loom`.
+//! pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -64,6 +64,8 @@ mod env;
 mod error;
 pub mod exec;
 mod launch;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod stop;
 mod sync;
 pub mod task;

@@ -10,7 +10,7 @@
 //! size-class free lists with a global overflow pool. [`FrameAlloc::system`] is the
 //! global allocator; [`FrameAlloc::custom`] wraps any other.
 
-mod recycling;
+pub(crate) mod recycling;
 
 pub use recycling::RecyclingAllocator;
 

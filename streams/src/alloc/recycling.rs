@@ -63,6 +63,9 @@ impl FreeList {
         len: 0,
     };
 
+    #[cfg(loom)]
+    pub(crate) const EMPTY_FOR_MODELS: FreeList = FreeList::EMPTY;
+
     /// # Safety
     /// `block` is a free pooled block of at least one pointer, owned by the caller.
     unsafe fn push(&mut self, block: *mut u8) {
