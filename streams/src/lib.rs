@@ -53,9 +53,10 @@
 //!
 //! The unsafe modules (`stop`, `task::raw`, `alloc`, `exec::queue`, `env`) have tests
 //! that run under AddressSanitizer:
-//! `RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p strait-streams --target x86_64-unknown-linux-gnu`.
-//! Loom models of the stop token, the task state machine and the allocator's global
-//! pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
+//! `RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p strait-streams --lib --tests --target x86_64-unknown-linux-gnu`
+//! (doctests are left out: rustdoc links them without the sanitizer runtime).
+//! Loom models of the stop token, the task state machine, the strand and the
+//! allocator's global pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -74,7 +75,7 @@ pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator}
 pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
 pub use error::{canceled, is_canceled, Canceled};
 pub use exec::{
-    system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, ThreadPool, WorkGuard,
+    system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, Strand, ThreadPool, WorkGuard,
 };
 pub use launch::{block_on, block_on_with, yield_now, YieldNow};
 pub use stop::{StopCallback, StopSource, StopToken, StopWaker};

@@ -157,3 +157,47 @@ fn global_pool_conserves_blocks_under_concurrent_give_and_refill() {
         assert_eq!(pool.drain(), 2);
     });
 }
+
+fn spawn_counting(strand: &crate::Strand, in_flight: Arc<AtomicUsize>, done: Arc<AtomicUsize>) {
+    let env = IoEnv {
+        frame_allocator: FrameAlloc::system(),
+        ..IoEnv::new(strand.executor())
+    };
+    crate::task::spawn_with_env(
+        async move {
+            assert_eq!(in_flight.fetch_add(1, SeqCst), 0, "overlap");
+            in_flight.fetch_sub(1, SeqCst);
+            done.fetch_add(1, SeqCst);
+        },
+        env,
+    )
+    .detach();
+}
+
+#[test]
+fn strand_never_runs_two_tasks_at_once() {
+    loom::model(|| {
+        let queue = std::sync::Arc::new(Queue(Mutex::new(VecDeque::new())));
+        let strand = crate::Strand::with_frame_allocator(
+            AnyExecutor::from_arc(queue.clone()),
+            FrameAlloc::system(),
+        );
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let remote = {
+            let (strand, in_flight, done) = (strand.clone(), in_flight.clone(), done.clone());
+            thread::spawn(move || spawn_counting(&strand, in_flight, done))
+        };
+        spawn_counting(&strand, in_flight.clone(), done.clone());
+        loop {
+            run_all(&queue);
+            if done.load(SeqCst) == 2 {
+                break;
+            }
+            thread::yield_now();
+        }
+        remote.join().unwrap();
+        drop(strand);
+        run_all(&queue);
+    });
+}

@@ -124,3 +124,18 @@ fn a_task_object_allocates_from_the_frame_allocator_only() {
         );
     });
 }
+
+#[test]
+fn strand_hand_offs_allocate_nothing() {
+    let rl = RunLoop::new();
+    let strand = strait_streams::Strand::new(rl.executor());
+    let handle = strand.spawn(async {
+        for _ in 0..10_000 {
+            yield_now().await; // wake → strand post → invoker wake → loop post
+        }
+    });
+    rl.poll_one();
+    let (n, _) = allocations(|| rl.run());
+    assert_eq!(n, 0);
+    assert!(handle.is_finished());
+}

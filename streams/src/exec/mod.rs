@@ -12,10 +12,12 @@
 
 mod queue;
 mod run_loop;
+mod strand;
 mod thread_pool;
 
 pub(crate) use queue::RunQueue;
 pub use run_loop::{RunLoop, WorkGuard};
+pub use strand::Strand;
 pub use thread_pool::ThreadPool;
 
 use std::fmt;

@@ -79,7 +79,7 @@ where
     F::Output: Send + 'static,
 {
     let executor = env.executor.clone();
-    let (runnable, raw) = raw::allocate(future, env);
+    let (runnable, raw) = raw::allocate(future, env, true);
     executor.on_work_started();
     executor.post(runnable);
     JoinHandle {

@@ -114,6 +114,8 @@ pub(crate) struct Header {
     env: IoEnv,
     /// The allocator that made this task (may differ from `env.frame_allocator`).
     alloc: FrameAlloc,
+    /// Whether the task counts as outstanding work of its executor.
+    counts_as_work: bool,
 }
 
 #[repr(C)]
@@ -182,8 +184,14 @@ impl std::fmt::Debug for Runnable {
 }
 
 /// Allocates a task for `future` from `env.frame_allocator`. Returns its runnable
-/// (state `SCHEDULED`) and, when `join` is set, the join handle's raw pointer.
-pub(crate) fn allocate<F>(future: F, env: IoEnv) -> (Runnable, NonNull<Header>)
+/// (state `SCHEDULED`) and the join handle's reference. A task that `counts_as_work`
+/// calls `on_work_finished` on its executor when it completes; the spawner calls
+/// `on_work_started`.
+pub(crate) fn allocate<F>(
+    future: F,
+    env: IoEnv,
+    counts_as_work: bool,
+) -> (Runnable, NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -201,6 +209,7 @@ where
             join_waker: Mutex::new(None),
             env,
             alloc,
+            counts_as_work,
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     };
@@ -393,7 +402,9 @@ fn complete(header: &Header) {
         })
         .expect("closure always returns Some");
     let waker = lock(&header.join_waker).take();
-    header.env.executor.on_work_finished();
+    if header.counts_as_work {
+        header.env.executor.on_work_finished();
+    }
     if let Some(waker) = waker {
         waker.wake();
     }
