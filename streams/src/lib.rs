@@ -61,6 +61,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod alloc;
+mod combinators;
 mod env;
 mod error;
 pub mod exec;
@@ -72,11 +73,16 @@ mod sync;
 pub mod task;
 
 pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator};
+pub use combinators::timer::TimerKey;
+pub use combinators::{
+    delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll, Timeout,
+    TimerService, WhenAllVec, WhenAny,
+};
 pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
 pub use error::{canceled, is_canceled, Canceled};
 pub use exec::{
     system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, Strand, ThreadPool, WorkGuard,
 };
 pub use launch::{block_on, block_on_with, yield_now, YieldNow};
-pub use stop::{StopCallback, StopSource, StopToken, StopWaker};
+pub use stop::{StopCallback, StopForwarder, StopSource, StopToken, StopWaker};
 pub use task::{spawn, JoinError, JoinHandle, Runnable, Task};

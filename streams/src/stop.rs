@@ -190,7 +190,9 @@ impl StopState {
     }
 }
 
-/// The stopping side: requests stop for every [`StopToken`] made from it.
+/// The stopping side: requests stop for every [`StopToken`] made from it. Clones share
+/// one stop state.
+#[derive(Clone)]
 pub struct StopSource {
     state: Arc<StopState>,
 }
@@ -464,6 +466,81 @@ impl fmt::Debug for StopWaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopWaker")
             .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Requests stop on a [`StopSource`] when another token's source requests stop: how a
+/// combinator forwards its parent's stop to its children. Intrusive, like
+/// [`StopCallback`]; pin it, then [`register`](Self::register).
+#[repr(C)]
+pub struct StopForwarder {
+    node: Node,
+    target: StopSource,
+    token: StopToken,
+    registered: bool,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: `target` is thread-safe; links are only touched under the state lock.
+unsafe impl Send for StopForwarder {}
+// SAFETY: as above.
+unsafe impl Sync for StopForwarder {}
+
+impl StopForwarder {
+    /// Forwards stop from `from` to `to` once registered.
+    pub fn new(from: StopToken, to: StopSource) -> Self {
+        StopForwarder {
+            node: Node::new(Self::invoke),
+            target: to,
+            token: from,
+            registered: false,
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// Registers; if `from` already stopped, requests stop on the target at once.
+    pub fn register(self: Pin<&mut Self>) {
+        // SAFETY: we never move out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(state) = this.token.state.clone() else {
+            return;
+        };
+        if this.registered {
+            return;
+        }
+        // SAFETY: pinned; `Drop` unregisters.
+        if unsafe { state.register(&this.node) } {
+            this.registered = true;
+        } else {
+            this.target.request_stop();
+        }
+    }
+
+    /// # Safety
+    /// `node` is the header of a live `StopForwarder` the stopping thread just unlinked.
+    unsafe fn invoke(node: *const Node) {
+        // SAFETY: `repr(C)` header-first cast; the owner waits for us before freeing.
+        unsafe { (*node.cast::<Self>()).target.request_stop() };
+    }
+}
+
+impl Drop for StopForwarder {
+    fn drop(&mut self) {
+        if self.registered {
+            if let Some(state) = &self.token.state {
+                // SAFETY: registered on this state with this pinned node.
+                unsafe { state.unregister(&self.node) };
+            }
+        }
+    }
+}
+
+impl fmt::Debug for StopForwarder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopForwarder")
+            .field("from", &self.token)
+            .field("to", &self.target)
             .finish()
     }
 }

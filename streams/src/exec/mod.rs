@@ -48,6 +48,16 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Counts one unit of outstanding work as finished.
     fn on_work_finished(&self) {}
+
+    /// The timer service of this executor's context, if it has one; [`delay`] and
+    /// [`timeout`] fall back to [`FallbackTimer`] otherwise.
+    ///
+    /// [`delay`]: crate::delay
+    /// [`timeout`]: crate::timeout
+    /// [`FallbackTimer`]: crate::FallbackTimer
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+        None
+    }
 }
 
 /// An owning, type-erased, cheaply cloned handle to an executor.

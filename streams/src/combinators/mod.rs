@@ -1,0 +1,18 @@
+//! Structured concurrency: [`when_all`], [`when_any`], [`timeout`] and [`delay`].
+//!
+//! Children are polled in place inside the combinator (no spawn, no allocation per
+//! child), each under the parent's environment with the combinator's own stop token.
+//! The parent's stop request is forwarded to that token. Every combinator returns only
+//! after **all** its children have finished: losers and siblings of a failure are
+//! stopped through their stop token and awaited, never abandoned mid-operation.
+
+mod scope;
+pub(crate) mod timer;
+mod when_all;
+mod when_any;
+
+pub use timer::{delay, delay_until, timeout, Delay, FallbackTimer, Timeout, TimerService};
+pub use when_all::{when_all, IntoWhenAll, WhenAllVec};
+pub use when_any::{when_any, WhenAny};
+
+pub(crate) use scope::{MaybeDone, Scope};

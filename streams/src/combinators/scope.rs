@@ -1,0 +1,98 @@
+//! The part every combinator shares: its stop source, the forwarding of the parent's
+//! stop, and the environment its children are polled in.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::env::{EnvGuard, IoEnv};
+use crate::stop::{StopForwarder, StopSource};
+
+/// Stop source, parent-stop forwarding and child environment of one combinator.
+#[derive(Debug)]
+pub(crate) struct Scope {
+    source: StopSource,
+    forward: Option<StopForwarder>,
+    env: Option<IoEnv>,
+}
+
+impl Scope {
+    pub(crate) fn new() -> Self {
+        Scope {
+            source: StopSource::new(),
+            forward: None,
+            env: None,
+        }
+    }
+
+    /// Stops every child.
+    pub(crate) fn stop_children(&self) {
+        self.source.request_stop();
+    }
+
+    /// Runs `f` with the children's environment published; on the first call, builds
+    /// that environment from the parent's and starts forwarding the parent's stop.
+    pub(crate) fn enter<R>(self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
+        // SAFETY: `forward` is pinned in place (never moved once `Some`); the other
+        // fields are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.env.is_none() {
+            let mut env = crate::env::env();
+            let parent = std::mem::replace(&mut env.stop_token, this.source.token());
+            this.env = Some(env);
+            this.forward = Some(StopForwarder::new(parent, this.source.clone()));
+            // SAFETY: the forwarder now lives in `this`, which is pinned.
+            let forward = unsafe { Pin::new_unchecked(this.forward.as_mut().expect("set")) };
+            forward.register();
+        }
+        let env = this.env.as_ref().expect("set above");
+        // SAFETY: `env` lives in the pinned scope, which outlives this local guard.
+        let _guard = unsafe { EnvGuard::enter(env) };
+        f()
+    }
+}
+
+/// A child future and, once it finished, its output.
+#[derive(Debug)]
+pub(crate) enum MaybeDone<F: Future> {
+    Running(F),
+    Done(F::Output),
+    Taken,
+}
+
+impl<F: Future> MaybeDone<F> {
+    /// Polls a running child; returns its output the moment it finishes (and keeps it
+    /// stored), `None` otherwise.
+    pub(crate) fn poll_child(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<&F::Output> {
+        // SAFETY: the `Running` future is structurally pinned; we only replace the
+        // enum after it finished, which drops it in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let MaybeDone::Running(f) = this {
+            // SAFETY: see above.
+            match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                Poll::Ready(out) => {
+                    *this = MaybeDone::Done(out);
+                    if let MaybeDone::Done(out) = this {
+                        return Some(out);
+                    }
+                }
+                Poll::Pending => {}
+            }
+        }
+        None
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self, MaybeDone::Running(_))
+    }
+
+    /// The stored output. Panics if the child did not finish or was taken.
+    pub(crate) fn take(self: Pin<&mut Self>) -> F::Output {
+        // SAFETY: only called once the child finished: no pinned future remains.
+        let this = unsafe { self.get_unchecked_mut() };
+        match std::mem::replace(this, MaybeDone::Taken) {
+            MaybeDone::Done(out) => out,
+            _ => panic!("combinator output taken before the child finished"),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! when_all, when_any, timeout and delay: structured, stop-propagating, awaiting every
+//! child.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strait_streams::{
+    block_on, delay, is_canceled, timeout, when_all, when_any, with_stop_token, yield_now, RunLoop,
+    StopSource,
+};
+
+async fn fail_after(yields: usize, msg: &'static str) -> io::Result<u32> {
+    for _ in 0..yields {
+        yield_now().await;
+    }
+    Err(io::Error::other(msg))
+}
+
+async fn ok_after(yields: usize, v: u32) -> io::Result<u32> {
+    for _ in 0..yields {
+        yield_now().await;
+    }
+    Ok(v)
+}
+
+/// Waits ten seconds unless stopped; records that it finished and how.
+async fn long_wait(finished: Arc<AtomicUsize>) -> io::Result<u32> {
+    let r = delay(Duration::from_secs(10)).await;
+    finished.fetch_add(1, Ordering::SeqCst);
+    r.map(|()| 0)
+}
+
+#[test]
+fn when_all_returns_every_value_in_input_order() {
+    let rl = RunLoop::new();
+    let out = rl.block_on(when_all((ok_after(3, 1), ok_after(0, 2), ok_after(1, 3))));
+    assert_eq!(out.unwrap(), (1, 2, 3));
+    let v: Vec<_> = (0..10).map(|i| ok_after(10 - i, i as u32)).collect();
+    assert_eq!(
+        rl.block_on(when_all(v)).unwrap(),
+        (0..10).collect::<Vec<u32>>()
+    );
+    let empty: Vec<std::future::Ready<io::Result<u32>>> = Vec::new();
+    assert!(rl.block_on(when_all(empty)).unwrap().is_empty());
+}
+
+#[test]
+fn when_all_reports_the_first_error_in_completion_order_and_stops_siblings() {
+    let rl = RunLoop::new();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let err = rl
+        .block_on(when_all((
+            fail_after(3, "late"),
+            fail_after(1, "early"),
+            long_wait(finished.clone()),
+        )))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "early");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "the sibling was awaited"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the sibling was stopped"
+    );
+
+    let finished = Arc::new(AtomicUsize::new(0));
+    let v = vec![
+        Box::pin(long_wait(finished.clone()))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+        Box::pin(fail_after(2, "vec error")),
+    ];
+    assert_eq!(
+        rl.block_on(when_all(v)).unwrap_err().to_string(),
+        "vec error"
+    );
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn when_any_winner_stops_and_awaits_the_losers() {
+    let rl = RunLoop::new();
+    let finished = Arc::new(AtomicUsize::new(0));
+    type Child = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<u32>> + Send>>;
+    let children: Vec<Child> = vec![
+        Box::pin(long_wait(finished.clone())),
+        Box::pin(ok_after(2, 7)),
+        Box::pin(long_wait(finished.clone())),
+    ];
+    let started = Instant::now();
+    assert_eq!(rl.block_on(when_any(children)).unwrap(), (1, 7));
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        2,
+        "both losers finished before return"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn when_any_errors_never_win() {
+    let rl = RunLoop::new();
+    type Child = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<u32>> + Send>>;
+    let children: Vec<Child> = vec![
+        Box::pin(fail_after(0, "fast failure")),
+        Box::pin(ok_after(3, 9)),
+    ];
+    assert_eq!(rl.block_on(when_any(children)).unwrap(), (1, 9));
+    let all_fail: Vec<Child> = vec![Box::pin(fail_after(2, "a")), Box::pin(fail_after(1, "b"))];
+    assert_eq!(
+        rl.block_on(when_any(all_fail)).unwrap_err().to_string(),
+        "a"
+    );
+}
+
+#[test]
+#[should_panic(expected = "when_any needs at least one child")]
+fn when_any_of_nothing_is_a_clear_error() {
+    let none: Vec<std::future::Ready<io::Result<u32>>> = Vec::new();
+    drop(when_any(none));
+}
+
+#[test]
+fn a_parent_stop_reaches_every_child() {
+    let pool = strait_streams::ThreadPool::new(1);
+    let source = StopSource::new();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    let token = source.token();
+    let handle = pool.spawn(with_stop_token(token, async move {
+        when_all((long_wait(f.clone()), long_wait(f))).await
+    }));
+    std::thread::sleep(Duration::from_millis(20));
+    source.request_stop();
+    let err = block_on(handle).unwrap().unwrap_err();
+    assert!(is_canceled(&err));
+    assert_eq!(finished.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn timeout_returns_the_inner_result_when_it_wins() {
+    let rl = RunLoop::new();
+    let out = rl.block_on(timeout(Duration::from_secs(10), ok_after(2, 5)));
+    assert_eq!(out.unwrap(), 5);
+    let err = rl
+        .block_on(timeout(Duration::from_secs(10), fail_after(1, "inner")))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "inner");
+}
+
+#[test]
+fn timeout_stops_and_awaits_the_inner_operation_when_the_timer_wins() {
+    let rl = RunLoop::new();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let err = rl
+        .block_on(timeout(
+            Duration::from_millis(20),
+            long_wait(finished.clone()),
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(20) && took < Duration::from_secs(5));
+}
+
+#[test]
+fn delay_waits_at_least_its_duration_and_zero_completes_at_once() {
+    let rl = RunLoop::new();
+    let started = Instant::now();
+    rl.block_on(delay(Duration::from_millis(30))).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    let started = Instant::now();
+    rl.block_on(delay(Duration::ZERO)).unwrap();
+    assert!(started.elapsed() < Duration::from_millis(20));
+}
+
+#[test]
+fn a_delay_under_a_stopped_token_is_canceled_without_waiting() {
+    let source = StopSource::new();
+    source.request_stop();
+    let started = Instant::now();
+    let err = block_on(with_stop_token(
+        source.token(),
+        delay(Duration::from_secs(10)),
+    ))
+    .unwrap_err();
+    assert!(is_canceled(&err));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn many_thousand_timers_alive_at_once_all_fire() {
+    let rl = RunLoop::new();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let timers: Vec<_> = (0..10_000u64)
+        .map(|i| {
+            let fired = fired.clone();
+            async move {
+                delay(Duration::from_millis(10 + i % 40)).await?;
+                fired.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, io::Error>(())
+            }
+        })
+        .collect();
+    rl.block_on(when_all(timers)).unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 10_000);
+}
+
+#[test]
+fn dropping_a_pending_delay_cancels_its_timer() {
+    let rl = RunLoop::new();
+    let woke = Arc::new(AtomicBool::new(false));
+    // Race a short delay against a long one; the long one is dropped when the short
+    // wins, and nothing fires later.
+    type Child = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<u32>> + Send>>;
+    let w = woke.clone();
+    let children: Vec<Child> = vec![
+        Box::pin(async {
+            delay(Duration::from_millis(5)).await?;
+            Ok(1)
+        }),
+        Box::pin(async move {
+            let r = delay(Duration::from_millis(50)).await;
+            w.store(r.is_ok(), Ordering::SeqCst);
+            r.map(|()| 2)
+        }),
+    ];
+    assert_eq!(rl.block_on(when_any(children)).unwrap(), (0, 1));
+    assert!(
+        !woke.load(Ordering::SeqCst),
+        "the loser saw cancellation, not expiry"
+    );
+}
