@@ -83,6 +83,6 @@ pub use error::{canceled, is_canceled, Canceled};
 pub use exec::{
     system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, Strand, ThreadPool, WorkGuard,
 };
-pub use launch::{block_on, block_on_with, yield_now, YieldNow};
+pub use launch::{block_on, block_on_with, run, run_async, yield_now, RunAsync, RunOn, YieldNow};
 pub use stop::{StopCallback, StopForwarder, StopSource, StopToken, StopWaker};
 pub use task::{spawn, JoinError, JoinHandle, Runnable, Task};
