@@ -68,6 +68,7 @@ pub mod exec;
 mod launch;
 #[cfg(all(test, loom))]
 mod loom_models;
+mod primitives;
 mod stop;
 mod sync;
 pub mod task;
@@ -84,5 +85,6 @@ pub use exec::{
     system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, Strand, ThreadPool, WorkGuard,
 };
 pub use launch::{block_on, block_on_with, run, run_async, yield_now, RunAsync, RunOn, YieldNow};
+pub use primitives::{AsyncEvent, AsyncMutex, AsyncMutexGuard, Lock, Wait};
 pub use stop::{StopCallback, StopForwarder, StopSource, StopToken, StopWaker};
 pub use task::{spawn, JoinError, JoinHandle, Runnable, Task};

@@ -201,3 +201,82 @@ fn strand_never_runs_two_tasks_at_once() {
         run_all(&queue);
     });
 }
+
+/// Polls `f` on the current loom thread until it completes, yielding between polls.
+fn spin_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn mutex_hand_off_and_stop_claim_exactly_one_outcome() {
+    loom::model(|| {
+        let mutex = Arc::new(crate::AsyncMutex::new(0u32));
+        let source = StopSource::new();
+        let held = mutex.try_lock().expect("free");
+        let waiter = {
+            let (mutex, token) = (mutex.clone(), source.token());
+            thread::spawn(move || {
+                let env = IoEnv {
+                    stop_token: token,
+                    frame_allocator: FrameAlloc::system(),
+                    ..IoEnv::default_env().clone()
+                };
+                // SAFETY (test): `env` outlives the guard.
+                let _g = unsafe { crate::env::EnvGuard::enter(&env) };
+                match spin_on(mutex.lock()) {
+                    Ok(mut g) => {
+                        *g += 1;
+                        true
+                    }
+                    Err(e) => {
+                        assert!(crate::is_canceled(&e));
+                        false
+                    }
+                }
+            })
+        };
+        let stopper = thread::spawn(move || {
+            source.request_stop();
+        });
+        drop(held);
+        let got = waiter.join().unwrap();
+        stopper.join().unwrap();
+        let value = *mutex.try_lock().expect("unlocked at the end");
+        assert_eq!(value, u32::from(got));
+    });
+}
+
+#[test]
+fn event_set_and_stop_claim_exactly_one_outcome() {
+    loom::model(|| {
+        let event = Arc::new(crate::AsyncEvent::new());
+        let source = StopSource::new();
+        let waiter = {
+            let (event, token) = (event.clone(), source.token());
+            thread::spawn(move || {
+                let env = IoEnv {
+                    stop_token: token,
+                    frame_allocator: FrameAlloc::system(),
+                    ..IoEnv::default_env().clone()
+                };
+                // SAFETY (test): `env` outlives the guard.
+                let _g = unsafe { crate::env::EnvGuard::enter(&env) };
+                spin_on(event.wait())
+            })
+        };
+        source.request_stop();
+        event.set();
+        match waiter.join().unwrap() {
+            Ok(()) => {}
+            Err(e) => assert!(crate::is_canceled(&e)),
+        }
+        assert!(event.is_set());
+    });
+}
