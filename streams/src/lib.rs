@@ -82,7 +82,8 @@ pub use combinators::{
 pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
 pub use error::{canceled, is_canceled, Canceled};
 pub use exec::{
-    system_executor, AnyExecutor, Executor, ExecutorRef, RunLoop, Strand, ThreadPool, WorkGuard,
+    system_executor, AnyExecutor, ExecutionContext, Executor, ExecutorRef, RunLoop, Service,
+    ServiceExists, Services, Strand, ThreadPool, WorkGuard,
 };
 pub use launch::{block_on, block_on_with, run, run_async, yield_now, RunAsync, RunOn, YieldNow};
 pub use primitives::{AsyncEvent, AsyncMutex, AsyncMutexGuard, Lock, Wait};

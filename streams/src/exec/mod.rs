@@ -12,11 +12,13 @@
 
 mod queue;
 mod run_loop;
+mod services;
 mod strand;
 mod thread_pool;
 
 pub(crate) use queue::RunQueue;
 pub use run_loop::{RunLoop, WorkGuard};
+pub use services::{ExecutionContext, Service, ServiceExists, Services};
 pub use strand::Strand;
 pub use thread_pool::ThreadPool;
 
@@ -56,6 +58,11 @@ pub trait Executor: Send + Sync + 'static {
     /// [`timeout`]: crate::timeout
     /// [`FallbackTimer`]: crate::FallbackTimer
     fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+        None
+    }
+
+    /// The service registry of this executor's context, if it has one.
+    fn services(&self) -> Option<&Services> {
         None
     }
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::{AnyExecutor, Executor, RunQueue};
+use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
+use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
 use crate::sync::lock_std as lock;
 use crate::task::{JoinHandle, Runnable};
@@ -36,6 +37,8 @@ struct LoopShared {
     ready: Condvar,
     work: AtomicUsize,
     stopped: AtomicBool,
+    services: Services,
+    frame_allocator: FrameAlloc,
 }
 
 std::thread_local! {
@@ -71,6 +74,10 @@ impl Executor for LoopShared {
             let _queue = lock(&self.queue);
             self.ready.notify_all();
         }
+    }
+
+    fn services(&self) -> Option<&Services> {
+        Some(&self.services)
     }
 }
 
@@ -116,15 +123,29 @@ enum Wait {
 }
 
 impl RunLoop {
-    /// An empty loop.
+    /// An empty loop whose tasks allocate from the recycling allocator.
     pub fn new() -> Self {
+        Self::with_frame_allocator(FrameAlloc::recycling())
+    }
+
+    /// An empty loop whose spawned tasks allocate from `alloc` by default.
+    pub fn with_frame_allocator(alloc: FrameAlloc) -> Self {
         RunLoop {
             shared: Arc::new(LoopShared {
                 queue: Mutex::new(RunQueue::new()),
                 ready: Condvar::new(),
                 work: AtomicUsize::new(0),
                 stopped: AtomicBool::new(false),
+                services: Services::new(),
+                frame_allocator: alloc,
             }),
+        }
+    }
+
+    fn env(&self) -> IoEnv {
+        IoEnv {
+            frame_allocator: self.shared.frame_allocator.clone(),
+            ..IoEnv::new(self.executor())
         }
     }
 
@@ -133,13 +154,13 @@ impl RunLoop {
         AnyExecutor::from_arc(self.shared.clone())
     }
 
-    /// Spawns `future` on this loop (never stops, recycling allocator).
+    /// Spawns `future` on this loop (never stops; the loop's frame allocator).
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::task::spawn_with_env(future, IoEnv::new(self.executor()))
+        crate::task::spawn_with_env(future, self.env())
     }
 
     /// Counts as outstanding work until dropped.
@@ -252,7 +273,7 @@ impl RunLoop {
     /// Runs `future` to completion on the calling thread, running this loop's tasks
     /// while it waits. The future sees this loop's executor in its environment.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let env = IoEnv::new(self.executor());
+        let env = self.env();
         let signal = Arc::new(BlockOnSignal {
             woken: AtomicBool::new(true),
             shared: self.shared.clone(),
@@ -317,8 +338,21 @@ impl Default for RunLoop {
     }
 }
 
+impl ExecutionContext for RunLoop {
+    fn executor(&self) -> AnyExecutor {
+        RunLoop::executor(self)
+    }
+    fn services(&self) -> &Services {
+        &self.shared.services
+    }
+    fn frame_allocator(&self) -> FrameAlloc {
+        self.shared.frame_allocator.clone()
+    }
+}
+
 impl Drop for RunLoop {
     fn drop(&mut self) {
+        self.shared.services.shutdown();
         // Queued tasks hold the loop's executor: drop them (aborting their tasks)
         // outside the lock to break the cycle.
         let abandoned = lock(&self.shared.queue).take();

@@ -178,6 +178,14 @@ impl Executor for Strand {
     fn on_work_finished(&self) {
         self.handle.state.inner.on_work_finished();
     }
+
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+        self.handle.state.inner.timer_service()
+    }
+
+    fn services(&self) -> Option<&super::Services> {
+        self.handle.state.inner.services()
+    }
 }
 
 impl Drop for StrandHandle {

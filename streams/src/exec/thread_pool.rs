@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use super::{AnyExecutor, Executor, RunQueue};
+use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
+use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
 use crate::sync::lock_std as lock;
 use crate::task::{JoinHandle, Runnable};
@@ -41,6 +42,7 @@ struct PoolShared {
     idle: Condvar,
     work: AtomicUsize,
     stop: AtomicBool,
+    services: Services,
 }
 
 std::thread_local! {
@@ -67,6 +69,10 @@ impl Executor for PoolShared {
             self.idle.notify_all();
         }
     }
+
+    fn services(&self) -> Option<&Services> {
+        Some(&self.services)
+    }
 }
 
 impl ThreadPool {
@@ -88,6 +94,7 @@ impl ThreadPool {
             idle: Condvar::new(),
             work: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            services: Services::new(),
         });
         let threads = (0..n)
             .map(|i| {
@@ -179,8 +186,21 @@ fn worker(shared: &PoolShared) {
     }
 }
 
+impl ExecutionContext for ThreadPool {
+    fn executor(&self) -> AnyExecutor {
+        ThreadPool::executor(self)
+    }
+    fn services(&self) -> &Services {
+        &self.shared.services
+    }
+    fn frame_allocator(&self) -> FrameAlloc {
+        FrameAlloc::recycling()
+    }
+}
+
 impl Drop for ThreadPool {
     fn drop(&mut self) {
+        self.shared.services.shutdown();
         self.stop();
         for handle in std::mem::take(&mut *lock(&self.threads)) {
             let _ = handle.join();
