@@ -8,7 +8,7 @@
 //!
 //! [`FrameAlloc::recycling`] (the default) is [`RecyclingAllocator`]: per-thread
 //! size-class free lists with a global overflow pool. [`FrameAlloc::system`] is the
-//! global allocator; [`FrameAlloc::custom`] wraps any other.
+//! global allocator; [`FrameAlloc::from_static`] and [`FrameAlloc::custom`] wrap any other.
 
 pub(crate) mod recycling;
 
@@ -63,6 +63,7 @@ enum Kind {
     #[default]
     Recycling,
     System,
+    Static(&'static dyn FrameAllocator),
     Custom(Arc<dyn FrameAllocator>),
 }
 
@@ -77,9 +78,16 @@ impl FrameAlloc {
         FrameAlloc(Kind::System)
     }
 
-    /// Any other allocator.
+    /// Any other allocator, shared by reference count (one atomic increment per
+    /// allocation that records it).
     pub fn custom(alloc: Arc<dyn FrameAllocator>) -> Self {
         FrameAlloc(Kind::Custom(alloc))
+    }
+
+    /// Any other allocator that lives for the whole program (a `static`): no reference
+    /// counting, as the papers store a `memory_resource*`.
+    pub const fn from_static(alloc: &'static dyn FrameAllocator) -> Self {
+        FrameAlloc(Kind::Static(alloc))
     }
 
     /// A block for `layout`; zero-size layouts get a dangling, aligned pointer.
@@ -94,6 +102,7 @@ impl FrameAlloc {
         let block = match &self.0 {
             Kind::Recycling => RecyclingAllocator.allocate(layout),
             Kind::System => SystemAllocator.allocate(layout),
+            Kind::Static(a) => a.allocate(layout),
             Kind::Custom(a) => a.allocate(layout),
         };
         block.unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
@@ -112,6 +121,7 @@ impl FrameAlloc {
             match &self.0 {
                 Kind::Recycling => RecyclingAllocator.deallocate(ptr, layout),
                 Kind::System => SystemAllocator.deallocate(ptr, layout),
+                Kind::Static(a) => a.deallocate(ptr, layout),
                 Kind::Custom(a) => a.deallocate(ptr, layout),
             }
         }
@@ -123,6 +133,7 @@ impl fmt::Debug for FrameAlloc {
         f.write_str(match self.0 {
             Kind::Recycling => "FrameAlloc::recycling",
             Kind::System => "FrameAlloc::system",
+            Kind::Static(_) => "FrameAlloc::from_static",
             Kind::Custom(_) => "FrameAlloc::custom",
         })
     }

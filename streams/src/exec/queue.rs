@@ -10,6 +10,9 @@ pub(crate) struct RunQueue {
     head: *const Header,
     tail: *const Header,
     len: usize,
+    /// Threads blocked on the owner's condition variable waiting for this queue: a
+    /// post only pays for a futex wake when someone sleeps.
+    pub(crate) sleepers: usize,
 }
 
 // SAFETY: the queue owns the runnables it links (each is `Send`); links are only
@@ -22,6 +25,7 @@ impl RunQueue {
             head: ptr::null(),
             tail: ptr::null(),
             len: 0,
+            sleepers: 0,
         }
     }
 
@@ -70,7 +74,9 @@ impl RunQueue {
 
     /// Moves every runnable out (to drop them outside the caller's lock).
     pub(crate) fn take(&mut self) -> RunQueue {
-        std::mem::replace(self, RunQueue::new())
+        let mut taken = std::mem::replace(self, RunQueue::new());
+        self.sleepers = std::mem::take(&mut taken.sleepers);
+        taken
     }
 }
 

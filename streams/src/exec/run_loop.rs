@@ -48,8 +48,14 @@ std::thread_local! {
 
 impl Executor for LoopShared {
     fn post(&self, task: Runnable) {
-        lock(&self.queue).push_back(task);
-        self.ready.notify_one();
+        let sleeping = {
+            let mut queue = lock(&self.queue);
+            queue.push_back(task);
+            queue.sleepers > 0
+        };
+        if sleeping {
+            self.ready.notify_one();
+        }
     }
 
     fn dispatch(&self, task: Runnable) {
@@ -71,8 +77,9 @@ impl Executor for LoopShared {
     fn on_work_finished(&self) {
         if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Wake a `run` blocked with an empty queue so it can return.
-            let _queue = lock(&self.queue);
-            self.ready.notify_all();
+            if lock(&self.queue).sleepers > 0 {
+                self.ready.notify_all();
+            }
         }
     }
 
@@ -245,24 +252,30 @@ impl RunLoop {
                 if shared.work.load(Ordering::Acquire) == 0 {
                     return false;
                 }
-                queue = match wait {
+                let deadline = match wait {
                     Wait::No => return false,
-                    Wait::Forever => shared
+                    Wait::Forever => None,
+                    Wait::Until(deadline) => Some(deadline),
+                };
+                queue.sleepers += 1;
+                queue = match deadline {
+                    None => shared
                         .ready
                         .wait(queue)
                         .unwrap_or_else(std::sync::PoisonError::into_inner),
-                    Wait::Until(deadline) => {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            return false;
-                        }
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
                         shared
                             .ready
-                            .wait_timeout(queue, deadline - now)
+                            .wait_timeout(queue, left)
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .0
                     }
                 };
+                queue.sleepers -= 1;
+                if deadline.is_some_and(|d| Instant::now() >= d) && queue.len() == 0 {
+                    return false;
+                }
             }
         };
         let _running = Running::enter(shared);
@@ -300,10 +313,12 @@ impl RunLoop {
                     if let Some(task) = queue.pop() {
                         break Some(task);
                     }
+                    queue.sleepers += 1;
                     queue = shared
                         .ready
                         .wait(queue)
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    queue.sleepers -= 1;
                 }
             };
             if let Some(task) = task {
@@ -327,8 +342,9 @@ impl Wake for BlockOnSignal {
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
         // Taking the lock orders the store before a waiter's re-check.
-        let _queue = lock(&self.shared.queue);
-        self.shared.ready.notify_all();
+        if lock(&self.shared.queue).sleepers > 0 {
+            self.shared.ready.notify_all();
+        }
     }
 }
 

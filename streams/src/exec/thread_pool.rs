@@ -51,8 +51,14 @@ std::thread_local! {
 
 impl Executor for PoolShared {
     fn post(&self, task: Runnable) {
-        lock(&self.queue).push_back(task);
-        self.ready.notify_one();
+        let sleeping = {
+            let mut queue = lock(&self.queue);
+            queue.push_back(task);
+            queue.sleepers > 0
+        };
+        if sleeping {
+            self.ready.notify_one();
+        }
     }
 
     fn running_in_this_thread(&self) -> bool {
@@ -176,10 +182,12 @@ fn worker(shared: &PoolShared) {
                 if let Some(task) = queue.pop() {
                     break task;
                 }
+                queue.sleepers += 1;
                 queue = shared
                     .ready
                     .wait(queue)
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                queue.sleepers -= 1;
             }
         };
         task.run();

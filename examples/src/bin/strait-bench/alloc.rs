@@ -1,0 +1,109 @@
+//! Suite `alloc`: the papers' frame-allocator table in Rust — a chain of
+//! `Task`-returning calls (recursive, depth 1–8) and a spawn storm — with
+//! `RecyclingAllocator`, the system allocator and mimalloc as frame allocators.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::future::Future;
+use std::pin::pin;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use strait_streams::{FrameAlloc, FrameAllocator, RunLoop, Task};
+
+use crate::harness::{ns_per_op, rate, Better, Report};
+
+const SUITE: &str = "alloc";
+
+/// mimalloc as a frame allocator.
+struct Mimalloc;
+
+// SAFETY: forwards to mimalloc's `GlobalAlloc`, which keeps the contract.
+unsafe impl FrameAllocator for Mimalloc {
+    fn allocate(&self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: non-zero size (trait contract).
+        NonNull::new(unsafe { mimalloc::MiMalloc.alloc(layout) })
+    }
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: allocated by `MiMalloc.alloc(layout)`.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr.as_ptr(), layout) }
+    }
+}
+
+fn subjects() -> Vec<(&'static str, FrameAlloc)> {
+    vec![
+        ("strait-recycling", FrameAlloc::recycling()),
+        ("system-allocator", FrameAlloc::system()),
+        ("mimalloc", FrameAlloc::from_static(&Mimalloc)),
+        ("mimalloc-arc", FrameAlloc::custom(Arc::new(Mimalloc))),
+    ]
+}
+
+/// A recursive chain of `Task`-returning calls: each level is one type-erased frame.
+fn chain(depth: u32, alloc: &FrameAlloc) -> Task<'static, u64> {
+    let next = alloc.clone();
+    Task::new_in(
+        async move {
+            if depth == 0 {
+                1
+            } else {
+                chain(depth - 1, &next).await + 1
+            }
+        },
+        alloc.clone(),
+    )
+}
+
+fn poll_ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!("the chain never waits"),
+    }
+}
+
+pub fn run(report: &mut Report) {
+    for depth in [1u32, 2, 4, 8] {
+        let scenario = format!("task chain depth {depth}");
+        for (name, alloc) in subjects() {
+            report.progress(SUITE, &scenario, name);
+            let calls = 1000u64;
+            let ns = ns_per_op(report.budget(), calls, || {
+                for _ in 0..calls {
+                    std::hint::black_box(poll_ready(chain(depth, &alloc)));
+                }
+            });
+            report.push(
+                SUITE,
+                &scenario,
+                name,
+                "latency",
+                "ns/chain",
+                ns,
+                Better::Lower,
+            );
+        }
+    }
+    let scenario = "spawn storm (1000 tasks per round)";
+    for (name, alloc) in subjects() {
+        report.progress(SUITE, scenario, name);
+        let rl = RunLoop::with_frame_allocator(alloc);
+        let v = rate(report.budget(), || {
+            for _ in 0..1000 {
+                rl.spawn(async { std::hint::black_box([0u8; 256]) })
+                    .detach();
+            }
+            rl.run();
+            1000
+        });
+        report.push(
+            SUITE,
+            scenario,
+            name,
+            "throughput",
+            "tasks/s",
+            v,
+            Better::Higher,
+        );
+    }
+}

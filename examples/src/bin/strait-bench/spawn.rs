@@ -1,0 +1,255 @@
+//! Suite `spawn`: the Corosio io_context shapes (post-and-run batches of 1000 and of
+//! 100; 4 threads posting and running) for strait's `RunLoop` and `ThreadPool` against
+//! tokio (current_thread, multi_thread) and smol's executor.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{rate, Better, Report};
+
+const SUITE: &str = "spawn";
+
+pub fn run(report: &mut Report) {
+    for batch in [1000u64, 100] {
+        let scenario = if batch == 1000 {
+            "single_threaded (batches of 1000)"
+        } else {
+            "interleaved (batches of 100)"
+        };
+        batches(report, scenario, batch);
+    }
+    concurrent(report, "concurrent (4 threads post and run)", 4, 10_000);
+}
+
+fn record(report: &mut Report, scenario: &str, subject: &str, f: impl FnOnce(Duration) -> f64) {
+    report.progress(SUITE, scenario, subject);
+    let v = f(report.budget());
+    report.push(
+        SUITE,
+        scenario,
+        subject,
+        "throughput",
+        "tasks/s",
+        v,
+        Better::Higher,
+    );
+}
+
+/// Spawn `batch` tasks that bump a counter, then run until they are done; repeat.
+fn batches(report: &mut Report, scenario: &str, batch: u64) {
+    record(report, scenario, "strait-runloop", |budget| {
+        let rl = strait_streams::RunLoop::new();
+        let counter = Arc::new(AtomicU64::new(0));
+        rate(budget, || {
+            for _ in 0..batch {
+                let c = counter.clone();
+                rl.spawn(async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                })
+                .detach();
+            }
+            rl.poll();
+            batch
+        })
+    });
+    record(report, scenario, "strait-threadpool-1", |budget| {
+        let pool = strait_streams::ThreadPool::new(1);
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut target = 0;
+        rate(budget, || {
+            for _ in 0..batch {
+                let c = counter.clone();
+                pool.spawn(async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                })
+                .detach();
+            }
+            target += batch;
+            while counter.load(Ordering::Relaxed) < target {
+                std::hint::spin_loop();
+            }
+            batch
+        })
+    });
+    record(report, scenario, "tokio-current_thread", |budget| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut target = 0;
+        rate(budget, || {
+            for _ in 0..batch {
+                let c = counter.clone();
+                drop(rt.spawn(async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            target += batch;
+            rt.block_on(async {
+                while counter.load(Ordering::Relaxed) < target {
+                    tokio::task::yield_now().await;
+                }
+            });
+            batch
+        })
+    });
+    record(report, scenario, "tokio-multi_thread-1", |budget| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut target = 0;
+        rate(budget, || {
+            for _ in 0..batch {
+                let c = counter.clone();
+                drop(rt.spawn(async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            target += batch;
+            while counter.load(Ordering::Relaxed) < target {
+                std::hint::spin_loop();
+            }
+            batch
+        })
+    });
+    record(report, scenario, "smol-executor", |budget| {
+        let ex = smol::Executor::new();
+        let counter = Arc::new(AtomicU64::new(0));
+        rate(budget, || {
+            for _ in 0..batch {
+                let c = counter.clone();
+                ex.spawn(async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                })
+                .detach();
+            }
+            while ex.try_tick() {}
+            batch
+        })
+    });
+}
+
+/// `threads` threads each post `per_round` tasks, then help run them, until the budget.
+fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u64) {
+    record(report, scenario, "strait-runloop-shared", |budget| {
+        let rl = Arc::new(strait_streams::RunLoop::new());
+        let drain = rl.clone();
+        concurrent_driver(
+            budget,
+            threads,
+            per_round,
+            move |counter| {
+                for _ in 0..per_round {
+                    let c = counter.clone();
+                    rl.spawn(async move {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .detach();
+                }
+                rl.poll();
+            },
+            move || {
+                drain.poll();
+            },
+        )
+    });
+    record(report, scenario, "strait-threadpool-2", |budget| {
+        let pool = Arc::new(strait_streams::ThreadPool::new(2));
+        concurrent_driver(
+            budget,
+            threads,
+            per_round,
+            move |counter| {
+                for _ in 0..per_round {
+                    let c = counter.clone();
+                    pool.spawn(async move {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .detach();
+                }
+            },
+            || {},
+        )
+    });
+    record(report, scenario, "tokio-multi_thread-2", |budget| {
+        let rt = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap(),
+        );
+        concurrent_driver(
+            budget,
+            threads,
+            per_round,
+            move |counter| {
+                for _ in 0..per_round {
+                    let c = counter.clone();
+                    drop(rt.spawn(async move {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }));
+                }
+            },
+            || {},
+        )
+    });
+    record(report, scenario, "smol-executor-shared", |budget| {
+        let ex = Arc::new(smol::Executor::new());
+        let drain = ex.clone();
+        concurrent_driver(
+            budget,
+            threads,
+            per_round,
+            move |counter| {
+                for _ in 0..per_round {
+                    let c = counter.clone();
+                    ex.spawn(async move {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .detach();
+                }
+                while ex.try_tick() {}
+            },
+            move || while drain.try_tick() {},
+        )
+    });
+}
+
+/// Runs `round` on `threads` threads until `budget`, then `finish` (which runs what is
+/// left on executors without threads of their own); returns completed tasks per second.
+fn concurrent_driver(
+    budget: Duration,
+    threads: usize,
+    per_round: u64,
+    round: impl Fn(&Arc<AtomicU64>) + Send + Sync + 'static,
+    finish: impl Fn(),
+) -> f64 {
+    let counter = Arc::new(AtomicU64::new(0));
+    let round = Arc::new(round);
+    let deadline = Instant::now() + budget;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (round, counter) = (round.clone(), counter.clone());
+            std::thread::spawn(move || {
+                let mut posted = 0;
+                while Instant::now() < deadline {
+                    round(&counter);
+                    posted += per_round;
+                }
+                posted
+            })
+        })
+        .collect();
+    let posted: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    finish();
+    // Count only what ran: wait for stragglers (bounded), then measure.
+    let wait_until = Instant::now() + Duration::from_secs(10);
+    while counter.load(Ordering::Relaxed) < posted && Instant::now() < wait_until {
+        std::thread::yield_now();
+    }
+    counter.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
