@@ -139,3 +139,34 @@ fn strand_hand_offs_allocate_nothing() {
     assert_eq!(n, 0);
     assert!(handle.is_finished());
 }
+
+/// Routes every post of its tasks through the loop's `dispatch` ("run next" slot).
+struct Dispatching(strait_streams::AnyExecutor);
+
+impl strait_streams::Executor for Dispatching {
+    fn post(&self, task: strait_streams::Runnable) {
+        self.0.dispatch(task);
+    }
+    fn on_work_started(&self) {
+        self.0.on_work_started();
+    }
+    fn on_work_finished(&self) {
+        self.0.on_work_finished();
+    }
+}
+
+#[test]
+fn dispatches_allocate_nothing() {
+    let rl = RunLoop::new();
+    let via_dispatch = strait_streams::AnyExecutor::new(Dispatching(rl.executor()));
+    let handle = via_dispatch.spawn(async {
+        for _ in 0..10_000 {
+            yield_now().await; // wake → dispatch from the loop thread → run-next slot
+        }
+    });
+    rl.poll_one();
+    let (n, ran) = allocations(|| rl.run());
+    assert_eq!(ran, 10_000);
+    assert_eq!(n, 0);
+    assert!(handle.is_finished());
+}

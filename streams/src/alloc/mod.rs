@@ -94,6 +94,7 @@ impl FrameAlloc {
     ///
     /// # Panics
     /// Calls [`std::alloc::handle_alloc_error`] when the allocator is out of memory.
+    #[inline]
     pub fn allocate(&self, layout: Layout) -> NonNull<u8> {
         if layout.size() == 0 {
             // An aligned dangling pointer: the alignment is a non-zero address.
@@ -112,6 +113,7 @@ impl FrameAlloc {
     ///
     /// # Safety
     /// `ptr` came from `self.allocate(layout)` (or from a clone of `self`).
+    #[inline]
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             return;

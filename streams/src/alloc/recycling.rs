@@ -38,6 +38,7 @@ const GLOBAL_CAP: usize = 4096;
 pub struct RecyclingAllocator;
 
 /// Size class of `layout`, or `None` when it is not pooled.
+#[inline]
 fn class_of(layout: Layout) -> Option<usize> {
     if layout.align() > BLOCK_ALIGN || layout.size() > MIN_BLOCK << (CLASSES - 1) {
         return None;
@@ -46,6 +47,7 @@ fn class_of(layout: Layout) -> Option<usize> {
     Some((rounded.trailing_zeros() - MIN_BLOCK.trailing_zeros()) as usize)
 }
 
+#[inline]
 fn block_layout(class: usize) -> Layout {
     Layout::from_size_align(MIN_BLOCK << class, BLOCK_ALIGN).expect("valid block layout")
 }
@@ -68,6 +70,7 @@ impl FreeList {
 
     /// # Safety
     /// `block` is a free pooled block of at least one pointer, owned by the caller.
+    #[inline]
     unsafe fn push(&mut self, block: *mut u8) {
         // SAFETY: pooled blocks are >= 64 bytes and 16-aligned; the caller owns it.
         unsafe { block.cast::<*mut u8>().write(self.head) };
@@ -75,6 +78,7 @@ impl FreeList {
         self.len += 1;
     }
 
+    #[inline]
     fn pop(&mut self) -> Option<*mut u8> {
         if self.head.is_null() {
             return None;
@@ -197,20 +201,39 @@ std::thread_local! {
     };
 }
 
+#[inline]
 fn allocate_class(class: usize) -> Option<NonNull<u8>> {
     let hit = LOCAL
         .try_with(|local| {
             let mut list = local.lists[class].get();
-            let block = list.pop().or_else(|| {
-                GLOBAL.refill(class, &mut list);
-                list.pop()
-            });
+            let block = list.pop();
+            if block.is_some() {
+                local.lists[class].set(list);
+            }
+            block
+        })
+        .ok()
+        .flatten();
+    match hit {
+        Some(block) => NonNull::new(block),
+        None => allocate_slow(class),
+    }
+}
+
+/// Local miss: refill from the global pool, else ask the global allocator.
+#[cold]
+fn allocate_slow(class: usize) -> Option<NonNull<u8>> {
+    let refilled = LOCAL
+        .try_with(|local| {
+            let mut list = local.lists[class].get();
+            GLOBAL.refill(class, &mut list);
+            let block = list.pop();
             local.lists[class].set(list);
             block
         })
         .ok()
         .flatten();
-    if let Some(block) = hit {
+    if let Some(block) = refilled {
         return NonNull::new(block);
     }
     // SAFETY: block layouts are non-zero-sized.
@@ -219,6 +242,7 @@ fn allocate_class(class: usize) -> Option<NonNull<u8>> {
 
 /// # Safety
 /// `block` came from `allocate_class(class)` and is no longer used.
+#[inline]
 unsafe fn deallocate_class(class: usize, block: *mut u8) {
     let kept = LOCAL
         .try_with(|local| {
@@ -232,9 +256,18 @@ unsafe fn deallocate_class(class: usize, block: *mut u8) {
             kept
         })
         .unwrap_or(false);
-    if kept {
-        return;
+    if !kept {
+        // SAFETY: forwarded caller contract.
+        unsafe { deallocate_slow(class, block) };
     }
+}
+
+/// Local list full (or the thread is exiting): the global pool, else the allocator.
+///
+/// # Safety
+/// As for `deallocate_class`.
+#[cold]
+unsafe fn deallocate_slow(class: usize, block: *mut u8) {
     // SAFETY: caller contract.
     if let Err(block) = unsafe { GLOBAL.give(class, block) } {
         // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
@@ -245,6 +278,7 @@ unsafe fn deallocate_class(class: usize, block: *mut u8) {
 // SAFETY: pooled blocks are at least as large and as aligned as the request (checked by
 // `class_of`) and leave the lists when handed out; others go to the global allocator.
 unsafe impl FrameAllocator for RecyclingAllocator {
+    #[inline]
     fn allocate(&self, layout: Layout) -> Option<NonNull<u8>> {
         match class_of(layout) {
             Some(class) => allocate_class(class),
@@ -253,6 +287,7 @@ unsafe impl FrameAllocator for RecyclingAllocator {
         }
     }
 
+    #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         match class_of(layout) {
             // SAFETY: same layout as the allocation, so the same class.

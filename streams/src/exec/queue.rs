@@ -72,6 +72,35 @@ impl RunQueue {
         Some(unsafe { Runnable::from_raw(node) })
     }
 
+    /// Puts every runnable of `front` before this queue's, keeping both orders.
+    pub(crate) fn prepend(&mut self, mut front: RunQueue) {
+        if front.head.is_null() {
+            return;
+        }
+        // SAFETY: `front.tail` is a runnable `front` owns, now handed to us.
+        unsafe { *(*front.tail).queue_next.get() = self.head };
+        if self.tail.is_null() {
+            self.tail = front.tail;
+        }
+        self.head = front.head;
+        self.len += front.len;
+        front.head = ptr::null();
+        front.tail = ptr::null();
+        front.len = 0;
+    }
+
+    /// Moves up to `max` runnables from the front of this queue into a new one.
+    pub(crate) fn pop_batch(&mut self, max: usize) -> RunQueue {
+        let mut batch = RunQueue::new();
+        while batch.len < max {
+            match self.pop() {
+                Some(task) => batch.push_back(task),
+                None => break,
+            }
+        }
+        batch
+    }
+
     /// Moves every runnable out (to drop them outside the caller's lock).
     pub(crate) fn take(&mut self) -> RunQueue {
         let mut taken = std::mem::replace(self, RunQueue::new());

@@ -44,7 +44,13 @@ struct LoopShared {
 std::thread_local! {
     /// The loop this thread is running, for `running_in_this_thread`.
     static RUNNING: Cell<*const LoopShared> = const { Cell::new(std::ptr::null()) };
+    /// Tasks dispatched from inside the running loop: they run right after the current
+    /// task, ahead of the rest of the batch.
+    static RUN_NEXT: std::cell::RefCell<RunQueue> = const { std::cell::RefCell::new(RunQueue::new()) };
 }
+
+/// Most tasks taken from the shared queue per lock acquisition.
+const BATCH: usize = 32;
 
 impl Executor for LoopShared {
     fn post(&self, task: Runnable) {
@@ -60,7 +66,7 @@ impl Executor for LoopShared {
 
     fn dispatch(&self, task: Runnable) {
         if self.running_in_this_thread() {
-            lock(&self.queue).push_front(task);
+            RUN_NEXT.with(|next| next.borrow_mut().push_back(task));
         } else {
             self.post(task);
         }
@@ -180,39 +186,45 @@ impl RunLoop {
     /// Runs tasks until stopped or no work is outstanding. Returns how many ran.
     pub fn run(&self) -> usize {
         let mut n = 0;
-        while self.run_next(Wait::Forever) {
-            n += 1;
+        loop {
+            match self.run_batch(Wait::Forever, BATCH) {
+                0 => return n,
+                ran => n += ran,
+            }
         }
-        n
     }
 
     /// Runs at most one task, blocking until one is ready (or no work is outstanding).
     pub fn run_one(&self) -> usize {
-        usize::from(self.run_next(Wait::Forever))
+        self.run_batch(Wait::Forever, 1)
     }
 
     /// Runs every task that is ready now, without blocking.
     pub fn poll(&self) -> usize {
         let mut n = 0;
-        while self.run_next(Wait::No) {
-            n += 1;
+        loop {
+            match self.run_batch(Wait::No, BATCH) {
+                0 => return n,
+                ran => n += ran,
+            }
         }
-        n
     }
 
     /// Runs at most one ready task, without blocking.
     pub fn poll_one(&self) -> usize {
-        usize::from(self.run_next(Wait::No))
+        self.run_batch(Wait::No, 1)
     }
 
     /// Like `run`, but returns after `timeout` at the latest.
     pub fn run_for(&self, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         let mut n = 0;
-        while self.run_next(Wait::Until(deadline)) {
-            n += 1;
+        loop {
+            match self.run_batch(Wait::Until(deadline), BATCH) {
+                0 => return n,
+                ran => n += ran,
+            }
         }
-        n
     }
 
     /// Makes `run` and friends return as soon as the current task finishes.
@@ -237,23 +249,24 @@ impl RunLoop {
         self.shared.work.load(Ordering::Acquire)
     }
 
-    /// Runs one task if the wait policy allows; `false` when the caller should return.
-    fn run_next(&self, wait: Wait) -> bool {
+    /// Takes up to `max` tasks under one lock acquisition (waiting as the policy allows)
+    /// and runs them; returns how many ran, 0 when the caller should return.
+    fn run_batch(&self, wait: Wait, max: usize) -> usize {
         let shared = &*self.shared;
-        let task = {
+        let mut batch = {
             let mut queue = lock(&shared.queue);
             loop {
                 if self.stopped() {
-                    return false;
+                    return 0;
                 }
-                if let Some(task) = queue.pop() {
-                    break task;
+                if queue.len() > 0 {
+                    break queue.pop_batch(max);
                 }
                 if shared.work.load(Ordering::Acquire) == 0 {
-                    return false;
+                    return 0;
                 }
                 let deadline = match wait {
-                    Wait::No => return false,
+                    Wait::No => return 0,
                     Wait::Forever => None,
                     Wait::Until(deadline) => Some(deadline),
                 };
@@ -274,13 +287,24 @@ impl RunLoop {
                 };
                 queue.sleepers -= 1;
                 if deadline.is_some_and(|d| Instant::now() >= d) && queue.len() == 0 {
-                    return false;
+                    return 0;
                 }
             }
         };
         let _running = Running::enter(shared);
-        task.run();
-        true
+        let mut ran = 0;
+        while let Some(task) = batch.pop() {
+            task.run();
+            ran += 1;
+            let next = RUN_NEXT.with(|next| next.borrow_mut().take());
+            batch.prepend(next);
+            if self.stopped() {
+                // Hand the rest back, in order, ahead of what was posted meanwhile.
+                lock(&shared.queue).prepend(batch.take());
+                break;
+            }
+        }
+        ran
     }
 
     /// Runs `future` to completion on the calling thread, running this loop's tasks

@@ -84,6 +84,34 @@ pub fn run(report: &mut Report) {
             );
         }
     }
+    for size in [64usize, 512, 2048] {
+        let scenario = format!("frame allocate+free, {size} B, 8 live");
+        let layout = Layout::from_size_align(size, 16).expect("valid layout");
+        for (name, alloc) in subjects() {
+            report.progress(SUITE, &scenario, name);
+            let rounds = 1000u64;
+            let ns = ns_per_op(report.budget(), rounds * 8, || {
+                for _ in 0..rounds {
+                    // A burst of 8 frames alive at once, as a chain of 8 calls holds.
+                    let blocks: [NonNull<u8>; 8] =
+                        std::array::from_fn(|_| alloc.allocate(std::hint::black_box(layout)));
+                    for b in blocks {
+                        // SAFETY: allocated just above with the same layout.
+                        unsafe { alloc.deallocate(std::hint::black_box(b), layout) };
+                    }
+                }
+            });
+            report.push(
+                SUITE,
+                &scenario,
+                name,
+                "latency",
+                "ns/frame",
+                ns,
+                Better::Lower,
+            );
+        }
+    }
     let scenario = "spawn storm (1000 tasks per round)";
     for (name, alloc) in subjects() {
         report.progress(SUITE, scenario, name);
