@@ -190,3 +190,25 @@ fn stopping_a_pool_abandons_queued_work() {
     assert!(strait_streams::block_on(blocker).is_ok());
     assert!(strait_streams::block_on(queued).unwrap_err().is_aborted());
 }
+
+#[test]
+fn a_task_dispatching_itself_cannot_starve_the_queue() {
+    let rl = RunLoop::new();
+    let via_dispatch = AnyExecutor::new(Dispatching(rl.executor()));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    via_dispatch
+        .spawn(async move {
+            for _ in 0..1000 {
+                strait_streams::yield_now().await;
+            }
+            o.lock().unwrap().push("self-dispatcher");
+        })
+        .detach();
+    let o = order.clone();
+    rl.spawn(async move { o.lock().unwrap().push("other") })
+        .detach();
+    assert_eq!(rl.poll_one(), 1, "poll_one runs exactly one task");
+    rl.run();
+    assert_eq!(*order.lock().unwrap(), ["other", "self-dispatcher"]);
+}

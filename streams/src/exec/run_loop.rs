@@ -293,15 +293,27 @@ impl RunLoop {
         };
         let _running = Running::enter(shared);
         let mut ran = 0;
-        while let Some(task) = batch.pop() {
+        let mut next = RunQueue::new();
+        loop {
+            // Run-next tasks go first, but only within this batch's budget.
+            let Some(task) = next.pop().or_else(|| batch.pop()) else {
+                break;
+            };
             task.run();
             ran += 1;
-            let next = RUN_NEXT.with(|next| next.borrow_mut().take());
-            batch.prepend(next);
-            if self.stopped() {
-                // Hand the rest back, in order, ahead of what was posted meanwhile.
-                lock(&shared.queue).prepend(batch.take());
+            next.prepend(RUN_NEXT.with(|n| n.borrow_mut().take()));
+            if ran == max || self.stopped() {
                 break;
+            }
+        }
+        if batch.len() > 0 || next.len() > 0 {
+            // Untouched batch tasks keep their place at the front; run-next tasks that
+            // did not fit go to the back, so a task dispatching itself cannot starve
+            // the rest of the queue.
+            let mut queue = lock(&shared.queue);
+            queue.prepend(batch.take());
+            while let Some(task) = next.pop() {
+                queue.push_back(task);
             }
         }
         ran
