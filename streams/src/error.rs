@@ -50,7 +50,58 @@ pub fn is_canceled(err: &io::Error) -> bool {
     if err.raw_os_error() == Some(ECANCELED) {
         return true;
     }
-    err.get_ref().is_some_and(|inner| inner.is::<Canceled>())
+    match err.get_ref() {
+        Some(inner) if inner.is::<Canceled>() => true,
+        Some(inner) => inner
+            .downcast_ref::<PartialTransfer>()
+            .is_some_and(|p| is_canceled(&p.source)),
+        None => false,
+    }
+}
+
+/// The payload of an error from a composed operation (`read`, `write_all`, ...) that
+/// failed after moving some bytes: the count, and the error that stopped it. The outer
+/// `io::Error` keeps the inner error's kind.
+#[derive(Debug)]
+pub struct PartialTransfer {
+    /// Bytes moved before the error.
+    pub transferred: usize,
+    /// The error that stopped the operation.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for PartialTransfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (after {} bytes)", self.source, self.transferred)
+    }
+}
+
+impl std::error::Error for PartialTransfer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Wraps `err` with the count of bytes moved before it (unchanged when none were).
+pub(crate) fn after_transfer(err: io::Error, transferred: usize) -> io::Error {
+    if transferred == 0 {
+        err
+    } else {
+        io::Error::new(
+            err.kind(),
+            PartialTransfer {
+                transferred,
+                source: err,
+            },
+        )
+    }
+}
+
+/// Bytes a composed operation moved before failing with `err` (0 when it moved none).
+pub fn bytes_transferred(err: &io::Error) -> usize {
+    err.get_ref()
+        .and_then(|inner| inner.downcast_ref::<PartialTransfer>())
+        .map_or(0, |p| p.transferred)
 }
 
 /// Marker payload of a canceled `io::Error` on platforms without an OS code for it.

@@ -65,6 +65,7 @@ mod combinators;
 mod env;
 mod error;
 pub mod exec;
+pub mod io;
 mod launch;
 #[cfg(all(test, loom))]
 mod loom_models;
@@ -80,11 +81,12 @@ pub use combinators::{
     TimerService, WhenAllVec, WhenAny,
 };
 pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
-pub use error::{canceled, is_canceled, Canceled};
+pub use error::{bytes_transferred, canceled, is_canceled, Canceled, PartialTransfer};
 pub use exec::{
     system_executor, AnyExecutor, ExecutionContext, Executor, ExecutorRef, RunLoop, Service,
     ServiceExists, Services, Strand, ThreadPool, WorkGuard,
 };
+pub use io::*;
 pub use launch::{block_on, block_on_with, run, run_async, yield_now, RunAsync, RunOn, YieldNow};
 pub use primitives::{AsyncEvent, AsyncMutex, AsyncMutexGuard, Lock, Wait};
 pub use stop::{StopCallback, StopForwarder, StopSource, StopToken, StopWaker};

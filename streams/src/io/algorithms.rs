@@ -1,0 +1,336 @@
+//! Composed operations over the stream traits. Each is an `async fn` built from the
+//! cancel-aware leaf operations, so the environment's stop token reaches every inner
+//! step. On error after some bytes moved, the error carries the count:
+//! [`bytes_transferred`](crate::bytes_transferred) reads it, and the error keeps its kind
+//! ([`is_canceled`](crate::is_canceled) still recognizes a cancellation).
+
+use std::io;
+
+use strait_vocab::{ConstBufferSequence, Consuming, DynamicBuffer, MutableBufferSequence};
+
+use super::ext::{BufferSourceExt, ReadStreamExt, WriteSinkExt, WriteStreamExt};
+use super::traits::{BufferSink, BufferSource, ReadStream, WriteSink, WriteStream};
+use crate::error::after_transfer;
+
+/// Fills `bufs` from `stream`, or up to end of stream. Returns the bytes read: fewer
+/// than `bufs` holds only at end of stream.
+pub async fn read<S, B>(stream: &mut S, bufs: B) -> io::Result<usize>
+where
+    S: ReadStream + Unpin + ?Sized,
+    B: MutableBufferSequence,
+{
+    read_at_least(stream, bufs, usize::MAX).await
+}
+
+/// Reads into `bufs` until at least `min` bytes arrived (or `bufs` is full, or the
+/// stream ended). Returns the bytes read.
+pub async fn read_at_least<S, B>(stream: &mut S, mut bufs: B, min: usize) -> io::Result<usize>
+where
+    S: ReadStream + Unpin + ?Sized,
+    B: MutableBufferSequence,
+{
+    let mut cursor = Consuming::new(&mut bufs);
+    while cursor.consumed() < min && !cursor.is_empty() {
+        match stream.read_some(&mut cursor).await {
+            Ok(0) => break,
+            Ok(n) => cursor.consume(n),
+            Err(e) => return Err(after_transfer(e, cursor.consumed())),
+        }
+    }
+    Ok(cursor.consumed())
+}
+
+/// Bytes prepared per read by [`read_to_end`] and [`read_until`].
+const READ_CHUNK: usize = 4096;
+
+/// Reads until end of stream, appending to `buf`. Returns the bytes appended.
+///
+/// # Errors
+/// `ErrorKind::OutOfMemory` (from [`LengthError`](strait_vocab::LengthError)) when
+/// `buf` reaches its max size before the stream ends; the bytes read stay in `buf`.
+pub async fn read_to_end<S, D>(stream: &mut S, mut buf: D) -> io::Result<usize>
+where
+    S: ReadStream + Unpin + ?Sized,
+    D: DynamicBuffer,
+{
+    let mut total = 0;
+    loop {
+        let room = buf.max_size() - buf.size();
+        if room == 0 {
+            // Full: only end of stream is acceptable now.
+            let mut probe = [0u8; 1];
+            return match stream.read_some(&mut probe[..]).await {
+                Ok(0) => Ok(total),
+                Ok(_) => Err(after_transfer(
+                    io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "read_to_end: the dynamic buffer reached its max size",
+                    ),
+                    total,
+                )),
+                Err(e) => Err(after_transfer(e, total)),
+            };
+        }
+        let n = {
+            let prepared = buf.prepare(READ_CHUNK.min(room)).map_err(io::Error::from)?;
+            stream.read_some(prepared).await
+        };
+        match n {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                buf.commit(n);
+                total += n;
+            }
+            Err(e) => return Err(after_transfer(e, total)),
+        }
+    }
+}
+
+/// Finds a delimiter in buffered bytes for [`read_until`].
+pub trait Matcher {
+    /// Searches `data` and returns the offset just past the first match, if any.
+    /// `searched` bytes at the front were already searched without a match by an
+    /// earlier call (more data has been appended since); a matcher must still find a
+    /// match that *ends* after `searched` but starts before it (a delimiter split
+    /// across reads).
+    fn find<S: ConstBufferSequence + ?Sized>(&mut self, data: &S, searched: usize)
+        -> Option<usize>;
+}
+
+impl Matcher for u8 {
+    fn find<S: ConstBufferSequence + ?Sized>(
+        &mut self,
+        data: &S,
+        searched: usize,
+    ) -> Option<usize> {
+        data.buffers()
+            .flatten()
+            .enumerate()
+            .skip(searched)
+            .find(|(_, b)| **b == *self)
+            .map(|(i, _)| i + 1)
+    }
+}
+
+impl Matcher for &[u8] {
+    fn find<S: ConstBufferSequence + ?Sized>(
+        &mut self,
+        data: &S,
+        searched: usize,
+    ) -> Option<usize> {
+        let delim: &[u8] = self;
+        if delim.is_empty() {
+            return Some(0);
+        }
+        // Re-scan the last `len - 1` searched bytes: a match may straddle them.
+        let start = searched.saturating_sub(delim.len() - 1);
+        let mut matched = 0;
+        for (i, &b) in data.buffers().flatten().enumerate().skip(start) {
+            matched = kmp_step(delim, matched, b);
+            if matched == delim.len() {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+}
+
+/// Knuth–Morris–Pratt step without a table (delimiters are short): the length of the
+/// longest prefix of `delim` that ends at `b`, given `k` bytes matched before it.
+fn kmp_step(delim: &[u8], mut k: usize, b: u8) -> usize {
+    loop {
+        if k < delim.len() && delim[k] == b {
+            return k + 1;
+        }
+        if k == 0 {
+            return 0;
+        }
+        // Fall back to the longest proper border of delim[..k].
+        k = (1..k)
+            .rev()
+            .find(|&l| delim[..l] == delim[k - l..k])
+            .unwrap_or(0);
+    }
+}
+
+impl Matcher for &str {
+    fn find<S: ConstBufferSequence + ?Sized>(
+        &mut self,
+        data: &S,
+        searched: usize,
+    ) -> Option<usize> {
+        self.as_bytes().find(data, searched)
+    }
+}
+
+/// Reads from `stream` into `buf` until `buf` holds a match of `matcher`; returns the
+/// length of the data up to and including the match. Bytes after the match stay in
+/// `buf` for the next call. If a match is already buffered, no I/O happens.
+///
+/// # Errors
+/// `UnexpectedEof` when the stream ends without a match; `OutOfMemory` when `buf`
+/// reaches its max size without one. Bytes read stay in `buf` in both cases.
+pub async fn read_until<S, D, M>(stream: &mut S, mut buf: D, mut matcher: M) -> io::Result<usize>
+where
+    S: ReadStream + Unpin + ?Sized,
+    D: DynamicBuffer,
+    M: Matcher,
+{
+    let mut searched = 0;
+    loop {
+        if let Some(end) = matcher.find(&buf.data(), searched) {
+            return Ok(end);
+        }
+        searched = buf.size();
+        let room = buf.max_size() - buf.size();
+        if room == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "read_until: the dynamic buffer reached its max size without a match",
+            ));
+        }
+        let n = {
+            let prepared = buf.prepare(READ_CHUNK.min(room)).map_err(io::Error::from)?;
+            stream.read_some(prepared).await?
+        };
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read_until: end of stream before the delimiter",
+            ));
+        }
+        buf.commit(n);
+    }
+}
+
+/// Writes all of `bufs` to `stream`. Eager: when every inner write is ready, it
+/// completes on its first poll without suspending. Returns the bytes written.
+pub async fn write_all<S, B>(stream: &mut S, bufs: B) -> io::Result<usize>
+where
+    S: WriteStream + Unpin + ?Sized,
+    B: ConstBufferSequence,
+{
+    let mut cursor = Consuming::new(&bufs);
+    while !cursor.is_empty() {
+        match stream.write_some(&cursor).await {
+            Ok(0) => {
+                return Err(after_transfer(
+                    io::Error::new(io::ErrorKind::WriteZero, "write_some wrote 0 bytes"),
+                    cursor.consumed(),
+                ))
+            }
+            Ok(n) => cursor.consume(n),
+            Err(e) => return Err(after_transfer(e, cursor.consumed())),
+        }
+    }
+    Ok(cursor.consumed())
+}
+
+/// Moves everything `source` produces into `stream`, from the source's own buffers
+/// (no intermediate copy). Returns the bytes moved. Does not shut `stream` down.
+pub async fn push_to<Src, S>(source: &mut Src, stream: &mut S) -> io::Result<usize>
+where
+    Src: BufferSource + Unpin + ?Sized,
+    S: WriteStream + Unpin + ?Sized,
+{
+    let mut total = 0;
+    loop {
+        let available = source.fill().await.map_err(|e| after_transfer(e, total))?;
+        if available == 0 {
+            return Ok(total);
+        }
+        let written = {
+            let window = poll_window(source).await?;
+            write_all(stream, window.as_slice()).await
+        };
+        match written {
+            Ok(n) => {
+                std::pin::Pin::new(&mut *source).consume(n);
+                total += n;
+            }
+            Err(e) => return Err(after_transfer(e, total)),
+        }
+    }
+}
+
+/// Moves everything `source` produces into `sink` and ends the sink with
+/// `write_eof`. Returns the bytes moved.
+pub async fn push_to_sink<Src, K>(source: &mut Src, sink: &mut K) -> io::Result<usize>
+where
+    Src: BufferSource + Unpin + ?Sized,
+    K: WriteSink + Unpin + ?Sized,
+{
+    let mut total = 0;
+    loop {
+        let available = source.fill().await.map_err(|e| after_transfer(e, total))?;
+        if available == 0 {
+            sink.close().await.map_err(|e| after_transfer(e, total))?;
+            return Ok(total);
+        }
+        let window = poll_window(source).await?;
+        let n = sink
+            .write(window.as_slice())
+            .await
+            .map_err(|e| after_transfer(e, total))?;
+        std::pin::Pin::new(&mut *source).consume(n);
+        total += n;
+    }
+}
+
+/// The window a `fill` just made ready (returns at once by the `BufferSource` contract).
+async fn poll_window<Src: BufferSource + Unpin + ?Sized>(
+    source: &mut Src,
+) -> io::Result<strait_vocab::ConstWindow<'_>> {
+    let mut source = Some(source);
+    std::future::poll_fn(move |cx| {
+        let s = source.take().expect("polled once");
+        match std::pin::Pin::new(s).poll_pull(cx) {
+            std::task::Poll::Ready(r) => std::task::Poll::Ready(r),
+            std::task::Poll::Pending => std::task::Poll::Ready(Err(io::Error::other(
+                "BufferSource broke its contract: pull after fill was not ready",
+            ))),
+        }
+    })
+    .await
+}
+
+/// Reads everything from `stream` into `sink`'s own buffers (no intermediate copy),
+/// then ends the sink. Returns the bytes moved.
+pub async fn pull_from<S, K>(stream: &mut S, sink: &mut K) -> io::Result<usize>
+where
+    S: ReadStream + Unpin + ?Sized,
+    K: BufferSink + Unpin + ?Sized,
+{
+    use super::ext::BufferSinkExt;
+    let mut total = 0;
+    loop {
+        sink.reserve().await.map_err(|e| after_transfer(e, total))?;
+        let n = {
+            let mut k = Some(&mut *sink);
+            let mut window = std::future::poll_fn(move |cx| {
+                let s = k.take().expect("polled once");
+                match std::pin::Pin::new(s).poll_prepare(cx) {
+                    std::task::Poll::Ready(r) => std::task::Poll::Ready(r),
+                    std::task::Poll::Pending => std::task::Poll::Ready(Err(io::Error::other(
+                        "BufferSink broke its contract: prepare after reserve was not ready",
+                    ))),
+                }
+            })
+            .await?;
+            stream.read_some(window.as_mut_slice()).await
+        };
+        match n {
+            Ok(0) => {
+                sink.commit_eof(0)
+                    .await
+                    .map_err(|e| after_transfer(e, total))?;
+                return Ok(total);
+            }
+            Ok(n) => {
+                sink.commit(n).await.map_err(|e| after_transfer(e, total))?;
+                total += n;
+            }
+            Err(e) => return Err(after_transfer(e, total)),
+        }
+    }
+}

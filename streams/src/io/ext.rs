@@ -1,0 +1,412 @@
+//! Async methods over the stream traits. Every future here honours the environment's
+//! stop token through a [`StopGate`](super::gate::StopGate) and allocates nothing.
+
+use std::future::Future;
+use std::io;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use strait_vocab::{ConstBuffer, ConstWindow, Consuming, MutableBuffer, MutableWindow};
+
+use super::gate::StopGate;
+use super::traits::{BufferSink, BufferSource, ReadSource, ReadStream, WriteSink, WriteStream};
+use strait_vocab::{ConstBufferSequence, MutableBufferSequence};
+
+/// Completes an operation future's poll: `Pending` arms the stop gate, and a stop that
+/// raced with it turns the result into the canceled error.
+macro_rules! gated {
+    ($gate:expr, $cx:expr, $poll:expr) => {{
+        if $gate.stopped() {
+            return Poll::Ready(Err(crate::canceled()));
+        }
+        match $poll {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => {
+                // SAFETY: the gate is structurally pinned in this future.
+                if unsafe { Pin::new_unchecked(&mut $gate) }.arm($cx) {
+                    Poll::Ready(Err(crate::canceled()))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }};
+}
+
+/// Async methods of every [`ReadStream`].
+pub trait ReadStreamExt: ReadStream {
+    /// Reads at least one byte into `bufs` (any mutable buffer sequence). See
+    /// [`ReadStream::poll_read_some`]. Cancel-safe: dropping it loses no data.
+    fn read_some<B: MutableBufferSequence>(&mut self, bufs: B) -> ReadSome<'_, Self, B>
+    where
+        Self: Unpin,
+    {
+        ReadSome {
+            stream: self,
+            bufs,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T: ReadStream + ?Sized> ReadStreamExt for T {}
+
+/// Future of [`ReadStreamExt::read_some`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadSome<'a, S: ?Sized, B> {
+    stream: &'a mut S,
+    bufs: B,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSome<'_, S, B> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned; `stream` and `bufs` never are.
+        let this = unsafe { self.get_unchecked_mut() };
+        let stream = &mut *this.stream;
+        let bufs = &mut this.bufs;
+        gated!(this.gate, cx, {
+            let mut window = MutableWindow::new(bufs);
+            Pin::new(&mut *stream).poll_read_some(cx, window.as_mut_slice())
+        })
+    }
+}
+
+/// Async methods of every [`WriteStream`].
+pub trait WriteStreamExt: WriteStream {
+    /// Writes at least one byte of `bufs` (any const buffer sequence). See
+    /// [`WriteStream::poll_write_some`]. Cancel-safe.
+    fn write_some<B: ConstBufferSequence>(&mut self, bufs: B) -> WriteSome<'_, Self, B>
+    where
+        Self: Unpin,
+    {
+        WriteSome {
+            stream: self,
+            bufs,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Ends the write direction. See [`WriteStream::poll_shutdown`].
+    fn shutdown(&mut self) -> Shutdown<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Shutdown {
+            stream: self,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T: WriteStream + ?Sized> WriteStreamExt for T {}
+
+/// Future of [`WriteStreamExt::write_some`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct WriteSome<'a, S: ?Sized, B> {
+    stream: &'a mut S,
+    bufs: B,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSome<'_, S, B> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let stream = &mut *this.stream;
+        let bufs = &this.bufs;
+        gated!(this.gate, cx, {
+            let window = ConstWindow::new(bufs);
+            Pin::new(&mut *stream).poll_write_some(cx, window.as_slice())
+        })
+    }
+}
+
+/// Future of [`WriteStreamExt::shutdown`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Shutdown<'a, S: ?Sized> {
+    stream: &'a mut S,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let stream = &mut *this.stream;
+        gated!(this.gate, cx, Pin::new(&mut *stream).poll_shutdown(cx))
+    }
+}
+
+/// Async methods of every [`ReadSource`].
+pub trait ReadSourceExt: ReadSource {
+    /// Fills `bufs` completely, or up to the end of the source. Returns the number of
+    /// bytes read: less than `bufs`' size only at end of source. On error the bytes
+    /// read before it are in `bufs`, but their count is lost; use
+    /// [`read_into`](Self::read_into) to keep it. Not cancel-safe (a drop loses the count).
+    fn read<'b, 'c>(&'b mut self, bufs: &'b mut [MutableBuffer<'c>]) -> Read<'b, 'c, Self>
+    where
+        Self: Unpin,
+    {
+        Read {
+            source: self,
+            bufs: Consuming::new(bufs),
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T: ReadSource + ?Sized> ReadSourceExt for T {}
+
+/// Future of [`ReadSourceExt::read`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Read<'b, 'c, S: ?Sized> {
+    source: &'b mut S,
+    bufs: Consuming<&'b mut [MutableBuffer<'c>]>,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<'b, 'c, S: ?Sized> Read<'b, 'c, S> {
+    /// Bytes read so far (observable after an error or cancellation).
+    pub fn transferred(&self) -> usize {
+        self.bufs.consumed()
+    }
+}
+
+impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let source = &mut *this.source;
+        let bufs = &mut this.bufs;
+        let r: Poll<io::Result<()>> =
+            gated!(this.gate, cx, Pin::new(&mut *source).poll_read(cx, bufs));
+        r.map_ok(|()| this.bufs.consumed())
+    }
+}
+
+/// Async methods of every [`WriteSink`].
+pub trait WriteSinkExt: WriteSink {
+    /// Writes all of `bufs`. Returns the number of bytes written.
+    fn write<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
+    where
+        Self: Unpin,
+    {
+        Write {
+            sink: self,
+            bufs: Consuming::new(bufs),
+            eof: false,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Writes all of `bufs`, then ends the sink, as one operation.
+    fn write_eof<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
+    where
+        Self: Unpin,
+    {
+        Write {
+            sink: self,
+            bufs: Consuming::new(bufs),
+            eof: true,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Ends the sink without more data.
+    fn close(&mut self) -> Write<'_, 'static, Self>
+    where
+        Self: Unpin,
+    {
+        self.write_eof(&[])
+    }
+}
+
+impl<T: WriteSink + ?Sized> WriteSinkExt for T {}
+
+/// Future of [`WriteSinkExt::write`] and [`WriteSinkExt::write_eof`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Write<'b, 'c, S: ?Sized> {
+    sink: &'b mut S,
+    bufs: Consuming<&'b [ConstBuffer<'c>]>,
+    eof: bool,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: ?Sized> Write<'_, '_, S> {
+    /// Bytes written so far (observable after an error or cancellation).
+    pub fn transferred(&self) -> usize {
+        self.bufs.consumed()
+    }
+}
+
+impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let sink = &mut *this.sink;
+        let bufs = &mut this.bufs;
+        let eof = this.eof;
+        let r: Poll<io::Result<()>> = gated!(this.gate, cx, {
+            if eof {
+                Pin::new(&mut *sink).poll_write_eof(cx, bufs)
+            } else {
+                Pin::new(&mut *sink).poll_write(cx, bufs)
+            }
+        });
+        r.map_ok(|()| this.bufs.consumed())
+    }
+}
+
+/// Async methods of every [`BufferSource`].
+pub trait BufferSourceExt: BufferSource {
+    /// Waits until the source has bytes (or ended) and returns how many are pulled and
+    /// ready in [`poll_pull`](BufferSource::poll_pull)'s window; 0 means end of source.
+    /// Read them with a following `poll_pull`, which returns at once, then `consume`.
+    fn fill(&mut self) -> Fill<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Fill {
+            source: self,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T: BufferSource + ?Sized> BufferSourceExt for T {}
+
+/// Future of [`BufferSourceExt::fill`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Fill<'a, S: ?Sized> {
+    source: &'a mut S,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: BufferSource + Unpin + ?Sized> Future for Fill<'_, S> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let source = &mut *this.source;
+        gated!(
+            this.gate,
+            cx,
+            Pin::new(&mut *source).poll_pull(cx).map_ok(|w| w.size())
+        )
+    }
+}
+
+/// Async methods of every [`BufferSink`].
+pub trait BufferSinkExt: BufferSink {
+    /// Waits until the sink has room; returns how many bytes the next
+    /// [`poll_prepare`](BufferSink::poll_prepare) window holds.
+    fn reserve(&mut self) -> Reserve<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Reserve {
+            sink: self,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Hands `n` prepared bytes to the sink.
+    fn commit(&mut self, n: usize) -> Commit<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Commit {
+            sink: self,
+            n,
+            eof: false,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Hands `n` prepared bytes to the sink and ends it.
+    fn commit_eof(&mut self, n: usize) -> Commit<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Commit {
+            sink: self,
+            n,
+            eof: true,
+            gate: StopGate::new(),
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T: BufferSink + ?Sized> BufferSinkExt for T {}
+
+/// Future of [`BufferSinkExt::reserve`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Reserve<'a, S: ?Sized> {
+    sink: &'a mut S,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: BufferSink + Unpin + ?Sized> Future for Reserve<'_, S> {
+    type Output = io::Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let sink = &mut *this.sink;
+        gated!(
+            this.gate,
+            cx,
+            Pin::new(&mut *sink).poll_prepare(cx).map_ok(|w| w.size())
+        )
+    }
+}
+
+/// Future of [`BufferSinkExt::commit`] and [`BufferSinkExt::commit_eof`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Commit<'a, S: ?Sized> {
+    sink: &'a mut S,
+    n: usize,
+    eof: bool,
+    gate: StopGate,
+    _pin: PhantomPinned,
+}
+
+impl<S: BufferSink + Unpin + ?Sized> Future for Commit<'_, S> {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: only `gate` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let sink = &mut *this.sink;
+        let (n, eof) = (this.n, this.eof);
+        gated!(this.gate, cx, {
+            if eof {
+                Pin::new(&mut *sink).poll_commit_eof(cx, n)
+            } else {
+                Pin::new(&mut *sink).poll_commit(cx, n)
+            }
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! The stream concepts (P4100 paper 5, Capy's stream concepts): traits with object-safe
+//! `poll_*` methods, async extension methods, type-erased wrappers, composed
+//! algorithms and an in-memory duplex pair.
+//!
+//! # Semantics every implementation keeps
+//!
+//! - **Empty buffers**: a `read_some`/`write_some` with no bytes to move completes at
+//!   once with `Ok(0)` and does no I/O.
+//! - **End of stream**: `Ok(0)` from a read into non-empty buffers. After it, reads keep
+//!   returning `Ok(0)`. A complete read ([`ReadSource`]) reports end of source by
+//!   filling fewer bytes than asked.
+//! - **Partial transfers**: `read_some`/`write_some` move at least one byte and may move
+//!   fewer than offered. Composed operations ([`read`], [`write_all`], ...) loop, and on
+//!   an error after moving bytes report the count ([`bytes_transferred`](crate::bytes_transferred)).
+//! - **After an error**: the object may be unusable; further operations return an
+//!   error or end of stream, never corrupted data.
+//! - **After `shutdown` / `write_eof`**: writes fail with `ErrorKind::BrokenPipe`; reads
+//!   are unaffected (half-close).
+//! - **Cancel-safety**: `read_some`, `write_some` and `shutdown` are cancel-safe —
+//!   dropping the future before it completes moved no byte. Complete operations
+//!   (`read`, `write`, `write_eof`, composed algorithms) are not: dropping them may
+//!   lose the count of bytes already moved (their futures expose `transferred()`).
+//! - **Stop token**: every operation future checks the environment's stop token before
+//!   touching the object: if stop was requested it completes with the
+//!   [canceled](crate::canceled) error without I/O. A pending operation registers with the
+//!   token and completes promptly with the canceled error when stop is requested.
+//!
+//! ```
+//! use strait_streams::{block_on, duplex, read_until, write_all, AnyStream};
+//! use strait_vocab::VecBuffer;
+//!
+//! /// A protocol written once against `&mut AnyStream`: send a line, read one back.
+//! async fn exchange(stream: &mut AnyStream<'_>, line: &str) -> std::io::Result<String> {
+//!     write_all(stream, [line, "\n"]).await?;
+//!     let mut reply = Vec::new();
+//!     let n = read_until(stream, VecBuffer::new(&mut reply, 1024), b'\n').await?;
+//!     reply.truncate(n - 1);
+//!     Ok(String::from_utf8_lossy(&reply).into_owned())
+//! }
+//!
+//! let (client, mut server) = duplex(4096);
+//! let mut client = AnyStream::new(client);
+//! let reply = block_on(async {
+//!     strait_streams::write_all(&mut server, "pong\n").await.unwrap();
+//!     exchange(&mut client, "ping").await
+//! });
+//! assert_eq!(reply.unwrap(), "pong");
+//! ```
+
+mod algorithms;
+mod any;
+mod duplex;
+mod ext;
+mod gate;
+mod traits;
+
+pub use algorithms::{
+    pull_from, push_to, push_to_sink, read, read_at_least, read_to_end, read_until, write_all,
+    Matcher,
+};
+pub use any::{
+    AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
+    AnyWriteStream,
+};
+pub use duplex::{duplex, duplex_with_chunk, DuplexStream, DEFAULT_CAPACITY};
+pub use ext::{
+    BufferSinkExt, BufferSourceExt, Commit, Fill, Read, ReadSome, ReadSourceExt, ReadStreamExt,
+    Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
+};
+pub use traits::{
+    BufferSink, BufferSource, ReadBufs, ReadSource, ReadStream, Stream, WriteBufs, WriteSink,
+    WriteStream,
+};

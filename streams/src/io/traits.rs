@@ -1,0 +1,198 @@
+//! The stream concepts: object-safe `poll_*` traits. See the [module docs](super) for
+//! the semantics every implementation keeps.
+
+use std::io;
+use std::ops::DerefMut;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use strait_vocab::{ConstBuffer, ConstWindow, Consuming, MutableBuffer, MutableWindow};
+
+/// Progress of a complete read: the caller's buffers and how much of them is filled.
+/// It lives in the operation's future, so a source never has to remember it.
+pub type ReadBufs<'a, 'b> = Consuming<&'a mut [MutableBuffer<'b>]>;
+
+/// Progress of a complete write: the caller's buffers and how much was written.
+pub type WriteBufs<'a, 'b> = Consuming<&'a [ConstBuffer<'b>]>;
+
+/// Partial reads: the papers' `ReadStream`.
+pub trait ReadStream {
+    /// Reads at least one byte into `bufs` (in order) when `bufs` is non-empty, and
+    /// returns how many. `Ok(0)` with non-empty `bufs` means end of stream; an empty
+    /// `bufs` completes at once with `Ok(0)` without I/O. On `Pending`, nothing was
+    /// read and the waker is registered.
+    fn poll_read_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [MutableBuffer<'_>],
+    ) -> Poll<io::Result<usize>>;
+}
+
+/// Partial writes: the papers' `WriteStream`.
+pub trait WriteStream {
+    /// Writes at least one byte of `bufs` (in order) when `bufs` is non-empty, and
+    /// returns how many. An empty `bufs` completes at once with `Ok(0)`. On `Pending`,
+    /// nothing was written.
+    fn poll_write_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[ConstBuffer<'_>],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Ends the write direction (a half-close, like `shutdown(SHUT_WR)`): the peer
+    /// reads end of stream after the bytes already written. Writing afterwards fails
+    /// with `ErrorKind::BrokenPipe`.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// A duplex stream: both [`ReadStream`] and [`WriteStream`].
+pub trait Stream: ReadStream + WriteStream {}
+
+impl<T: ReadStream + WriteStream + ?Sized> Stream for T {}
+
+/// Complete reads: the papers' `ReadSource`.
+pub trait ReadSource {
+    /// Fills the unconsumed part of `bufs`, consuming what it fills, and completes when
+    /// `bufs` is full or the source ended (then bytes remain unconsumed). Partial
+    /// progress before `Pending` or an error stays recorded in `bufs`.
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut ReadBufs<'_, '_>,
+    ) -> Poll<io::Result<()>>;
+}
+
+/// Complete writes with end-of-stream as part of the write: the papers' `WriteSink`.
+pub trait WriteSink {
+    /// Writes all of the unconsumed part of `bufs`, consuming what it writes. Partial
+    /// progress before `Pending` or an error stays recorded in `bufs`.
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>>;
+
+    /// Writes all of `bufs` and then ends the sink, as one operation (a TLS record plus
+    /// `close_notify`, a chunked body plus its terminator). With empty `bufs` it only
+    /// ends the sink. Writing after the end fails with `ErrorKind::BrokenPipe`.
+    fn poll_write_eof(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>>;
+}
+
+/// Callee-owned read buffers: the papers' `BufferSource`.
+pub trait BufferSource {
+    /// Waits for data and returns a window of the source's own buffers; an empty window
+    /// means end of source. Pulling again without `consume` returns the same bytes.
+    fn poll_pull<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ConstWindow<'s>>>;
+
+    /// Marks the first `n` pulled bytes as used.
+    fn consume(self: Pin<&mut Self>, n: usize);
+}
+
+/// Callee-owned write buffers: the papers' `BufferSink`.
+pub trait BufferSink {
+    /// Waits for room and returns a window of the sink's own writable buffers (never
+    /// empty unless the sink ended).
+    fn poll_prepare<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<MutableWindow<'s>>>;
+
+    /// Hands the first `n` bytes of the prepared window to the sink.
+    fn poll_commit(self: Pin<&mut Self>, cx: &mut Context<'_>, n: usize) -> Poll<io::Result<()>>;
+
+    /// Commits `n` bytes and ends the sink, as one operation.
+    fn poll_commit_eof(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        n: usize,
+    ) -> Poll<io::Result<()>>;
+}
+
+macro_rules! forward_pointer_impls {
+    ($($ptr:ty),*) => {$(
+        impl<T: ReadStream + Unpin + ?Sized> ReadStream for $ptr {
+            fn poll_read_some(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [MutableBuffer<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut **self).poll_read_some(cx, bufs)
+            }
+        }
+        impl<T: WriteStream + Unpin + ?Sized> WriteStream for $ptr {
+            fn poll_write_some(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[ConstBuffer<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut **self).poll_write_some(cx, bufs)
+            }
+            fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_shutdown(cx)
+            }
+        }
+        impl<T: ReadSource + Unpin + ?Sized> ReadSource for $ptr {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut ReadBufs<'_, '_>,
+            ) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_read(cx, bufs)
+            }
+        }
+        impl<T: WriteSink + Unpin + ?Sized> WriteSink for $ptr {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut WriteBufs<'_, '_>,
+            ) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_write(cx, bufs)
+            }
+            fn poll_write_eof(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut WriteBufs<'_, '_>,
+            ) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_write_eof(cx, bufs)
+            }
+        }
+    )*};
+}
+
+forward_pointer_impls!(&mut T, Box<T>);
+
+impl<P> ReadStream for Pin<P>
+where
+    P: DerefMut<Target: ReadStream> + Unpin,
+{
+    fn poll_read_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [MutableBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_read_some(cx, bufs)
+    }
+}
+
+impl<P> WriteStream for Pin<P>
+where
+    P: DerefMut<Target: WriteStream> + Unpin,
+{
+    fn poll_write_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[ConstBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_write_some(cx, bufs)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().as_mut().poll_shutdown(cx)
+    }
+}
