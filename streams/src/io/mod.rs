@@ -52,6 +52,7 @@ mod any;
 mod duplex;
 mod ext;
 mod gate;
+mod mock;
 mod traits;
 
 pub use algorithms::{
@@ -67,6 +68,7 @@ pub use ext::{
     BufferSinkExt, BufferSourceExt, Commit, Fill, Read, ReadSome, ReadSourceExt, ReadStreamExt,
     Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
 };
+pub use mock::{MockBuilder, MockSink, MockSource, MockStream};
 pub use traits::{
     BufferSink, BufferSource, ReadBufs, ReadSource, ReadStream, Stream, WriteBufs, WriteSink,
     WriteStream,
