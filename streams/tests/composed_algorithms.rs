@@ -7,8 +7,8 @@ use std::io;
 use strait_streams::{
     block_on, bytes_transferred, duplex, duplex_with_chunk, is_canceled, pull_from, push_to,
     push_to_sink, read, read_at_least, read_to_end, read_until, with_stop_token, write_all,
-    AnyBufferSink, AnyBufferSource, MockSink, MockSource, MockStream, ReadSourceExt,
-    StopSource, WriteSinkExt, WriteStreamExt,
+    AnyBufferSink, AnyBufferSource, MockSink, MockSource, MockStream, ReadSourceExt, StopSource,
+    WriteSinkExt, WriteStreamExt,
 };
 use strait_vocab::testing::bufgrind;
 use strait_vocab::{
@@ -21,20 +21,31 @@ fn read_fills_scattered_buffers_across_partial_reads() {
     block_on(async {
         write_all(&mut a, "0123456789").await.unwrap();
         let (mut x, mut y) = ([0u8; 4], [0u8; 5]);
-        let n = read(&mut b, [MutableBuffer::new(&mut x), MutableBuffer::new(&mut y)])
-            .await
-            .unwrap();
+        let n = read(
+            &mut b,
+            [MutableBuffer::new(&mut x), MutableBuffer::new(&mut y)],
+        )
+        .await
+        .unwrap();
         assert_eq!(n, 9);
         assert_eq!((&x, &y), (b"0123", b"45678"));
         a.shutdown().await.unwrap();
         let mut rest = [0u8; 8];
-        assert_eq!(read(&mut b, &mut rest[..]).await.unwrap(), 1, "short at end of stream");
+        assert_eq!(
+            read(&mut b, &mut rest[..]).await.unwrap(),
+            1,
+            "short at end of stream"
+        );
     });
 }
 
 #[test]
 fn read_at_least_stops_once_enough_arrived() {
-    let mut mock = MockStream::builder().read("ab").read("cd").read("ef").build();
+    let mut mock = MockStream::builder()
+        .read("ab")
+        .read("cd")
+        .read("ef")
+        .build();
     let mut buf = [0u8; 6];
     let n = block_on(read_at_least(&mut mock, &mut buf[..], 3)).unwrap();
     assert_eq!(n, 4);
@@ -58,7 +69,10 @@ fn an_error_after_some_bytes_reports_the_count_and_keeps_its_kind() {
         .write_error(io::ErrorKind::BrokenPipe)
         .build();
     let err = block_on(write_all(&mut mock, "1234")).unwrap_err();
-    assert_eq!((err.kind(), bytes_transferred(&err)), (io::ErrorKind::BrokenPipe, 2));
+    assert_eq!(
+        (err.kind(), bytes_transferred(&err)),
+        (io::ErrorKind::BrokenPipe, 2)
+    );
 }
 
 #[test]
@@ -86,7 +100,9 @@ fn read_to_end_grows_a_dynamic_buffer_and_honours_its_max_size() {
     block_on(async {
         write_all(&mut a, &payload[..]).await.unwrap();
         a.shutdown().await.unwrap();
-        let n = read_to_end(&mut b, VecBuffer::unbounded(&mut out)).await.unwrap();
+        let n = read_to_end(&mut b, VecBuffer::unbounded(&mut out))
+            .await
+            .unwrap();
         assert_eq!(n, 10_000);
     });
     assert_eq!(out, payload);
@@ -186,7 +202,10 @@ fn push_to_moves_a_buffer_source_into_a_stream_and_a_sink() {
 
     source.rewind();
     let mut sink = MockSink::new(100);
-    assert_eq!(block_on(push_to_sink(&mut source, &mut sink)).unwrap(), 5000);
+    assert_eq!(
+        block_on(push_to_sink(&mut source, &mut sink)).unwrap(),
+        5000
+    );
     assert!(sink.eof_called());
 }
 

@@ -49,6 +49,7 @@
 
 mod algorithms;
 mod any;
+mod compat;
 mod duplex;
 mod ext;
 mod gate;
@@ -63,6 +64,7 @@ pub use any::{
     AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
     AnyWriteStream,
 };
+pub use compat::{FromFuturesIo, FuturesIo};
 pub use duplex::{duplex, duplex_with_chunk, DuplexStream, DEFAULT_CAPACITY};
 pub use ext::{
     BufferSinkExt, BufferSourceExt, Commit, Fill, Read, ReadSome, ReadSourceExt, ReadStreamExt,
