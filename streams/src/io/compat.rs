@@ -172,9 +172,7 @@ impl<T: AsyncBufRead> BufferSource for FromFuturesIo<T> {
         self: Pin<&'s mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<ConstWindow<'s>>> {
-        self.pinned()
-            .poll_fill_buf(cx)
-            .map_ok(|bytes| ConstWindow::new(bytes))
+        self.pinned().poll_fill_buf(cx).map_ok(ConstWindow::new)
     }
 
     fn consume(self: Pin<&mut Self>, n: usize) {
