@@ -43,6 +43,7 @@ impl IoEnv {
 
     /// The environment that applies outside every task: the system executor, no stop,
     /// the recycling allocator.
+    #[inline]
     pub fn default_env() -> &'static IoEnv {
         static DEFAULT: OnceLock<IoEnv> = OnceLock::new();
         DEFAULT.get_or_init(|| IoEnv::new(crate::exec::system_executor()))

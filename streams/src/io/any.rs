@@ -19,6 +19,7 @@ enum Erased<'a, T: ?Sized> {
 }
 
 impl<T: ?Sized> Erased<'_, T> {
+    #[inline]
     fn as_mut(&mut self) -> Pin<&mut T> {
         match self {
             Erased::Owned(b) => b.as_mut(),
@@ -94,6 +95,7 @@ any_wrapper!(
 macro_rules! forward_read_stream {
     ($($name:ident),*) => {$(
         impl ReadStream for $name<'_> {
+            #[inline]
             fn poll_read_some(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -108,6 +110,7 @@ macro_rules! forward_read_stream {
 macro_rules! forward_write_stream {
     ($($name:ident),*) => {$(
         impl WriteStream for $name<'_> {
+            #[inline]
             fn poll_write_some(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -115,6 +118,7 @@ macro_rules! forward_write_stream {
             ) -> Poll<io::Result<usize>> {
                 self.inner.as_mut().poll_write_some(cx, bufs)
             }
+            #[inline]
             fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.inner.as_mut().poll_shutdown(cx)
             }
@@ -126,6 +130,7 @@ forward_read_stream!(AnyStream, AnyReadStream);
 forward_write_stream!(AnyStream, AnyWriteStream);
 
 impl ReadSource for AnyReadSource<'_> {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -136,6 +141,7 @@ impl ReadSource for AnyReadSource<'_> {
 }
 
 impl WriteSink for AnyWriteSink<'_> {
+    #[inline]
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -143,6 +149,7 @@ impl WriteSink for AnyWriteSink<'_> {
     ) -> Poll<io::Result<()>> {
         self.inner.as_mut().poll_write(cx, bufs)
     }
+    #[inline]
     fn poll_write_eof(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -174,6 +181,7 @@ macro_rules! buffer_source_passthrough {
                 // SAFETY: the wrapper's only field is structurally pinned.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_pull(cx)
             }
+            #[inline]
             fn consume(self: Pin<&mut Self>, n: usize) {
                 // SAFETY: as above.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.consume(n)
@@ -234,12 +242,14 @@ impl BufferSource for AnyBufferSource<'_> {
     ) -> Poll<io::Result<ConstWindow<'s>>> {
         self.get_mut().inner.as_mut().poll_pull(cx)
     }
+    #[inline]
     fn consume(mut self: Pin<&mut Self>, n: usize) {
         self.inner.as_mut().consume(n)
     }
 }
 
 impl ReadSource for AnyBufferSource<'_> {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -289,10 +299,12 @@ macro_rules! buffer_sink_passthrough {
                 // SAFETY: the wrapper's only field is structurally pinned.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_prepare(cx)
             }
+            #[inline]
             fn poll_commit(self: Pin<&mut Self>, cx: &mut Context<'_>, n: usize) -> Poll<io::Result<()>> {
                 // SAFETY: as above.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_commit(cx, n)
             }
+            #[inline]
             fn poll_commit_eof(self: Pin<&mut Self>, cx: &mut Context<'_>, n: usize) -> Poll<io::Result<()>> {
                 // SAFETY: as above.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_commit_eof(cx, n)
@@ -417,6 +429,7 @@ impl BufferSink for AnyBufferSink<'_> {
     ) -> Poll<io::Result<MutableWindow<'s>>> {
         self.get_mut().inner.as_mut().poll_prepare(cx)
     }
+    #[inline]
     fn poll_commit(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -424,6 +437,7 @@ impl BufferSink for AnyBufferSink<'_> {
     ) -> Poll<io::Result<()>> {
         self.inner.as_mut().poll_commit(cx, n)
     }
+    #[inline]
     fn poll_commit_eof(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -434,6 +448,7 @@ impl BufferSink for AnyBufferSink<'_> {
 }
 
 impl WriteSink for AnyBufferSink<'_> {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -441,6 +456,7 @@ impl WriteSink for AnyBufferSink<'_> {
     ) -> Poll<io::Result<()>> {
         self.get_mut().poll_copy(cx, bufs, false)
     }
+    #[inline]
     fn poll_write_eof(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

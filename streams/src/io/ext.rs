@@ -70,8 +70,14 @@ impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSo
         let stream = &mut *this.stream;
         let bufs = &mut this.bufs;
         gated!(this.gate, cx, {
-            let mut window = MutableWindow::new(bufs);
-            Pin::new(&mut *stream).poll_read_some(cx, window.as_mut_slice())
+            if bufs.buffer_length() == 1 {
+                // One region (the common case): no window to build.
+                let region = bufs.buffers_mut().next().expect("one region");
+                Pin::new(&mut *stream).poll_read_some(cx, &mut [MutableBuffer::new(region)])
+            } else {
+                let mut window = MutableWindow::new(bufs);
+                Pin::new(&mut *stream).poll_read_some(cx, window.as_mut_slice())
+            }
         })
     }
 }
@@ -124,8 +130,13 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSo
         let stream = &mut *this.stream;
         let bufs = &this.bufs;
         gated!(this.gate, cx, {
-            let window = ConstWindow::new(bufs);
-            Pin::new(&mut *stream).poll_write_some(cx, window.as_slice())
+            if bufs.buffer_length() == 1 {
+                let region = bufs.buffers().next().expect("one region");
+                Pin::new(&mut *stream).poll_write_some(cx, &[ConstBuffer::new(region)])
+            } else {
+                let window = ConstWindow::new(bufs);
+                Pin::new(&mut *stream).poll_write_some(cx, window.as_slice())
+            }
         })
     }
 }

@@ -29,11 +29,13 @@ impl StopGate {
     }
 
     /// `true` when the operation must complete as canceled now (checked before I/O).
+    /// Reads the environment's token in place: no clone on the fast path.
+    #[inline]
     pub(crate) fn stopped(&mut self) -> bool {
-        let token = self
-            .token
-            .get_or_insert_with(|| crate::env::with_env(|env| env.stop_token.clone()));
-        token.stop_requested()
+        match &self.token {
+            Some(token) => token.stop_requested(),
+            None => crate::env::with_env(|env| env.stop_token.stop_requested()),
+        }
     }
 
     /// After the stream returned `Pending`: makes sure a stop wakes the task. Returns

@@ -118,6 +118,7 @@ pub trait BufferSink {
 macro_rules! forward_pointer_impls {
     ($($ptr:ty),*) => {$(
         impl<T: ReadStream + Unpin + ?Sized> ReadStream for $ptr {
+            #[inline]
             fn poll_read_some(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -127,6 +128,7 @@ macro_rules! forward_pointer_impls {
             }
         }
         impl<T: WriteStream + Unpin + ?Sized> WriteStream for $ptr {
+            #[inline]
             fn poll_write_some(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -139,6 +141,7 @@ macro_rules! forward_pointer_impls {
             }
         }
         impl<T: ReadSource + Unpin + ?Sized> ReadSource for $ptr {
+            #[inline]
             fn poll_read(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -148,6 +151,7 @@ macro_rules! forward_pointer_impls {
             }
         }
         impl<T: WriteSink + Unpin + ?Sized> WriteSink for $ptr {
+            #[inline]
             fn poll_write(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -155,6 +159,7 @@ macro_rules! forward_pointer_impls {
             ) -> Poll<io::Result<()>> {
                 Pin::new(&mut **self).poll_write(cx, bufs)
             }
+            #[inline]
             fn poll_write_eof(
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,

@@ -3,15 +3,16 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `all`. Progress goes to stderr; the table to stdout.
 
 mod alloc;
+mod erasure;
 mod harness;
 mod spawn;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure"];
 
 fn usage() -> ! {
     eprintln!(
@@ -42,6 +43,7 @@ fn main() {
             match *name {
                 "spawn" => spawn::run(&mut report),
                 "alloc" => alloc::run(&mut report),
+                "erasure" => erasure::run(&mut report),
                 _ => unreachable!(),
             }
         }

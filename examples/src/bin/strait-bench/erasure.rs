@@ -1,0 +1,155 @@
+//! Suite `erasure`: the per-operation cost of `read_some` on an always-ready stream —
+//! concrete type, `AnyReadStream`, `Box<dyn futures_io::AsyncRead>`, and a boxed future
+//! per call (`Box::pin`, and strait's `Task` from the recycling allocator) — and on a
+//! stream that suspends once per read. Futures are polled directly with a no-op
+//! waker, so only the operation itself is measured.
+
+use std::future::Future;
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
+
+use futures_lite::AsyncReadExt;
+use strait_streams::{AnyReadStream, ReadStream, ReadStreamExt, Task};
+use strait_vocab::MutableBuffer;
+
+use crate::harness::{ns_per_op, Better, Report};
+
+const SUITE: &str = "erasure";
+const OPS: u64 = 10_000;
+
+/// Fills every read with one byte value; never waits.
+struct AlwaysReady;
+
+// The stream bodies are `inline(never)` in every subject, so each pays the same call
+// and the comparison isolates the dispatch layers, not how well a body inlines.
+impl ReadStream for AlwaysReady {
+    #[inline(never)]
+    fn poll_read_some(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &mut [MutableBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let Some(first) = bufs.first_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        let n = first.len().min(16);
+        first.as_mut_slice()[..n].fill(7);
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_io::AsyncRead for AlwaysReady {
+    #[inline(never)]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = buf.len().min(16);
+        buf[..n].fill(7);
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// Returns `Pending` (waking itself) before every read completes.
+struct SuspendsOnce {
+    ready: bool,
+}
+
+impl ReadStream for SuspendsOnce {
+    #[inline(never)]
+    fn poll_read_some(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [MutableBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.ready = false;
+        let first = bufs.first_mut().expect("one buffer");
+        let n = first.len().min(16);
+        first.as_mut_slice()[..n].fill(7);
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// Polls `f` to completion with a no-op waker (every stream here wakes itself).
+fn drive<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn measure(report: &mut Report, scenario: &str, subject: &str, mut op: impl FnMut()) {
+    report.progress(SUITE, scenario, subject);
+    let ns = ns_per_op(report.budget(), OPS, || {
+        for _ in 0..OPS {
+            op();
+        }
+    });
+    report.push(
+        SUITE,
+        scenario,
+        subject,
+        "latency",
+        "ns/op",
+        ns,
+        Better::Lower,
+    );
+}
+
+pub fn run(report: &mut Report) {
+    let scenario = "read_some, always ready (16 B)";
+    let mut buf = [0u8; 64];
+
+    let mut concrete = AlwaysReady;
+    measure(report, scenario, "strait-concrete", || {
+        std::hint::black_box(drive(concrete.read_some(&mut buf[..])).unwrap());
+    });
+
+    let mut erased = AnyReadStream::new(AlwaysReady);
+    measure(report, scenario, "strait-AnyReadStream", || {
+        std::hint::black_box(drive(erased.read_some(&mut buf[..])).unwrap());
+    });
+
+    let mut dyn_futures: Pin<Box<dyn futures_io::AsyncRead + Send>> = Box::pin(AlwaysReady);
+    measure(report, scenario, "Box<dyn futures::AsyncRead>", || {
+        std::hint::black_box(drive(dyn_futures.read(&mut buf[..])).unwrap());
+    });
+
+    let mut boxed_target = AlwaysReady;
+    measure(report, scenario, "Box::pin future per call", || {
+        let s = &mut boxed_target;
+        let b = &mut buf;
+        let fut: Pin<Box<dyn Future<Output = io::Result<usize>> + Send + '_>> =
+            Box::pin(async move { s.read_some(&mut b[..]).await });
+        std::hint::black_box(drive(fut).unwrap());
+    });
+
+    let mut task_target = AlwaysReady;
+    measure(report, scenario, "strait-Task per call", || {
+        let s = &mut task_target;
+        let b = &mut buf;
+        let fut: Task<'_, io::Result<usize>> =
+            Task::new(async move { s.read_some(&mut b[..]).await });
+        std::hint::black_box(drive(fut).unwrap());
+    });
+
+    let scenario = "read_some, suspends once per read (16 B)";
+    let mut concrete = SuspendsOnce { ready: false };
+    measure(report, scenario, "strait-concrete", || {
+        std::hint::black_box(drive(concrete.read_some(&mut buf[..])).unwrap());
+    });
+    let mut erased = AnyReadStream::new(SuspendsOnce { ready: false });
+    measure(report, scenario, "strait-AnyReadStream", || {
+        std::hint::black_box(drive(erased.read_some(&mut buf[..])).unwrap());
+    });
+}
