@@ -247,3 +247,40 @@ fn any_buffer_sink_writes_with_one_copy_or_directly() {
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "direct = {direct}");
     }
 }
+
+#[test]
+fn read_to_end_is_the_same_for_every_split_of_the_input() {
+    let input = "a body that arrives in two pieces";
+    for (head, tail) in bufgrind(input, 1) {
+        let (mut a, mut b) = duplex(1024);
+        let head: Vec<u8> = head.buffers().flatten().copied().collect();
+        let tail: Vec<u8> = tail.buffers().flatten().copied().collect();
+        let mut out = Vec::new();
+        block_on(async {
+            let reader = read_to_end(&mut b, VecBuffer::new(&mut out, 64));
+            let writer = async {
+                write_all(&mut a, &head[..]).await?;
+                strait_streams::yield_now().await;
+                write_all(&mut a, &tail[..]).await?;
+                a.shutdown().await?;
+                Ok::<_, io::Error>(0usize)
+            };
+            let (n, _) = strait_streams::when_all((reader, writer)).await.unwrap();
+            assert_eq!(n, input.len());
+        });
+        assert_eq!(out, input.as_bytes());
+    }
+}
+
+#[test]
+fn a_mock_sink_matches_output_piece_by_piece() {
+    let mut sink = MockSink::new(8);
+    block_on(write_all(&mut sink, "HTTP/1.1 200 OK\r\n\r\n")).unwrap();
+    sink.expect("HTTP/1.1 200").unwrap();
+    assert!(sink
+        .expect("404")
+        .unwrap_err()
+        .contains("expected it to start with"));
+    sink.expect(" OK\r\n\r\n").unwrap();
+    assert!(sink.data().is_empty());
+}

@@ -370,6 +370,25 @@ impl MockSink {
         &self.data
     }
 
+    /// Checks that what was received starts with `expected` and removes it, so a test
+    /// can match output piece by piece.
+    ///
+    /// # Errors
+    /// A message naming what was received and what was expected.
+    pub fn expect(&mut self, expected: impl AsRef<[u8]>) -> Result<(), String> {
+        let expected = expected.as_ref();
+        if self.data.starts_with(expected) {
+            self.data.drain(..expected.len());
+            Ok(())
+        } else {
+            Err(format!(
+                "mock sink received {:?}, expected it to start with {:?}",
+                String::from_utf8_lossy(&self.data),
+                String::from_utf8_lossy(expected)
+            ))
+        }
+    }
+
     /// Forgets what was received (keeps the capacity) and reopens the sink.
     pub fn clear(&mut self) {
         self.data.clear();
