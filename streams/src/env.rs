@@ -7,6 +7,14 @@
 //! reads it with [`env`] or [`with_env`]; nothing is passed by hand. Outside every task
 //! the [default environment](IoEnv::default_env) applies: the system executor, a stop
 //! token that never stops, and the recycling frame allocator.
+//!
+//! **Publisher contract.** Whoever publishes an environment whose stop token can stop
+//! also makes sure a stop wakes the task: it keeps a [`StopWaker`](crate::StopWaker) on
+//! that token and refreshes it with the current waker on every poll. Leaf operations
+//! then only *check* the token before doing I/O; they need no registration of their own.
+//! The task harness, [`with_stop_token`], the combinators and
+//! [`block_on_with`](crate::block_on_with) all keep this contract; a driver that
+//! publishes environments must too.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -66,6 +74,15 @@ pub fn with_env<R>(f: impl FnOnce(&IoEnv) -> R) -> R {
     }
 }
 
+/// `true` when the current environment's stop token was triggered. The default
+/// environment never stops, so outside every task this is one thread-local load.
+#[inline]
+pub(crate) fn current_stop_requested() -> bool {
+    let current = CURRENT.with(Cell::get);
+    // SAFETY: as in `with_env`.
+    !current.is_null() && unsafe { &*current }.stop_token.stop_requested()
+}
+
 /// A copy of the current environment.
 pub fn env() -> IoEnv {
     with_env(IoEnv::clone)
@@ -112,6 +129,8 @@ pub struct WithEnv<F> {
     future: F,
     over: Option<Override>,
     env: Option<IoEnv>,
+    /// Wakes the task when the overriding stop token stops (publisher contract).
+    stop: Option<crate::stop::StopWaker>,
 }
 
 /// Runs `future` with `token` as its stop token; the executor and frame allocator stay
@@ -121,6 +140,7 @@ pub fn with_stop_token<F: Future>(token: StopToken, future: F) -> WithEnv<F> {
         future,
         over: Some(Override::StopToken(token)),
         env: None,
+        stop: None,
     }
 }
 
@@ -131,6 +151,7 @@ pub fn with_frame_allocator<F: Future>(alloc: FrameAlloc, future: F) -> WithEnv<
         future,
         over: Some(Override::FrameAlloc(alloc)),
         env: None,
+        stop: None,
     }
 }
 
@@ -142,11 +163,20 @@ impl<F: Future> Future for WithEnv<F> {
         if this.env.is_none() {
             let mut child = env();
             match this.over.take() {
-                Some(Override::StopToken(t)) => child.stop_token = t,
+                Some(Override::StopToken(t)) => {
+                    if t.stop_possible() {
+                        this.stop = Some(crate::stop::StopWaker::new(t.clone()));
+                    }
+                    child.stop_token = t;
+                }
                 Some(Override::FrameAlloc(a)) => child.frame_allocator = a,
                 None => {}
             }
             this.env = Some(child);
+        }
+        if let Some(stop) = this.stop.as_mut() {
+            // SAFETY: `stop` is pinned in place inside this pinned future.
+            let _ = unsafe { Pin::new_unchecked(stop) }.poll_stopped(cx.waker());
         }
         let child = this.env.as_ref().expect("set above");
         // SAFETY: `child` lives in `this`, which outlives the guard (a local).

@@ -32,7 +32,15 @@ pub fn block_on_with<F: Future>(future: F, env: &IoEnv) -> F::Output {
     let waker = Waker::from(Arc::new(Unpark(thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // Publisher contract: a stop of `env`'s token must wake us.
+    let mut stop = pin!(env
+        .stop_token
+        .stop_possible()
+        .then(|| crate::stop::StopWaker::new(env.stop_token.clone())));
     loop {
+        if let Some(stop) = stop.as_mut().as_pin_mut() {
+            let _ = stop.poll_stopped(&waker);
+        }
         {
             // SAFETY: `env` outlives the guard, a local.
             let _env = unsafe { EnvGuard::enter(env) };

@@ -86,6 +86,7 @@ impl StopState {
         }
     }
 
+    #[inline]
     fn is_stopped(&self) -> bool {
         self.stopped.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -252,11 +253,13 @@ impl StopToken {
     }
 
     /// `true` once the source requested stop.
+    #[inline]
     pub fn stop_requested(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.is_stopped())
     }
 
     /// `false` for a token no source can stop.
+    #[inline]
     pub fn stop_possible(&self) -> bool {
         self.state.is_some()
     }

@@ -241,3 +241,38 @@ fn write_eof_writes_then_ends_and_later_writes_fail() {
     });
     assert_eq!(sink.data(), b"last words");
 }
+
+#[test]
+fn a_task_launched_with_a_stop_token_is_woken_when_it_stops() {
+    let rl = RunLoop::new();
+    let (_a, mut b) = duplex(16);
+    let source = StopSource::new();
+    let reader = strait_streams::run_async(rl.executor())
+        .stop_token(source.token())
+        .spawn(async move { b.read_some(&mut [0u8; 4][..]).await });
+    rl.poll();
+    assert!(!reader.is_finished());
+    source.request_stop(); // nothing else would ever wake the reader
+    rl.run();
+    assert!(is_canceled(&rl.block_on(reader).unwrap().unwrap_err()));
+}
+
+#[test]
+fn block_on_with_a_stoppable_environment_is_woken_when_it_stops() {
+    let (_a, mut b) = duplex(16);
+    let source = StopSource::new();
+    let env = strait_streams::IoEnv {
+        stop_token: source.token(),
+        ..strait_streams::IoEnv::default_env().clone()
+    };
+    let stopper = {
+        let source = source.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            source.request_stop();
+        })
+    };
+    let err = strait_streams::block_on_with(b.read_some(&mut [0u8; 4][..]), &env).unwrap_err();
+    assert!(is_canceled(&err));
+    stopper.join().unwrap();
+}

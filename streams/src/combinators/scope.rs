@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::env::{EnvGuard, IoEnv};
-use crate::stop::{StopForwarder, StopSource};
+use crate::stop::{StopForwarder, StopSource, StopWaker};
 
 /// Stop source, parent-stop forwarding and child environment of one combinator.
 #[derive(Debug)]
@@ -14,6 +14,8 @@ pub(crate) struct Scope {
     source: StopSource,
     forward: Option<StopForwarder>,
     env: Option<IoEnv>,
+    /// Wakes the task when the children's token stops (publisher contract).
+    wake: Option<StopWaker>,
 }
 
 impl Scope {
@@ -22,6 +24,7 @@ impl Scope {
             source: StopSource::new(),
             forward: None,
             env: None,
+            wake: None,
         }
     }
 
@@ -32,9 +35,13 @@ impl Scope {
 
     /// Runs `f` with the children's environment published; on the first call, builds
     /// that environment from the parent's and starts forwarding the parent's stop.
-    pub(crate) fn enter<R>(self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
-        // SAFETY: `forward` is pinned in place (never moved once `Some`); the other
-        // fields are not structurally pinned.
+    pub(crate) fn enter<R>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Context<'_>) -> R,
+    ) -> R {
+        // SAFETY: `forward` and `wake` are pinned in place (never moved once `Some`);
+        // the other fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         if this.env.is_none() {
             let mut env = crate::env::env();
@@ -44,11 +51,15 @@ impl Scope {
             // SAFETY: the forwarder now lives in `this`, which is pinned.
             let forward = unsafe { Pin::new_unchecked(this.forward.as_mut().expect("set")) };
             forward.register();
+            this.wake = Some(StopWaker::new(this.source.token()));
         }
+        // SAFETY: `wake` lives in the pinned scope.
+        let wake = unsafe { Pin::new_unchecked(this.wake.as_mut().expect("set")) };
+        let _ = wake.poll_stopped(cx.waker());
         let env = this.env.as_ref().expect("set above");
         // SAFETY: `env` lives in the pinned scope, which outlives this local guard.
         let _guard = unsafe { EnvGuard::enter(env) };
-        f()
+        f(cx)
     }
 }
 

@@ -297,7 +297,7 @@ impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
         // SAFETY: `scope` is structurally pinned (as above).
         let scope = unsafe { Pin::new_unchecked(&mut this.scope) };
         let future = &mut this.future;
-        let inner = scope.enter(|| match future {
+        let inner = scope.enter(cx, |cx| match future {
             // SAFETY: see above.
             Some(f) => unsafe { Pin::new_unchecked(f) }.poll(cx),
             None => Poll::Pending,

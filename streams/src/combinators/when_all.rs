@@ -67,7 +67,7 @@ impl<T, E, F: Future<Output = Result<T, E>>> Future for WhenAllVec<F> {
         let (children, error_at) = (&mut this.children, &mut this.error_at);
         let mut running = false;
         let mut stop = false;
-        scope.enter(|| {
+        scope.enter(cx, |cx| {
             for (i, child) in children.iter_mut().enumerate() {
                 // SAFETY: see above.
                 let child = unsafe { Pin::new_unchecked(child) };
@@ -137,7 +137,7 @@ macro_rules! when_all_tuple {
                 let scope = unsafe { Pin::new_unchecked(&mut this.scope) };
                 let (children, error) = (&mut this.children, &mut this.error);
                 let mut stop = false;
-                let running = scope.enter(|| {
+                let running = scope.enter(cx, |cx| {
                     $(
                         // SAFETY: see above.
                         let child = unsafe { Pin::new_unchecked(&mut children.$idx) };

@@ -61,7 +61,7 @@ impl<T, E, F: Future<Output = Result<T, E>>> Future for WhenAny<F> {
         let (children, winner, last_error) =
             (&mut this.children, &mut this.winner, &mut this.last_error);
         let mut newly_won = false;
-        let running = scope.enter(|| {
+        let running = scope.enter(cx, |cx| {
             for (i, child) in children.iter_mut().enumerate() {
                 // SAFETY: see above.
                 let child = unsafe { Pin::new_unchecked(child) };

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io;
-use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,24 +12,14 @@ use super::gate::StopGate;
 use super::traits::{BufferSink, BufferSource, ReadSource, ReadStream, WriteSink, WriteStream};
 use strait_vocab::{ConstBufferSequence, MutableBufferSequence};
 
-/// Completes an operation future's poll: `Pending` arms the stop gate, and a stop that
-/// raced with it turns the result into the canceled error.
+/// Polls an operation unless the environment's stop token was triggered (then the
+/// operation completes as canceled without touching the object).
 macro_rules! gated {
     ($gate:expr, $cx:expr, $poll:expr) => {{
         if $gate.stopped() {
             return Poll::Ready(Err(crate::canceled()));
         }
-        match $poll {
-            Poll::Ready(r) => Poll::Ready(r),
-            Poll::Pending => {
-                // SAFETY: the gate is structurally pinned in this future.
-                if unsafe { Pin::new_unchecked(&mut $gate) }.arm($cx) {
-                    Poll::Ready(Err(crate::canceled()))
-                } else {
-                    Poll::Pending
-                }
-            }
-        }
+        $poll
     }};
 }
 
@@ -46,7 +35,6 @@ pub trait ReadStreamExt: ReadStream {
             stream: self,
             bufs,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 }
@@ -59,13 +47,12 @@ pub struct ReadSome<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSome<'_, S, B> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned; `stream` and `bufs` never are.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
         let bufs = &mut this.bufs;
@@ -94,7 +81,6 @@ pub trait WriteStreamExt: WriteStream {
             stream: self,
             bufs,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 
@@ -106,7 +92,6 @@ pub trait WriteStreamExt: WriteStream {
         Shutdown {
             stream: self,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 }
@@ -119,13 +104,12 @@ pub struct WriteSome<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSome<'_, S, B> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
         let bufs = &this.bufs;
@@ -146,13 +130,12 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSo
 pub struct Shutdown<'a, S: ?Sized> {
     stream: &'a mut S,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
         gated!(this.gate, cx, Pin::new(&mut *stream).poll_shutdown(cx))
@@ -173,7 +156,6 @@ pub trait ReadSourceExt: ReadSource {
             source: self,
             bufs: Consuming::new(bufs),
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 }
@@ -186,7 +168,6 @@ pub struct Read<'b, 'c, S: ?Sized> {
     source: &'b mut S,
     bufs: Consuming<&'b mut [MutableBuffer<'c>]>,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<'b, 'c, S: ?Sized> Read<'b, 'c, S> {
@@ -199,7 +180,7 @@ impl<'b, 'c, S: ?Sized> Read<'b, 'c, S> {
 impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let source = &mut *this.source;
         let bufs = &mut this.bufs;
@@ -221,7 +202,6 @@ pub trait WriteSinkExt: WriteSink {
             bufs: Consuming::new(bufs),
             eof: false,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 
@@ -235,7 +215,6 @@ pub trait WriteSinkExt: WriteSink {
             bufs: Consuming::new(bufs),
             eof: true,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 
@@ -257,7 +236,6 @@ pub struct Write<'b, 'c, S: ?Sized> {
     bufs: Consuming<&'b [ConstBuffer<'c>]>,
     eof: bool,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: ?Sized> Write<'_, '_, S> {
@@ -270,7 +248,7 @@ impl<S: ?Sized> Write<'_, '_, S> {
 impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let sink = &mut *this.sink;
         let bufs = &mut this.bufs;
@@ -298,7 +276,6 @@ pub trait BufferSourceExt: BufferSource {
         Fill {
             source: self,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 }
@@ -310,13 +287,12 @@ impl<T: BufferSource + ?Sized> BufferSourceExt for T {}
 pub struct Fill<'a, S: ?Sized> {
     source: &'a mut S,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: BufferSource + Unpin + ?Sized> Future for Fill<'_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let source = &mut *this.source;
         gated!(
@@ -338,7 +314,6 @@ pub trait BufferSinkExt: BufferSink {
         Reserve {
             sink: self,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 
@@ -352,7 +327,6 @@ pub trait BufferSinkExt: BufferSink {
             n,
             eof: false,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 
@@ -366,7 +340,6 @@ pub trait BufferSinkExt: BufferSink {
             n,
             eof: true,
             gate: StopGate::new(),
-            _pin: PhantomPinned,
         }
     }
 }
@@ -378,13 +351,12 @@ impl<T: BufferSink + ?Sized> BufferSinkExt for T {}
 pub struct Reserve<'a, S: ?Sized> {
     sink: &'a mut S,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Reserve<'_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let sink = &mut *this.sink;
         gated!(
@@ -402,13 +374,12 @@ pub struct Commit<'a, S: ?Sized> {
     n: usize,
     eof: bool,
     gate: StopGate,
-    _pin: PhantomPinned,
 }
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Commit<'_, S> {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: only `gate` is structurally pinned.
+        // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let sink = &mut *this.sink;
         let (n, eof) = (this.n, this.eof);

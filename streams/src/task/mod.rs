@@ -79,7 +79,13 @@ where
     F::Output: Send + 'static,
 {
     let executor = env.executor.clone();
-    let (runnable, raw) = raw::allocate(future, env, true);
+    let (runnable, raw) = if env.stop_token.stop_possible() {
+        // Publisher contract: a stop must wake the task.
+        let stop = crate::stop::StopWaker::new(env.stop_token.clone());
+        raw::allocate(WakeOnStop { future, stop }, env, true)
+    } else {
+        raw::allocate(future, env, true)
+    };
     executor.on_work_started();
     executor.post(runnable);
     JoinHandle {
@@ -96,4 +102,23 @@ where
     F::Output: Send + 'static,
 {
     spawn_with_env(future, crate::env::env())
+}
+
+/// Wraps a task's future so a stop of its environment's token wakes it: the task
+/// harness's share of the environment publisher contract (see [`crate::env`]).
+struct WakeOnStop<F> {
+    future: F,
+    stop: crate::stop::StopWaker,
+}
+
+impl<F: Future> Future for WakeOnStop<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: both fields are structurally pinned and never moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let _ = unsafe { Pin::new_unchecked(&mut this.stop) }.poll_stopped(cx.waker());
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
 }

@@ -120,6 +120,19 @@ pub fn run(report: &mut Report) {
         std::hint::black_box(drive(erased.read_some(&mut buf[..])).unwrap());
     });
 
+    // The same erased call without the leaf future's stop-token gate: what the gate costs.
+    measure(
+        report,
+        scenario,
+        "strait-AnyReadStream poll (no gate)",
+        || {
+            let n = drive(std::future::poll_fn(|cx| {
+                Pin::new(&mut erased).poll_read_some(cx, &mut [MutableBuffer::new(&mut buf[..])])
+            }));
+            std::hint::black_box(n.unwrap());
+        },
+    );
+
     let mut dyn_futures: Pin<Box<dyn futures_io::AsyncRead + Send>> = Box::pin(AlwaysReady);
     measure(report, scenario, "Box<dyn futures::AsyncRead>", || {
         std::hint::black_box(drive(dyn_futures.read(&mut buf[..])).unwrap());
