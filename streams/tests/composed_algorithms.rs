@@ -284,3 +284,21 @@ fn a_mock_sink_matches_output_piece_by_piece() {
     sink.expect(" OK\r\n\r\n").unwrap();
     assert!(sink.data().is_empty());
 }
+
+#[test]
+fn borrowed_buffer_wrappers_leave_the_inner_value_with_the_caller() {
+    let mut sink = MockSink::new(16);
+    {
+        let mut erased = AnyBufferSink::borrowed(&mut sink);
+        block_on(erased.write(&[ConstBuffer::from("borrowed")])).unwrap();
+    }
+    assert_eq!(sink.data(), b"borrowed");
+    let mut source = MockSource::new("pulled", 2);
+    {
+        let mut erased = AnyBufferSource::borrowed(&mut source);
+        let mut out = [0u8; 3];
+        let mut bufs = [MutableBuffer::new(&mut out)];
+        assert_eq!(block_on(erased.read(&mut bufs)).unwrap(), 3);
+    }
+    assert_eq!(source.available(), 3);
+}

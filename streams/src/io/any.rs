@@ -233,6 +233,12 @@ impl<'a> AnyBufferSource<'a> {
             inner: Erased::Owned(Box::pin(PullAndRead(inner))),
         }
     }
+
+    /// Borrows `inner` for `'a` (boxes a one-pointer wrapper once; no allocation per
+    /// operation). Its `ReadSource` copies from pulled buffers.
+    pub fn borrowed<T: BufferSource + Send + Unpin + 'a>(inner: &'a mut T) -> Self {
+        AnyBufferSource::new(inner)
+    }
 }
 
 impl BufferSource for AnyBufferSource<'_> {
@@ -367,6 +373,12 @@ impl<'a> AnyBufferSink<'a> {
             inner: Erased::Owned(Box::pin(PrepareAndWrite(inner))),
             pending: None,
         }
+    }
+
+    /// Borrows `inner` for `'a` (boxes a one-pointer wrapper once; no allocation per
+    /// operation). Its `WriteSink` copies into prepared buffers.
+    pub fn borrowed<T: BufferSink + Send + Unpin + 'a>(inner: &'a mut T) -> Self {
+        AnyBufferSink::new(inner)
     }
 
     fn poll_copy(

@@ -201,3 +201,43 @@ where
         self.get_mut().as_mut().poll_shutdown(cx)
     }
 }
+
+impl<T: BufferSource + Unpin + ?Sized> BufferSource for &mut T {
+    #[inline]
+    fn poll_pull<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ConstWindow<'s>>> {
+        Pin::new(&mut **self.get_mut()).poll_pull(cx)
+    }
+    #[inline]
+    fn consume(mut self: Pin<&mut Self>, n: usize) {
+        Pin::new(&mut **self).consume(n)
+    }
+}
+
+impl<T: BufferSink + Unpin + ?Sized> BufferSink for &mut T {
+    #[inline]
+    fn poll_prepare<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<MutableWindow<'s>>> {
+        Pin::new(&mut **self.get_mut()).poll_prepare(cx)
+    }
+    #[inline]
+    fn poll_commit(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        n: usize,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut **self).poll_commit(cx, n)
+    }
+    #[inline]
+    fn poll_commit_eof(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        n: usize,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut **self).poll_commit_eof(cx, n)
+    }
+}
