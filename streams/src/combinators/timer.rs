@@ -210,6 +210,13 @@ impl Delay {
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
+
+    /// Re-arms the delay for `deadline`, reusing its timer entry (no allocation), so one
+    /// `Delay` can pace a loop.
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: only the deadline changes; nothing pinned moves.
+        unsafe { self.get_unchecked_mut() }.deadline = deadline;
+    }
 }
 
 impl Future for Delay {
