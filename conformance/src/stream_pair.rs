@@ -14,7 +14,7 @@ use strait_streams::{
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
 use crate::report::{ensure, step, CaseResult, Outcome, Report};
-use crate::util::{bounded, pattern, poll_once, Checksum};
+use crate::util::{bounded, pattern, poll_once, within, Checksum};
 
 /// What an author supplies to run the suite on a transport.
 pub trait StreamPairFactory {
@@ -35,7 +35,9 @@ pub trait StreamPairFactory {
         16 << 20
     }
 
-    /// Upper bound for operations that must complete "promptly" (default 2 s).
+    /// Upper bound for operations that must complete "promptly" (default 2 s); whole
+    /// cases are bounded by multiples of it (5x, and 30x for the large transfer), so a
+    /// broken transport fails a case instead of hanging it.
     fn prompt(&self) -> Duration {
         Duration::from_secs(2)
     }
@@ -150,20 +152,20 @@ fn empty_buffers_complete_at_once<F: StreamPairFactory>(f: &F) -> CaseResult {
 /// Rule: bytes written on one end are read, in order, on the other.
 fn round_trip<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         step("write_all", write_all(&mut a, "hello, peer").await)?;
         let got = step("read", read_n(&mut b, 11).await)?;
         ensure(got == b"hello, peer", || format!("read {got:?}"))?;
         step("write_all back", write_all(&mut b, "and back").await)?;
         let got = step("read back", read_n(&mut a, 8).await)?;
         ensure(got == b"and back", || format!("read back {got:?}"))
-    })
+    }))
 }
 
 /// Rule: vectored writes send their buffers in order; vectored reads fill theirs in order.
 fn vectored_buffers_keep_order<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         let parts = [
             ConstBuffer::from("one,"),
             ConstBuffer::EMPTY,
@@ -187,13 +189,13 @@ fn vectored_buffers_keep_order<F: StreamPairFactory>(f: &F) -> CaseResult {
         ensure(n == 13 && &x == b"one" && &z == b",two,three", || {
             format!("vectored read got {n} bytes: {x:?} {z:?}")
         })
-    })
+    }))
 }
 
 /// Rule: partial transfers lose nothing — one-byte reads reassemble the message.
 fn one_byte_reads_reassemble<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         let msg: Vec<u8> = (0..300u64).map(|i| pattern(7, i)).collect();
         step("write_all", write_all(&mut a, &msg[..]).await)?;
         let mut got = Vec::new();
@@ -207,14 +209,14 @@ fn one_byte_reads_reassemble<F: StreamPairFactory>(f: &F) -> CaseResult {
         ensure(got == msg, || {
             "one-byte reads returned different bytes".into()
         })
-    })
+    }))
 }
 
 /// Rule: after the writer shuts down, the reader gets the buffered bytes, then `Ok(0)`,
 /// and `Ok(0)` again.
 fn end_of_stream_after_shutdown<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         step("write_all", write_all(&mut a, "last").await)?;
         step("shutdown", a.shutdown().await)?;
         let got = step("read", read_n(&mut b, 16).await)?;
@@ -235,18 +237,18 @@ fn end_of_stream_after_shutdown<F: StreamPairFactory>(f: &F) -> CaseResult {
             })?;
         }
         Ok(())
-    })
+    }))
 }
 
 /// Rule: shutdown closes one direction only.
 fn half_close_keeps_reverse_direction<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         step("shutdown", a.shutdown().await)?;
         step("write back", write_all(&mut b, "still open").await)?;
         let got = step("read back", read_n(&mut a, 10).await)?;
         ensure(got == b"still open", || format!("read {got:?}"))
-    })
+    }))
 }
 
 /// Rule: writing after `shutdown` fails.
@@ -405,11 +407,11 @@ fn expected_checksum(total: u64, seed: u64) -> Checksum {
 fn large_transfer_both_directions<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
     let total = f.large_transfer_bytes();
+    let limit = f.prompt() * 30;
+    let both =
+        strait_streams::when_all((full_duplex(&mut a, total, 1), full_duplex(&mut b, total, 2)));
     let (ab, ba) = f
-        .block_on(async {
-            strait_streams::when_all((full_duplex(&mut a, total, 1), full_duplex(&mut b, total, 2)))
-                .await
-        })
+        .block_on(bounded("large transfer", limit, both))?
         .map_err(|e| format!("large transfer failed: {e}"))?;
     let (a_sent, a_received) = ab;
     let (b_sent, b_received) = ba;
@@ -476,7 +478,7 @@ fn stopped_token_does_no_io<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
     let source = StopSource::new();
     source.request_stop();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         step("write_all", write_all(&mut a, "x").await)?;
         let r = with_stop_token(source.token(), b.read_some(&mut [0u8; 8][..])).await;
         ensure(matches!(&r, Err(e) if is_canceled(e)), || {
@@ -491,13 +493,13 @@ fn stopped_token_does_no_io<F: StreamPairFactory>(f: &F) -> CaseResult {
         ensure(got == b"xy", || {
             format!("after canceled operations the stream carried {got:?}, expected \"xy\"")
         })
-    })
+    }))
 }
 
 /// Rule: `read_some` is cancel-safe: dropping it while pending loses no byte.
 fn dropped_read_loses_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         {
             let mut buf = [0u8; 8];
             let mut pending = pin!(b.read_some(&mut buf[..]));
@@ -511,14 +513,14 @@ fn dropped_read_loses_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
         ensure(got == b"abc", || {
             format!("after a dropped read, read {got:?}")
         })
-    })
+    }))
 }
 
 /// Rule: `write_some` is cancel-safe: dropping a pending write sends nothing twice and
 /// loses nothing that was reported written.
 fn dropped_write_duplicates_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
-    f.block_on(async {
+    f.block_on(within(f.prompt() * 5, async {
         let chunk: Vec<u8> = (0..64 * 1024u64).map(|i| pattern(3, i)).collect();
         let mut reported = Vec::new();
         let mut saw_pending = false;
@@ -557,7 +559,7 @@ fn dropped_write_duplicates_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
                 got.len()
             )
         })
-    })
+    }))
 }
 
 /// Rule: in steady state, `read_some`/`write_some` allocate nothing. Runs only with

@@ -68,3 +68,25 @@ pub(crate) async fn bounded<T>(
     })
     .await
 }
+
+/// Runs a whole case body, failing (and abandoning it) if it takes longer than `limit`:
+/// a broken transport makes a case fail, never hang.
+pub(crate) async fn within(
+    limit: Duration,
+    body: impl Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    let mut body = pin!(body);
+    let mut timer = pin!(strait_streams::delay(limit));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = body.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(_) => Poll::Ready(Err(format!(
+                "did not finish within {limit:?} (lost or withheld bytes, or a missed wake-up)"
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
