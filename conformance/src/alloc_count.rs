@@ -13,9 +13,15 @@ std::thread_local! {
 
 /// A global allocator that counts allocations per thread and forwards to `System`.
 ///
-/// ```ignore
+/// ```
 /// #[global_allocator]
 /// static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
+/// # fn main() {
+/// assert!(strait_conformance::counting_installed());
+/// let before = strait_conformance::allocations();
+/// drop(Box::new(1u8));
+/// assert_eq!(strait_conformance::allocations(), before + 1);
+/// # }
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CountingAllocator;

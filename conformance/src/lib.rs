@@ -17,13 +17,20 @@
 //! - [`stream_pair_suite!`] (and its siblings) expand into one `#[test]` per case, so a
 //!   failure names the case and the rule:
 //!
-//! ```ignore
+//! ```
+//! // In a test file of your crate; here strait's in-memory pair plays your transport.
 //! struct MyPair;
 //! impl strait_conformance::StreamPairFactory for MyPair {
-//!     type Stream = my_crate::MyStream;
-//!     fn pair(&self) -> (Self::Stream, Self::Stream) { my_crate::connected_pair() }
+//!     type Stream = strait_streams::DuplexStream;
+//!     fn pair(&self) -> (Self::Stream, Self::Stream) {
+//!         strait_streams::duplex(64 * 1024)
+//!     }
 //! }
-//! strait_conformance::stream_pair_suite!(my_stream, MyPair);
+//! strait_conformance::stream_pair_suite!(my_stream, super::MyPair);
+//! # fn main() {
+//! let report = strait_conformance::stream_pair::run(&MyPair);
+//! assert!(report.passed(), "{report}");
+//! # }
 //! ```
 //! - [`stream_pair::run`] (and siblings) return a [`Report`] with every outcome, for
 //!   other harnesses.
