@@ -16,7 +16,7 @@ mod services;
 mod strand;
 mod thread_pool;
 
-pub(crate) use queue::RunQueue;
+pub use queue::RunQueue;
 pub use run_loop::{RunLoop, WorkGuard};
 pub use services::{ExecutionContext, Service, ServiceExists, Services};
 pub use strand::Strand;

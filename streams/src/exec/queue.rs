@@ -1,18 +1,20 @@
-//! An intrusive FIFO of runnables, linked through their task headers: pushing and
-//! popping never allocate. Callers guard it with their own mutex.
+//! [`RunQueue`]: an intrusive FIFO of runnables, linked through their task headers:
+//! pushing and popping never allocate. Executors (here and in drivers) guard it with
+//! their own lock.
 
 use std::ptr::{self, NonNull};
 
 use crate::task::raw::Header;
 use crate::task::Runnable;
 
-pub(crate) struct RunQueue {
+/// An intrusive FIFO of [`Runnable`]s. Dropping it drops (aborts) the tasks it holds.
+pub struct RunQueue {
     head: *const Header,
     tail: *const Header,
     len: usize,
     /// Threads blocked on the owner's condition variable waiting for this queue: a
     /// post only pays for a futex wake when someone sleeps.
-    pub(crate) sleepers: usize,
+    pub sleepers: usize,
 }
 
 // SAFETY: the queue owns the runnables it links (each is `Send`); links are only
@@ -20,7 +22,8 @@ pub(crate) struct RunQueue {
 unsafe impl Send for RunQueue {}
 
 impl RunQueue {
-    pub(crate) const fn new() -> Self {
+    /// An empty queue.
+    pub const fn new() -> Self {
         RunQueue {
             head: ptr::null(),
             tail: ptr::null(),
@@ -29,12 +32,18 @@ impl RunQueue {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Number of queued runnables.
+    pub fn len(&self) -> usize {
         self.len
     }
 
+    /// `true` when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Appends `task`.
-    pub(crate) fn push_back(&mut self, task: Runnable) {
+    pub fn push_back(&mut self, task: Runnable) {
         let node = task.into_raw().as_ptr().cast_const();
         // SAFETY: we own the runnable, hence its link field.
         unsafe { *(*node).queue_next.get() = ptr::null() };
@@ -49,7 +58,7 @@ impl RunQueue {
     }
 
     /// Prepends `task` (the "run next" slot of `dispatch`).
-    pub(crate) fn push_front(&mut self, task: Runnable) {
+    pub fn push_front(&mut self, task: Runnable) {
         let node = task.into_raw().as_ptr().cast_const();
         // SAFETY: we own the runnable, hence its link field.
         unsafe { *(*node).queue_next.get() = self.head };
@@ -60,7 +69,8 @@ impl RunQueue {
         self.len += 1;
     }
 
-    pub(crate) fn pop(&mut self) -> Option<Runnable> {
+    /// Removes the first runnable.
+    pub fn pop(&mut self) -> Option<Runnable> {
         let node = NonNull::new(self.head.cast_mut())?;
         // SAFETY: `head` is a runnable we own.
         self.head = unsafe { *node.as_ref().queue_next.get() };
@@ -73,7 +83,7 @@ impl RunQueue {
     }
 
     /// Puts every runnable of `front` before this queue's, keeping both orders.
-    pub(crate) fn prepend(&mut self, mut front: RunQueue) {
+    pub fn prepend(&mut self, mut front: RunQueue) {
         if front.head.is_null() {
             return;
         }
@@ -90,7 +100,7 @@ impl RunQueue {
     }
 
     /// Moves up to `max` runnables from the front of this queue into a new one.
-    pub(crate) fn pop_batch(&mut self, max: usize) -> RunQueue {
+    pub fn pop_batch(&mut self, max: usize) -> RunQueue {
         let mut batch = RunQueue::new();
         while batch.len < max {
             match self.pop() {
@@ -102,8 +112,8 @@ impl RunQueue {
     }
 
     /// Moves every runnable out (to drop them outside the caller's lock).
-    pub(crate) fn take(&mut self) -> RunQueue {
-        let mut taken = std::mem::replace(self, RunQueue::new());
+    pub fn take(&mut self) -> RunQueue {
+        let mut taken = std::mem::take(self);
         self.sleepers = std::mem::take(&mut taken.sleepers);
         taken
     }
@@ -113,5 +123,17 @@ impl Drop for RunQueue {
     fn drop(&mut self) {
         // Dropping a runnable aborts its task.
         while self.pop().is_some() {}
+    }
+}
+
+impl Default for RunQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RunQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunQueue").field("len", &self.len).finish()
     }
 }

@@ -259,7 +259,7 @@ impl RunLoop {
                 if self.stopped() {
                     return 0;
                 }
-                if queue.len() > 0 {
+                if !queue.is_empty() {
                     break queue.pop_batch(max);
                 }
                 if shared.work.load(Ordering::Acquire) == 0 {
@@ -286,7 +286,7 @@ impl RunLoop {
                     }
                 };
                 queue.sleepers -= 1;
-                if deadline.is_some_and(|d| Instant::now() >= d) && queue.len() == 0 {
+                if deadline.is_some_and(|d| Instant::now() >= d) && queue.is_empty() {
                     return 0;
                 }
             }
@@ -306,7 +306,7 @@ impl RunLoop {
                 break;
             }
         }
-        if batch.len() > 0 || next.len() > 0 {
+        if !batch.is_empty() || !next.is_empty() {
             // Untouched batch tasks keep their place at the front; run-next tasks that
             // did not fit go to the back, so a task dispatching itself cannot starve
             // the rest of the queue.
