@@ -93,6 +93,16 @@ pub fn env_is_set() -> bool {
     !CURRENT.with(Cell::get).is_null()
 }
 
+/// Runs `f` with `env` published as the current environment, restoring the previous
+/// one afterwards (even if `f` panics). This is how a driver's run loop or `block_on`
+/// publishes its environment; it must also keep the publisher contract (module docs)
+/// when `env`'s stop token can stop.
+pub fn enter_env<R>(env: &IoEnv, f: impl FnOnce() -> R) -> R {
+    // SAFETY: `env` outlives the guard, a local dropped before we return.
+    let _guard = unsafe { EnvGuard::enter(env) };
+    f()
+}
+
 /// Publishes an environment until dropped; restores the previous one.
 pub(crate) struct EnvGuard {
     prev: *const IoEnv,

@@ -80,7 +80,9 @@ pub use combinators::{
     delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll, Timeout,
     TimerService, WhenAllVec, WhenAny,
 };
-pub use env::{env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv};
+pub use env::{
+    enter_env, env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv,
+};
 pub use error::{bytes_transferred, canceled, is_canceled, Canceled, PartialTransfer};
 pub use exec::{
     system_executor, AnyExecutor, ExecutionContext, Executor, ExecutorRef, RunLoop, Service,

@@ -1,0 +1,411 @@
+//! [`IoContext`]: an execution context whose executor runs tasks and whose run loop
+//! waits for I/O readiness and timers.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use strait_streams::exec::{ExecutionContext, RunQueue, Services};
+use strait_streams::{
+    AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable, TimerService,
+};
+
+use crate::reactor::{Reactor, WAKE_TOKEN};
+use crate::sys::epoll::EventFd;
+use crate::timers::TimerQueue;
+
+/// Tasks taken from the queue per lock acquisition.
+const BATCH: usize = 64;
+/// Selector events handled per wait.
+const EVENTS: usize = 256;
+
+/// An I/O execution context: a run loop for tasks, an edge-triggered epoll reactor and
+/// a timer queue. Sockets and timers made with it are driven by whichever thread calls
+/// [`run`](Self::run) (or `run_one`, `poll`, `run_for`, `block_on`).
+///
+/// `run` returns when the context is [stopped](Self::stop) or no outstanding work
+/// remains (no unfinished spawned task and no work guard). After a stop, `run` returns
+/// at once until [`restart`](Self::restart). Its executor's `timer_service` is the
+/// context's own timer queue, so `delay`/`timeout` need no extra thread.
+///
+/// ```
+/// use strait_native::IoContext;
+/// let ctx = IoContext::new().unwrap();
+/// let answer = ctx.spawn(async {
+///     strait_streams::delay(std::time::Duration::from_millis(5)).await.unwrap();
+///     42
+/// });
+/// ctx.run();
+/// assert_eq!(ctx.block_on(answer).unwrap(), 42);
+/// ```
+#[derive(Debug)]
+pub struct IoContext {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    queue: Mutex<RunQueue>,
+    work: AtomicUsize,
+    stopped: AtomicBool,
+    /// A thread is (about to be) blocked in the selector: posts must wake it.
+    polling: AtomicBool,
+    pub(crate) reactor: Arc<Reactor>,
+    wake: EventFd,
+    timers: Arc<TimerQueue>,
+    services: Services,
+    frame_allocator: FrameAlloc,
+}
+
+std::thread_local! {
+    static RUNNING: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Interrupts a selector wait (posts, earlier timers, stop).
+    pub(crate) fn wake_reactor(&self) {
+        if self.polling.load(Ordering::SeqCst) {
+            self.wake.wake();
+        }
+    }
+}
+
+impl Executor for Shared {
+    fn post(&self, task: Runnable) {
+        lock(&self.queue).push_back(task);
+        self.wake_reactor();
+    }
+
+    fn running_in_this_thread(&self) -> bool {
+        std::ptr::eq(RUNNING.with(Cell::get), self)
+    }
+
+    fn on_work_started(&self) {
+        self.work.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_work_finished(&self) {
+        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.wake_reactor();
+        }
+    }
+
+    fn timer_service(&self) -> Option<Arc<dyn TimerService>> {
+        Some(crate::timers::service(&self.timers))
+    }
+
+    fn services(&self) -> Option<&Services> {
+        Some(&self.services)
+    }
+}
+
+struct Running(*const Shared);
+
+impl Running {
+    fn enter(shared: &Shared) -> Running {
+        Running(RUNNING.with(|r| r.replace(shared)))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
+    }
+}
+
+/// Per-runner scratch space for selector events.
+struct Scratch {
+    events: Vec<libc::epoll_event>,
+    ready: Vec<(u64, usize)>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            events: Vec::with_capacity(EVENTS),
+            ready: Vec::with_capacity(EVENTS),
+        }
+    }
+}
+
+impl IoContext {
+    /// A context with its own epoll instance and wake-up eventfd.
+    ///
+    /// # Errors
+    /// When the kernel refuses an epoll instance or an eventfd (descriptor limits).
+    pub fn new() -> io::Result<IoContext> {
+        let reactor = Arc::new(Reactor::new()?);
+        let wake = EventFd::new()?;
+        reactor.selector.register(wake.as_raw_fd(), WAKE_TOKEN)?;
+        let shared = Arc::new_cyclic(|weak| Shared {
+            queue: Mutex::new(RunQueue::new()),
+            work: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            reactor,
+            wake,
+            timers: Arc::new(TimerQueue::new(weak.clone())),
+            services: Services::new(),
+            frame_allocator: FrameAlloc::recycling(),
+        });
+        Ok(IoContext { shared })
+    }
+
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.shared.reactor
+    }
+
+    /// The context's executor.
+    pub fn executor(&self) -> AnyExecutor {
+        AnyExecutor::from_arc(self.shared.clone())
+    }
+
+    fn env(&self) -> IoEnv {
+        IoEnv {
+            frame_allocator: self.shared.frame_allocator.clone(),
+            ..IoEnv::new(self.executor())
+        }
+    }
+
+    /// Spawns `future` on this context.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        strait_streams::run_async(self.executor())
+            .frame_allocator(self.shared.frame_allocator.clone())
+            .spawn(future)
+    }
+
+    /// Runs tasks and I/O until stopped or no work is outstanding; returns tasks run.
+    pub fn run(&self) -> usize {
+        let mut scratch = Scratch::new();
+        let mut n = 0;
+        while !self.stopped() {
+            let ran = self.turn(&mut scratch, true, None, None, usize::MAX);
+            n += ran;
+            if ran == 0 && self.idle() {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Runs at most one task, waiting for one if work is outstanding.
+    pub fn run_one(&self) -> usize {
+        let mut scratch = Scratch::new();
+        while !self.stopped() {
+            if self.turn(&mut scratch, true, None, None, 1) == 1 {
+                return 1;
+            }
+            if self.idle() {
+                break;
+            }
+        }
+        0
+    }
+
+    /// Runs what is ready now (tasks and I/O events) without blocking.
+    pub fn poll(&self) -> usize {
+        let mut scratch = Scratch::new();
+        let mut n = 0;
+        while !self.stopped() {
+            let ran = self.turn(&mut scratch, false, None, None, usize::MAX);
+            if ran == 0 {
+                break;
+            }
+            n += ran;
+        }
+        n
+    }
+
+    /// Like `run`, but returns after `timeout` at the latest.
+    pub fn run_for(&self, timeout: Duration) -> usize {
+        let until = Instant::now() + timeout;
+        let mut scratch = Scratch::new();
+        let mut n = 0;
+        while !self.stopped() && Instant::now() < until {
+            let ran = self.turn(&mut scratch, true, Some(until), None, usize::MAX);
+            n += ran;
+            if ran == 0 && self.idle() {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Makes the running loops return as soon as their current task finishes.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.wake.wake();
+    }
+
+    /// `true` after `stop` until `restart`.
+    pub fn stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Clears a previous `stop`.
+    pub fn restart(&self) {
+        self.shared.stopped.store(false, Ordering::SeqCst);
+    }
+
+    /// Unfinished spawned tasks and live work guards.
+    pub fn outstanding_work(&self) -> usize {
+        self.shared.work.load(Ordering::Acquire)
+    }
+
+    fn idle(&self) -> bool {
+        self.outstanding_work() == 0 && lock(&self.shared.queue).is_empty()
+    }
+
+    /// Runs `future` to completion on this thread, driving the context meanwhile. The
+    /// future sees this context's executor (and its timers) in its environment.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let env = self.env();
+        let signal = Arc::new(Signal {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(signal.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        let mut scratch = Scratch::new();
+        loop {
+            if signal.woken.swap(false, Ordering::SeqCst) {
+                let _running = Running::enter(&self.shared);
+                let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
+                if let Poll::Ready(out) = out {
+                    return out;
+                }
+            }
+            self.turn(&mut scratch, true, None, Some(&signal.woken), usize::MAX);
+        }
+    }
+
+    /// One turn: run a batch of queued tasks (polling the reactor without blocking
+    /// after it), or — when nothing is queued and `block` allows — wait for I/O, timers
+    /// or a post. Returns how many tasks ran.
+    fn turn(
+        &self,
+        scratch: &mut Scratch,
+        block: bool,
+        until: Option<Instant>,
+        interrupt: Option<&AtomicBool>,
+        max: usize,
+    ) -> usize {
+        let shared = &*self.shared;
+        let mut batch = lock(&shared.queue).pop_batch(BATCH.min(max));
+        if !batch.is_empty() {
+            let _running = Running::enter(shared);
+            let mut ran = 0;
+            while let Some(task) = batch.pop() {
+                task.run();
+                ran += 1;
+                if self.stopped() {
+                    break;
+                }
+            }
+            if !batch.is_empty() {
+                lock(&shared.queue).prepend(batch.take());
+            }
+            // Keep I/O flowing under load: collect readiness without blocking.
+            self.wait_reactor(scratch, Some(Duration::ZERO));
+            return ran;
+        }
+        let interrupted = || interrupt.is_some_and(|f| f.load(Ordering::SeqCst));
+        if !block
+            || interrupted()
+            || (interrupt.is_none() && shared.work.load(Ordering::Acquire) == 0)
+        {
+            self.wait_reactor(scratch, Some(Duration::ZERO));
+            return 0;
+        }
+        // Announce the wait, then re-check: a post after the check sees `polling`.
+        shared.polling.store(true, Ordering::SeqCst);
+        if !lock(&shared.queue).is_empty() || interrupted() || self.stopped() {
+            shared.polling.store(false, Ordering::SeqCst);
+            return 0;
+        }
+        let now = Instant::now();
+        let timer = shared.timers.next_deadline();
+        let deadline = match (timer, until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.wait_reactor(scratch, deadline.map(|d| d.saturating_duration_since(now)));
+        shared.polling.store(false, Ordering::SeqCst);
+        0
+    }
+
+    /// Waits on the selector, dispatches readiness, fires due timers.
+    fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>) {
+        let shared = &*self.shared;
+        scratch.ready.clear();
+        if let Err(e) =
+            shared
+                .reactor
+                .selector
+                .wait(&mut scratch.events, timeout, &mut scratch.ready)
+        {
+            // The selector failing is not recoverable for this context.
+            panic!("epoll_wait failed: {e}");
+        }
+        for &(token, bits) in &scratch.ready {
+            if token == WAKE_TOKEN {
+                shared.wake.drain();
+            } else {
+                shared.reactor.dispatch(token, bits);
+            }
+        }
+        shared.timers.fire_expired(Instant::now());
+    }
+}
+
+/// Wakes a `block_on` waiting in the selector.
+struct Signal {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.wake_reactor();
+    }
+}
+
+impl ExecutionContext for IoContext {
+    fn executor(&self) -> AnyExecutor {
+        IoContext::executor(self)
+    }
+    fn services(&self) -> &Services {
+        &self.shared.services
+    }
+    fn frame_allocator(&self) -> FrameAlloc {
+        self.shared.frame_allocator.clone()
+    }
+}
+
+impl Drop for IoContext {
+    fn drop(&mut self) {
+        self.shared.services.shutdown();
+        // Queued tasks hold the context's executor: drop them (aborting their tasks)
+        // outside the lock to break the cycle.
+        let abandoned = lock(&self.shared.queue).take();
+        drop(abandoned);
+    }
+}

@@ -1,0 +1,5 @@
+//! TCP sockets.
+
+mod tcp;
+
+pub use tcp::{TcpListener, TcpStream};

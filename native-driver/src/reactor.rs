@@ -1,0 +1,229 @@
+//! The reactor: descriptors registered once with the selector, per-descriptor
+//! readiness and wakers, and the readiness loop every I/O operation uses.
+//!
+//! Every operation tries its syscall first and completes without touching the reactor
+//! when it can. Only on `EAGAIN` does it clear its readiness bit, store the task's
+//! waker, and re-check the bit (the reactor may have set it in between), so no
+//! readiness edge is lost.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::sys::epoll::{ready, Selector};
+
+/// Which half of a descriptor an operation waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => ready::READABLE | ready::READ_CLOSED | ready::ERROR,
+            Direction::Write => ready::WRITABLE | ready::WRITE_CLOSED | ready::ERROR,
+        }
+    }
+}
+
+/// Readiness and wakers of one registered descriptor.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ScheduledIo {
+    /// Records readiness from the selector and wakes the waiting tasks.
+    pub(crate) fn set_readiness(&self, bits: usize) {
+        self.readiness.fetch_or(bits, Ordering::AcqRel);
+        if bits & Direction::Read.mask() != 0 {
+            if let Some(w) = lock(&self.reader).take() {
+                w.wake();
+            }
+        }
+        if bits & Direction::Write.mask() != 0 {
+            if let Some(w) = lock(&self.writer).take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Wakes both directions (close/cancel): their operations re-run and see the state.
+    pub(crate) fn wake_all(&self) {
+        if let Some(w) = lock(&self.reader).take() {
+            w.wake();
+        }
+        if let Some(w) = lock(&self.writer).take() {
+            w.wake();
+        }
+    }
+
+    /// Runs `op` until it completes or would block; on would-block, arranges a wake-up.
+    pub(crate) fn poll_io<T>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                done => return Poll::Ready(done),
+            }
+            // Clear our readiness edge, then register, then re-check: an edge that
+            // arrives between the syscall and the registration is seen here.
+            let mask = match dir {
+                Direction::Read => ready::READABLE,
+                Direction::Write => ready::WRITABLE,
+            };
+            self.readiness.fetch_and(!mask, Ordering::AcqRel);
+            {
+                let slot = match dir {
+                    Direction::Read => &self.reader,
+                    Direction::Write => &self.writer,
+                };
+                let mut slot = lock(slot);
+                match &mut *slot {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    s => *s = Some(cx.waker().clone()),
+                }
+            }
+            if self.readiness.load(Ordering::Acquire) & dir.mask() == 0 {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Waits for readiness in `dir` without doing I/O (the papers' `wait`).
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+            return Poll::Ready(());
+        }
+        let slot = match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        };
+        *lock(slot) = Some(cx.waker().clone());
+        if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Registered descriptors: a slab indexed by token, with generations so a stale event
+/// never reaches a reused slot.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    pub(crate) selector: Selector,
+    slots: Mutex<Slab>,
+}
+
+#[derive(Debug, Default)]
+struct Slab {
+    entries: Vec<(u32, Option<Arc<ScheduledIo>>)>,
+    free: Vec<usize>,
+}
+
+/// Token of the context's own eventfd.
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        Ok(Reactor {
+            selector: Selector::new()?,
+            slots: Mutex::new(Slab::default()),
+        })
+    }
+
+    /// Registers `fd`; the returned registration deregisters on drop.
+    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::default());
+        let token = {
+            let mut slab = lock(&self.slots);
+            let index = match slab.free.pop() {
+                Some(i) => i,
+                None => {
+                    slab.entries.push((0, None));
+                    slab.entries.len() - 1
+                }
+            };
+            let entry = &mut slab.entries[index];
+            entry.0 = entry.0.wrapping_add(1);
+            entry.1 = Some(io.clone());
+            (u64::from(entry.0) << 32) | index as u64
+        };
+        if let Err(e) = self.selector.register(fd, token) {
+            self.release(token);
+            return Err(e);
+        }
+        Ok(Registration {
+            io,
+            token,
+            fd,
+            reactor: self.clone(),
+        })
+    }
+
+    fn release(&self, token: u64) {
+        let mut slab = lock(&self.slots);
+        let index = (token & 0xFFFF_FFFF) as usize;
+        if let Some(entry) = slab.entries.get_mut(index) {
+            if u64::from(entry.0) == token >> 32 && entry.1.is_some() {
+                entry.1 = None;
+                slab.free.push(index);
+            }
+        }
+    }
+
+    /// Delivers one selector event.
+    pub(crate) fn dispatch(&self, token: u64, bits: usize) {
+        let io = {
+            let slab = lock(&self.slots);
+            let index = (token & 0xFFFF_FFFF) as usize;
+            match slab.entries.get(index) {
+                Some((generation, Some(io))) if u64::from(*generation) == token >> 32 => io.clone(),
+                _ => return,
+            }
+        };
+        io.set_readiness(bits);
+    }
+}
+
+/// A descriptor registered with a reactor; deregisters on drop (the descriptor itself
+/// is owned and closed by the I/O object, after this).
+#[derive(Debug)]
+pub(crate) struct Registration {
+    pub(crate) io: Arc<ScheduledIo>,
+    token: u64,
+    fd: RawFd,
+    reactor: Arc<Reactor>,
+}
+
+impl Registration {
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = self.reactor.selector.deregister(self.fd);
+        self.reactor.release(self.token);
+        // Pending operations (there can be none: they borrow the object) and stale
+        // wakers are released.
+        self.io.wake_all();
+    }
+}
