@@ -26,9 +26,8 @@ impl Selector {
         // SAFETY: plain syscall; the returned descriptor is owned below.
         let fd = unsafe { syscall!(epoll_create1(libc::EPOLL_CLOEXEC)) }?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(Selector {
-            epfd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let epfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Selector { epfd })
     }
 
     /// Registers `fd` once, edge-triggered, for reading, writing and hang-ups.
@@ -126,9 +125,8 @@ impl EventFd {
         // SAFETY: plain syscall; the returned descriptor is owned below.
         let fd = unsafe { syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)) }?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(EventFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(EventFd { fd })
     }
 
     /// Makes the descriptor readable (wakes a waiting selector).
