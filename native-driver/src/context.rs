@@ -23,6 +23,9 @@ use crate::timers::TimerQueue;
 const BATCH: usize = 64;
 /// Selector events handled per wait.
 const EVENTS: usize = 256;
+/// Batches run back to back before the reactor is polled (without blocking) anyway, so
+/// a queue that never drains cannot starve I/O.
+const BATCHES_PER_REACTOR_POLL: u32 = 16;
 
 /// An I/O execution context: a run loop for tasks, an edge-triggered epoll reactor and
 /// a timer queue. Sockets and timers made with it are driven by whichever thread calls
@@ -126,6 +129,7 @@ impl Drop for Running {
 struct Scratch {
     events: Vec<libc::epoll_event>,
     ready: Vec<(u64, usize)>,
+    batches: u32,
 }
 
 impl Scratch {
@@ -133,6 +137,7 @@ impl Scratch {
         Scratch {
             events: Vec::with_capacity(EVENTS),
             ready: Vec::with_capacity(EVENTS),
+            batches: 0,
         }
     }
 }
@@ -319,8 +324,13 @@ impl IoContext {
             if !batch.is_empty() {
                 lock(&shared.queue).prepend(batch.take());
             }
-            // Keep I/O flowing under load: collect readiness without blocking.
-            self.wait_reactor(scratch, Some(Duration::ZERO));
+            // Under sustained load, still collect readiness now and then; otherwise the
+            // next idle turn's wait collects it.
+            scratch.batches += 1;
+            if scratch.batches >= BATCHES_PER_REACTOR_POLL {
+                scratch.batches = 0;
+                self.wait_reactor(scratch, Some(Duration::ZERO));
+            }
             return ran;
         }
         let interrupted = || interrupt.is_some_and(|f| f.load(Ordering::SeqCst));
@@ -337,13 +347,14 @@ impl IoContext {
             shared.polling.store(false, Ordering::SeqCst);
             return 0;
         }
-        let now = Instant::now();
         let timer = shared.timers.next_deadline();
         let deadline = match (timer, until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.wait_reactor(scratch, deadline.map(|d| d.saturating_duration_since(now)));
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        scratch.batches = 0;
+        self.wait_reactor(scratch, timeout);
         shared.polling.store(false, Ordering::SeqCst);
         0
     }
@@ -368,7 +379,9 @@ impl IoContext {
                 shared.reactor.dispatch(token, bits);
             }
         }
-        shared.timers.fire_expired(Instant::now());
+        if shared.timers.next_deadline().is_some() {
+            shared.timers.fire_expired(Instant::now());
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! The reactor: descriptors registered once with the selector, per-descriptor
 //! readiness and wakers, and the readiness loop every I/O operation uses.
 //!
-//! Every operation tries its syscall first and completes without touching the reactor
-//! when it can. Only on `EAGAIN` does it clear its readiness bit, store the task's
-//! waker, and re-check the bit (the reactor may have set it in between), so no
-//! readiness edge is lost.
+//! A descriptor starts out assumed ready in both directions, so every operation tries
+//! its syscall first and completes without touching the reactor when it can. On
+//! `EAGAIN` it clears its readiness bit, stores the task's waker, and re-checks the bit
+//! (the reactor may have set it in between), so no readiness edge is lost. While the bit
+//! stays clear, later attempts skip the syscall that would only return `EAGAIN` again
+//! (edge-triggered: the next edge sets the bit and wakes the task).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -31,11 +33,22 @@ impl Direction {
 }
 
 /// Readiness and wakers of one registered descriptor.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
     reader: Mutex<Option<Waker>>,
     writer: Mutex<Option<Waker>>,
+}
+
+impl Default for ScheduledIo {
+    fn default() -> Self {
+        ScheduledIo {
+            // Assume ready: the first operation in each direction tries its syscall.
+            readiness: AtomicUsize::new(ready::READABLE | ready::WRITABLE),
+            reader: Mutex::new(None),
+            writer: Mutex::new(None),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -75,19 +88,21 @@ impl ScheduledIo {
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        let mask = match dir {
+            Direction::Read => ready::READABLE,
+            Direction::Write => ready::WRITABLE,
+        };
         loop {
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                done => return Poll::Ready(done),
+            if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    done => return Poll::Ready(done),
+                }
+                // Clear our readiness edge, then register, then re-check: an edge that
+                // arrives between the syscall and the registration is seen here.
+                self.readiness.fetch_and(!mask, Ordering::AcqRel);
             }
-            // Clear our readiness edge, then register, then re-check: an edge that
-            // arrives between the syscall and the registration is seen here.
-            let mask = match dir {
-                Direction::Read => ready::READABLE,
-                Direction::Write => ready::WRITABLE,
-            };
-            self.readiness.fetch_and(!mask, Ordering::AcqRel);
             {
                 let slot = match dir {
                     Direction::Read => &self.reader,

@@ -3,16 +3,17 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
 
 mod alloc;
 mod erasure;
 mod harness;
+mod net;
 mod spawn;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
 
 fn usage() -> ! {
     eprintln!(
@@ -44,6 +45,7 @@ fn main() {
                 "spawn" => spawn::run(&mut report),
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
+                "net" => net::run(&mut report),
                 _ => unreachable!(),
             }
         }
