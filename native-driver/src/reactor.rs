@@ -55,10 +55,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Readiness flags live in the low bits; the bits above count selector events (a
+/// "tick"), so an operation clears a flag only if no new event arrived since it looked.
+const TICK_SHIFT: u32 = 8;
+const FLAGS: usize = (1 << TICK_SHIFT) - 1;
+
 impl ScheduledIo {
     /// Records readiness from the selector and wakes the waiting tasks.
     pub(crate) fn set_readiness(&self, bits: usize) {
-        self.readiness.fetch_or(bits, Ordering::AcqRel);
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                let tick = (r >> TICK_SHIFT).wrapping_add(1);
+                Some((tick << TICK_SHIFT) | (r & FLAGS) | bits)
+            });
         if bits & Direction::Read.mask() != 0 {
             if let Some(w) = lock(&self.reader).take() {
                 w.wake();
@@ -81,27 +91,49 @@ impl ScheduledIo {
         }
     }
 
+    /// Clears `mask` unless a selector event arrived after `tick` was read.
+    fn clear_if_unchanged(&self, mask: usize, tick: usize) {
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r >> TICK_SHIFT == tick).then_some(r & !mask)
+            });
+    }
+
     /// Runs `op` until it completes or would block; on would-block, arranges a wake-up.
+    /// When `drained` says a completed operation emptied the kernel buffer (a short
+    /// read or write), the readiness flag is cleared too, so the next attempt waits for
+    /// the next edge instead of paying for an `EAGAIN`.
     pub(crate) fn poll_io<T>(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
     ) -> Poll<io::Result<T>> {
         let mask = match dir {
             Direction::Read => ready::READABLE,
             Direction::Write => ready::WRITABLE,
         };
         loop {
-            if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+            let r = self.readiness.load(Ordering::Acquire);
+            if r & dir.mask() != 0 {
+                let tick = r >> TICK_SHIFT;
                 match op() {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    done => return Poll::Ready(done),
+                    Ok(v) => {
+                        if drained(&v) {
+                            self.clear_if_unchanged(mask, tick);
+                        }
+                        return Poll::Ready(Ok(v));
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
-                // Clear our readiness edge, then register, then re-check: an edge that
-                // arrives between the syscall and the registration is seen here.
-                self.readiness.fetch_and(!mask, Ordering::AcqRel);
+                // Clear our readiness edge (unless a new event came in), then register,
+                // then re-check: an edge between the syscall and the registration is
+                // seen here.
+                self.clear_if_unchanged(mask, tick);
             }
             {
                 let slot = match dir {

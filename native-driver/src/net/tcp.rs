@@ -88,7 +88,7 @@ impl TcpListener {
                 }
                 self.reg
                     .io
-                    .poll_io(Direction::Read, cx, || self.sock.accept())
+                    .poll_io(Direction::Read, cx, || self.sock.accept(), |_| false)
             })
             .await;
             match accepted {
@@ -246,15 +246,22 @@ impl ReadStream for TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+        if wanted == 0 {
             return Poll::Ready(Ok(0));
         }
         let this = self.get_mut();
         let sock = &this.sock;
-        this.reg.io.poll_io(Direction::Read, cx, || {
-            let mut slices = IoSliceMutArray::from_buffers(bufs);
-            (&*sock).read_vectored(&mut slices)
-        })
+        this.reg.io.poll_io(
+            Direction::Read,
+            cx,
+            || {
+                let mut slices = IoSliceMutArray::from_buffers(bufs);
+                (&*sock).read_vectored(&mut slices)
+            },
+            // A short read drained the socket (end of stream keeps the flag).
+            |&n| n > 0 && n < wanted,
+        )
     }
 }
 
@@ -264,15 +271,22 @@ impl WriteStream for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        if offered == 0 {
             return Poll::Ready(Ok(0));
         }
         let this = self.get_mut();
         let sock = SockRef::from(&this.sock);
-        this.reg.io.poll_io(Direction::Write, cx, || {
-            let slices = IoSliceArray::from_buffers(bufs);
-            sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL)
-        })
+        this.reg.io.poll_io(
+            Direction::Write,
+            cx,
+            || {
+                let slices = IoSliceArray::from_buffers(bufs);
+                sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL)
+            },
+            // A short write filled the send buffer.
+            |&n| n < offered,
+        )
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
