@@ -363,12 +363,13 @@ impl IoContext {
     fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>) {
         let shared = &*self.shared;
         scratch.ready.clear();
-        if let Err(e) =
-            shared
-                .reactor
-                .selector
-                .wait(&mut scratch.events, timeout, &mut scratch.ready)
-        {
+        let waited = shared
+            .reactor
+            .selector
+            .wait(&mut scratch.events, timeout, &mut scratch.ready);
+        // Awake again: wakes raised while dispatching below need no eventfd write.
+        shared.polling.store(false, Ordering::SeqCst);
+        if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("epoll_wait failed: {e}");
         }

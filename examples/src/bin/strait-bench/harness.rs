@@ -25,6 +25,8 @@ pub struct Record {
 pub struct Report {
     pub quick: bool,
     pub records: Vec<Record>,
+    /// Only subjects whose name contains this run (`--only`).
+    pub only: Option<String>,
 }
 
 impl Report {
@@ -32,7 +34,13 @@ impl Report {
         Report {
             quick,
             records: Vec::new(),
+            only: None,
         }
+    }
+
+    /// `true` when `subject` passes the `--only` filter.
+    pub fn wants(&self, subject: &str) -> bool {
+        self.only.as_deref().is_none_or(|f| subject.contains(f))
     }
 
     /// How long to measure one subject in one scenario.

@@ -17,7 +17,7 @@ const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
 
 fn usage() -> ! {
     eprintln!(
-        "usage: strait-bench SUITE [--quick] [--json FILE]\n  suites: {} or all",
+        "usage: strait-bench SUITE [--quick] [--json FILE] [--only SUBJECT]\n  suites: {} or all",
         SUITES.join(", ")
     );
     std::process::exit(2);
@@ -28,10 +28,12 @@ fn main() {
     let mut suite = None;
     let mut quick = false;
     let mut json = None;
+    let mut only = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--json" => json = Some(args.next().unwrap_or_else(|| usage())),
+            "--only" => only = Some(args.next().unwrap_or_else(|| usage())),
             "-h" | "--help" => usage(),
             s if suite.is_none() && (SUITES.contains(&s) || s == "all") => suite = Some(arg),
             _ => usage(),
@@ -39,6 +41,7 @@ fn main() {
     }
     let suite = suite.unwrap_or_else(|| usage());
     let mut report = Report::new(quick);
+    report.only = only;
     for name in SUITES {
         if suite == "all" || suite == *name {
             match *name {

@@ -45,6 +45,9 @@ pub fn run(report: &mut Report) {
             ("tokio-multi_thread-2", tokio_mt_pingpong),
             ("smol", smol_pingpong),
         ] {
+            if !report.wants(subject) {
+                continue;
+            }
             report.progress(SUITE, &scenario, subject);
             match f(size, n) {
                 Ok(mut lat) => {
@@ -96,6 +99,9 @@ pub fn run(report: &mut Report) {
         ("tokio-multi_thread-2", tokio_mt_stream),
         ("smol", smol_stream),
     ] {
+        if !report.wants(subject) {
+            continue;
+        }
         report.progress(SUITE, scenario, subject);
         match f(budget) {
             Ok(bps) => report.push(
