@@ -2,7 +2,8 @@
 //!
 //! Runs everything strait offers with no other runtime: an [`IoContext`] whose run loop
 //! executes tasks and waits on an edge-triggered epoll instance, a timer queue that
-//! serves `delay`/`timeout`, and TCP sockets that implement the stream traits.
+//! serves `delay`/`timeout`, TCP and Unix stream sockets that implement the stream
+//! traits, and UDP and Unix datagram sockets.
 //!
 //! ```no_run
 //! use strait_native::{IoContext, TcpListener};
@@ -34,7 +35,7 @@
 //!   environment's publisher wakes the task on stop (see `strait_streams` env docs).
 //!
 //! Not yet here (later issues): several threads running one context, the inline budget,
-//! UDP, Unix sockets, signals, DNS, files, io_uring.
+//! signals, DNS, files, io_uring.
 
 mod context;
 mod net;
@@ -43,4 +44,4 @@ mod sys;
 mod timers;
 
 pub use context::IoContext;
-pub use net::{TcpListener, TcpStream};
+pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};

@@ -1,5 +1,10 @@
-//! TCP sockets.
+//! Sockets: TCP, UDP and Unix-domain, all on the context's reactor.
 
+mod stream_io;
 mod tcp;
+mod udp;
+mod unix;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

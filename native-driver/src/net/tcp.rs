@@ -1,6 +1,6 @@
 //! [`TcpListener`] and [`TcpStream`] on the context's reactor.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
 use strait_streams::{ReadStream, WriteStream};
-use strait_vocab::{ConstBuffer, IoSliceArray, IoSliceMutArray, MutableBuffer};
+use strait_vocab::{ConstBuffer, MutableBuffer};
 
+use super::stream_io;
 use crate::context::IoContext;
 use crate::reactor::{Direction, Reactor, Registration};
 
@@ -246,22 +247,8 @@ impl ReadStream for TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let wanted: usize = bufs.iter().map(|b| b.len()).sum();
-        if wanted == 0 {
-            return Poll::Ready(Ok(0));
-        }
         let this = self.get_mut();
-        let sock = &this.sock;
-        this.reg.io.poll_io(
-            Direction::Read,
-            cx,
-            || {
-                let mut slices = IoSliceMutArray::from_buffers(bufs);
-                (&*sock).read_vectored(&mut slices)
-            },
-            // A short read drained the socket (end of stream keeps the flag).
-            |&n| n > 0 && n < wanted,
-        )
+        stream_io::poll_read(&this.reg.io, &this.sock, cx, bufs)
     }
 }
 
@@ -271,22 +258,8 @@ impl WriteStream for TcpStream {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let offered: usize = bufs.iter().map(|b| b.len()).sum();
-        if offered == 0 {
-            return Poll::Ready(Ok(0));
-        }
         let this = self.get_mut();
-        let sock = SockRef::from(&this.sock);
-        this.reg.io.poll_io(
-            Direction::Write,
-            cx,
-            || {
-                let slices = IoSliceArray::from_buffers(bufs);
-                sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL)
-            },
-            // A short write filled the send buffer.
-            |&n| n < offered,
-        )
+        stream_io::poll_write(&this.reg.io, &this.sock, cx, bufs)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -1,0 +1,72 @@
+//! The read/write paths shared by every connected stream socket (TCP, Unix).
+
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+use socket2::SockRef;
+use strait_vocab::{ConstBuffer, IoSliceArray, IoSliceMutArray, MutableBuffer};
+
+use crate::reactor::{Direction, ScheduledIo};
+
+/// `readv` into `bufs`, waiting on the reactor when the socket is empty.
+pub(crate) fn poll_read<S>(
+    io: &ScheduledIo,
+    sock: &S,
+    cx: &mut Context<'_>,
+    bufs: &mut [MutableBuffer<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Read,
+{
+    let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+    if wanted == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    io.poll_io(
+        Direction::Read,
+        cx,
+        || {
+            let mut slices = IoSliceMutArray::from_buffers(bufs);
+            let mut reader = sock;
+            reader.read_vectored(&mut slices)
+        },
+        // A short read drained the socket (end of stream keeps the flag).
+        |&n| n > 0 && n < wanted,
+    )
+}
+
+/// `sendmsg(MSG_NOSIGNAL)` of `bufs`, waiting on the reactor when the socket is full.
+pub(crate) fn poll_write<S: AsFd>(
+    io: &ScheduledIo,
+    sock: &S,
+    cx: &mut Context<'_>,
+    bufs: &[ConstBuffer<'_>],
+) -> Poll<io::Result<usize>> {
+    let offered: usize = bufs.iter().map(|b| b.len()).sum();
+    if offered == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    let sock = SockRef::from(sock);
+    io.poll_io(
+        Direction::Write,
+        cx,
+        || {
+            let slices = IoSliceArray::from_buffers(bufs);
+            sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL)
+        },
+        // A short write filled the send buffer.
+        |&n| n < offered,
+    )
+}
+
+/// Polls `op` unless the environment's stop token was triggered.
+pub(crate) fn stoppable<T>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> Poll<io::Result<T>> {
+    if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
+        return Poll::Ready(Err(strait_streams::canceled()));
+    }
+    op(cx)
+}

@@ -1,0 +1,176 @@
+//! [`UdpSocket`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Socket, Type};
+
+use super::stream_io::stoppable;
+use crate::context::IoContext;
+use crate::reactor::{Direction, Registration};
+
+/// A UDP socket. Datagrams of any size up to the OS limit, zero-length included.
+///
+/// One task may receive and one may send at a time (a second concurrent receiver
+/// replaces the first one's wake-up registration). Operations honour the environment's
+/// stop token and are cancel-safe: a dropped `recv` consumes no datagram.
+#[derive(Debug)]
+pub struct UdpSocket {
+    reg: Registration,
+    sock: std::net::UdpSocket,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (port 0: the OS picks).
+    ///
+    /// # Errors
+    /// As `socket`/`bind`, or the reactor registration.
+    pub fn bind(ctx: &IoContext, addr: SocketAddr) -> io::Result<UdpSocket> {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM.cloexec(), None)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(false)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        let sock: std::net::UdpSocket = socket.into();
+        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        Ok(UdpSocket { reg, sock })
+    }
+
+    /// Sets the default peer for `send`/`recv` and filters datagrams from others.
+    ///
+    /// # Errors
+    /// As `connect(2)`.
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        self.sock.connect(addr)
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// As `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// The connected peer.
+    ///
+    /// # Errors
+    /// `NotConnected` before `connect`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// # Errors
+    /// As `send`, e.g. `ConnectionRefused` after an ICMP port unreachable.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Write, cx, || self.sock.send(buf), |_| false)
+            })
+        })
+        .await
+    }
+
+    /// Receives one datagram from the connected peer (truncated to `buf`).
+    ///
+    /// # Errors
+    /// As `recv`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Read, cx, || self.sock.recv(buf), |_| false)
+            })
+        })
+        .await
+    }
+
+    /// Sends one datagram to `target`.
+    ///
+    /// # Errors
+    /// As `sendto`.
+    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg.io.poll_io(
+                    Direction::Write,
+                    cx,
+                    || self.sock.send_to(buf, target),
+                    |_| false,
+                )
+            })
+        })
+        .await
+    }
+
+    /// Receives one datagram and its sender.
+    ///
+    /// # Errors
+    /// As `recvfrom`.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Read, cx, || self.sock.recv_from(buf), |_| false)
+            })
+        })
+        .await
+    }
+
+    /// `SO_BROADCAST`.
+    ///
+    /// # Errors
+    /// As `setsockopt`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.sock.set_broadcast(on)
+    }
+
+    /// Joins an IPv4 multicast group on `interface` (unspecified: the default).
+    ///
+    /// # Errors
+    /// As `setsockopt(IP_ADD_MEMBERSHIP)`.
+    pub fn join_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.sock.join_multicast_v4(&group, &interface)
+    }
+
+    /// Leaves an IPv4 multicast group.
+    ///
+    /// # Errors
+    /// As `setsockopt(IP_DROP_MEMBERSHIP)`.
+    pub fn leave_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.sock.leave_multicast_v4(&group, &interface)
+    }
+
+    /// Joins an IPv6 multicast group on interface index `interface` (0: default).
+    ///
+    /// # Errors
+    /// As `setsockopt(IPV6_ADD_MEMBERSHIP)`.
+    pub fn join_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.sock.join_multicast_v6(&group, interface)
+    }
+
+    /// Leaves an IPv6 multicast group.
+    ///
+    /// # Errors
+    /// As `setsockopt(IPV6_DROP_MEMBERSHIP)`.
+    pub fn leave_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.sock.leave_multicast_v6(&group, interface)
+    }
+
+    /// `IP_MULTICAST_LOOP`.
+    ///
+    /// # Errors
+    /// As `setsockopt`.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.sock.set_multicast_loop_v4(on)
+    }
+}

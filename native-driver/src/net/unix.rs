@@ -1,0 +1,234 @@
+//! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (a stream, with socket pairs)
+//! and [`UnixDatagram`].
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net as std_unix;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use strait_streams::{ReadStream, WriteStream};
+use strait_vocab::{ConstBuffer, MutableBuffer};
+
+use super::stream_io::{self, stoppable};
+use crate::context::IoContext;
+use crate::reactor::{Direction, Registration};
+
+/// A listening Unix-domain stream socket.
+#[derive(Debug)]
+pub struct UnixListener {
+    reg: Registration,
+    sock: std_unix::UnixListener,
+}
+
+impl UnixListener {
+    /// Binds and listens on `path` (which must not exist).
+    ///
+    /// # Errors
+    /// As `bind`/`listen`, e.g. `AddrInUse` when `path` exists.
+    pub fn bind(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let sock = std_unix::UnixListener::bind(path)?;
+        sock.set_nonblocking(true)?;
+        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        Ok(UnixListener { reg, sock })
+    }
+
+    /// Accepts a connection. Cancel-safe; honours the stop token.
+    ///
+    /// # Errors
+    /// As `accept4`.
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        let (sock, _) = poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Read, cx, || self.sock.accept(), |_| false)
+            })
+        })
+        .await?;
+        sock.set_nonblocking(true)?;
+        UnixStream::from_std(self.reg.reactor(), sock)
+    }
+}
+
+/// A connected Unix-domain stream socket: a [`Stream`](strait_streams::Stream).
+#[derive(Debug)]
+pub struct UnixStream {
+    reg: Registration,
+    sock: std_unix::UnixStream,
+}
+
+impl UnixStream {
+    fn from_std(
+        reactor: &std::sync::Arc<crate::reactor::Reactor>,
+        sock: std_unix::UnixStream,
+    ) -> io::Result<UnixStream> {
+        let reg = reactor.register(sock.as_raw_fd())?;
+        Ok(UnixStream { reg, sock })
+    }
+
+    /// Connects to the listener at `path`.
+    ///
+    /// # Errors
+    /// `NotFound`, `ConnectionRefused` and the other errors of `connect`.
+    pub async fn connect(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&SockAddr::unix(path)?) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {}
+            Err(e) => return Err(e),
+        }
+        let stream = UnixStream::from_std(ctx.reactor(), socket.into())?;
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                stream.reg.io.poll_ready(Direction::Write, cx).map(Ok)
+            })
+        })
+        .await?;
+        if let Some(e) = stream.sock.take_error()? {
+            return Err(e);
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair (`socketpair(2)`).
+    ///
+    /// # Errors
+    /// As `socketpair` or the reactor registration.
+    pub fn pair(ctx: &IoContext) -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = std_unix::UnixStream::pair()?;
+        a.set_nonblocking(true)?;
+        b.set_nonblocking(true)?;
+        Ok((
+            UnixStream::from_std(ctx.reactor(), a)?,
+            UnixStream::from_std(ctx.reactor(), b)?,
+        ))
+    }
+
+    /// Shuts down the read half; later reads return end of stream.
+    ///
+    /// # Errors
+    /// As `shutdown`.
+    pub fn shutdown_read(&self) -> io::Result<()> {
+        self.sock.shutdown(std::net::Shutdown::Read)
+    }
+}
+
+impl ReadStream for UnixStream {
+    fn poll_read_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [MutableBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        stream_io::poll_read(&this.reg.io, &this.sock, cx, bufs)
+    }
+}
+
+impl WriteStream for UnixStream {
+    fn poll_write_some(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[ConstBuffer<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        stream_io::poll_write(&this.reg.io, &this.sock, cx, bufs)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
+    }
+}
+
+/// A Unix-domain datagram socket.
+#[derive(Debug)]
+pub struct UnixDatagram {
+    reg: Registration,
+    sock: std_unix::UnixDatagram,
+}
+
+impl UnixDatagram {
+    /// Binds to `path`.
+    ///
+    /// # Errors
+    /// As `bind`.
+    pub fn bind(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        Self::wrap(ctx, std_unix::UnixDatagram::bind(path)?)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Errors
+    /// As `socketpair`.
+    pub fn pair(ctx: &IoContext) -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = std_unix::UnixDatagram::pair()?;
+        Ok((Self::wrap(ctx, a)?, Self::wrap(ctx, b)?))
+    }
+
+    fn wrap(ctx: &IoContext, sock: std_unix::UnixDatagram) -> io::Result<UnixDatagram> {
+        sock.set_nonblocking(true)?;
+        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        Ok(UnixDatagram { reg, sock })
+    }
+
+    /// Sets the default peer.
+    ///
+    /// # Errors
+    /// As `connect`.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.sock.connect(path)
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// # Errors
+    /// As `send`.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Write, cx, || self.sock.send(buf), |_| false)
+            })
+        })
+        .await
+    }
+
+    /// Receives one datagram.
+    ///
+    /// # Errors
+    /// As `recv`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg
+                    .io
+                    .poll_io(Direction::Read, cx, || self.sock.recv(buf), |_| false)
+            })
+        })
+        .await
+    }
+
+    /// Sends one datagram to the socket bound at `path`.
+    ///
+    /// # Errors
+    /// As `sendto`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        poll_fn(|cx| {
+            stoppable(cx, |cx| {
+                self.reg.io.poll_io(
+                    Direction::Write,
+                    cx,
+                    || self.sock.send_to(buf, path),
+                    |_| false,
+                )
+            })
+        })
+        .await
+    }
+}
