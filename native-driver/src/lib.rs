@@ -35,15 +35,17 @@
 //!   environment's publisher wakes the task on stop (see `strait_streams` env docs).
 //!
 //! Not yet here (later issues): several threads running one context, the inline budget,
-//! signals, files, io_uring.
+//! files, io_uring.
 
 mod context;
 mod net;
 mod reactor;
 mod resolver;
+mod signal;
 mod sys;
 mod timers;
 
 pub use context::IoContext;
 pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 pub use resolver::Resolver;
+pub use signal::SignalSet;

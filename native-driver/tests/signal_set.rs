@@ -1,0 +1,28 @@
+//! SignalSet: a signal raised in this thread reaches a waiting set; cancel.
+
+use strait_native::{IoContext, SignalSet};
+use strait_streams::is_canceled;
+
+#[test]
+fn a_raised_signal_reaches_the_waiting_set() {
+    let ctx = IoContext::new().unwrap();
+    let set = SignalSet::new(&ctx).unwrap();
+    set.add(libc::SIGUSR1).unwrap();
+    // SAFETY: SIGUSR1 is blocked for this thread (by `add`), so raise queues it.
+    assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+    assert_eq!(ctx.block_on(set.wait()).unwrap(), libc::SIGUSR1);
+}
+
+#[test]
+fn sigkill_cannot_be_added_and_cancel_completes_waits() {
+    let ctx = IoContext::new().unwrap();
+    let set = SignalSet::new(&ctx).unwrap();
+    assert_eq!(
+        set.add(libc::SIGKILL).unwrap_err().kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+    set.add(libc::SIGUSR2).unwrap();
+    set.cancel();
+    assert!(is_canceled(&ctx.block_on(set.wait()).unwrap_err()));
+    set.remove(libc::SIGUSR2).unwrap();
+}
