@@ -35,9 +35,10 @@
 //!   environment's publisher wakes the task on stop (see `strait_streams` env docs).
 //!
 //! Not yet here (later issues): several threads running one context, the inline budget,
-//! files, io_uring.
+//! io_uring.
 
 mod context;
+mod file;
 mod net;
 mod reactor;
 mod resolver;
@@ -46,6 +47,7 @@ mod sys;
 mod timers;
 
 pub use context::IoContext;
+pub use file::{RandomAccessFile, StreamFile};
 pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 pub use resolver::Resolver;
 pub use signal::SignalSet;

@@ -1,0 +1,94 @@
+//! Files on the blocking pool: random access with owned buffers, and files as streams.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+
+use strait_native::{IoContext, RandomAccessFile, StreamFile};
+use strait_streams::{read, read_to_end, write_all, WriteStreamExt};
+use strait_vocab::VecBuffer;
+
+fn temp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("strait-file-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn rw_create() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(true);
+    o
+}
+
+#[test]
+fn random_access_reads_and_writes_at_offsets() {
+    let ctx = IoContext::new().unwrap();
+    let path = temp("random");
+    ctx.block_on(async {
+        let f = RandomAccessFile::open(&path, rw_create()).await.unwrap();
+        let (r, _) = f.write_all_at(b"hello world".to_vec(), 0).await;
+        r.unwrap();
+        let (r, _) = f.write_all_at(b"WORLD".to_vec(), 6).await;
+        r.unwrap();
+        assert_eq!(f.size().await.unwrap(), 11);
+        let (n, buf) = f.read_at(vec![0; 32], 0).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello WORLD");
+        let (n, _) = f.read_at(vec![0; 8], 100).await;
+        assert_eq!(n.unwrap(), 0, "end of file");
+        f.set_len(5).await.unwrap();
+        f.sync_all().await.unwrap();
+        assert_eq!(f.size().await.unwrap(), 5);
+    });
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn opening_a_missing_file_is_not_found() {
+    let ctx = IoContext::new().unwrap();
+    let err = ctx
+        .block_on(RandomAccessFile::open(
+            temp("missing"),
+            OpenOptions::new().read(true).clone(),
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+}
+
+#[test]
+fn a_file_is_a_stream_for_composed_operations() {
+    let ctx = IoContext::new().unwrap();
+    let path = temp("stream");
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 31) as u8).collect();
+    ctx.block_on(async {
+        let mut f = StreamFile::open(&path, rw_create()).await.unwrap();
+        write_all(&mut f, &payload[..]).await.unwrap();
+        f.shutdown().await.unwrap();
+        f.sync_all().await.unwrap();
+        let mut r = StreamFile::open(&path, OpenOptions::new().read(true).clone())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        read_to_end(&mut r, VecBuffer::unbounded(&mut out))
+            .await
+            .unwrap();
+        assert_eq!(out, payload);
+    });
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_write_after_a_partial_read_lands_at_the_logical_cursor() {
+    let ctx = IoContext::new().unwrap();
+    let path = temp("cursor");
+    std::fs::write(&path, b"0123456789").unwrap();
+    ctx.block_on(async {
+        let mut f = StreamFile::open(&path, OpenOptions::new().read(true).write(true).clone())
+            .await
+            .unwrap();
+        let mut head = [0u8; 4];
+        assert_eq!(read(&mut f, &mut head[..]).await.unwrap(), 4);
+        write_all(&mut f, "xy").await.unwrap();
+        f.shutdown().await.unwrap();
+    });
+    assert_eq!(std::fs::read(&path).unwrap(), b"0123xy6789");
+    std::fs::remove_file(&path).unwrap();
+}
