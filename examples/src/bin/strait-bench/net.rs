@@ -88,22 +88,32 @@ pub fn run(report: &mut Report) {
             }
         }
     }
-    let scenario = "unidirectional 64 KiB writes";
     let budget = report.budget();
-    for (subject, f) in [
-        (
-            "strait-native",
-            strait_stream as fn(Duration) -> io::Result<f64>,
-        ),
+    for (label, chunk) in [
+        ("1 KiB", 1024usize),
+        ("64 KiB", 64 * 1024),
+        ("1 MiB", 1 << 20),
+    ] {
+        let scenario = format!("unidirectional {label} writes");
+        unidirectional(report, &scenario, budget, chunk);
+    }
+}
+
+type StreamBench = fn(Duration, usize) -> io::Result<f64>;
+
+fn unidirectional(report: &mut Report, scenario: &str, budget: Duration, chunk: usize) {
+    let subjects: [(&str, StreamBench); 4] = [
+        ("strait-native", strait_stream),
         ("tokio-current_thread", tokio_ct_stream),
         ("tokio-multi_thread-2", tokio_mt_stream),
         ("smol", smol_stream),
-    ] {
+    ];
+    for (subject, f) in subjects {
         if !report.wants(subject) {
             continue;
         }
         report.progress(SUITE, scenario, subject);
-        match f(budget) {
+        match f(budget, chunk) {
             Ok(bps) => report.push(
                 SUITE,
                 scenario,
@@ -172,7 +182,7 @@ fn strait_pingpong(size: usize, n: usize) -> io::Result<Latencies> {
     Ok(Latencies(lat))
 }
 
-fn strait_stream(budget: Duration) -> io::Result<f64> {
+fn strait_stream(budget: Duration, chunk: usize) -> io::Result<f64> {
     use strait_streams::{write_all, ReadStreamExt, WriteStreamExt};
     let ctx = strait_native::IoContext::new()?;
     let (mut c, mut s) = strait_pair(&ctx)?;
@@ -188,9 +198,9 @@ fn strait_stream(budget: Duration) -> io::Result<f64> {
     });
     let start = Instant::now();
     ctx.block_on(async {
-        let chunk = vec![1u8; 64 * 1024];
+        let data = vec![1u8; chunk];
         while start.elapsed() < budget {
-            write_all(&mut c, &chunk[..]).await?;
+            write_all(&mut c, &data[..]).await?;
         }
         c.shutdown().await
     })?;
@@ -239,7 +249,7 @@ async fn tokio_pingpong_in(size: usize, n: usize) -> io::Result<Latencies> {
     Ok(Latencies(lat))
 }
 
-async fn tokio_stream_in(budget: Duration) -> io::Result<f64> {
+async fn tokio_stream_in(budget: Duration, chunk: usize) -> io::Result<f64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (mut c, mut s) = tokio_pair().await?;
     let reader = tokio::spawn(async move {
@@ -253,9 +263,9 @@ async fn tokio_stream_in(budget: Duration) -> io::Result<f64> {
         }
     });
     let start = Instant::now();
-    let chunk = vec![1u8; 64 * 1024];
+    let data = vec![1u8; chunk];
     while start.elapsed() < budget {
-        c.write_all(&chunk).await?;
+        c.write_all(&data).await?;
     }
     c.shutdown().await?;
     let total = reader.await.map_err(io::Error::other)??;
@@ -283,12 +293,12 @@ fn tokio_mt_pingpong(size: usize, n: usize) -> io::Result<Latencies> {
     tokio_mt()?.block_on(tokio_pingpong_in(size, n))
 }
 
-fn tokio_ct_stream(budget: Duration) -> io::Result<f64> {
-    tokio_ct()?.block_on(tokio_stream_in(budget))
+fn tokio_ct_stream(budget: Duration, chunk: usize) -> io::Result<f64> {
+    tokio_ct()?.block_on(tokio_stream_in(budget, chunk))
 }
 
-fn tokio_mt_stream(budget: Duration) -> io::Result<f64> {
-    tokio_mt()?.block_on(tokio_stream_in(budget))
+fn tokio_mt_stream(budget: Duration, chunk: usize) -> io::Result<f64> {
+    tokio_mt()?.block_on(tokio_stream_in(budget, chunk))
 }
 
 // ---- smol ------------------------------------------------------------------------
@@ -333,7 +343,7 @@ fn smol_pingpong(size: usize, n: usize) -> io::Result<Latencies> {
     }))
 }
 
-fn smol_stream(budget: Duration) -> io::Result<f64> {
+fn smol_stream(budget: Duration, chunk: usize) -> io::Result<f64> {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let ex = smol::LocalExecutor::new();
     smol::block_on(ex.run(async {
@@ -349,9 +359,9 @@ fn smol_stream(budget: Duration) -> io::Result<f64> {
             }
         });
         let start = Instant::now();
-        let chunk = vec![1u8; 64 * 1024];
+        let data = vec![1u8; chunk];
         while start.elapsed() < budget {
-            c.write_all(&chunk).await?;
+            c.write_all(&data).await?;
         }
         c.close().await?;
         let total = reader.await?;
