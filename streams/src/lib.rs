@@ -78,7 +78,7 @@ pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator}
 pub use combinators::timer::TimerKey;
 pub use combinators::{
     delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll, Timeout,
-    TimerService, WhenAllVec, WhenAny,
+    TimerService, TimerTable, WhenAllVec, WhenAny,
 };
 pub use env::{
     enter_env, env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv,

@@ -8,10 +8,12 @@
 
 mod scope;
 pub(crate) mod timer;
+mod timer_table;
 mod when_all;
 mod when_any;
 
 pub use timer::{delay, delay_until, timeout, Delay, FallbackTimer, Timeout, TimerService};
+pub use timer_table::TimerTable;
 pub use when_all::{when_all, IntoWhenAll, WhenAllVec};
 pub use when_any::{when_any, WhenAny};
 

@@ -1,8 +1,6 @@
 //! [`delay`] and [`timeout`], served by the current context's [`TimerService`] or, on
 //! executors without one, by the portable [`FallbackTimer`] thread.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -10,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::Scope;
+use super::{Scope, TimerTable};
 use crate::stop::StopWaker;
 use crate::sync::lock_std as lock;
 
@@ -34,26 +32,13 @@ pub trait TimerService: Send + Sync + 'static {
     fn cancel(&self, key: TimerKey);
 }
 
-/// A portable timer: one thread per process waiting on a heap of deadlines.
+/// A portable timer: one thread per process waiting on a [`TimerTable`].
 ///
 /// Entries live in a slab reused after they fire, so steady-state scheduling does not
 /// allocate. Wakers are woken on the timer thread, which only posts the tasks.
 pub struct FallbackTimer {
-    state: Mutex<TimerState>,
+    table: Mutex<TimerTable>,
     changed: Condvar,
-}
-
-struct TimerState {
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    heap: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-}
-
-struct Slot {
-    deadline: Instant,
-    waker: Option<Waker>,
-    generation: u64,
-    live: bool,
 }
 
 impl FallbackTimer {
@@ -63,11 +48,7 @@ impl FallbackTimer {
         GLOBAL
             .get_or_init(|| {
                 let timer = Arc::new(FallbackTimer {
-                    state: Mutex::new(TimerState {
-                        slots: Vec::new(),
-                        free: Vec::new(),
-                        heap: BinaryHeap::new(),
-                    }),
+                    table: Mutex::new(TimerTable::new()),
                     changed: Condvar::new(),
                 });
                 let worker = timer.clone();
@@ -81,42 +62,28 @@ impl FallbackTimer {
     }
 
     fn run(&self) {
-        let mut due: Vec<Waker> = Vec::new();
-        let mut state = lock(&self.state);
+        let mut table = lock(&self.table);
         loop {
-            let now = Instant::now();
-            while let Some(Reverse((deadline, slot, generation))) = state.heap.peek().copied() {
-                if deadline > now {
-                    break;
+            // Wake what is due, one at a time, outside the lock.
+            if let Some(waker) = table.pop_due(Instant::now()) {
+                drop(table);
+                if let Some(w) = waker {
+                    w.wake();
                 }
-                state.heap.pop();
-                let entry = &mut state.slots[slot];
-                if entry.live && entry.generation == generation && entry.deadline == deadline {
-                    entry.live = false;
-                    entry.generation += 1;
-                    if let Some(w) = entry.waker.take() {
-                        due.push(w);
-                    }
-                    state.free.push(slot);
-                }
-            }
-            if !due.is_empty() {
-                drop(state);
-                due.drain(..).for_each(Waker::wake);
-                state = lock(&self.state);
+                table = lock(&self.table);
                 continue;
             }
-            state = match state.heap.peek() {
-                Some(Reverse((deadline, ..))) => {
-                    let wait = deadline.saturating_duration_since(now);
+            table = match table.next_deadline() {
+                Some(deadline) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
                     self.changed
-                        .wait_timeout(state, wait)
+                        .wait_timeout(table, wait)
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0
                 }
                 None => self
                     .changed
-                    .wait(state)
+                    .wait(table)
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             };
         }
@@ -125,57 +92,15 @@ impl FallbackTimer {
 
 impl TimerService for FallbackTimer {
     fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey {
-        let mut state = lock(&self.state);
-        let existing = key.filter(|k| {
-            state
-                .slots
-                .get(k.slot)
-                .is_some_and(|s| s.live && s.generation == k.generation)
-        });
-        let slot = match existing {
-            Some(k) => k.slot,
-            None => match state.free.pop() {
-                Some(i) => i,
-                None => {
-                    state.slots.push(Slot {
-                        deadline,
-                        waker: None,
-                        generation: 0,
-                        live: false,
-                    });
-                    state.slots.len() - 1
-                }
-            },
-        };
-        let earliest = state.heap.peek().map(|Reverse((d, ..))| *d);
-        let entry = &mut state.slots[slot];
-        let moved = !entry.live || entry.deadline != deadline;
-        entry.live = true;
-        entry.deadline = deadline;
-        match &mut entry.waker {
-            Some(w) if w.will_wake(waker) => {}
-            w => *w = Some(waker.clone()),
+        let (key, earliest) = lock(&self.table).schedule(deadline, waker, key);
+        if earliest {
+            self.changed.notify_one();
         }
-        let generation = entry.generation;
-        if moved {
-            state.heap.push(Reverse((deadline, slot, generation)));
-            if earliest.is_none_or(|e| deadline < e) {
-                self.changed.notify_one();
-            }
-        }
-        TimerKey { slot, generation }
+        key
     }
 
     fn cancel(&self, key: TimerKey) {
-        let mut state = lock(&self.state);
-        if let Some(entry) = state.slots.get_mut(key.slot) {
-            if entry.live && entry.generation == key.generation {
-                entry.live = false;
-                entry.generation += 1;
-                entry.waker = None;
-                state.free.push(key.slot);
-            }
-        }
+        lock(&self.table).cancel(key);
     }
 }
 
