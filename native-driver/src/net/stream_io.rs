@@ -70,3 +70,13 @@ pub(crate) fn stoppable<T>(
     }
     op(cx)
 }
+
+/// Runs a socket operation that moves one datagram (or accepts one connection): never
+/// "drains" readiness on success, honours the stop token, waits on the reactor.
+pub(crate) async fn one_shot<T>(
+    io: &ScheduledIo,
+    dir: Direction,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    std::future::poll_fn(|cx| stoppable(cx, |cx| io.poll_io(dir, cx, &mut op, |_| false))).await
+}

@@ -1,13 +1,12 @@
 //! [`UdpSocket`].
 
-use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Socket, Type};
 
-use super::stream_io::stoppable;
+use super::stream_io;
 use crate::context::IoContext;
 use crate::reactor::{Direction, Registration};
 
@@ -68,14 +67,7 @@ impl UdpSocket {
     /// # Errors
     /// As `send`, e.g. `ConnectionRefused` after an ICMP port unreachable.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Write, cx, || self.sock.send(buf), |_| false)
-            })
-        })
-        .await
+        stream_io::one_shot(&self.reg.io, Direction::Write, || self.sock.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer (truncated to `buf`).
@@ -83,14 +75,7 @@ impl UdpSocket {
     /// # Errors
     /// As `recv`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Read, cx, || self.sock.recv(buf), |_| false)
-            })
-        })
-        .await
+        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv(buf)).await
     }
 
     /// Sends one datagram to `target`.
@@ -98,15 +83,8 @@ impl UdpSocket {
     /// # Errors
     /// As `sendto`.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg.io.poll_io(
-                    Direction::Write,
-                    cx,
-                    || self.sock.send_to(buf, target),
-                    |_| false,
-                )
-            })
+        stream_io::one_shot(&self.reg.io, Direction::Write, || {
+            self.sock.send_to(buf, target)
         })
         .await
     }
@@ -116,14 +94,7 @@ impl UdpSocket {
     /// # Errors
     /// As `recvfrom`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Read, cx, || self.sock.recv_from(buf), |_| false)
-            })
-        })
-        .await
+        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv_from(buf)).await
     }
 
     /// `SO_BROADCAST`.

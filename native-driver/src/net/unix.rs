@@ -41,14 +41,8 @@ impl UnixListener {
     /// # Errors
     /// As `accept4`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (sock, _) = poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Read, cx, || self.sock.accept(), |_| false)
-            })
-        })
-        .await?;
+        let (sock, _) =
+            stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.accept()).await?;
         sock.set_nonblocking(true)?;
         UnixStream::from_std(self.reg.reactor(), sock)
     }
@@ -188,14 +182,7 @@ impl UnixDatagram {
     /// # Errors
     /// As `send`.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Write, cx, || self.sock.send(buf), |_| false)
-            })
-        })
-        .await
+        stream_io::one_shot(&self.reg.io, Direction::Write, || self.sock.send(buf)).await
     }
 
     /// Receives one datagram.
@@ -203,14 +190,7 @@ impl UnixDatagram {
     /// # Errors
     /// As `recv`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg
-                    .io
-                    .poll_io(Direction::Read, cx, || self.sock.recv(buf), |_| false)
-            })
-        })
-        .await
+        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv(buf)).await
     }
 
     /// Sends one datagram to the socket bound at `path`.
@@ -219,15 +199,8 @@ impl UnixDatagram {
     /// As `sendto`.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                self.reg.io.poll_io(
-                    Direction::Write,
-                    cx,
-                    || self.sock.send_to(buf, path),
-                    |_| false,
-                )
-            })
+        stream_io::one_shot(&self.reg.io, Direction::Write, || {
+            self.sock.send_to(buf, path)
         })
         .await
     }
