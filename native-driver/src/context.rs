@@ -56,8 +56,8 @@ pub(crate) struct Shared {
     queue: Mutex<RunQueue>,
     work: AtomicUsize,
     stopped: AtomicBool,
-    /// A thread is (about to be) blocked in the selector: posts must wake it.
-    polling: AtomicBool,
+    /// Threads (about to be) blocked in the selector: posts must wake one.
+    sleepers: AtomicUsize,
     pub(crate) reactor: Arc<Reactor>,
     wake: EventFd,
     timers: Arc<TimerQueue>,
@@ -76,7 +76,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Shared {
     /// Interrupts a selector wait (posts, earlier timers, stop).
     pub(crate) fn wake_reactor(&self) {
-        if self.polling.load(Ordering::SeqCst) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
             self.wake.wake();
         }
     }
@@ -155,7 +155,7 @@ impl IoContext {
             queue: Mutex::new(RunQueue::new()),
             work: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
-            polling: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
             reactor,
             wake,
             timers: Arc::new(TimerQueue::new(weak.clone())),
@@ -193,6 +193,7 @@ impl IoContext {
     }
 
     /// Runs tasks and I/O until stopped or no work is outstanding; returns tasks run.
+    /// Several threads may run one context at once.
     pub fn run(&self) -> usize {
         let mut scratch = Scratch::new();
         let mut n = 0;
@@ -203,6 +204,9 @@ impl IoContext {
                 break;
             }
         }
+        // Other runners may sleep in the selector: pass the news on (each leaving runner
+        // wakes the next, so all of them see the stop or the idle context).
+        self.shared.wake_reactor();
         n
     }
 
@@ -329,7 +333,7 @@ impl IoContext {
             scratch.batches += 1;
             if scratch.batches >= BATCHES_PER_REACTOR_POLL {
                 scratch.batches = 0;
-                self.wait_reactor(scratch, Some(Duration::ZERO));
+                self.wait_reactor(scratch, Some(Duration::ZERO), false);
             }
             return ran;
         }
@@ -338,13 +342,13 @@ impl IoContext {
             || interrupted()
             || (interrupt.is_none() && shared.work.load(Ordering::Acquire) == 0)
         {
-            self.wait_reactor(scratch, Some(Duration::ZERO));
+            self.wait_reactor(scratch, Some(Duration::ZERO), false);
             return 0;
         }
-        // Announce the wait, then re-check: a post after the check sees `polling`.
-        shared.polling.store(true, Ordering::SeqCst);
+        // Announce the wait, then re-check: a post after the check sees a sleeper.
+        shared.sleepers.fetch_add(1, Ordering::SeqCst);
         if !lock(&shared.queue).is_empty() || interrupted() || self.stopped() {
-            shared.polling.store(false, Ordering::SeqCst);
+            shared.sleepers.fetch_sub(1, Ordering::SeqCst);
             return 0;
         }
         let timer = shared.timers.next_deadline();
@@ -354,21 +358,23 @@ impl IoContext {
         };
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         scratch.batches = 0;
-        self.wait_reactor(scratch, timeout);
-        shared.polling.store(false, Ordering::SeqCst);
+        self.wait_reactor(scratch, timeout, true);
         0
     }
 
-    /// Waits on the selector, dispatches readiness, fires due timers.
-    fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>) {
+    /// Waits on the selector (as a counted sleeper when `sleeping`), dispatches
+    /// readiness, fires due timers.
+    fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>, sleeping: bool) {
         let shared = &*self.shared;
         scratch.ready.clear();
         let waited = shared
             .reactor
             .selector
             .wait(&mut scratch.events, timeout, &mut scratch.ready);
-        // Awake again: wakes raised while dispatching below need no eventfd write.
-        shared.polling.store(false, Ordering::SeqCst);
+        if sleeping {
+            // Awake again: wakes raised while dispatching below need no eventfd write.
+            shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("epoll_wait failed: {e}");

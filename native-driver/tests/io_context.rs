@@ -1,0 +1,130 @@
+//! IoContext: run modes, several threads running one context, thread-per-core layout.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_streams::{read, write_all, ReadStreamExt};
+
+async fn echo_once(mut conn: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 64];
+    let n = conn.read_some(&mut buf[..]).await?;
+    write_all(&mut conn, &buf[..n]).await?;
+    Ok(())
+}
+
+#[test]
+fn run_returns_when_work_is_done_and_stop_restart_work() {
+    let ctx = IoContext::new().unwrap();
+    assert_eq!(ctx.run(), 0, "no work: returns at once");
+    let h = ctx.spawn(async {
+        strait_streams::delay(Duration::from_millis(5))
+            .await
+            .unwrap();
+        1
+    });
+    assert!(ctx.run() >= 1);
+    assert!(h.is_finished());
+    ctx.stop();
+    let _pending = ctx.spawn(async {});
+    assert_eq!(ctx.run(), 0, "stopped");
+    ctx.restart();
+    assert_eq!(ctx.run(), 1);
+    assert_eq!(ctx.run_for(Duration::from_millis(10)), 0);
+    assert_eq!(ctx.poll(), 0);
+}
+
+#[test]
+fn several_threads_can_run_one_context() {
+    let ctx = IoContext::new().unwrap();
+    let listener = Arc::new(TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap());
+    let addr = listener.local_addr().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    const CLIENTS: usize = 64;
+    {
+        let (listener, served) = (listener.clone(), served.clone());
+        ctx.spawn(async move {
+            for _ in 0..CLIENTS {
+                let (conn, _) = listener.accept().await.unwrap();
+                let served = served.clone();
+                strait_streams::spawn(async move {
+                    echo_once(conn).await.unwrap();
+                    served.fetch_add(1, Ordering::SeqCst);
+                })
+                .detach();
+            }
+        })
+        .detach();
+    }
+    let ok = AtomicUsize::new(0);
+    // Clients on their own context and thread; the server context runs on two threads.
+    let client_ctx = IoContext::new().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| ctx.run());
+        }
+        client_ctx.block_on(async {
+            for _ in 0..CLIENTS {
+                let mut c = TcpStream::connect(&client_ctx, addr).await.unwrap();
+                write_all(&mut c, "ping").await.unwrap();
+                let mut back = [0u8; 4];
+                read(&mut c, &mut back[..]).await.unwrap();
+                assert_eq!(&back, b"ping");
+                ok.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    });
+    assert_eq!(served.load(Ordering::SeqCst), CLIENTS);
+    assert_eq!(ok.load(Ordering::SeqCst), CLIENTS);
+}
+
+#[test]
+fn thread_per_core_contexts_share_a_port_with_reuseport() {
+    let first = IoContext::new().unwrap();
+    let l1 = TcpListener::bind_with(&first, "127.0.0.1:0".parse().unwrap(), 128, true).unwrap();
+    let addr: SocketAddr = l1.local_addr().unwrap();
+    let second = IoContext::new().unwrap();
+    let l2 = TcpListener::bind_with(&second, addr, 128, true).unwrap();
+    let accepted = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    let accepted = &accepted;
+    const CLIENTS: usize = 40;
+    std::thread::scope(|s| {
+        for (ctx, listener, count) in [(&first, &l1, &accepted[0]), (&second, &l2, &accepted[1])] {
+            s.spawn(move || {
+                ctx.block_on(async {
+                    let total =
+                        || accepted[0].load(Ordering::SeqCst) + accepted[1].load(Ordering::SeqCst);
+                    while total() < CLIENTS {
+                        let r =
+                            strait_streams::timeout(Duration::from_millis(100), listener.accept())
+                                .await;
+                        if let Ok((conn, _)) = r {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            echo_once(conn).await.unwrap();
+                        }
+                    }
+                })
+            });
+        }
+        let client = IoContext::new().unwrap();
+        client.block_on(async {
+            for _ in 0..CLIENTS {
+                let mut c = TcpStream::connect(&client, addr).await.unwrap();
+                write_all(&mut c, "x").await.unwrap();
+                let mut b = [0u8; 1];
+                read(&mut c, &mut b[..]).await.unwrap();
+            }
+        });
+    });
+    let (a, b) = (
+        accepted[0].load(Ordering::SeqCst),
+        accepted[1].load(Ordering::SeqCst),
+    );
+    assert_eq!(a + b, CLIENTS);
+    assert!(
+        a > 0 && b > 0,
+        "the kernel spread connections over both contexts ({a}/{b})"
+    );
+}
