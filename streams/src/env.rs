@@ -74,10 +74,11 @@ pub fn with_env<R>(f: impl FnOnce(&IoEnv) -> R) -> R {
     }
 }
 
-/// `true` when the current environment's stop token was triggered. The default
-/// environment never stops, so outside every task this is one thread-local load.
+/// `true` when the current environment's stop token was triggered: the check every
+/// operation makes before touching the OS. The default environment never stops, so
+/// outside every task this is one thread-local load.
 #[inline]
-pub(crate) fn current_stop_requested() -> bool {
+pub fn stop_requested() -> bool {
     let current = CURRENT.with(Cell::get);
     // SAFETY: as in `with_env`.
     !current.is_null() && unsafe { &*current }.stop_token.stop_requested()

@@ -81,7 +81,8 @@ pub use combinators::{
     TimerService, TimerTable, WhenAllVec, WhenAny,
 };
 pub use env::{
-    enter_env, env, env_is_set, with_env, with_frame_allocator, with_stop_token, IoEnv, WithEnv,
+    enter_env, env, env_is_set, stop_requested, with_env, with_frame_allocator, with_stop_token,
+    IoEnv, WithEnv,
 };
 pub use error::{bytes_transferred, canceled, is_canceled, Canceled, PartialTransfer};
 pub use exec::{

@@ -377,8 +377,10 @@ impl<F: FnOnce() + Send> Drop for StopCallback<F> {
     }
 }
 
-/// Wakes the latest registered waker when the token's source requests stop: what a
-/// pending operation embeds to complete promptly with the canceled error.
+/// Wakes the latest registered waker when the token's source requests stop: what an
+/// environment publisher (the task harness, `with_stop_token`, a combinator, a
+/// driver's `block_on`) keeps so a stop wakes its task, and what primitives with their
+/// own wait queues (`AsyncMutex`, `AsyncEvent`, `Delay`) embed.
 ///
 /// Call [`poll_stopped`](Self::poll_stopped) on every poll of the operation before
 /// returning `Pending`; it returns `true` when stop was requested.

@@ -12,9 +12,6 @@ pub struct RunQueue {
     head: *const Header,
     tail: *const Header,
     len: usize,
-    /// Threads blocked on the owner's condition variable waiting for this queue: a
-    /// post only pays for a futex wake when someone sleeps.
-    pub sleepers: usize,
 }
 
 // SAFETY: the queue owns the runnables it links (each is `Send`); links are only
@@ -28,7 +25,6 @@ impl RunQueue {
             head: ptr::null(),
             tail: ptr::null(),
             len: 0,
-            sleepers: 0,
         }
     }
 
@@ -113,9 +109,7 @@ impl RunQueue {
 
     /// Moves every runnable out (to drop them outside the caller's lock).
     pub fn take(&mut self) -> RunQueue {
-        let mut taken = std::mem::take(self);
-        self.sleepers = std::mem::take(&mut taken.sleepers);
-        taken
+        std::mem::take(self)
     }
 }
 
@@ -135,5 +129,36 @@ impl Default for RunQueue {
 impl std::fmt::Debug for RunQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunQueue").field("len", &self.len).finish()
+    }
+}
+
+/// A run queue plus the number of threads blocked on its owner's condition variable,
+/// guarded together by the owner's mutex: a post pays for a futex wake only when
+/// someone sleeps.
+#[derive(Debug, Default)]
+pub(crate) struct SleepQueue {
+    tasks: RunQueue,
+    pub(crate) sleepers: usize,
+}
+
+impl SleepQueue {
+    pub(crate) const fn new() -> Self {
+        SleepQueue {
+            tasks: RunQueue::new(),
+            sleepers: 0,
+        }
+    }
+}
+
+impl std::ops::Deref for SleepQueue {
+    type Target = RunQueue;
+    fn deref(&self) -> &RunQueue {
+        &self.tasks
+    }
+}
+
+impl std::ops::DerefMut for SleepQueue {
+    fn deref_mut(&mut self) -> &mut RunQueue {
+        &mut self.tasks
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use super::queue::SleepQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
@@ -33,7 +34,7 @@ pub struct RunLoop {
 }
 
 struct LoopShared {
-    queue: Mutex<RunQueue>,
+    queue: Mutex<SleepQueue>,
     ready: Condvar,
     work: AtomicUsize,
     stopped: AtomicBool,
@@ -145,7 +146,7 @@ impl RunLoop {
     pub fn with_frame_allocator(alloc: FrameAlloc) -> Self {
         RunLoop {
             shared: Arc::new(LoopShared {
-                queue: Mutex::new(RunQueue::new()),
+                queue: Mutex::new(SleepQueue::new()),
                 ready: Condvar::new(),
                 work: AtomicUsize::new(0),
                 stopped: AtomicBool::new(false),

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
+use super::queue::SleepQueue;
+use super::{AnyExecutor, ExecutionContext, Executor, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
 use crate::sync::lock_std as lock;
@@ -37,7 +38,7 @@ pub struct ThreadPool {
 }
 
 struct PoolShared {
-    queue: Mutex<RunQueue>,
+    queue: Mutex<SleepQueue>,
     ready: Condvar,
     idle: Condvar,
     work: AtomicUsize,
@@ -95,7 +96,7 @@ impl ThreadPool {
             threads
         };
         let shared = Arc::new(PoolShared {
-            queue: Mutex::new(RunQueue::new()),
+            queue: Mutex::new(SleepQueue::new()),
             ready: Condvar::new(),
             idle: Condvar::new(),
             work: AtomicUsize::new(0),

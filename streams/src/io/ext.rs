@@ -1,5 +1,9 @@
-//! Async methods over the stream traits. Every future here honours the environment's
-//! stop token through a [`StopGate`](super::gate::StopGate) and allocates nothing.
+//! Async methods over the stream traits. Every future here allocates nothing and honours
+//! the environment's stop token: before each attempt it checks
+//! [`stop_requested`](crate::stop_requested) and, if set, completes with the canceled
+//! error without touching the object. Waking on stop is the environment publisher's
+//! job (see the `env` module docs), so the futures need no registration of their own;
+//! a `Pending` object has moved no byte, so nothing is lost.
 
 use std::future::Future;
 use std::io;
@@ -8,15 +12,14 @@ use std::task::{Context, Poll};
 
 use strait_vocab::{ConstBuffer, ConstWindow, Consuming, MutableBuffer, MutableWindow};
 
-use super::gate::StopGate;
 use super::traits::{BufferSink, BufferSource, ReadSource, ReadStream, WriteSink, WriteStream};
 use strait_vocab::{ConstBufferSequence, MutableBufferSequence};
 
 /// Polls an operation unless the environment's stop token was triggered (then the
 /// operation completes as canceled without touching the object).
 macro_rules! gated {
-    ($gate:expr, $cx:expr, $poll:expr) => {{
-        if $gate.stopped() {
+    ($poll:expr) => {{
+        if crate::stop_requested() {
             return Poll::Ready(Err(crate::canceled()));
         }
         $poll
@@ -31,11 +34,7 @@ pub trait ReadStreamExt: ReadStream {
     where
         Self: Unpin,
     {
-        ReadSome {
-            stream: self,
-            bufs,
-            gate: StopGate::new(),
-        }
+        ReadSome { stream: self, bufs }
     }
 }
 
@@ -46,7 +45,6 @@ impl<T: ReadStream + ?Sized> ReadStreamExt for T {}
 pub struct ReadSome<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
-    gate: StopGate,
 }
 
 impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSome<'_, S, B> {
@@ -56,7 +54,7 @@ impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSo
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
         let bufs = &mut this.bufs;
-        gated!(this.gate, cx, {
+        gated!({
             if bufs.buffer_length() == 1 {
                 // One region (the common case): no window to build.
                 let region = bufs.buffers_mut().next().expect("one region");
@@ -77,11 +75,7 @@ pub trait WriteStreamExt: WriteStream {
     where
         Self: Unpin,
     {
-        WriteSome {
-            stream: self,
-            bufs,
-            gate: StopGate::new(),
-        }
+        WriteSome { stream: self, bufs }
     }
 
     /// Ends the write direction. See [`WriteStream::poll_shutdown`].
@@ -89,10 +83,7 @@ pub trait WriteStreamExt: WriteStream {
     where
         Self: Unpin,
     {
-        Shutdown {
-            stream: self,
-            gate: StopGate::new(),
-        }
+        Shutdown { stream: self }
     }
 }
 
@@ -103,7 +94,6 @@ impl<T: WriteStream + ?Sized> WriteStreamExt for T {}
 pub struct WriteSome<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
-    gate: StopGate,
 }
 
 impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSome<'_, S, B> {
@@ -113,7 +103,7 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSo
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
         let bufs = &this.bufs;
-        gated!(this.gate, cx, {
+        gated!({
             if bufs.buffer_length() == 1 {
                 let region = bufs.buffers().next().expect("one region");
                 Pin::new(&mut *stream).poll_write_some(cx, &[ConstBuffer::new(region)])
@@ -129,7 +119,6 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSo
 #[must_use = "futures do nothing unless awaited"]
 pub struct Shutdown<'a, S: ?Sized> {
     stream: &'a mut S,
-    gate: StopGate,
 }
 
 impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
@@ -138,7 +127,7 @@ impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let stream = &mut *this.stream;
-        gated!(this.gate, cx, Pin::new(&mut *stream).poll_shutdown(cx))
+        gated!(Pin::new(&mut *stream).poll_shutdown(cx))
     }
 }
 
@@ -155,7 +144,6 @@ pub trait ReadSourceExt: ReadSource {
         Read {
             source: self,
             bufs: Consuming::new(bufs),
-            gate: StopGate::new(),
         }
     }
 }
@@ -167,7 +155,6 @@ impl<T: ReadSource + ?Sized> ReadSourceExt for T {}
 pub struct Read<'b, 'c, S: ?Sized> {
     source: &'b mut S,
     bufs: Consuming<&'b mut [MutableBuffer<'c>]>,
-    gate: StopGate,
 }
 
 impl<'b, 'c, S: ?Sized> Read<'b, 'c, S> {
@@ -184,8 +171,7 @@ impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
         let this = unsafe { self.get_unchecked_mut() };
         let source = &mut *this.source;
         let bufs = &mut this.bufs;
-        let r: Poll<io::Result<()>> =
-            gated!(this.gate, cx, Pin::new(&mut *source).poll_read(cx, bufs));
+        let r: Poll<io::Result<()>> = gated!(Pin::new(&mut *source).poll_read(cx, bufs));
         r.map_ok(|()| this.bufs.consumed())
     }
 }
@@ -201,7 +187,6 @@ pub trait WriteSinkExt: WriteSink {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: false,
-            gate: StopGate::new(),
         }
     }
 
@@ -214,7 +199,6 @@ pub trait WriteSinkExt: WriteSink {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: true,
-            gate: StopGate::new(),
         }
     }
 
@@ -235,7 +219,6 @@ pub struct Write<'b, 'c, S: ?Sized> {
     sink: &'b mut S,
     bufs: Consuming<&'b [ConstBuffer<'c>]>,
     eof: bool,
-    gate: StopGate,
 }
 
 impl<S: ?Sized> Write<'_, '_, S> {
@@ -253,7 +236,7 @@ impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
         let sink = &mut *this.sink;
         let bufs = &mut this.bufs;
         let eof = this.eof;
-        let r: Poll<io::Result<()>> = gated!(this.gate, cx, {
+        let r: Poll<io::Result<()>> = gated!({
             if eof {
                 Pin::new(&mut *sink).poll_write_eof(cx, bufs)
             } else {
@@ -273,10 +256,7 @@ pub trait BufferSourceExt: BufferSource {
     where
         Self: Unpin,
     {
-        Fill {
-            source: self,
-            gate: StopGate::new(),
-        }
+        Fill { source: self }
     }
 }
 
@@ -286,7 +266,6 @@ impl<T: BufferSource + ?Sized> BufferSourceExt for T {}
 #[must_use = "futures do nothing unless awaited"]
 pub struct Fill<'a, S: ?Sized> {
     source: &'a mut S,
-    gate: StopGate,
 }
 
 impl<S: BufferSource + Unpin + ?Sized> Future for Fill<'_, S> {
@@ -295,11 +274,7 @@ impl<S: BufferSource + Unpin + ?Sized> Future for Fill<'_, S> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let source = &mut *this.source;
-        gated!(
-            this.gate,
-            cx,
-            Pin::new(&mut *source).poll_pull(cx).map_ok(|w| w.size())
-        )
+        gated!(Pin::new(&mut *source).poll_pull(cx).map_ok(|w| w.size()))
     }
 }
 
@@ -311,10 +286,7 @@ pub trait BufferSinkExt: BufferSink {
     where
         Self: Unpin,
     {
-        Reserve {
-            sink: self,
-            gate: StopGate::new(),
-        }
+        Reserve { sink: self }
     }
 
     /// Hands `n` prepared bytes to the sink.
@@ -326,7 +298,6 @@ pub trait BufferSinkExt: BufferSink {
             sink: self,
             n,
             eof: false,
-            gate: StopGate::new(),
         }
     }
 
@@ -339,7 +310,6 @@ pub trait BufferSinkExt: BufferSink {
             sink: self,
             n,
             eof: true,
-            gate: StopGate::new(),
         }
     }
 }
@@ -350,7 +320,6 @@ impl<T: BufferSink + ?Sized> BufferSinkExt for T {}
 #[must_use = "futures do nothing unless awaited"]
 pub struct Reserve<'a, S: ?Sized> {
     sink: &'a mut S,
-    gate: StopGate,
 }
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Reserve<'_, S> {
@@ -359,11 +328,7 @@ impl<S: BufferSink + Unpin + ?Sized> Future for Reserve<'_, S> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         let sink = &mut *this.sink;
-        gated!(
-            this.gate,
-            cx,
-            Pin::new(&mut *sink).poll_prepare(cx).map_ok(|w| w.size())
-        )
+        gated!(Pin::new(&mut *sink).poll_prepare(cx).map_ok(|w| w.size()))
     }
 }
 
@@ -373,7 +338,6 @@ pub struct Commit<'a, S: ?Sized> {
     sink: &'a mut S,
     n: usize,
     eof: bool,
-    gate: StopGate,
 }
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Commit<'_, S> {
@@ -383,7 +347,7 @@ impl<S: BufferSink + Unpin + ?Sized> Future for Commit<'_, S> {
         let this = unsafe { self.get_unchecked_mut() };
         let sink = &mut *this.sink;
         let (n, eof) = (this.n, this.eof);
-        gated!(this.gate, cx, {
+        gated!({
             if eof {
                 Pin::new(&mut *sink).poll_commit_eof(cx, n)
             } else {

@@ -22,8 +22,9 @@
 //!   lose the count of bytes already moved (their futures expose `transferred()`).
 //! - **Stop token**: every operation future checks the environment's stop token before
 //!   touching the object: if stop was requested it completes with the
-//!   [canceled](crate::canceled) error without I/O. A pending operation registers with the
-//!   token and completes promptly with the canceled error when stop is requested.
+//!   [canceled](crate::canceled) error without I/O. A pending operation completes
+//!   promptly with the canceled error when stop is requested: the environment's
+//!   publisher wakes the task, and the re-polled operation sees the stop.
 //!
 //! ```
 //! use strait_streams::{block_on, duplex, read_until, write_all, AnyStream};
@@ -52,7 +53,6 @@ mod any;
 mod compat;
 mod duplex;
 mod ext;
-mod gate;
 mod mock;
 mod traits;
 
