@@ -293,6 +293,7 @@ impl IoContext {
         loop {
             if signal.woken.swap(false, Ordering::SeqCst) {
                 let _running = Running::enter(&self.shared);
+                let _budget = crate::budget::Grant::new();
                 let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
                     return out;
@@ -319,6 +320,7 @@ impl IoContext {
             let _running = Running::enter(shared);
             let mut ran = 0;
             while let Some(task) = batch.pop() {
+                let _budget = crate::budget::Grant::new();
                 task.run();
                 ran += 1;
                 if self.stopped() {

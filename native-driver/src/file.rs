@@ -27,7 +27,7 @@ fn blocking_pool() -> &'static ThreadPool {
 async fn offload<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
     let mut handle = blocking_pool().spawn(async move { job() });
     poll_fn(|cx| {
-        if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
+        if strait_streams::stop_requested() {
             return Poll::Ready(Err(strait_streams::canceled()));
         }
         Pin::new(&mut handle)

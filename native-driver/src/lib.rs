@@ -26,17 +26,26 @@
 //! - **Readiness first** (`DESIGN.md`): each descriptor is registered once,
 //!   edge-triggered, for both directions; operations try the syscall first and only on
 //!   `EAGAIN` clear their readiness bit, store the waker and re-check (`reactor`).
+//! - **Inline budget** (`budget`): an operation that completes inline still counts;
+//!   after 128 in one task poll the task yields, so one busy stream cannot starve the
+//!   other tasks on its thread.
 //! - **Backend contract** in `sys`: a selector (register once, wait, report
 //!   `(token, readiness)`) plus an eventfd waker — the seam where io_uring goes.
-//! - **Wake-ups**: a post from another thread writes the eventfd only while the runner
-//!   is (about to be) blocked in `epoll_wait` (a `polling` flag checked with `SeqCst` on
-//!   both sides), so busy loops pay no syscall per post.
-//! - **Stop tokens**: operations check the environment's token before each attempt; the
-//!   environment's publisher wakes the task on stop (see `strait_streams` env docs).
+//! - **Several runner threads**: runners about to block in `epoll_wait` are counted
+//!   (`sleepers`); a post from another thread writes the eventfd only when that count is
+//!   non-zero (checked with `SeqCst` on both sides), so busy loops pay no syscall per
+//!   post, and each runner leaving `run` wakes the next.
+//! - **Cancellation**: operations check the environment's stop token before each
+//!   attempt, and the environment's publisher wakes the task on stop (see
+//!   `strait_streams` env docs). `cancel` completes the operations waiting on a socket
+//!   as canceled, `close` fails pending and later ones; both are flag bits beside the
+//!   readiness bits, so operations pay nothing for them.
+//! - **Shared access**: connected stream sockets implement the stream traits for `&T`
+//!   too, so one task can read while another writes, waits or cancels.
 //!
-//! Not yet here (later issues): several threads running one context, the inline budget,
-//! io_uring.
+//! Not yet here (later issues): io_uring.
 
+mod budget;
 mod context;
 mod file;
 mod net;
@@ -49,5 +58,6 @@ mod timers;
 pub use context::IoContext;
 pub use file::{RandomAccessFile, StreamFile};
 pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+pub use reactor::Interest;
 pub use resolver::Resolver;
 pub use signal::SignalSet;

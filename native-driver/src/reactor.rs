@@ -16,18 +16,35 @@ use std::task::{Context, Poll, Waker};
 
 use crate::sys::epoll::{ready, Selector};
 
-/// Which half of a descriptor an operation waits on.
+/// Which half of a descriptor an operation (or a readiness [`wait`]) is about.
+///
+/// [`wait`]: crate::TcpStream::wait
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Interest {
+    /// Data to read, a connection to accept, or the peer's end of stream.
     Read,
+    /// Room to write, or a finished connect.
     Write,
 }
 
-impl Direction {
+/// Bits of the readiness word beside the selector's: a pending operation in that
+/// direction was canceled, or the object was closed.
+const CANCEL_READ: usize = 32;
+const CANCEL_WRITE: usize = 64;
+const CLOSED: usize = 128;
+
+impl Interest {
     fn mask(self) -> usize {
         match self {
-            Direction::Read => ready::READABLE | ready::READ_CLOSED | ready::ERROR,
-            Direction::Write => ready::WRITABLE | ready::WRITE_CLOSED | ready::ERROR,
+            Interest::Read => ready::READABLE | ready::READ_CLOSED | ready::ERROR,
+            Interest::Write => ready::WRITABLE | ready::WRITE_CLOSED | ready::ERROR,
+        }
+    }
+
+    fn cancel_bit(self) -> usize {
+        match self {
+            Interest::Read => CANCEL_READ,
+            Interest::Write => CANCEL_WRITE,
         }
     }
 }
@@ -69,12 +86,12 @@ impl ScheduledIo {
                 let tick = (r >> TICK_SHIFT).wrapping_add(1);
                 Some((tick << TICK_SHIFT) | (r & FLAGS) | bits)
             });
-        if bits & Direction::Read.mask() != 0 {
+        if bits & Interest::Read.mask() != 0 {
             if let Some(w) = lock(&self.reader).take() {
                 w.wake();
             }
         }
-        if bits & Direction::Write.mask() != 0 {
+        if bits & Interest::Write.mask() != 0 {
             if let Some(w) = lock(&self.writer).take() {
                 w.wake();
             }
@@ -88,6 +105,55 @@ impl ScheduledIo {
         }
         if let Some(w) = lock(&self.writer).take() {
             w.wake();
+        }
+    }
+
+    /// Completes the operations waiting now as canceled: each direction whose slot holds
+    /// a waker gets its cancel bit, consumed by that operation's next poll. Returns
+    /// whether anything was waiting.
+    pub(crate) fn cancel(&self) -> bool {
+        let mut any = false;
+        for dir in [Interest::Read, Interest::Write] {
+            let waker = {
+                let mut slot = lock(self.slot(dir));
+                let waker = slot.take();
+                if waker.is_some() {
+                    self.readiness.fetch_or(dir.cancel_bit(), Ordering::AcqRel);
+                }
+                waker
+            };
+            if let Some(w) = waker {
+                any = true;
+                w.wake();
+            }
+        }
+        any
+    }
+
+    /// Fails every pending and later operation as canceled.
+    pub(crate) fn close(&self) {
+        self.readiness.fetch_or(CLOSED, Ordering::AcqRel);
+        self.wake_all();
+    }
+
+    /// `Some(canceled)` when the object was closed or the operation waiting in `dir`
+    /// was canceled (consuming that cancellation).
+    fn take_cancel(&self, dir: Interest, r: usize) -> Option<io::Error> {
+        if r & CLOSED != 0 {
+            return Some(strait_streams::canceled());
+        }
+        if r & dir.cancel_bit() != 0 {
+            self.readiness
+                .fetch_and(!dir.cancel_bit(), Ordering::AcqRel);
+            return Some(strait_streams::canceled());
+        }
+        None
+    }
+
+    fn slot(&self, dir: Interest) -> &Mutex<Option<Waker>> {
+        match dir {
+            Interest::Read => &self.reader,
+            Interest::Write => &self.writer,
         }
     }
 
@@ -106,17 +172,25 @@ impl ScheduledIo {
     /// the next edge instead of paying for an `EAGAIN`.
     pub(crate) fn poll_io<T>(
         &self,
-        dir: Direction,
+        dir: Interest,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<T>,
         drained: impl Fn(&T) -> bool,
     ) -> Poll<io::Result<T>> {
         let mask = match dir {
-            Direction::Read => ready::READABLE,
-            Direction::Write => ready::WRITABLE,
+            Interest::Read => ready::READABLE,
+            Interest::Write => ready::WRITABLE,
         };
+        if !crate::budget::charge() {
+            // This task completed its share of operations for this poll: let others run.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             let r = self.readiness.load(Ordering::Acquire);
+            if let Some(e) = self.take_cancel(dir, r) {
+                return Poll::Ready(Err(e));
+            }
             if r & dir.mask() != 0 {
                 let tick = r >> TICK_SHIFT;
                 match op() {
@@ -136,36 +210,35 @@ impl ScheduledIo {
                 self.clear_if_unchanged(mask, tick);
             }
             {
-                let slot = match dir {
-                    Direction::Read => &self.reader,
-                    Direction::Write => &self.writer,
-                };
-                let mut slot = lock(slot);
+                let mut slot = lock(self.slot(dir));
                 match &mut *slot {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     s => *s = Some(cx.waker().clone()),
                 }
             }
-            if self.readiness.load(Ordering::Acquire) & dir.mask() == 0 {
+            let r = self.readiness.load(Ordering::Acquire);
+            if r & (dir.mask() | dir.cancel_bit() | CLOSED) == 0 {
                 return Poll::Pending;
             }
         }
     }
 
-    /// Waits for readiness in `dir` without doing I/O (the papers' `wait`).
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
-            return Poll::Ready(());
-        }
-        let slot = match dir {
-            Direction::Read => &self.reader,
-            Direction::Write => &self.writer,
-        };
-        *lock(slot) = Some(cx.waker().clone());
-        if self.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+    /// Waits until the selector reports `dir` ready (the backing of connect), or the
+    /// operation is canceled.
+    pub(crate) fn poll_ready(&self, dir: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let r = self.readiness.load(Ordering::Acquire);
+            if let Some(e) = self.take_cancel(dir, r) {
+                return Poll::Ready(Err(e));
+            }
+            if r & dir.mask() != 0 {
+                return Poll::Ready(Ok(()));
+            }
+            *lock(self.slot(dir)) = Some(cx.waker().clone());
+            let r = self.readiness.load(Ordering::Acquire);
+            if r & (dir.mask() | dir.cancel_bit() | CLOSED) == 0 {
+                return Poll::Pending;
+            }
         }
     }
 }

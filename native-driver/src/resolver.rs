@@ -33,7 +33,7 @@ impl Resolver {
     ) -> io::Result<T> {
         let mut handle: JoinHandle<io::Result<T>> = self.pool.spawn(async move { job() });
         poll_fn(|cx| {
-            if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
+            if strait_streams::stop_requested() {
                 return Poll::Ready(Err(strait_streams::canceled()));
             }
             match Pin::new(&mut handle).poll(cx) {

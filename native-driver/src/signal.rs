@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 
 use crate::context::IoContext;
-use crate::reactor::{Direction, Registration};
+use crate::reactor::{Interest, Registration};
 use crate::sys::syscall;
 
 /// A set of signals that tasks wait for.
@@ -123,13 +123,11 @@ impl SignalSet {
     /// The canceled error, or a `read` error.
     pub async fn wait(&self) -> io::Result<i32> {
         poll_fn(|cx| {
-            if self.canceled.load(Ordering::Acquire)
-                || strait_streams::with_env(|e| e.stop_token.stop_requested())
-            {
+            if self.canceled.load(Ordering::Acquire) || strait_streams::stop_requested() {
                 return Poll::Ready(Err(strait_streams::canceled()));
             }
             self.reg.io.poll_io(
-                Direction::Read,
+                Interest::Read,
                 cx,
                 || {
                     // SAFETY: signalfd_siginfo is plain data; we read exactly its size.

@@ -1,11 +1,11 @@
 //! IoContext: run modes, several threads running one context, thread-per-core layout.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_native::{IoContext, TcpListener, TcpStream, UnixStream};
 use strait_streams::{read, write_all, ReadStreamExt};
 
 async fn echo_once(mut conn: TcpStream) -> std::io::Result<()> {
@@ -126,5 +126,36 @@ fn thread_per_core_contexts_share_a_port_with_reuseport() {
     assert!(
         a > 0 && b > 0,
         "the kernel spread connections over both contexts ({a}/{b})"
+    );
+}
+
+#[test]
+fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
+    let ctx = IoContext::new().unwrap();
+    let (mut reader, mut writer) = UnixStream::pair(&ctx).unwrap();
+    const BYTES: usize = 32 * 1024;
+    // Everything is buffered up front: every one-byte read completes inline.
+    ctx.block_on(write_all(&mut writer, &[3u8; BYTES][..]))
+        .unwrap();
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let seen = other_ran.clone();
+    let busy = ctx.spawn(async move {
+        let mut byte = [0u8; 1];
+        let mut reads = 0;
+        while !seen.load(Ordering::SeqCst) {
+            assert_eq!(reader.read_some(&mut byte[..]).await.unwrap(), 1);
+            reads += 1;
+            assert!(reads < BYTES, "the other task never ran");
+        }
+        reads
+    });
+    let flag = other_ran.clone();
+    ctx.spawn(async move { flag.store(true, Ordering::SeqCst) })
+        .detach();
+    ctx.run();
+    let reads = ctx.block_on(busy).unwrap();
+    assert!(
+        reads <= 256,
+        "yielded after its budget, not after {reads} reads"
     );
 }

@@ -4,10 +4,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_native::{Interest, IoContext, TcpListener, TcpStream};
 use strait_streams::{
-    is_canceled, read, timeout, when_all, with_stop_token, write_all, ReadStreamExt, StopSource,
-    WriteStreamExt,
+    bytes_transferred, delay, is_canceled, read, timeout, when_all, with_stop_token, write_all,
+    ReadStreamExt, StopSource, WriteStreamExt,
 };
 
 fn loopback() -> SocketAddr {
@@ -147,4 +147,207 @@ fn ipv6_dual_stack_listener_accepts_ipv4() {
         .block_on(async { when_all((TcpStream::connect(&ctx, v4), listener.accept())).await })
         .unwrap();
     assert_eq!(c.peer_addr().unwrap().port(), port);
+}
+
+/// Writes into `stream` until the kernel's buffers are full (a write would wait).
+fn fill_send_buffer(ctx: &IoContext, stream: &TcpStream) -> usize {
+    stream.set_buffer_sizes(16 * 1024, 16 * 1024).unwrap();
+    let chunk = vec![1u8; 64 * 1024];
+    let mut sent = 0;
+    loop {
+        let w = ctx.block_on(timeout(
+            Duration::from_millis(50),
+            (&mut &*stream).write_some(&chunk[..]),
+        ));
+        match w {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return sent,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_write_waiting_on_a_full_buffer_is_canceled_by_the_stop_token() {
+    let ctx = IoContext::new().unwrap();
+    let (mut writer, _reader) = connected(&ctx);
+    writer.set_buffer_sizes(16 * 1024, 16 * 1024).unwrap();
+    let source = StopSource::new();
+    let data = vec![9u8; 8 * 1024 * 1024];
+    let (written, ()) = ctx
+        .block_on(async {
+            when_all((
+                async {
+                    Ok(with_stop_token(source.token(), write_all(&mut writer, &data[..])).await)
+                },
+                async {
+                    delay(Duration::from_millis(30)).await?;
+                    source.request_stop();
+                    Ok::<_, io::Error>(())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    let err = written.unwrap_err();
+    assert!(is_canceled(&err), "{err:?}");
+    let sent = bytes_transferred(&err);
+    assert!(
+        sent > 0 && sent < data.len(),
+        "partial progress reported: {sent}"
+    );
+}
+
+#[test]
+fn cancel_completes_a_pending_read_and_the_stream_stays_usable() {
+    let ctx = IoContext::new().unwrap();
+    let (a, mut b) = connected(&ctx);
+    let (pending, canceled) = ctx
+        .block_on(async {
+            when_all((
+                async {
+                    let mut buf = [0u8; 8];
+                    Ok::<_, io::Error>((&mut &a).read_some(&mut buf[..]).await)
+                },
+                async {
+                    delay(Duration::from_millis(20)).await?;
+                    Ok(a.cancel())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert!(canceled, "a read was waiting");
+    assert!(is_canceled(&pending.unwrap_err()));
+    assert!(!a.cancel(), "nothing waits now");
+    // Nothing was lost and later operations run normally.
+    ctx.block_on(write_all(&mut b, "after")).unwrap();
+    let mut buf = [0u8; 5];
+    ctx.block_on(read(&mut &a, &mut buf[..])).unwrap();
+    assert_eq!(&buf, b"after");
+}
+
+#[test]
+fn cancel_completes_a_write_waiting_on_a_full_buffer() {
+    let ctx = IoContext::new().unwrap();
+    let (a, _b) = connected(&ctx);
+    fill_send_buffer(&ctx, &a);
+    let (pending, canceled) = ctx
+        .block_on(async {
+            when_all((
+                async { Ok::<_, io::Error>((&mut &a).write_some(&[5u8; 4096][..]).await) },
+                async {
+                    delay(Duration::from_millis(20)).await?;
+                    Ok(a.cancel())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert!(canceled);
+    assert!(is_canceled(&pending.unwrap_err()));
+}
+
+#[test]
+fn close_fails_pending_and_later_operations_and_the_peer_sees_end_of_stream() {
+    let ctx = IoContext::new().unwrap();
+    let (a, mut b) = connected(&ctx);
+    let (pending, ()) = ctx
+        .block_on(async {
+            when_all((
+                async {
+                    let mut buf = [0u8; 8];
+                    Ok::<_, io::Error>((&mut &a).read_some(&mut buf[..]).await)
+                },
+                async {
+                    delay(Duration::from_millis(20)).await?;
+                    a.close();
+                    Ok(())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert!(is_canceled(&pending.unwrap_err()));
+    let later = ctx.block_on((&mut &a).write_some(&b"x"[..])).unwrap_err();
+    assert!(is_canceled(&later));
+    let mut buf = [0u8; 8];
+    assert_eq!(ctx.block_on(b.read_some(&mut buf[..])).unwrap(), 0);
+}
+
+#[test]
+fn wait_reports_readiness_exactly_and_consumes_nothing() {
+    let ctx = IoContext::new().unwrap();
+    let listener = TcpListener::bind(&ctx, loopback()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (mut a, (b, _)) = ctx
+        .block_on(async {
+            when_all((TcpStream::connect(&ctx, addr), async {
+                listener.wait(Interest::Read).await?;
+                listener.accept().await
+            }))
+            .await
+        })
+        .unwrap();
+    ctx.block_on(b.wait(Interest::Write)).unwrap();
+    // Nothing to read yet: the wait must not return.
+    let early = ctx.block_on(timeout(Duration::from_millis(30), b.wait(Interest::Read)));
+    assert_eq!(early.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    ctx.block_on(async {
+        when_all((b.wait(Interest::Read), async {
+            delay(Duration::from_millis(10)).await?;
+            write_all(&mut a, "ready").await
+        }))
+        .await
+    })
+    .unwrap();
+    let mut buf = [0u8; 5];
+    ctx.block_on(read(&mut &b, &mut buf[..])).unwrap();
+    assert_eq!(&buf, b"ready");
+    // A stop token cancels a wait.
+    let source = StopSource::new();
+    source.request_stop();
+    let err = ctx
+        .block_on(with_stop_token(source.token(), b.wait(Interest::Read)))
+        .unwrap_err();
+    assert!(is_canceled(&err));
+}
+
+#[test]
+fn one_task_reads_while_another_writes_through_shared_references() {
+    let ctx = IoContext::new().unwrap();
+    let (a, b) = connected(&ctx);
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut got = vec![0u8; data.len()];
+    let (echoed, ()) = ctx
+        .block_on(async {
+            when_all((
+                // Echo b's input back through b, reading and writing concurrently.
+                async {
+                    let (mut r, mut w) = (&b, &b);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = r.read_some(&mut buf[..]).await?;
+                        if n == 0 {
+                            return w.shutdown().await.map(|()| 0usize);
+                        }
+                        write_all(&mut w, &buf[..n]).await?;
+                    }
+                },
+                async {
+                    let (mut r, mut w) = (&a, &a);
+                    let sender = async {
+                        write_all(&mut w, &data[..]).await?;
+                        w.shutdown().await
+                    };
+                    let (_, n) = when_all((sender, read(&mut r, &mut got[..]))).await?;
+                    assert_eq!(n, data.len());
+                    Ok(())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert_eq!(echoed, 0);
+    assert!(got == data);
 }

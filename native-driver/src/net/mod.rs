@@ -1,5 +1,6 @@
 //! Sockets: TCP, UDP and Unix-domain, all on the context's reactor.
 
+mod socket_api;
 mod stream_io;
 mod tcp;
 mod udp;

@@ -1,13 +1,14 @@
 //! The read/write paths shared by every connected stream socket (TCP, Unix).
 
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::task::{Context, Poll};
 
 use socket2::SockRef;
 use strait_vocab::{ConstBuffer, IoSliceArray, IoSliceMutArray, MutableBuffer};
 
-use crate::reactor::{Direction, ScheduledIo};
+use crate::reactor::{Interest, ScheduledIo};
+use crate::sys::syscall;
 
 /// `readv` into `bufs`, waiting on the reactor when the socket is empty.
 pub(crate) fn poll_read<S>(
@@ -24,7 +25,7 @@ where
         return Poll::Ready(Ok(0));
     }
     io.poll_io(
-        Direction::Read,
+        Interest::Read,
         cx,
         || {
             let mut slices = IoSliceMutArray::from_buffers(bufs);
@@ -49,7 +50,7 @@ pub(crate) fn poll_write<S: AsFd>(
     }
     let sock = SockRef::from(sock);
     io.poll_io(
-        Direction::Write,
+        Interest::Write,
         cx,
         || {
             let slices = IoSliceArray::from_buffers(bufs);
@@ -65,7 +66,7 @@ pub(crate) fn stoppable<T>(
     cx: &mut Context<'_>,
     op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
 ) -> Poll<io::Result<T>> {
-    if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
+    if strait_streams::stop_requested() {
         return Poll::Ready(Err(strait_streams::canceled()));
     }
     op(cx)
@@ -75,8 +76,48 @@ pub(crate) fn stoppable<T>(
 /// "drains" readiness on success, honours the stop token, waits on the reactor.
 pub(crate) async fn one_shot<T>(
     io: &ScheduledIo,
-    dir: Direction,
+    dir: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
     std::future::poll_fn(|cx| stoppable(cx, |cx| io.poll_io(dir, cx, &mut op, |_| false))).await
+}
+
+/// Waits until `fd` is ready in `interest`, asking the kernel (`poll(2)`, zero timeout)
+/// before each wait so the answer is exact.
+pub(crate) async fn wait(
+    io: &ScheduledIo,
+    fd: BorrowedFd<'_>,
+    interest: Interest,
+) -> io::Result<()> {
+    let events = match interest {
+        Interest::Read => libc::POLLIN | libc::POLLRDHUP,
+        Interest::Write => libc::POLLOUT,
+    };
+    let probe = || {
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
+        match unsafe { syscall!(poll(&mut pfd, 1, 0)) }? {
+            // Errors and hang-ups count as ready: the next operation reports them.
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            _ => Ok(()),
+        }
+    };
+    one_shot(io, interest, probe).await
+}
+
+/// Waits for a non-blocking `connect` to finish (the socket turns writable), then
+/// reports its outcome.
+pub(crate) async fn finish_connect(
+    io: &ScheduledIo,
+    sock: &socket2::SockRef<'_>,
+) -> io::Result<()> {
+    std::future::poll_fn(|cx| stoppable(cx, |cx| io.poll_ready(Interest::Write, cx))).await?;
+    match sock.take_error()? {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -3,18 +3,15 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
-use strait_streams::{ReadStream, WriteStream};
-use strait_vocab::{ConstBuffer, MutableBuffer};
 
+use super::socket_api::{socket_common, stream_traits};
 use super::stream_io;
 use crate::context::IoContext;
-use crate::reactor::{Direction, Reactor, Registration};
+use crate::reactor::{Interest, Reactor, Registration};
 
 /// Backlog used by [`TcpListener::bind`].
 pub const DEFAULT_BACKLOG: i32 = 1024;
@@ -83,15 +80,8 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut backoff = Duration::from_millis(1);
         loop {
-            let accepted = std::future::poll_fn(|cx| {
-                if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
-                    return Poll::Ready(Err(strait_streams::canceled()));
-                }
-                self.reg
-                    .io
-                    .poll_io(Direction::Read, cx, || self.sock.accept(), |_| false)
-            })
-            .await;
+            let accepted =
+                stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.accept()).await;
             match accepted {
                 Ok((sock, peer)) => {
                     sock.set_nonblocking(true)?;
@@ -142,16 +132,7 @@ impl TcpStream {
             Err(e) => return Err(e),
         }
         let stream = TcpStream::from_std(ctx.reactor(), socket.into())?;
-        std::future::poll_fn(|cx| {
-            if strait_streams::with_env(|e| e.stop_token.stop_requested()) {
-                return Poll::Ready(Err(strait_streams::canceled()));
-            }
-            stream.reg.io.poll_ready(Direction::Write, cx).map(Ok)
-        })
-        .await?;
-        if let Some(e) = stream.sock.take_error()? {
-            return Err(e);
-        }
+        stream_io::finish_connect(&stream.reg.io, &SockRef::from(&stream.sock)).await?;
         // A refused connect can also surface as a failed peer lookup.
         stream.sock.peer_addr()?;
         Ok(stream)
@@ -241,28 +222,6 @@ impl TcpStream {
     }
 }
 
-impl ReadStream for TcpStream {
-    fn poll_read_some(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [MutableBuffer<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream_io::poll_read(&this.reg.io, &this.sock, cx, bufs)
-    }
-}
-
-impl WriteStream for TcpStream {
-    fn poll_write_some(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[ConstBuffer<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream_io::poll_write(&this.reg.io, &this.sock, cx, bufs)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
-    }
-}
+socket_common!(TcpListener);
+socket_common!(TcpStream);
+stream_traits!(TcpStream);

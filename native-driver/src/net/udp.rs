@@ -6,9 +6,10 @@ use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Socket, Type};
 
+use super::socket_api::socket_common;
 use super::stream_io;
 use crate::context::IoContext;
-use crate::reactor::{Direction, Registration};
+use crate::reactor::{Interest, Registration};
 
 /// A UDP socket. Datagrams of any size up to the OS limit, zero-length included.
 ///
@@ -67,7 +68,7 @@ impl UdpSocket {
     /// # Errors
     /// As `send`, e.g. `ConnectionRefused` after an ICMP port unreachable.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Direction::Write, || self.sock.send(buf)).await
+        stream_io::one_shot(&self.reg.io, Interest::Write, || self.sock.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer (truncated to `buf`).
@@ -75,7 +76,7 @@ impl UdpSocket {
     /// # Errors
     /// As `recv`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv(buf)).await
+        stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.recv(buf)).await
     }
 
     /// Sends one datagram to `target`.
@@ -83,7 +84,7 @@ impl UdpSocket {
     /// # Errors
     /// As `sendto`.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Direction::Write, || {
+        stream_io::one_shot(&self.reg.io, Interest::Write, || {
             self.sock.send_to(buf, target)
         })
         .await
@@ -94,7 +95,7 @@ impl UdpSocket {
     /// # Errors
     /// As `recvfrom`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv_from(buf)).await
+        stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.recv_from(buf)).await
     }
 
     /// `SO_BROADCAST`.
@@ -145,3 +146,5 @@ impl UdpSocket {
         self.sock.set_multicast_loop_v4(on)
     }
 }
+
+socket_common!(UdpSocket);

@@ -1,21 +1,17 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (a stream, with socket pairs)
 //! and [`UnixDatagram`].
 
-use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net as std_unix;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use socket2::{Domain, SockAddr, Socket, Type};
-use strait_streams::{ReadStream, WriteStream};
-use strait_vocab::{ConstBuffer, MutableBuffer};
 
-use super::stream_io::{self, stoppable};
+use super::socket_api::{socket_common, stream_traits};
+use super::stream_io;
 use crate::context::IoContext;
-use crate::reactor::{Direction, Registration};
+use crate::reactor::{Interest, Registration};
 
 /// A listening Unix-domain stream socket.
 #[derive(Debug)]
@@ -42,7 +38,7 @@ impl UnixListener {
     /// As `accept4`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
         let (sock, _) =
-            stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.accept()).await?;
+            stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.accept()).await?;
         sock.set_nonblocking(true)?;
         UnixStream::from_std(self.reg.reactor(), sock)
     }
@@ -77,15 +73,7 @@ impl UnixStream {
             Err(e) => return Err(e),
         }
         let stream = UnixStream::from_std(ctx.reactor(), socket.into())?;
-        poll_fn(|cx| {
-            stoppable(cx, |cx| {
-                stream.reg.io.poll_ready(Direction::Write, cx).map(Ok)
-            })
-        })
-        .await?;
-        if let Some(e) = stream.sock.take_error()? {
-            return Err(e);
-        }
+        stream_io::finish_connect(&stream.reg.io, &socket2::SockRef::from(&stream.sock)).await?;
         Ok(stream)
     }
 
@@ -112,31 +100,9 @@ impl UnixStream {
     }
 }
 
-impl ReadStream for UnixStream {
-    fn poll_read_some(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [MutableBuffer<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream_io::poll_read(&this.reg.io, &this.sock, cx, bufs)
-    }
-}
-
-impl WriteStream for UnixStream {
-    fn poll_write_some(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[ConstBuffer<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        stream_io::poll_write(&this.reg.io, &this.sock, cx, bufs)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
-    }
-}
+socket_common!(UnixListener);
+socket_common!(UnixStream);
+stream_traits!(UnixStream);
 
 /// A Unix-domain datagram socket.
 #[derive(Debug)]
@@ -182,7 +148,7 @@ impl UnixDatagram {
     /// # Errors
     /// As `send`.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Direction::Write, || self.sock.send(buf)).await
+        stream_io::one_shot(&self.reg.io, Interest::Write, || self.sock.send(buf)).await
     }
 
     /// Receives one datagram.
@@ -190,7 +156,7 @@ impl UnixDatagram {
     /// # Errors
     /// As `recv`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Direction::Read, || self.sock.recv(buf)).await
+        stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.recv(buf)).await
     }
 
     /// Sends one datagram to the socket bound at `path`.
@@ -199,9 +165,11 @@ impl UnixDatagram {
     /// As `sendto`.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
-        stream_io::one_shot(&self.reg.io, Direction::Write, || {
+        stream_io::one_shot(&self.reg.io, Interest::Write, || {
             self.sock.send_to(buf, path)
         })
         .await
     }
 }
+
+socket_common!(UnixDatagram);

@@ -1,0 +1,107 @@
+//! Methods every socket type shares, written once: readiness `wait`, `cancel` and
+//! `close` (all sockets), and the stream traits for both `T` and `&T` (connected stream
+//! sockets), so one task can read while another writes or cancels.
+
+/// `wait`, `cancel` and `close` for a type with `reg: Registration` and `sock` fields.
+macro_rules! socket_common {
+    ($ty:ty) => {
+        impl $ty {
+            /// Waits until the socket is ready in `interest` (readable: data, a
+            /// connection to accept, end of stream or an error; writable: room to
+            /// send). Exact, not a hint: the kernel is asked once (`poll(2)` with a
+            /// zero timeout) before waiting on the reactor. Consumes nothing.
+            /// Honours the environment's stop token.
+            ///
+            /// # Errors
+            /// The canceled error (see [`strait_streams::is_canceled`]) after a stop,
+            /// [`cancel`](Self::cancel) or [`close`](Self::close).
+            pub async fn wait(&self, interest: $crate::Interest) -> std::io::Result<()> {
+                use std::os::fd::AsFd;
+                super::stream_io::wait(&self.reg.io, self.sock.as_fd(), interest).await
+            }
+
+            /// Completes the operations waiting on this socket right now (in either
+            /// direction) as canceled; returns whether any was waiting. Later
+            /// operations run normally. If the waiting operation's future was dropped
+            /// instead of polled, the next operation in that direction that would wait
+            /// takes the cancellation.
+            pub fn cancel(&self) -> bool {
+                self.reg.io.cancel()
+            }
+
+            /// Completes every pending operation as canceled and fails every later one
+            /// the same way; a connected stream is also shut down in both directions
+            /// (the peer sees end of stream). The descriptor itself is released when
+            /// the socket is dropped.
+            pub fn close(&self) {
+                let _ = socket2::SockRef::from(&self.sock).shutdown(std::net::Shutdown::Both);
+                self.reg.io.close();
+            }
+        }
+    };
+}
+
+/// `ReadStream`/`WriteStream` for `$ty` and `&$ty`, over `stream_io`.
+macro_rules! stream_traits {
+    ($ty:ty) => {
+        impl strait_streams::ReadStream for $ty {
+            fn poll_read_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [strait_vocab::MutableBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                super::stream_io::poll_read(&self.reg.io, &self.sock, cx, bufs)
+            }
+        }
+
+        impl strait_streams::WriteStream for $ty {
+            fn poll_write_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[strait_vocab::ConstBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                super::stream_io::poll_write(&self.reg.io, &self.sock, cx, bufs)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        /// Shared access: one task may read while another writes (one reader and one
+        /// writer at a time: a second concurrent reader replaces the first one's
+        /// wake-up registration).
+        impl strait_streams::ReadStream for &$ty {
+            fn poll_read_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [strait_vocab::MutableBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                super::stream_io::poll_read(&self.reg.io, &self.sock, cx, bufs)
+            }
+        }
+
+        /// Shared access, as for reads.
+        impl strait_streams::WriteStream for &$ty {
+            fn poll_write_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[strait_vocab::ConstBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                super::stream_io::poll_write(&self.reg.io, &self.sock, cx, bufs)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(crate) use {socket_common, stream_traits};
