@@ -17,7 +17,7 @@ use strait_streams::{
 
 use crate::reactor::{Reactor, WAKE_TOKEN};
 use crate::sys::epoll::EventFd;
-use crate::timers::TimerQueue;
+use crate::timer_queue::TimerQueue;
 
 /// Tasks taken from the queue per lock acquisition.
 const BATCH: usize = 64;
@@ -103,7 +103,7 @@ impl Executor for Shared {
     }
 
     fn timer_service(&self) -> Option<Arc<dyn TimerService>> {
-        Some(crate::timers::service(&self.timers))
+        Some(crate::timer_queue::service(&self.timers))
     }
 
     fn services(&self) -> Option<&Services> {
@@ -163,6 +163,10 @@ impl IoContext {
             frame_allocator: FrameAlloc::recycling(),
         });
         Ok(IoContext { shared })
+    }
+
+    pub(crate) fn timer_queue(&self) -> &Arc<TimerQueue> {
+        &self.shared.timers
     }
 
     pub(crate) fn reactor(&self) -> &Arc<Reactor> {

@@ -1,9 +1,10 @@
 //! # strait-native: strait's own Linux reactor
 //!
 //! Runs everything strait offers with no other runtime: an [`IoContext`] whose run loop
-//! executes tasks and waits on an edge-triggered epoll instance, a timer queue that
-//! serves `delay`/`timeout`, TCP and Unix stream sockets that implement the stream
-//! traits, and UDP and Unix datagram sockets.
+//! executes tasks and waits on an edge-triggered epoll instance; a timer queue that
+//! serves [`Timer`] and the portable `delay`/`timeout`; TCP and Unix stream sockets that
+//! implement the stream traits; UDP and Unix datagram sockets; [`SignalSet`];
+//! [`Resolver`]; and files ([`StreamFile`], [`RandomAccessFile`]).
 //!
 //! ```no_run
 //! use strait_native::{IoContext, TcpListener};
@@ -53,7 +54,8 @@ mod reactor;
 mod resolver;
 mod signal;
 mod sys;
-mod timers;
+mod timer;
+mod timer_queue;
 
 pub use context::IoContext;
 pub use file::{RandomAccessFile, StreamFile};
@@ -61,3 +63,4 @@ pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, Uni
 pub use reactor::Interest;
 pub use resolver::Resolver;
 pub use signal::SignalSet;
+pub use timer::{Timer, Wait};

@@ -1,10 +1,10 @@
-//! Timers on the context's own timer queue.
+//! Timers on the context's own timer queue: `Timer`, and `delay`/`timeout` served by it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strait_native::IoContext;
+use strait_native::{IoContext, Timer};
 use strait_streams::{delay, is_canceled, timeout, when_all, with_stop_token, StopSource};
 
 #[test]
@@ -80,4 +80,145 @@ fn timeout_on_the_context_reports_timed_out() {
         }))
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn timer_wait_completes_at_its_expiry() {
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    assert_eq!(timer.expiry(), None);
+    let started = Instant::now();
+    timer.expires_after(Duration::from_millis(20));
+    ctx.block_on(timer.wait()).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    // Past expiry: later waits complete at once, and the timer can be re-armed.
+    ctx.block_on(timer.wait()).unwrap();
+    timer.expires_at(Instant::now() + Duration::from_millis(5));
+    ctx.block_on(timer.wait()).unwrap();
+}
+
+#[test]
+fn timer_cancel_completes_every_pending_wait_and_keeps_the_expiry() {
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    timer.expires_after(Duration::from_secs(10));
+    let started = Instant::now();
+    let (a, b, canceled) = ctx
+        .block_on(async {
+            when_all((
+                async { Ok::<_, std::io::Error>(timer.wait().await) },
+                async { Ok(timer.wait().await) },
+                async {
+                    delay(Duration::from_millis(10)).await?;
+                    Ok(timer.cancel())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert_eq!(canceled, 2);
+    assert!(is_canceled(&a.unwrap_err()) && is_canceled(&b.unwrap_err()));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(timer.cancel(), 0, "nothing waits any more");
+    // The expiry stayed: a new wait is pending again until it.
+    let again = ctx.block_on(timeout(Duration::from_millis(20), timer.wait()));
+    assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn changing_the_expiry_cancels_pending_waits_and_cancel_after_expiry_is_a_no_op() {
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    timer.expires_after(Duration::from_secs(10));
+    let (first, moved) = ctx
+        .block_on(async {
+            when_all((
+                async { Ok::<_, std::io::Error>(timer.wait().await) },
+                async {
+                    delay(Duration::from_millis(5)).await?;
+                    Ok(timer.expires_after(Duration::from_millis(10)))
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert!(is_canceled(&first.unwrap_err()));
+    ctx.block_on(timer.wait()).unwrap();
+    assert_eq!(timer.cancel(), 0, "after expiry there is nothing to cancel");
+}
+
+#[test]
+fn an_unarmed_timer_waits_until_canceled_or_stopped() {
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    let (waited, ()) = ctx
+        .block_on(async {
+            when_all((
+                async { Ok::<_, std::io::Error>(timer.wait().await) },
+                async {
+                    delay(Duration::from_millis(10)).await?;
+                    timer.cancel();
+                    Ok(())
+                },
+            ))
+            .await
+        })
+        .unwrap();
+    assert!(is_canceled(&waited.unwrap_err()));
+    let source = StopSource::new();
+    let s = source.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        s.request_stop();
+    });
+    let err = ctx
+        .block_on(with_stop_token(source.token(), timer.wait()))
+        .unwrap_err();
+    assert!(is_canceled(&err));
+    stopper.join().unwrap();
+}
+
+#[test]
+fn ten_thousand_timer_objects_wait_at_once() {
+    let ctx = IoContext::new().unwrap();
+    let start = Instant::now();
+    let timers: Vec<Timer> = (0..10_000u64)
+        .map(|i| {
+            let t = Timer::new(&ctx);
+            t.expires_at(start + Duration::from_millis(200 + i % 40));
+            t
+        })
+        .collect();
+    // Every other one is canceled before it fires.
+    let waits = timers.iter().map(Timer::wait);
+    let cancel = async {
+        delay(Duration::from_millis(1)).await?;
+        Ok::<_, std::io::Error>(timers.iter().step_by(2).map(Timer::cancel).sum::<usize>())
+    };
+    let (results, canceled) = ctx
+        .block_on(async {
+            when_all((
+                async {
+                    Ok::<_, std::io::Error>(
+                        strait_streams::when_all(
+                            waits
+                                .map(|w| async { Ok::<_, std::io::Error>(w.await) })
+                                .collect::<Vec<_>>(),
+                        )
+                        .await?,
+                    )
+                },
+                cancel,
+            ))
+            .await
+        })
+        .unwrap();
+    assert_eq!(canceled, 5_000);
+    let fired = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(fired, 5_000);
+    assert!(results
+        .iter()
+        .step_by(2)
+        .all(|r| r.as_ref().is_err_and(is_canceled)));
 }

@@ -1,0 +1,196 @@
+//! [`Timer`]: a re-armable timer on the context's timer queue, with cancel.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use strait_streams::{TimerKey, TimerService};
+
+use crate::context::IoContext;
+use crate::timer_queue::TimerQueue;
+
+/// A timer with an expiry that can be moved and waits that can be canceled (the
+/// papers' `timer`): `expires_at`/`expires_after` set the expiry, `wait` completes at
+/// it, `cancel` completes every pending `wait` with the canceled error.
+///
+/// Any number of tasks may wait on one timer at once. Changing the expiry cancels the
+/// waits pending at that moment, as in Asio and Corosio; waits started afterwards use
+/// the new expiry. A timer that was never armed waits until it is canceled (or the
+/// waiter's stop token fires). Each wait is one entry in the context's timer table, so
+/// many thousands of timers cost one entry each; waiting allocates nothing once the
+/// timer has seen as many concurrent waiters as it will.
+///
+/// ```
+/// use std::time::Duration;
+/// use strait_native::{IoContext, Timer};
+///
+/// let ctx = IoContext::new()?;
+/// let timer = Timer::new(&ctx);
+/// timer.expires_after(Duration::from_millis(5));
+/// ctx.block_on(timer.wait())?;
+/// assert!(std::time::Instant::now() >= timer.expiry().unwrap());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Timer {
+    queue: Arc<TimerQueue>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    expiry: Option<Instant>,
+    /// Bumped by `cancel` and every expiry change: a wait started under an older epoch
+    /// was canceled.
+    epoch: u64,
+    /// Wakers of pending waits; slots are reused.
+    waiters: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+impl State {
+    /// Cancels every pending wait; returns their wakers (to wake outside the lock).
+    fn cancel_all(&mut self) -> Vec<Waker> {
+        self.epoch += 1;
+        self.waiters.iter_mut().filter_map(Option::take).collect()
+    }
+
+    fn release(&mut self, slot: usize) {
+        self.waiters[slot] = None;
+        self.free.push(slot);
+    }
+}
+
+impl Timer {
+    /// A timer on `ctx`'s timer queue, not armed.
+    pub fn new(ctx: &IoContext) -> Timer {
+        Timer {
+            queue: ctx.timer_queue().clone(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current expiry, `None` when not armed.
+    pub fn expiry(&self) -> Option<Instant> {
+        self.lock().expiry
+    }
+
+    /// Sets the expiry to `deadline`, canceling the pending waits; returns how many were
+    /// canceled.
+    pub fn expires_at(&self, deadline: Instant) -> usize {
+        let wakers = {
+            let mut state = self.lock();
+            state.expiry = Some(deadline);
+            state.cancel_all()
+        };
+        wake(wakers)
+    }
+
+    /// Sets the expiry to `duration` from now; see [`expires_at`](Self::expires_at).
+    pub fn expires_after(&self, duration: Duration) -> usize {
+        self.expires_at(Instant::now() + duration)
+    }
+
+    /// Completes every pending wait with the canceled error; returns how many there
+    /// were. The expiry stays: later waits use it.
+    pub fn cancel(&self) -> usize {
+        let wakers = self.lock().cancel_all();
+        wake(wakers)
+    }
+
+    /// Waits for the expiry. An expiry already past completes on the first poll.
+    ///
+    /// # Errors
+    /// The canceled error (see [`strait_streams::is_canceled`]) when the wait is
+    /// canceled by [`cancel`](Self::cancel), an expiry change, or the environment's stop
+    /// token.
+    pub fn wait(&self) -> Wait<'_> {
+        Wait {
+            timer: self,
+            epoch: None,
+            slot: None,
+            key: None,
+        }
+    }
+}
+
+fn wake(wakers: Vec<Waker>) -> usize {
+    let n = wakers.len();
+    wakers.into_iter().for_each(Waker::wake);
+    n
+}
+
+/// Future of [`Timer::wait`]. Dropping it removes its timer entry.
+#[derive(Debug)]
+pub struct Wait<'a> {
+    timer: &'a Timer,
+    epoch: Option<u64>,
+    slot: Option<usize>,
+    key: Option<TimerKey>,
+}
+
+impl Wait<'_> {
+    /// Leaves the timer: frees the waker slot and the queue entry.
+    fn finish(&mut self, state: &mut State) {
+        if let Some(slot) = self.slot.take() {
+            state.release(slot);
+        }
+        if let Some(key) = self.key.take() {
+            self.timer.queue.cancel(key);
+        }
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let mut state = this.timer.lock();
+        let epoch = *this.epoch.get_or_insert(state.epoch);
+        if epoch != state.epoch || strait_streams::stop_requested() {
+            this.finish(&mut state);
+            return Poll::Ready(Err(strait_streams::canceled()));
+        }
+        if state.expiry.is_some_and(|at| Instant::now() >= at) {
+            this.finish(&mut state);
+            return Poll::Ready(Ok(()));
+        }
+        let slot = match this.slot {
+            Some(slot) => slot,
+            None => {
+                let slot = state.free.pop().unwrap_or_else(|| {
+                    state.waiters.push(None);
+                    state.waiters.len() - 1
+                });
+                this.slot = Some(slot);
+                slot
+            }
+        };
+        match &mut state.waiters[slot] {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        if let Some(at) = state.expiry {
+            this.key = Some(this.timer.queue.schedule(at, cx.waker(), this.key));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if self.slot.is_some() || self.key.is_some() {
+            let timer = self.timer;
+            let mut state = timer.lock();
+            self.finish(&mut state);
+        }
+    }
+}
