@@ -199,16 +199,12 @@ fn ten_thousand_timer_objects_wait_at_once() {
     let (results, canceled) = ctx
         .block_on(async {
             when_all((
-                async {
-                    Ok::<_, std::io::Error>(
-                        strait_streams::when_all(
-                            waits
-                                .map(|w| async { Ok::<_, std::io::Error>(w.await) })
-                                .collect::<Vec<_>>(),
-                        )
-                        .await?,
-                    )
-                },
+                // Each wait's own result is kept: cancellations must not stop siblings.
+                when_all(
+                    waits
+                        .map(|w| async { Ok::<_, std::io::Error>(w.await) })
+                        .collect::<Vec<_>>(),
+                ),
                 cancel,
             ))
             .await
