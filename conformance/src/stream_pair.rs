@@ -586,6 +586,9 @@ fn no_allocation_per_operation<F: StreamPairFactory>(f: &F) -> CaseResult {
             for _ in 0..100 {
                 round(&mut a, &mut b).await?; // warm-up
             }
+            // Transports may yield on their own (an inline budget): suspend once here so
+            // the time bound's timer entry is set up before counting starts.
+            strait_streams::yield_now().await;
             let before = crate::alloc_count::allocations();
             for _ in 0..1000 {
                 round(&mut a, &mut b).await?;

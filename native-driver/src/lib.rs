@@ -28,7 +28,7 @@
 //!   edge-triggered, for both directions; operations try the syscall first and only on
 //!   `EAGAIN` clear their readiness bit, store the waker and re-check (`reactor`).
 //! - **Inline budget** (`budget`): an operation that completes inline still counts;
-//!   after 128 in one task poll the task yields, so one busy stream cannot starve the
+//!   after 512 in one task poll the task yields, so one busy stream cannot starve the
 //!   other tasks on its thread.
 //! - **Backend contract** in `sys`: a selector (register once, wait, report
 //!   `(token, readiness)`) plus an eventfd waker — the seam where io_uring goes.

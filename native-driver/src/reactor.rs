@@ -222,25 +222,6 @@ impl ScheduledIo {
             }
         }
     }
-
-    /// Waits until the selector reports `dir` ready (the backing of connect), or the
-    /// operation is canceled.
-    pub(crate) fn poll_ready(&self, dir: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let r = self.readiness.load(Ordering::Acquire);
-            if let Some(e) = self.take_cancel(dir, r) {
-                return Poll::Ready(Err(e));
-            }
-            if r & dir.mask() != 0 {
-                return Poll::Ready(Ok(()));
-            }
-            *lock(self.slot(dir)) = Some(cx.waker().clone());
-            let r = self.readiness.load(Ordering::Acquire);
-            if r & (dir.mask() | dir.cancel_bit() | CLOSED) == 0 {
-                return Poll::Pending;
-            }
-        }
-    }
 }
 
 /// Registered descriptors: a slab indexed by token, with generations so a stale event

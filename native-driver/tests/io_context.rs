@@ -155,7 +155,7 @@ fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
     ctx.run();
     let reads = ctx.block_on(busy).unwrap();
     assert!(
-        reads <= 256,
+        reads <= 1024,
         "yielded after its budget, not after {reads} reads"
     );
 }

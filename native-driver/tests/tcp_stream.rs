@@ -35,6 +35,32 @@ fn connecting_to_a_closed_port_is_refused() {
 }
 
 #[test]
+fn a_connect_still_in_progress_keeps_waiting() {
+    let ctx = IoContext::new().unwrap();
+    // A listener that never accepts, with the smallest backlog: once its queue is full
+    // the kernel drops further SYNs, so those connects stay in progress.
+    let listener = TcpListener::bind_with(&ctx, loopback(), 0, false).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    let mut stuck = 0;
+    for _ in 0..8 {
+        match ctx.block_on(timeout(
+            Duration::from_millis(100),
+            TcpStream::connect(&ctx, addr),
+        )) {
+            Ok(s) => held.push(s),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => stuck += 1,
+            Err(e) => panic!("a pending connect must not fail early: {e:?}"),
+        }
+    }
+    assert!(
+        stuck > 0,
+        "the backlog never filled ({} connected)",
+        held.len()
+    );
+}
+
+#[test]
 fn connect_any_skips_refused_addresses() {
     let ctx = IoContext::new().unwrap();
     let dead = {

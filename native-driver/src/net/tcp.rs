@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,13 +80,16 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut backoff = Duration::from_millis(1);
         loop {
-            let accepted =
-                stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.accept()).await;
+            let accepted = stream_io::one_shot(&self.reg.io, Interest::Read, || {
+                stream_io::accept_nonblocking(self.sock.as_fd())
+            })
+            .await;
             match accepted {
                 Ok((sock, peer)) => {
-                    sock.set_nonblocking(true)?;
-                    let reactor = self.reg_reactor();
-                    return Ok((TcpStream::from_std(&reactor, sock)?, peer));
+                    let peer = peer.as_socket().ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer")
+                    })?;
+                    return Ok((TcpStream::from_std(self.reg.reactor(), sock.into())?, peer));
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     // Out of descriptors: wait, then try again (the pending connection
@@ -97,10 +100,6 @@ impl TcpListener {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    fn reg_reactor(&self) -> Arc<Reactor> {
-        self.reg.reactor().clone()
     }
 }
 
@@ -124,8 +123,11 @@ impl TcpStream {
     /// # Errors
     /// `ConnectionRefused`, `TimedOut` and the other errors of `connect`.
     pub async fn connect(ctx: &IoContext, addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), None)?;
-        socket.set_nonblocking(true)?;
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            None,
+        )?;
         match socket.connect(&addr.into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -133,8 +135,6 @@ impl TcpStream {
         }
         let stream = TcpStream::from_std(ctx.reactor(), socket.into())?;
         stream_io::finish_connect(&stream.reg.io, &SockRef::from(&stream.sock)).await?;
-        // A refused connect can also surface as a failed peer lookup.
-        stream.sock.peer_addr()?;
         Ok(stream)
     }
 

@@ -2,7 +2,7 @@
 //! and [`UnixDatagram`].
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net as std_unix;
 use std::path::Path;
 
@@ -37,10 +37,11 @@ impl UnixListener {
     /// # Errors
     /// As `accept4`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (sock, _) =
-            stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.accept()).await?;
-        sock.set_nonblocking(true)?;
-        UnixStream::from_std(self.reg.reactor(), sock)
+        let (sock, _) = stream_io::one_shot(&self.reg.io, Interest::Read, || {
+            stream_io::accept_nonblocking(self.sock.as_fd())
+        })
+        .await?;
+        UnixStream::from_std(self.reg.reactor(), sock.into())
     }
 }
 
@@ -65,8 +66,7 @@ impl UnixStream {
     /// # Errors
     /// `NotFound`, `ConnectionRefused` and the other errors of `connect`.
     pub async fn connect(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
-        socket.set_nonblocking(true)?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         match socket.connect(&SockAddr::unix(path)?) {
             Ok(()) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {}

@@ -1,0 +1,203 @@
+//! Suite `net`: the Corosio benchmark shapes over loopback TCP (nodelay, linger 0) —
+//! ping-pong latency, 16 concurrent pairs, unidirectional and bidirectional throughput,
+//! timer schedule/cancel and fire rate, sequential accept churn — for strait-native
+//! against tokio (current_thread, multi_thread with 2 workers) and smol, in the same
+//! run. Client and server run in the same runtime; one module per runtime.
+
+mod peer_smol;
+mod peer_tokio;
+mod strait;
+
+use std::io;
+use std::time::Duration;
+
+use crate::harness::{Better, Report};
+
+const SUITE: &str = "net";
+const LOOPBACK: &str = "127.0.0.1:0";
+
+/// Round-trip latencies of one ping-pong run.
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn mean_ns(&self) -> f64 {
+        self.0.iter().map(|d| d.as_nanos() as f64).sum::<f64>() / self.0.len() as f64
+    }
+    fn pct_ns(&mut self, p: f64) -> f64 {
+        self.0.sort_unstable();
+        let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+        self.0[i].as_nanos() as f64
+    }
+}
+
+/// Who runs a scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// strait-native on one thread.
+    Strait,
+    /// strait-native, one context run by two threads (multi-connection rows only).
+    Strait2,
+    TokioCurrentThread,
+    TokioMultiThread2,
+    Smol,
+}
+
+use Subject::*;
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Strait => "strait-native",
+            Strait2 => "strait-native-2threads",
+            TokioCurrentThread => "tokio-current_thread",
+            TokioMultiThread2 => "tokio-multi_thread-2",
+            Smol => "smol",
+        }
+    }
+
+    fn tokio(self) -> io::Result<tokio::runtime::Runtime> {
+        peer_tokio::runtime(if self == TokioMultiThread2 { 2 } else { 0 })
+    }
+}
+
+const SINGLE: [Subject; 4] = [Strait, TokioCurrentThread, TokioMultiThread2, Smol];
+const MULTI: [Subject; 5] = [Strait, Strait2, TokioCurrentThread, TokioMultiThread2, Smol];
+
+pub fn run(report: &mut Report) {
+    let budget = report.budget();
+    let rounds = if report.quick { 5_000 } else { 30_000 };
+    for size in [1usize, 64, 1024] {
+        pingpong(report, size, rounds);
+    }
+    measure(
+        report,
+        "16 pairs ping-pong 64 B",
+        "round trips",
+        "1/s",
+        &MULTI,
+        |s| match s {
+            Strait | Strait2 => strait::pairs(if s == Strait { 1 } else { 2 }, 16, 64, budget),
+            TokioCurrentThread | TokioMultiThread2 => {
+                peer_tokio::pairs(&s.tokio()?, 16, 64, budget)
+            }
+            Smol => peer_smol::pairs(16, 64, budget),
+        },
+    );
+    for (label, chunk) in [
+        ("1 KiB", 1024usize),
+        ("64 KiB", 64 * 1024),
+        ("1 MiB", 1 << 20),
+    ] {
+        let scenario = format!("unidirectional {label} writes");
+        measure(report, &scenario, "throughput", "MiB/s", &SINGLE, |s| {
+            mib(match s {
+                Strait | Strait2 => strait::unidirectional(budget, chunk),
+                TokioCurrentThread | TokioMultiThread2 => {
+                    peer_tokio::unidirectional(&s.tokio()?, budget, chunk)
+                }
+                Smol => peer_smol::unidirectional(budget, chunk),
+            })
+        });
+        let scenario = format!("bidirectional {label} writes");
+        measure(report, &scenario, "throughput", "MiB/s", &SINGLE, |s| {
+            mib(match s {
+                Strait | Strait2 => strait::bidirectional(budget, chunk),
+                TokioCurrentThread | TokioMultiThread2 => {
+                    peer_tokio::bidirectional(&s.tokio()?, budget, chunk)
+                }
+                Smol => peer_smol::bidirectional(budget, chunk),
+            })
+        });
+    }
+    measure(
+        report,
+        "timer schedule+cancel",
+        "rate",
+        "1/s",
+        &SINGLE,
+        |s| match s {
+            Strait | Strait2 => strait::timer_churn(budget),
+            TokioCurrentThread | TokioMultiThread2 => peer_tokio::timer_churn(&s.tokio()?, budget),
+            Smol => peer_smol::timer_churn(budget),
+        },
+    );
+    let timers = if report.quick { 50_000 } else { 200_000 };
+    let scenario = format!("timer fire ({timers} tasks)");
+    measure(report, &scenario, "rate", "1/s", &SINGLE, |s| match s {
+        Strait | Strait2 => strait::timer_fire(timers),
+        TokioCurrentThread | TokioMultiThread2 => peer_tokio::timer_fire(&s.tokio()?, timers),
+        Smol => peer_smol::timer_fire(timers),
+    });
+    measure(
+        report,
+        "sequential accept churn",
+        "rate",
+        "conn/s",
+        &SINGLE,
+        |s| match s {
+            Strait | Strait2 => strait::accept_churn(budget),
+            TokioCurrentThread | TokioMultiThread2 => peer_tokio::accept_churn(&s.tokio()?, budget),
+            Smol => peer_smol::accept_churn(budget),
+        },
+    );
+}
+
+fn mib(bytes_per_sec: io::Result<f64>) -> io::Result<f64> {
+    bytes_per_sec.map(|b| b / (1 << 20) as f64)
+}
+
+/// Runs `f` for each wanted subject and records a rate (higher is better).
+fn measure(
+    report: &mut Report,
+    scenario: &str,
+    metric: &'static str,
+    unit: &'static str,
+    subjects: &[Subject],
+    f: impl Fn(Subject) -> io::Result<f64>,
+) {
+    for &s in subjects {
+        if !report.wants(s.name()) {
+            continue;
+        }
+        report.progress(SUITE, scenario, s.name());
+        match f(s) {
+            Ok(v) => report.push(SUITE, scenario, s.name(), metric, unit, v, Better::Higher),
+            Err(e) => eprintln!("failed: {e}"),
+        }
+    }
+}
+
+fn pingpong(report: &mut Report, size: usize, n: usize) {
+    let scenario = format!("ping-pong {size} B");
+    for s in SINGLE {
+        if !report.wants(s.name()) {
+            continue;
+        }
+        report.progress(SUITE, &scenario, s.name());
+        let lat = match s {
+            Strait | Strait2 => strait::pingpong(size, n),
+            TokioCurrentThread | TokioMultiThread2 => {
+                s.tokio().and_then(|rt| peer_tokio::pingpong(&rt, size, n))
+            }
+            Smol => peer_smol::pingpong(size, n),
+        };
+        let mut lat = match lat {
+            Ok(lat) => lat,
+            Err(e) => {
+                eprintln!("failed: {e}");
+                continue;
+            }
+        };
+        let rows = [
+            (scenario.clone(), "latency mean", lat.mean_ns()),
+            (format!("{scenario} p50"), "latency p50", lat.pct_ns(0.5)),
+            (format!("{scenario} p99"), "latency p99", lat.pct_ns(0.99)),
+        ];
+        for (i, (row, metric, ns)) in rows.into_iter().enumerate() {
+            if i > 0 {
+                report.progress(SUITE, &row, s.name());
+            }
+            report.push(SUITE, &row, s.name(), metric, "ns", ns, Better::Lower);
+        }
+    }
+}

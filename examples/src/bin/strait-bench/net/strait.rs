@@ -1,0 +1,231 @@
+//! The net scenarios on strait-native: one `IoContext`, run by the calling thread (and,
+//! for `runners > 1`, extra threads running the same context).
+
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future::poll_once;
+use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_streams::{delay, read, when_all, write_all, ReadStreamExt, WriteStreamExt};
+
+use super::{Latencies, LOOPBACK};
+
+fn join_err(e: strait_streams::JoinError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn tune(t: &TcpStream) -> io::Result<()> {
+    t.set_nodelay(true)?;
+    t.set_linger(Some(Duration::ZERO))
+}
+
+fn pair(ctx: &IoContext) -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind(ctx, LOOPBACK.parse().unwrap())?;
+    let addr = listener.local_addr()?;
+    let (c, (s, _)) =
+        ctx.block_on(async { when_all((TcpStream::connect(ctx, addr), listener.accept())).await })?;
+    tune(&c)?;
+    tune(&s)?;
+    Ok((c, s))
+}
+
+/// Runs `main` on this thread with `runners - 1` extra threads running `ctx` until its
+/// spawned tasks are done.
+fn with_runners<T>(ctx: &Arc<IoContext>, runners: usize, main: impl FnOnce() -> T) -> T {
+    let extra: Vec<_> = (1..runners)
+        .map(|_| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || ctx.run())
+        })
+        .collect();
+    let out = main();
+    for t in extra {
+        let _ = t.join();
+    }
+    out
+}
+
+/// Echoes every byte until end of stream.
+async fn echo(mut s: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read_some(&mut buf[..]).await? {
+            0 => return Ok(()),
+            n => write_all(&mut s, &buf[..n]).await?,
+        };
+    }
+}
+
+pub fn pingpong(size: usize, n: usize) -> io::Result<Latencies> {
+    let ctx = IoContext::new()?;
+    let (mut c, s) = pair(&ctx)?;
+    let server = ctx.spawn(echo(s));
+    let lat = ctx.block_on(async {
+        let msg = vec![7u8; size];
+        let mut buf = vec![0u8; size];
+        let mut lat = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            write_all(&mut c, &msg[..]).await?;
+            read(&mut c, &mut buf[..]).await?;
+            lat.push(t.elapsed());
+        }
+        c.shutdown().await?;
+        Ok::<_, io::Error>(lat)
+    })?;
+    ctx.block_on(server).map_err(join_err)??;
+    Ok(Latencies(lat))
+}
+
+/// `pairs` connections each doing round trips of `size` bytes until `budget` passes;
+/// round trips per second over all of them.
+pub fn pairs(runners: usize, pairs: usize, size: usize, budget: Duration) -> io::Result<f64> {
+    let ctx = Arc::new(IoContext::new()?);
+    let mut clients = Vec::new();
+    for _ in 0..pairs {
+        let (c, s) = pair(&ctx)?;
+        ctx.spawn(echo(s)).detach();
+        clients.push(c);
+    }
+    let start = Instant::now();
+    let handles: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            ctx.spawn(async move {
+                let msg = vec![7u8; size];
+                let mut buf = vec![0u8; size];
+                let mut trips = 0u64;
+                while start.elapsed() < budget {
+                    write_all(&mut c, &msg[..]).await?;
+                    read(&mut c, &mut buf[..]).await?;
+                    trips += 1;
+                }
+                c.shutdown().await?;
+                Ok::<_, io::Error>(trips)
+            })
+        })
+        .collect();
+    let total = with_runners(&ctx, runners, || {
+        ctx.block_on(async {
+            let mut total = 0;
+            for h in handles {
+                total += h.await.map_err(join_err)??;
+            }
+            Ok::<_, io::Error>(total)
+        })
+    })?;
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Writes `chunk`-sized buffers until `budget` passes, then shuts down.
+async fn send_for(
+    mut w: &TcpStream,
+    chunk: usize,
+    start: Instant,
+    budget: Duration,
+) -> io::Result<()> {
+    let data = vec![1u8; chunk];
+    while start.elapsed() < budget {
+        write_all(&mut w, &data[..]).await?;
+    }
+    w.shutdown().await
+}
+
+/// Reads until end of stream; returns the byte count.
+async fn drain(mut r: &TcpStream) -> io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        match r.read_some(&mut buf[..]).await? {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
+}
+
+pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
+    let ctx = IoContext::new()?;
+    let (c, s) = pair(&ctx)?;
+    let reader = ctx.spawn(async move { drain(&s).await });
+    let start = Instant::now();
+    ctx.block_on(send_for(&c, chunk, start, budget))?;
+    let total = ctx.block_on(reader).map_err(join_err)??;
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Both ends send and receive at once (a reader and a writer task per socket, sharing
+/// it by reference); bytes per second over both directions.
+pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
+    let ctx = IoContext::new()?;
+    let (c, s) = pair(&ctx)?;
+    let (c, s) = (Arc::new(c), Arc::new(s));
+    let start = Instant::now();
+    let mut readers = Vec::new();
+    for sock in [&c, &s] {
+        let w = sock.clone();
+        ctx.spawn(async move { send_for(&w, chunk, start, budget).await })
+            .detach();
+        let r = sock.clone();
+        readers.push(ctx.spawn(async move { drain(&r).await }));
+    }
+    let total = ctx.block_on(async {
+        let mut total = 0;
+        for h in readers {
+            total += h.await.map_err(join_err)??;
+        }
+        Ok::<_, io::Error>(total)
+    })?;
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Timers scheduled (first poll) and canceled (drop) per second.
+pub fn timer_churn(budget: Duration) -> io::Result<f64> {
+    let ctx = IoContext::new()?;
+    ctx.block_on(async {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < budget {
+            for _ in 0..1000 {
+                let mut d = pin!(delay(Duration::from_secs(10)));
+                assert!(poll_once(d.as_mut()).await.is_none());
+            }
+            n += 1000;
+        }
+        Ok(n as f64 / start.elapsed().as_secs_f64())
+    })
+}
+
+/// `n` tasks each waiting on a timer due within 5 ms; timers fired per second, from
+/// the first spawn to the last firing.
+pub fn timer_fire(n: usize) -> io::Result<f64> {
+    let ctx = IoContext::new()?;
+    let start = Instant::now();
+    for i in 0..n {
+        let at = start + Duration::from_micros((i % 5000) as u64);
+        ctx.spawn(async move { strait_streams::delay_until(at).await })
+            .detach();
+    }
+    ctx.run();
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Sequential connections: connect, accept, both close (linger 0); connections per
+/// second.
+pub fn accept_churn(budget: Duration) -> io::Result<f64> {
+    let ctx = IoContext::new()?;
+    let listener = TcpListener::bind(&ctx, LOOPBACK.parse().unwrap())?;
+    let addr = listener.local_addr()?;
+    ctx.block_on(async {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < budget {
+            let (c, (s, _)) = when_all((TcpStream::connect(&ctx, addr), listener.accept())).await?;
+            tune(&c)?;
+            tune(&s)?;
+            n += 1;
+        }
+        Ok(n as f64 / start.elapsed().as_secs_f64())
+    })
+}
