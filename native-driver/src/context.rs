@@ -1,7 +1,7 @@
 //! [`IoContext`]: an execution context whose executor runs tasks and whose run loop
 //! waits for I/O readiness and timers.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::pin::pin;
@@ -66,7 +66,12 @@ pub(crate) struct Shared {
 }
 
 std::thread_local! {
+    /// The context this thread is running, if any.
     static RUNNING: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+    /// Tasks posted by the running thread to its own context: appended to the shared
+    /// queue under one lock when the thread stops running (end of a batch, of a reactor
+    /// dispatch, of a `block_on` poll) instead of one lock per post.
+    static LOCAL: RefCell<RunQueue> = const { RefCell::new(RunQueue::new()) };
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -84,6 +89,10 @@ impl Shared {
 
 impl Executor for Shared {
     fn post(&self, task: Runnable) {
+        if self.running_in_this_thread() {
+            LOCAL.with(|l| l.borrow_mut().push_back(task));
+            return;
+        }
         lock(&self.queue).push_back(task);
         self.wake_reactor();
     }
@@ -111,17 +120,33 @@ impl Executor for Shared {
     }
 }
 
-struct Running(*const Shared);
+/// Marks this thread as running a context; on drop, hands the locally posted tasks to
+/// the shared queue and restores the outer state (contexts can nest through
+/// `block_on`).
+struct Running<'a> {
+    shared: &'a Shared,
+    outer: *const Shared,
+    outer_local: RunQueue,
+}
 
-impl Running {
-    fn enter(shared: &Shared) -> Running {
-        Running(RUNNING.with(|r| r.replace(shared)))
+impl Running<'_> {
+    fn enter(shared: &Shared) -> Running<'_> {
+        Running {
+            shared,
+            outer: RUNNING.with(|r| r.replace(shared)),
+            outer_local: LOCAL.with(|l| l.take()),
+        }
     }
 }
 
-impl Drop for Running {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
-        RUNNING.with(|r| r.set(self.0));
+        let posted = LOCAL.with(|l| l.replace(std::mem::take(&mut self.outer_local)));
+        RUNNING.with(|r| r.set(self.outer));
+        if !posted.is_empty() {
+            lock(&self.shared.queue).append(posted);
+            self.shared.wake_reactor();
+        }
     }
 }
 
@@ -321,18 +346,21 @@ impl IoContext {
         let shared = &*self.shared;
         let mut batch = lock(&shared.queue).pop_batch(BATCH.min(max));
         if !batch.is_empty() {
-            let _running = Running::enter(shared);
             let mut ran = 0;
-            while let Some(task) = batch.pop() {
-                let _budget = crate::budget::Grant::new();
-                task.run();
-                ran += 1;
-                if self.stopped() {
-                    break;
+            {
+                let _running = Running::enter(shared);
+                while let Some(task) = batch.pop() {
+                    let _budget = crate::budget::Grant::new();
+                    task.run();
+                    ran += 1;
+                    if self.stopped() {
+                        break;
+                    }
                 }
-            }
-            if !batch.is_empty() {
-                lock(&shared.queue).prepend(batch.take());
+                if !batch.is_empty() {
+                    // Before the tasks this batch posted (queued as `_running` ends).
+                    lock(&shared.queue).prepend(batch.take());
+                }
             }
             // Under sustained load, still collect readiness now and then; otherwise the
             // next idle turn's wait collects it.
@@ -381,6 +409,8 @@ impl IoContext {
             // Awake again: wakes raised while dispatching below need no eventfd write.
             shared.sleepers.fetch_sub(1, Ordering::SeqCst);
         }
+        // Tasks woken below are collected locally and queued under one lock.
+        let _running = Running::enter(shared);
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("epoll_wait failed: {e}");

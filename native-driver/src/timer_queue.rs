@@ -35,16 +35,32 @@ impl TimerQueue {
         lock(&self.table).next_deadline()
     }
 
-    /// Wakes every timer due at `now`, outside the lock; returns how many fired.
+    /// Wakes every timer due at `now`, outside the lock, taking up to 32 per lock;
+    /// returns how many fired.
     pub(crate) fn fire_expired(&self, now: Instant) -> usize {
+        const PER_LOCK: usize = 32;
         let mut fired = 0;
+        let mut due: [Option<Waker>; PER_LOCK] = Default::default();
         loop {
-            let Some(waker) = lock(&self.table).pop_due(now) else {
-                return fired;
-            };
-            fired += 1;
-            if let Some(w) = waker {
+            let mut n = 0;
+            {
+                let mut table = lock(&self.table);
+                while n < PER_LOCK {
+                    match table.pop_due(now) {
+                        Some(waker) => {
+                            due[n] = waker;
+                            n += 1;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            fired += n;
+            for w in due[..n].iter_mut().filter_map(Option::take) {
                 w.wake();
+            }
+            if n < PER_LOCK {
+                return fired;
             }
         }
     }

@@ -95,6 +95,12 @@ impl RunQueue {
         front.len = 0;
     }
 
+    /// Puts every runnable of `back` after this queue's, keeping both orders.
+    pub fn append(&mut self, mut back: RunQueue) {
+        back.prepend(std::mem::take(self));
+        *self = back;
+    }
+
     /// Moves up to `max` runnables from the front of this queue into a new one.
     pub fn pop_batch(&mut self, max: usize) -> RunQueue {
         let mut batch = RunQueue::new();

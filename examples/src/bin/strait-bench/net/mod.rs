@@ -66,6 +66,7 @@ const MULTI: [Subject; 5] = [Strait, Strait2, TokioCurrentThread, TokioMultiThre
 pub fn run(report: &mut Report) {
     let budget = report.budget();
     let rounds = if report.quick { 5_000 } else { 30_000 };
+
     for size in [1usize, 64, 1024] {
         pingpong(report, size, rounds);
     }

@@ -176,6 +176,11 @@ pub fn timer_churn(rt: &Runtime, budget: Duration) -> io::Result<f64> {
 }
 
 pub fn timer_fire(rt: &Runtime, n: usize) -> io::Result<f64> {
+    timer_fire_round(rt, n)?; // warm-up
+    timer_fire_round(rt, n)
+}
+
+fn timer_fire_round(rt: &Runtime, n: usize) -> io::Result<f64> {
     rt.block_on(async {
         let start = Instant::now();
         let handles: Vec<_> = (0..n)
