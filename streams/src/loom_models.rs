@@ -1,5 +1,7 @@
 //! loom models of the lock-free and concurrent parts: the stop token's callback
-//! protocol, the task state machine and the allocator's global pool.
+//! protocol, the task state machine, the allocator's global pool, the strand, the
+//! mutex/event claim protocols, and the run queues' lock-free posting (`Inject`) with
+//! its sleeping-consumer handshake.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
 
@@ -278,5 +280,109 @@ fn event_set_and_stop_claim_exactly_one_outcome() {
             Err(e) => assert!(crate::is_canceled(&e)),
         }
         assert!(event.is_set());
+    });
+}
+
+/// An executor whose posts go to an `Inject` stack.
+struct InjectExec(crate::exec::inject::Inject);
+
+impl Executor for InjectExec {
+    fn post(&self, task: Runnable) {
+        self.0.push(task);
+    }
+}
+
+// SAFETY (for the test type): `Inject` is a lock-free stack of `Send` runnables.
+unsafe impl Sync for InjectExec {}
+// SAFETY: as above.
+unsafe impl Send for InjectExec {}
+
+/// Spawns a task that records `id` in `log` when it runs; its spawn posts it.
+fn spawn_logging(exec: &std::sync::Arc<InjectExec>, log: &Arc<Mutex<Vec<u32>>>, id: u32) {
+    let env = IoEnv {
+        frame_allocator: FrameAlloc::system(),
+        ..IoEnv::new(AnyExecutor::from_arc(exec.clone()))
+    };
+    let log = log.clone();
+    crate::task::spawn_with_env(async move { log.lock().unwrap().push(id) }, env).detach();
+}
+
+#[test]
+fn inject_delivers_every_post_once_in_each_posters_order() {
+    loom::model(|| {
+        let exec = std::sync::Arc::new(InjectExec(crate::exec::inject::Inject::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let poster = {
+            let (exec, log) = (exec.clone(), log.clone());
+            thread::spawn(move || {
+                spawn_logging(&exec, &log, 1);
+                spawn_logging(&exec, &log, 2);
+            })
+        };
+        spawn_logging(&exec, &log, 10);
+        let mut ran = 0;
+        while ran < 3 {
+            let mut batch = exec.0.take();
+            while let Some(task) = batch.pop() {
+                task.run();
+                ran += 1;
+            }
+            thread::yield_now();
+        }
+        poster.join().unwrap();
+        assert!(exec.0.take().is_empty());
+        let log = log.lock().unwrap();
+        let pos = |id| log.iter().position(|&x| x == id).unwrap();
+        assert_eq!(log.len(), 3);
+        assert!(
+            pos(1) < pos(2),
+            "one poster's tasks run in posting order: {log:?}"
+        );
+    });
+}
+
+/// The handshake `SharedQueue` uses between a poster and a consumer about to sleep:
+/// the poster pushes, then (after a SeqCst fence) looks for sleepers; the consumer
+/// announces itself, then (after a fence) looks at the stack, under the mutex it sleeps
+/// on. loom reports a deadlock if the consumer can sleep through the post — which it
+/// does without the fences (loom models SeqCst accesses as acquire/release only).
+#[test]
+fn a_post_never_slips_past_a_consumer_going_to_sleep() {
+    loom::model(|| {
+        let exec = std::sync::Arc::new(InjectExec(crate::exec::inject::Inject::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sleepers = Arc::new(AtomicUsize::new(0));
+        let lock = Arc::new(Mutex::new(()));
+        let ready = Arc::new(loom::sync::Condvar::new());
+        let poster = {
+            let (exec, log) = (exec.clone(), log.clone());
+            let (sleepers, lock, ready) = (sleepers.clone(), lock.clone(), ready.clone());
+            thread::spawn(move || {
+                spawn_logging(&exec, &log, 1);
+                loom::sync::atomic::fence(SeqCst);
+                if sleepers.load(SeqCst) > 0 {
+                    drop(lock.lock().unwrap());
+                    ready.notify_one();
+                }
+            })
+        };
+        let mut guard = lock.lock().unwrap();
+        let mut batch = exec.0.take();
+        if batch.is_empty() {
+            sleepers.fetch_add(1, SeqCst);
+            loom::sync::atomic::fence(SeqCst);
+            batch = exec.0.take();
+            if batch.is_empty() {
+                guard = ready.wait(guard).unwrap();
+            }
+            sleepers.fetch_sub(1, SeqCst);
+            batch.append(exec.0.take());
+        }
+        drop(guard);
+        while let Some(task) = batch.pop() {
+            task.run();
+        }
+        poster.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), vec![1]);
     });
 }

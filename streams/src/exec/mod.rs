@@ -10,9 +10,11 @@
 //! - Work tracking: every spawned task counts as outstanding work from spawn to
 //!   completion; `run` returns and `join` unblocks when it reaches zero.
 
+pub(crate) mod inject;
 mod queue;
 mod run_loop;
 mod services;
+mod shared_queue;
 mod strand;
 mod thread_pool;
 

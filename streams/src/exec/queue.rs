@@ -137,34 +137,3 @@ impl std::fmt::Debug for RunQueue {
         f.debug_struct("RunQueue").field("len", &self.len).finish()
     }
 }
-
-/// A run queue plus the number of threads blocked on its owner's condition variable,
-/// guarded together by the owner's mutex: a post pays for a futex wake only when
-/// someone sleeps.
-#[derive(Debug, Default)]
-pub(crate) struct SleepQueue {
-    tasks: RunQueue,
-    pub(crate) sleepers: usize,
-}
-
-impl SleepQueue {
-    pub(crate) const fn new() -> Self {
-        SleepQueue {
-            tasks: RunQueue::new(),
-            sleepers: 0,
-        }
-    }
-}
-
-impl std::ops::Deref for SleepQueue {
-    type Target = RunQueue;
-    fn deref(&self) -> &RunQueue {
-        &self.tasks
-    }
-}
-
-impl std::ops::DerefMut for SleepQueue {
-    fn deref_mut(&mut self) -> &mut RunQueue {
-        &mut self.tasks
-    }
-}

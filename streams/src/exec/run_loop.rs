@@ -4,15 +4,14 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::queue::SleepQueue;
+use super::shared_queue::SharedQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
-use crate::sync::lock_std as lock;
 use crate::task::{JoinHandle, Runnable};
 
 /// A run loop: tasks posted to its executor run on whichever thread calls
@@ -34,8 +33,7 @@ pub struct RunLoop {
 }
 
 struct LoopShared {
-    queue: Mutex<SleepQueue>,
-    ready: Condvar,
+    queue: SharedQueue,
     work: AtomicUsize,
     stopped: AtomicBool,
     services: Services,
@@ -55,14 +53,7 @@ const BATCH: usize = 32;
 
 impl Executor for LoopShared {
     fn post(&self, task: Runnable) {
-        let sleeping = {
-            let mut queue = lock(&self.queue);
-            queue.push_back(task);
-            queue.sleepers > 0
-        };
-        if sleeping {
-            self.ready.notify_one();
-        }
+        self.queue.post(task);
     }
 
     fn dispatch(&self, task: Runnable) {
@@ -82,11 +73,9 @@ impl Executor for LoopShared {
     }
 
     fn on_work_finished(&self) {
-        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.work.fetch_sub(1, Ordering::SeqCst) == 1 {
             // Wake a `run` blocked with an empty queue so it can return.
-            if lock(&self.queue).sleepers > 0 {
-                self.ready.notify_all();
-            }
+            self.queue.notify_all();
         }
     }
 
@@ -146,8 +135,7 @@ impl RunLoop {
     pub fn with_frame_allocator(alloc: FrameAlloc) -> Self {
         RunLoop {
             shared: Arc::new(LoopShared {
-                queue: Mutex::new(SleepQueue::new()),
-                ready: Condvar::new(),
+                queue: SharedQueue::new(),
                 work: AtomicUsize::new(0),
                 stopped: AtomicBool::new(false),
                 services: Services::new(),
@@ -230,9 +218,8 @@ impl RunLoop {
 
     /// Makes `run` and friends return as soon as the current task finishes.
     pub fn stop(&self) {
-        self.shared.stopped.store(true, Ordering::Release);
-        let _queue = lock(&self.shared.queue);
-        self.shared.ready.notify_all();
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.queue.notify_all();
     }
 
     /// `true` after `stop` until `restart`.
@@ -255,7 +242,7 @@ impl RunLoop {
     fn run_batch(&self, wait: Wait, max: usize) -> usize {
         let shared = &*self.shared;
         let mut batch = {
-            let mut queue = lock(&shared.queue);
+            let mut queue = shared.queue.lock();
             loop {
                 if self.stopped() {
                     return 0;
@@ -271,22 +258,9 @@ impl RunLoop {
                     Wait::Forever => None,
                     Wait::Until(deadline) => Some(deadline),
                 };
-                queue.sleepers += 1;
-                queue = match deadline {
-                    None => shared
-                        .ready
-                        .wait(queue)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                    Some(deadline) => {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        shared
-                            .ready
-                            .wait_timeout(queue, left)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .0
-                    }
-                };
-                queue.sleepers -= 1;
+                queue = shared.queue.wait(queue, deadline, || {
+                    self.stopped() || shared.work.load(Ordering::SeqCst) == 0
+                });
                 if deadline.is_some_and(|d| Instant::now() >= d) && queue.is_empty() {
                     return 0;
                 }
@@ -311,7 +285,7 @@ impl RunLoop {
             // Untouched batch tasks keep their place at the front; run-next tasks that
             // did not fit go to the back, so a task dispatching itself cannot starve
             // the rest of the queue.
-            let mut queue = lock(&shared.queue);
+            let mut queue = shared.queue.lock();
             queue.prepend(batch.take());
             while let Some(task) = next.pop() {
                 queue.push_back(task);
@@ -342,20 +316,17 @@ impl RunLoop {
                 }
             }
             let task = {
-                let mut queue = lock(&shared.queue);
+                let mut queue = shared.queue.lock();
                 loop {
-                    if signal.woken.load(Ordering::Acquire) {
+                    if signal.woken.load(Ordering::SeqCst) {
                         break None;
                     }
                     if let Some(task) = queue.pop() {
                         break Some(task);
                     }
-                    queue.sleepers += 1;
                     queue = shared
-                        .ready
-                        .wait(queue)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    queue.sleepers -= 1;
+                        .queue
+                        .wait(queue, None, || signal.woken.load(Ordering::SeqCst));
                 }
             };
             if let Some(task) = task {
@@ -377,11 +348,8 @@ impl Wake for BlockOnSignal {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        // Taking the lock orders the store before a waiter's re-check.
-        if lock(&self.shared.queue).sleepers > 0 {
-            self.shared.ready.notify_all();
-        }
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.queue.notify_all();
     }
 }
 
@@ -408,7 +376,7 @@ impl Drop for RunLoop {
         self.shared.services.shutdown();
         // Queued tasks hold the loop's executor: drop them (aborting their tasks)
         // outside the lock to break the cycle.
-        let abandoned = lock(&self.shared.queue).take();
+        let abandoned = self.shared.queue.take_all();
         drop(abandoned);
     }
 }
@@ -416,7 +384,7 @@ impl Drop for RunLoop {
 impl std::fmt::Debug for RunLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunLoop")
-            .field("queued", &lock(&self.shared.queue).len())
+            .field("queued", &self.shared.queue.len())
             .field("outstanding_work", &self.outstanding_work())
             .field("stopped", &self.stopped())
             .finish()

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use super::queue::SleepQueue;
+use super::shared_queue::SharedQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
@@ -38,8 +38,8 @@ pub struct ThreadPool {
 }
 
 struct PoolShared {
-    queue: Mutex<SleepQueue>,
-    ready: Condvar,
+    queue: SharedQueue,
+    /// Signalled (under the queue's consumer lock) when outstanding work reaches zero.
     idle: Condvar,
     work: AtomicUsize,
     stop: AtomicBool,
@@ -52,14 +52,7 @@ std::thread_local! {
 
 impl Executor for PoolShared {
     fn post(&self, task: Runnable) {
-        let sleeping = {
-            let mut queue = lock(&self.queue);
-            queue.push_back(task);
-            queue.sleepers > 0
-        };
-        if sleeping {
-            self.ready.notify_one();
-        }
+        self.queue.post(task);
     }
 
     fn running_in_this_thread(&self) -> bool {
@@ -72,7 +65,7 @@ impl Executor for PoolShared {
 
     fn on_work_finished(&self) {
         if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _queue = lock(&self.queue);
+            let _queue = self.queue.lock();
             self.idle.notify_all();
         }
     }
@@ -96,8 +89,7 @@ impl ThreadPool {
             threads
         };
         let shared = Arc::new(PoolShared {
-            queue: Mutex::new(SleepQueue::new()),
-            ready: Condvar::new(),
+            queue: SharedQueue::new(),
             idle: Condvar::new(),
             work: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -140,7 +132,7 @@ impl ThreadPool {
             "ThreadPool::join called from one of its own threads"
         );
         {
-            let mut queue = lock(&self.shared.queue);
+            let mut queue = self.shared.queue.lock();
             while self.shared.work.load(Ordering::Acquire) != 0
                 && !self.shared.stop.load(Ordering::Acquire)
             {
@@ -159,9 +151,9 @@ impl ThreadPool {
 
     /// Ends the threads after their current task; queued tasks are abandoned.
     pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::Release);
-        let _queue = lock(&self.shared.queue);
-        self.shared.ready.notify_all();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.queue.notify_all();
+        let _queue = self.shared.queue.lock();
         self.shared.idle.notify_all();
     }
 
@@ -175,20 +167,17 @@ fn worker(shared: &PoolShared) {
     WORKER_OF.with(|w| w.set(shared));
     loop {
         let task = {
-            let mut queue = lock(&shared.queue);
+            let mut queue = shared.queue.lock();
             loop {
-                if shared.stop.load(Ordering::Acquire) {
+                if shared.stop.load(Ordering::SeqCst) {
                     return;
                 }
                 if let Some(task) = queue.pop() {
                     break task;
                 }
-                queue.sleepers += 1;
                 queue = shared
-                    .ready
-                    .wait(queue)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                queue.sleepers -= 1;
+                    .queue
+                    .wait(queue, None, || shared.stop.load(Ordering::SeqCst));
             }
         };
         task.run();
@@ -214,7 +203,7 @@ impl Drop for ThreadPool {
         for handle in std::mem::take(&mut *lock(&self.threads)) {
             let _ = handle.join();
         }
-        let abandoned = lock(&self.shared.queue).take();
+        let abandoned = self.shared.queue.take_all();
         drop(abandoned);
     }
 }
