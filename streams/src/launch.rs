@@ -130,22 +130,22 @@ impl RunAsync {
     /// Spawns the task without a handle: `on_ok` receives its output, `on_err` the
     /// panic (as [`JoinError::Panicked`](crate::JoinError)) or an abort when the executor
     /// shuts down first. Both run on the executor's thread.
-    pub fn detach<F, Ok, Err>(self, future: F, on_ok: Ok, on_err: Err)
+    pub fn detach<F, OnOk, OnErr>(self, future: F, on_ok: OnOk, on_err: OnErr)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
-        Ok: FnOnce(F::Output) + Send + 'static,
-        Err: FnOnce(crate::JoinError) + Send + 'static,
+        OnOk: FnOnce(F::Output) + Send + 'static,
+        OnErr: FnOnce(crate::JoinError) + Send + 'static,
     {
         let guard = ErrGuard(Some(on_err));
         let wrapped = async move {
             let mut guard = guard;
             match CatchUnwind(future).await {
-                Result::Ok(v) => {
+                Ok(v) => {
                     guard.0 = None;
                     on_ok(v);
                 }
-                Result::Err(payload) => {
+                Err(payload) => {
                     if let Some(on_err) = guard.0.take() {
                         on_err(crate::JoinError::Panicked(payload));
                     }

@@ -5,14 +5,17 @@
 //!
 //! | piece | what it is |
 //! |---|---|
-//! | [`IoEnv`], [`env`], [`with_env`] | the environment published for every poll of a task |
+//! | [`IoEnv`], [`env()`], [`with_env`] | the environment published for every poll of a task |
 //! | [`StopSource`], [`StopToken`], [`StopCallback`], [`StopWaker`] | cooperative cancellation; callbacks are intrusive and never allocate |
 //! | [`is_canceled`], [`canceled`] | the one cancellation error |
 //! | [`Executor`], [`AnyExecutor`], [`ExecutorRef`], [`Runnable`] | where tasks run; posting never allocates |
 //! | [`RunLoop`], [`ThreadPool`], [`system_executor`], [`block_on`] | execution contexts |
 //! | [`spawn`], [`JoinHandle`], [`Task`] | spawned tasks (one allocation each) and the owned type-erased future |
 //! | [`FrameAllocator`], [`FrameAlloc`], [`RecyclingAllocator`] | where task state is allocated |
-//! | [`with_stop_token`], [`with_frame_allocator`], [`yield_now`] | launch helpers |
+//! | [`run_async`], [`run`], [`with_stop_token`], [`with_frame_allocator`], [`yield_now`] | launchers and launch helpers |
+//! | [`when_all`], [`when_any`], [`timeout`], [`delay`] | structured concurrency and time |
+//! | [`AsyncMutex`], [`AsyncEvent`], [`Strand`] | coordination without blocking a thread |
+//! | [`ReadStream`], [`WriteStream`], [`ReadSource`], [`WriteSink`], [`BufferSource`], [`BufferSink`] and the `Any*` wrappers ([`io`]) | the stream concepts, their composed algorithms and type erasure |
 //!
 //! ```
 //! use strait_streams::{env, with_stop_token, RunLoop, StopSource};
@@ -51,12 +54,14 @@
 //!
 //! ## Testing unsafe code
 //!
-//! The unsafe modules (`stop`, `task::raw`, `alloc`, `exec::queue`, `env`) have tests
+//! The unsafe modules (`stop`, `task::raw`, `alloc`, `exec::queue`, `exec::inject`,
+//! `env`) have tests
 //! that run under AddressSanitizer:
 //! `RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p strait-streams --lib --tests --target x86_64-unknown-linux-gnu`
 //! (doctests are left out: rustdoc links them without the sanitizer runtime).
-//! Loom models of the stop token, the task state machine, the strand and the
-//! allocator's global pool run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
+//! Loom models of the stop token, the task state machine, the strand, the mutex and
+//! event claim protocols, the allocator's global pool, and the run queues' lock-free
+//! posting with its sleeping-consumer handshake run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

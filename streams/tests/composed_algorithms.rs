@@ -302,3 +302,32 @@ fn borrowed_buffer_wrappers_leave_the_inner_value_with_the_caller() {
     }
     assert_eq!(source.available(), 3);
 }
+
+/// A source that delivers `good` bytes, then fails.
+struct FailsAfter {
+    good: usize,
+}
+
+impl strait_streams::ReadSource for FailsAfter {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        bufs: &mut strait_streams::ReadBufs<'_, '_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let n = self.good.min(bufs.remaining());
+        let filled = strait_vocab::buffer_copy(bufs.window_mut().as_mut_slice(), &[5u8; 64][..], n);
+        bufs.consume(filled);
+        self.good -= filled;
+        std::task::Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()))
+    }
+}
+
+#[test]
+fn a_complete_read_that_fails_reports_what_it_delivered() {
+    let mut source = FailsAfter { good: 5 };
+    let mut buf = [0u8; 16];
+    let err = block_on(source.read(&mut [MutableBuffer::new(&mut buf[..])])).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(bytes_transferred(&err), 5);
+    assert_eq!(&buf[..5], &[5u8; 5]);
+}

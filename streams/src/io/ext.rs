@@ -135,8 +135,9 @@ impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
 pub trait ReadSourceExt: ReadSource {
     /// Fills `bufs` completely, or up to the end of the source. Returns the number of
     /// bytes read: less than `bufs`' size only at end of source. On error the bytes
-    /// read before it are in `bufs`, but their count is lost; use
-    /// [`read_into`](Self::read_into) to keep it. Not cancel-safe (a drop loses the count).
+    /// read before it are in `bufs` and their count is in the error
+    /// ([`bytes_transferred`](crate::bytes_transferred)). Not cancel-safe (a drop loses
+    /// the count).
     fn read<'b, 'c>(&'b mut self, bufs: &'b mut [MutableBuffer<'c>]) -> Read<'b, 'c, Self>
     where
         Self: Unpin,
@@ -172,13 +173,18 @@ impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
         let source = &mut *this.source;
         let bufs = &mut this.bufs;
         let r: Poll<io::Result<()>> = gated!(Pin::new(&mut *source).poll_read(cx, bufs));
-        r.map_ok(|()| this.bufs.consumed())
+        let done = this.bufs.consumed();
+        r.map(|r| {
+            r.map(|()| done)
+                .map_err(|e| crate::error::after_transfer(e, done))
+        })
     }
 }
 
 /// Async methods of every [`WriteSink`].
 pub trait WriteSinkExt: WriteSink {
-    /// Writes all of `bufs`. Returns the number of bytes written.
+    /// Writes all of `bufs`. Returns the number of bytes written; on error the count
+    /// written before it is in the error ([`bytes_transferred`](crate::bytes_transferred)).
     fn write<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
     where
         Self: Unpin,
@@ -243,7 +249,11 @@ impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
                 Pin::new(&mut *sink).poll_write(cx, bufs)
             }
         });
-        r.map_ok(|()| this.bufs.consumed())
+        let done = this.bufs.consumed();
+        r.map(|r| {
+            r.map(|()| done)
+                .map_err(|e| crate::error::after_transfer(e, done))
+        })
     }
 }
 
