@@ -82,8 +82,10 @@ pub mod task;
 pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator};
 pub use combinators::timer::TimerKey;
 pub use combinators::{
-    delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll, Timeout,
-    TimerService, TimerTable, WhenAllVec, WhenAny,
+    delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll,
+    IntoWhenAny, OneOf2, OneOf3, OneOf4, OneOf5, OneOf6, Timeout, TimerService, TimerTable,
+    WhenAll2, WhenAll3, WhenAll4, WhenAll5, WhenAll6, WhenAllVec, WhenAny, WhenAny2, WhenAny3,
+    WhenAny4, WhenAny5, WhenAny6,
 };
 pub use env::{
     enter_env, env, env_is_set, stop_requested, with_env, with_frame_allocator, with_stop_token,

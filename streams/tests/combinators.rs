@@ -119,6 +119,43 @@ fn when_any_errors_never_win() {
 }
 
 #[test]
+fn when_any_over_a_tuple_returns_the_winner_as_its_variant() {
+    use strait_streams::{OneOf2, OneOf3};
+    let rl = RunLoop::new();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let text = async {
+        ok_after(3, 0).await?;
+        Ok::<_, io::Error>("text")
+    };
+    let started = Instant::now();
+    let won = rl
+        .block_on(when_any((
+            long_wait(finished.clone()),
+            text,
+            long_wait(finished.clone()),
+        )))
+        .unwrap();
+    assert_eq!(won, OneOf3::Second("text"));
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        2,
+        "both losers were awaited"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Errors do not win; when all fail, the last error is reported.
+    let won = rl
+        .block_on(when_any((fail_after(0, "early"), async {
+            ok_after(2, 5).await.map(|v| v as u64)
+        })))
+        .unwrap();
+    assert_eq!(won, OneOf2::Second(5u64));
+    let err = rl
+        .block_on(when_any((fail_after(3, "last"), fail_after(1, "first"))))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "last");
+}
+
+#[test]
 #[should_panic(expected = "when_any needs at least one child")]
 fn when_any_of_nothing_is_a_clear_error() {
     let none: Vec<std::future::Ready<io::Result<u32>>> = Vec::new();

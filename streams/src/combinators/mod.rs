@@ -14,7 +14,12 @@ mod when_any;
 
 pub use timer::{delay, delay_until, timeout, Delay, FallbackTimer, Timeout, TimerService};
 pub use timer_table::TimerTable;
-pub use when_all::{when_all, IntoWhenAll, WhenAllVec};
-pub use when_any::{when_any, WhenAny};
+pub use when_all::{
+    when_all, IntoWhenAll, WhenAll2, WhenAll3, WhenAll4, WhenAll5, WhenAll6, WhenAllVec,
+};
+pub use when_any::{
+    when_any, IntoWhenAny, OneOf2, OneOf3, OneOf4, OneOf5, OneOf6, WhenAny, WhenAny2, WhenAny3,
+    WhenAny4, WhenAny5, WhenAny6,
+};
 
 pub(crate) use scope::{MaybeDone, Scope};
