@@ -203,12 +203,11 @@ macro_rules! when_any_tuple {
                 let pick = this.winner.or(this.last_error).expect("every child finished");
                 match pick {
                     $(
-                        // SAFETY: every child finished; no pinned future remains.
-                        $idx => Poll::Ready(
-                            unsafe { Pin::new_unchecked(&mut this.children.$idx) }
-                                .take()
-                                .map($out::$V),
-                        ),
+                        $idx => {
+                            // SAFETY: every child finished; no pinned future remains.
+                            let child = unsafe { Pin::new_unchecked(&mut this.children.$idx) };
+                            Poll::Ready(child.take().map($out::$V))
+                        }
                     )+
                     _ => unreachable!("the pick is a child index"),
                 }
