@@ -8,33 +8,19 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use strait_streams::{JoinHandle, ReadStream, ThreadPool, WriteStream};
+use strait_streams::{JoinHandle, ReadStream, WriteStream};
 use strait_vocab::{buffer_copy, ConstBuffer, MutableBuffer};
 
 /// Size of a [`StreamFile`]'s transfer buffer.
 const CHUNK: usize = 64 * 1024;
 
-fn blocking_pool() -> &'static ThreadPool {
-    static POOL: OnceLock<ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| ThreadPool::with_name(4, "strait-blocking-"))
-}
+use crate::blocking::{file_pool, offload as offload_on};
 
-/// Runs `job` on the blocking pool; awaiting honours the stop token (the job itself
-/// runs to completion; its result is dropped).
 async fn offload<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
-    let mut handle = blocking_pool().spawn(async move { job() });
-    poll_fn(|cx| {
-        if strait_streams::stop_requested() {
-            return Poll::Ready(Err(strait_streams::canceled()));
-        }
-        Pin::new(&mut handle)
-            .poll(cx)
-            .map(|r| r.map_err(|e| io::Error::other(e.to_string())))
-    })
-    .await
+    offload_on(file_pool(), job).await
 }
 
 /// A file read and written at explicit offsets with owned buffers (the shape io_uring
@@ -239,7 +225,7 @@ impl ReadStream for StreamFile {
             };
             buf.resize(CHUNK, 0);
             let file = this.file.clone();
-            this.state = State::Reading(blocking_pool().spawn(async move {
+            this.state = State::Reading(file_pool().spawn(async move {
                 let mut f: &File = &file;
                 let r = f.read(&mut buf);
                 (r, buf)
@@ -280,7 +266,7 @@ impl WriteStream for StreamFile {
         }
         let n = buf.len();
         let file = this.file.clone();
-        this.state = State::Writing(blocking_pool().spawn(async move {
+        this.state = State::Writing(file_pool().spawn(async move {
             let mut f: &File = &file;
             let r = f.write_all(&buf);
             (r, buf)

@@ -46,6 +46,7 @@
 //!
 //! Not yet here (later issues): io_uring.
 
+mod blocking;
 mod budget;
 mod context;
 mod file;

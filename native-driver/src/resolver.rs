@@ -2,14 +2,10 @@
 //! reactor thread.
 
 use std::ffi::CStr;
-use std::future::poll_fn;
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
-use std::task::Poll;
 
-use strait_streams::{JoinHandle, ThreadPool};
+use strait_streams::ThreadPool;
 
 /// Forward and reverse name resolution. Lookups run on the resolver's own threads;
 /// awaiting one honours the environment's stop token (the lookup is abandoned: its
@@ -31,18 +27,7 @@ impl Resolver {
         &self,
         job: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> io::Result<T> {
-        let mut handle: JoinHandle<io::Result<T>> = self.pool.spawn(async move { job() });
-        poll_fn(|cx| {
-            if strait_streams::stop_requested() {
-                return Poll::Ready(Err(strait_streams::canceled()));
-            }
-            match Pin::new(&mut handle).poll(cx) {
-                Poll::Ready(Ok(r)) => Poll::Ready(r),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(io::Error::other(e.to_string()))),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
+        crate::blocking::offload(&self.pool, job).await?
     }
 
     /// Resolves `host` and `port` to socket addresses (`getaddrinfo`).

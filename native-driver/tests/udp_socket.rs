@@ -85,3 +85,40 @@ fn broadcast_and_multicast_options_apply() {
         Err(e) => eprintln!("multicast join refused here: {e}"),
     }
 }
+
+#[test]
+fn cancel_and_close_complete_a_pending_receive() {
+    let ctx = IoContext::new().unwrap();
+    let sock = UdpSocket::bind(&ctx, any()).unwrap();
+    let peer = UdpSocket::bind(&ctx, any()).unwrap();
+    let wait_then = |f: &dyn Fn() -> bool| {
+        let mut buf = [0u8; 16];
+        ctx.block_on(async {
+            when_all((
+                async { Ok::<_, std::io::Error>(sock.recv_from(&mut buf).await) },
+                async {
+                    strait_streams::delay(Duration::from_millis(10)).await?;
+                    Ok(f())
+                },
+            ))
+            .await
+        })
+        .unwrap()
+    };
+    let (received, canceled) = wait_then(&|| sock.cancel());
+    assert!(canceled);
+    assert!(is_canceled(&received.unwrap_err()));
+    // Still usable after a cancel.
+    let to = sock.local_addr().unwrap();
+    ctx.block_on(peer.send_to(b"ping", to)).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(ctx.block_on(sock.recv_from(&mut buf)).unwrap().0, 4);
+    // After close, pending and later receives fail.
+    let (received, _) = wait_then(&|| {
+        sock.close();
+        true
+    });
+    assert!(is_canceled(&received.unwrap_err()));
+    let later = ctx.block_on(sock.send_to(b"x", peer.local_addr().unwrap()));
+    assert!(is_canceled(&later.unwrap_err()));
+}
