@@ -26,3 +26,18 @@ fn sigkill_cannot_be_added_and_cancel_completes_waits() {
     assert!(is_canceled(&ctx.block_on(set.wait()).unwrap_err()));
     set.remove(libc::SIGUSR2).unwrap();
 }
+
+#[test]
+fn sets_on_two_contexts_each_receive_their_own_signal() {
+    let (a, b) = (IoContext::new().unwrap(), IoContext::new().unwrap());
+    let (on_a, on_b) = (SignalSet::new(&a).unwrap(), SignalSet::new(&b).unwrap());
+    on_a.add(libc::SIGUSR1).unwrap();
+    on_b.add(libc::SIGUSR2).unwrap();
+    // SAFETY: both signals are blocked for this thread (by `add`), so raise queues them.
+    unsafe {
+        assert_eq!(libc::raise(libc::SIGUSR2), 0);
+        assert_eq!(libc::raise(libc::SIGUSR1), 0);
+    }
+    assert_eq!(a.block_on(on_a.wait()).unwrap(), libc::SIGUSR1);
+    assert_eq!(b.block_on(on_b.wait()).unwrap(), libc::SIGUSR2);
+}
