@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use strait_streams::exec::{ExecutionContext, RunQueue, Services};
+use strait_streams::exec::{ExecutionContext, Inject, RunQueue, Services};
 use strait_streams::{
     AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable, TimerService,
 };
@@ -53,7 +53,11 @@ pub struct IoContext {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Runner side: batches are taken from here under the lock.
     queue: Mutex<RunQueue>,
+    /// Posts from threads not running this context: lock-free, moved into `queue` by
+    /// the next runner that takes a batch.
+    inject: Inject,
     work: AtomicUsize,
     stopped: AtomicBool,
     /// Threads (about to be) blocked in the selector: posts must wake one.
@@ -93,7 +97,10 @@ impl Executor for Shared {
             LOCAL.with(|l| l.borrow_mut().push_back(task));
             return;
         }
-        lock(&self.queue).push_back(task);
+        self.inject.push(task);
+        // Sleep handshake with `turn`: push, fence, check sleepers here; announce,
+        // fence, check the stack there (the loom-modelled protocol of strait-streams).
+        std::sync::atomic::fence(Ordering::SeqCst);
         self.wake_reactor();
     }
 
@@ -178,6 +185,7 @@ impl IoContext {
         reactor.selector.register(wake.as_raw_fd(), WAKE_TOKEN)?;
         let shared = Arc::new_cyclic(|weak| Shared {
             queue: Mutex::new(RunQueue::new()),
+            inject: Inject::new(),
             work: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -304,7 +312,9 @@ impl IoContext {
     }
 
     fn idle(&self) -> bool {
-        self.outstanding_work() == 0 && lock(&self.shared.queue).is_empty()
+        self.outstanding_work() == 0
+            && self.shared.inject.is_empty()
+            && lock(&self.shared.queue).is_empty()
     }
 
     /// Runs `future` to completion on this thread, driving the context meanwhile. The
@@ -344,7 +354,11 @@ impl IoContext {
         max: usize,
     ) -> usize {
         let shared = &*self.shared;
-        let mut batch = lock(&shared.queue).pop_batch(BATCH.min(max));
+        let mut batch = {
+            let mut queue = lock(&shared.queue);
+            queue.append(shared.inject.take());
+            queue.pop_batch(BATCH.min(max))
+        };
         if !batch.is_empty() {
             let mut ran = 0;
             {
@@ -381,7 +395,12 @@ impl IoContext {
         }
         // Announce the wait, then re-check: a post after the check sees a sleeper.
         shared.sleepers.fetch_add(1, Ordering::SeqCst);
-        if !lock(&shared.queue).is_empty() || interrupted() || self.stopped() {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if !shared.inject.is_empty()
+            || !lock(&shared.queue).is_empty()
+            || interrupted()
+            || self.stopped()
+        {
             shared.sleepers.fetch_sub(1, Ordering::SeqCst);
             return 0;
         }
@@ -461,7 +480,8 @@ impl Drop for IoContext {
         self.shared.services.shutdown();
         // Queued tasks hold the context's executor: drop them (aborting their tasks)
         // outside the lock to break the cycle.
-        let abandoned = lock(&self.shared.queue).take();
+        let mut abandoned = lock(&self.shared.queue).take();
+        abandoned.append(self.shared.inject.take());
         drop(abandoned);
     }
 }

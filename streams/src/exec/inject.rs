@@ -14,13 +14,20 @@ use crate::sync::AtomicPtr;
 use crate::task::raw::Header;
 use crate::Runnable;
 
-/// Posted runnables, newest first, until a consumer takes them.
-pub(crate) struct Inject {
+/// Posted runnables, newest first, until a consumer takes them: the lock-free posting
+/// side of a run queue, for execution contexts (drivers) that run tasks.
+///
+/// A context that waits for work must pair it with a sleep handshake: the poster
+/// pushes, issues a `SeqCst` fence, then checks for sleepers; a consumer announces its
+/// sleep, fences, then checks [`is_empty`](Self::is_empty) (see the loom model
+/// `a_post_never_slips_past_a_consumer_going_to_sleep`).
+pub struct Inject {
     head: AtomicPtr<Header>,
 }
 
 impl Inject {
-    pub(crate) fn new() -> Self {
+    /// An empty stack.
+    pub fn new() -> Self {
         Inject {
             head: AtomicPtr::new(ptr::null_mut()),
         }
@@ -28,7 +35,7 @@ impl Inject {
 
     /// Posts `task`. `SeqCst`, so that a poster's later check for sleeping consumers
     /// and a consumer's "announce sleep, then look here" cannot both miss each other.
-    pub(crate) fn push(&self, task: Runnable) {
+    pub fn push(&self, task: Runnable) {
         let node = task.into_raw().as_ptr();
         let mut head = self.head.load(Relaxed);
         loop {
@@ -42,12 +49,12 @@ impl Inject {
     }
 
     /// `true` when nothing waits to be taken.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.head.load(SeqCst).is_null()
     }
 
     /// Takes every posted runnable, oldest first.
-    pub(crate) fn take(&self) -> RunQueue {
+    pub fn take(&self) -> RunQueue {
         let mut queue = RunQueue::new();
         if self.head.load(Relaxed).is_null() {
             return queue;
@@ -62,6 +69,12 @@ impl Inject {
             queue.push_front(unsafe { Runnable::from_raw(n) });
         }
         queue
+    }
+}
+
+impl Default for Inject {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -18,6 +18,7 @@ mod shared_queue;
 mod strand;
 mod thread_pool;
 
+pub use inject::Inject;
 pub use queue::RunQueue;
 pub use run_loop::{RunLoop, WorkGuard};
 pub use services::{ExecutionContext, Service, ServiceExists, Services};
