@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use strait_streams::{
 };
 
 use crate::reactor::{Reactor, WAKE_TOKEN};
+use crate::runner_queue::RunnerQueue;
 use crate::sys::epoll::EventFd;
 use crate::timer_queue::TimerQueue;
 
@@ -53,8 +54,8 @@ pub struct IoContext {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Runner side: batches are taken from here under the lock.
-    queue: Mutex<RunQueue>,
+    /// Runner side: batches are taken from here.
+    queue: RunnerQueue,
     /// Posts from threads not running this context: lock-free, moved into `queue` by
     /// the next runner that takes a batch.
     inject: Inject,
@@ -76,10 +77,6 @@ std::thread_local! {
     /// queue under one lock when the thread stops running (end of a batch, of a reactor
     /// dispatch, of a `block_on` poll) instead of one lock per post.
     static LOCAL: RefCell<RunQueue> = const { RefCell::new(RunQueue::new()) };
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -151,7 +148,7 @@ impl Drop for Running<'_> {
         let posted = LOCAL.with(|l| l.replace(std::mem::take(&mut self.outer_local)));
         RUNNING.with(|r| r.set(self.outer));
         if !posted.is_empty() {
-            lock(&self.shared.queue).append(posted);
+            self.shared.queue.with(|q| q.append(posted));
             self.shared.wake_reactor();
         }
     }
@@ -180,11 +177,26 @@ impl IoContext {
     /// # Errors
     /// When the kernel refuses an epoll instance or an eventfd (descriptor limits).
     pub fn new() -> io::Result<IoContext> {
+        Self::build(RunnerQueue::shared())
+    }
+
+    /// A context for exactly one runner thread (the first that runs it; another thread
+    /// running it panics). It runs tasks without taking any lock: the runner keeps its
+    /// queue to itself, and posts from other threads (wakes, spawns) arrive through a
+    /// lock-free stack. Thread-per-core servers use one such context per core.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn new_single_threaded() -> io::Result<IoContext> {
+        Self::build(RunnerQueue::owned())
+    }
+
+    fn build(queue: RunnerQueue) -> io::Result<IoContext> {
         let reactor = Arc::new(Reactor::new()?);
         let wake = EventFd::new()?;
         reactor.selector.register(wake.as_raw_fd(), WAKE_TOKEN)?;
         let shared = Arc::new_cyclic(|weak| Shared {
-            queue: Mutex::new(RunQueue::new()),
+            queue,
             inject: Inject::new(),
             work: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
@@ -314,7 +326,7 @@ impl IoContext {
     fn idle(&self) -> bool {
         self.outstanding_work() == 0
             && self.shared.inject.is_empty()
-            && lock(&self.shared.queue).is_empty()
+            && self.shared.queue.with(|q| q.is_empty())
     }
 
     /// Runs `future` to completion on this thread, driving the context meanwhile. The
@@ -355,9 +367,11 @@ impl IoContext {
     ) -> usize {
         let shared = &*self.shared;
         let mut batch = {
-            let mut queue = lock(&shared.queue);
-            queue.append(shared.inject.take());
-            queue.pop_batch(BATCH.min(max))
+            let injected = shared.inject.take();
+            shared.queue.with(|queue| {
+                queue.append(injected);
+                queue.pop_batch(BATCH.min(max))
+            })
         };
         if !batch.is_empty() {
             let mut ran = 0;
@@ -373,7 +387,7 @@ impl IoContext {
                 }
                 if !batch.is_empty() {
                     // Before the tasks this batch posted (queued as `_running` ends).
-                    lock(&shared.queue).prepend(batch.take());
+                    shared.queue.with(|q| q.prepend(batch.take()));
                 }
             }
             // Under sustained load, still collect readiness now and then; otherwise the
@@ -397,7 +411,7 @@ impl IoContext {
         shared.sleepers.fetch_add(1, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
         if !shared.inject.is_empty()
-            || !lock(&shared.queue).is_empty()
+            || !shared.queue.with(|q| q.is_empty())
             || interrupted()
             || self.stopped()
         {
@@ -480,7 +494,8 @@ impl Drop for IoContext {
         self.shared.services.shutdown();
         // Queued tasks hold the context's executor: drop them (aborting their tasks)
         // outside the lock to break the cycle.
-        let mut abandoned = lock(&self.shared.queue).take();
+        // SAFETY: the context is being dropped, so no thread runs it (runners borrow it).
+        let mut abandoned = unsafe { self.shared.queue.take_all() };
         abandoned.append(self.shared.inject.take());
         drop(abandoned);
     }

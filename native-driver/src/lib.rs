@@ -53,6 +53,7 @@ mod file;
 mod net;
 mod reactor;
 mod resolver;
+mod runner_queue;
 mod signal;
 mod sys;
 mod timer;

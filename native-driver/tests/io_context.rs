@@ -82,10 +82,11 @@ fn several_threads_can_run_one_context() {
 
 #[test]
 fn thread_per_core_contexts_share_a_port_with_reuseport() {
-    let first = IoContext::new().unwrap();
+    // One single-threaded (lock-free) context per core, each with its own listener.
+    let first = IoContext::new_single_threaded().unwrap();
     let l1 = TcpListener::bind_with(&first, "127.0.0.1:0".parse().unwrap(), 128, true).unwrap();
     let addr: SocketAddr = l1.local_addr().unwrap();
-    let second = IoContext::new().unwrap();
+    let second = IoContext::new_single_threaded().unwrap();
     let l2 = TcpListener::bind_with(&second, addr, 128, true).unwrap();
     let accepted = [AtomicUsize::new(0), AtomicUsize::new(0)];
     let accepted = &accepted;
@@ -158,4 +159,55 @@ fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
         reads <= 1024,
         "yielded after its budget, not after {reads} reads"
     );
+}
+
+#[test]
+fn a_single_threaded_context_runs_io_timers_and_remote_spawns() {
+    let ctx = IoContext::new_single_threaded().unwrap();
+    let listener = TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ctx.spawn(async move {
+        let (conn, _) = listener.accept().await.unwrap();
+        echo_once(conn).await.unwrap();
+    });
+    // A task spawned from another thread arrives through the lock-free stack.
+    let remote = std::thread::scope(|s| {
+        s.spawn(|| {
+            ctx.spawn(async {
+                strait_streams::delay(Duration::from_millis(5))
+                    .await
+                    .unwrap();
+                7
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    let echoed = ctx.block_on(async {
+        let mut c = TcpStream::connect(&ctx, addr).await.unwrap();
+        write_all(&mut c, "hi").await.unwrap();
+        let mut b = [0u8; 2];
+        read(&mut c, &mut b[..]).await.unwrap();
+        b
+    });
+    assert_eq!(&echoed, b"hi");
+    ctx.run();
+    assert!(server.is_finished());
+    assert_eq!(ctx.block_on(remote).unwrap(), 7);
+}
+
+#[test]
+fn a_single_threaded_context_refuses_a_second_runner_thread() {
+    let ctx = IoContext::new_single_threaded().unwrap();
+    ctx.poll(); // this thread owns it now
+    let second = std::thread::scope(|s| s.spawn(|| ctx.poll()).join());
+    let panic = second.unwrap_err();
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(msg.contains("single-threaded IoContext"), "{msg}");
+    // The owner still runs it.
+    assert_eq!(ctx.block_on(async { 5 }), 5);
 }

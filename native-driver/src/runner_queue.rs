@@ -1,0 +1,92 @@
+//! The runner side of an [`IoContext`](crate::IoContext)'s run queue: shared by every
+//! runner thread under a mutex, or — in single-threaded mode — owned by the one thread
+//! that runs the context and touched without any lock.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use strait_streams::exec::RunQueue;
+
+/// Where runners take batches from.
+#[derive(Debug)]
+pub(crate) enum RunnerQueue {
+    /// Any number of runner threads.
+    Shared(Mutex<RunQueue>),
+    /// One runner thread, claimed by the first access.
+    Owned(Owned),
+}
+
+#[derive(Debug)]
+pub(crate) struct Owned {
+    /// Identity of the owning thread (address of a thread-local), 0 until claimed.
+    owner: AtomicUsize,
+    queue: UnsafeCell<RunQueue>,
+}
+
+// SAFETY: `queue` is only reached through `RunnerQueue::with`, which lets exactly one
+// thread (the owner, checked on every access) use it, never reentrantly; runnables are
+// `Send`.
+unsafe impl Sync for Owned {}
+
+std::thread_local! {
+    static MARK: u8 = const { 0 };
+}
+
+fn this_thread() -> usize {
+    MARK.with(|m| std::ptr::from_ref(m) as usize)
+}
+
+impl RunnerQueue {
+    pub(crate) fn shared() -> Self {
+        RunnerQueue::Shared(Mutex::new(RunQueue::new()))
+    }
+
+    pub(crate) fn owned() -> Self {
+        RunnerQueue::Owned(Owned {
+            owner: AtomicUsize::new(0),
+            queue: UnsafeCell::new(RunQueue::new()),
+        })
+    }
+
+    /// Runs `f` on the queue: under the mutex, or on the owner thread's own queue.
+    ///
+    /// # Panics
+    /// A single-threaded context used from a thread other than the first that ran it.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut RunQueue) -> R) -> R {
+        match self {
+            RunnerQueue::Shared(m) => f(&mut m.lock().unwrap_or_else(PoisonError::into_inner)),
+            RunnerQueue::Owned(o) => {
+                let me = this_thread();
+                let owner =
+                    match o
+                        .owner
+                        .compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed)
+                    {
+                        Ok(_) => me,
+                        Err(owner) => owner,
+                    };
+                assert!(
+                    owner == me,
+                    "a single-threaded IoContext is run by one thread only (the first that ran it)"
+                );
+                // SAFETY: only the owner thread gets here, and `f` cannot re-enter `with`
+                // (callers pass closures that only move runnables between queues).
+                f(unsafe { &mut *o.queue.get() })
+            }
+        }
+    }
+
+    /// Takes everything, from any thread.
+    ///
+    /// # Safety
+    /// No thread may be running the context (in `with`) meanwhile: the caller is the
+    /// context's drop, and runners borrow the context.
+    pub(crate) unsafe fn take_all(&self) -> RunQueue {
+        match self {
+            RunnerQueue::Shared(m) => m.lock().unwrap_or_else(PoisonError::into_inner).take(),
+            // SAFETY: per the contract, nobody else uses the queue now.
+            RunnerQueue::Owned(o) => unsafe { &mut *o.queue.get() }.take(),
+        }
+    }
+}
