@@ -59,7 +59,7 @@ async fn echo(mut s: TcpStream) -> io::Result<()> {
 }
 
 pub fn pingpong(size: usize, n: usize) -> io::Result<Latencies> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     let (mut c, s) = pair(&ctx)?;
     let server = ctx.spawn(echo(s));
     let lat = ctx.block_on(async {
@@ -146,7 +146,7 @@ async fn drain(mut r: &TcpStream) -> io::Result<u64> {
 }
 
 pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     let (c, s) = pair(&ctx)?;
     let reader = ctx.spawn(async move { drain(&s).await });
     let start = Instant::now();
@@ -158,7 +158,7 @@ pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
 /// Both ends send and receive at once (a reader and a writer task per socket, sharing
 /// it by reference); bytes per second over both directions.
 pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     let (c, s) = pair(&ctx)?;
     let (c, s) = (Arc::new(c), Arc::new(s));
     let start = Instant::now();
@@ -182,7 +182,7 @@ pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
 
 /// Timers scheduled (first poll) and canceled (drop) per second.
 pub fn timer_churn(budget: Duration) -> io::Result<f64> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     ctx.block_on(async {
         let start = Instant::now();
         let mut n = 0u64;
@@ -200,7 +200,7 @@ pub fn timer_churn(budget: Duration) -> io::Result<f64> {
 /// `n` tasks each waiting on a timer due within 5 ms; timers fired per second, from
 /// the first spawn to the last firing. The second of two rounds on one context counts.
 pub fn timer_fire(n: usize) -> io::Result<f64> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     let round = || {
         let start = Instant::now();
         for i in 0..n {
@@ -218,7 +218,7 @@ pub fn timer_fire(n: usize) -> io::Result<f64> {
 /// Sequential connections: connect, accept, both close (linger 0); connections per
 /// second.
 pub fn accept_churn(budget: Duration) -> io::Result<f64> {
-    let ctx = IoContext::new()?;
+    let ctx = IoContext::new_single_threaded()?;
     let listener = TcpListener::bind(&ctx, LOOPBACK.parse().unwrap())?;
     let addr = listener.local_addr()?;
     ctx.block_on(async {
