@@ -63,6 +63,6 @@ pub use context::IoContext;
 pub use file::{RandomAccessFile, StreamFile};
 pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 pub use reactor::Interest;
-pub use resolver::Resolver;
+pub use resolver::{Resolution, ResolveFlags, Resolver};
 pub use signal::SignalSet;
 pub use timer::{Timer, Wait};

@@ -23,7 +23,15 @@ fn an_unknown_name_is_a_clear_error() {
         .block_on(resolver.resolve("no-such-host.invalid", 80))
         .unwrap_err();
     assert!(!is_canceled(&err));
-    assert!(!err.to_string().is_empty());
+    // NotFound; TimedOut where the machine has no reachable name server at all.
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no-such-host.invalid"), "{err}");
 }
 
 #[test]
@@ -52,4 +60,56 @@ fn a_lookup_is_canceled_by_a_stopped_token() {
         ))
         .unwrap_err();
     assert!(is_canceled(&err));
+}
+
+#[test]
+fn lookups_take_service_names_and_flags() {
+    use strait_native::ResolveFlags;
+    let ctx = IoContext::new().unwrap();
+    let resolver = Resolver::new();
+    // No host, passive: the wildcard addresses a server binds.
+    let passive = ctx
+        .block_on(resolver.resolve_service(None, Some("8080"), ResolveFlags::PASSIVE))
+        .unwrap();
+    assert!(!passive.addrs.is_empty());
+    assert!(
+        passive
+            .addrs
+            .iter()
+            .all(|a| a.ip().is_unspecified() && a.port() == 8080),
+        "{passive:?}"
+    );
+    // A canonical name when asked for.
+    let named = ctx
+        .block_on(resolver.resolve_service(
+            Some("localhost"),
+            Some("7"),
+            ResolveFlags::CANONICAL_NAME | ResolveFlags::NUMERIC_SERVICE,
+        ))
+        .unwrap();
+    assert!(named.canonical_name.is_some_and(|n| !n.is_empty()));
+    // A name where a numeric host is required, and an unknown service, are errors.
+    let err = ctx
+        .block_on(resolver.resolve_service(
+            Some("localhost"),
+            Some("80"),
+            ResolveFlags::NUMERIC_HOST,
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    let err = ctx
+        .block_on(resolver.resolve_service(
+            Some("127.0.0.1"),
+            Some("no-such-service"),
+            ResolveFlags::NONE,
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    // Service names come from the services database, when the machine has one.
+    if std::path::Path::new("/etc/services").exists() {
+        let http = ctx
+            .block_on(resolver.resolve_service(Some("127.0.0.1"), Some("http"), ResolveFlags::NONE))
+            .unwrap();
+        assert_eq!(http.addrs, ["127.0.0.1:80".parse().unwrap()]);
+    }
 }
