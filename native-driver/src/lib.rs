@@ -32,15 +32,24 @@
 //!   other tasks on its thread.
 //! - **Backend contract** in `sys`: a selector (register once, wait, report
 //!   `(token, readiness)`) plus an eventfd waker — the seam where io_uring goes.
-//! - **Several runner threads**: runners about to block in `epoll_wait` are counted
-//!   (`sleepers`); a post from another thread writes the eventfd only when that count is
-//!   non-zero (checked with `SeqCst` on both sides), so busy loops pay no syscall per
-//!   post, and each runner leaving `run` wakes the next.
+//! - **Run queues**: a task woken on the thread running the context is queued in a
+//!   thread-local list, handed to the context under one lock when the batch ends; posts
+//!   from other threads go through a lock-free stack (`strait_streams::exec::Inject`).
+//!   [`IoContext::new_single_threaded`] goes further: its one runner owns the queue and
+//!   takes no lock at all (the mode for thread-per-core servers).
+//! - **Several runner threads** ([`IoContext::new`]): runners about to block in
+//!   `epoll_wait` are counted (`sleepers`); a post from another thread writes the
+//!   eventfd only when that count is non-zero (a `SeqCst` fence on both sides), so busy
+//!   loops pay no syscall per post, and each runner leaving `run` wakes the next.
 //! - **Cancellation**: operations check the environment's stop token before each
 //!   attempt, and the environment's publisher wakes the task on stop (see
 //!   `strait_streams` env docs). `cancel` completes the operations waiting on a socket
 //!   as canceled, `close` fails pending and later ones; both are flag bits beside the
 //!   readiness bits, so operations pay nothing for them.
+//! - **No per-operation state**: an operation that must wait stores its task's waker in
+//!   the descriptor's slot for its direction. Dropping a pending operation therefore
+//!   leaves nothing to deregister — at most a stale waker, replaced by the next
+//!   operation in that direction (one spurious wake-up at worst).
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!
