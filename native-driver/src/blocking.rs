@@ -16,9 +16,10 @@ pub(crate) fn file_pool() -> &'static ThreadPool {
     POOL.get_or_init(|| ThreadPool::with_name(4, "strait-blocking-"))
 }
 
-/// Runs `job` on `pool`. Awaiting honours the environment's stop token: the caller gets
-/// the canceled error at once, while the job itself runs to completion and its result
-/// is dropped (a blocking syscall cannot be interrupted).
+/// Runs `job` on `pool`. Awaiting honours the environment's stop token: an already
+/// stopped token starts nothing; a stop while the job runs gives the caller the
+/// canceled error at once, while the job itself runs to completion and its result is
+/// dropped (a blocking syscall cannot be interrupted).
 ///
 /// # Errors
 /// The canceled error on stop; `Other` if the job panicked.
@@ -26,6 +27,10 @@ pub(crate) async fn offload<T: Send + 'static>(
     pool: &ThreadPool,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> io::Result<T> {
+    // An already-stopped token starts nothing.
+    if strait_streams::stop_requested() {
+        return Err(strait_streams::canceled());
+    }
     let mut handle = pool.spawn(async move { job() });
     poll_fn(|cx| {
         if strait_streams::stop_requested() {

@@ -92,3 +92,36 @@ fn a_write_after_a_partial_read_lands_at_the_logical_cursor() {
     assert_eq!(std::fs::read(&path).unwrap(), b"0123xy6789");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_stopped_token_starts_no_file_operation() {
+    use strait_streams::{is_canceled, with_stop_token, StopSource};
+    let ctx = IoContext::new().unwrap();
+    let path = temp("stopped");
+    let f = ctx
+        .block_on(RandomAccessFile::open(&path, rw_create()))
+        .unwrap();
+    let source = StopSource::new();
+    source.request_stop();
+    let (r, _) = ctx.block_on(with_stop_token(
+        source.token(),
+        f.write_all_at(b"must not land".to_vec(), 0),
+    ));
+    assert!(is_canceled(&r.unwrap_err()));
+    let (r, _) = ctx.block_on(with_stop_token(source.token(), f.read_at(vec![0; 4], 0)));
+    assert!(is_canceled(&r.unwrap_err()));
+    // Give a wrongly started write time to land, then check nothing did.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(ctx.block_on(f.size()).unwrap(), 0);
+    let mut stream = ctx.block_on(StreamFile::open(&path, rw_create())).unwrap();
+    let err = ctx
+        .block_on(with_stop_token(
+            source.token(),
+            write_all(&mut stream, &b"nor this"[..]),
+        ))
+        .unwrap_err();
+    assert!(is_canceled(&err));
+    drop(stream);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -125,6 +125,9 @@ async fn drain(mut r: TcpStream) -> io::Result<u64> {
 pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
     on_executor(async |ex| {
         let (c, s) = pair().await?;
+        // Extra handles keep both sockets open until the reader is done (linger 0 would
+        // reset a socket closed with data in flight).
+        let _open = (c.clone(), s.clone());
         let reader = ex.spawn(drain(s));
         let start = Instant::now();
         send_for(c, chunk, start, budget).await?;
@@ -137,6 +140,7 @@ pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
     on_executor(async |ex| {
         let (c, s) = pair().await?;
         let start = Instant::now();
+        let _open = (c.clone(), s.clone()); // as in `unidirectional`
         let mut readers = Vec::new();
         for sock in [c, s] {
             // smol streams are cloneable handles: one for each direction.

@@ -107,25 +107,29 @@ pub fn pairs(rt: &Runtime, pairs: usize, size: usize, budget: Duration) -> io::R
     })
 }
 
+/// Writes until `budget` passes, then shuts down; hands the writer back, so the socket
+/// stays open (linger 0 would reset it on close) until every reader is done.
 async fn send_for<W: AsyncWriteExt + Unpin>(
     mut w: W,
     chunk: usize,
     start: Instant,
     budget: Duration,
-) -> io::Result<()> {
+) -> io::Result<W> {
     let data = vec![1u8; chunk];
     while start.elapsed() < budget {
         w.write_all(&data).await?;
     }
-    w.shutdown().await
+    w.shutdown().await?;
+    Ok(w)
 }
 
-async fn drain<R: AsyncReadExt + Unpin>(mut r: R) -> io::Result<u64> {
+/// Reads until end of stream; returns the count and the reader (kept open, as above).
+async fn drain<R: AsyncReadExt + Unpin>(mut r: R) -> io::Result<(u64, R)> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
         match r.read(&mut buf).await? {
-            0 => return Ok(total),
+            0 => return Ok((total, r)),
             n => total += n as u64,
         }
     }
@@ -136,8 +140,8 @@ pub fn unidirectional(rt: &Runtime, budget: Duration, chunk: usize) -> io::Resul
         let (c, s) = pair().await?;
         let reader = tokio::spawn(drain(s));
         let start = Instant::now();
-        send_for(c, chunk, start, budget).await?;
-        let total = reader.await.map_err(io::Error::other)??;
+        let _writer = send_for(c, chunk, start, budget).await?;
+        let (total, _reader) = reader.await.map_err(io::Error::other)??;
         Ok(total as f64 / start.elapsed().as_secs_f64())
     })
 }
@@ -146,17 +150,23 @@ pub fn bidirectional(rt: &Runtime, budget: Duration, chunk: usize) -> io::Result
     rt.block_on(async {
         let (c, s) = pair().await?;
         let start = Instant::now();
-        let mut readers = Vec::new();
+        let (mut readers, mut writers) = (Vec::new(), Vec::new());
         for sock in [c, s] {
             let (r, w) = sock.into_split();
-            tokio::spawn(send_for(w, chunk, start, budget));
+            writers.push(tokio::spawn(send_for(w, chunk, start, budget)));
             readers.push(tokio::spawn(drain(r)));
         }
-        let mut total = 0;
+        let (mut total, mut open) = (0, Vec::new());
         for h in readers {
-            total += h.await.map_err(io::Error::other)??;
+            let (n, r) = h.await.map_err(io::Error::other)??;
+            total += n;
+            open.push(r);
         }
-        Ok(total as f64 / start.elapsed().as_secs_f64())
+        let elapsed = start.elapsed();
+        for h in writers {
+            h.await.map_err(io::Error::other)??;
+        }
+        Ok(total as f64 / elapsed.as_secs_f64())
     })
 }
 
