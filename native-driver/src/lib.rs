@@ -47,9 +47,11 @@
 //!   as canceled, `close` fails pending and later ones; both are flag bits beside the
 //!   readiness bits, so operations pay nothing for them.
 //! - **No per-operation state**: an operation that must wait stores its task's waker in
-//!   the descriptor's slot for its direction. Dropping a pending operation therefore
-//!   leaves nothing to deregister — at most a stale waker, replaced by the next
-//!   operation in that direction (one spurious wake-up at worst).
+//!   the descriptor's slot for its direction. Accept, connect, datagram and readiness
+//!   operations take it back out when they end without the reactor having taken it
+//!   (dropped, stopped, canceled). Stream reads and writes go through the stream
+//!   traits' poll methods, which see no drop: a dropped one leaves at most a stale
+//!   waker, replaced by the next operation in that direction (one spurious wake-up).
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!

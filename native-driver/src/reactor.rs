@@ -150,6 +150,15 @@ impl ScheduledIo {
         None
     }
 
+    /// Removes `waker` from the slot of `dir` if it is still the one stored there (a
+    /// pending operation was dropped).
+    pub(crate) fn forget(&self, dir: Interest, waker: &Waker) {
+        let mut slot = lock(self.slot(dir));
+        if slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = None;
+        }
+    }
+
     fn slot(&self, dir: Interest) -> &Mutex<Option<Waker>> {
         match dir {
             Interest::Read => &self.reader,

@@ -1,5 +1,6 @@
 //! UdpSocket: datagrams, zero-length datagrams, options, cancellation.
 
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -121,4 +122,33 @@ fn cancel_and_close_complete_a_pending_receive() {
     assert!(is_canceled(&received.unwrap_err()));
     let later = ctx.block_on(sock.send_to(b"x", peer.local_addr().unwrap()));
     assert!(is_canceled(&later.unwrap_err()));
+}
+
+#[test]
+fn an_ended_receive_leaves_nothing_registered() {
+    let ctx = IoContext::new().unwrap();
+    let sock = UdpSocket::bind(&ctx, any()).unwrap();
+    let mut buf = [0u8; 16];
+    let waited = ctx.block_on(strait_streams::timeout(
+        Duration::from_millis(10),
+        sock.recv_from(&mut buf),
+    ));
+    assert_eq!(waited.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    // The timed-out receive ended (stopped by the timeout): no operation waits, so
+    // cancel finds none and cannot leak into the next receive.
+    assert!(!sock.cancel());
+}
+
+#[test]
+fn a_dropped_receive_leaves_nothing_registered() {
+    let ctx = IoContext::new().unwrap();
+    let sock = UdpSocket::bind(&ctx, any()).unwrap();
+    let mut buf = [0u8; 16];
+    let mut recv = Box::pin(sock.recv_from(&mut buf));
+    let polled = ctx.block_on(std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(recv.as_mut().poll(cx).is_pending())
+    }));
+    assert!(polled, "nothing to receive yet: the receive waits");
+    drop(recv);
+    assert!(!sock.cancel(), "the dropped receive left its waker behind");
 }

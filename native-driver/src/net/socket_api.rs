@@ -22,9 +22,9 @@ macro_rules! socket_common {
 
             /// Completes the operations waiting on this socket right now (in either
             /// direction) as canceled; returns whether any was waiting. Later
-            /// operations run normally. If the waiting operation's future was dropped
-            /// instead of polled, the next operation in that direction that would wait
-            /// takes the cancellation.
+            /// operations run normally. (A stream read or write whose future was
+            /// dropped while waiting leaves its waker behind; a cancel then applies to
+            /// the next read or write that would wait.)
             pub fn cancel(&self) -> bool {
                 self.reg.io.cancel()
             }

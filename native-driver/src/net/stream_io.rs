@@ -73,13 +73,42 @@ pub(crate) fn stoppable<T>(
 }
 
 /// Runs a socket operation that moves one datagram (or accepts one connection): never
-/// "drains" readiness on success, honours the stop token, waits on the reactor.
+/// "drains" readiness on success, honours the stop token, waits on the reactor. When it
+/// ends without the reactor taking its waker (dropped, stopped, canceled), it takes the
+/// waker back out of the descriptor's slot.
 pub(crate) async fn one_shot<T>(
     io: &ScheduledIo,
     dir: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    std::future::poll_fn(|cx| stoppable(cx, |cx| io.poll_io(dir, cx, &mut op, |_| false))).await
+    let mut waiting = Deregister {
+        io,
+        dir,
+        waker: None,
+    };
+    std::future::poll_fn(|cx| {
+        let r = stoppable(cx, |cx| io.poll_io(dir, cx, &mut op, |_| false));
+        if r.is_pending() {
+            waiting.waker = Some(cx.waker().clone());
+        }
+        r
+    })
+    .await
+}
+
+/// Removes an ended operation's waker from its slot, if still there.
+struct Deregister<'a> {
+    io: &'a ScheduledIo,
+    dir: Interest,
+    waker: Option<std::task::Waker>,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waker.take() {
+            self.io.forget(self.dir, &w);
+        }
+    }
 }
 
 /// Waits until `fd` is ready in `interest`, asking the kernel (`poll(2)`, zero timeout)
