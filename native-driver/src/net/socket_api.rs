@@ -41,36 +41,9 @@ macro_rules! socket_common {
     };
 }
 
-/// `ReadStream`/`WriteStream` for `$ty` and `&$ty`, over `stream_io`.
+/// `ReadStream`/`WriteStream` for `&$ty` over `stream_io`, and for `$ty` through it.
 macro_rules! stream_traits {
     ($ty:ty) => {
-        impl strait_streams::ReadStream for $ty {
-            fn poll_read_some(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &mut [strait_vocab::MutableBuffer<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                super::stream_io::poll_read(&self.reg.io, &self.sock, cx, bufs)
-            }
-        }
-
-        impl strait_streams::WriteStream for $ty {
-            fn poll_write_some(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[strait_vocab::ConstBuffer<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                super::stream_io::poll_write(&self.reg.io, &self.sock, cx, bufs)
-            }
-
-            fn poll_shutdown(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
         /// Shared access: one task may read while another writes (one reader and one
         /// writer at a time: a second concurrent reader replaces the first one's
         /// wake-up registration).
@@ -99,6 +72,33 @@ macro_rules! stream_traits {
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
                 std::task::Poll::Ready(self.sock.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        impl strait_streams::ReadStream for $ty {
+            fn poll_read_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [strait_vocab::MutableBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut &*self).poll_read_some(cx, bufs)
+            }
+        }
+
+        impl strait_streams::WriteStream for $ty {
+            fn poll_write_some(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[strait_vocab::ConstBuffer<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut &*self).poll_write_some(cx, bufs)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut &*self).poll_shutdown(cx)
             }
         }
     };
