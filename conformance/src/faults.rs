@@ -267,14 +267,52 @@ pub fn fail_at_each(
 #[derive(Debug)]
 pub struct Latency<S> {
     inner: S,
+    read: Toll,
+    write: Toll,
+}
+
+/// The delay one direction pays before each of its operations.
+#[derive(Debug)]
+struct Toll {
     latency: Duration,
-    read_delay: Pin<Box<Delay>>,
-    write_delay: Pin<Box<Delay>>,
-    /// The current operation's delay is armed (`Some(deadline)`) or already paid.
-    read_armed: bool,
-    write_armed: bool,
-    read_paid: bool,
-    write_paid: bool,
+    delay: Pin<Box<Delay>>,
+    /// The current operation's delay is running.
+    armed: bool,
+    /// The current operation's delay is over; the inner operation may be pending.
+    paid: bool,
+}
+
+impl Toll {
+    fn new(latency: Duration) -> Self {
+        Toll {
+            latency,
+            delay: Box::pin(strait_streams::delay(latency)),
+            armed: false,
+            paid: false,
+        }
+    }
+
+    /// Runs `op` once this operation's delay is over; the next operation pays anew.
+    fn pay_then<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if !self.paid {
+            if !self.armed {
+                let deadline = std::time::Instant::now() + self.latency;
+                self.delay.as_mut().reset(deadline);
+                self.armed = true;
+            }
+            let waited = std::task::ready!(self.delay.as_mut().poll(cx));
+            self.armed = false;
+            waited?;
+            self.paid = true;
+        }
+        let r = std::task::ready!(op(cx));
+        self.paid = false;
+        Poll::Ready(r)
+    }
 }
 
 impl<S> Latency<S> {
@@ -282,30 +320,10 @@ impl<S> Latency<S> {
     pub fn new(inner: S, latency: Duration) -> Self {
         Latency {
             inner,
-            latency,
-            read_delay: Box::pin(strait_streams::delay(latency)),
-            write_delay: Box::pin(strait_streams::delay(latency)),
-            read_armed: false,
-            write_armed: false,
-            read_paid: false,
-            write_paid: false,
+            read: Toll::new(latency),
+            write: Toll::new(latency),
         }
     }
-}
-
-fn wait(
-    delay: &mut Pin<Box<Delay>>,
-    armed: &mut bool,
-    latency: Duration,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
-    if !*armed {
-        delay.as_mut().reset(std::time::Instant::now() + latency);
-        *armed = true;
-    }
-    let r = std::task::ready!(delay.as_mut().poll(cx));
-    *armed = false;
-    Poll::Ready(r)
 }
 
 impl<S: ReadStream + Unpin> ReadStream for Latency<S> {
@@ -315,23 +333,11 @@ impl<S: ReadStream + Unpin> ReadStream for Latency<S> {
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let inner = Pin::new(&mut this.inner);
         if bufs.iter().all(|b| b.is_empty()) {
-            return Pin::new(&mut this.inner).poll_read_some(cx, bufs);
+            return inner.poll_read_some(cx, bufs);
         }
-        if !this.read_paid {
-            if let Err(e) = std::task::ready!(wait(
-                &mut this.read_delay,
-                &mut this.read_armed,
-                this.latency,
-                cx
-            )) {
-                return Poll::Ready(Err(e));
-            }
-            this.read_paid = true;
-        }
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_read_some(cx, bufs));
-        this.read_paid = false;
-        Poll::Ready(r)
+        this.read.pay_then(cx, |cx| inner.poll_read_some(cx, bufs))
     }
 }
 
@@ -342,23 +348,12 @@ impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let inner = Pin::new(&mut this.inner);
         if bufs.iter().all(|b| b.is_empty()) {
-            return Pin::new(&mut this.inner).poll_write_some(cx, bufs);
+            return inner.poll_write_some(cx, bufs);
         }
-        if !this.write_paid {
-            if let Err(e) = std::task::ready!(wait(
-                &mut this.write_delay,
-                &mut this.write_armed,
-                this.latency,
-                cx
-            )) {
-                return Poll::Ready(Err(e));
-            }
-            this.write_paid = true;
-        }
-        let r = std::task::ready!(Pin::new(&mut this.inner).poll_write_some(cx, bufs));
-        this.write_paid = false;
-        Poll::Ready(r)
+        this.write
+            .pay_then(cx, |cx| inner.poll_write_some(cx, bufs))
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
