@@ -95,7 +95,7 @@ impl<S: ReadStream + Unpin> ReadStream for PendingEvery<S> {
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Pin::new(&mut this.inner).poll_read_some(cx, bufs);
         }
         this.read_turn = !this.read_turn;
@@ -114,7 +114,7 @@ impl<S: WriteStream + Unpin> WriteStream for PendingEvery<S> {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Pin::new(&mut this.inner).poll_write_some(cx, bufs);
         }
         this.write_turn = !this.write_turn;
@@ -334,7 +334,7 @@ impl<S: ReadStream + Unpin> ReadStream for Latency<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let inner = Pin::new(&mut this.inner);
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return inner.poll_read_some(cx, bufs);
         }
         this.read.pay_then(cx, |cx| inner.poll_read_some(cx, bufs))
@@ -349,7 +349,7 @@ impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let inner = Pin::new(&mut this.inner);
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return inner.poll_write_some(cx, bufs);
         }
         this.write

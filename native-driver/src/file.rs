@@ -201,7 +201,7 @@ impl ReadStream for StreamFile {
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         loop {
@@ -241,7 +241,7 @@ impl WriteStream for StreamFile {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         std::task::ready!(this.poll_idle(cx))?;

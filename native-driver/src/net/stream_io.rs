@@ -20,7 +20,7 @@ pub(crate) fn poll_read<S>(
 where
     for<'a> &'a S: Read,
 {
-    let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+    let wanted = strait_vocab::buffer_size(&*bufs);
     if wanted == 0 {
         return Poll::Ready(Ok(0));
     }
@@ -44,7 +44,7 @@ pub(crate) fn poll_write<S: AsFd>(
     cx: &mut Context<'_>,
     bufs: &[ConstBuffer<'_>],
 ) -> Poll<io::Result<usize>> {
-    let offered: usize = bufs.iter().map(|b| b.len()).sum();
+    let offered = strait_vocab::buffer_size(&*bufs);
     if offered == 0 {
         return Poll::Ready(Ok(0));
     }

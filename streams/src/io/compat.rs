@@ -141,7 +141,7 @@ impl<T: AsyncRead> ReadStream for FromFuturesIo<T> {
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         let mut slices = IoSliceMutArray::from_buffers(bufs);
@@ -155,7 +155,7 @@ impl<T: AsyncWrite> WriteStream for FromFuturesIo<T> {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         let slices = IoSliceArray::from_buffers(bufs);

@@ -117,7 +117,7 @@ impl ReadStream for DuplexStream {
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+        let wanted = strait_vocab::buffer_size(&*bufs);
         if wanted == 0 {
             return Poll::Ready(Ok(0));
         }
@@ -160,7 +160,7 @@ impl WriteStream for DuplexStream {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        let offered = strait_vocab::buffer_size(&*bufs);
         if offered == 0 {
             return Poll::Ready(Ok(0));
         }

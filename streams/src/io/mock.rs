@@ -140,7 +140,7 @@ impl ReadStream for MockStream {
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         if this.take_pending(cx) {
@@ -177,7 +177,7 @@ impl WriteStream for MockStream {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        let offered = strait_vocab::buffer_size(&*bufs);
         if offered == 0 {
             return Poll::Ready(Ok(0));
         }
@@ -412,7 +412,7 @@ impl WriteStream for MockSink {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if bufs.iter().all(|b| b.is_empty()) {
+        if strait_vocab::buffer_empty(&*bufs) {
             return Poll::Ready(Ok(0));
         }
         if this.eof {
