@@ -114,7 +114,7 @@ impl<S: WriteStream + Unpin> WriteStream for PendingEvery<S> {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if strait_vocab::buffer_empty(&*bufs) {
+        if strait_vocab::buffer_empty(bufs) {
             return Pin::new(&mut this.inner).poll_write_some(cx, bufs);
         }
         this.write_turn = !this.write_turn;
@@ -349,7 +349,7 @@ impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let inner = Pin::new(&mut this.inner);
-        if strait_vocab::buffer_empty(&*bufs) {
+        if strait_vocab::buffer_empty(bufs) {
             return inner.poll_write_some(cx, bufs);
         }
         this.write

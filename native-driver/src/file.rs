@@ -241,7 +241,7 @@ impl WriteStream for StreamFile {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if strait_vocab::buffer_empty(&*bufs) {
+        if strait_vocab::buffer_empty(bufs) {
             return Poll::Ready(Ok(0));
         }
         std::task::ready!(this.poll_idle(cx))?;

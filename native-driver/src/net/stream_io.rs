@@ -44,7 +44,7 @@ pub(crate) fn poll_write<S: AsFd>(
     cx: &mut Context<'_>,
     bufs: &[ConstBuffer<'_>],
 ) -> Poll<io::Result<usize>> {
-    let offered = strait_vocab::buffer_size(&*bufs);
+    let offered = strait_vocab::buffer_size(bufs);
     if offered == 0 {
         return Poll::Ready(Ok(0));
     }

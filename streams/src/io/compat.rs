@@ -155,7 +155,7 @@ impl<T: AsyncWrite> WriteStream for FromFuturesIo<T> {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        if strait_vocab::buffer_empty(&*bufs) {
+        if strait_vocab::buffer_empty(bufs) {
             return Poll::Ready(Ok(0));
         }
         let slices = IoSliceArray::from_buffers(bufs);

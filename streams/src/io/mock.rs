@@ -177,7 +177,7 @@ impl WriteStream for MockStream {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let offered = strait_vocab::buffer_size(&*bufs);
+        let offered = strait_vocab::buffer_size(bufs);
         if offered == 0 {
             return Poll::Ready(Ok(0));
         }
@@ -412,7 +412,7 @@ impl WriteStream for MockSink {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if strait_vocab::buffer_empty(&*bufs) {
+        if strait_vocab::buffer_empty(bufs) {
             return Poll::Ready(Ok(0));
         }
         if this.eof {
