@@ -284,7 +284,7 @@ fn event_set_and_stop_claim_exactly_one_outcome() {
 }
 
 /// An executor whose posts go to an `Inject` stack.
-struct InjectExec(crate::exec::inject::Inject);
+struct InjectExec(crate::exec::Inject);
 
 impl Executor for InjectExec {
     fn post(&self, task: Runnable) {
@@ -310,7 +310,7 @@ fn spawn_logging(exec: &std::sync::Arc<InjectExec>, log: &Arc<Mutex<Vec<u32>>>, 
 #[test]
 fn inject_delivers_every_post_once_in_each_posters_order() {
     loom::model(|| {
-        let exec = std::sync::Arc::new(InjectExec(crate::exec::inject::Inject::new()));
+        let exec = std::sync::Arc::new(InjectExec(crate::exec::Inject::new()));
         let log = Arc::new(Mutex::new(Vec::new()));
         let poster = {
             let (exec, log) = (exec.clone(), log.clone());
@@ -349,7 +349,7 @@ fn inject_delivers_every_post_once_in_each_posters_order() {
 #[test]
 fn a_post_never_slips_past_a_consumer_going_to_sleep() {
     loom::model(|| {
-        let exec = std::sync::Arc::new(InjectExec(crate::exec::inject::Inject::new()));
+        let exec = std::sync::Arc::new(InjectExec(crate::exec::Inject::new()));
         let log = Arc::new(Mutex::new(Vec::new()));
         let sleepers = Arc::new(AtomicUsize::new(0));
         let lock = Arc::new(Mutex::new(()));

@@ -3,14 +3,15 @@
 //! [`ThreadPool`] and the process-wide [system executor](system_executor).
 //!
 //! Rules every executor here keeps (the papers' executor concept):
-//! - `post` never runs the task inline; it queues it, and queuing never allocates.
+//! - `post` never runs the task inline; it queues it, and queuing never allocates (nor
+//!   takes a lock: posts go through the lock-free [`Inject`] stack).
 //! - `dispatch` may run the task sooner — in a "run next" slot — only when called from a
 //!   thread that is running this executor; otherwise it posts. No executor here runs a
 //!   task inline from `dispatch`, which keeps stacks shallow and lock-free of re-entry.
 //! - Work tracking: every spawned task counts as outstanding work from spawn to
 //!   completion; `run` returns and `join` unblocks when it reaches zero.
 
-pub(crate) mod inject;
+mod inject;
 mod queue;
 mod run_loop;
 mod services;

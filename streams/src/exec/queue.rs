@@ -1,6 +1,7 @@
 //! [`RunQueue`]: an intrusive FIFO of runnables, linked through their task headers:
 //! pushing and popping never allocate. Executors (here and in drivers) guard it with
-//! their own lock.
+//! their own lock or keep it to one thread; posts from other threads arrive lock-free
+//! through an [`Inject`](super::Inject) stack and are appended in batches.
 
 use std::ptr::{self, NonNull};
 
