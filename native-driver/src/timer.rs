@@ -49,13 +49,23 @@ struct State {
     /// Wakers of pending waits; slots are reused.
     waiters: Vec<Option<Waker>>,
     free: Vec<usize>,
+    /// Reused to carry canceled wakers out of the lock, so canceling does not allocate
+    /// once it has carried as many as it will.
+    spare: Vec<Waker>,
 }
 
 impl State {
     /// Cancels every pending wait; returns their wakers (to wake outside the lock).
     fn cancel_all(&mut self) -> Vec<Waker> {
         self.epoch += 1;
-        self.waiters.iter_mut().filter_map(Option::take).collect()
+        let mut wakers = std::mem::take(&mut self.spare);
+        wakers.extend(self.waiters.iter_mut().filter_map(Option::take));
+        if wakers.is_empty() {
+            // Nothing to wake: keep the carrier here (no second lock to return it).
+            self.spare = wakers;
+            return Vec::new();
+        }
+        wakers
     }
 
     fn release(&mut self, slot: usize) {
@@ -90,7 +100,7 @@ impl Timer {
             state.expiry = Some(deadline);
             state.cancel_all()
         };
-        wake(wakers)
+        self.wake(wakers)
     }
 
     /// Sets the expiry to `duration` from now; see [`expires_at`](Self::expires_at).
@@ -102,7 +112,20 @@ impl Timer {
     /// were. The expiry stays: later waits use it.
     pub fn cancel(&self) -> usize {
         let wakers = self.lock().cancel_all();
-        wake(wakers)
+        self.wake(wakers)
+    }
+
+    /// Wakes canceled waiters outside the lock, then returns the carrier for reuse.
+    fn wake(&self, mut wakers: Vec<Waker>) -> usize {
+        let n = wakers.len();
+        if n > 0 {
+            wakers.drain(..).for_each(Waker::wake);
+            let mut state = self.lock();
+            if state.spare.capacity() < wakers.capacity() {
+                state.spare = wakers;
+            }
+        }
+        n
     }
 
     /// Waits for the expiry. An expiry already past completes on the first poll.
@@ -119,12 +142,6 @@ impl Timer {
             key: None,
         }
     }
-}
-
-fn wake(wakers: Vec<Waker>) -> usize {
-    let n = wakers.len();
-    wakers.into_iter().for_each(Waker::wake);
-    n
 }
 
 /// Future of [`Timer::wait`]. Dropping it removes its timer entry.
