@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strait_native::{IoContext, Timer};
+
+#[global_allocator]
+static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
 use strait_streams::{delay, is_canceled, timeout, when_all, with_stop_token, StopSource};
 
 #[test]
@@ -217,4 +220,32 @@ fn ten_thousand_timer_objects_wait_at_once() {
         .iter()
         .step_by(2)
         .all(|r| r.as_ref().is_err_and(is_canceled)));
+}
+
+#[test]
+fn waiting_on_and_canceling_a_timer_allocate_nothing_in_steady_state() {
+    use std::future::Future;
+    use std::task::Poll;
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    timer.expires_after(Duration::from_secs(60));
+    let allocated = ctx.block_on(async {
+        let cycle = || async {
+            let mut wait = std::pin::pin!(timer.wait());
+            let pending =
+                std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx).is_pending())).await;
+            assert!(pending, "the wait is registered");
+            assert_eq!(timer.cancel(), 1);
+            assert!(is_canceled(&wait.await.unwrap_err()));
+        };
+        for _ in 0..3 {
+            cycle().await; // warm-up: waiter slot, timer entry, carrier
+        }
+        let before = strait_conformance::allocations();
+        for _ in 0..1000 {
+            cycle().await;
+        }
+        strait_conformance::allocations() - before
+    });
+    assert_eq!(allocated, 0, "allocations in 1000 wait/cancel cycles");
 }
