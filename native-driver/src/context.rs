@@ -242,7 +242,8 @@ impl IoContext {
     }
 
     /// Runs tasks and I/O until stopped or no work is outstanding; returns tasks run.
-    /// Several threads may run one context at once.
+    /// Several threads may run one context at once (one only for a context made with
+    /// [`new_single_threaded`](Self::new_single_threaded)).
     pub fn run(&self) -> usize {
         let mut scratch = Scratch::new();
         let mut n = 0;
