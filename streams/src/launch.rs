@@ -13,13 +13,24 @@ use crate::env::{EnvGuard, IoEnv};
 /// The future sees the caller's environment if one is published (e.g. inside a task),
 /// and the [default environment](IoEnv::default_env) otherwise, so work it spawns goes
 /// to the system executor. Allocates one waker per call.
+///
+/// # Panics
+///
+/// When called from inside a task that a strait context is running on this thread
+/// (see [`RunLoop::block_on`](crate::RunLoop::block_on)): await the future instead.
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    assert_not_in_task("block_on");
     let env = crate::env::env();
     block_on_with(future, &env)
 }
 
 /// `block_on` with an explicit environment.
+///
+/// # Panics
+///
+/// As [`block_on`], inside a task a context runs on this thread.
 pub fn block_on_with<F: Future>(future: F, env: &IoEnv) -> F::Output {
+    assert_not_in_task("block_on_with");
     struct Unpark(Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -49,6 +60,21 @@ pub fn block_on_with<F: Future>(future: F, env: &IoEnv) -> F::Output {
             }
         }
         thread::park();
+    }
+}
+
+/// Panics when the calling thread is running a task for a strait executor: blocking it
+/// would stall that executor's other tasks, possibly the ones the blocked future waits
+/// for — a deadlock nothing reports otherwise (tokio panics the same way).
+#[track_caller]
+pub(crate) fn assert_not_in_task(what: &str) {
+    if crate::env::env_is_set() && crate::env::with_env(|env| env.executor.running_in_this_thread())
+    {
+        panic!(
+            "{what} called from inside a task running on this thread's executor: blocking \
+             here would stall the executor's other tasks and can deadlock; `.await` the \
+             future instead, or block on another thread"
+        );
     }
 }
 

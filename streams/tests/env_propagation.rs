@@ -73,12 +73,18 @@ fn outside_every_task_the_default_environment_applies() {
 
 #[test]
 fn nested_block_on_restores_the_outer_environment() {
+    // The outer environment names a loop this thread is not running (nesting inside a
+    // loop's own `block_on` panics: it could deadlock).
     let outer = RunLoop::new();
     let inner = RunLoop::new();
-    let (a, b) = outer.block_on(async {
-        let inside = inner.block_on(async { env().executor });
-        (inside, env().executor)
-    });
+    let outer_env = strait_streams::IoEnv::new(outer.executor());
+    let (a, b) = strait_streams::block_on_with(
+        async {
+            let inside = inner.block_on(async { env().executor });
+            (inside, env().executor)
+        },
+        &outer_env,
+    );
     assert_eq!(a, inner.executor());
     assert_eq!(b, outer.executor());
 }

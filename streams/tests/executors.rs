@@ -212,3 +212,64 @@ fn a_task_dispatching_itself_cannot_starve_the_queue() {
     rl.run();
     assert_eq!(*order.lock().unwrap(), ["other", "self-dispatcher"]);
 }
+
+/// Runs `f` on its own thread and fails (instead of hanging the suite) if it takes
+/// longer than `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).expect("hung")
+}
+
+#[test]
+fn block_on_runs_tasks_dispatched_to_the_run_next_slot() {
+    let done = within(Duration::from_secs(10), || {
+        let rl = RunLoop::new();
+        let via_dispatch = AnyExecutor::new(Dispatching(rl.executor()));
+        // Spawned from inside `block_on` (on the loop's thread): the child lands in the
+        // run-next slot, which `block_on` must drain.
+        rl.block_on(async move { via_dispatch.spawn(async { 7 }).await.unwrap() })
+    });
+    assert_eq!(done, 7);
+}
+
+#[test]
+fn block_on_inside_a_task_on_its_own_thread_panics_with_a_reason() {
+    let rl = RunLoop::new();
+    let nested = rl.spawn(async { strait_streams::block_on(async { 1 }) });
+    rl.run();
+    let err = rl.block_on(nested).unwrap_err();
+    let payload = err.into_panic().expect("a panic, not an abort");
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(msg.contains("block_on called from inside a task"), "{msg}");
+}
+
+#[test]
+#[should_panic(expected = "RunLoop::block_on called from inside a task")]
+fn run_loop_block_on_nested_in_its_own_block_on_panics() {
+    let rl = Arc::new(RunLoop::new());
+    let inner = rl.clone();
+    rl.block_on(async move { inner.block_on(async {}) });
+}
+
+#[test]
+fn block_on_on_a_plain_thread_inside_block_on_is_allowed() {
+    // The default environment's executor is not running on this thread: no panic.
+    assert_eq!(
+        strait_streams::block_on(async { strait_streams::block_on(async { 2 }) }),
+        2
+    );
+}
+
+#[test]
+fn run_for_duration_max_means_no_deadline() {
+    let rl = RunLoop::new();
+    let ran = rl.spawn(async { 3 });
+    assert_eq!(rl.run_for(Duration::MAX), 1);
+    assert_eq!(rl.block_on(ran).unwrap(), 3);
+}

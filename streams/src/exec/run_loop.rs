@@ -116,6 +116,7 @@ impl std::fmt::Debug for WorkGuard {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Wait {
     /// Return at once when nothing is ready.
     No,
@@ -206,10 +207,13 @@ impl RunLoop {
 
     /// Like `run`, but returns after `timeout` at the latest.
     pub fn run_for(&self, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
+        // A deadline past what `Instant` can represent (`Duration::MAX`) means none.
+        let wait = Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until);
         let mut n = 0;
         loop {
-            match self.run_batch(Wait::Until(deadline), BATCH) {
+            match self.run_batch(wait, BATCH) {
                 0 => return n,
                 ran => n += ran,
             }
@@ -296,7 +300,14 @@ impl RunLoop {
 
     /// Runs `future` to completion on the calling thread, running this loop's tasks
     /// while it waits. The future sees this loop's executor in its environment.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a task that a strait context is running on this thread:
+    /// blocking there would stall that context's other tasks, which may be the ones the
+    /// future waits for (a silent deadlock otherwise). Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        crate::launch::assert_not_in_task("RunLoop::block_on");
         let env = self.env();
         let signal = Arc::new(BlockOnSignal {
             woken: AtomicBool::new(true),
@@ -306,14 +317,25 @@ impl RunLoop {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         let shared = &*self.shared;
-        loop {
+        // Tasks dispatched by the future or by the tasks run here run next, before the
+        // shared queue, as in `run`.
+        let mut next = RunQueue::new();
+        let result = loop {
             if signal.woken.swap(false, Ordering::AcqRel) {
                 let _running = Running::enter(shared);
                 // SAFETY: `env` outlives the guard, a local.
                 let _env = unsafe { EnvGuard::enter(&env) };
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
+                let poll = future.as_mut().poll(&mut cx);
+                next.append(RUN_NEXT.with(|n| n.borrow_mut().take()));
+                if let Poll::Ready(out) = poll {
+                    break out;
                 }
+            }
+            if let Some(task) = next.pop() {
+                let _running = Running::enter(shared);
+                task.run();
+                next.prepend(RUN_NEXT.with(|n| n.borrow_mut().take()));
+                continue;
             }
             let task = {
                 let mut queue = shared.queue.lock();
@@ -332,8 +354,17 @@ impl RunLoop {
             if let Some(task) = task {
                 let _running = Running::enter(shared);
                 task.run();
+                next.prepend(RUN_NEXT.with(|n| n.borrow_mut().take()));
+            }
+        };
+        // Run-next tasks left when the future finished keep their turn on the queue.
+        if !next.is_empty() {
+            let mut queue = shared.queue.lock();
+            while let Some(task) = next.pop() {
+                queue.push_back(task);
             }
         }
+        result
     }
 }
 
