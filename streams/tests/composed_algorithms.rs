@@ -331,3 +331,48 @@ fn a_complete_read_that_fails_reports_what_it_delivered() {
     assert_eq!(bytes_transferred(&err), 5);
     assert_eq!(&buf[..5], &[5u8; 5]);
 }
+
+/// A long line arriving a byte per read: each search must resume where the last one
+/// stopped (linear in the line), for a byte and for a multi-byte delimiter. A matcher
+/// that walked the searched bytes again on every read would do ~n²/2 = 2·10¹⁰ steps
+/// here and miss the deadline by orders of magnitude.
+#[test]
+fn read_until_resumes_its_search_on_a_long_line_fed_byte_by_byte() {
+    const LEN: usize = 200_000;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = vec![b'a'; LEN];
+        line.extend_from_slice(b"\r\n");
+        let found = block_on(async {
+            let (mut a, mut b) = duplex_with_chunk(LEN * 2 + 8, 1);
+            write_all(&mut a, &line[..]).await.unwrap();
+            write_all(&mut a, &line[..]).await.unwrap();
+            let mut storage = Vec::new();
+            let mut buf = VecBuffer::new(&mut storage, LEN * 2 + 8);
+            let first = read_until(&mut b, &mut buf, b'\n').await.unwrap();
+            buf.consume(first);
+            let second = read_until(&mut b, &mut buf, "\r\n").await.unwrap();
+            (first, second)
+        });
+        let _ = tx.send(found);
+    });
+    let found = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("read_until rescans from the start: quadratic");
+    assert_eq!(found, (LEN + 2, LEN + 2));
+}
+
+#[test]
+fn matchers_find_delimiters_split_across_regions_after_a_resume() {
+    use strait_streams::Matcher;
+    let regions: [&[u8]; 4] = [b"xx\r", b"", b"\nyy", b"zz\n"];
+    // Searched through "xx\r": the CRLF straddles regions 0 and 2.
+    assert_eq!((&b"\r\n"[..]).find(&regions[..], 3), Some(4));
+    assert_eq!(b'\n'.find(&regions[..], 3), Some(4));
+    // Searched past the first newline: the next one.
+    assert_eq!(b'\n'.find(&regions[..], 4), Some(9));
+    assert_eq!(Matcher::find(&mut "zz\n", &regions[..], 5), Some(9));
+    assert_eq!(b'q'.find(&regions[..], 0), None);
+    // Overlapping prefix: "aab" in "aaab".
+    assert_eq!((&b"aab"[..]).find(&[&b"aa"[..], b"ab"][..], 0), Some(4));
+}

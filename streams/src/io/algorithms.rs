@@ -71,19 +71,44 @@ where
                 Err(e) => Err(after_transfer(e, total)),
             };
         }
-        let n = {
-            let prepared = buf.prepare(READ_CHUNK.min(room)).map_err(io::Error::from)?;
-            stream.read_some(prepared).await
-        };
-        match n {
+        match read_prepared(stream, &mut buf, READ_CHUNK.min(room)).await {
             Ok(0) => return Ok(total),
-            Ok(n) => {
-                buf.commit(n);
-                total += n;
-            }
+            Ok(n) => total += n,
             Err(e) => return Err(after_transfer(e, total)),
         }
     }
+}
+
+/// Reads once into `buf.prepare(want)` and commits what arrived.
+///
+/// A hand-written future rather than `stream.read_some(buf.prepare(..)?).await`: an
+/// `async fn` that holds a `D::Prepared<'_>` across an await is not `Send` for any
+/// borrowed buffer (rustc cannot prove `for<'a> D::Prepared<'a>: Send`), which would
+/// keep every algorithm using it out of spawned tasks. Preparing again on each poll is
+/// allowed by the dynamic-buffer contract (a second `prepare` replaces the first).
+fn read_prepared<'a, S, D>(
+    stream: &'a mut S,
+    buf: &'a mut D,
+    want: usize,
+) -> impl std::future::Future<Output = io::Result<usize>> + 'a
+where
+    S: ReadStream + Unpin + ?Sized,
+    D: DynamicBuffer,
+{
+    std::future::poll_fn(move |cx| {
+        if crate::stop_requested() {
+            return std::task::Poll::Ready(Err(crate::canceled()));
+        }
+        let n = {
+            let mut prepared = buf.prepare(want).map_err(io::Error::from)?;
+            let mut window = strait_vocab::MutableWindow::new(&mut prepared);
+            std::task::ready!(
+                std::pin::Pin::new(&mut *stream).poll_read_some(cx, window.as_mut_slice())
+            )?
+        };
+        buf.commit(n);
+        std::task::Poll::Ready(Ok(n))
+    })
 }
 
 /// Finds a delimiter in buffered bytes for [`read_until`].
@@ -103,13 +128,34 @@ impl Matcher for u8 {
         data: &S,
         searched: usize,
     ) -> Option<usize> {
-        data.buffers()
-            .flatten()
-            .enumerate()
-            .skip(searched)
-            .find(|(_, b)| **b == *self)
-            .map(|(i, _)| i + 1)
+        let mut offset = searched;
+        for region in regions_from(data, searched) {
+            if let Some(i) = memchr::memchr(*self, region) {
+                return Some(offset + i + 1);
+            }
+            offset += region.len();
+        }
+        None
     }
+}
+
+/// The bytes of `data` from offset `start` on, as contiguous regions: whole regions
+/// before `start` are skipped by length, so a resumed search costs only the new bytes.
+fn regions_from<S: ConstBufferSequence + ?Sized>(
+    data: &S,
+    start: usize,
+) -> impl Iterator<Item = &[u8]> {
+    let mut skip = start;
+    data.buffers().filter_map(move |region| {
+        if skip >= region.len() {
+            skip -= region.len();
+            None
+        } else {
+            let rest = &region[skip..];
+            skip = 0;
+            Some(rest)
+        }
+    })
 }
 
 impl Matcher for &[u8] {
@@ -124,12 +170,25 @@ impl Matcher for &[u8] {
         }
         // Re-scan the last `len - 1` searched bytes: a match may straddle them.
         let start = searched.saturating_sub(delim.len() - 1);
+        let mut offset = start;
         let mut matched = 0;
-        for (i, &b) in data.buffers().flatten().enumerate().skip(start) {
-            matched = kmp_step(delim, matched, b);
-            if matched == delim.len() {
-                return Some(i + 1);
+        for region in regions_from(data, start) {
+            let mut i = 0;
+            while i < region.len() {
+                if matched == 0 {
+                    // Nothing pending: jump to the next candidate first byte.
+                    match memchr::memchr(delim[0], &region[i..]) {
+                        Some(j) => i += j,
+                        None => break,
+                    }
+                }
+                matched = kmp_step(delim, matched, region[i]);
+                i += 1;
+                if matched == delim.len() {
+                    return Some(offset + i);
+                }
             }
+            offset += region.len();
         }
         None
     }
@@ -189,17 +248,12 @@ where
                 "read_until: the dynamic buffer reached its max size without a match",
             ));
         }
-        let n = {
-            let prepared = buf.prepare(READ_CHUNK.min(room)).map_err(io::Error::from)?;
-            stream.read_some(prepared).await?
-        };
-        if n == 0 {
+        if read_prepared(stream, &mut buf, READ_CHUNK.min(room)).await? == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "read_until: end of stream before the delimiter",
             ));
         }
-        buf.commit(n);
     }
 }
 
