@@ -155,7 +155,9 @@ impl RunAsync {
 
     /// Spawns the task without a handle: `on_ok` receives its output, `on_err` the
     /// panic (as [`JoinError::Panicked`](crate::JoinError)) or an abort when the executor
-    /// shuts down first. Both run on the executor's thread.
+    /// shuts down first. `on_ok` and a panic's `on_err` run on the thread that polled
+    /// the task (one of the executor's); an abort's `on_err` runs wherever the task is
+    /// dropped — the thread that aborts it or shuts the executor down.
     pub fn detach<F, OnOk, OnErr>(self, future: F, on_ok: OnOk, on_err: OnErr)
     where
         F: Future + Send + 'static,

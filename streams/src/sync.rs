@@ -4,31 +4,50 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use loom::sync::{Arc, Mutex};
 #[cfg(loom)]
 pub(crate) use loom::thread::{current as current_thread, yield_now as spin_yield};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use std::sync::{Arc, Mutex};
 #[cfg(not(loom))]
 pub(crate) use std::thread::{current as current_thread, yield_now as spin_yield};
 
-/// Locks `m`, ignoring poisoning: every critical section in this crate leaves its data
-/// consistent before anything that can panic runs.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    #[cfg(loom)]
-    {
-        m.lock().unwrap()
-    }
-    #[cfg(not(loom))]
-    {
-        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Locks `m` (a std mutex, or the loom-routed [`Mutex`] of this shim), ignoring
+/// poisoning: every critical section in this crate leaves its data consistent before
+/// anything that can panic runs.
+pub(crate) fn lock<M: Lockable + ?Sized>(m: &M) -> M::Guard<'_> {
+    m.lock_ignoring_poison()
+}
+
+/// A mutex [`lock`] accepts.
+pub(crate) trait Lockable {
+    type Guard<'a>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_>;
+}
+
+impl<T: ?Sized> Lockable for std::sync::Mutex<T> {
+    type Guard<'a>
+        = std::sync::MutexGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_> {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// Locks a std mutex (used where loom modelling is not wanted), ignoring poisoning.
-pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+#[cfg(loom)]
+impl<T: ?Sized> Lockable for loom::sync::Mutex<T> {
+    type Guard<'a>
+        = loom::sync::MutexGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_> {
+        self.lock().unwrap()
+    }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Scope, TimerTable};
 use crate::stop::StopWaker;
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 
 /// Identifies one scheduled wake-up of a [`TimerService`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

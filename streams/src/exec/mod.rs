@@ -3,8 +3,9 @@
 //! [`ThreadPool`] and the process-wide [system executor](system_executor).
 //!
 //! Rules every executor here keeps (the papers' executor concept):
-//! - `post` never runs the task inline; it queues it, and queuing never allocates (nor
-//!   takes a lock: posts go through the lock-free [`Inject`] stack).
+//! - `post` never runs the task inline; it queues it, and queuing never allocates. The
+//!   run loop and the pool post through the lock-free [`Inject`] stack and take their
+//!   queue's lock only to wake a consumer that announced it is going to sleep.
 //! - `dispatch` may run the task sooner — in a "run next" slot — only when called from a
 //!   thread that is running this executor; otherwise it posts. No executor here runs a
 //!   task inline from `dispatch`, which keeps stacks shallow and lock-free of re-entry.

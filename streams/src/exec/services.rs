@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::AnyExecutor;
 use crate::alloc::FrameAlloc;
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 
 /// Something an execution context provides to the code running on it: a timer queue, a
 /// resolver pool, a signal set. A driver installs its services in the context; portable

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::inject::Inject;
 use super::RunQueue;
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 use crate::Runnable;
 
 /// Lock-free posting side plus the consumers' locked queue.

@@ -10,7 +10,7 @@ use super::shared_queue::SharedQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 use crate::task::{JoinHandle, Runnable};
 
 /// A pool of threads running posted tasks in FIFO order.

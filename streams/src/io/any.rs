@@ -1,5 +1,5 @@
-//! Type-erased streams: one pointer plus a vtable, owning or borrowing, and no
-//! allocation per operation (only `new` boxes the inner value, once).
+//! Type-erased streams: a tagged fat pointer (owning box or borrowed pin, three words),
+//! and no allocation per operation (only `new` boxes the inner value, once).
 
 use std::fmt;
 use std::io;

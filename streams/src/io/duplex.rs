@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
 use super::traits::{ReadStream, WriteStream};
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 
 /// Bytes buffered per direction when no capacity is given.
 pub const DEFAULT_CAPACITY: usize = 64 * 1024;
@@ -107,7 +107,7 @@ impl DuplexStream {
 
     /// Bytes written by the peer and not yet read here.
     pub fn available(&self) -> usize {
-        lock(&self.read).data.len()
+        lock(&*self.read).data.len()
     }
 }
 
@@ -121,7 +121,7 @@ impl ReadStream for DuplexStream {
         if wanted == 0 {
             return Poll::Ready(Ok(0));
         }
-        let mut pipe = lock(&self.read);
+        let mut pipe = lock(&*self.read);
         if pipe.data.is_empty() {
             if pipe.write_closed {
                 return Poll::Ready(Ok(0));
@@ -164,7 +164,7 @@ impl WriteStream for DuplexStream {
         if offered == 0 {
             return Poll::Ready(Ok(0));
         }
-        let mut pipe = lock(&self.write);
+        let mut pipe = lock(&*self.write);
         if pipe.write_closed {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -200,7 +200,7 @@ impl WriteStream for DuplexStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let reader = {
-            let mut pipe = lock(&self.write);
+            let mut pipe = lock(&*self.write);
             pipe.write_closed = true;
             pipe.reader.take()
         };
@@ -214,12 +214,12 @@ impl WriteStream for DuplexStream {
 impl Drop for DuplexStream {
     fn drop(&mut self) {
         let reader = {
-            let mut pipe = lock(&self.write);
+            let mut pipe = lock(&*self.write);
             pipe.write_closed = true;
             pipe.reader.take()
         };
         let writer = {
-            let mut pipe = lock(&self.read);
+            let mut pipe = lock(&*self.read);
             pipe.read_closed = true;
             pipe.writer.take()
         };
