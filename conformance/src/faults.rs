@@ -63,6 +63,9 @@ impl<S: WriteStream + Unpin> WriteStream for ChunkLimit<S> {
             }
         }
     }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
@@ -123,6 +126,9 @@ impl<S: WriteStream + Unpin> WriteStream for PendingEvery<S> {
             return Poll::Pending;
         }
         Pin::new(&mut this.inner).poll_write_some(cx, bufs)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
@@ -219,6 +225,10 @@ impl<S: WriteStream + Unpin> WriteStream for FailAt<S> {
             return Poll::Ready(Err(e));
         }
         Pin::new(&mut this.inner).poll_write_some(cx, bufs)
+    }
+    /// Forwarded without counting: flushes are not numbered operations of the plan.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -354,6 +364,9 @@ impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
         }
         this.write
             .pay_then(cx, |cx| inner.poll_write_some(cx, bufs))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)

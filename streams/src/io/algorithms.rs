@@ -257,8 +257,10 @@ where
     }
 }
 
-/// Writes all of `bufs` to `stream`. Eager: when every inner write is ready, it
-/// completes on its first poll without suspending. Returns the bytes written.
+/// Writes all of `bufs` to `stream`, then flushes it, so the bytes are on their way to
+/// the peer when it completes even through a buffering layer (TLS, a buffered writer).
+/// Eager: when every inner write and the flush are ready, it completes on its first
+/// poll without suspending. Returns the bytes written.
 pub async fn write_all<S, B>(stream: &mut S, bufs: B) -> io::Result<usize>
 where
     S: WriteStream + Unpin + ?Sized,
@@ -277,11 +279,17 @@ where
             Err(e) => return Err(after_transfer(e, cursor.consumed())),
         }
     }
-    Ok(cursor.consumed())
+    let written = cursor.consumed();
+    stream
+        .flush()
+        .await
+        .map_err(|e| after_transfer(e, written))?;
+    Ok(written)
 }
 
 /// Moves everything `source` produces into `stream`, from the source's own buffers
-/// (no intermediate copy). Returns the bytes moved. Does not shut `stream` down.
+/// (no intermediate copy), flushing as each window is written. Returns the bytes
+/// moved. Does not shut `stream` down.
 pub async fn push_to<Src, S>(source: &mut Src, stream: &mut S) -> io::Result<usize>
 where
     Src: BufferSource + Unpin + ?Sized,

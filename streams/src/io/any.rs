@@ -119,6 +119,10 @@ macro_rules! forward_write_stream {
                 self.inner.as_mut().poll_write_some(cx, bufs)
             }
             #[inline]
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.inner.as_mut().poll_flush(cx)
+            }
+            #[inline]
             fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 self.inner.as_mut().poll_shutdown(cx)
             }
@@ -156,6 +160,10 @@ impl WriteSink for AnyWriteSink<'_> {
         bufs: &mut WriteBufs<'_, '_>,
     ) -> Poll<io::Result<()>> {
         self.inner.as_mut().poll_write_eof(cx, bufs)
+    }
+    #[inline]
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.as_mut().poll_flush(cx)
     }
 }
 
@@ -315,6 +323,11 @@ macro_rules! buffer_sink_passthrough {
                 // SAFETY: as above.
                 unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_commit_eof(cx, n)
             }
+            #[inline]
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // SAFETY: as above.
+                unsafe { self.map_unchecked_mut(|w| &mut w.0) }.poll_flush(cx)
+            }
         }
     )*};
 }
@@ -457,6 +470,10 @@ impl BufferSink for AnyBufferSink<'_> {
     ) -> Poll<io::Result<()>> {
         self.inner.as_mut().poll_commit_eof(cx, n)
     }
+    #[inline]
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.as_mut().poll_flush(cx)
+    }
 }
 
 impl WriteSink for AnyBufferSink<'_> {
@@ -475,6 +492,15 @@ impl WriteSink for AnyBufferSink<'_> {
         bufs: &mut WriteBufs<'_, '_>,
     ) -> Poll<io::Result<()>> {
         self.get_mut().poll_copy(cx, bufs, true)
+    }
+    /// Finishes a copying write's pending commit, then flushes the sink.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.pending.is_some() {
+            let mut none = strait_vocab::Consuming::new(&[][..]);
+            std::task::ready!(this.poll_copy(cx, &mut none, false))?;
+        }
+        this.inner.as_mut().poll_flush(cx)
     }
 }
 

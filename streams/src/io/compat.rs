@@ -15,10 +15,8 @@ use strait_vocab::{ConstBuffer, ConstWindow, IoSliceArray, IoSliceMutArray, Muta
 
 use super::traits::{BufferSource, ReadStream, WriteStream};
 
-/// A strait stream as a futures-io object.
-///
-/// `poll_flush` completes at once (strait streams have no user-space write buffer);
-/// `poll_close` is [`WriteStream::poll_shutdown`].
+/// A strait stream as a futures-io object: `poll_flush` is
+/// [`WriteStream::poll_flush`] and `poll_close` is [`WriteStream::poll_shutdown`].
 #[derive(Debug, Default)]
 pub struct FuturesIo<T> {
     inner: T,
@@ -85,8 +83,8 @@ impl<T: WriteStream> AsyncWrite for FuturesIo<T> {
         self.pinned().poll_write_some(cx, window.as_slice())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.pinned().poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -106,7 +104,8 @@ impl<T: ReadStream + BufferSource> AsyncBufRead for FuturesIo<T> {
     }
 }
 
-/// A futures-io object as a strait stream. `poll_shutdown` is `poll_close`.
+/// A futures-io object as a strait stream: `poll_flush` is `AsyncWrite::poll_flush`,
+/// `poll_shutdown` is `poll_close` (which flushes first, as futures-io requires).
 #[derive(Debug, Default)]
 pub struct FromFuturesIo<T> {
     inner: T,
@@ -160,6 +159,10 @@ impl<T: AsyncWrite> WriteStream for FromFuturesIo<T> {
         }
         let slices = IoSliceArray::from_buffers(bufs);
         self.pinned().poll_write_vectored(cx, &slices)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.pinned().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -78,7 +78,15 @@ pub trait WriteStreamExt: WriteStream {
         WriteSome { stream: self, bufs }
     }
 
-    /// Ends the write direction. See [`WriteStream::poll_shutdown`].
+    /// Pushes out what the stream holds. See [`WriteStream::poll_flush`].
+    fn flush(&mut self) -> Flush<'_, Self>
+    where
+        Self: Unpin,
+    {
+        Flush { stream: self }
+    }
+
+    /// Flushes, then ends the write direction. See [`WriteStream::poll_shutdown`].
     fn shutdown(&mut self) -> Shutdown<'_, Self>
     where
         Self: Unpin,
@@ -112,6 +120,22 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSo
                 Pin::new(&mut *stream).poll_write_some(cx, window.as_slice())
             }
         })
+    }
+}
+
+/// Future of [`WriteStreamExt::flush`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Flush<'a, S: ?Sized> {
+    stream: &'a mut S,
+}
+
+impl<S: WriteStream + Unpin + ?Sized> Future for Flush<'_, S> {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: no field is structurally pinned; nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let stream = &mut *this.stream;
+        gated!(Pin::new(&mut *stream).poll_flush(cx))
     }
 }
 
@@ -183,8 +207,9 @@ impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
 
 /// Async methods of every [`WriteSink`].
 pub trait WriteSinkExt: WriteSink {
-    /// Writes all of `bufs`. Returns the number of bytes written; on error the count
-    /// written before it is in the error ([`bytes_transferred`](crate::bytes_transferred)).
+    /// Writes all of `bufs` and flushes the sink. Returns the number of bytes written;
+    /// on error the count written before it is in the error
+    /// ([`bytes_transferred`](crate::bytes_transferred)).
     fn write<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
     where
         Self: Unpin,
@@ -193,7 +218,16 @@ pub trait WriteSinkExt: WriteSink {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: false,
+            flushing: false,
         }
+    }
+
+    /// Pushes out what the sink holds. See [`WriteSink::poll_flush`].
+    fn flush(&mut self) -> FlushSink<'_, Self>
+    where
+        Self: Unpin,
+    {
+        FlushSink { sink: self }
     }
 
     /// Writes all of `bufs`, then ends the sink, as one operation.
@@ -205,6 +239,7 @@ pub trait WriteSinkExt: WriteSink {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: true,
+            flushing: false,
         }
     }
 
@@ -225,6 +260,8 @@ pub struct Write<'b, 'c, S: ?Sized> {
     sink: &'b mut S,
     bufs: Consuming<&'b [ConstBuffer<'c>]>,
     eof: bool,
+    /// Every byte is written; a plain write now flushes (`write_eof` flushes itself).
+    flushing: bool,
 }
 
 impl<S: ?Sized> Write<'_, '_, S> {
@@ -242,18 +279,40 @@ impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
         let sink = &mut *this.sink;
         let bufs = &mut this.bufs;
         let eof = this.eof;
-        let r: Poll<io::Result<()>> = gated!({
+        let mut r: Poll<io::Result<()>> = gated!({
             if eof {
                 Pin::new(&mut *sink).poll_write_eof(cx, bufs)
+            } else if this.flushing {
+                Pin::new(&mut *sink).poll_flush(cx)
             } else {
                 Pin::new(&mut *sink).poll_write(cx, bufs)
             }
         });
+        if !eof && !this.flushing && matches!(r, Poll::Ready(Ok(()))) {
+            this.flushing = true;
+            r = Pin::new(&mut *sink).poll_flush(cx);
+        }
         let done = this.bufs.consumed();
         r.map(|r| {
             r.map(|()| done)
                 .map_err(|e| crate::error::after_transfer(e, done))
         })
+    }
+}
+
+/// Future of [`WriteSinkExt::flush`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct FlushSink<'a, S: ?Sized> {
+    sink: &'a mut S,
+}
+
+impl<S: WriteSink + Unpin + ?Sized> Future for FlushSink<'_, S> {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: no field is structurally pinned; nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let sink = &mut *this.sink;
+        gated!(Pin::new(&mut *sink).poll_flush(cx))
     }
 }
 

@@ -67,8 +67,8 @@ pub use any::{
 pub use compat::{FromFuturesIo, FuturesIo};
 pub use duplex::{duplex, duplex_with_chunk, DuplexStream, DEFAULT_CAPACITY};
 pub use ext::{
-    BufferSinkExt, BufferSourceExt, Commit, Fill, Read, ReadSome, ReadSourceExt, ReadStreamExt,
-    Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
+    BufferSinkExt, BufferSourceExt, Commit, Fill, Flush, FlushSink, Read, ReadSome, ReadSourceExt,
+    ReadStreamExt, Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
 };
 pub use mock::{MockBuilder, MockSink, MockSource, MockStream};
 pub use traits::{

@@ -39,9 +39,23 @@ pub trait WriteStream {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>>;
 
-    /// Ends the write direction (a half-close, like `shutdown(SHUT_WR)`): the peer
-    /// reads end of stream after the bytes already written. Writing afterwards fails
-    /// with `ErrorKind::BrokenPipe`.
+    /// Pushes out bytes this stream reported written but still holds (write-behind:
+    /// a TLS record being filled, a buffered writer, an io_uring send buffer). Completes
+    /// when every byte written before the call has been handed to the layer below. The
+    /// default completes at once: a stream that writes straight to the OS holds nothing.
+    ///
+    /// Write-behind is allowed: `poll_write_some` may report bytes written that reach
+    /// the peer only after a flush, a `shutdown`, or when the layer's buffer fills.
+    /// Code that waits for an answer after writing must flush first (the composed
+    /// writes that end an exchange, such as [`write_all`](crate::write_all), do).
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ends the write direction (a half-close, like `shutdown(SHUT_WR)`) after flushing
+    /// what the stream holds: the peer reads end of stream after the bytes already
+    /// written. Writing afterwards fails with `ErrorKind::BrokenPipe`.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
@@ -73,13 +87,21 @@ pub trait WriteSink {
     ) -> Poll<io::Result<()>>;
 
     /// Writes all of `bufs` and then ends the sink, as one operation (a TLS record plus
-    /// `close_notify`, a chunked body plus its terminator). With empty `bufs` it only
-    /// ends the sink. Writing after the end fails with `ErrorKind::BrokenPipe`.
+    /// `close_notify`, a chunked body plus its terminator), flushing everything the
+    /// sink holds. With empty `bufs` it only ends the sink. Writing after the end fails
+    /// with `ErrorKind::BrokenPipe`.
     fn poll_write_eof(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &mut WriteBufs<'_, '_>,
     ) -> Poll<io::Result<()>>;
+
+    /// Pushes out what the sink accepted but still holds; see
+    /// [`WriteStream::poll_flush`]. The default completes at once.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// Callee-owned read buffers: the papers' `BufferSource`.
@@ -107,12 +129,19 @@ pub trait BufferSink {
     /// Hands the first `n` bytes of the prepared window to the sink.
     fn poll_commit(self: Pin<&mut Self>, cx: &mut Context<'_>, n: usize) -> Poll<io::Result<()>>;
 
-    /// Commits `n` bytes and ends the sink, as one operation.
+    /// Commits `n` bytes and ends the sink, as one operation, flushing what it holds.
     fn poll_commit_eof(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         n: usize,
     ) -> Poll<io::Result<()>>;
+
+    /// Pushes out committed bytes the sink still holds; see
+    /// [`WriteStream::poll_flush`]. The default completes at once.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
 }
 
 macro_rules! forward_pointer_impls {
@@ -135,6 +164,10 @@ macro_rules! forward_pointer_impls {
                 bufs: &[ConstBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut **self).poll_write_some(cx, bufs)
+            }
+            #[inline]
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_flush(cx)
             }
             fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 Pin::new(&mut **self).poll_shutdown(cx)
@@ -167,6 +200,10 @@ macro_rules! forward_pointer_impls {
             ) -> Poll<io::Result<()>> {
                 Pin::new(&mut **self).poll_write_eof(cx, bufs)
             }
+            #[inline]
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut **self).poll_flush(cx)
+            }
         }
     )*};
 }
@@ -196,6 +233,9 @@ where
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         self.get_mut().as_mut().poll_write_some(cx, bufs)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().as_mut().poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().as_mut().poll_shutdown(cx)
@@ -239,5 +279,9 @@ impl<T: BufferSink + Unpin + ?Sized> BufferSink for &mut T {
         n: usize,
     ) -> Poll<io::Result<()>> {
         Pin::new(&mut **self).poll_commit_eof(cx, n)
+    }
+    #[inline]
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut **self).poll_flush(cx)
     }
 }
