@@ -81,7 +81,7 @@ pub use buffer::{ConstBuffer, MutableBuffer};
 pub use consuming::Consuming;
 #[cfg(feature = "bytes")]
 pub use dynamic::BytesMutBuffer;
-pub use dynamic::{CircularBuffer, DynamicBuffer, FlatBuffer, LengthError, VecBuffer};
+pub use dynamic::{CircularBuffer, DynamicBuffer, FlatBuffer, LengthError, OwnedBuffer, VecBuffer};
 #[cfg(feature = "std")]
 pub use io_slice::{IoSliceArray, IoSliceMutArray};
 pub use sequence::{BufferElement, BufferElementMut, ConstBufferSequence, MutableBufferSequence};

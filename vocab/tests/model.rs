@@ -208,6 +208,11 @@ proptest! {
     }
 
     #[test]
+    fn owned_buffer_matches_the_model(cap in 0usize..40, max in 0usize..120, ops in ops()) {
+        check_dynamic(OwnedBuffer::with_capacity(cap, max), &ops)?;
+    }
+
+    #[test]
     fn vec_buffer_leaves_exactly_the_readable_bytes(ops in ops()) {
         let mut vec = b"seed".to_vec();
         let expected = {

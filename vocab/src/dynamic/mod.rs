@@ -21,11 +21,13 @@
 //!
 //! Implementations: [`FlatBuffer`] (caller storage, one contiguous region),
 //! [`CircularBuffer`] (caller storage, two-part views, no data moves on wrap),
-//! [`VecBuffer`] (a growable `Vec<u8>` with a max size) and, with the `bytes` feature,
+//! [`VecBuffer`] (a caller's growable `Vec<u8>` with a max size), [`OwnedBuffer`] (owned
+//! storage with an O(1) `consume`) and, with the `bytes` feature,
 //! `BytesMutBuffer`.
 
 mod circular;
 mod flat;
+mod owned;
 mod vec;
 
 #[cfg(feature = "bytes")]
@@ -35,6 +37,7 @@ mod bytes_mut;
 pub use bytes_mut::BytesMutBuffer;
 pub use circular::CircularBuffer;
 pub use flat::FlatBuffer;
+pub use owned::OwnedBuffer;
 pub use vec::VecBuffer;
 
 use core::fmt;
