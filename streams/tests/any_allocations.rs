@@ -120,3 +120,24 @@ fn buffer_sources_and_sinks_allocate_nothing_in_steady_state() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn buffered_reader_and_writer_allocate_nothing_per_operation() {
+    use strait_streams::{BufReader, BufWriter};
+    let (a, b) = duplex(1 << 16);
+    let mut writer = BufWriter::with_capacity(256, a);
+    let mut reader = BufReader::with_capacity(256, b);
+    let mut buf = [0u8; 16];
+    let n = allocations(|| {
+        for _ in 0..10_000 {
+            for _ in 0..8 {
+                now(writer.write_some(&b"0123456789abcdef"[..])).unwrap();
+            }
+            now(WriteStreamExt::flush(&mut writer)).unwrap();
+            for _ in 0..8 {
+                assert_eq!(now(reader.read_some(&mut buf[..])).unwrap(), 16);
+            }
+        }
+    });
+    assert_eq!(n, 0, "both buffers are allocated once, at construction");
+}

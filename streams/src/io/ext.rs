@@ -207,9 +207,9 @@ impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
 
 /// Async methods of every [`WriteSink`].
 pub trait WriteSinkExt: WriteSink {
-    /// Writes all of `bufs` and flushes the sink. Returns the number of bytes written;
-    /// on error the count written before it is in the error
-    /// ([`bytes_transferred`](crate::bytes_transferred)).
+    /// Writes all of `bufs` and flushes the sink (an empty `bufs` only flushes).
+    /// Returns the number of bytes written; on error the count written before it is in
+    /// the error ([`bytes_transferred`](crate::bytes_transferred)).
     fn write<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
     where
         Self: Unpin,
@@ -220,14 +220,6 @@ pub trait WriteSinkExt: WriteSink {
             eof: false,
             flushing: false,
         }
-    }
-
-    /// Pushes out what the sink holds. See [`WriteSink::poll_flush`].
-    fn flush(&mut self) -> FlushSink<'_, Self>
-    where
-        Self: Unpin,
-    {
-        FlushSink { sink: self }
     }
 
     /// Writes all of `bufs`, then ends the sink, as one operation.
@@ -297,22 +289,6 @@ impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
             r.map(|()| done)
                 .map_err(|e| crate::error::after_transfer(e, done))
         })
-    }
-}
-
-/// Future of [`WriteSinkExt::flush`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct FlushSink<'a, S: ?Sized> {
-    sink: &'a mut S,
-}
-
-impl<S: WriteSink + Unpin + ?Sized> Future for FlushSink<'_, S> {
-    type Output = io::Result<()>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: no field is structurally pinned; nothing is moved out.
-        let this = unsafe { self.get_unchecked_mut() };
-        let sink = &mut *this.sink;
-        gated!(Pin::new(&mut *sink).poll_flush(cx))
     }
 }
 

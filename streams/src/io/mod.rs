@@ -50,6 +50,7 @@
 
 mod algorithms;
 mod any;
+mod buffered;
 mod compat;
 mod duplex;
 mod ext;
@@ -64,10 +65,11 @@ pub use any::{
     AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
     AnyWriteStream,
 };
+pub use buffered::{BufReader, BufWriter, FillMore, DEFAULT_BUF_SIZE};
 pub use compat::{FromFuturesIo, FuturesIo};
 pub use duplex::{duplex, duplex_with_chunk, DuplexStream, DEFAULT_CAPACITY};
 pub use ext::{
-    BufferSinkExt, BufferSourceExt, Commit, Fill, Flush, FlushSink, Read, ReadSome, ReadSourceExt,
+    BufferSinkExt, BufferSourceExt, Commit, Fill, Flush, Read, ReadSome, ReadSourceExt,
     ReadStreamExt, Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
 };
 pub use mock::{MockBuilder, MockSink, MockSource, MockStream};
