@@ -29,26 +29,26 @@ impl<T: ?Sized> Erased<'_, T> {
 }
 
 macro_rules! any_wrapper {
-    ($(#[$doc:meta])* $name:ident, $trait:path) => {
+    ($(#[$doc:meta])* $name:ident, $trait:path $(, $send:ident)?) => {
         $(#[$doc])*
         pub struct $name<'a> {
-            inner: Erased<'a, dyn $trait + Send + 'a>,
+            inner: Erased<'a, dyn $trait $(+ $send)? + 'a>,
         }
 
         impl<'a> $name<'a> {
             /// Owns `inner` (boxed once, here).
-            pub fn new<T: $trait + Send + 'a>(inner: T) -> Self {
+            pub fn new<T: $trait $(+ $send)? + 'a>(inner: T) -> Self {
                 $name { inner: Erased::Owned(Box::pin(inner)) }
             }
 
             /// Borrows `inner` for `'a`; no allocation at all.
-            pub fn borrowed<T: $trait + Send + Unpin + 'a>(inner: &'a mut T) -> Self {
+            pub fn borrowed<T: $trait $(+ $send)? + Unpin + 'a>(inner: &'a mut T) -> Self {
                 let pinned: Pin<&'a mut T> = Pin::new(inner);
                 $name { inner: Erased::Borrowed(pinned) }
             }
 
             /// Borrows an already pinned `inner`.
-            pub fn borrowed_pin<T: $trait + Send + 'a>(inner: Pin<&'a mut T>) -> Self {
+            pub fn borrowed_pin<T: $trait $(+ $send)? + 'a>(inner: Pin<&'a mut T>) -> Self {
                 $name { inner: Erased::Borrowed(inner) }
             }
         }
@@ -67,29 +67,52 @@ macro_rules! any_wrapper {
 
 any_wrapper!(
     /// A type-erased [`Stream`](super::Stream): what protocol code written once takes
-    /// (`&mut AnyStream`) to run over any transport.
+    /// (`&mut AnyStream`) to run over any transport. `Send`; see [`LocalAnyStream`] for
+    /// transports that are not.
     AnyStream,
-    super::Stream
+    super::Stream,
+    Send
 );
 any_wrapper!(
     /// A type-erased [`ReadStream`].
     AnyReadStream,
-    ReadStream
+    ReadStream,
+    Send
 );
 any_wrapper!(
     /// A type-erased [`WriteStream`].
     AnyWriteStream,
-    WriteStream
+    WriteStream,
+    Send
 );
 any_wrapper!(
     /// A type-erased [`ReadSource`].
     AnyReadSource,
-    ReadSource
+    ReadSource,
+    Send
 );
 any_wrapper!(
     /// A type-erased [`WriteSink`].
     AnyWriteSink,
-    WriteSink
+    WriteSink,
+    Send
+);
+any_wrapper!(
+    /// [`AnyStream`] for transports that are not `Send` (thread-per-core sockets,
+    /// io_uring buffers, `Rc`-based test doubles), used from local tasks
+    /// ([`spawn_local`](crate::RunLoop::spawn_local)).
+    LocalAnyStream,
+    super::Stream
+);
+any_wrapper!(
+    /// [`AnyReadStream`] for types that are not `Send`.
+    LocalAnyReadStream,
+    ReadStream
+);
+any_wrapper!(
+    /// [`AnyWriteStream`] for types that are not `Send`.
+    LocalAnyWriteStream,
+    WriteStream
 );
 
 macro_rules! forward_read_stream {
@@ -130,8 +153,21 @@ macro_rules! forward_write_stream {
     )*};
 }
 
-forward_read_stream!(AnyStream, AnyReadStream);
-forward_write_stream!(AnyStream, AnyWriteStream);
+impl<'a> AnyStream<'a> {
+    /// Splits the stream into halves two tasks can own; see [`split`](super::split).
+    /// `AnyReadStream::new(read_half)` erases a half again.
+    pub fn split(self) -> (super::ReadHalf<Self>, super::WriteHalf<Self>) {
+        super::split(self)
+    }
+}
+
+forward_read_stream!(AnyStream, AnyReadStream, LocalAnyStream, LocalAnyReadStream);
+forward_write_stream!(
+    AnyStream,
+    AnyWriteStream,
+    LocalAnyStream,
+    LocalAnyWriteStream
+);
 
 impl ReadSource for AnyReadSource<'_> {
     #[inline]

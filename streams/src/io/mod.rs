@@ -55,6 +55,7 @@ mod compat;
 mod duplex;
 mod ext;
 mod mock;
+mod split;
 mod traits;
 
 pub use algorithms::{
@@ -63,7 +64,7 @@ pub use algorithms::{
 };
 pub use any::{
     AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
-    AnyWriteStream,
+    AnyWriteStream, LocalAnyReadStream, LocalAnyStream, LocalAnyWriteStream,
 };
 pub use buffered::{BufReader, BufWriter, FillMore, DEFAULT_BUF_SIZE};
 pub use compat::{FromFuturesIo, FuturesIo};
@@ -73,6 +74,7 @@ pub use ext::{
     ReadStreamExt, Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
 };
 pub use mock::{MockBuilder, MockSink, MockSource, MockStream};
+pub use split::{split, ReadHalf, WriteHalf};
 pub use traits::{
     BufferSink, BufferSource, ReadBufs, ReadSource, ReadStream, Stream, WriteBufs, WriteSink,
     WriteStream,
