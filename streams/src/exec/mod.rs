@@ -166,10 +166,54 @@ impl fmt::Debug for ExecutorRef<'_> {
 }
 
 /// The process-wide system executor: a [`ThreadPool`] with one thread per core,
-/// started on first use and never joined. It backs the default environment.
+/// started when the first task is posted to it (not when the default environment is
+/// first read: a `block_on` that never spawns starts no thread) and never joined. It
+/// backs the default environment.
 pub fn system_executor() -> AnyExecutor {
-    static SYSTEM: OnceLock<ThreadPool> = OnceLock::new();
+    static SYSTEM: OnceLock<AnyExecutor> = OnceLock::new();
     SYSTEM
-        .get_or_init(|| ThreadPool::with_name(0, "strait-sys-"))
-        .executor()
+        .get_or_init(|| AnyExecutor::new(SystemExecutor::default()))
+        .clone()
+}
+
+/// The system executor: its pool is started by the first call that needs threads.
+#[derive(Default)]
+struct SystemExecutor {
+    /// The pool and its executor handle (kept to post without a reference-count bump).
+    pool: OnceLock<(ThreadPool, AnyExecutor)>,
+}
+
+impl SystemExecutor {
+    fn pool(&self) -> &AnyExecutor {
+        &self
+            .pool
+            .get_or_init(|| {
+                let pool = ThreadPool::with_name(0, "strait-sys-");
+                let executor = pool.executor();
+                (pool, executor)
+            })
+            .1
+    }
+}
+
+impl Executor for SystemExecutor {
+    fn post(&self, task: Runnable) {
+        self.pool().post(task);
+    }
+    fn running_in_this_thread(&self) -> bool {
+        self.pool
+            .get()
+            .is_some_and(|(_, executor)| executor.running_in_this_thread())
+    }
+    fn on_work_started(&self) {
+        self.pool().on_work_started();
+    }
+    fn on_work_finished(&self) {
+        self.pool().on_work_finished();
+    }
+    fn services(&self) -> Option<&Services> {
+        self.pool
+            .get()
+            .map(|(pool, _)| ExecutionContext::services(pool))
+    }
 }
