@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use strait_streams::{
     block_on, delay, is_canceled, timeout, when_all, when_any, with_stop_token, yield_now, RunLoop,
-    StopSource,
+    StopSource, StopToken,
 };
 
 async fn fail_after(yields: usize, msg: &'static str) -> io::Result<u32> {
@@ -274,4 +274,77 @@ fn dropping_a_pending_delay_cancels_its_timer() {
         !woke.load(Ordering::SeqCst),
         "the loser saw cancellation, not expiry"
     );
+}
+
+/// Ignores the caller's stop: waits `ms` under a token that never stops, then returns.
+async fn stubborn<T>(ms: u64, out: io::Result<T>) -> io::Result<T> {
+    with_stop_token(StopToken::never(), delay(Duration::from_millis(ms))).await?;
+    out
+}
+
+#[test]
+fn timeout_returns_a_result_that_arrives_after_the_deadline() {
+    let rl = RunLoop::new();
+    // The timer fires first, but the child does not heed the stop and succeeds later:
+    // its value is returned, not `TimedOut`.
+    let out = rl.block_on(timeout(Duration::from_millis(5), stubborn(40, Ok(7u32))));
+    assert_eq!(out.unwrap(), 7);
+    // A late error other than "canceled" is the child's own and is returned as is.
+    let err = rl
+        .block_on(timeout(
+            Duration::from_millis(5),
+            stubborn::<u32>(40, Err(io::Error::other("late"))),
+        ))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "late");
+    // A child that ends with the canceled error because of the timeout: `TimedOut`.
+    let err = rl
+        .block_on(timeout(
+            Duration::from_millis(5),
+            stubborn::<u32>(20, Err(strait_streams::canceled())),
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn duration_max_means_no_deadline() {
+    let rl = RunLoop::new();
+    assert_eq!(
+        rl.block_on(timeout(Duration::MAX, ok_after(2, 3))).unwrap(),
+        3
+    );
+    let d = delay(Duration::MAX);
+    assert!(d.deadline() > Instant::now() + Duration::from_secs(365 * 24 * 3600));
+    // It never fires by itself; a stop still ends it at once.
+    let source = StopSource::new();
+    let waiting = rl.spawn(with_stop_token(source.token(), d));
+    rl.block_on(async {
+        for _ in 0..3 {
+            yield_now().await;
+        }
+    });
+    assert!(!waiting.is_finished());
+    source.request_stop();
+    let err = rl.block_on(waiting).unwrap().unwrap_err();
+    assert!(is_canceled(&err));
+}
+
+#[test]
+fn a_timer_table_keeps_only_live_entries() {
+    // One live timer early, then many later ones scheduled and canceled: a table with
+    // lazy deletion keeps every canceled entry behind the live one.
+    let mut t = strait_streams::TimerTable::new();
+    let now = Instant::now();
+    let w = std::task::Waker::noop();
+    let (live, _) = t.schedule(now + Duration::from_secs(1), w, None);
+    for i in 0..200_000u64 {
+        let (k, _) = t.schedule(now + Duration::from_secs(2) + Duration::from_nanos(i), w, None);
+        t.cancel(k);
+    }
+    assert_eq!(t.len(), 1, "entries held after 200,000 cancels");
+    t.cancel(live);
+    assert_eq!(t.len(), 0);
+    assert!(t.is_empty());
+    assert_eq!(t.next_deadline(), None);
 }
