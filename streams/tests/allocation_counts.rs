@@ -224,7 +224,11 @@ fn when_all_and_when_any_allocate_nothing_in_steady_state() {
         }
     };
     allocations_in_task(&rl, run);
-    assert_eq!(allocations_in_task(&rl, run), 0, "per 1000 when_all + when_any");
+    assert_eq!(
+        allocations_in_task(&rl, run),
+        0,
+        "per 1000 when_all + when_any"
+    );
 }
 
 #[test]

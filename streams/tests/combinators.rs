@@ -339,7 +339,11 @@ fn a_timer_table_keeps_only_live_entries() {
     let w = std::task::Waker::noop();
     let (live, _) = t.schedule(now + Duration::from_secs(1), w, None);
     for i in 0..200_000u64 {
-        let (k, _) = t.schedule(now + Duration::from_secs(2) + Duration::from_nanos(i), w, None);
+        let (k, _) = t.schedule(
+            now + Duration::from_secs(2) + Duration::from_nanos(i),
+            w,
+            None,
+        );
         t.cancel(k);
     }
     assert_eq!(t.len(), 1, "entries held after 200,000 cancels");
@@ -347,4 +351,106 @@ fn a_timer_table_keeps_only_live_entries() {
     assert_eq!(t.len(), 0);
     assert!(t.is_empty());
     assert_eq!(t.next_deadline(), None);
+}
+
+/// A timer service that counts calls and never fires (the test polls by hand).
+#[derive(Default)]
+struct CountingTimers {
+    schedules: AtomicUsize,
+    cancels: AtomicUsize,
+}
+
+impl strait_streams::TimerService for CountingTimers {
+    fn schedule(
+        &self,
+        _deadline: Instant,
+        _waker: &std::task::Waker,
+        key: Option<strait_streams::TimerKey>,
+    ) -> strait_streams::TimerKey {
+        let n = self.schedules.fetch_add(1, Ordering::SeqCst) as u64;
+        key.unwrap_or(strait_streams::TimerKey::from_raw(n))
+    }
+    fn cancel(&self, _key: strait_streams::TimerKey) {
+        self.cancels.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An executor whose only purpose is to offer `CountingTimers`.
+struct WithTimers(Arc<CountingTimers>);
+
+impl strait_streams::Executor for WithTimers {
+    fn post(&self, _task: strait_streams::Runnable) {
+        unreachable!("nothing is spawned");
+    }
+    fn timer_service(&self) -> Option<Arc<dyn strait_streams::TimerService>> {
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn a_delay_re_polled_with_the_same_deadline_and_waker_does_not_call_its_timer_service() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let timers = Arc::new(CountingTimers::default());
+    let env =
+        strait_streams::IoEnv::new(strait_streams::AnyExecutor::new(WithTimers(timers.clone())));
+    let schedules = || timers.schedules.load(Ordering::SeqCst);
+    strait_streams::enter_env(&env, || {
+        let (first, second) = (Waker::from(Arc::new(Noop)), Waker::from(Arc::new(Noop)));
+        let mut d = std::pin::pin!(delay(Duration::from_secs(60)));
+        let mut poll = |w: &Waker| d.as_mut().poll(&mut Context::from_waker(w));
+        for _ in 0..10 {
+            assert!(poll(&first).is_pending());
+        }
+        assert_eq!(schedules(), 1, "ten polls, one waker, one deadline");
+        assert!(poll(&second).is_pending());
+        assert!(poll(&second).is_pending());
+        assert_eq!(schedules(), 2, "a new waker is handed to the service once");
+        d.as_mut().reset(Instant::now() + Duration::from_secs(30));
+        assert!(d
+            .as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        assert!(d
+            .as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        assert_eq!(
+            schedules(),
+            3,
+            "a new deadline is handed to the service once"
+        );
+        d.as_mut().reset(Instant::now());
+        assert!(matches!(
+            d.as_mut().poll(&mut Context::from_waker(&second)),
+            Poll::Ready(Ok(()))
+        ));
+    });
+    assert_eq!(timers.cancels.load(Ordering::SeqCst), 1, "dropping cancels");
+}
+
+#[test]
+fn a_token_a_child_kept_is_never_stopped_by_a_later_combinator() {
+    let rl = RunLoop::new();
+    // The child keeps its token past the combinator's end.
+    let kept = rl
+        .block_on(when_all((
+            async { Ok::<_, io::Error>(strait_streams::env().stop_token) },
+            ok_after(1, 0),
+        )))
+        .unwrap()
+        .0;
+    assert!(kept.stop_possible());
+    let finished = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        // Each of these stops its losers: none of those stops may reach `kept`.
+        let won = rl.block_on(when_any((ok_after(1, 1), long_wait(finished.clone()))));
+        assert_eq!(won.unwrap(), strait_streams::OneOf2::First(1));
+    }
+    assert_eq!(finished.load(Ordering::SeqCst), 10);
+    assert!(!kept.stop_requested());
 }
