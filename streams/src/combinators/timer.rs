@@ -50,8 +50,10 @@ pub trait TimerService: Send + Sync + 'static {
 
 /// A portable timer: one thread per process waiting on a [`TimerTable`].
 ///
-/// Entries live in a slab reused after they fire or are canceled, so steady-state
-/// scheduling does not allocate. Wakers are woken on the timer thread, which only posts the tasks.
+/// The table holds live timers only and reuses its storage, so steady-state scheduling
+/// does not allocate. Wakers are woken on the timer thread, which only posts the tasks;
+/// an entry is woken once its deadline passed, never before (the [`TimerService`]
+/// contract).
 pub struct FallbackTimer {
     table: Mutex<TimerTable>,
     changed: Condvar,
