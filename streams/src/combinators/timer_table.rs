@@ -19,8 +19,10 @@ const FREE: u32 = u32::MAX;
 
 /// Deadlines and wakers. Not synchronized: wrap it in the service's lock.
 ///
-/// Keys pack a slot index and that slot's generation, bumped each time the slot is
-/// freed, so a key that fired or was canceled never reaches the slot's next timer.
+/// Keys pack a slot index and that slot's 32-bit generation, bumped each time the slot
+/// is freed, so a key that fired or was canceled does not reach the slot's next timer
+/// (it would have to be kept through 2^32 reuses of its slot). Storage is bounded by
+/// the most timers alive at once; slots are reused, never released.
 #[derive(Debug, Default)]
 pub struct TimerTable {
     slots: Vec<Slot>,
