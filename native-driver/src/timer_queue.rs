@@ -1,6 +1,9 @@
 //! The context's timer queue: serves `delay`/`timeout` (through
 //! `Executor::timer_service`) and bounds the reactor's wait. The bookkeeping is
-//! strait-streams' [`TimerTable`]; this adds the lock and the reactor wake-up.
+//! strait-streams' [`TimerTable`] (live timers only: a canceled or fired timer leaves no
+//! entry); this adds the lock and the reactor wake-up. Entries fire only once due, as
+//! the `TimerService` contract requires: a `Delay` re-polled with an unchanged deadline
+//! and waker does not call `schedule` again, so it never takes this lock then.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
@@ -10,7 +13,8 @@ use strait_streams::{TimerKey, TimerService, TimerTable};
 
 use crate::context::Shared;
 
-/// Many thousands of timers alive at once cost one table entry each.
+/// Many thousands of timers alive at once cost one table entry each; keys are the
+/// table's own (opaque to callers).
 #[derive(Debug)]
 pub(crate) struct TimerQueue {
     table: Mutex<TimerTable>,

@@ -223,6 +223,21 @@ impl StopSource {
     pub fn stop_requested(&self) -> bool {
         self.state.is_stopped()
     }
+
+    /// Makes the source as new (not stopped) when nothing else shares its state — no
+    /// clone, no token, hence no registration — and returns `true`; otherwise changes
+    /// nothing and returns `false`. Lets combinators reuse one allocation per source.
+    pub(crate) fn try_reset(&mut self) -> bool {
+        let Some(state) = Arc::get_mut(&mut self.state) else {
+            return false;
+        };
+        // Every registration holds a token, so none exists and none is running.
+        debug_assert!(lock(&state.list).head.is_null());
+        state
+            .stopped
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
 }
 
 impl Default for StopSource {

@@ -171,3 +171,78 @@ fn dispatches_allocate_nothing() {
     assert_eq!(n, 0);
     assert!(handle.is_finished());
 }
+
+/// Allocations made by this thread while `f` runs inside a `block_on` on `rl` (the
+/// count is taken inside the task, so `block_on`'s own waker is not counted).
+fn allocations_in_task<Fut: std::future::Future<Output = ()>>(
+    rl: &RunLoop,
+    f: impl FnOnce() -> Fut,
+) -> usize {
+    rl.block_on(async {
+        let before = ALLOCS.with(Cell::get);
+        f().await;
+        ALLOCS.with(Cell::get) - before
+    })
+}
+
+async fn ok_after_yield(v: u32) -> std::io::Result<u32> {
+    yield_now().await;
+    Ok(v)
+}
+
+#[test]
+fn timeouts_allocate_nothing_in_steady_state() {
+    use std::time::Duration;
+    let rl = RunLoop::new();
+    let run = || async {
+        for i in 0..1000 {
+            // The child yields once, so the timer entry is scheduled, then canceled.
+            let v = strait_streams::timeout(Duration::from_secs(10), ok_after_yield(i)).await;
+            assert_eq!(v.unwrap(), i);
+        }
+    };
+    allocations_in_task(&rl, run); // warm-up: timer thread, table, spare stop sources
+    assert_eq!(allocations_in_task(&rl, run), 0, "per 1000 timeouts");
+}
+
+#[test]
+fn when_all_and_when_any_allocate_nothing_in_steady_state() {
+    use std::time::Duration;
+    let rl = RunLoop::new();
+    let run = || async {
+        for i in 0..1000 {
+            let (a, b) = strait_streams::when_all((ok_after_yield(i), ok_after_yield(1)))
+                .await
+                .unwrap();
+            assert_eq!(a + b, i + 1);
+            // The loser waits on a timer until the winner stops it.
+            let loser = async {
+                strait_streams::delay(Duration::from_secs(10)).await?;
+                Ok(0)
+            };
+            let won = strait_streams::when_any((ok_after_yield(i), loser)).await;
+            assert_eq!(won.unwrap(), strait_streams::OneOf2::First(i));
+        }
+    };
+    allocations_in_task(&rl, run);
+    assert_eq!(
+        allocations_in_task(&rl, run),
+        0,
+        "per 1000 when_all + when_any"
+    );
+}
+
+#[test]
+fn strand_spawns_allocate_nothing_in_steady_state() {
+    let rl = RunLoop::new();
+    let strand = strait_streams::Strand::new(rl.executor());
+    let spawn_all = || {
+        for i in 0..1000u32 {
+            strand.spawn(async move { i }).detach();
+            rl.run();
+        }
+    };
+    spawn_all(); // warm the recycling pool
+    let (n, ()) = allocations(spawn_all);
+    assert_eq!(n, 0, "per 1000 strand spawns");
+}

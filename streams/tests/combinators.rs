@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use strait_streams::{
     block_on, delay, is_canceled, timeout, when_all, when_any, with_stop_token, yield_now, RunLoop,
-    StopSource,
+    StopSource, StopToken,
 };
 
 async fn fail_after(yields: usize, msg: &'static str) -> io::Result<u32> {
@@ -274,4 +274,183 @@ fn dropping_a_pending_delay_cancels_its_timer() {
         !woke.load(Ordering::SeqCst),
         "the loser saw cancellation, not expiry"
     );
+}
+
+/// Ignores the caller's stop: waits `ms` under a token that never stops, then returns.
+async fn stubborn<T>(ms: u64, out: io::Result<T>) -> io::Result<T> {
+    with_stop_token(StopToken::never(), delay(Duration::from_millis(ms))).await?;
+    out
+}
+
+#[test]
+fn timeout_returns_a_result_that_arrives_after_the_deadline() {
+    let rl = RunLoop::new();
+    // The timer fires first, but the child does not heed the stop and succeeds later:
+    // its value is returned, not `TimedOut`.
+    let out = rl.block_on(timeout(Duration::from_millis(5), stubborn(40, Ok(7u32))));
+    assert_eq!(out.unwrap(), 7);
+    // A late error other than "canceled" is the child's own and is returned as is.
+    let err = rl
+        .block_on(timeout(
+            Duration::from_millis(5),
+            stubborn::<u32>(40, Err(io::Error::other("late"))),
+        ))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "late");
+    // A child that ends with the canceled error because of the timeout: `TimedOut`.
+    let err = rl
+        .block_on(timeout(
+            Duration::from_millis(5),
+            stubborn::<u32>(20, Err(strait_streams::canceled())),
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn duration_max_means_no_deadline() {
+    let rl = RunLoop::new();
+    assert_eq!(
+        rl.block_on(timeout(Duration::MAX, ok_after(2, 3))).unwrap(),
+        3
+    );
+    let d = delay(Duration::MAX);
+    assert!(d.deadline() > Instant::now() + Duration::from_secs(365 * 24 * 3600));
+    // It never fires by itself; a stop still ends it at once.
+    let source = StopSource::new();
+    let waiting = rl.spawn(with_stop_token(source.token(), d));
+    rl.block_on(async {
+        for _ in 0..3 {
+            yield_now().await;
+        }
+    });
+    assert!(!waiting.is_finished());
+    source.request_stop();
+    let err = rl.block_on(waiting).unwrap().unwrap_err();
+    assert!(is_canceled(&err));
+}
+
+#[test]
+fn a_timer_table_keeps_only_live_entries() {
+    // One live timer early, then many later ones scheduled and canceled: a table with
+    // lazy deletion keeps every canceled entry behind the live one.
+    let mut t = strait_streams::TimerTable::new();
+    let now = Instant::now();
+    let w = std::task::Waker::noop();
+    let (live, _) = t.schedule(now + Duration::from_secs(1), w, None);
+    for i in 0..200_000u64 {
+        let (k, _) = t.schedule(
+            now + Duration::from_secs(2) + Duration::from_nanos(i),
+            w,
+            None,
+        );
+        t.cancel(k);
+    }
+    assert_eq!(t.len(), 1, "entries held after 200,000 cancels");
+    t.cancel(live);
+    assert_eq!(t.len(), 0);
+    assert!(t.is_empty());
+    assert_eq!(t.next_deadline(), None);
+}
+
+/// A timer service that counts calls and never fires (the test polls by hand).
+#[derive(Default)]
+struct CountingTimers {
+    schedules: AtomicUsize,
+    cancels: AtomicUsize,
+}
+
+impl strait_streams::TimerService for CountingTimers {
+    fn schedule(
+        &self,
+        _deadline: Instant,
+        _waker: &std::task::Waker,
+        key: Option<strait_streams::TimerKey>,
+    ) -> strait_streams::TimerKey {
+        let n = self.schedules.fetch_add(1, Ordering::SeqCst) as u64;
+        key.unwrap_or(strait_streams::TimerKey::from_raw(n))
+    }
+    fn cancel(&self, _key: strait_streams::TimerKey) {
+        self.cancels.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An executor whose only purpose is to offer `CountingTimers`.
+struct WithTimers(Arc<CountingTimers>);
+
+impl strait_streams::Executor for WithTimers {
+    fn post(&self, _task: strait_streams::Runnable) {
+        unreachable!("nothing is spawned");
+    }
+    fn timer_service(&self) -> Option<Arc<dyn strait_streams::TimerService>> {
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn a_delay_re_polled_with_the_same_deadline_and_waker_does_not_call_its_timer_service() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let timers = Arc::new(CountingTimers::default());
+    let env =
+        strait_streams::IoEnv::new(strait_streams::AnyExecutor::new(WithTimers(timers.clone())));
+    let schedules = || timers.schedules.load(Ordering::SeqCst);
+    strait_streams::enter_env(&env, || {
+        let (first, second) = (Waker::from(Arc::new(Noop)), Waker::from(Arc::new(Noop)));
+        let mut d = std::pin::pin!(delay(Duration::from_secs(60)));
+        let mut poll = |w: &Waker| d.as_mut().poll(&mut Context::from_waker(w));
+        for _ in 0..10 {
+            assert!(poll(&first).is_pending());
+        }
+        assert_eq!(schedules(), 1, "ten polls, one waker, one deadline");
+        assert!(poll(&second).is_pending());
+        assert!(poll(&second).is_pending());
+        assert_eq!(schedules(), 2, "a new waker is handed to the service once");
+        d.as_mut().reset(Instant::now() + Duration::from_secs(30));
+        assert!(d
+            .as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        assert!(d
+            .as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        assert_eq!(
+            schedules(),
+            3,
+            "a new deadline is handed to the service once"
+        );
+        d.as_mut().reset(Instant::now());
+        assert!(matches!(
+            d.as_mut().poll(&mut Context::from_waker(&second)),
+            Poll::Ready(Ok(()))
+        ));
+    });
+    assert_eq!(timers.cancels.load(Ordering::SeqCst), 1, "dropping cancels");
+}
+
+#[test]
+fn a_token_a_child_kept_is_never_stopped_by_a_later_combinator() {
+    let rl = RunLoop::new();
+    // The child keeps its token past the combinator's end.
+    let kept = rl
+        .block_on(when_all((
+            async { Ok::<_, io::Error>(strait_streams::env().stop_token) },
+            ok_after(1, 0),
+        )))
+        .unwrap()
+        .0;
+    assert!(kept.stop_possible());
+    let finished = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        // Each of these stops its losers: none of those stops may reach `kept`.
+        let won = rl.block_on(when_any((ok_after(1, 1), long_wait(finished.clone()))));
+        assert_eq!(won.unwrap(), strait_streams::OneOf2::First(1));
+    }
+    assert_eq!(finished.load(Ordering::SeqCst), 10);
+    assert!(!kept.stop_requested());
 }

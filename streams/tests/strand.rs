@@ -143,3 +143,36 @@ fn a_panicking_strand_task_does_not_wedge_the_strand() {
     assert!(rl.block_on(bad).unwrap_err().is_panic());
     assert_eq!(rl.block_on(good).unwrap(), "still running");
 }
+
+#[test]
+fn a_strand_executor_handle_is_the_strand_and_keeps_it_alive() {
+    let rl = RunLoop::new();
+    let strand = Strand::new(rl.executor());
+    let handle = strand.executor();
+    assert_eq!(
+        handle,
+        strand.executor(),
+        "handles share the strand's state"
+    );
+    let inside = strand.spawn(async { env().executor });
+    rl.run();
+    assert_eq!(
+        rl.block_on(inside).unwrap(),
+        handle,
+        "tasks see the same handle"
+    );
+    drop(strand);
+    // Only the handle is left: it still runs tasks, one at a time, in order.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..3 {
+        let log = log.clone();
+        handle
+            .spawn(async move {
+                yield_now().await;
+                log.lock().unwrap().push(i);
+            })
+            .detach();
+    }
+    rl.run();
+    assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
+}

@@ -2,7 +2,9 @@
 //!
 //! Children are polled in place inside the combinator (no spawn, no allocation per
 //! child), each under the parent's environment with the combinator's own stop token.
-//! The parent's stop request is forwarded to that token. Every combinator returns only
+//! The parent's stop request is forwarded to that token. A finished combinator hands
+//! its stop source to the next one on the thread once no token of it is left, so
+//! combinators allocate nothing in steady state. Every combinator returns only
 //! after **all** its children have finished: losers and siblings of a failure are
 //! stopped through their stop token and awaited, never abandoned mid-operation.
 

@@ -12,21 +12,37 @@ use super::{Scope, TimerTable};
 use crate::stop::StopWaker;
 use crate::sync::lock;
 
-/// Identifies one scheduled wake-up of a [`TimerService`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimerKey {
-    /// Slot in the service's table.
-    pub slot: usize,
-    /// Generation of the slot, so a stale key never cancels a reused slot.
-    pub generation: u64,
+/// Identifies one scheduled wake-up of a [`TimerService`]. Opaque to callers: each
+/// service packs into its 64 bits whatever finds its entry again (a slot and a
+/// generation, a sequence number, an address), and must ignore keys that no longer name
+/// a scheduled entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerKey(u64);
+
+impl TimerKey {
+    /// A key carrying `raw`, as the service that issues it encodes it.
+    pub const fn from_raw(raw: u64) -> Self {
+        TimerKey(raw)
+    }
+
+    /// The value the key was made from.
+    pub const fn into_raw(self) -> u64 {
+        self.0
+    }
 }
 
 /// Wakes wakers at deadlines: what [`delay`] and [`timeout`] use. An execution context
 /// offers its own through [`Executor::timer_service`](crate::Executor::timer_service)
-/// (the native driver's timer wheel); otherwise the [`FallbackTimer`] serves.
+/// (the native driver's timer queue); otherwise the [`FallbackTimer`] serves.
+///
+/// Contract callers rely on: an entry wakes its waker once, at or after its deadline and
+/// never before, unless it is rescheduled or canceled first. A [`Delay`] re-polled before
+/// its deadline with the same waker therefore does not call the service again (no lock
+/// on such a re-poll).
 pub trait TimerService: Send + Sync + 'static {
-    /// Wakes `waker` at `deadline`. With `key` from an earlier call for the same timer,
-    /// updates that entry instead of adding one. Returns the entry's key.
+    /// Wakes `waker` at `deadline`. With the `key` of an entry still scheduled, updates
+    /// that entry instead of adding one; a key that already fired or was canceled is
+    /// ignored (a new entry is added). Returns the entry's key.
     fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey;
     /// Removes the entry; a key that already fired or was canceled is ignored.
     fn cancel(&self, key: TimerKey);
@@ -34,8 +50,10 @@ pub trait TimerService: Send + Sync + 'static {
 
 /// A portable timer: one thread per process waiting on a [`TimerTable`].
 ///
-/// Entries live in a slab reused after they fire, so steady-state scheduling does not
-/// allocate. Wakers are woken on the timer thread, which only posts the tasks.
+/// The table holds live timers only and reuses its storage, so steady-state scheduling
+/// does not allocate. Wakers are woken on the timer thread, which only posts the tasks;
+/// an entry is woken once its deadline passed, never before (the [`TimerService`]
+/// contract).
 pub struct FallbackTimer {
     table: Mutex<TimerTable>,
     changed: Condvar,
@@ -104,9 +122,26 @@ impl TimerService for FallbackTimer {
     }
 }
 
-/// Completes after `duration`; see [`Delay`].
+/// Completes after `duration`; see [`Delay`]. A duration past what [`Instant`] can
+/// represent (such as `Duration::MAX`, "no deadline") saturates to a deadline decades
+/// ahead: the delay then ends only when its stop token stops.
 pub fn delay(duration: Duration) -> Delay {
-    delay_until(Instant::now() + duration)
+    delay_until(deadline_after(Instant::now(), duration))
+}
+
+/// `now + duration`, saturated: decades ahead when the sum does not fit in an `Instant`.
+pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
+    if let Some(deadline) = now.checked_add(duration) {
+        return deadline;
+    }
+    // Thirty years, as tokio's "far future"; less on a platform whose clock cannot hold it.
+    let mut far = Duration::from_secs(30 * 365 * 24 * 3600);
+    loop {
+        if let Some(deadline) = now.checked_add(far) {
+            return deadline;
+        }
+        far /= 2;
+    }
 }
 
 /// Completes at `deadline`; see [`Delay`].
@@ -115,6 +150,8 @@ pub fn delay_until(deadline: Instant) -> Delay {
         deadline,
         service: None,
         key: None,
+        armed: None,
+        waker: None,
         stop: None,
     }
 }
@@ -123,10 +160,19 @@ pub fn delay_until(deadline: Instant) -> Delay {
 /// error as soon as the environment's stop token is triggered. A deadline already past
 /// completes on the first poll without touching the timer. Dropping it cancels the
 /// timer entry.
+///
+/// A re-poll before the deadline with the same waker (a sibling in [`when_any`]
+/// woke the task, say) touches neither the timer service nor a lock.
+///
+/// [`when_any`]: crate::when_any
 pub struct Delay {
     deadline: Instant,
     service: Option<Arc<dyn TimerService>>,
     key: Option<TimerKey>,
+    /// The deadline the timer entry is scheduled for, while it may still be pending.
+    armed: Option<Instant>,
+    /// The waker the timer entry and the stop registration hold.
+    waker: Option<Waker>,
     stop: Option<StopWaker>,
 }
 
@@ -150,20 +196,41 @@ impl Future for Delay {
         // SAFETY: only `stop` is structurally pinned, and it is never moved once set.
         let this = unsafe { self.get_unchecked_mut() };
         if Instant::now() >= this.deadline {
+            this.armed = None;
             return Poll::Ready(Ok(()));
         }
-        let stop = this.stop.get_or_insert_with(|| {
-            StopWaker::new(crate::env::with_env(|env| env.stop_token.clone()))
-        });
-        // SAFETY: `stop` lives in the pinned delay.
-        if unsafe { Pin::new_unchecked(stop) }.poll_stopped(cx.waker()) {
-            return Poll::Ready(Err(crate::canceled()));
+        let same_waker = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if same_waker {
+            // The stop registration already holds this waker: only the flag can change.
+            if this
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.token().stop_requested())
+            {
+                return Poll::Ready(Err(crate::canceled()));
+            }
+        } else {
+            let stop = this.stop.get_or_insert_with(|| {
+                StopWaker::new(crate::env::with_env(|env| env.stop_token.clone()))
+            });
+            // SAFETY: `stop` lives in the pinned delay.
+            if unsafe { Pin::new_unchecked(stop) }.poll_stopped(cx.waker()) {
+                return Poll::Ready(Err(crate::canceled()));
+            }
         }
-        let service = this.service.get_or_insert_with(|| {
-            crate::env::with_env(|env| env.executor.timer_service())
-                .unwrap_or_else(|| FallbackTimer::global())
-        });
-        this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
+        // An entry fires only once its deadline passed, which the check above rules
+        // out: with the same deadline and waker it is still armed.
+        if !same_waker || this.armed != Some(this.deadline) {
+            let service = this.service.get_or_insert_with(|| {
+                crate::env::with_env(|env| env.executor.timer_service())
+                    .unwrap_or_else(|| FallbackTimer::global())
+            });
+            this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
+            this.armed = Some(this.deadline);
+        }
+        if !same_waker {
+            this.waker = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 }
@@ -187,9 +254,14 @@ impl std::fmt::Debug for Delay {
 /// Races `future` against a [`delay`] of `duration`.
 ///
 /// If the future finishes first, its result is returned unchanged (success or error).
-/// If the delay fires first, the future is stopped through its stop token and awaited,
-/// and the result is an `ErrorKind::TimedOut` error. If the caller's token stops, both
-/// are stopped and the future's (canceled) result is returned.
+/// If the delay fires first, the future is stopped through its stop token and
+/// **awaited**: `timeout` always waits for its child to finish, so no operation is left
+/// running behind it. A stop-aware child then ends promptly with the canceled error,
+/// which becomes an `ErrorKind::TimedOut` error; a child that finishes anyway (it
+/// completed before it saw the stop, or it ignores stop) has its own result returned,
+/// success or error, so no completed work is discarded. If the caller's token stops,
+/// both are stopped and the future's (canceled) result is returned. `Duration::MAX`
+/// means no deadline.
 ///
 /// ```
 /// use std::time::Duration;
@@ -206,19 +278,21 @@ where
     F: Future<Output = io::Result<T>>,
 {
     Timeout {
-        scope: Scope::new(),
         future: Some(future),
         delay: delay(duration),
         timed_out: false,
+        scope: Scope::new(),
     }
 }
 
 /// Future of [`timeout`].
 pub struct Timeout<F> {
-    scope: Scope,
     future: Option<F>,
     delay: Delay,
     timed_out: bool,
+    /// Last, so it drops after the future (which may hold its stop token) and can
+    /// recycle its stop source.
+    scope: Scope,
 }
 
 impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
@@ -236,10 +310,12 @@ impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
         });
         if let Poll::Ready(result) = inner {
             this.future = None;
-            return Poll::Ready(if this.timed_out {
-                Err(io::ErrorKind::TimedOut.into())
-            } else {
-                result
+            return Poll::Ready(match result {
+                // Canceled because the timer won: report the timeout.
+                Err(e) if this.timed_out && crate::is_canceled(&e) => {
+                    Err(io::ErrorKind::TimedOut.into())
+                }
+                result => result,
             });
         }
         if !this.timed_out {

@@ -40,9 +40,10 @@ pub trait IntoWhenAll {
 
 /// [`when_all`] over a `Vec` of futures.
 pub struct WhenAllVec<F: Future> {
-    scope: Scope,
     children: Vec<MaybeDone<F>>,
     error_at: Option<usize>,
+    /// Last: drops after the children, so its stop source can be reused.
+    scope: Scope,
 }
 
 impl<T, E, F: Future<Output = Result<T, E>>> IntoWhenAll for Vec<F> {
@@ -111,9 +112,10 @@ macro_rules! when_all_tuple {
     ($name:ident; $($F:ident $T:ident $idx:tt),+) => {
         /// [`when_all`] over a tuple of futures.
         pub struct $name<E, $($F: Future),+> {
-            scope: Scope,
             children: ($(MaybeDone<$F>,)+),
             error: Option<E>,
+            /// Last: drops after the children, so its stop source can be reused.
+            scope: Scope,
         }
 
         impl<E, $($T, $F: Future<Output = Result<$T, E>>),+> IntoWhenAll for ($($F,)+) {

@@ -71,10 +71,11 @@ impl<T, E, F: Future<Output = Result<T, E>>> IntoWhenAny for Vec<F> {
 
 /// Future returned by [`when_any`] over a `Vec`.
 pub struct WhenAny<F: Future> {
-    scope: Scope,
     children: Vec<MaybeDone<F>>,
     winner: Option<usize>,
     last_error: Option<usize>,
+    /// Last: drops after the children, so its stop source can be reused.
+    scope: Scope,
 }
 
 impl<T, E, F: Future<Output = Result<T, E>>> Future for WhenAny<F> {
@@ -146,10 +147,11 @@ macro_rules! when_any_tuple {
     ($name:ident, $out:ident; $($F:ident $T:ident $idx:tt $V:ident),+) => {
         /// [`when_any`] over a tuple of futures.
         pub struct $name<$($F: Future),+> {
-            scope: Scope,
             children: ($(MaybeDone<$F>,)+),
             winner: Option<usize>,
             last_error: Option<usize>,
+            /// Last: drops after the children, so its stop source can be reused.
+            scope: Scope,
         }
 
         impl<E, $($T, $F: Future<Output = Result<$T, E>>),+> IntoWhenAny for ($($F,)+) {

@@ -48,8 +48,9 @@ pub struct Strand {
     handle: Arc<StrandHandle>,
 }
 
-/// Dropped when the last `Strand` (including those in tasks' environments) goes away:
-/// tells the invoker to finish.
+/// Dropped when the last `Strand` or strand executor handle (including those in tasks'
+/// environments) goes away: tells the invoker to finish. It is the executor object
+/// behind [`Strand::executor`], so making that handle allocates nothing.
 struct StrandHandle {
     state: Arc<StrandState>,
 }
@@ -110,12 +111,13 @@ impl Strand {
         }
     }
 
-    /// This strand as an executor handle.
+    /// This strand as an executor handle; shares the strand's state (no allocation).
     pub fn executor(&self) -> AnyExecutor {
-        AnyExecutor::new(self.clone())
+        AnyExecutor::from_arc(self.handle.clone())
     }
 
-    /// Spawns `future` on this strand.
+    /// Spawns `future` on this strand. Allocates the task from the recycling frame
+    /// allocator only.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -157,34 +159,64 @@ impl StrandState {
     }
 }
 
-impl Executor for Strand {
+impl Executor for StrandHandle {
     fn post(&self, task: Runnable) {
-        self.handle.state.enqueue(task, false);
+        self.state.enqueue(task, false);
     }
 
     fn dispatch(&self, task: Runnable) {
         let inside = self.running_in_this_thread();
-        self.handle.state.enqueue(task, inside);
+        self.state.enqueue(task, inside);
     }
 
     fn running_in_this_thread(&self) -> bool {
-        std::ptr::eq(CURRENT.with(Cell::get), Arc::as_ptr(&self.handle.state))
+        std::ptr::eq(CURRENT.with(Cell::get), Arc::as_ptr(&self.state))
     }
 
     fn on_work_started(&self) {
-        self.handle.state.inner.on_work_started();
+        self.state.inner.on_work_started();
     }
 
     fn on_work_finished(&self) {
-        self.handle.state.inner.on_work_finished();
+        self.state.inner.on_work_finished();
     }
 
     fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
-        self.handle.state.inner.timer_service()
+        self.state.inner.timer_service()
     }
 
     fn services(&self) -> Option<&super::Services> {
-        self.handle.state.inner.services()
+        self.state.inner.services()
+    }
+}
+
+impl Executor for Strand {
+    fn post(&self, task: Runnable) {
+        self.handle.post(task);
+    }
+
+    fn dispatch(&self, task: Runnable) {
+        self.handle.dispatch(task);
+    }
+
+    fn running_in_this_thread(&self) -> bool {
+        self.handle.running_in_this_thread()
+    }
+
+    fn on_work_started(&self) {
+        self.handle.on_work_started();
+    }
+
+    fn on_work_finished(&self) {
+        self.handle.on_work_finished();
+    }
+
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+        self.handle.timer_service()
+    }
+
+    fn services(&self) -> Option<&super::Services> {
+        self.handle.services()
     }
 }
 
