@@ -224,10 +224,7 @@ impl IoContext {
     }
 
     fn env(&self) -> IoEnv {
-        IoEnv {
-            frame_allocator: self.shared.frame_allocator.clone(),
-            ..IoEnv::new(self.executor())
-        }
+        IoEnv::new(self.executor()).with_frame_allocator(self.shared.frame_allocator.clone())
     }
 
     /// Spawns `future` on this context.

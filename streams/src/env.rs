@@ -28,15 +28,23 @@ use crate::exec::AnyExecutor;
 use crate::stop::StopToken;
 
 /// What an async call chain runs with: where it resumes, when it should stop, and where
-/// its frames come from.
+/// its frames come from (the papers' `io_env`).
+///
+/// Built with [`IoEnv::new`] and the `with_*` methods; read with the accessors.
+///
+/// ```
+/// use strait_streams::{IoEnv, RunLoop, StopSource};
+/// let rl = RunLoop::new();
+/// let source = StopSource::new();
+/// let env = IoEnv::new(rl.executor()).with_stop_token(source.token());
+/// assert!(env.stop_token().stop_possible());
+/// assert_eq!(env.executor(), &rl.executor());
+/// ```
 #[derive(Clone, Debug)]
 pub struct IoEnv {
-    /// Where the task runs and where wakes post it.
-    pub executor: AnyExecutor,
-    /// Cooperative cancellation for every operation in the chain.
-    pub stop_token: StopToken,
-    /// Where spawns and [`Task`](crate::Task)s allocate.
-    pub frame_allocator: FrameAlloc,
+    pub(crate) executor: AnyExecutor,
+    pub(crate) stop_token: StopToken,
+    pub(crate) frame_allocator: FrameAlloc,
 }
 
 impl IoEnv {
@@ -47,6 +55,45 @@ impl IoEnv {
             stop_token: StopToken::never(),
             frame_allocator: FrameAlloc::recycling(),
         }
+    }
+
+    /// The same environment on another executor.
+    #[must_use]
+    pub fn with_executor(mut self, executor: AnyExecutor) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// The same environment with another stop token.
+    #[must_use]
+    pub fn with_stop_token(mut self, stop_token: StopToken) -> Self {
+        self.stop_token = stop_token;
+        self
+    }
+
+    /// The same environment with another frame allocator.
+    #[must_use]
+    pub fn with_frame_allocator(mut self, frame_allocator: FrameAlloc) -> Self {
+        self.frame_allocator = frame_allocator;
+        self
+    }
+
+    /// Where the task runs and where wakes post it.
+    #[inline]
+    pub fn executor(&self) -> &AnyExecutor {
+        &self.executor
+    }
+
+    /// Cooperative cancellation for every operation in the chain.
+    #[inline]
+    pub fn stop_token(&self) -> &StopToken {
+        &self.stop_token
+    }
+
+    /// Where spawns and [`Task`](crate::Task)s allocate.
+    #[inline]
+    pub fn frame_allocator(&self) -> &FrameAlloc {
+        &self.frame_allocator
     }
 
     /// The environment that applies outside every task: the system executor, no stop,

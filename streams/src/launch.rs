@@ -114,7 +114,7 @@ impl Future for YieldNow {
 /// let source = StopSource::new();
 /// let handle = run_async(rl.executor())
 ///     .stop_token(source.token())
-///     .spawn(async { strait_streams::env().stop_token.stop_possible() });
+///     .spawn(async { strait_streams::env().stop_token().stop_possible() });
 /// rl.run();
 /// assert!(rl.block_on(handle).unwrap());
 /// ```
@@ -224,8 +224,8 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// let pool = ThreadPool::new(1);
 /// let pool_ex = pool.executor();
 /// let (child_on_pool, back_on_loop) = rl.block_on(async move {
-///     let child = run(pool_ex.clone(), async move { env().executor == pool_ex }).await;
-///     (child.unwrap(), env().executor.running_in_this_thread())
+///     let child = run(pool_ex.clone(), async move { env().executor() == pool_ex }).await;
+///     (child.unwrap(), env().executor().running_in_this_thread())
 /// });
 /// assert!(child_on_pool && back_on_loop);
 /// ```

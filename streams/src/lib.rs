@@ -21,7 +21,7 @@
 //! use strait_streams::{env, with_stop_token, RunLoop, StopSource};
 //!
 //! // A leaf three calls deep reads the environment nobody passed to it.
-//! async fn leaf() -> bool { env().stop_token.stop_requested() }
+//! async fn leaf() -> bool { env().stop_token().stop_requested() }
 //! async fn middle() -> bool { leaf().await }
 //! async fn top() -> bool { middle().await }
 //!

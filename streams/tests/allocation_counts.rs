@@ -44,10 +44,7 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
 #[test]
 fn a_spawn_allocates_once_from_the_system_allocator() {
     let rl = RunLoop::new();
-    let env = IoEnv {
-        frame_allocator: FrameAlloc::system(),
-        ..IoEnv::new(rl.executor())
-    };
+    let env = IoEnv::new(rl.executor()).with_frame_allocator(FrameAlloc::system());
     // Warm up the loop (thread-locals, queue).
     rl.block_on(async {});
     rl.spawn(async {}).detach();

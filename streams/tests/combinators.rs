@@ -439,7 +439,7 @@ fn a_token_a_child_kept_is_never_stopped_by_a_later_combinator() {
     // The child keeps its token past the combinator's end.
     let kept = rl
         .block_on(when_all((
-            async { Ok::<_, io::Error>(strait_streams::env().stop_token) },
+            async { Ok::<_, io::Error>(strait_streams::env().stop_token().clone()) },
             ok_after(1, 0),
         )))
         .unwrap()

@@ -14,7 +14,7 @@ fn post_never_runs_inline() {
     let c = child_ran.clone();
     let parent = rl.spawn(async move {
         let flag = c.clone();
-        let ex = env().executor;
+        let ex = env().executor().clone();
         ex.spawn(async move { flag.store(true, Ordering::SeqCst) })
             .detach();
         // Still inside the parent's poll: the child cannot have run.

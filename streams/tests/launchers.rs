@@ -21,7 +21,7 @@ fn run_hops_to_the_child_executor_and_back_to_the_caller() {
         })
         .await
         .unwrap();
-        let back = env().executor == loop_ex && env().executor.running_in_this_thread();
+        let back = env().executor() == loop_ex && env().executor().running_in_this_thread();
         (child_thread, back)
     });
     rl.run();
@@ -82,8 +82,8 @@ fn run_async_sets_the_stop_token_and_frame_allocator() {
         .spawn(async {
             let e = env();
             (
-                e.stop_token.stop_possible(),
-                format!("{:?}", e.frame_allocator),
+                e.stop_token().stop_possible(),
+                format!("{:?}", e.frame_allocator()),
             )
         });
     rl.run();

@@ -12,7 +12,7 @@ fn block_on_that_never_posts_starts_no_thread_and_a_spawn_does() {
     let before = threads();
     assert_eq!(strait_streams::block_on(async { 1 }), 1);
     assert!(!strait_streams::block_on(async {
-        strait_streams::env().stop_token.stop_possible()
+        strait_streams::env().stop_token().stop_possible()
     }));
     assert_eq!(
         threads(),

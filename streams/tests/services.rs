@@ -52,7 +52,7 @@ fn tasks_find_their_contexts_services_through_the_environment() {
     let strand = Strand::new(pool.executor());
     let found = strand.spawn(async {
         env()
-            .executor
+            .executor()
             .services()
             .and_then(|s| s.find_service::<Named>())
             .map(|s| s.0)
@@ -82,7 +82,7 @@ fn services_shut_down_newest_first_once() {
 fn a_context_supplies_the_default_frame_allocator_of_its_tasks() {
     let rl = RunLoop::with_frame_allocator(FrameAlloc::system());
     assert_eq!(format!("{:?}", rl.frame_allocator()), "FrameAlloc::system");
-    let h = rl.spawn(async { format!("{:?}", env().frame_allocator) });
+    let h = rl.spawn(async { format!("{:?}", env().frame_allocator()) });
     rl.run();
     assert_eq!(rl.block_on(h).unwrap(), "FrameAlloc::system");
 }

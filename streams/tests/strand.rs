@@ -97,7 +97,7 @@ fn dispatch_runs_next_only_from_inside_the_strand() {
     strand
         .spawn(async move {
             assert!(s.running_in_this_thread());
-            assert!(env().executor.running_in_this_thread());
+            assert!(env().executor().running_in_this_thread());
             l.lock().unwrap().push("first");
             let l2 = l.clone();
             v.spawn(async move { l2.lock().unwrap().push("dispatched inside") })
@@ -154,7 +154,7 @@ fn a_strand_executor_handle_is_the_strand_and_keeps_it_alive() {
         strand.executor(),
         "handles share the strand's state"
     );
-    let inside = strand.spawn(async { env().executor });
+    let inside = strand.spawn(async { env().executor().clone() });
     rl.run();
     assert_eq!(
         rl.block_on(inside).unwrap(),

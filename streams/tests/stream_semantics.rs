@@ -261,10 +261,9 @@ fn a_task_launched_with_a_stop_token_is_woken_when_it_stops() {
 fn block_on_with_a_stoppable_environment_is_woken_when_it_stops() {
     let (_a, mut b) = duplex(16);
     let source = StopSource::new();
-    let env = strait_streams::IoEnv {
-        stop_token: source.token(),
-        ..strait_streams::IoEnv::default_env().clone()
-    };
+    let env = strait_streams::IoEnv::default_env()
+        .clone()
+        .with_stop_token(source.token());
     let stopper = {
         let source = source.clone();
         std::thread::spawn(move || {

@@ -231,6 +231,7 @@ proptest! {
         prop_assert_eq!(vec, expected);
     }
 
+    #[cfg(feature = "bytes")]
     #[test]
     fn bytes_mut_buffer_matches_the_model(max in 0usize..120, ops in ops()) {
         let mut bytes = bytes::BytesMut::new();

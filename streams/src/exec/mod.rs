@@ -129,6 +129,18 @@ impl PartialEq for AnyExecutor {
 
 impl Eq for AnyExecutor {}
 
+impl PartialEq<AnyExecutor> for &AnyExecutor {
+    fn eq(&self, other: &AnyExecutor) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl PartialEq<&AnyExecutor> for AnyExecutor {
+    fn eq(&self, other: &&AnyExecutor) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
 impl fmt::Debug for AnyExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AnyExecutor({:p})", Arc::as_ptr(&self.0))

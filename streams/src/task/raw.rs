@@ -112,7 +112,7 @@ pub(crate) struct Header {
     join_waker: Mutex<Option<Waker>>,
     /// The environment the task runs with; its executor receives wakes.
     env: IoEnv,
-    /// The allocator that made this task (may differ from `env.frame_allocator`).
+    /// The allocator that made this task (may differ from `env.frame_allocator()`).
     alloc: FrameAlloc,
     /// Whether the task counts as outstanding work of its executor.
     counts_as_work: bool,
@@ -183,7 +183,7 @@ impl std::fmt::Debug for Runnable {
     }
 }
 
-/// Allocates a task for `future` from `env.frame_allocator`. Returns its runnable
+/// Allocates a task for `future` from `env.frame_allocator()`. Returns its runnable
 /// (state `SCHEDULED`) and the join handle's reference. A task that `counts_as_work`
 /// calls `on_work_finished` on its executor when it completes; the spawner calls
 /// `on_work_started`.
