@@ -32,3 +32,34 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// An `UnsafeCell` whose accesses loom checks: loom's own under `--cfg loom`, otherwise
+/// a zero-cost wrapper over `core::cell::UnsafeCell` with the same closure API
+/// (tokio's `loom::cell::UnsafeCell` shim).
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// See the loom variant above.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading; the caller's protocol excludes writers.
+    #[inline(always)]
+    #[allow(dead_code)] // used by some cfgs only
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing; the caller's protocol gives it exclusive access.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
