@@ -63,3 +63,13 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::fence;
+#[cfg(loom)]
+pub(crate) use loom::sync::Condvar;
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::fence;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Condvar;

@@ -28,12 +28,12 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
-use crate::sync::{lock, AtomicUsize, Mutex};
+use crate::sync::{fence, lock, AtomicUsize, Mutex};
 
 const SCHEDULED: usize = 1;
 const RUNNING: usize = 2;
