@@ -293,7 +293,7 @@ impl Future for PinnedCheck {
     type Output = ();
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let addr = &*self as *const Self as usize;
-        // SAFETY (test): only a plain field is written; nothing moves.
+        // SAFETY: only a plain field is written; nothing moves out of the pin.
         unsafe { self.get_unchecked_mut() }.polled_at = Some(addr);
         Poll::Ready(())
     }
