@@ -326,3 +326,55 @@ fn a_finished_future_is_dropped_where_it_was_pinned() {
         "the pinned future moved before its drop"
     );
 }
+
+/// Counts the blocks it hands out and gets back.
+#[derive(Default)]
+struct Counting {
+    live: AtomicUsize,
+}
+
+// SAFETY: forwards to `SystemAllocator`, which keeps the contract.
+unsafe impl strait_streams::FrameAllocator for Counting {
+    fn allocate(&self, layout: std::alloc::Layout) -> Option<std::ptr::NonNull<u8>> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        strait_streams::SystemAllocator.allocate(layout)
+    }
+
+    unsafe fn deallocate(&self, ptr: std::ptr::NonNull<u8>, layout: std::alloc::Layout) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: `ptr` came from `SystemAllocator::allocate(layout)` above.
+        unsafe { strait_streams::SystemAllocator.deallocate(ptr, layout) }
+    }
+}
+
+#[test]
+fn a_task_whose_future_panics_on_drop_still_frees_its_frame() {
+    let counting = Arc::new(Counting::default());
+    let alloc = strait_streams::FrameAlloc::custom(counting.clone());
+    let task = strait_streams::Task::new_in(
+        PanicOnDrop {
+            panic_in_poll: false,
+        },
+        alloc,
+    );
+    assert_eq!(counting.live.load(Ordering::SeqCst), 1);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(task)));
+    assert!(dropped.is_err(), "the owner sees the destructor's panic");
+    assert_eq!(
+        counting.live.load(Ordering::SeqCst),
+        0,
+        "the frame was freed"
+    );
+}
+
+#[test]
+fn a_spawned_future_that_panics_on_drop_frees_its_task() {
+    let counting = Arc::new(Counting::default());
+    let rl = RunLoop::with_frame_allocator(strait_streams::FrameAlloc::custom(counting.clone()));
+    let handle = rl.spawn(PanicOnDrop {
+        panic_in_poll: false,
+    });
+    rl.run();
+    assert!(rl.block_on(handle).unwrap_err().is_panic());
+    assert_eq!(counting.live.load(Ordering::SeqCst), 0);
+}
