@@ -1,7 +1,11 @@
 //! loom models of the lock-free and concurrent parts: the stop token's callback
 //! protocol, the task state machine, the allocator's global pool, the strand, the
-//! mutex/event claim protocols, and the run queues' lock-free posting (`Inject`) with
-//! its sleeping-consumer handshake.
+//! mutex/event claim protocols, and the run queues' lock-free posting (`Inject`). The
+//! sleeping-consumer handshake of the real `SharedQueue` is modelled next to it
+//! (`exec::shared_queue::loom_models`, private to `exec`).
+//!
+//! No model touches the default environment: its system executor is a process-wide
+//! `ThreadPool` whose queue would hold loom objects beyond one model execution.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p strait-streams --release --lib loom_models`.
 
@@ -44,6 +48,65 @@ fn stop_callback_runs_at_most_once_and_drop_waits_for_it() {
         source.request_stop();
         owner.join().unwrap();
         assert!(runs.load(SeqCst) <= 1);
+    });
+}
+
+/// Panic payloads the models below raise on purpose start with this; the hook keeps
+/// them out of the output (loom runs each model thousands of times).
+const EXPECTED_PANIC: &str = "loom-model:";
+
+fn quiet_expected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+            if !msg.starts_with(EXPECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
+#[test]
+fn a_panicking_callback_still_runs_the_rest_and_lets_a_concurrent_drop_return() {
+    quiet_expected_panics();
+    loom::model(|| {
+        let source = Arc::new(StopSource::new());
+        let ran = Arc::new(AtomicBool::new(false));
+        let mut quiet = {
+            let ran = ran.clone();
+            Box::pin(StopCallback::new(source.token(), move || {
+                ran.store(true, SeqCst)
+            }))
+        };
+        let loud_ran = Arc::new(AtomicBool::new(false));
+        let mut loud = {
+            let loud_ran = loud_ran.clone();
+            Box::pin(StopCallback::new(source.token(), move || {
+                loud_ran.store(true, SeqCst);
+                panic!("loom-model: a stop callback panics")
+            }))
+        };
+        quiet.as_mut().register();
+        loud.as_mut().register();
+        let stopper = {
+            let source = source.clone();
+            thread::spawn(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    source.request_stop();
+                }))
+                .is_err()
+            })
+        };
+        // Unregisters, or waits for the panicking run to end: it must not spin forever.
+        drop(loud);
+        let panicked = stopper.join().unwrap();
+        assert!(ran.load(SeqCst), "the other callback ran");
+        drop(quiet);
+        // The panic reaches the requester exactly when the callback ran (it may have
+        // been unregistered first).
+        assert_eq!(panicked, loud_ran.load(SeqCst));
     });
 }
 
@@ -130,9 +193,66 @@ fn task_woken_from_another_thread_while_running_completes_once() {
         }
         remote.join().unwrap();
         run_all(&queue);
-        let out = crate::block_on(handle);
+        let out = spin_on(handle);
         assert_eq!(out.unwrap(), 7);
     });
+}
+
+/// An environment whose executor nobody runs (for models that spawn nothing).
+fn inert_env(stop_token: crate::StopToken) -> IoEnv {
+    IoEnv {
+        stop_token,
+        frame_allocator: FrameAlloc::system(),
+        ..IoEnv::new(AnyExecutor::from_arc(std::sync::Arc::new(Queue(
+            Mutex::new(VecDeque::new()),
+        ))))
+    }
+}
+
+/// Ready at once; its destructor panics.
+struct PanicOnDrop;
+
+impl Future for PanicOnDrop {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Ready(1)
+    }
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("loom-model: a future panics on drop");
+    }
+}
+
+/// The join handle on another thread takes the stage the runner wrote (loom checks the
+/// stage's `UnsafeCell` accesses), for an output and for a destructor's panic.
+#[test]
+fn a_join_handle_on_another_thread_sees_the_output_or_the_drop_panic() {
+    quiet_expected_panics();
+    for panics in [false, true] {
+        loom::model(move || {
+            let queue = std::sync::Arc::new(Queue(Mutex::new(VecDeque::new())));
+            let env = IoEnv {
+                frame_allocator: FrameAlloc::system(),
+                ..IoEnv::new(AnyExecutor::from_arc(queue.clone()))
+            };
+            let joiner = if panics {
+                let handle = crate::task::spawn_with_env(PanicOnDrop, env);
+                thread::spawn(move || spin_on(handle).map_err(|e| e.is_panic()))
+            } else {
+                let handle = crate::task::spawn_with_env(async { 1u32 }, env);
+                thread::spawn(move || spin_on(handle).map_err(|e| e.is_panic()))
+            };
+            assert_eq!(run_all(&queue), 1);
+            let out = joiner.join().unwrap();
+            if panics {
+                assert_eq!(out, Err(true));
+            } else {
+                assert_eq!(out, Ok(1));
+            }
+        });
+    }
 }
 
 #[test]
@@ -225,11 +345,7 @@ fn mutex_hand_off_and_stop_claim_exactly_one_outcome() {
         let waiter = {
             let (mutex, token) = (mutex.clone(), source.token());
             thread::spawn(move || {
-                let env = IoEnv {
-                    stop_token: token,
-                    frame_allocator: FrameAlloc::system(),
-                    ..IoEnv::default_env().clone()
-                };
+                let env = inert_env(token);
                 // SAFETY (test): `env` outlives the guard.
                 let _g = unsafe { crate::env::EnvGuard::enter(&env) };
                 match spin_on(mutex.lock()) {
@@ -263,11 +379,7 @@ fn event_set_and_stop_claim_exactly_one_outcome() {
         let waiter = {
             let (event, token) = (event.clone(), source.token());
             thread::spawn(move || {
-                let env = IoEnv {
-                    stop_token: token,
-                    frame_allocator: FrameAlloc::system(),
-                    ..IoEnv::default_env().clone()
-                };
+                let env = inert_env(token);
                 // SAFETY (test): `env` outlives the guard.
                 let _g = unsafe { crate::env::EnvGuard::enter(&env) };
                 spin_on(event.wait())
@@ -338,51 +450,5 @@ fn inject_delivers_every_post_once_in_each_posters_order() {
             pos(1) < pos(2),
             "one poster's tasks run in posting order: {log:?}"
         );
-    });
-}
-
-/// The handshake `SharedQueue` uses between a poster and a consumer about to sleep:
-/// the poster pushes, then (after a SeqCst fence) looks for sleepers; the consumer
-/// announces itself, then (after a fence) looks at the stack, under the mutex it sleeps
-/// on. loom reports a deadlock if the consumer can sleep through the post — which it
-/// does without the fences (loom models SeqCst accesses as acquire/release only).
-#[test]
-fn a_post_never_slips_past_a_consumer_going_to_sleep() {
-    loom::model(|| {
-        let exec = std::sync::Arc::new(InjectExec(crate::exec::Inject::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sleepers = Arc::new(AtomicUsize::new(0));
-        let lock = Arc::new(Mutex::new(()));
-        let ready = Arc::new(loom::sync::Condvar::new());
-        let poster = {
-            let (exec, log) = (exec.clone(), log.clone());
-            let (sleepers, lock, ready) = (sleepers.clone(), lock.clone(), ready.clone());
-            thread::spawn(move || {
-                spawn_logging(&exec, &log, 1);
-                loom::sync::atomic::fence(SeqCst);
-                if sleepers.load(SeqCst) > 0 {
-                    drop(lock.lock().unwrap());
-                    ready.notify_one();
-                }
-            })
-        };
-        let mut guard = lock.lock().unwrap();
-        let mut batch = exec.0.take();
-        if batch.is_empty() {
-            sleepers.fetch_add(1, SeqCst);
-            loom::sync::atomic::fence(SeqCst);
-            batch = exec.0.take();
-            if batch.is_empty() {
-                guard = ready.wait(guard).unwrap();
-            }
-            sleepers.fetch_sub(1, SeqCst);
-            batch.append(exec.0.take());
-        }
-        drop(guard);
-        while let Some(task) = batch.pop() {
-            task.run();
-        }
-        poster.join().unwrap();
-        assert_eq!(*log.lock().unwrap(), vec![1]);
     });
 }

@@ -13,6 +13,11 @@
 //! - Dropping a callback unregisters it; if it is running on another thread at that
 //!   moment, the drop waits for it to finish, so a callback never outlives its owner.
 //!   A callback may drop itself.
+//! - A callback that panics does not stop the others: `request_stop` runs the rest of
+//!   the list, then resumes the first panic on the requesting thread.
+//! - [`StopCallback`]'s closure is `'static`: a pinned callback can be leaked
+//!   (`Box::pin` then `mem::forget`), and a leaked callback stays registered, so it must
+//!   not borrow anything that could be gone when stop is requested.
 //!
 //! Callbacks that resume work never poll a future inline: [`StopWaker`] only wakes,
 //! and the executor decides where the task runs.
@@ -23,8 +28,11 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::ptr;
 use core::task::Waker;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use crate::sync::{current_thread, lock, spin_yield, Arc, AtomicBool, Mutex};
+use crate::sync::{
+    current_thread, lock, spin_yield, Arc, AtomicBool, Mutex, UnsafeCell as SyncUnsafeCell,
+};
 
 /// Shared state of one source and its tokens.
 struct StopState {
@@ -75,6 +83,20 @@ impl Node {
     }
 }
 
+/// The header of the node value at `this`, taken through a pointer to the whole value
+/// (never `&value.node`), so its provenance covers every field `invoke` reads once it
+/// casts the header back to the whole type.
+macro_rules! node_of {
+    ($this:expr) => {{
+        // A `*mut` straight from the `&mut`: a `*const` would go through a shared
+        // reborrow and be read-only.
+        let whole: *mut Self = &mut *$this;
+        // SAFETY: `whole` comes from a live reference; `&raw` reads nothing and makes
+        // no intermediate reference that would narrow the provenance.
+        unsafe { &raw const (*whole).node }
+    }};
+}
+
 impl StopState {
     fn new() -> Self {
         StopState {
@@ -100,6 +122,8 @@ impl StopState {
         self.stopped
             .store(true, std::sync::atomic::Ordering::Release);
         let me = current_thread().id();
+        // The first panic of a callback, resumed once the list is done.
+        let mut panic = None;
         loop {
             let node = list.head;
             if node.is_null() {
@@ -119,9 +143,19 @@ impl StopState {
             drop(list);
             // SAFETY: `running` names the node, so its owner's `unregister` waits for
             // us to clear it before the node is freed.
-            unsafe { ((*node).invoke)(node) };
+            let result = catch_unwind(AssertUnwindSafe(|| unsafe { ((*node).invoke)(node) }));
             list = lock(&self.list);
+            // Cleared even when the callback panicked: an owner dropping the node on
+            // another thread waits for exactly this.
             list.running = None;
+            if let Err(payload) = result {
+                // Later payloads are dropped; the first one is resumed below.
+                panic.get_or_insert(payload);
+            }
+        }
+        drop(list);
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
         true
     }
@@ -307,19 +341,38 @@ impl fmt::Debug for StopToken {
 /// ```
 /// use std::pin::pin;
 /// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
 /// use strait_streams::{StopCallback, StopSource};
 ///
 /// let source = StopSource::new();
-/// let fired = AtomicBool::new(false);
-/// let mut callback = pin!(StopCallback::new(source.token(), || fired.store(true, Ordering::SeqCst)));
+/// let fired = Arc::new(AtomicBool::new(false));
+/// let flag = fired.clone();
+/// let mut callback = pin!(StopCallback::new(source.token(), move || flag.store(true, Ordering::SeqCst)));
 /// callback.as_mut().register();
 /// source.request_stop();
 /// assert!(fired.load(Ordering::SeqCst));
 /// ```
+///
+/// `f` is `'static`: a registered callback that is leaked instead of dropped stays in
+/// the source's list and still runs, so it must not borrow anything. This does not
+/// compile:
+///
+/// ```compile_fail,E0373
+/// use strait_streams::{StopCallback, StopSource};
+///
+/// let source = StopSource::new();
+/// let local = String::from("gone by the time stop is requested");
+/// let mut callback = Box::pin(StopCallback::new(source.token(), || println!("{local}")));
+/// callback.as_mut().register();
+/// std::mem::forget(callback); // never unregistered
+/// drop(local);
+/// source.request_stop(); // would read `local` after it was freed
+/// ```
 #[repr(C)]
-pub struct StopCallback<F: FnOnce() + Send> {
+pub struct StopCallback<F: FnOnce() + Send + 'static> {
     node: Node,
-    f: UnsafeCell<Option<F>>,
+    /// Taken once; a loom-checked cell (`crate::sync`).
+    f: SyncUnsafeCell<Option<F>>,
     token: StopToken,
     registered: bool,
     _pinned: PhantomPinned,
@@ -328,16 +381,16 @@ pub struct StopCallback<F: FnOnce() + Send> {
 // SAFETY: `f` is taken exactly once, either by the owner (inline registration) or by the
 // stopping thread while the owner is excluded by the list protocol; `F: Send` lets it
 // run on that thread. Links are only touched under the state's lock.
-unsafe impl<F: FnOnce() + Send> Send for StopCallback<F> {}
+unsafe impl<F: FnOnce() + Send + 'static> Send for StopCallback<F> {}
 // SAFETY: shared access never touches `f` or the links without the lock.
-unsafe impl<F: FnOnce() + Send> Sync for StopCallback<F> {}
+unsafe impl<F: FnOnce() + Send + 'static> Sync for StopCallback<F> {}
 
-impl<F: FnOnce() + Send> StopCallback<F> {
+impl<F: FnOnce() + Send + 'static> StopCallback<F> {
     /// A callback for `token`; it does nothing until [`register`](Self::register)ed.
     pub fn new(token: StopToken, f: F) -> Self {
         StopCallback {
             node: Node::new(Self::invoke),
-            f: UnsafeCell::new(Some(f)),
+            f: SyncUnsafeCell::new(Some(f)),
             token,
             registered: false,
             _pinned: PhantomPinned,
@@ -355,13 +408,15 @@ impl<F: FnOnce() + Send> StopCallback<F> {
         if this.registered {
             return true;
         }
+        let node = node_of!(this);
         // SAFETY: the value is pinned and `Drop` unregisters before it is freed.
-        if unsafe { state.register(&this.node) } {
+        if unsafe { state.register(node) } {
             this.registered = true;
             true
         } else {
             // SAFETY: never linked, so no other thread can reach `f`.
-            if let Some(f) = unsafe { (*this.f.get()).take() } {
+            let f = this.f.with_mut(|f| unsafe { (*f).take() });
+            if let Some(f) = f {
                 f();
             }
             false
@@ -373,20 +428,23 @@ impl<F: FnOnce() + Send> StopCallback<F> {
     /// unlinked (so it alone may take `f`).
     unsafe fn invoke(node: *const Node) {
         let this = node.cast::<Self>();
-        // SAFETY: `repr(C)` puts the header first, so the cast recovers the callback;
-        // the unlinking thread has exclusive access to `f`.
-        if let Some(f) = unsafe { (*(*this).f.get()).take() } {
+        // SAFETY: `repr(C)` puts the header first and `node_of!` derived `node` from the
+        // whole callback, so the cast recovers it; the unlinking thread has exclusive
+        // access to `f`.
+        let f = unsafe { (*this).f.with_mut(|f| (*f).take()) };
+        if let Some(f) = f {
             f();
         }
     }
 }
 
-impl<F: FnOnce() + Send> Drop for StopCallback<F> {
+impl<F: FnOnce() + Send + 'static> Drop for StopCallback<F> {
     fn drop(&mut self) {
         if self.registered {
+            let node = node_of!(self);
             if let Some(state) = &self.token.state {
                 // SAFETY: registered on this state with this pinned node.
-                unsafe { state.unregister(&self.node) };
+                unsafe { state.unregister(node) };
             }
         }
     }
@@ -449,8 +507,9 @@ impl StopWaker {
             }
         }
         if !this.registered {
+            let node = node_of!(this);
             // SAFETY: pinned; `Drop` unregisters.
-            if unsafe { state.register(&this.node) } {
+            if unsafe { state.register(node) } {
                 this.registered = true;
             } else {
                 return true;
@@ -463,7 +522,8 @@ impl StopWaker {
     /// `node` is the header of a live `StopWaker` the stopping thread just unlinked.
     unsafe fn invoke(node: *const Node) {
         let this = node.cast::<Self>();
-        // SAFETY: `repr(C)` header-first cast; the owner waits for us before freeing.
+        // SAFETY: `repr(C)` header-first cast of a pointer `node_of!` derived from the
+        // whole value; the owner waits for us before freeing.
         let waker = unsafe { lock(&(*this).waker).take() };
         if let Some(waker) = waker {
             waker.wake();
@@ -474,9 +534,10 @@ impl StopWaker {
 impl Drop for StopWaker {
     fn drop(&mut self) {
         if self.registered {
+            let node = node_of!(self);
             if let Some(state) = &self.token.state {
                 // SAFETY: registered on this state with this pinned node.
-                unsafe { state.unregister(&self.node) };
+                unsafe { state.unregister(node) };
             }
         }
     }
@@ -529,8 +590,9 @@ impl StopForwarder {
         if this.registered {
             return;
         }
+        let node = node_of!(this);
         // SAFETY: pinned; `Drop` unregisters.
-        if unsafe { state.register(&this.node) } {
+        if unsafe { state.register(node) } {
             this.registered = true;
         } else {
             this.target.request_stop();
@@ -540,7 +602,8 @@ impl StopForwarder {
     /// # Safety
     /// `node` is the header of a live `StopForwarder` the stopping thread just unlinked.
     unsafe fn invoke(node: *const Node) {
-        // SAFETY: `repr(C)` header-first cast; the owner waits for us before freeing.
+        // SAFETY: `repr(C)` header-first cast of a pointer `node_of!` derived from the
+        // whole value; the owner waits for us before freeing.
         unsafe { (*node.cast::<Self>()).target.request_stop() };
     }
 }
@@ -548,9 +611,10 @@ impl StopForwarder {
 impl Drop for StopForwarder {
     fn drop(&mut self) {
         if self.registered {
+            let node = node_of!(self);
             if let Some(state) = &self.token.state {
                 // SAFETY: registered on this state with this pinned node.
-                unsafe { state.unregister(&self.node) };
+                unsafe { state.unregister(node) };
             }
         }
     }

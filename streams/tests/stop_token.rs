@@ -21,15 +21,13 @@ fn a_token_that_cannot_stop_is_one_word_and_never_stops() {
 #[test]
 fn callbacks_run_once_in_reverse_registration_order() {
     let source = StopSource::new();
-    let order = Mutex::new(Vec::new());
-    let mut a = pin!(StopCallback::new(source.token(), || order
-        .lock()
-        .unwrap()
-        .push('a')));
-    let mut b = pin!(StopCallback::new(source.token(), || order
-        .lock()
-        .unwrap()
-        .push('b')));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let push = |c| {
+        let order = order.clone();
+        move || order.lock().unwrap().push(c)
+    };
+    let mut a = pin!(StopCallback::new(source.token(), push('a')));
+    let mut b = pin!(StopCallback::new(source.token(), push('b')));
     assert!(a.as_mut().register());
     assert!(b.as_mut().register());
     assert!(source.request_stop());
@@ -42,9 +40,10 @@ fn callbacks_run_once_in_reverse_registration_order() {
 fn registering_on_a_stopped_token_runs_inline() {
     let source = StopSource::new();
     source.request_stop();
-    let ran_on = Mutex::new(None);
-    let mut cb = pin!(StopCallback::new(source.token(), || {
-        *ran_on.lock().unwrap() = Some(std::thread::current().id())
+    let ran_on = Arc::new(Mutex::new(None));
+    let slot = ran_on.clone();
+    let mut cb = pin!(StopCallback::new(source.token(), move || {
+        *slot.lock().unwrap() = Some(std::thread::current().id())
     }));
     assert!(!cb.as_mut().register());
     assert_eq!(*ran_on.lock().unwrap(), Some(std::thread::current().id()));
@@ -53,16 +52,18 @@ fn registering_on_a_stopped_token_runs_inline() {
 #[test]
 fn a_dropped_callback_never_runs() {
     let source = StopSource::new();
-    let fired = AtomicUsize::new(0);
+    let fired = Arc::new(AtomicUsize::new(0));
+    let add = |n| {
+        let fired = fired.clone();
+        move || {
+            fired.fetch_add(n, Ordering::SeqCst);
+        }
+    };
     {
-        let mut cb = pin!(StopCallback::new(source.token(), || {
-            fired.fetch_add(1, Ordering::SeqCst);
-        }));
+        let mut cb = pin!(StopCallback::new(source.token(), add(1)));
         cb.as_mut().register();
     }
-    let mut kept = pin!(StopCallback::new(source.token(), || {
-        fired.fetch_add(10, Ordering::SeqCst);
-    }));
+    let mut kept = pin!(StopCallback::new(source.token(), add(10)));
     kept.as_mut().register();
     source.request_stop();
     assert_eq!(fired.load(Ordering::SeqCst), 10);
@@ -102,9 +103,10 @@ fn dropping_a_callback_waits_for_it_to_finish_on_another_thread() {
 fn a_callback_may_run_on_the_requesting_thread_and_see_stop() {
     let source = StopSource::new();
     let token = source.token();
-    let saw = AtomicBool::new(false);
-    let mut cb = pin!(StopCallback::new(source.token(), || {
-        saw.store(token.stop_requested(), Ordering::SeqCst)
+    let saw = Arc::new(AtomicBool::new(false));
+    let seen = saw.clone();
+    let mut cb = pin!(StopCallback::new(source.token(), move || {
+        seen.store(token.stop_requested(), Ordering::SeqCst)
     }));
     cb.as_mut().register();
     source.request_stop();
@@ -140,4 +142,65 @@ fn concurrent_registration_and_stop_fire_each_callback_exactly_once() {
         }
         assert_eq!(fired.load(Ordering::SeqCst), 3);
     }
+}
+
+#[test]
+fn a_panicking_callback_lets_the_others_run_then_resumes_its_panic() {
+    let source = StopSource::new();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let mut first = {
+        let fired = fired.clone();
+        Box::pin(StopCallback::new(source.token(), move || {
+            fired.fetch_add(1, Ordering::SeqCst);
+        }))
+    };
+    // Registered last, so it runs first.
+    let mut panicking = Box::pin(StopCallback::new(source.token(), || {
+        panic!("boom in a stop callback")
+    }));
+    first.as_mut().register();
+    panicking.as_mut().register();
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        source.request_stop();
+    }))
+    .expect_err("the callback's panic reaches the requester");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"boom in a stop callback")
+    );
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        1,
+        "the other callback still ran"
+    );
+    assert!(source.stop_requested());
+    // Dropping the panicked callback on another thread must not wait for a callback
+    // that is no longer running.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(panicking);
+        drop(first);
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("dropping the callback on another thread spun forever");
+}
+
+#[test]
+fn a_leaked_callback_still_runs_with_the_data_it_owns() {
+    let source = StopSource::new();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let owned = fired.clone();
+    let mut cb =
+        std::mem::ManuallyDrop::new(Box::pin(StopCallback::new(source.token(), move || {
+            owned.fetch_add(1, Ordering::SeqCst);
+        })));
+    cb.as_mut().register();
+    // Not dropped (as if leaked with `mem::forget`): the node stays in the list and its
+    // closure owns its data.
+    source.request_stop();
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+    // Freed only now, so LeakSanitizer runs stay clean.
+    // SAFETY: `cb` is not used afterwards.
+    unsafe { std::mem::ManuallyDrop::drop(&mut cb) };
 }

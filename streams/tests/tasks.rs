@@ -177,3 +177,204 @@ fn join_handles_can_be_awaited_from_another_executor() {
     let outer = rl.spawn(async move { inner.await.unwrap() * 2 });
     assert_eq!(rl.block_on(outer).unwrap(), 42);
 }
+
+/// Ready at once (or panics in `poll` with `panic_in_poll`); its destructor panics.
+struct PanicOnDrop {
+    panic_in_poll: bool,
+}
+
+impl Future for PanicOnDrop {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        if self.panic_in_poll {
+            panic!("boom in poll");
+        }
+        Poll::Ready(1)
+    }
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("boom in drop");
+    }
+}
+
+/// Awaits `handle` on a helper thread, giving up after a few seconds (a lost join
+/// handle would otherwise hang the test).
+fn join_within<T: Send + 'static>(handle: strait_streams::JoinHandle<T>) -> Result<T, JoinError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(strait_streams::block_on(handle));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the join handle never completed")
+}
+
+#[test]
+fn a_future_whose_drop_panics_after_ready_reports_a_join_error_on_a_run_loop() {
+    let rl = RunLoop::new();
+    let handle = rl.spawn(PanicOnDrop {
+        panic_in_poll: false,
+    });
+    let survivor = rl.spawn(async { 5 });
+    rl.run();
+    let err = rl.block_on(handle).unwrap_err();
+    assert_eq!(format!("{err:?}"), "JoinError::Panicked(\"boom in drop\")");
+    assert_eq!(rl.outstanding_work(), 0, "the task's work was counted done");
+    assert_eq!(rl.block_on(survivor).unwrap(), 5);
+    assert_eq!(rl.block_on(rl.spawn(async { 6 })).unwrap(), 6);
+}
+
+#[test]
+fn a_future_that_panics_in_poll_and_in_drop_reports_the_poll_panic() {
+    let rl = RunLoop::new();
+    let handle = rl.spawn(PanicOnDrop {
+        panic_in_poll: true,
+    });
+    rl.run();
+    let err = rl.block_on(handle).unwrap_err();
+    assert_eq!(format!("{err:?}"), "JoinError::Panicked(\"boom in poll\")");
+    assert_eq!(rl.outstanding_work(), 0);
+}
+
+#[test]
+fn a_future_whose_drop_panics_leaves_a_thread_pool_working() {
+    let pool = ThreadPool::new(1);
+    let err = join_within(pool.spawn(PanicOnDrop {
+        panic_in_poll: false,
+    }))
+    .unwrap_err();
+    assert!(err.is_panic());
+    // The single worker survived: later tasks still run, and the work count drains.
+    assert_eq!(join_within(pool.spawn(async { 7 })).unwrap(), 7);
+    pool.join();
+    assert_eq!(pool.outstanding_work(), 0);
+}
+
+#[test]
+fn a_future_whose_drop_panics_leaves_a_strand_working() {
+    let pool = ThreadPool::new(1);
+    let strand = strait_streams::Strand::new(pool.executor());
+    let err = join_within(strand.spawn(PanicOnDrop {
+        panic_in_poll: false,
+    }))
+    .unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(join_within(strand.spawn(async { 8 })).unwrap(), 8);
+}
+
+/// An output whose destructor panics.
+struct PanickyOutput;
+
+impl Drop for PanickyOutput {
+    fn drop(&mut self) {
+        panic!("boom in an output's drop");
+    }
+}
+
+#[test]
+fn a_detached_output_whose_drop_panics_does_not_kill_the_worker() {
+    let pool = ThreadPool::new(1);
+    // Detached: the worker that completes the task drops its output.
+    pool.spawn(async { PanickyOutput }).detach();
+    assert_eq!(join_within(pool.spawn(async { 9 })).unwrap(), 9);
+    pool.join();
+    assert_eq!(pool.outstanding_work(), 0);
+}
+
+/// Records the address it was first polled at and checks it is dropped there.
+struct PinnedCheck {
+    polled_at: Option<usize>,
+    moved: Arc<AtomicBool>,
+    _pinned: std::marker::PhantomPinned,
+}
+
+impl Future for PinnedCheck {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        let addr = &*self as *const Self as usize;
+        // SAFETY: only a plain field is written; nothing moves out of the pin.
+        unsafe { self.get_unchecked_mut() }.polled_at = Some(addr);
+        Poll::Ready(())
+    }
+}
+
+impl Drop for PinnedCheck {
+    fn drop(&mut self) {
+        if self
+            .polled_at
+            .is_some_and(|a| a != self as *const Self as usize)
+        {
+            self.moved.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_finished_future_is_dropped_where_it_was_pinned() {
+    let rl = RunLoop::new();
+    let moved = Arc::new(AtomicBool::new(false));
+    let handle = rl.spawn(PinnedCheck {
+        polled_at: None,
+        moved: moved.clone(),
+        _pinned: std::marker::PhantomPinned,
+    });
+    rl.run();
+    rl.block_on(handle).unwrap();
+    assert!(
+        !moved.load(Ordering::SeqCst),
+        "the pinned future moved before its drop"
+    );
+}
+
+/// Counts the blocks it hands out and gets back.
+#[derive(Default)]
+struct Counting {
+    live: AtomicUsize,
+}
+
+// SAFETY: forwards to `SystemAllocator`, which keeps the contract.
+unsafe impl strait_streams::FrameAllocator for Counting {
+    fn allocate(&self, layout: std::alloc::Layout) -> Option<std::ptr::NonNull<u8>> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        strait_streams::SystemAllocator.allocate(layout)
+    }
+
+    unsafe fn deallocate(&self, ptr: std::ptr::NonNull<u8>, layout: std::alloc::Layout) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: `ptr` came from `SystemAllocator::allocate(layout)` above.
+        unsafe { strait_streams::SystemAllocator.deallocate(ptr, layout) }
+    }
+}
+
+#[test]
+fn a_task_whose_future_panics_on_drop_still_frees_its_frame() {
+    let counting = Arc::new(Counting::default());
+    let alloc = strait_streams::FrameAlloc::custom(counting.clone());
+    let task = strait_streams::Task::new_in(
+        PanicOnDrop {
+            panic_in_poll: false,
+        },
+        alloc,
+    );
+    assert_eq!(counting.live.load(Ordering::SeqCst), 1);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(task)));
+    assert!(dropped.is_err(), "the owner sees the destructor's panic");
+    assert_eq!(
+        counting.live.load(Ordering::SeqCst),
+        0,
+        "the frame was freed"
+    );
+}
+
+#[test]
+fn a_spawned_future_that_panics_on_drop_frees_its_task() {
+    let counting = Arc::new(Counting::default());
+    let rl = RunLoop::with_frame_allocator(strait_streams::FrameAlloc::custom(counting.clone()));
+    let handle = rl.spawn(PanicOnDrop {
+        panic_in_poll: false,
+    });
+    rl.run();
+    assert!(rl.block_on(handle).unwrap_err().is_panic());
+    assert_eq!(counting.live.load(Ordering::SeqCst), 0);
+}

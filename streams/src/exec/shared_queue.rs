@@ -3,13 +3,12 @@
 //! sleep on a condition variable when there is nothing to run.
 
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::atomic::{fence, AtomicUsize};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::inject::Inject;
 use super::RunQueue;
-use crate::sync::lock;
+// Through the loom shim, so `loom_models` below checks this very handshake.
+use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, MutexGuard};
 use crate::Runnable;
 
 /// Lock-free posting side plus the consumers' locked queue.
@@ -36,7 +35,7 @@ impl SharedQueue {
     /// Posts `task` from any thread without a lock; wakes one sleeping consumer.
     pub(crate) fn post(&self, task: Runnable) {
         self.inject.push(task);
-        // Dekker handshake (modelled in `loom_models`): push, fence, look for sleepers
+        // Dekker handshake (modelled in `loom_models` below): push, fence, look for sleepers
         // here; announce, fence, look at the stack in `wait`. One sees the other.
         fence(SeqCst);
         if self.sleepers.load(SeqCst) > 0 {
@@ -104,5 +103,76 @@ impl SharedQueue {
     /// Everything queued and posted (to drop outside the lock).
     pub(crate) fn take_all(&self) -> RunQueue {
         self.lock().take()
+    }
+}
+
+/// loom models of the real handshake above (this module is private to `exec`, so the
+/// models live here rather than in `crate::loom_models`). loom reports a deadlock if a
+/// consumer can sleep through a post or a `notify_all`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use loom::thread;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use super::SharedQueue;
+    use crate::{AnyExecutor, Executor, FrameAlloc, IoEnv, Runnable};
+
+    struct Exec(SharedQueue);
+
+    impl Executor for Exec {
+        fn post(&self, task: Runnable) {
+            self.0.post(task);
+        }
+    }
+
+    #[test]
+    fn a_post_never_slips_past_a_consumer_going_to_sleep() {
+        loom::model(|| {
+            let exec = std::sync::Arc::new(Exec(SharedQueue::new()));
+            let ran = Arc::new(AtomicBool::new(false));
+            let poster = {
+                let env = IoEnv {
+                    frame_allocator: FrameAlloc::system(),
+                    ..IoEnv::new(AnyExecutor::from_arc(exec.clone()))
+                };
+                let ran = ran.clone();
+                thread::spawn(move || {
+                    crate::task::spawn_with_env(async move { ran.store(true, SeqCst) }, env)
+                        .detach();
+                })
+            };
+            let mut queue = exec.0.lock();
+            while queue.is_empty() {
+                queue = exec.0.wait(queue, None, || false);
+            }
+            let task = queue.pop().expect("non-empty");
+            drop(queue);
+            task.run();
+            poster.join().unwrap();
+            assert!(ran.load(SeqCst));
+        });
+    }
+
+    #[test]
+    fn notify_all_never_slips_past_a_consumer_going_to_sleep() {
+        loom::model(|| {
+            let queue = Arc::new(SharedQueue::new());
+            let done = Arc::new(AtomicBool::new(false));
+            let setter = {
+                let (queue, done) = (queue.clone(), done.clone());
+                thread::spawn(move || {
+                    done.store(true, SeqCst);
+                    queue.notify_all();
+                })
+            };
+            let mut guard = queue.lock();
+            while !done.load(SeqCst) {
+                guard = queue.wait(guard, None, || done.load(SeqCst));
+            }
+            drop(guard);
+            setter.join().unwrap();
+        });
     }
 }

@@ -3,14 +3,14 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use super::shared_queue::SharedQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
-use crate::sync::lock;
+use crate::sync::{lock, Condvar};
 use crate::task::{JoinHandle, Runnable};
 
 /// A pool of threads running posted tasks in FIFO order.

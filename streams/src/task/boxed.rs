@@ -88,11 +88,20 @@ impl<T> Future for Task<'_, T> {
 
 impl<T> Drop for Task<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: initialized in `new_in`, dropped once, then freed with its layout.
-        unsafe {
-            std::ptr::drop_in_place(self.future.as_ptr());
-            self.alloc.deallocate(self.future.cast(), self.layout);
+        /// Frees the frame when dropped, so a panicking future destructor does not
+        /// leak it.
+        struct Free<'a>(&'a FrameAlloc, NonNull<u8>, Layout);
+        impl Drop for Free<'_> {
+            fn drop(&mut self) {
+                // SAFETY: the block came from `self.0` with this layout and its value
+                // was dropped (or its destructor unwound, having dropped every field).
+                unsafe { self.0.deallocate(self.1, self.2) };
+            }
         }
+        let _free = Free(&self.alloc, self.future.cast(), self.layout);
+        // SAFETY: initialized in `new_in` and dropped once, in place; `_free` returns
+        // the memory afterwards, also when the destructor panics.
+        unsafe { std::ptr::drop_in_place(self.future.as_ptr()) };
     }
 }
 

@@ -17,8 +17,11 @@ use crate::env::IoEnv;
 /// Awaits a spawned task's output. Dropping it detaches the task (it keeps running and
 /// its output is dropped); [`abort`](Self::abort) cancels it.
 ///
-/// The output is `Err(JoinError::Panicked(_))` if the task panicked and
-/// `Err(JoinError::Aborted)` if it was aborted or its executor shut down first.
+/// The output is `Err(JoinError::Panicked(_))` if the task panicked (in `poll`, or in
+/// its future's destructor, which runs on the executor as soon as the future finishes)
+/// and `Err(JoinError::Aborted)` if it was aborted or its executor shut down first. A
+/// panic never unwinds into the executor; an output nobody takes (a detached task's)
+/// is dropped with its destructor's panic discarded.
 pub struct JoinHandle<T> {
     raw: NonNull<raw::Header>,
     _output: PhantomData<T>,

@@ -14,6 +14,12 @@
 //! `refs` counts the runnable (at most one), every waker and the join handle. The
 //! last release drops whatever the stage holds and returns the memory to the
 //! allocator recorded in the header.
+//!
+//! # Panics
+//! User code the harness runs never unwinds into the executor: a panic in `poll` or in
+//! the future's destructor (dropped in place, on the executor, as soon as it finishes
+//! or is aborted) becomes the task's [`JoinError::Panicked`]; an output nobody took is
+//! dropped by the last reference with its destructor's panic discarded.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -22,12 +28,12 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
-use crate::sync::{lock, AtomicUsize, Mutex};
+use crate::sync::{fence, lock, AtomicUsize, Mutex};
 
 const SCHEDULED: usize = 1;
 const RUNNING: usize = 2;
@@ -121,7 +127,8 @@ pub(crate) struct Header {
 #[repr(C)]
 struct Cell<F: Future> {
     header: Header,
-    stage: UnsafeCell<Stage<F>>,
+    /// Loom-checked (`crate::sync::UnsafeCell`): its owner changes with the state.
+    stage: crate::sync::UnsafeCell<Stage<F>>,
 }
 
 enum Stage<F: Future> {
@@ -211,7 +218,7 @@ where
             alloc,
             counts_as_work,
         },
-        stage: UnsafeCell::new(Stage::Running(future)),
+        stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
     };
     // SAFETY: `ptr` is a fresh block for `Cell<F>`.
     unsafe { ptr.as_ptr().write(cell) };
@@ -241,39 +248,86 @@ where
     &<F as HasVTable>::VTABLE
 }
 
+/// The stage of the task at `ptr`, a `Cell<F>`, for a closure with exclusive access.
+///
 /// # Safety
-/// The caller holds the RUNNING state of the task at `ptr`, a `Cell<F>`.
-unsafe fn poll_future<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
-    // SAFETY: RUNNING gives exclusive access to the stage; `Cell<F>` is `repr(C)` with
-    // the header first.
-    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
+/// `ptr` is a live `Cell<F>` and the caller's protocol gives it the stage: the RUNNING
+/// state, the join handle after COMPLETE, or the last reference.
+unsafe fn with_stage<F: Future, R>(ptr: NonNull<Header>, f: impl FnOnce(&mut Stage<F>) -> R) -> R {
+    // SAFETY: `Cell<F>` is `repr(C)` with the header first, and `ptr` came from the
+    // pointer to the whole cell (`allocate`), so it covers the stage.
+    let cell = unsafe { ptr.cast::<Cell<F>>().as_ref() };
+    // SAFETY: exclusive access by the caller's contract; loom checks it in its models.
+    cell.stage.with_mut(|stage| f(unsafe { &mut *stage }))
+}
+
+/// Drops what `stage` holds in place (a pinned future must not move before its
+/// destructor runs) and leaves it `Consumed`, catching a panicking destructor.
+fn drop_stage<F: Future>(stage: &mut Stage<F>) -> Result<(), Box<dyn Any + Send>> {
+    let place: *mut Stage<F> = stage;
+    // SAFETY: `place` is valid and initialized; a destructor that panics has still
+    // dropped every field by the time the unwind is caught, so the place is rewritten
+    // below without dropping anything twice.
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+        std::ptr::drop_in_place(place)
+    }));
+    // SAFETY: the old value is gone; this initializes the place again.
+    unsafe { place.write(Stage::Consumed) };
+    dropped
+}
+
+/// Polls the future in `stage` once; on completion drops it and stores the output.
+/// Returns `true` when the stage is no longer `Running`.
+///
+/// # Safety
+/// `stage` is pinned in the task allocation.
+unsafe fn poll_stage<F: Future>(stage: &mut Stage<F>, cx: &mut Context<'_>) -> bool {
     let Stage::Running(future) = stage else {
         return true;
     };
-    // SAFETY: the future lives in the task allocation and never moves.
+    // SAFETY: the caller guarantees the future never moves.
     let future = unsafe { Pin::new_unchecked(future) };
-    let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-    let output = match result {
+    let output = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
         Ok(Poll::Pending) => return false,
         Ok(Poll::Ready(v)) => Ok(v),
         Err(payload) => Err(JoinError::Panicked(payload)),
     };
-    // Drop the future before publishing the output (its destructor may panic too).
-    *stage = Stage::Consumed;
+    // The future is dropped here, on the executor, before the output is published; a
+    // panic from its destructor is the task's panic (the poll's own panic, if there
+    // was one, is reported instead).
+    let output = match (drop_stage(stage), output) {
+        (Ok(()), output) | (Err(_), output @ Err(_)) => output,
+        (Err(payload), Ok(value)) => {
+            // The value of a future that panicked on drop is discarded (and a panic
+            // from the value's own destructor with it).
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+            Err(JoinError::Panicked(payload))
+        }
+    };
     *stage = Stage::Finished(output);
     true
 }
 
 /// # Safety
+/// The caller holds the RUNNING state of the task at `ptr`, a `Cell<F>`.
+unsafe fn poll_future<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+    // SAFETY: RUNNING gives exclusive access to the stage, which lives in the task
+    // allocation and never moves.
+    unsafe { with_stage::<F, _>(ptr, |stage| poll_stage(stage, cx)) }
+}
+
+/// # Safety
 /// As for `poll_future`.
 unsafe fn abort_future<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: as in `poll_future`.
-    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
-    if let Stage::Running(_) = stage {
-        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
-        *stage = Stage::Finished(match dropped {
-            Ok(()) => Err(JoinError::Aborted),
-            Err(payload) => Err(JoinError::Panicked(payload)),
+    // SAFETY: RUNNING gives exclusive access to the stage.
+    unsafe {
+        with_stage::<F, _>(ptr, |stage| {
+            if let Stage::Running(_) = stage {
+                *stage = Stage::Finished(match drop_stage(stage) {
+                    Ok(()) => Err(JoinError::Aborted),
+                    Err(payload) => Err(JoinError::Panicked(payload)),
+                });
+            }
         });
     }
 }
@@ -283,8 +337,9 @@ unsafe fn abort_future<F: Future>(ptr: NonNull<Header>) {
 /// `Option<Result<F::Output, JoinError>>`.
 unsafe fn take_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
     // SAFETY: after COMPLETE only the join handle touches the stage.
-    let stage = unsafe { &mut *ptr.cast::<Cell<F>>().as_ref().stage.get() };
-    if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
+    let stage =
+        unsafe { with_stage::<F, _>(ptr, |stage| std::mem::replace(stage, Stage::Consumed)) };
+    if let Stage::Finished(result) = stage {
         // SAFETY: caller contract on `out`'s type.
         unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
     }
@@ -293,10 +348,16 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, out: *mut ()) {
 /// # Safety
 /// The last reference to the task at `ptr`, a `Cell<F>`, was released.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // An output nobody took (a detached task's) is dropped here, by whichever thread
+    // released last, often an executor's worker: its destructor's panic has no one to
+    // be reported to and must not unwind into the executor, so it is discarded.
+    // SAFETY: the last reference owns the stage.
+    let _ = unsafe { with_stage::<F, _>(ptr, drop_stage) };
     let cell = ptr.cast::<Cell<F>>();
     // SAFETY: no other reference exists; read the allocator before dropping the cell.
     let alloc = unsafe { cell.as_ref().header.alloc.clone() };
-    // SAFETY: the cell was initialized by `allocate` and is dropped once.
+    // SAFETY: the cell was initialized by `allocate` and is dropped once (its stage is
+    // `Consumed` by now).
     unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
     // SAFETY: allocated by (a clone of) `alloc` with this layout.
     unsafe { alloc.deallocate(cell.cast(), std::alloc::Layout::new::<Cell<F>>()) };
