@@ -39,7 +39,7 @@ fn run_returns_when_work_is_done_and_stop_restart_work() {
 #[test]
 fn several_threads_can_run_one_context() {
     let ctx = IoContext::new().unwrap();
-    let listener = Arc::new(TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap());
+    let listener = Arc::new(TcpListener::bind(&ctx, "127.0.0.1:0").unwrap());
     let addr = listener.local_addr().unwrap();
     let served = Arc::new(AtomicUsize::new(0));
     const CLIENTS: usize = 64;
@@ -84,7 +84,7 @@ fn several_threads_can_run_one_context() {
 fn thread_per_core_contexts_share_a_port_with_reuseport() {
     // One single-threaded (lock-free) context per core, each with its own listener.
     let first = IoContext::new_single_threaded().unwrap();
-    let l1 = TcpListener::bind_with(&first, "127.0.0.1:0".parse().unwrap(), 128, true).unwrap();
+    let l1 = TcpListener::bind_with(&first, "127.0.0.1:0", 128, true).unwrap();
     let addr: SocketAddr = l1.local_addr().unwrap();
     let second = IoContext::new_single_threaded().unwrap();
     let l2 = TcpListener::bind_with(&second, addr, 128, true).unwrap();
@@ -164,7 +164,7 @@ fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
 #[test]
 fn a_single_threaded_context_runs_io_timers_and_remote_spawns() {
     let ctx = IoContext::new_single_threaded().unwrap();
-    let listener = TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = ctx.spawn(async move {
         let (conn, _) = listener.accept().await.unwrap();
@@ -210,4 +210,17 @@ fn a_single_threaded_context_refuses_a_second_runner_thread() {
     assert!(msg.contains("single-threaded IoContext"), "{msg}");
     // The owner still runs it.
     assert_eq!(ctx.block_on(async { 5 }), 5);
+}
+
+#[test]
+fn run_for_duration_max_runs_until_the_work_is_done() {
+    let ctx = IoContext::new().unwrap();
+    let h = ctx.spawn(async {
+        strait_streams::delay(Duration::from_millis(5))
+            .await
+            .unwrap();
+        7
+    });
+    assert!(ctx.run_for(Duration::MAX) >= 1);
+    assert_eq!(ctx.block_on(h).unwrap(), 7);
 }
