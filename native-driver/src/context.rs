@@ -54,6 +54,8 @@ const BATCHES_PER_REACTOR_POLL: u32 = 16;
 /// context was dropped (they never hang). The tasks it owns that wait on its reactor or
 /// timers, or are queued, are aborted there and then (their futures dropped, closing
 /// the sockets they own); any other task of the context is aborted when next woken.
+/// The context's own two descriptors (epoll and eventfd) close when the last object
+/// that refers to it (a socket, a [`Handle`], a timer, a join handle) is dropped.
 #[derive(Debug)]
 pub struct IoContext {
     handle: Handle,
@@ -258,6 +260,10 @@ impl IoContext {
         })
     }
 
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
     /// A handle to this context, for making sockets and timers and spawning tasks from
     /// anywhere.
     pub fn handle(&self) -> Handle {
@@ -271,7 +277,7 @@ impl IoContext {
 
     fn env(&self) -> IoEnv {
         IoEnv {
-            frame_allocator: self.handle.shared.frame_allocator.clone(),
+            frame_allocator: self.shared().frame_allocator.clone(),
             ..IoEnv::new(self.executor())
         }
     }
@@ -300,7 +306,7 @@ impl IoContext {
         }
         // Other runners may sleep in the selector: pass the news on (each leaving runner
         // wakes the next, so all of them see the stop or the idle context).
-        self.handle.shared.wake_reactor();
+        self.shared().wake_reactor();
         n
     }
 
@@ -351,29 +357,29 @@ impl IoContext {
 
     /// Makes the running loops return as soon as their current task finishes.
     pub fn stop(&self) {
-        self.handle.shared.stopped.store(true, Ordering::SeqCst);
-        self.handle.shared.wake.wake();
+        self.shared().stopped.store(true, Ordering::SeqCst);
+        self.shared().wake.wake();
     }
 
     /// `true` after `stop` until `restart`.
     pub fn stopped(&self) -> bool {
-        self.handle.shared.stopped.load(Ordering::SeqCst)
+        self.shared().stopped.load(Ordering::SeqCst)
     }
 
     /// Clears a previous `stop`.
     pub fn restart(&self) {
-        self.handle.shared.stopped.store(false, Ordering::SeqCst);
+        self.shared().stopped.store(false, Ordering::SeqCst);
     }
 
     /// Unfinished spawned tasks and live work guards.
     pub fn outstanding_work(&self) -> usize {
-        self.handle.shared.work.load(Ordering::Acquire)
+        self.shared().work.load(Ordering::Acquire)
     }
 
     fn idle(&self) -> bool {
         self.outstanding_work() == 0
-            && self.handle.shared.inject.is_empty()
-            && self.handle.shared.queue.with(|q| q.is_empty())
+            && self.shared().inject.is_empty()
+            && self.shared().queue.with(|q| q.is_empty())
     }
 
     /// Runs `future` to completion on this thread, driving the context meanwhile. The
@@ -390,7 +396,7 @@ impl IoContext {
         let mut scratch = Scratch::new();
         loop {
             if signal.woken.swap(false, Ordering::SeqCst) {
-                let _running = Running::enter(&self.handle.shared);
+                let _running = Running::enter(self.shared());
                 let _budget = crate::budget::Grant::new();
                 let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
@@ -412,7 +418,7 @@ impl IoContext {
         interrupt: Option<&AtomicBool>,
         max: usize,
     ) -> usize {
-        let shared = &*self.handle.shared;
+        let shared = self.shared();
         let mut batch = {
             let injected = shared.inject.take();
             shared.queue.with(|queue| {
@@ -479,7 +485,7 @@ impl IoContext {
     /// Waits on the selector (as a counted sleeper when `sleeping`), dispatches
     /// readiness, fires due timers.
     fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>, sleeping: bool) {
-        let shared = &*self.handle.shared;
+        let shared = self.shared();
         scratch.ready.clear();
         let waited = shared
             .reactor
@@ -529,16 +535,16 @@ impl ExecutionContext for IoContext {
         IoContext::executor(self)
     }
     fn services(&self) -> &Services {
-        &self.handle.shared.services
+        &self.shared().services
     }
     fn frame_allocator(&self) -> FrameAlloc {
-        self.handle.shared.frame_allocator.clone()
+        self.shared().frame_allocator.clone()
     }
 }
 
 impl Drop for IoContext {
     fn drop(&mut self) {
-        let shared = &*self.handle.shared;
+        let shared = self.shared();
         // From here on a post aborts its task (see `post`).
         shared.closed.store(true, Ordering::SeqCst);
         shared.services.shutdown();
