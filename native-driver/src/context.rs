@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,40 @@ const BATCHES_PER_REACTOR_POLL: u32 = 16;
 /// ctx.run();
 /// assert_eq!(ctx.block_on(answer).unwrap(), 42);
 /// ```
+///
+/// # Shutdown
+/// Dropping the context closes every registration made on it: pending and later
+/// operations on its sockets, timers and signal sets fail with an error saying the
+/// context was dropped (they never hang). The tasks it owns that wait on its reactor or
+/// timers, or are queued, are aborted there and then (their futures dropped, closing
+/// the sockets they own); any other task of the context is aborted when next woken.
+/// The context's own two descriptors (epoll and eventfd) close when the last object
+/// that refers to it (a socket, a [`Handle`], a timer, a join handle) is dropped.
 #[derive(Debug)]
 pub struct IoContext {
+    handle: Handle,
+}
+
+/// A cheap, clonable handle to an [`IoContext`] (like tokio's `runtime::Handle`):
+/// socket and timer constructors take it (or `&IoContext`), so a spawned task can make
+/// sockets without sharing the context itself. A handle does not keep the context
+/// running: once the context is dropped, what is made through the handle fails with
+/// the context-gone error.
+///
+/// ```
+/// use strait_native::{Handle, IoContext, TcpListener};
+/// let ctx = IoContext::new()?;
+/// let handle = ctx.handle();
+/// let bound = ctx.block_on(ctx.spawn(async move {
+///     // Inside a task of the context, `Handle::current()` finds it too.
+///     assert!(Handle::current().same_context(&handle));
+///     TcpListener::bind(&handle, "127.0.0.1:0").map(|l| l.local_addr().is_ok())
+/// }));
+/// assert!(bound.unwrap()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Handle {
     shared: Arc<Shared>,
 }
 
@@ -61,6 +93,8 @@ pub(crate) struct Shared {
     inject: Inject,
     work: AtomicUsize,
     stopped: AtomicBool,
+    /// The context was dropped: posts abort their task instead of queuing it.
+    closed: AtomicBool,
     /// Threads (about to be) blocked in the selector: posts must wake one.
     sleepers: AtomicUsize,
     pub(crate) reactor: Arc<Reactor>,
@@ -98,6 +132,12 @@ impl Executor for Shared {
         // Sleep handshake with `turn`: push, fence, check sleepers here; announce,
         // fence, check the stack there (the loom-modelled protocol of strait-streams).
         std::sync::atomic::fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            // The context is gone (its drop set `closed`, then drained): no runner will
+            // take this task, so abort it, and whatever else arrived meanwhile.
+            drop(self.inject.take());
+            return;
+        }
         self.wake_reactor();
     }
 
@@ -116,6 +156,10 @@ impl Executor for Shared {
     }
 
     fn timer_service(&self) -> Option<Arc<dyn TimerService>> {
+        // A dropped context fires no timers: `delay` falls back to the global timer.
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         Some(crate::timer_queue::service(&self.timers))
     }
 
@@ -200,6 +244,7 @@ impl IoContext {
             inject: Inject::new(),
             work: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             reactor,
             wake,
@@ -207,24 +252,31 @@ impl IoContext {
             services: Services::new(),
             frame_allocator: FrameAlloc::recycling(),
         });
-        Ok(IoContext { shared })
+        // How `Handle::current` finds the context from a task's environment.
+        let link = ContextLink(Arc::downgrade(&shared));
+        let _ = shared.services.make_service(link);
+        Ok(IoContext {
+            handle: Handle { shared },
+        })
     }
 
-    pub(crate) fn timer_queue(&self) -> &Arc<TimerQueue> {
-        &self.shared.timers
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
     }
 
-    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
-        &self.shared.reactor
+    /// A handle to this context, for making sockets and timers and spawning tasks from
+    /// anywhere.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
     }
 
     /// The context's executor.
     pub fn executor(&self) -> AnyExecutor {
-        AnyExecutor::from_arc(self.shared.clone())
+        self.handle.executor()
     }
 
     fn env(&self) -> IoEnv {
-        IoEnv::new(self.executor()).with_frame_allocator(self.shared.frame_allocator.clone())
+        IoEnv::new(self.executor()).with_frame_allocator(self.shared().frame_allocator.clone())
     }
 
     /// Spawns `future` on this context.
@@ -233,9 +285,7 @@ impl IoContext {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        strait_streams::run_async(self.executor())
-            .frame_allocator(self.shared.frame_allocator.clone())
-            .spawn(future)
+        self.handle.spawn(future)
     }
 
     /// Runs tasks and I/O until stopped or no work is outstanding; returns tasks run.
@@ -253,7 +303,7 @@ impl IoContext {
         }
         // Other runners may sleep in the selector: pass the news on (each leaving runner
         // wakes the next, so all of them see the stop or the idle context).
-        self.shared.wake_reactor();
+        self.shared().wake_reactor();
         n
     }
 
@@ -285,13 +335,15 @@ impl IoContext {
         n
     }
 
-    /// Like `run`, but returns after `timeout` at the latest.
+    /// Like `run`, but returns after `timeout` at the latest (`Duration::MAX`: no
+    /// limit).
     pub fn run_for(&self, timeout: Duration) -> usize {
-        let until = Instant::now() + timeout;
+        // Too far to represent: no deadline.
+        let until = Instant::now().checked_add(timeout);
         let mut scratch = Scratch::new();
         let mut n = 0;
-        while !self.stopped() && Instant::now() < until {
-            let ran = self.turn(&mut scratch, true, Some(until), None, usize::MAX);
+        while !self.stopped() && until.is_none_or(|until| Instant::now() < until) {
+            let ran = self.turn(&mut scratch, true, until, None, usize::MAX);
             n += ran;
             if ran == 0 && self.idle() {
                 break;
@@ -302,29 +354,29 @@ impl IoContext {
 
     /// Makes the running loops return as soon as their current task finishes.
     pub fn stop(&self) {
-        self.shared.stopped.store(true, Ordering::SeqCst);
-        self.shared.wake.wake();
+        self.shared().stopped.store(true, Ordering::SeqCst);
+        self.shared().wake.wake();
     }
 
     /// `true` after `stop` until `restart`.
     pub fn stopped(&self) -> bool {
-        self.shared.stopped.load(Ordering::SeqCst)
+        self.shared().stopped.load(Ordering::SeqCst)
     }
 
     /// Clears a previous `stop`.
     pub fn restart(&self) {
-        self.shared.stopped.store(false, Ordering::SeqCst);
+        self.shared().stopped.store(false, Ordering::SeqCst);
     }
 
     /// Unfinished spawned tasks and live work guards.
     pub fn outstanding_work(&self) -> usize {
-        self.shared.work.load(Ordering::Acquire)
+        self.shared().work.load(Ordering::Acquire)
     }
 
     fn idle(&self) -> bool {
         self.outstanding_work() == 0
-            && self.shared.inject.is_empty()
-            && self.shared.queue.with(|q| q.is_empty())
+            && self.shared().inject.is_empty()
+            && self.shared().queue.with(|q| q.is_empty())
     }
 
     /// Runs `future` to completion on this thread, driving the context meanwhile. The
@@ -333,7 +385,7 @@ impl IoContext {
         let env = self.env();
         let signal = Arc::new(Signal {
             woken: AtomicBool::new(true),
-            shared: self.shared.clone(),
+            shared: self.handle.shared.clone(),
         });
         let waker = Waker::from(signal.clone());
         let mut cx = Context::from_waker(&waker);
@@ -341,7 +393,7 @@ impl IoContext {
         let mut scratch = Scratch::new();
         loop {
             if signal.woken.swap(false, Ordering::SeqCst) {
-                let _running = Running::enter(&self.shared);
+                let _running = Running::enter(self.shared());
                 let _budget = crate::budget::Grant::new();
                 let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
@@ -363,7 +415,7 @@ impl IoContext {
         interrupt: Option<&AtomicBool>,
         max: usize,
     ) -> usize {
-        let shared = &*self.shared;
+        let shared = self.shared();
         let mut batch = {
             let injected = shared.inject.take();
             shared.queue.with(|queue| {
@@ -430,7 +482,7 @@ impl IoContext {
     /// Waits on the selector (as a counted sleeper when `sleeping`), dispatches
     /// readiness, fires due timers.
     fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>, sleeping: bool) {
-        let shared = &*self.shared;
+        let shared = self.shared();
         scratch.ready.clear();
         let waited = shared
             .reactor
@@ -480,21 +532,119 @@ impl ExecutionContext for IoContext {
         IoContext::executor(self)
     }
     fn services(&self) -> &Services {
-        &self.shared.services
+        &self.shared().services
     }
     fn frame_allocator(&self) -> FrameAlloc {
-        self.shared.frame_allocator.clone()
+        self.shared().frame_allocator.clone()
     }
 }
 
 impl Drop for IoContext {
     fn drop(&mut self) {
-        self.shared.services.shutdown();
-        // Queued tasks hold the context's executor: drop them (aborting their tasks)
-        // outside the lock to break the cycle.
-        // SAFETY: the context is being dropped, so no thread runs it (runners borrow it).
-        let mut abandoned = unsafe { self.shared.queue.take_all() };
-        abandoned.append(self.shared.inject.take());
-        drop(abandoned);
+        let shared = self.shared();
+        // From here on a post aborts its task (see `post`).
+        shared.closed.store(true, Ordering::SeqCst);
+        shared.services.shutdown();
+        // Fail every pending operation on the reactor and fire every timer: the tasks
+        // waiting on them are woken, which queues them.
+        shared.reactor.shut_down();
+        while let Some(deadline) = shared.timers.next_deadline() {
+            if shared.timers.fire_expired(deadline) == 0 {
+                break;
+            }
+        }
+        // Queued tasks hold the context's executor: drop them (aborting their tasks,
+        // whose futures close their sockets) to break the cycle. Aborting one may wake
+        // another (a join handle, a channel): repeat until nothing is queued.
+        loop {
+            // SAFETY: the context is being dropped, so no thread runs it (runners
+            // borrow it).
+            let mut abandoned = unsafe { shared.queue.take_all() };
+            abandoned.append(shared.inject.take());
+            if abandoned.is_empty() {
+                break;
+            }
+            drop(abandoned);
+        }
+    }
+}
+
+/// The service through which a task's environment leads back to its context.
+struct ContextLink(Weak<Shared>);
+
+impl strait_streams::exec::Service for ContextLink {}
+
+impl Handle {
+    /// The context whose task is running on this thread (found through the task's
+    /// environment).
+    ///
+    /// # Panics
+    /// When called outside a task (or `block_on`) of an [`IoContext`]; see
+    /// [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Self::try_current()
+            .expect("Handle::current() called outside a task or block_on of an IoContext")
+    }
+
+    /// The context whose task is running on this thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        strait_streams::with_env(|env| {
+            let link = env.executor().services()?.find_service::<ContextLink>()?;
+            let shared = link.0.upgrade()?;
+            Some(Handle { shared })
+        })
+    }
+
+    /// The context's executor.
+    pub fn executor(&self) -> AnyExecutor {
+        AnyExecutor::from_arc(self.shared.clone())
+    }
+
+    /// Spawns `future` on the context (aborted at once if the context was dropped).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        strait_streams::run_async(self.executor())
+            .frame_allocator(self.shared.frame_allocator.clone())
+            .spawn(future)
+    }
+
+    /// `true` when both handles lead to the same context.
+    pub fn same_context(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    pub(crate) fn timer_queue(&self) -> &Arc<TimerQueue> {
+        &self.shared.timers
+    }
+
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.shared.reactor
+    }
+
+    /// `true` once the context was dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl AsRef<Handle> for IoContext {
+    fn as_ref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+/// So `&Arc<IoContext>` works wherever `&IoContext` does.
+impl AsRef<Handle> for Arc<IoContext> {
+    fn as_ref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl AsRef<Handle> for Handle {
+    fn as_ref(&self) -> &Handle {
+        self
     }
 }

@@ -12,7 +12,7 @@
 //! use strait_vocab::VecBuffer;
 //!
 //! let ctx = IoContext::new()?;
-//! let listener = TcpListener::bind(&ctx, "127.0.0.1:7000".parse().unwrap())?;
+//! let listener = TcpListener::bind(&ctx, "127.0.0.1:7000")?;
 //! ctx.block_on(async {
 //!     let (mut conn, _) = listener.accept().await?;
 //!     let mut line = Vec::new();
@@ -26,7 +26,7 @@
 //! ## Design
 //! - **Readiness first** (`DESIGN.md`): each descriptor is registered once,
 //!   edge-triggered, for both directions; operations try the syscall first and only on
-//!   `EAGAIN` clear their readiness bit, store the waker and re-check (`reactor`).
+//!   `EAGAIN` clear their readiness bit, store the waker and re-check (`scheduled_io`).
 //! - **Inline budget** (`budget`): an operation that completes inline still counts;
 //!   after 512 in one task poll the task yields, so one busy stream cannot starve the
 //!   other tasks on its thread.
@@ -44,14 +44,25 @@
 //! - **Cancellation**: operations check the environment's stop token before each
 //!   attempt, and the environment's publisher wakes the task on stop (see
 //!   `strait_streams` env docs). `cancel` completes the operations waiting on a socket
-//!   as canceled, `close` fails pending and later ones; both are flag bits beside the
-//!   readiness bits, so operations pay nothing for them.
-//! - **No per-operation state**: an operation that must wait stores its task's waker in
-//!   the descriptor's slot for its direction. Accept, connect, datagram and readiness
-//!   operations take it back out when they end without the reactor having taken it
-//!   (dropped, stopped, canceled). Stream reads and writes go through the stream
-//!   traits' poll methods, which see no drop: a dropped one leaves at most a stale
-//!   waker, replaced by the next operation in that direction (one spurious wake-up).
+//!   as canceled, `close` fails pending and later ones; the stream operations' cancel,
+//!   `close` and context shutdown are flag bits beside the readiness bits, so
+//!   operations pay nothing for them until they would wait.
+//! - **Waiters, no per-operation allocation**: each direction of a descriptor has a
+//!   stream slot and a reusable list of one-shot entries. Stream reads and writes go
+//!   through the stream traits' poll methods, which see no drop, so they store their
+//!   waker in the stream slot (one reader and one writer at a time; a dropped one
+//!   leaves a stale waker, replaced by the next operation: one spurious wake-up).
+//!   Accept, connect, datagram, signal and readiness operations take an entry when they
+//!   first wait and give it back when they end, so any number of tasks can accept on one
+//!   listener or receive on one socket; an edge wakes every waiter of its direction.
+//! - **Shutdown** (`DESIGN.md`): dropping an [`IoContext`] fails every registration
+//!   (pending and later operations get an error saying the context is gone), fires its
+//!   timers, and aborts the tasks that were queued or woken by that (their futures are
+//!   dropped, closing their sockets); a task woken later is aborted when posted.
+//! - **Handles**: [`Handle`] is a clonable reference to a context; constructors take
+//!   `&IoContext` or a `Handle` (`impl AsRef<Handle>`), and [`Handle::current`] finds
+//!   the context of the running task. Addresses are anything [`ToSocketAddr`] (numeric
+//!   forms only: host names go through the [`Resolver`]).
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!
@@ -65,14 +76,18 @@ mod net;
 mod reactor;
 mod resolver;
 mod runner_queue;
+mod scheduled_io;
 mod signal;
+mod sync;
 mod sys;
 mod timer;
 mod timer_queue;
 
-pub use context::IoContext;
+pub use context::{Handle, IoContext};
 pub use file::{RandomAccessFile, StreamFile};
-pub use net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+pub use net::{
+    TcpListener, TcpStream, ToSocketAddr, UdpSocket, UnixDatagram, UnixListener, UnixStream,
+};
 pub use reactor::Interest;
 pub use resolver::{Resolution, ResolveFlags, Resolver};
 pub use signal::SignalSet;

@@ -4,9 +4,11 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use strait_streams::exec::RunQueue;
+
+use crate::sync::lock;
 
 /// Where runners take batches from.
 #[derive(Debug)]
@@ -55,7 +57,7 @@ impl RunnerQueue {
     /// A single-threaded context used from a thread other than the first that ran it.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut RunQueue) -> R) -> R {
         match self {
-            RunnerQueue::Shared(m) => f(&mut m.lock().unwrap_or_else(PoisonError::into_inner)),
+            RunnerQueue::Shared(m) => f(&mut lock(m)),
             RunnerQueue::Owned(o) => {
                 let me = this_thread();
                 let owner =
@@ -84,7 +86,7 @@ impl RunnerQueue {
     /// context's drop, and runners borrow the context.
     pub(crate) unsafe fn take_all(&self) -> RunQueue {
         match self {
-            RunnerQueue::Shared(m) => m.lock().unwrap_or_else(PoisonError::into_inner).take(),
+            RunnerQueue::Shared(m) => lock(m).take(),
             // SAFETY: per the contract, nobody else uses the queue now.
             RunnerQueue::Owned(o) => unsafe { &mut *o.queue.get() }.take(),
         }

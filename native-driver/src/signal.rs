@@ -6,8 +6,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 
-use crate::context::IoContext;
+use crate::context::Handle;
 use crate::reactor::{Interest, Registration};
+use crate::scheduled_io::OneShot;
 use crate::sys::syscall;
 
 /// A set of signals that tasks wait for.
@@ -27,11 +28,11 @@ pub struct SignalSet {
 }
 
 impl SignalSet {
-    /// An empty set on `ctx`.
+    /// An empty set on the context `ctx` (`&IoContext` or a [`Handle`]).
     ///
     /// # Errors
     /// As `signalfd` or the reactor registration.
-    pub fn new(ctx: &IoContext) -> io::Result<SignalSet> {
+    pub fn new(ctx: impl AsRef<Handle>) -> io::Result<SignalSet> {
         // SAFETY: `mask` is a plain C struct initialized by sigemptyset before use.
         let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: `mask` is a valid sigset_t.
@@ -40,7 +41,7 @@ impl SignalSet {
         let fd = unsafe { syscall!(signalfd(-1, &mask, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)) }?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let reg = ctx.reactor().register(fd.as_raw_fd())?;
+        let reg = ctx.as_ref().reactor().register(fd.as_raw_fd())?;
         Ok(SignalSet {
             reg,
             fd,
@@ -50,10 +51,7 @@ impl SignalSet {
     }
 
     fn update(&self, signal: i32, add: bool) -> io::Result<()> {
-        let mut mask = self
-            .mask
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut mask = crate::sync::lock(&self.mask);
         // SAFETY: `mask` is a valid sigset_t; `signal` is validated by the call.
         let rc = unsafe {
             if add {
@@ -117,37 +115,35 @@ impl SignalSet {
     }
 
     /// Waits for a signal of the set and returns its number. Cancel-safe; honours the
-    /// stop token; completes as canceled after [`cancel`](Self::cancel).
+    /// stop token; completes as canceled after [`cancel`](Self::cancel). Several tasks
+    /// may wait at once; each queued signal goes to one of them.
     ///
     /// # Errors
-    /// The canceled error, or a `read` error.
+    /// The canceled error, a `read` error, or an error saying the set's context was
+    /// dropped.
     pub async fn wait(&self) -> io::Result<i32> {
+        let mut waiter = OneShot::new(&self.reg.io, Interest::Read);
         poll_fn(|cx| {
             if self.canceled.load(Ordering::Acquire) || strait_streams::stop_requested() {
                 return Poll::Ready(Err(strait_streams::canceled()));
             }
-            self.reg.io.poll_io(
-                Interest::Read,
-                cx,
-                || {
-                    // SAFETY: signalfd_siginfo is plain data; we read exactly its size.
-                    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-                    // SAFETY: `info` is a writable buffer of `size` bytes.
-                    let n = unsafe {
-                        syscall!(read(
-                            self.fd.as_raw_fd(),
-                            (&mut info as *mut libc::signalfd_siginfo).cast(),
-                            size
-                        ))
-                    }?;
-                    if n as usize != size {
-                        return Err(io::Error::other("short read from signalfd"));
-                    }
-                    Ok(info.ssi_signo as i32)
-                },
-                |_| false,
-            )
+            waiter.poll(cx, || {
+                // SAFETY: signalfd_siginfo is plain data; we read exactly its size.
+                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let size = std::mem::size_of::<libc::signalfd_siginfo>();
+                // SAFETY: `info` is a writable buffer of `size` bytes.
+                let n = unsafe {
+                    syscall!(read(
+                        self.fd.as_raw_fd(),
+                        (&mut info as *mut libc::signalfd_siginfo).cast(),
+                        size
+                    ))
+                }?;
+                if n as usize != size {
+                    return Err(io::Error::other("short read from signalfd"));
+                }
+                Ok(info.ssi_signo as i32)
+            })
         })
         .await
     }

@@ -3,14 +3,15 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use strait_streams::{TimerKey, TimerService};
 
-use crate::context::IoContext;
-use crate::timer_queue::TimerQueue;
+use crate::context::Handle;
+use crate::reactor::context_gone;
+use crate::sync::lock;
 
 /// A timer with an expiry that can be moved and waits that can be canceled (the
 /// papers' `timer`): `expires_at`/`expires_after` set the expiry, `wait` completes at
@@ -36,7 +37,7 @@ use crate::timer_queue::TimerQueue;
 /// ```
 #[derive(Debug)]
 pub struct Timer {
-    queue: Arc<TimerQueue>,
+    ctx: Handle,
     state: Mutex<State>,
 }
 
@@ -75,16 +76,16 @@ impl State {
 }
 
 impl Timer {
-    /// A timer on `ctx`'s timer queue, not armed.
-    pub fn new(ctx: &IoContext) -> Timer {
+    /// A timer on the timer queue of `ctx` (`&IoContext` or a [`Handle`]), not armed.
+    pub fn new(ctx: impl AsRef<Handle>) -> Timer {
         Timer {
-            queue: ctx.timer_queue().clone(),
+            ctx: ctx.as_ref().clone(),
             state: Mutex::new(State::default()),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The current expiry, `None` when not armed.
@@ -104,8 +105,10 @@ impl Timer {
     }
 
     /// Sets the expiry to `duration` from now; see [`expires_at`](Self::expires_at).
+    /// A duration too long to represent (such as `Duration::MAX`, "never") saturates
+    /// to about a century from now.
     pub fn expires_after(&self, duration: Duration) -> usize {
-        self.expires_at(Instant::now() + duration)
+        self.expires_at(saturating_deadline(Instant::now(), duration))
     }
 
     /// Completes every pending wait with the canceled error; returns how many there
@@ -133,7 +136,8 @@ impl Timer {
     /// # Errors
     /// The canceled error (see [`strait_streams::is_canceled`]) when the wait is
     /// canceled by [`cancel`](Self::cancel), an expiry change, or the environment's stop
-    /// token.
+    /// token; an error saying the context was dropped once it is (nothing would fire
+    /// the timer).
     pub fn wait(&self) -> Wait<'_> {
         Wait {
             timer: self,
@@ -160,7 +164,7 @@ impl Wait<'_> {
             state.release(slot);
         }
         if let Some(key) = self.key.take() {
-            self.timer.queue.cancel(key);
+            self.timer.ctx.timer_queue().cancel(key);
         }
     }
 }
@@ -171,6 +175,10 @@ impl Future for Wait<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let mut state = this.timer.lock();
+        if this.timer.ctx.is_closed() {
+            this.finish(&mut state);
+            return Poll::Ready(Err(context_gone()));
+        }
         let epoch = *this.epoch.get_or_insert(state.epoch);
         if epoch != state.epoch || strait_streams::stop_requested() {
             this.finish(&mut state);
@@ -196,7 +204,12 @@ impl Future for Wait<'_> {
             w => *w = Some(cx.waker().clone()),
         }
         if let Some(at) = state.expiry {
-            this.key = Some(this.timer.queue.schedule(at, cx.waker(), this.key));
+            this.key = Some(
+                this.timer
+                    .ctx
+                    .timer_queue()
+                    .schedule(at, cx.waker(), this.key),
+            );
         }
         Poll::Pending
     }
@@ -210,4 +223,10 @@ impl Drop for Wait<'_> {
             self.finish(&mut state);
         }
     }
+}
+
+/// `now + duration`, or about a century from now when that is not representable.
+fn saturating_deadline(now: Instant, duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(duration.min(CENTURY)).unwrap_or(now)
 }

@@ -29,7 +29,7 @@ fn set_fd_limit(soft: u64) -> io::Result<u64> {
 #[test]
 fn accept_waits_out_descriptor_exhaustion_and_recovers() {
     let ctx = IoContext::new().unwrap();
-    let listener = TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     // The connection waits in the backlog; the client socket exists before exhaustion.
     let client = std::net::TcpStream::connect(addr).unwrap();

@@ -39,7 +39,7 @@ fn run_returns_when_work_is_done_and_stop_restart_work() {
 #[test]
 fn several_threads_can_run_one_context() {
     let ctx = IoContext::new().unwrap();
-    let listener = Arc::new(TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap());
+    let listener = Arc::new(TcpListener::bind(&ctx, "127.0.0.1:0").unwrap());
     let addr = listener.local_addr().unwrap();
     let served = Arc::new(AtomicUsize::new(0));
     const CLIENTS: usize = 64;
@@ -84,7 +84,7 @@ fn several_threads_can_run_one_context() {
 fn thread_per_core_contexts_share_a_port_with_reuseport() {
     // One single-threaded (lock-free) context per core, each with its own listener.
     let first = IoContext::new_single_threaded().unwrap();
-    let l1 = TcpListener::bind_with(&first, "127.0.0.1:0".parse().unwrap(), 128, true).unwrap();
+    let l1 = TcpListener::bind_with(&first, "127.0.0.1:0", 128, true).unwrap();
     let addr: SocketAddr = l1.local_addr().unwrap();
     let second = IoContext::new_single_threaded().unwrap();
     let l2 = TcpListener::bind_with(&second, addr, 128, true).unwrap();
@@ -164,7 +164,7 @@ fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
 #[test]
 fn a_single_threaded_context_runs_io_timers_and_remote_spawns() {
     let ctx = IoContext::new_single_threaded().unwrap();
-    let listener = TcpListener::bind(&ctx, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = ctx.spawn(async move {
         let (conn, _) = listener.accept().await.unwrap();
@@ -210,4 +210,74 @@ fn a_single_threaded_context_refuses_a_second_runner_thread() {
     assert!(msg.contains("single-threaded IoContext"), "{msg}");
     // The owner still runs it.
     assert_eq!(ctx.block_on(async { 5 }), 5);
+}
+
+#[test]
+fn run_for_duration_max_runs_until_the_work_is_done() {
+    let ctx = IoContext::new().unwrap();
+    let h = ctx.spawn(async {
+        strait_streams::delay(Duration::from_millis(5))
+            .await
+            .unwrap();
+        7
+    });
+    assert!(ctx.run_for(Duration::MAX) >= 1);
+    assert_eq!(ctx.block_on(h).unwrap(), 7);
+}
+
+#[test]
+fn a_spawned_task_connects_through_the_current_handle() {
+    use strait_native::Handle;
+    let ctx = IoContext::new().unwrap();
+    let listener = TcpListener::bind(ctx.handle(), "127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = ctx.spawn(async move {
+        // No context in sight: the task finds its own.
+        let handle = Handle::current();
+        let ip: std::net::IpAddr = std::net::Ipv4Addr::LOCALHOST.into();
+        let mut c = TcpStream::connect(&handle, (ip, port)).await?;
+        write_all(&mut c, "hi").await?;
+        Ok::<_, std::io::Error>(())
+    });
+    let (mut conn, _) = ctx.block_on(listener.accept()).unwrap();
+    let mut buf = [0u8; 2];
+    ctx.block_on(read(&mut conn, &mut buf[..])).unwrap();
+    assert_eq!(&buf, b"hi");
+    ctx.block_on(client).unwrap().unwrap();
+    assert!(
+        Handle::try_current().is_none(),
+        "no context outside its tasks"
+    );
+    assert!(ctx.block_on(async { Handle::try_current() }).is_some());
+}
+
+#[test]
+fn addresses_are_accepted_in_every_numeric_form_and_host_names_refused() {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use strait_native::UdpSocket;
+    let ctx = IoContext::new().unwrap();
+    let a: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    TcpListener::bind(&ctx, a).unwrap();
+    TcpListener::bind(&ctx, (Ipv4Addr::LOCALHOST, 0)).unwrap();
+    TcpListener::bind(&ctx, String::from("127.0.0.1:0")).unwrap();
+    UdpSocket::bind(&ctx, "[::1]:0")
+        .or_else(|_| UdpSocket::bind(&ctx, "127.0.0.1:0"))
+        .unwrap();
+    let err = TcpListener::bind(&ctx, "localhost:0").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let err = ctx
+        .block_on(TcpStream::connect(&ctx, "localhost:80"))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_handle_that_outlives_its_context_makes_nothing() {
+    let ctx = IoContext::new().unwrap();
+    let handle = ctx.handle();
+    drop(ctx);
+    let err = TcpListener::bind(&handle, "127.0.0.1:0").unwrap_err();
+    assert!(err.to_string().contains("IoContext"), "{err}");
+    let spawned = handle.spawn(async { 1 });
+    assert!(spawned.is_finished(), "aborted at once");
 }

@@ -22,7 +22,7 @@ impl StreamPairFactory for Tcp {
     type Stream = TcpStream;
 
     fn pair(&self) -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind(&self.ctx, "127.0.0.1:0".parse().unwrap()).expect("bind");
+        let listener = TcpListener::bind(&self.ctx, "127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
         let (client, accepted) = self
             .ctx

@@ -163,7 +163,7 @@ fn a_pending_accept_is_canceled_by_the_stop_token() {
 #[test]
 fn ipv6_dual_stack_listener_accepts_ipv4() {
     let ctx = IoContext::new().unwrap();
-    let Ok(listener) = TcpListener::bind(&ctx, "[::]:0".parse().unwrap()) else {
+    let Ok(listener) = TcpListener::bind(&ctx, "[::]:0") else {
         eprintln!("no IPv6 on this machine; dual-stack not checked");
         return;
     };
@@ -376,4 +376,80 @@ fn one_task_reads_while_another_writes_through_shared_references() {
         .unwrap();
     assert_eq!(echoed, 0);
     assert!(got == data);
+}
+
+#[test]
+fn two_tasks_accepting_on_one_listener_both_complete() {
+    let ctx = IoContext::new().unwrap();
+    let listener = std::sync::Arc::new(TcpListener::bind(&ctx, loopback()).unwrap());
+    let addr = listener.local_addr().unwrap();
+    let accepts: Vec<_> = (0..2)
+        .map(|_| {
+            let listener = listener.clone();
+            ctx.spawn(async move { listener.accept().await.map(drop) })
+        })
+        .collect();
+    assert_eq!(ctx.poll(), 2, "both accepts wait");
+    // Both connections are queued before the reactor sees the listener's edge.
+    let _clients: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    ctx.run_for(Duration::from_secs(5));
+    for h in accepts {
+        assert!(h.is_finished(), "an accept missed its wake-up");
+        ctx.block_on(h).unwrap().unwrap();
+    }
+}
+
+#[test]
+fn two_tasks_waiting_for_readiness_on_one_stream_both_complete() {
+    let ctx = IoContext::new().unwrap();
+    let (a, mut b) = connected(&ctx);
+    let a = std::sync::Arc::new(a);
+    let waits: Vec<_> = (0..2)
+        .map(|_| {
+            let a = a.clone();
+            ctx.spawn(async move { a.wait(Interest::Read).await })
+        })
+        .collect();
+    assert_eq!(ctx.poll(), 2, "both waits are pending");
+    ctx.block_on(write_all(&mut b, "x")).unwrap();
+    ctx.run_for(Duration::from_secs(5));
+    for h in waits {
+        assert!(h.is_finished(), "a wait missed its wake-up");
+        ctx.block_on(h).unwrap().unwrap();
+    }
+}
+
+#[test]
+fn a_cancel_left_by_a_dropped_read_does_not_fail_a_read_that_finds_data() {
+    use std::future::Future;
+    use std::task::Poll;
+    let ctx = IoContext::new().unwrap();
+    let (a, mut b) = connected(&ctx);
+    ctx.block_on(async {
+        let mut buf = [0u8; 8];
+        let mut reader = &a;
+        let mut dropped = std::pin::pin!(reader.read_some(&mut buf[..]));
+        let pending =
+            std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "the read waits");
+    });
+    // The dropped read's waker is still registered: the cancel applies to it.
+    a.cancel();
+    ctx.block_on(write_all(&mut b, "data")).unwrap();
+    let mut buf = [0u8; 8];
+    let n = ctx.block_on((&mut &a).read_some(&mut buf[..])).unwrap();
+    assert_eq!(&buf[..n], b"data");
+    // Nor does it linger for a later read that has to wait.
+    let (n, _) = ctx
+        .block_on(async {
+            when_all(((&mut &a).read_some(&mut buf[..]), async {
+                delay(Duration::from_millis(20)).await?;
+                write_all(&mut b, "more").await
+            }))
+            .await
+        })
+        .unwrap();
+    assert_eq!(&buf[..n], b"more");
 }

@@ -249,3 +249,13 @@ fn waiting_on_and_canceling_a_timer_allocate_nothing_in_steady_state() {
     });
     assert_eq!(allocated, 0, "allocations in 1000 wait/cancel cycles");
 }
+
+#[test]
+fn an_expiry_of_duration_max_means_never() {
+    let ctx = IoContext::new().unwrap();
+    let timer = Timer::new(&ctx);
+    assert_eq!(timer.expires_after(Duration::MAX), 0);
+    assert!(timer.expiry().unwrap() > Instant::now() + Duration::from_secs(3600));
+    let r = ctx.block_on(timeout(Duration::from_millis(20), timer.wait()));
+    assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+}

@@ -7,6 +7,9 @@ use std::time::Duration;
 use strait_native::{IoContext, UdpSocket};
 use strait_streams::{is_canceled, when_all, with_stop_token, StopSource};
 
+#[global_allocator]
+static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
+
 fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -76,7 +79,7 @@ fn a_pending_recv_is_canceled_by_the_stop_token() {
 #[test]
 fn broadcast_and_multicast_options_apply() {
     let ctx = IoContext::new().unwrap();
-    let a = UdpSocket::bind(&ctx, "0.0.0.0:0".parse().unwrap()).unwrap();
+    let a = UdpSocket::bind(&ctx, "0.0.0.0:0").unwrap();
     a.set_broadcast(true).unwrap();
     a.set_multicast_loop_v4(true).unwrap();
     let group = Ipv4Addr::new(239, 255, 7, 7);
@@ -151,4 +154,63 @@ fn a_dropped_receive_leaves_nothing_registered() {
     assert!(polled, "nothing to receive yet: the receive waits");
     drop(recv);
     assert!(!sock.cancel(), "the dropped receive left its waker behind");
+}
+
+#[test]
+fn two_tasks_receiving_on_one_socket_both_complete() {
+    let ctx = IoContext::new().unwrap();
+    let socket = std::sync::Arc::new(UdpSocket::bind(&ctx, any()).unwrap());
+    let addr = socket.local_addr().unwrap();
+    let receives: Vec<_> = (0..2)
+        .map(|_| {
+            let socket = socket.clone();
+            ctx.spawn(async move {
+                let mut buf = [0u8; 16];
+                socket.recv_from(&mut buf).await.map(|(n, _)| n)
+            })
+        })
+        .collect();
+    assert_eq!(ctx.poll(), 2, "both receives wait");
+    let sender = std::net::UdpSocket::bind(any()).unwrap();
+    sender.send_to(b"one", addr).unwrap();
+    sender.send_to(b"two", addr).unwrap();
+    ctx.run_for(Duration::from_secs(5));
+    for h in receives {
+        assert!(h.is_finished(), "a receive missed its wake-up");
+        assert_eq!(ctx.block_on(h).unwrap().unwrap(), 3);
+    }
+}
+
+#[test]
+fn a_receive_that_waits_allocates_nothing_in_steady_state() {
+    use std::task::Poll;
+    let ctx = IoContext::new().unwrap();
+    let socket = UdpSocket::bind(&ctx, any()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let sender = std::net::UdpSocket::bind(any()).unwrap();
+    let allocated = ctx.block_on(async {
+        let mut buf = [0u8; 16];
+        async fn cycle(
+            socket: &UdpSocket,
+            sender: &std::net::UdpSocket,
+            to: SocketAddr,
+            buf: &mut [u8],
+        ) {
+            let mut recv = std::pin::pin!(socket.recv_from(buf));
+            let pending =
+                std::future::poll_fn(|cx| Poll::Ready(recv.as_mut().poll(cx).is_pending())).await;
+            assert!(pending, "the receive waits");
+            sender.send_to(b"ping", to).unwrap();
+            assert_eq!(recv.await.unwrap().0, 4);
+        }
+        for _ in 0..3 {
+            cycle(&socket, &sender, addr, &mut buf).await; // warm-up: waiter slot
+        }
+        let before = strait_conformance::allocations();
+        for _ in 0..1000 {
+            cycle(&socket, &sender, addr, &mut buf).await;
+        }
+        strait_conformance::allocations() - before
+    });
+    assert_eq!(allocated, 0, "allocations in 1000 waiting receives");
 }

@@ -27,7 +27,7 @@ fn main() -> io::Result<()> {
     if args.first().map(String::as_str) == Some("--send") {
         let target = parse(args.get(1).map_or("127.0.0.1:7879", String::as_str))?;
         let message = args.get(2).cloned().unwrap_or_else(|| "ping".into());
-        let sock = UdpSocket::bind(&ctx, "127.0.0.1:0".parse().unwrap())?;
+        let sock = UdpSocket::bind(&ctx, "127.0.0.1:0")?;
         sock.connect(target)?;
         let reply = ctx.block_on(strait_streams::timeout(Duration::from_secs(3), async {
             sock.send(message.as_bytes()).await?;

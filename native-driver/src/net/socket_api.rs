@@ -14,7 +14,10 @@ macro_rules! socket_common {
             ///
             /// # Errors
             /// The canceled error (see [`strait_streams::is_canceled`]) after a stop,
-            /// [`cancel`](Self::cancel) or [`close`](Self::close).
+            /// [`cancel`](Self::cancel) or [`close`](Self::close); an error saying the
+            /// socket's [`IoContext`](crate::IoContext) was dropped once it is (this,
+            /// like every operation of a socket whose context is gone, fails at once
+            /// instead of waiting for readiness nothing would report).
             pub async fn wait(&self, interest: $crate::Interest) -> std::io::Result<()> {
                 use std::os::fd::AsFd;
                 super::stream_io::wait(&self.reg.io, self.sock.as_fd(), interest).await
@@ -24,7 +27,8 @@ macro_rules! socket_common {
             /// direction) as canceled; returns whether any was waiting. Later
             /// operations run normally. (A stream read or write whose future was
             /// dropped while waiting leaves its waker behind; a cancel then applies to
-            /// the next read or write that would wait.)
+            /// the next read or write in that direction only if the kernel has nothing
+            /// for it, i.e. it would wait; one that completes clears it.)
             pub fn cancel(&self) -> bool {
                 self.reg.io.cancel()
             }

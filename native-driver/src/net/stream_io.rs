@@ -8,6 +8,7 @@ use socket2::SockRef;
 use strait_vocab::{ConstBuffer, IoSliceArray, IoSliceMutArray, MutableBuffer};
 
 use crate::reactor::{Interest, ScheduledIo};
+use crate::scheduled_io::OneShot;
 use crate::sys::syscall;
 
 /// `readv` into `bufs`, waiting on the reactor when the socket is empty.
@@ -24,7 +25,7 @@ where
     if wanted == 0 {
         return Poll::Ready(Ok(0));
     }
-    io.poll_io(
+    io.poll_stream(
         Interest::Read,
         cx,
         || {
@@ -49,7 +50,7 @@ pub(crate) fn poll_write<S: AsFd>(
         return Poll::Ready(Ok(0));
     }
     let sock = SockRef::from(sock);
-    io.poll_io(
+    io.poll_stream(
         Interest::Write,
         cx,
         || {
@@ -73,42 +74,16 @@ pub(crate) fn stoppable<T>(
 }
 
 /// Runs a socket operation that moves one datagram (or accepts one connection): never
-/// "drains" readiness on success, honours the stop token, waits on the reactor. When it
-/// ends without the reactor taking its waker (dropped, stopped, canceled), it takes the
-/// waker back out of the descriptor's slot.
+/// "drains" readiness on success, honours the stop token, waits on the reactor in its
+/// own waiter entry (so any number of tasks can wait on one socket at once), which it
+/// gives back when it ends.
 pub(crate) async fn one_shot<T>(
     io: &ScheduledIo,
     dir: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut waiting = Deregister {
-        io,
-        dir,
-        waker: None,
-    };
-    std::future::poll_fn(|cx| {
-        let r = stoppable(cx, |cx| io.poll_io(dir, cx, &mut op, |_| false));
-        if r.is_pending() {
-            waiting.waker = Some(cx.waker().clone());
-        }
-        r
-    })
-    .await
-}
-
-/// Removes an ended operation's waker from its slot, if still there.
-struct Deregister<'a> {
-    io: &'a ScheduledIo,
-    dir: Interest,
-    waker: Option<std::task::Waker>,
-}
-
-impl Drop for Deregister<'_> {
-    fn drop(&mut self) {
-        if let Some(w) = self.waker.take() {
-            self.io.forget(self.dir, &w);
-        }
-    }
+    let mut waiter = OneShot::new(io, dir);
+    std::future::poll_fn(|cx| stoppable(cx, |cx| waiter.poll(cx, &mut op))).await
 }
 
 /// Waits until `fd` is ready in `interest`, asking the kernel (`poll(2)`, zero timeout)

@@ -10,7 +10,8 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use super::socket_api::{socket_common, stream_traits};
 use super::stream_io;
-use crate::context::IoContext;
+use super::ToSocketAddr;
+use crate::context::Handle;
 use crate::reactor::{Interest, Reactor, Registration};
 
 /// Backlog used by [`TcpListener::bind`].
@@ -29,11 +30,13 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds and listens on `addr` with the default backlog.
+    /// Binds and listens on `addr` with the default backlog, on the context `ctx`
+    /// (`&IoContext` or a [`Handle`]).
     ///
     /// # Errors
-    /// Any error of `socket`, `bind`, `listen` or the reactor registration.
-    pub fn bind(ctx: &IoContext, addr: SocketAddr) -> io::Result<TcpListener> {
+    /// Any error of `socket`, `bind`, `listen` or the reactor registration;
+    /// `InvalidInput` for an address that is not numeric; the context-gone error.
+    pub fn bind(ctx: impl AsRef<Handle>, addr: impl ToSocketAddr) -> io::Result<TcpListener> {
         Self::bind_with(ctx, addr, DEFAULT_BACKLOG, false)
     }
 
@@ -43,11 +46,12 @@ impl TcpListener {
     /// # Errors
     /// As [`bind`](Self::bind).
     pub fn bind_with(
-        ctx: &IoContext,
-        addr: SocketAddr,
+        ctx: impl AsRef<Handle>,
+        addr: impl ToSocketAddr,
         backlog: i32,
         reuse_port: bool,
     ) -> io::Result<TcpListener> {
+        let addr = addr.to_socket_addr()?;
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), None)?;
         socket.set_reuse_address(true)?;
         if reuse_port {
@@ -60,7 +64,7 @@ impl TcpListener {
         socket.bind(&addr.into())?;
         socket.listen(backlog)?;
         let sock: std::net::TcpListener = socket.into();
-        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
         Ok(TcpListener { reg, sock })
     }
 
@@ -118,11 +122,17 @@ impl TcpStream {
         Ok(TcpStream { reg, sock })
     }
 
-    /// Connects to `addr`. Honours the environment's stop token while connecting.
+    /// Connects to `addr` on the context `ctx` (`&IoContext` or a [`Handle`]). Honours
+    /// the environment's stop token while connecting.
     ///
     /// # Errors
-    /// `ConnectionRefused`, `TimedOut` and the other errors of `connect`.
-    pub async fn connect(ctx: &IoContext, addr: SocketAddr) -> io::Result<TcpStream> {
+    /// `ConnectionRefused`, `TimedOut` and the other errors of `connect`;
+    /// `InvalidInput` for an address that is not numeric; the context-gone error.
+    pub async fn connect(
+        ctx: impl AsRef<Handle>,
+        addr: impl ToSocketAddr,
+    ) -> io::Result<TcpStream> {
+        let addr = addr.to_socket_addr()?;
         let socket = Socket::new(
             Domain::for_address(addr),
             Type::STREAM.nonblocking().cloexec(),
@@ -133,7 +143,7 @@ impl TcpStream {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),
         }
-        let stream = TcpStream::from_std(ctx.reactor(), socket.into())?;
+        let stream = TcpStream::from_std(ctx.as_ref().reactor(), socket.into())?;
         stream_io::finish_connect(&stream.reg.io, &SockRef::from(&stream.sock)).await?;
         Ok(stream)
     }
@@ -143,7 +153,11 @@ impl TcpStream {
     ///
     /// # Errors
     /// `InvalidInput` for an empty list; else the last connect error.
-    pub async fn connect_any(ctx: &IoContext, addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+    pub async fn connect_any(
+        ctx: impl AsRef<Handle>,
+        addrs: &[SocketAddr],
+    ) -> io::Result<TcpStream> {
+        let ctx = ctx.as_ref();
         let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no addresses to connect to");
         for &addr in addrs {
             match TcpStream::connect(ctx, addr).await {

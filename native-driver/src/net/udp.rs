@@ -8,14 +8,15 @@ use socket2::{Domain, Socket, Type};
 
 use super::socket_api::socket_common;
 use super::stream_io;
-use crate::context::IoContext;
+use super::ToSocketAddr;
+use crate::context::Handle;
 use crate::reactor::{Interest, Registration};
 
 /// A UDP socket. Datagrams of any size up to the OS limit, zero-length included.
 ///
-/// One task may receive and one may send at a time (a second concurrent receiver
-/// replaces the first one's wake-up registration). Operations honour the environment's
-/// stop token and are cancel-safe: a dropped `recv` consumes no datagram.
+/// Any number of tasks may send and receive at once (each waiting operation has its
+/// own wake-up registration; a datagram goes to one receiver). Operations honour the
+/// environment's stop token and are cancel-safe: a dropped `recv` consumes no datagram.
 #[derive(Debug)]
 pub struct UdpSocket {
     reg: Registration,
@@ -23,11 +24,14 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to `addr` (port 0: the OS picks).
+    /// Binds to `addr` (port 0: the OS picks) on the context `ctx` (`&IoContext` or a
+    /// [`Handle`]).
     ///
     /// # Errors
-    /// As `socket`/`bind`, or the reactor registration.
-    pub fn bind(ctx: &IoContext, addr: SocketAddr) -> io::Result<UdpSocket> {
+    /// As `socket`/`bind`, or the reactor registration; `InvalidInput` for an address
+    /// that is not numeric; the context-gone error.
+    pub fn bind(ctx: impl AsRef<Handle>, addr: impl ToSocketAddr) -> io::Result<UdpSocket> {
+        let addr = addr.to_socket_addr()?;
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM.cloexec(), None)?;
         if addr.is_ipv6() {
             socket.set_only_v6(false)?;
@@ -35,7 +39,7 @@ impl UdpSocket {
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         let sock: std::net::UdpSocket = socket.into();
-        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
         Ok(UdpSocket { reg, sock })
     }
 
@@ -43,8 +47,8 @@ impl UdpSocket {
     ///
     /// # Errors
     /// As `connect(2)`.
-    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        self.sock.connect(addr)
+    pub fn connect(&self, addr: impl ToSocketAddr) -> io::Result<()> {
+        self.sock.connect(addr.to_socket_addr()?)
     }
 
     /// The bound address.
@@ -83,7 +87,8 @@ impl UdpSocket {
     ///
     /// # Errors
     /// As `sendto`.
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddr) -> io::Result<usize> {
+        let target = target.to_socket_addr()?;
         stream_io::one_shot(&self.reg.io, Interest::Write, || {
             self.sock.send_to(buf, target)
         })

@@ -10,7 +10,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::socket_api::{socket_common, stream_traits};
 use super::stream_io;
-use crate::context::IoContext;
+use crate::context::Handle;
 use crate::reactor::{Interest, Registration};
 
 /// A listening Unix-domain stream socket.
@@ -25,10 +25,10 @@ impl UnixListener {
     ///
     /// # Errors
     /// As `bind`/`listen`, e.g. `AddrInUse` when `path` exists.
-    pub fn bind(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixListener> {
+    pub fn bind(ctx: impl AsRef<Handle>, path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let sock = std_unix::UnixListener::bind(path)?;
         sock.set_nonblocking(true)?;
-        let reg = ctx.reactor().register(sock.as_raw_fd())?;
+        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
         Ok(UnixListener { reg, sock })
     }
 
@@ -65,14 +65,17 @@ impl UnixStream {
     ///
     /// # Errors
     /// `NotFound`, `ConnectionRefused` and the other errors of `connect`.
-    pub async fn connect(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixStream> {
+    pub async fn connect(
+        ctx: impl AsRef<Handle>,
+        path: impl AsRef<Path>,
+    ) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         match socket.connect(&SockAddr::unix(path)?) {
             Ok(()) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {}
             Err(e) => return Err(e),
         }
-        let stream = UnixStream::from_std(ctx.reactor(), socket.into())?;
+        let stream = UnixStream::from_std(ctx.as_ref().reactor(), socket.into())?;
         stream_io::finish_connect(&stream.reg.io, &socket2::SockRef::from(&stream.sock)).await?;
         Ok(stream)
     }
@@ -81,13 +84,13 @@ impl UnixStream {
     ///
     /// # Errors
     /// As `socketpair` or the reactor registration.
-    pub fn pair(ctx: &IoContext) -> io::Result<(UnixStream, UnixStream)> {
+    pub fn pair(ctx: impl AsRef<Handle>) -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std_unix::UnixStream::pair()?;
         a.set_nonblocking(true)?;
         b.set_nonblocking(true)?;
         Ok((
-            UnixStream::from_std(ctx.reactor(), a)?,
-            UnixStream::from_std(ctx.reactor(), b)?,
+            UnixStream::from_std(ctx.as_ref().reactor(), a)?,
+            UnixStream::from_std(ctx.as_ref().reactor(), b)?,
         ))
     }
 
@@ -116,20 +119,21 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// As `bind`.
-    pub fn bind(ctx: &IoContext, path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
-        Self::wrap(ctx, std_unix::UnixDatagram::bind(path)?)
+    pub fn bind(ctx: impl AsRef<Handle>, path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        Self::wrap(ctx.as_ref(), std_unix::UnixDatagram::bind(path)?)
     }
 
     /// A connected pair.
     ///
     /// # Errors
     /// As `socketpair`.
-    pub fn pair(ctx: &IoContext) -> io::Result<(UnixDatagram, UnixDatagram)> {
+    pub fn pair(ctx: impl AsRef<Handle>) -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = std_unix::UnixDatagram::pair()?;
+        let ctx = ctx.as_ref();
         Ok((Self::wrap(ctx, a)?, Self::wrap(ctx, b)?))
     }
 
-    fn wrap(ctx: &IoContext, sock: std_unix::UnixDatagram) -> io::Result<UnixDatagram> {
+    fn wrap(ctx: &Handle, sock: std_unix::UnixDatagram) -> io::Result<UnixDatagram> {
         sock.set_nonblocking(true)?;
         let reg = ctx.reactor().register(sock.as_raw_fd())?;
         Ok(UnixDatagram { reg, sock })

@@ -22,7 +22,7 @@ fn tune(t: &TcpStream) -> io::Result<()> {
 }
 
 fn pair(ctx: &IoContext) -> io::Result<(TcpStream, TcpStream)> {
-    let listener = TcpListener::bind(ctx, LOOPBACK.parse().unwrap())?;
+    let listener = TcpListener::bind(ctx, LOOPBACK)?;
     let addr = listener.local_addr()?;
     let (c, (s, _)) =
         ctx.block_on(async { when_all((TcpStream::connect(ctx, addr), listener.accept())).await })?;
@@ -219,7 +219,7 @@ pub fn timer_fire(n: usize) -> io::Result<f64> {
 /// second.
 pub fn accept_churn(budget: Duration) -> io::Result<f64> {
     let ctx = IoContext::new_single_threaded()?;
-    let listener = TcpListener::bind(&ctx, LOOPBACK.parse().unwrap())?;
+    let listener = TcpListener::bind(&ctx, LOOPBACK)?;
     let addr = listener.local_addr()?;
     ctx.block_on(async {
         let start = Instant::now();
