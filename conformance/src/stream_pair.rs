@@ -8,8 +8,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use strait_streams::{
-    is_canceled, read, with_stop_token, write_all, ReadStreamExt, RunLoop, StopSource, Stream,
-    WriteStreamExt,
+    is_canceled, read_exact, with_stop_token, write_all, ReadStreamExt, RunLoop, StopSource,
+    Stream, WriteStreamExt,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
@@ -122,7 +122,7 @@ pub fn run<F: StreamPairFactory>(factory: &F) -> Report {
 /// Reads exactly `n` bytes (or until end of stream) and returns them.
 async fn read_n<S: Stream + Unpin>(s: &mut S, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    let got = read(s, &mut buf[..]).await?;
+    let got = read_exact(s, &mut buf[..]).await?;
     buf.truncate(got);
     Ok(buf)
 }
@@ -132,18 +132,16 @@ async fn read_n<S: Stream + Unpin>(s: &mut S, n: usize) -> io::Result<Vec<u8>> {
 fn empty_buffers_complete_at_once<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, mut b) = f.pair();
     let mut nothing = [0u8; 0];
-    let r = poll_once(pin!(b.read_some(&mut nothing[..])));
+    let r = poll_once(pin!(b.read(&mut nothing[..])));
     ensure(matches!(r, Poll::Ready(Ok(0))), || {
         format!("read_some with an empty buffer must be Ready(Ok(0)) at once, got {r:?}")
     })?;
     let mut none: [MutableBuffer<'_>; 0] = [];
-    let r = poll_once(pin!(b.read_some(&mut none[..])));
+    let r = poll_once(pin!(b.read(&mut none[..])));
     ensure(matches!(r, Poll::Ready(Ok(0))), || {
         format!("read_some with no buffers must be Ready(Ok(0)), got {r:?}")
     })?;
-    let r = poll_once(pin!(
-        a.write_some(&[ConstBuffer::EMPTY, ConstBuffer::EMPTY][..])
-    ));
+    let r = poll_once(pin!(a.write(&[ConstBuffer::EMPTY, ConstBuffer::EMPTY][..])));
     ensure(matches!(r, Poll::Ready(Ok(0))), || {
         format!("write_some of empty buffers must be Ready(Ok(0)), got {r:?}")
     })
@@ -176,7 +174,7 @@ fn vectored_buffers_keep_order<F: StreamPairFactory>(f: &F) -> CaseResult {
         let (mut x, mut y, mut z) = ([0u8; 3], [0u8; 0], [0u8; 10]);
         let n = step(
             "read",
-            read(
+            read_exact(
                 &mut b,
                 [
                     MutableBuffer::new(&mut x),
@@ -201,7 +199,7 @@ fn one_byte_reads_reassemble<F: StreamPairFactory>(f: &F) -> CaseResult {
         let mut got = Vec::new();
         while got.len() < msg.len() {
             let mut one = [0u8; 1];
-            match step("read_some", b.read_some(&mut one[..]).await)? {
+            match step("read_some", b.read(&mut one[..]).await)? {
                 0 => return Err(format!("end of stream after {} bytes", got.len())),
                 _ => got.push(one[0]),
             }
@@ -225,12 +223,7 @@ fn end_of_stream_after_shutdown<F: StreamPairFactory>(f: &F) -> CaseResult {
         })?;
         let mut buf = [0u8; 4];
         for _ in 0..2 {
-            let n = bounded(
-                "read at end of stream",
-                f.prompt(),
-                b.read_some(&mut buf[..]),
-            )
-            .await?;
+            let n = bounded("read at end of stream", f.prompt(), b.read(&mut buf[..])).await?;
             let n = step("read at end of stream", n)?;
             ensure(n == 0, || {
                 format!("expected Ok(0) at end of stream, got Ok({n})")
@@ -256,7 +249,7 @@ fn write_after_shutdown_fails<F: StreamPairFactory>(f: &F) -> CaseResult {
     let (mut a, _b) = f.pair();
     f.block_on(async {
         step("shutdown", a.shutdown().await)?;
-        let r = bounded("write after shutdown", f.prompt(), a.write_some("late")).await?;
+        let r = bounded("write after shutdown", f.prompt(), a.write("late")).await?;
         ensure(r.is_err(), || {
             format!("write after shutdown must fail, got {r:?}")
         })
@@ -269,12 +262,7 @@ fn peer_drop_ends_reads<F: StreamPairFactory>(f: &F) -> CaseResult {
     drop(b);
     f.block_on(async {
         let mut buf = [0u8; 8];
-        let r = bounded(
-            "read from a dropped peer",
-            f.prompt(),
-            a.read_some(&mut buf[..]),
-        )
-        .await?;
+        let r = bounded("read from a dropped peer", f.prompt(), a.read(&mut buf[..])).await?;
         ensure(!matches!(r, Ok(n) if n > 0), || {
             format!("read from a dropped peer returned data: {r:?}")
         })
@@ -290,12 +278,7 @@ fn write_to_dropped_peer_fails<F: StreamPairFactory>(f: &F) -> CaseResult {
         let chunk = vec![0x5Au8; 64 * 1024];
         let mut failed = false;
         for _ in 0..1024 {
-            let r = bounded(
-                "write to a dropped peer",
-                f.prompt(),
-                a.write_some(&chunk[..]),
-            )
-            .await?;
+            let r = bounded("write to a dropped peer", f.prompt(), a.write(&chunk[..])).await?;
             if r.is_err() {
                 failed = true;
                 break;
@@ -304,7 +287,7 @@ fn write_to_dropped_peer_fails<F: StreamPairFactory>(f: &F) -> CaseResult {
         ensure(failed, || {
             "64 MiB were accepted by a stream whose peer is gone".into()
         })?;
-        let again = bounded("second write", f.prompt(), a.write_some(&chunk[..])).await?;
+        let again = bounded("second write", f.prompt(), a.write(&chunk[..])).await?;
         ensure(again.is_err(), || {
             format!("a write after a failed write succeeded: {again:?}")
         })
@@ -452,7 +435,7 @@ fn stop_cancels_pending_read<F: StreamPairFactory>(f: &F) -> CaseResult {
     let started = std::time::Instant::now();
     let r = f.block_on(async {
         let mut buf = [0u8; 8];
-        let op = with_stop_token(source.token(), b.read_some(&mut buf[..]));
+        let op = with_stop_token(source.token(), b.read(&mut buf[..]));
         bounded(
             "pending read under stop",
             f.prompt() + Duration::from_millis(600),
@@ -480,11 +463,11 @@ fn stopped_token_does_no_io<F: StreamPairFactory>(f: &F) -> CaseResult {
     source.request_stop();
     f.block_on(within(f.prompt() * 5, async {
         step("write_all", write_all(&mut a, "x").await)?;
-        let r = with_stop_token(source.token(), b.read_some(&mut [0u8; 8][..])).await;
+        let r = with_stop_token(source.token(), b.read(&mut [0u8; 8][..])).await;
         ensure(matches!(&r, Err(e) if is_canceled(e)), || {
             format!("read under a stopped token: expected canceled, got {r:?}")
         })?;
-        let w = with_stop_token(source.token(), a.write_some("LOST")).await;
+        let w = with_stop_token(source.token(), a.write("LOST")).await;
         ensure(matches!(&w, Err(e) if is_canceled(e)), || {
             format!("write under a stopped token: expected canceled, got {w:?}")
         })?;
@@ -502,7 +485,7 @@ fn dropped_read_loses_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
     f.block_on(within(f.prompt() * 5, async {
         {
             let mut buf = [0u8; 8];
-            let mut pending = pin!(b.read_some(&mut buf[..]));
+            let mut pending = pin!(b.read(&mut buf[..]));
             let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
             ensure(first.is_pending(), || {
                 format!("a read with nothing written must wait, got {first:?}")
@@ -526,7 +509,7 @@ fn dropped_write_duplicates_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
         let mut saw_pending = false;
         // Fill the transport until a write must wait (bounded: 64 MiB).
         for _ in 0..1024 {
-            let mut w = pin!(a.write_some(&chunk[..]));
+            let mut w = pin!(a.write(&chunk[..]));
             match std::future::poll_fn(|cx| Poll::Ready(w.as_mut().poll(cx))).await {
                 Poll::Ready(r) => {
                     let n = step("write_some", r)?;
@@ -543,8 +526,7 @@ fn dropped_write_duplicates_nothing<F: StreamPairFactory>(f: &F) -> CaseResult {
             let mut out = Vec::new();
             let mut buf = vec![0u8; 64 * 1024];
             loop {
-                let n =
-                    bounded("drain", Duration::from_secs(10), b.read_some(&mut buf[..])).await?;
+                let n = bounded("drain", Duration::from_secs(10), b.read(&mut buf[..])).await?;
                 match step("drain", n)? {
                     0 => break,
                     n => out.extend_from_slice(&buf[..n]),
@@ -576,7 +558,7 @@ fn no_allocation_per_operation<F: StreamPairFactory>(f: &F) -> CaseResult {
                 write_all(a, &b"0123456789abcdef"[..]).await?;
                 let mut got = 0;
                 while got < 16 {
-                    match b.read_some(&mut buf[got..16]).await? {
+                    match b.read(&mut buf[got..16]).await? {
                         0 => return Err(io::ErrorKind::UnexpectedEof.into()),
                         n => got += n,
                     }

@@ -11,7 +11,8 @@ use strait_conformance::{
     StreamPairFactory,
 };
 use strait_streams::{
-    duplex, read, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, RunLoop, ThreadPool,
+    duplex, read_exact, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, RunLoop,
+    ThreadPool,
 };
 use strait_vocab::{CircularBuffer, FlatBuffer, VecBuffer};
 
@@ -163,7 +164,7 @@ fn an_exchange_fails_cleanly_at_every_injected_point() {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut got = [0u8; 7];
-            let n = read(&mut b, &mut got[..])
+            let n = read_exact(&mut b, &mut got[..])
                 .await
                 .map_err(|e| e.to_string())?;
             if &got[..n] != b"request" {

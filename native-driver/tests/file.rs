@@ -4,7 +4,7 @@ use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use strait_native::{IoContext, RandomAccessFile, StreamFile};
-use strait_streams::{read, read_to_end, write_all, WriteStreamExt};
+use strait_streams::{read_exact, read_to_end, write_all, WriteStreamExt};
 use strait_vocab::VecBuffer;
 
 fn temp(name: &str) -> PathBuf {
@@ -85,7 +85,7 @@ fn a_write_after_a_partial_read_lands_at_the_logical_cursor() {
             .await
             .unwrap();
         let mut head = [0u8; 4];
-        assert_eq!(read(&mut f, &mut head[..]).await.unwrap(), 4);
+        assert_eq!(read_exact(&mut f, &mut head[..]).await.unwrap(), 4);
         write_all(&mut f, "xy").await.unwrap();
         f.shutdown().await.unwrap();
     });

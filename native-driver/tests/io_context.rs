@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strait_native::{IoContext, TcpListener, TcpStream, UnixStream};
-use strait_streams::{read, write_all, ReadStreamExt};
+use strait_streams::{read_exact, write_all, ReadStreamExt};
 
 async fn echo_once(mut conn: TcpStream) -> std::io::Result<()> {
     let mut buf = [0u8; 64];
-    let n = conn.read_some(&mut buf[..]).await?;
+    let n = conn.read(&mut buf[..]).await?;
     write_all(&mut conn, &buf[..n]).await?;
     Ok(())
 }
@@ -70,7 +70,7 @@ fn several_threads_can_run_one_context() {
                 let mut c = TcpStream::connect(&client_ctx, addr).await.unwrap();
                 write_all(&mut c, "ping").await.unwrap();
                 let mut back = [0u8; 4];
-                read(&mut c, &mut back[..]).await.unwrap();
+                read_exact(&mut c, &mut back[..]).await.unwrap();
                 assert_eq!(&back, b"ping");
                 ok.fetch_add(1, Ordering::SeqCst);
             }
@@ -115,7 +115,7 @@ fn thread_per_core_contexts_share_a_port_with_reuseport() {
                 let mut c = TcpStream::connect(&client, addr).await.unwrap();
                 write_all(&mut c, "x").await.unwrap();
                 let mut b = [0u8; 1];
-                read(&mut c, &mut b[..]).await.unwrap();
+                read_exact(&mut c, &mut b[..]).await.unwrap();
             }
         });
     });
@@ -144,7 +144,7 @@ fn a_task_reading_a_busy_stream_cannot_starve_the_others() {
         let mut byte = [0u8; 1];
         let mut reads = 0;
         while !seen.load(Ordering::SeqCst) {
-            assert_eq!(reader.read_some(&mut byte[..]).await.unwrap(), 1);
+            assert_eq!(reader.read(&mut byte[..]).await.unwrap(), 1);
             reads += 1;
             assert!(reads < BYTES, "the other task never ran");
         }
@@ -187,7 +187,7 @@ fn a_single_threaded_context_runs_io_timers_and_remote_spawns() {
         let mut c = TcpStream::connect(&ctx, addr).await.unwrap();
         write_all(&mut c, "hi").await.unwrap();
         let mut b = [0u8; 2];
-        read(&mut c, &mut b[..]).await.unwrap();
+        read_exact(&mut c, &mut b[..]).await.unwrap();
         b
     });
     assert_eq!(&echoed, b"hi");
@@ -241,7 +241,7 @@ fn a_spawned_task_connects_through_the_current_handle() {
     });
     let (mut conn, _) = ctx.block_on(listener.accept()).unwrap();
     let mut buf = [0u8; 2];
-    ctx.block_on(read(&mut conn, &mut buf[..])).unwrap();
+    ctx.block_on(read_exact(&mut conn, &mut buf[..])).unwrap();
     assert_eq!(&buf, b"hi");
     ctx.block_on(client).unwrap().unwrap();
     assert!(

@@ -96,7 +96,7 @@ fn dropping_a_context_aborts_tasks_waiting_on_timers_and_reads() {
         drop(listener);
         let reader = ctx.spawn(async move {
             let mut buf = [0u8; 8];
-            (&mut &conn).read_some(&mut buf[..]).await
+            (&mut &conn).read(&mut buf[..]).await
         });
         let sleeper = ctx.spawn(async { strait_streams::delay(Duration::from_secs(3600)).await });
         ctx.run_for(Duration::from_millis(10));
@@ -127,7 +127,7 @@ fn a_read_on_a_socket_whose_context_was_dropped_fails_promptly() {
         let other = IoContext::new().unwrap();
         let mut buf = [0u8; 8];
         other
-            .block_on(async { (&mut &conn).read_some(&mut buf[..]).await })
+            .block_on(async { (&mut &conn).read(&mut buf[..]).await })
             .unwrap_err()
     });
     assert!(is_context_gone(&err), "{err}");

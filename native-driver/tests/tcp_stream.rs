@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use strait_native::{Interest, IoContext, TcpListener, TcpStream};
 use strait_streams::{
-    bytes_transferred, delay, is_canceled, read, timeout, when_all, with_stop_token, write_all,
-    ReadStreamExt, StopSource, WriteStreamExt,
+    bytes_transferred, delay, is_canceled, read_exact, timeout, when_all, with_stop_token,
+    write_all, ReadStreamExt, StopSource, WriteStreamExt,
 };
 
 fn loopback() -> SocketAddr {
@@ -93,7 +93,7 @@ fn a_reset_by_the_peer_fails_the_writer() {
     let err = ctx
         .block_on(timeout(Duration::from_secs(5), async {
             loop {
-                writer.write_some(&chunk[..]).await?;
+                writer.write(&chunk[..]).await?;
             }
             #[allow(unreachable_code)]
             Ok::<(), io::Error>(())
@@ -109,7 +109,7 @@ fn a_reset_by_the_peer_fails_the_writer() {
     // Reads after a reset fail or end; they never hang.
     let r = ctx.block_on(timeout(
         Duration::from_secs(5),
-        writer.read_some(&mut [0u8; 8][..]),
+        writer.read(&mut [0u8; 8][..]),
     ));
     assert!(!matches!(r, Ok(n) if n > 0));
 }
@@ -122,10 +122,10 @@ fn half_close_delivers_end_of_stream_and_keeps_the_other_direction() {
         write_all(&mut a, "bye").await.unwrap();
         a.shutdown().await.unwrap();
         let mut buf = [0u8; 8];
-        assert_eq!(read(&mut b, &mut buf[..]).await.unwrap(), 3);
+        assert_eq!(read_exact(&mut b, &mut buf[..]).await.unwrap(), 3);
         write_all(&mut b, "ok").await.unwrap();
         let mut back = [0u8; 2];
-        assert_eq!(read(&mut a, &mut back[..]).await.unwrap(), 2);
+        assert_eq!(read_exact(&mut a, &mut back[..]).await.unwrap(), 2);
     });
 }
 
@@ -183,7 +183,7 @@ fn fill_send_buffer(ctx: &IoContext, stream: &TcpStream) -> usize {
     loop {
         let w = ctx.block_on(timeout(
             Duration::from_millis(50),
-            (&mut &*stream).write_some(&chunk[..]),
+            (&mut &*stream).write(&chunk[..]),
         ));
         match w {
             Ok(n) => sent += n,
@@ -233,7 +233,7 @@ fn cancel_completes_a_pending_read_and_the_stream_stays_usable() {
             when_all((
                 async {
                     let mut buf = [0u8; 8];
-                    Ok::<_, io::Error>((&mut &a).read_some(&mut buf[..]).await)
+                    Ok::<_, io::Error>((&mut &a).read(&mut buf[..]).await)
                 },
                 async {
                     delay(Duration::from_millis(20)).await?;
@@ -249,7 +249,7 @@ fn cancel_completes_a_pending_read_and_the_stream_stays_usable() {
     // Nothing was lost and later operations run normally.
     ctx.block_on(write_all(&mut b, "after")).unwrap();
     let mut buf = [0u8; 5];
-    ctx.block_on(read(&mut &a, &mut buf[..])).unwrap();
+    ctx.block_on(read_exact(&mut &a, &mut buf[..])).unwrap();
     assert_eq!(&buf, b"after");
 }
 
@@ -261,7 +261,7 @@ fn cancel_completes_a_write_waiting_on_a_full_buffer() {
     let (pending, canceled) = ctx
         .block_on(async {
             when_all((
-                async { Ok::<_, io::Error>((&mut &a).write_some(&[5u8; 4096][..]).await) },
+                async { Ok::<_, io::Error>((&mut &a).write(&[5u8; 4096][..]).await) },
                 async {
                     delay(Duration::from_millis(20)).await?;
                     Ok(a.cancel())
@@ -283,7 +283,7 @@ fn close_fails_pending_and_later_operations_and_the_peer_sees_end_of_stream() {
             when_all((
                 async {
                     let mut buf = [0u8; 8];
-                    Ok::<_, io::Error>((&mut &a).read_some(&mut buf[..]).await)
+                    Ok::<_, io::Error>((&mut &a).read(&mut buf[..]).await)
                 },
                 async {
                     delay(Duration::from_millis(20)).await?;
@@ -295,10 +295,10 @@ fn close_fails_pending_and_later_operations_and_the_peer_sees_end_of_stream() {
         })
         .unwrap();
     assert!(is_canceled(&pending.unwrap_err()));
-    let later = ctx.block_on((&mut &a).write_some(&b"x"[..])).unwrap_err();
+    let later = ctx.block_on((&mut &a).write(&b"x"[..])).unwrap_err();
     assert!(is_canceled(&later));
     let mut buf = [0u8; 8];
-    assert_eq!(ctx.block_on(b.read_some(&mut buf[..])).unwrap(), 0);
+    assert_eq!(ctx.block_on(b.read(&mut buf[..])).unwrap(), 0);
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn wait_reports_readiness_exactly_and_consumes_nothing() {
     })
     .unwrap();
     let mut buf = [0u8; 5];
-    ctx.block_on(read(&mut &b, &mut buf[..])).unwrap();
+    ctx.block_on(read_exact(&mut &b, &mut buf[..])).unwrap();
     assert_eq!(&buf, b"ready");
     // A stop token cancels a wait.
     let source = StopSource::new();
@@ -353,7 +353,7 @@ fn one_task_reads_while_another_writes_through_shared_references() {
                     let (mut r, mut w) = (&b, &b);
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
-                        let n = r.read_some(&mut buf[..]).await?;
+                        let n = r.read(&mut buf[..]).await?;
                         if n == 0 {
                             return w.shutdown().await.map(|()| 0usize);
                         }
@@ -366,7 +366,7 @@ fn one_task_reads_while_another_writes_through_shared_references() {
                         write_all(&mut w, &data[..]).await?;
                         w.shutdown().await
                     };
-                    let (_, n) = when_all((sender, read(&mut r, &mut got[..]))).await?;
+                    let (_, n) = when_all((sender, read_exact(&mut r, &mut got[..]))).await?;
                     assert_eq!(n, data.len());
                     Ok(())
                 },
@@ -430,7 +430,7 @@ fn a_cancel_left_by_a_dropped_read_does_not_fail_a_read_that_finds_data() {
     ctx.block_on(async {
         let mut buf = [0u8; 8];
         let mut reader = &a;
-        let mut dropped = std::pin::pin!(reader.read_some(&mut buf[..]));
+        let mut dropped = std::pin::pin!(reader.read(&mut buf[..]));
         let pending =
             std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx).is_pending())).await;
         assert!(pending, "the read waits");
@@ -439,12 +439,12 @@ fn a_cancel_left_by_a_dropped_read_does_not_fail_a_read_that_finds_data() {
     a.cancel();
     ctx.block_on(write_all(&mut b, "data")).unwrap();
     let mut buf = [0u8; 8];
-    let n = ctx.block_on((&mut &a).read_some(&mut buf[..])).unwrap();
+    let n = ctx.block_on((&mut &a).read(&mut buf[..])).unwrap();
     assert_eq!(&buf[..n], b"data");
     // Nor does it linger for a later read that has to wait.
     let (n, _) = ctx
         .block_on(async {
-            when_all(((&mut &a).read_some(&mut buf[..]), async {
+            when_all(((&mut &a).read(&mut buf[..]), async {
                 delay(Duration::from_millis(20)).await?;
                 write_all(&mut b, "more").await
             }))

@@ -48,7 +48,7 @@ fn a_listener_accepts_a_connection_by_path() {
             .await
             .unwrap();
         let mut buf = [0u8; 11];
-        strait_streams::read(&mut server, &mut buf[..])
+        strait_streams::read_exact(&mut server, &mut buf[..])
             .await
             .unwrap();
         assert_eq!(&buf, b"over a path");

@@ -1,4 +1,4 @@
-//! Type erasure costs no allocation per operation: a million read_some/write_some round
+//! Type erasure costs no allocation per operation: a million partial read/write round
 //! trips through AnyStream over the duplex pair, and steady-state loops through every
 //! other Any* wrapper, allocate nothing after warm-up.
 
@@ -62,8 +62,8 @@ fn a_million_round_trips_through_any_stream_allocate_nothing() {
     let (mut a, mut b) = (AnyStream::new(a), AnyStream::new(b));
     let mut buf = [0u8; 64];
     let mut round = |a: &mut AnyStream<'_>, b: &mut AnyStream<'_>| {
-        assert_eq!(now(a.write_some(&b"0123456789abcdef"[..])).unwrap(), 16);
-        assert_eq!(now(b.read_some(&mut buf[..])).unwrap(), 16);
+        assert_eq!(now(a.write(&b"0123456789abcdef"[..])).unwrap(), 16);
+        assert_eq!(now(b.read(&mut buf[..])).unwrap(), 16);
     };
     round(&mut a, &mut b); // warm-up
     let n = allocations(|| {
@@ -82,8 +82,8 @@ fn borrowed_read_and_write_streams_allocate_nothing() {
         let mut r = AnyReadStream::borrowed(&mut b);
         let mut buf = [0u8; 8];
         for _ in 0..100_000 {
-            now(w.write_some("12345678")).unwrap();
-            now(r.read_some(&mut buf[..])).unwrap();
+            now(w.write("12345678")).unwrap();
+            now(r.read(&mut buf[..])).unwrap();
         }
     });
     assert_eq!(n, 0, "borrowing wrappers do not even box");
@@ -97,8 +97,8 @@ fn read_sources_and_write_sinks_allocate_nothing_in_steady_state() {
     let n = allocations(|| {
         for _ in 0..1000 {
             let mut bufs = [MutableBuffer::new(&mut buf)];
-            assert_eq!(now(source.read(&mut bufs)).unwrap(), 64);
-            assert_eq!(now(sink.write(&[ConstBuffer::new(&buf)])).unwrap(), 64);
+            assert_eq!(now(source.read_exact(&mut bufs)).unwrap(), 64);
+            assert_eq!(now(sink.write_all(&[ConstBuffer::new(&buf)])).unwrap(), 64);
         }
     });
     assert_eq!(n, 0);
@@ -115,7 +115,7 @@ fn buffer_sources_and_sinks_allocate_nothing_in_steady_state() {
             let room = now(sink.reserve()).unwrap();
             now(sink.commit(room.min(64))).unwrap();
             // The copying WriteSink path of AnyBufferSink.
-            now(sink.write(&[ConstBuffer::from("copied")])).unwrap();
+            now(sink.write_all(&[ConstBuffer::from("copied")])).unwrap();
         }
     });
     assert_eq!(n, 0);
@@ -131,11 +131,11 @@ fn buffered_reader_and_writer_allocate_nothing_per_operation() {
     let n = allocations(|| {
         for _ in 0..10_000 {
             for _ in 0..8 {
-                now(writer.write_some(&b"0123456789abcdef"[..])).unwrap();
+                now(writer.write(&b"0123456789abcdef"[..])).unwrap();
             }
             now(WriteStreamExt::flush(&mut writer)).unwrap();
             for _ in 0..8 {
-                assert_eq!(now(reader.read_some(&mut buf[..])).unwrap(), 16);
+                assert_eq!(now(reader.read(&mut buf[..])).unwrap(), 16);
             }
         }
     });

@@ -6,9 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use strait_streams::{
-    block_on, duplex, pull_from, read, read_until, write_all, BufReader, BufWriter, BufferSource,
-    BufferSourceExt, MockStream, ReadSourceExt, ReadStreamExt, WriteSinkExt, WriteStream,
-    WriteStreamExt,
+    block_on, duplex, pull_from, read_exact, read_until, write_all, BufReader, BufWriter,
+    BufferSource, BufferSourceExt, MockStream, ReadSourceExt, ReadStreamExt, WriteSinkExt,
+    WriteStream, WriteStreamExt,
 };
 use strait_vocab::testing::bufgrind;
 use strait_vocab::{ConstBuffer, ConstBufferSequence, MutableBuffer, VecBuffer};
@@ -83,16 +83,16 @@ fn complete_and_partial_reads_through_buf_reader_under_every_split() {
             // ReadSource: complete.
             assert_eq!(
                 reader
-                    .read(&mut [MutableBuffer::new(&mut first)])
+                    .read_exact(&mut [MutableBuffer::new(&mut first)])
                     .await
                     .unwrap(),
                 5
             );
             // ReadStream: partial, then a complete read of the rest via the free fn.
             let mut some = [0u8; 3];
-            let n = reader.read_some(&mut some[..]).await.unwrap();
+            let n = reader.read(&mut some[..]).await.unwrap();
             let mut rest = vec![0u8; MESSAGE.len()];
-            let m = read(&mut reader, &mut rest[..]).await.unwrap();
+            let m = read_exact(&mut reader, &mut rest[..]).await.unwrap();
             let mut all = first.to_vec();
             all.extend_from_slice(&some[..n]);
             all.extend_from_slice(&rest[..m]);
@@ -189,7 +189,7 @@ fn buf_writer_coalesces_small_writes_until_flush() {
     let mut writer = BufWriter::with_capacity(64, CountingWriter::default());
     block_on(async {
         for _ in 0..10 {
-            writer.write_some("12345").await.unwrap();
+            writer.write("12345").await.unwrap();
         }
         assert_eq!(writer.get_ref().writes, 0, "all 50 bytes held");
         WriteStreamExt::flush(&mut writer).await.unwrap();
@@ -201,13 +201,13 @@ fn buf_writer_coalesces_small_writes_until_flush() {
         );
         // Filling past the capacity hands the buffer over first.
         for _ in 0..13 {
-            writer.write_some("12345").await.unwrap();
+            writer.write("12345").await.unwrap();
         }
         assert_eq!(writer.get_ref().writes, 2);
         // As large as the buffer, with the buffer emptied: written through.
         WriteStreamExt::flush(&mut writer).await.unwrap();
         let big = [b'x'; 64];
-        writer.write_some(&big[..]).await.unwrap();
+        writer.write(&big[..]).await.unwrap();
         assert_eq!(writer.get_ref().writes, 4);
         assert!(writer.buffer().is_empty());
     });
@@ -219,9 +219,9 @@ fn buf_writer_shutdown_flushes_then_refuses_writes() {
     let (a, mut b) = duplex(1024);
     let mut writer = BufWriter::new(a);
     block_on(async {
-        writer.write_some("last words").await.unwrap();
+        writer.write("last words").await.unwrap();
         writer.shutdown().await.unwrap();
-        let err = writer.write_some("more").await.unwrap_err();
+        let err = writer.write("more").await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
         let mut got = Vec::new();
         let n = strait_streams::read_to_end(&mut b, VecBuffer::new(&mut got, 64))
@@ -240,11 +240,14 @@ fn buf_writer_as_a_sink_complete_writes_and_write_eof() {
             ConstBuffer::from("hello "),
             ConstBuffer::from("buffered world"),
         ];
-        assert_eq!(WriteSinkExt::write(&mut writer, &parts).await.unwrap(), 20);
+        assert_eq!(
+            WriteSinkExt::write_all(&mut writer, &parts).await.unwrap(),
+            20
+        );
         WriteSinkExt::write_eof(&mut writer, &[ConstBuffer::from("!")])
             .await
             .unwrap();
-        let err = WriteSinkExt::write(&mut writer, &[ConstBuffer::from("x")])
+        let err = WriteSinkExt::write_all(&mut writer, &[ConstBuffer::from("x")])
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);

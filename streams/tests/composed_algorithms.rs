@@ -6,7 +6,7 @@ use std::io;
 
 use strait_streams::{
     block_on, bytes_transferred, duplex, duplex_with_chunk, is_canceled, pull_from, push_to,
-    push_to_sink, read, read_at_least, read_to_end, read_until, with_stop_token, write_all,
+    push_to_sink, read_at_least, read_exact, read_to_end, read_until, with_stop_token, write_all,
     AnyBufferSink, AnyBufferSource, MockSink, MockSource, MockStream, ReadSourceExt, StopSource,
     WriteSinkExt, WriteStreamExt,
 };
@@ -21,7 +21,7 @@ fn read_fills_scattered_buffers_across_partial_reads() {
     block_on(async {
         write_all(&mut a, "0123456789").await.unwrap();
         let (mut x, mut y) = ([0u8; 4], [0u8; 5]);
-        let n = read(
+        let n = read_exact(
             &mut b,
             [MutableBuffer::new(&mut x), MutableBuffer::new(&mut y)],
         )
@@ -32,7 +32,7 @@ fn read_fills_scattered_buffers_across_partial_reads() {
         a.shutdown().await.unwrap();
         let mut rest = [0u8; 8];
         assert_eq!(
-            read(&mut b, &mut rest[..]).await.unwrap(),
+            read_exact(&mut b, &mut rest[..]).await.unwrap(),
             1,
             "short at end of stream"
         );
@@ -59,7 +59,7 @@ fn an_error_after_some_bytes_reports_the_count_and_keeps_its_kind() {
         .read_error(io::ErrorKind::ConnectionReset)
         .build();
     let mut buf = [0u8; 8];
-    let err = block_on(read(&mut mock, &mut buf[..])).unwrap_err();
+    let err = block_on(read_exact(&mut mock, &mut buf[..])).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(bytes_transferred(&err), 3);
     assert_eq!(&buf[..3], b"abc");
@@ -84,9 +84,9 @@ fn a_canceled_composed_read_is_still_recognized_as_canceled() {
         // Take what is there, then stop before the rest arrives.
         let mut buf = [0u8; 4];
         let mut cursor = &mut buf[..];
-        let first = strait_streams::ReadStreamExt::read_some(&mut b, &mut cursor).await?;
+        let first = strait_streams::ReadStreamExt::read(&mut b, &mut cursor).await?;
         source.request_stop();
-        read(&mut b, &mut buf[first..]).await
+        read_exact(&mut b, &mut buf[first..]).await
     }))
     .unwrap_err();
     assert!(is_canceled(&err));
@@ -186,7 +186,7 @@ fn write_all_survives_one_byte_writes() {
     block_on(async {
         assert_eq!(write_all(&mut a, &parts[..]).await.unwrap(), 12);
         let mut out = [0u8; 12];
-        assert_eq!(read(&mut b, &mut out[..]).await.unwrap(), 12);
+        assert_eq!(read_exact(&mut b, &mut out[..]).await.unwrap(), 12);
         assert_eq!(&out, b"split writes");
     });
 }
@@ -228,7 +228,7 @@ fn any_buffer_source_reads_with_one_copy_or_directly() {
     ] {
         let mut out = [0u8; 32];
         let mut bufs = [MutableBuffer::new(&mut out)];
-        let n = block_on(erased.read(&mut bufs)).unwrap();
+        let n = block_on(erased.read_exact(&mut bufs)).unwrap();
         assert_eq!(&out[..n], &payload[..]);
     }
 }
@@ -243,7 +243,7 @@ fn any_buffer_sink_writes_with_one_copy_or_directly() {
         };
         let parts = [ConstBuffer::from("into "), ConstBuffer::from("the sink")];
         assert_eq!(block_on(erased.write_eof(&parts)).unwrap(), 13);
-        let err = block_on(erased.write(&[ConstBuffer::from("x")])).unwrap_err();
+        let err = block_on(erased.write_all(&[ConstBuffer::from("x")])).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "direct = {direct}");
     }
 }
@@ -290,7 +290,7 @@ fn borrowed_buffer_wrappers_leave_the_inner_value_with_the_caller() {
     let mut sink = MockSink::new(16);
     {
         let mut erased = AnyBufferSink::borrowed(&mut sink);
-        block_on(erased.write(&[ConstBuffer::from("borrowed")])).unwrap();
+        block_on(erased.write_all(&[ConstBuffer::from("borrowed")])).unwrap();
     }
     assert_eq!(sink.data(), b"borrowed");
     let mut source = MockSource::new("pulled", 2);
@@ -298,7 +298,7 @@ fn borrowed_buffer_wrappers_leave_the_inner_value_with_the_caller() {
         let mut erased = AnyBufferSource::borrowed(&mut source);
         let mut out = [0u8; 3];
         let mut bufs = [MutableBuffer::new(&mut out)];
-        assert_eq!(block_on(erased.read(&mut bufs)).unwrap(), 3);
+        assert_eq!(block_on(erased.read_exact(&mut bufs)).unwrap(), 3);
     }
     assert_eq!(source.available(), 3);
 }
@@ -326,7 +326,7 @@ impl strait_streams::ReadSource for FailsAfter {
 fn a_complete_read_that_fails_reports_what_it_delivered() {
     let mut source = FailsAfter { good: 5 };
     let mut buf = [0u8; 16];
-    let err = block_on(source.read(&mut [MutableBuffer::new(&mut buf[..])])).unwrap_err();
+    let err = block_on(source.read_exact(&mut [MutableBuffer::new(&mut buf[..])])).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
     assert_eq!(bytes_transferred(&err), 5);
     assert_eq!(&buf[..5], &[5u8; 5]);

@@ -97,16 +97,16 @@ fn any_stream_forwards_flush() {
         held: Vec::new(),
     });
     block_on(async {
-        client.write_some("held").await.unwrap();
+        client.write("held").await.unwrap();
         let mut probe = [0u8; 8];
-        let early = futures_lite::future::poll_once(strait_streams::ReadStreamExt::read_some(
+        let early = futures_lite::future::poll_once(strait_streams::ReadStreamExt::read(
             &mut server,
             &mut probe[..],
         ))
         .await;
         assert!(early.is_none(), "delivered before flush");
         client.flush().await.unwrap();
-        let n = strait_streams::ReadStreamExt::read_some(&mut server, &mut probe[..])
+        let n = strait_streams::ReadStreamExt::read(&mut server, &mut probe[..])
             .await
             .unwrap();
         assert_eq!(&probe[..n], b"held");
@@ -134,7 +134,7 @@ fn futures_io_flush_reaches_a_buffering_strait_writer() {
         client.write_all(b"via futures-io").await.unwrap();
         client.flush().await.unwrap();
         let mut got = [0u8; 32];
-        let n = strait_streams::ReadStreamExt::read_some(&mut server, &mut got[..])
+        let n = strait_streams::ReadStreamExt::read(&mut server, &mut got[..])
             .await
             .unwrap();
         assert_eq!(&got[..n], b"via futures-io");

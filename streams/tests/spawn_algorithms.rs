@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use strait_streams::{
-    duplex, pull_from, push_to, push_to_sink, read, read_at_least, read_to_end, read_until,
+    duplex, pull_from, push_to, push_to_sink, read_at_least, read_exact, read_to_end, read_until,
     write_all, AnyStream, DuplexStream, MockSink, MockSource, RunLoop, ThreadPool,
 };
 use strait_vocab::{CircularBuffer, FlatBuffer, VecBuffer};
@@ -73,7 +73,7 @@ fn read_to_end_and_reads_with_every_dynamic_buffer() {
         || async {
             let mut s = fed(b"0123456789").await;
             let mut head = [0u8; 2];
-            let a = read(&mut s, &mut head[..]).await.unwrap();
+            let a = read_exact(&mut s, &mut head[..]).await.unwrap();
             let mut more = [0u8; 8];
             let b = read_at_least(&mut s, &mut more[..], 3).await.unwrap();
             let mut v = Vec::new();

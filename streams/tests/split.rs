@@ -2,7 +2,7 @@
 //! and the halves join back.
 
 use strait_streams::{
-    duplex_with_chunk, read, split, write_all, AnyReadStream, AnyStream, AnyWriteStream,
+    duplex_with_chunk, read_exact, split, write_all, AnyReadStream, AnyStream, AnyWriteStream,
     ThreadPool, WriteStreamExt,
 };
 
@@ -25,7 +25,7 @@ fn halves_of_an_any_stream_pump_in_both_directions_from_two_tasks() {
         let (mut r, mut w) = (b_read, b_write);
         let mut buf = vec![0u8; 8192];
         loop {
-            let n = strait_streams::ReadStreamExt::read_some(&mut r, &mut buf[..])
+            let n = strait_streams::ReadStreamExt::read(&mut r, &mut buf[..])
                 .await
                 .unwrap();
             if n == 0 {
@@ -41,7 +41,7 @@ fn halves_of_an_any_stream_pump_in_both_directions_from_two_tasks() {
     });
     let reader = ex.spawn(async move {
         let mut back = vec![0u8; LEN + 1];
-        let n = read(&mut a_read, &mut back[..]).await.unwrap();
+        let n = read_exact(&mut a_read, &mut back[..]).await.unwrap();
         back.truncate(n);
         back
     });

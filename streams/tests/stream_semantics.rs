@@ -20,10 +20,10 @@ fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
 fn empty_buffers_complete_at_once_with_zero() {
     let (mut a, mut b) = duplex(16);
     // Nothing was written: a non-empty read would wait, an empty one does not.
-    assert_eq!(block_on(b.read_some(&mut [0u8; 0][..])).unwrap(), 0);
-    assert_eq!(block_on(a.write_some(&[0u8; 0][..])).unwrap(), 0);
+    assert_eq!(block_on(b.read(&mut [0u8; 0][..])).unwrap(), 0);
+    assert_eq!(block_on(a.write(&[0u8; 0][..])).unwrap(), 0);
     let mut nothing: [MutableBuffer<'_>; 0] = [];
-    assert_eq!(block_on(b.read_some(&mut nothing[..])).unwrap(), 0);
+    assert_eq!(block_on(b.read(&mut nothing[..])).unwrap(), 0);
 }
 
 #[test]
@@ -31,11 +31,11 @@ fn a_read_on_an_empty_end_waits_until_the_peer_writes() {
     let (mut a, mut b) = duplex(16);
     let mut buf = [0u8; 4];
     {
-        let mut read = pin!(b.read_some(&mut buf[..]));
+        let mut read = pin!(b.read(&mut buf[..]));
         assert!(poll_once(read.as_mut()).is_pending());
     }
-    block_on(a.write_some("hi")).unwrap();
-    assert_eq!(block_on(b.read_some(&mut buf[..])).unwrap(), 2);
+    block_on(a.write("hi")).unwrap();
+    assert_eq!(block_on(b.read(&mut buf[..])).unwrap(), 2);
     assert_eq!(&buf[..2], b"hi");
 }
 
@@ -43,16 +43,16 @@ fn a_read_on_an_empty_end_waits_until_the_peer_writes() {
 fn shutdown_delivers_end_of_stream_after_buffered_data_and_allows_the_reverse_direction() {
     let (mut a, mut b) = duplex(16);
     block_on(async {
-        a.write_some("data").await.unwrap();
+        a.write("data").await.unwrap();
         a.shutdown().await.unwrap();
         let mut buf = [0u8; 8];
-        assert_eq!(b.read_some(&mut buf[..]).await.unwrap(), 4);
-        assert_eq!(b.read_some(&mut buf[..]).await.unwrap(), 0, "end of stream");
-        assert_eq!(b.read_some(&mut buf[..]).await.unwrap(), 0, "stays at end");
+        assert_eq!(b.read(&mut buf[..]).await.unwrap(), 4);
+        assert_eq!(b.read(&mut buf[..]).await.unwrap(), 0, "end of stream");
+        assert_eq!(b.read(&mut buf[..]).await.unwrap(), 0, "stays at end");
         // Half-close: b can still write to a.
-        b.write_some("back").await.unwrap();
-        assert_eq!(a.read_some(&mut buf[..]).await.unwrap(), 4);
-        let err = a.write_some("more").await.unwrap_err();
+        b.write("back").await.unwrap();
+        assert_eq!(a.read(&mut buf[..]).await.unwrap(), 4);
+        let err = a.write("more").await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     });
 }
@@ -62,9 +62,9 @@ fn a_dropped_peer_means_end_of_stream_for_reads_and_broken_pipe_for_writes() {
     let (mut a, b) = duplex(16);
     drop(b);
     block_on(async {
-        assert_eq!(a.read_some(&mut [0u8; 4][..]).await.unwrap(), 0);
+        assert_eq!(a.read(&mut [0u8; 4][..]).await.unwrap(), 0);
         assert_eq!(
-            a.write_some("x").await.unwrap_err().kind(),
+            a.write("x").await.unwrap_err().kind(),
             io::ErrorKind::BrokenPipe
         );
     });
@@ -74,11 +74,11 @@ fn a_dropped_peer_means_end_of_stream_for_reads_and_broken_pipe_for_writes() {
 fn chunk_limits_make_transfers_partial_and_vectored_buffers_fill_in_order() {
     let (mut a, mut b) = duplex_with_chunk(64, 3);
     block_on(async {
-        assert_eq!(a.write_some("abcdefgh").await.unwrap(), 3);
-        assert_eq!(a.write_some("defgh").await.unwrap(), 3);
+        assert_eq!(a.write("abcdefgh").await.unwrap(), 3);
+        assert_eq!(a.write("defgh").await.unwrap(), 3);
         let (mut x, mut y) = ([0u8; 1], [0u8; 4]);
         let mut bufs = [MutableBuffer::new(&mut x), MutableBuffer::new(&mut y)];
-        assert_eq!(b.read_some(&mut bufs[..]).await.unwrap(), 3);
+        assert_eq!(b.read(&mut bufs[..]).await.unwrap(), 3);
         assert_eq!((x, &y[..2]), (*b"a", &b"bc"[..]));
         let parts = [
             ConstBuffer::from("12"),
@@ -86,9 +86,9 @@ fn chunk_limits_make_transfers_partial_and_vectored_buffers_fill_in_order() {
             ConstBuffer::from("3"),
         ];
         let (mut c, mut d) = duplex(64);
-        assert_eq!(c.write_some(&parts[..]).await.unwrap(), 3);
+        assert_eq!(c.write(&parts[..]).await.unwrap(), 3);
         let mut out = [0u8; 3];
-        d.read_some(&mut out[..]).await.unwrap();
+        d.read(&mut out[..]).await.unwrap();
         assert_eq!(&out, b"123");
     });
 }
@@ -97,15 +97,15 @@ fn chunk_limits_make_transfers_partial_and_vectored_buffers_fill_in_order() {
 fn a_full_pipe_makes_the_writer_wait_until_the_reader_drains_it() {
     let (mut a, mut b) = duplex(4);
     block_on(async {
-        assert_eq!(a.write_some("abcdef").await.unwrap(), 4);
+        assert_eq!(a.write("abcdef").await.unwrap(), 4);
     });
     {
-        let mut w = pin!(a.write_some("g"));
+        let mut w = pin!(a.write("g"));
         assert!(poll_once(w.as_mut()).is_pending());
     }
     let mut buf = [0u8; 2];
-    block_on(b.read_some(&mut buf[..])).unwrap();
-    assert_eq!(block_on(a.write_some("g")).unwrap(), 1);
+    block_on(b.read(&mut buf[..])).unwrap();
+    assert_eq!(block_on(a.write("g")).unwrap(), 1);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn a_pending_read_completes_promptly_as_canceled_when_stop_is_requested() {
     let source = StopSource::new();
     let reader = rl.spawn(with_stop_token(source.token(), async move {
         let mut buf = [0u8; 4];
-        b.read_some(&mut buf[..]).await
+        b.read(&mut buf[..]).await
     }));
     rl.poll();
     assert!(!reader.is_finished());
@@ -127,16 +127,16 @@ fn a_pending_read_completes_promptly_as_canceled_when_stop_is_requested() {
 #[test]
 fn an_already_stopped_token_does_no_io() {
     let (mut a, mut b) = duplex(16);
-    block_on(a.write_some("keep")).unwrap();
+    block_on(a.write("keep")).unwrap();
     let source = StopSource::new();
     source.request_stop();
     let err = block_on(with_stop_token(source.token(), async {
-        b.read_some(&mut [0u8; 8][..]).await
+        b.read(&mut [0u8; 8][..]).await
     }))
     .unwrap_err();
     assert!(is_canceled(&err));
     assert_eq!(b.available(), 4, "the canceled read consumed nothing");
-    let werr = block_on(with_stop_token(source.token(), a.write_some("lost"))).unwrap_err();
+    let werr = block_on(with_stop_token(source.token(), a.write("lost"))).unwrap_err();
     assert!(is_canceled(&werr));
     assert_eq!(b.available(), 4, "the canceled write wrote nothing");
 }
@@ -146,11 +146,11 @@ fn dropping_a_pending_read_loses_no_byte() {
     let (mut a, mut b) = duplex(16);
     let mut buf = [0u8; 4];
     {
-        let mut read = pin!(b.read_some(&mut buf[..]));
+        let mut read = pin!(b.read(&mut buf[..]));
         assert!(poll_once(read.as_mut()).is_pending());
     } // dropped while pending
-    block_on(a.write_some("abcd")).unwrap();
-    assert_eq!(block_on(b.read_some(&mut buf[..])).unwrap(), 4);
+    block_on(a.write("abcd")).unwrap();
+    assert_eq!(block_on(b.read(&mut buf[..])).unwrap(), 4);
     assert_eq!(&buf, b"abcd");
 }
 
@@ -165,11 +165,11 @@ fn a_stop_while_a_task_waits_on_a_read_does_not_disturb_later_reads() {
             source.request_stop();
             Ok::<_, io::Error>(0)
         };
-        strait_streams::when_all((b.read_some(&mut [0u8; 4][..]), stopper)).await
+        strait_streams::when_all((b.read(&mut [0u8; 4][..]), stopper)).await
     }));
     assert!(is_canceled(&canceled.unwrap_err()));
-    block_on(a.write_some("ok")).unwrap();
-    assert_eq!(block_on(b.read_some(&mut [0u8; 4][..])).unwrap(), 2);
+    block_on(a.write("ok")).unwrap();
+    assert_eq!(block_on(b.read(&mut [0u8; 4][..])).unwrap(), 2);
 }
 
 #[test]
@@ -183,16 +183,16 @@ fn the_scripted_mock_plays_reads_writes_and_errors_in_order() {
         .build();
     block_on(async {
         let mut buf = [0u8; 8];
-        assert_eq!(mock.read_some(&mut buf[..]).await.unwrap(), 2);
-        assert_eq!(mock.read_some(&mut buf[..]).await.unwrap(), 2);
-        assert_eq!(mock.read_some(&mut buf[..]).await.unwrap(), 1);
-        assert_eq!(mock.write_some("ok").await.unwrap(), 2);
+        assert_eq!(mock.read(&mut buf[..]).await.unwrap(), 2);
+        assert_eq!(mock.read(&mut buf[..]).await.unwrap(), 2);
+        assert_eq!(mock.read(&mut buf[..]).await.unwrap(), 1);
+        assert_eq!(mock.write("ok").await.unwrap(), 2);
         assert_eq!(
-            mock.read_some(&mut buf[..]).await.unwrap_err().kind(),
+            mock.read(&mut buf[..]).await.unwrap_err().kind(),
             io::ErrorKind::ConnectionReset
         );
         assert_eq!(
-            mock.read_some(&mut buf[..]).await.unwrap(),
+            mock.read(&mut buf[..]).await.unwrap(),
             0,
             "script done: end of stream"
         );
@@ -203,7 +203,7 @@ fn the_scripted_mock_plays_reads_writes_and_errors_in_order() {
 #[test]
 fn the_scripted_mock_rejects_an_unexpected_write() {
     let mut mock = MockStream::builder().write("expected").build();
-    let err = block_on(mock.write_some("wrong")).unwrap_err();
+    let err = block_on(mock.write("wrong")).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     assert!(err.to_string().contains("expected"));
 }
@@ -215,14 +215,14 @@ fn a_complete_read_fills_everything_or_stops_at_end_of_source() {
         let mut a = [0u8; 4];
         let mut bufs = [MutableBuffer::new(&mut a)];
         assert_eq!(
-            source.read(&mut bufs).await.unwrap(),
+            source.read_exact(&mut bufs).await.unwrap(),
             4,
             "ignores the chunk limit"
         );
         let mut rest = [0u8; 10];
         let mut bufs = [MutableBuffer::new(&mut rest)];
         assert_eq!(
-            source.read(&mut bufs).await.unwrap(),
+            source.read_exact(&mut bufs).await.unwrap(),
             6,
             "short only at end"
         );
@@ -236,7 +236,7 @@ fn write_eof_writes_then_ends_and_later_writes_fail() {
         let parts = [ConstBuffer::from("last "), ConstBuffer::from("words")];
         assert_eq!(sink.write_eof(&parts).await.unwrap(), 10);
         assert!(sink.eof_called());
-        let err = sink.write(&[ConstBuffer::from("x")]).await.unwrap_err();
+        let err = sink.write_all(&[ConstBuffer::from("x")]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     });
     assert_eq!(sink.data(), b"last words");
@@ -249,7 +249,7 @@ fn a_task_launched_with_a_stop_token_is_woken_when_it_stops() {
     let source = StopSource::new();
     let reader = strait_streams::run_async(rl.executor())
         .stop_token(source.token())
-        .spawn(async move { b.read_some(&mut [0u8; 4][..]).await });
+        .spawn(async move { b.read(&mut [0u8; 4][..]).await });
     rl.poll();
     assert!(!reader.is_finished());
     source.request_stop(); // nothing else would ever wake the reader
@@ -271,7 +271,7 @@ fn block_on_with_a_stoppable_environment_is_woken_when_it_stops() {
             source.request_stop();
         })
     };
-    let err = strait_streams::block_on_with(b.read_some(&mut [0u8; 4][..]), &env).unwrap_err();
+    let err = strait_streams::block_on_with(b.read(&mut [0u8; 4][..]), &env).unwrap_err();
     assert!(is_canceled(&err));
     stopper.join().unwrap();
 }

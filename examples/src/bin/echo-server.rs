@@ -17,7 +17,7 @@ async fn echo(mut conn: TcpStream) -> io::Result<u64> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut total = 0;
     loop {
-        let n = conn.read_some(&mut buf[..]).await?;
+        let n = conn.read(&mut buf[..]).await?;
         if n == 0 {
             conn.shutdown().await?;
             return Ok(total);

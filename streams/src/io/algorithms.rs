@@ -13,8 +13,10 @@ use super::traits::{BufferSink, BufferSource, ReadStream, WriteSink, WriteStream
 use crate::error::after_transfer;
 
 /// Fills `bufs` from `stream`, or up to end of stream. Returns the bytes read: fewer
-/// than `bufs` holds only at end of stream.
-pub async fn read<S, B>(stream: &mut S, bufs: B) -> io::Result<usize>
+/// than `bufs` holds only at end of stream. The papers' complete `read` (std's
+/// `read_exact`, except that end of stream is a short count, not an error).
+#[doc(alias = "read")]
+pub async fn read_exact<S, B>(stream: &mut S, bufs: B) -> io::Result<usize>
 where
     S: ReadStream + Unpin + ?Sized,
     B: MutableBufferSequence,
@@ -31,7 +33,7 @@ where
 {
     let mut cursor = Consuming::new(&mut bufs);
     while cursor.consumed() < min && !cursor.is_empty() {
-        match stream.read_some(&mut cursor).await {
+        match stream.read(&mut cursor).await {
             Ok(0) => break,
             Ok(n) => cursor.consume(n),
             Err(e) => return Err(after_transfer(e, cursor.consumed())),
@@ -59,7 +61,7 @@ where
         if room == 0 {
             // Full: only end of stream is acceptable now.
             let mut probe = [0u8; 1];
-            return match stream.read_some(&mut probe[..]).await {
+            return match stream.read(&mut probe[..]).await {
                 Ok(0) => Ok(total),
                 Ok(_) => Err(after_transfer(
                     io::Error::new(
@@ -81,7 +83,7 @@ where
 
 /// Reads once into `buf.prepare(want)` and commits what arrived.
 ///
-/// A hand-written future rather than `stream.read_some(buf.prepare(..)?).await`: an
+/// A hand-written future rather than `stream.read(buf.prepare(..)?).await`: an
 /// `async fn` that holds a `D::Prepared<'_>` across an await is not `Send` for any
 /// borrowed buffer (rustc cannot prove `for<'a> D::Prepared<'a>: Send`), which would
 /// keep every algorithm using it out of spawned tasks. Preparing again on each poll is
@@ -268,7 +270,7 @@ where
 {
     let mut cursor = Consuming::new(&bufs);
     while !cursor.is_empty() {
-        match stream.write_some(&cursor).await {
+        match stream.write(&cursor).await {
             Ok(0) => {
                 return Err(after_transfer(
                     io::Error::new(io::ErrorKind::WriteZero, "write_some wrote 0 bytes"),
@@ -331,7 +333,7 @@ where
         }
         let window = poll_window(source).await?;
         let n = sink
-            .write(window.as_slice())
+            .write_all(window.as_slice())
             .await
             .map_err(|e| after_transfer(e, total))?;
         std::pin::Pin::new(&mut *source).consume(n);
@@ -379,7 +381,7 @@ where
                 }
             })
             .await?;
-            stream.read_some(window.as_mut_slice()).await
+            stream.read(window.as_mut_slice()).await
         };
         match n {
             Ok(0) => {

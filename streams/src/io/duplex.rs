@@ -57,9 +57,9 @@ pub struct DuplexStream {
 /// use strait_streams::{block_on, duplex, ReadStreamExt, WriteStreamExt};
 /// let (mut a, mut b) = duplex(1024);
 /// block_on(async {
-///     a.write_some("ping").await.unwrap();
+///     a.write("ping").await.unwrap();
 ///     let mut buf = [0u8; 8];
-///     let n = b.read_some(&mut buf[..]).await.unwrap();
+///     let n = b.read(&mut buf[..]).await.unwrap();
 ///     assert_eq!(&buf[..n], b"ping");
 /// });
 /// ```

@@ -28,26 +28,28 @@ macro_rules! gated {
 
 /// Async methods of every [`ReadStream`].
 pub trait ReadStreamExt: ReadStream {
-    /// Reads at least one byte into `bufs` (any mutable buffer sequence). See
-    /// [`ReadStream::poll_read_some`]. Cancel-safe: dropping it loses no data.
-    fn read_some<B: MutableBufferSequence>(&mut self, bufs: B) -> ReadSome<'_, Self, B>
+    /// Reads at least one byte into `bufs` (any mutable buffer sequence): a partial
+    /// read, as std's and tokio's `read`. See [`ReadStream::poll_read_some`].
+    /// Cancel-safe: dropping it loses no data.
+    #[doc(alias = "read_some")]
+    fn read<B: MutableBufferSequence>(&mut self, bufs: B) -> Read<'_, Self, B>
     where
         Self: Unpin,
     {
-        ReadSome { stream: self, bufs }
+        Read { stream: self, bufs }
     }
 }
 
 impl<T: ReadStream + ?Sized> ReadStreamExt for T {}
 
-/// Future of [`ReadStreamExt::read_some`].
+/// Future of [`ReadStreamExt::read`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct ReadSome<'a, S: ?Sized, B> {
+pub struct Read<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
 }
 
-impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSome<'_, S, B> {
+impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for Read<'_, S, B> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
@@ -69,13 +71,15 @@ impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for ReadSo
 
 /// Async methods of every [`WriteStream`].
 pub trait WriteStreamExt: WriteStream {
-    /// Writes at least one byte of `bufs` (any const buffer sequence). See
-    /// [`WriteStream::poll_write_some`]. Cancel-safe.
-    fn write_some<B: ConstBufferSequence>(&mut self, bufs: B) -> WriteSome<'_, Self, B>
+    /// Writes at least one byte of `bufs` (any const buffer sequence): a partial
+    /// write, as std's and tokio's `write`. See [`WriteStream::poll_write_some`].
+    /// Cancel-safe.
+    #[doc(alias = "write_some")]
+    fn write<B: ConstBufferSequence>(&mut self, bufs: B) -> Write<'_, Self, B>
     where
         Self: Unpin,
     {
-        WriteSome { stream: self, bufs }
+        Write { stream: self, bufs }
     }
 
     /// Pushes out what the stream holds. See [`WriteStream::poll_flush`].
@@ -97,14 +101,14 @@ pub trait WriteStreamExt: WriteStream {
 
 impl<T: WriteStream + ?Sized> WriteStreamExt for T {}
 
-/// Future of [`WriteStreamExt::write_some`].
+/// Future of [`WriteStreamExt::write`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct WriteSome<'a, S: ?Sized, B> {
+pub struct Write<'a, S: ?Sized, B> {
     stream: &'a mut S,
     bufs: B,
 }
 
-impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for WriteSome<'_, S, B> {
+impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for Write<'_, S, B> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
@@ -161,12 +165,16 @@ pub trait ReadSourceExt: ReadSource {
     /// bytes read: less than `bufs`' size only at end of source. On error the bytes
     /// read before it are in `bufs` and their count is in the error
     /// ([`bytes_transferred`](crate::bytes_transferred)). Not cancel-safe (a drop loses
-    /// the count).
-    fn read<'b, 'c>(&'b mut self, bufs: &'b mut [MutableBuffer<'c>]) -> Read<'b, 'c, Self>
+    /// the count). The papers' complete `read`.
+    #[doc(alias = "read")]
+    fn read_exact<'b, 'c>(
+        &'b mut self,
+        bufs: &'b mut [MutableBuffer<'c>],
+    ) -> ReadExact<'b, 'c, Self>
     where
         Self: Unpin,
     {
-        Read {
+        ReadExact {
             source: self,
             bufs: Consuming::new(bufs),
         }
@@ -175,21 +183,21 @@ pub trait ReadSourceExt: ReadSource {
 
 impl<T: ReadSource + ?Sized> ReadSourceExt for T {}
 
-/// Future of [`ReadSourceExt::read`].
+/// Future of [`ReadSourceExt::read_exact`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Read<'b, 'c, S: ?Sized> {
+pub struct ReadExact<'b, 'c, S: ?Sized> {
     source: &'b mut S,
     bufs: Consuming<&'b mut [MutableBuffer<'c>]>,
 }
 
-impl<'b, 'c, S: ?Sized> Read<'b, 'c, S> {
+impl<'b, 'c, S: ?Sized> ReadExact<'b, 'c, S> {
     /// Bytes read so far (observable after an error or cancellation).
     pub fn transferred(&self) -> usize {
         self.bufs.consumed()
     }
 }
 
-impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
+impl<S: ReadSource + Unpin + ?Sized> Future for ReadExact<'_, '_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
@@ -209,12 +217,14 @@ impl<S: ReadSource + Unpin + ?Sized> Future for Read<'_, '_, S> {
 pub trait WriteSinkExt: WriteSink {
     /// Writes all of `bufs` and flushes the sink (an empty `bufs` only flushes).
     /// Returns the number of bytes written; on error the count written before it is in
-    /// the error ([`bytes_transferred`](crate::bytes_transferred)).
-    fn write<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
+    /// the error ([`bytes_transferred`](crate::bytes_transferred)). The papers' complete
+    /// `write`.
+    #[doc(alias = "write")]
+    fn write_all<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> WriteAll<'b, 'c, Self>
     where
         Self: Unpin,
     {
-        Write {
+        WriteAll {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: false,
@@ -223,11 +233,11 @@ pub trait WriteSinkExt: WriteSink {
     }
 
     /// Writes all of `bufs`, then ends the sink, as one operation.
-    fn write_eof<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> Write<'b, 'c, Self>
+    fn write_eof<'b, 'c>(&'b mut self, bufs: &'b [ConstBuffer<'c>]) -> WriteAll<'b, 'c, Self>
     where
         Self: Unpin,
     {
-        Write {
+        WriteAll {
             sink: self,
             bufs: Consuming::new(bufs),
             eof: true,
@@ -236,7 +246,7 @@ pub trait WriteSinkExt: WriteSink {
     }
 
     /// Ends the sink without more data.
-    fn close(&mut self) -> Write<'_, 'static, Self>
+    fn close(&mut self) -> WriteAll<'_, 'static, Self>
     where
         Self: Unpin,
     {
@@ -246,9 +256,9 @@ pub trait WriteSinkExt: WriteSink {
 
 impl<T: WriteSink + ?Sized> WriteSinkExt for T {}
 
-/// Future of [`WriteSinkExt::write`] and [`WriteSinkExt::write_eof`].
+/// Future of [`WriteSinkExt::write_all`] and [`WriteSinkExt::write_eof`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Write<'b, 'c, S: ?Sized> {
+pub struct WriteAll<'b, 'c, S: ?Sized> {
     sink: &'b mut S,
     bufs: Consuming<&'b [ConstBuffer<'c>]>,
     eof: bool,
@@ -256,14 +266,14 @@ pub struct Write<'b, 'c, S: ?Sized> {
     flushing: bool,
 }
 
-impl<S: ?Sized> Write<'_, '_, S> {
+impl<S: ?Sized> WriteAll<'_, '_, S> {
     /// Bytes written so far (observable after an error or cancellation).
     pub fn transferred(&self) -> usize {
         self.bufs.consumed()
     }
 }
 
-impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
+impl<S: WriteSink + Unpin + ?Sized> Future for WriteAll<'_, '_, S> {
     type Output = io::Result<usize>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
@@ -296,7 +306,7 @@ impl<S: WriteSink + Unpin + ?Sized> Future for Write<'_, '_, S> {
 pub trait BufferSourceExt: BufferSource {
     /// Waits until the source has bytes (or ended) and returns how many are pulled and
     /// ready in [`poll_pull`](BufferSource::poll_pull)'s window; 0 means end of source.
-    /// Read them with a following `poll_pull`, which returns at once, then `consume`.
+    /// ReadExact them with a following `poll_pull`, which returns at once, then `consume`.
     fn fill(&mut self) -> Fill<'_, Self>
     where
         Self: Unpin,

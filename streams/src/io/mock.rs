@@ -95,7 +95,7 @@ impl MockBuilder {
 /// block_on(async {
 ///     write_all(&mut mock, "ping").await.unwrap();
 ///     let mut buf = [0u8; 4];
-///     assert_eq!(mock.read_some(&mut buf[..]).await.unwrap(), 4);
+///     assert_eq!(mock.read(&mut buf[..]).await.unwrap(), 4);
 ///     assert_eq!(&buf, b"pong");
 /// });
 /// assert!(mock.is_done());

@@ -1,25 +1,39 @@
 //! The stream concepts (P4100 paper 5, Capy's stream concepts): traits with object-safe
 //! `poll_*` methods, async extension methods, type-erased wrappers, composed
-//! algorithms and an in-memory duplex pair.
+//! algorithms, buffered adapters and an in-memory duplex pair.
+//!
+//! # Names
+//!
+//! As in std and tokio, `read`/`write` ([`ReadStreamExt::read`],
+//! [`WriteStreamExt::write`]) are partial: they move at least one byte. The complete
+//! forms are `read_exact` and `write_all` ([`read_exact`], [`write_all`],
+//! [`ReadSourceExt::read_exact`], [`WriteSinkExt::write_all`]). The papers call the
+//! partial forms `read_some`/`write_some` — the names of the trait methods
+//! ([`ReadStream::poll_read_some`], [`WriteStream::poll_write_some`]) — and the complete
+//! ones `read`/`write`; the docs carry those as aliases.
 //!
 //! # Semantics every implementation keeps
 //!
-//! - **Empty buffers**: a `read_some`/`write_some` with no bytes to move completes at
+//! - **Empty buffers**: a partial read or write with no bytes to move completes at
 //!   once with `Ok(0)` and does no I/O.
 //! - **End of stream**: `Ok(0)` from a read into non-empty buffers. After it, reads keep
 //!   returning `Ok(0)`. A complete read ([`ReadSource`]) reports end of source by
 //!   filling fewer bytes than asked.
-//! - **Partial transfers**: `read_some`/`write_some` move at least one byte and may move
-//!   fewer than offered. Composed operations ([`read`], [`write_all`], ...) loop, and on
+//! - **Partial transfers**: `read`/`write` move at least one byte and may move fewer
+//!   than offered. Composed operations ([`read_exact`], [`write_all`], ...) loop, and on
 //!   an error after moving bytes report the count ([`bytes_transferred`](crate::bytes_transferred)).
+//! - **Write-behind and flush**: a stream may report bytes written that it still holds
+//!   (TLS, [`BufWriter`]); [`WriteStreamExt::flush`] pushes them out, `shutdown` and
+//!   `write_eof` flush first, and [`write_all`] flushes at its end.
 //! - **After an error**: the object may be unusable; further operations return an
 //!   error or end of stream, never corrupted data.
 //! - **After `shutdown` / `write_eof`**: writes fail with `ErrorKind::BrokenPipe`; reads
 //!   are unaffected (half-close).
-//! - **Cancel-safety**: `read_some`, `write_some` and `shutdown` are cancel-safe —
+//! - **Cancel-safety**: partial `read`/`write`, `flush` and `shutdown` are cancel-safe —
 //!   dropping the future before it completes moved no byte. Complete operations
-//!   (`read`, `write`, `write_eof`, composed algorithms) are not: dropping them may
-//!   lose the count of bytes already moved (their futures expose `transferred()`).
+//!   (`read_exact`, `write_all`, `write_eof`, composed algorithms) are not: dropping
+//!   them may lose the count of bytes already moved (their futures expose
+//!   `transferred()`).
 //! - **Stop token**: every operation future checks the environment's stop token before
 //!   touching the object: if stop was requested it completes with the
 //!   [canceled](crate::canceled) error without I/O. A pending operation completes
@@ -59,8 +73,8 @@ mod split;
 mod traits;
 
 pub use algorithms::{
-    pull_from, push_to, push_to_sink, read, read_at_least, read_to_end, read_until, write_all,
-    Matcher,
+    pull_from, push_to, push_to_sink, read_at_least, read_exact, read_to_end, read_until,
+    write_all, Matcher,
 };
 pub use any::{
     AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
@@ -70,8 +84,8 @@ pub use buffered::{BufReader, BufWriter, FillMore, DEFAULT_BUF_SIZE};
 pub use compat::{FromFuturesIo, FuturesIo};
 pub use duplex::{duplex, duplex_with_chunk, DuplexStream, DEFAULT_CAPACITY};
 pub use ext::{
-    BufferSinkExt, BufferSourceExt, Commit, Fill, Flush, Read, ReadSome, ReadSourceExt,
-    ReadStreamExt, Reserve, Shutdown, Write, WriteSinkExt, WriteSome, WriteStreamExt,
+    BufferSinkExt, BufferSourceExt, Commit, Fill, Flush, Read, ReadExact, ReadSourceExt,
+    ReadStreamExt, Reserve, Shutdown, Write, WriteAll, WriteSinkExt, WriteStreamExt,
 };
 pub use mock::{MockBuilder, MockSink, MockSource, MockStream};
 pub use split::{split, ReadHalf, WriteHalf};

@@ -28,7 +28,7 @@ use crate::sync::lock;
 ///     write_all(&mut writer, "to b").await?;
 ///     write_all(&mut b, "to a").await?;
 ///     let mut got = [0u8; 4];
-///     reader.read_some(&mut got[..]).await?;
+///     reader.read(&mut got[..]).await?;
 ///     assert_eq!(&got, b"to a");
 ///     let stream = reader.unsplit(writer); // the original stream back
 ///     std::io::Result::Ok(())

@@ -112,12 +112,12 @@ pub fn run(report: &mut Report) {
 
     let mut concrete = AlwaysReady;
     measure(report, scenario, "strait-concrete", || {
-        std::hint::black_box(drive(concrete.read_some(&mut buf[..])).unwrap());
+        std::hint::black_box(drive(ReadStreamExt::read(&mut concrete, &mut buf[..])).unwrap());
     });
 
     let mut erased = AnyReadStream::new(AlwaysReady);
     measure(report, scenario, "strait-AnyReadStream", || {
-        std::hint::black_box(drive(erased.read_some(&mut buf[..])).unwrap());
+        std::hint::black_box(drive(erased.read(&mut buf[..])).unwrap());
     });
 
     // The same erased call without the leaf future's stop-token gate: what the gate costs.
@@ -143,7 +143,7 @@ pub fn run(report: &mut Report) {
         let s = &mut boxed_target;
         let b = &mut buf;
         let fut: Pin<Box<dyn Future<Output = io::Result<usize>> + Send + '_>> =
-            Box::pin(async move { s.read_some(&mut b[..]).await });
+            Box::pin(async move { ReadStreamExt::read(s, &mut b[..]).await });
         std::hint::black_box(drive(fut).unwrap());
     });
 
@@ -152,17 +152,17 @@ pub fn run(report: &mut Report) {
         let s = &mut task_target;
         let b = &mut buf;
         let fut: Task<'_, io::Result<usize>> =
-            Task::new(async move { s.read_some(&mut b[..]).await });
+            Task::new(async move { ReadStreamExt::read(s, &mut b[..]).await });
         std::hint::black_box(drive(fut).unwrap());
     });
 
     let scenario = "read_some, suspends once per read (16 B)";
     let mut concrete = SuspendsOnce { ready: false };
     measure(report, scenario, "strait-concrete", || {
-        std::hint::black_box(drive(concrete.read_some(&mut buf[..])).unwrap());
+        std::hint::black_box(drive(ReadStreamExt::read(&mut concrete, &mut buf[..])).unwrap());
     });
     let mut erased = AnyReadStream::new(SuspendsOnce { ready: false });
     measure(report, scenario, "strait-AnyReadStream", || {
-        std::hint::black_box(drive(erased.read_some(&mut buf[..])).unwrap());
+        std::hint::black_box(drive(erased.read(&mut buf[..])).unwrap());
     });
 }

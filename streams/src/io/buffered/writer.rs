@@ -27,11 +27,11 @@ use crate::io::traits::{BufferSink, ReadStream, WriteBufs, WriteSink, WriteStrea
 /// let (a, mut b) = duplex(64);
 /// let mut writer = BufWriter::new(a);
 /// block_on(async {
-///     writer.write_some("he").await?;
-///     writer.write_some("llo").await?; // both still in the buffer
+///     writer.write("he").await?;
+///     writer.write("llo").await?; // both still in the buffer
 ///     writer.flush().await?; // one write to the stream
 ///     let mut got = [0u8; 8];
-///     let n = b.read_some(&mut got[..]).await?;
+///     let n = b.read(&mut got[..]).await?;
 ///     assert_eq!(&got[..n], b"hello");
 ///     std::io::Result::Ok(())
 /// })

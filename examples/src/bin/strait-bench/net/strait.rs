@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::poll_once;
 use strait_native::{IoContext, TcpListener, TcpStream};
-use strait_streams::{delay, read, when_all, write_all, ReadStreamExt, WriteStreamExt};
+use strait_streams::{delay, read_exact, when_all, write_all, ReadStreamExt, WriteStreamExt};
 
 use super::{Latencies, LOOPBACK};
 
@@ -51,7 +51,7 @@ fn with_runners<T>(ctx: &Arc<IoContext>, runners: usize, main: impl FnOnce() -> 
 async fn echo(mut s: TcpStream) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match s.read_some(&mut buf[..]).await? {
+        match s.read(&mut buf[..]).await? {
             0 => return Ok(()),
             n => write_all(&mut s, &buf[..n]).await?,
         };
@@ -69,7 +69,7 @@ pub fn pingpong(size: usize, n: usize) -> io::Result<Latencies> {
         for _ in 0..n {
             let t = Instant::now();
             write_all(&mut c, &msg[..]).await?;
-            read(&mut c, &mut buf[..]).await?;
+            read_exact(&mut c, &mut buf[..]).await?;
             lat.push(t.elapsed());
         }
         c.shutdown().await?;
@@ -99,7 +99,7 @@ pub fn pairs(runners: usize, pairs: usize, size: usize, budget: Duration) -> io:
                 let mut trips = 0u64;
                 while start.elapsed() < budget {
                     write_all(&mut c, &msg[..]).await?;
-                    read(&mut c, &mut buf[..]).await?;
+                    read_exact(&mut c, &mut buf[..]).await?;
                     trips += 1;
                 }
                 c.shutdown().await?;
@@ -138,7 +138,7 @@ async fn drain(mut r: &TcpStream) -> io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
-        match r.read_some(&mut buf[..]).await? {
+        match r.read(&mut buf[..]).await? {
             0 => return Ok(total),
             n => total += n as u64,
         }
