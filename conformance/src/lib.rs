@@ -173,9 +173,10 @@
 //!
 //! ## Hung cases
 //! Every case runs under time bounds, step by step: a case that waits forever (a
-//! missed wake-up, withheld bytes) fails with `hung in step `...``, naming the step.
+//! missed wake-up, withheld bytes) fails with a reason that starts "hung in step" and
+//! names the step (for example "hung in step `pending read after the peer closed`").
 //! A case whose poll blocks its thread cannot fail from inside; a watchdog thread then
-//! writes `case `...` hung in step `...`` to stderr.
+//! writes the case and the step it is stuck in to stderr, so the hung test says where.
 //!
 //! ## What the kit catches
 //! The crate's own tests run deliberately broken transports — one that drops a byte,

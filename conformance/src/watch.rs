@@ -43,7 +43,7 @@ impl Steps {
     fn new(case_limit: Duration) -> Steps {
         Steps {
             position: Arc::new(Mutex::new(Position {
-                label: "start",
+                label: "case body",
                 deadline: Instant::now() + case_limit,
             })),
             case_limit,

@@ -9,11 +9,12 @@ use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use strait_conformance::{stream_pair, ExecutorFactory, Outcome, StreamPairFactory};
+use strait_conformance::{stream_pair, ExecutorFactory, Outcome, SinkFactory, StreamPairFactory};
 use strait_streams::{
-    duplex, AnyExecutor, DuplexStream, Executor, ReadStream, Runnable, WriteStream,
+    duplex, AnyExecutor, BufferSink, DuplexStream, Executor, MockSink, ReadStream, Runnable,
+    WriteBufs, WriteSink, WriteStream,
 };
-use strait_vocab::{ConstBuffer, MutableBuffer};
+use strait_vocab::{ConstBuffer, MutableBuffer, MutableWindow};
 
 #[global_allocator]
 static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
@@ -434,5 +435,82 @@ fn an_executor_that_runs_posted_tasks_inline_is_caught() {
     match strait_conformance::executor::run_case(&Inline, "post_never_runs_inline") {
         Outcome::Failed(why) => assert!(why.contains("ran inside the post call"), "{why}"),
         other => panic!("inline execution was not caught: {other:?}"),
+    }
+}
+
+/// A sink that fails a write after its end with `ErrorKind::Other`, not `BrokenPipe`.
+struct WrongKindSink {
+    inner: MockSink,
+    ended: bool,
+}
+
+impl WriteSink for WrongKindSink {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>> {
+        if self.ended {
+            return Poll::Ready(Err(io::Error::other("ended")));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, bufs)
+    }
+    fn poll_write_eof(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>> {
+        std::task::ready!(Pin::new(&mut self.inner).poll_write_eof(cx, bufs))?;
+        self.ended = true;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl BufferSink for WrongKindSink {
+    fn poll_prepare<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<MutableWindow<'s>>> {
+        Pin::new(&mut self.get_mut().inner).poll_prepare(cx)
+    }
+    fn poll_commit(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        n: usize,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_commit(cx, n)
+    }
+    fn poll_commit_eof(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        n: usize,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_commit_eof(cx, n)
+    }
+}
+
+struct WrongKindSinks;
+
+impl SinkFactory for WrongKindSinks {
+    type Sink = WrongKindSink;
+    fn sink(&self) -> WrongKindSink {
+        WrongKindSink {
+            inner: MockSink::new(16),
+            ended: false,
+        }
+    }
+    fn written(&self, sink: &WrongKindSink) -> Vec<u8> {
+        sink.inner.data().to_vec()
+    }
+    fn ended(&self, sink: &WrongKindSink) -> bool {
+        sink.inner.eof_called()
+    }
+}
+
+#[test]
+fn a_sink_with_the_wrong_error_kind_after_its_end_is_caught() {
+    match strait_conformance::sources::run_sink_case(&WrongKindSinks, "write_after_eof_fails") {
+        Outcome::Failed(why) => assert!(why.contains("must fail with BrokenPipe"), "{why}"),
+        other => panic!("the wrong error kind was not caught: {other:?}"),
     }
 }
