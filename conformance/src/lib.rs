@@ -124,7 +124,7 @@
 //! use std::io;
 //! use strait_conformance::faults::ChunkLimit;
 //! use strait_conformance::TransportFactory;
-//! use strait_streams::{duplex, read, when_all, write_all, DuplexStream};
+//! use strait_streams::{duplex, read_exact, when_all, write_all, DuplexStream};
 //!
 //! /// A client end that moves at most 1000 bytes per operation, and a plain server end.
 //! struct Greeted;
@@ -139,10 +139,10 @@
 //!         // The shape of a handshake: neither side finishes without the other.
 //!         let hello = async {
 //!             write_all(&mut client, "hello").await?;
-//!             read(&mut client, &mut [0u8; 7][..]).await
+//!             read_exact(&mut client, &mut [0u8; 7][..]).await
 //!         };
 //!         let welcome = async {
-//!             read(&mut server, &mut [0u8; 5][..]).await?;
+//!             read_exact(&mut server, &mut [0u8; 5][..]).await?;
 //!             write_all(&mut server, "welcome").await
 //!         };
 //!         when_all((hello, welcome)).await?;

@@ -102,7 +102,7 @@ fn complete_read_fills_buffers<F: SourceFactory>(f: &F) -> CaseResult {
     let (mut x, mut y) = ([0u8; 30], [0u8; 40]);
     let n = f.block_on(async {
         let mut bufs = [MutableBuffer::new(&mut x), MutableBuffer::new(&mut y)];
-        src.read(&mut bufs).await
+        src.read_exact(&mut bufs).await
     });
     let n = step("read", n)?;
     ensure(n == 70, || {
@@ -121,11 +121,11 @@ fn complete_read_is_short_only_at_end<F: SourceFactory>(f: &F) -> CaseResult {
         let mut first = [0u8; 70];
         let n = step(
             "read",
-            src.read(&mut [MutableBuffer::new(&mut first)]).await,
+            src.read_exact(&mut [MutableBuffer::new(&mut first)]).await,
         )?;
         ensure(n == 70, || format!("first read returned {n} of 70"))?;
         let mut rest = [0u8; 64];
-        let n = step("read", src.read(&mut [MutableBuffer::new(&mut rest)]).await)?;
+        let n = step("read", src.read_exact(&mut [MutableBuffer::new(&mut rest)]).await)?;
         ensure(n == 30 && rest[..30] == data[70..], || {
             format!("the last read returned {n} bytes, expected the 30 left")
         })
@@ -137,11 +137,11 @@ fn read_after_end_returns_nothing<F: SourceFactory>(f: &F) -> CaseResult {
     let mut src = f.source(b"xy");
     f.block_on(async {
         let mut buf = [0u8; 8];
-        step("read", src.read(&mut [MutableBuffer::new(&mut buf)]).await)?;
+        step("read", src.read_exact(&mut [MutableBuffer::new(&mut buf)]).await)?;
         for _ in 0..2 {
             let n = step(
                 "read at end",
-                src.read(&mut [MutableBuffer::new(&mut buf)]).await,
+                src.read_exact(&mut [MutableBuffer::new(&mut buf)]).await,
             )?;
             ensure(n == 0, || format!("read after the end returned {n}"))?;
         }
@@ -271,7 +271,7 @@ fn complete_write_delivers_everything<F: SinkFactory>(f: &F) -> CaseResult {
         ConstBuffer::new(&data[1..4000]),
         ConstBuffer::new(&data[4000..]),
     ];
-    let n = step("write", f.block_on(sink.write(&parts)))?;
+    let n = step("write", f.block_on(sink.write_all(&parts)))?;
     ensure(n == 5000, || format!("write reported {n} of 5000 bytes"))?;
     ensure(f.written(&sink) == data, || {
         "the sink received different bytes".into()
@@ -297,7 +297,7 @@ fn write_eof_delivers_then_ends<F: SinkFactory>(f: &F) -> CaseResult {
 fn write_after_eof_fails<F: SinkFactory>(f: &F) -> CaseResult {
     let mut sink = f.sink();
     step("close", f.block_on(sink.close()))?;
-    let r = f.block_on(sink.write(&[ConstBuffer::from("late")]));
+    let r = f.block_on(sink.write_all(&[ConstBuffer::from("late")]));
     ensure(
         matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
         || format!("a write after the end must fail with BrokenPipe, got {r:?}"),

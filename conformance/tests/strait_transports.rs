@@ -14,7 +14,7 @@ use strait_conformance::{
     StreamPairFactory,
 };
 use strait_streams::{
-    duplex, read, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, ReadStream, RunLoop,
+    duplex, read_exact, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, ReadStream, RunLoop,
     ThreadPool, WriteStream,
 };
 use strait_vocab::{CircularBuffer, ConstBuffer, FlatBuffer, MutableBuffer, VecBuffer};
@@ -142,10 +142,10 @@ impl TransportFactory for Mixed {
         };
         let hello = async {
             write_all(&mut client, "hello").await?;
-            read(&mut client, &mut [0u8; 7][..]).await
+            read_exact(&mut client, &mut [0u8; 7][..]).await
         };
         let welcome = async {
-            read(&mut server, &mut [0u8; 5][..]).await?;
+            read_exact(&mut server, &mut [0u8; 5][..]).await?;
             write_all(&mut server, "welcome").await
         };
         strait_streams::when_all((hello, welcome)).await?;
@@ -260,7 +260,7 @@ fn an_exchange_fails_cleanly_at_every_injected_point() {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut got = [0u8; 7];
-            let n = read(&mut b, &mut got[..])
+            let n = read_exact(&mut b, &mut got[..])
                 .await
                 .map_err(|e| e.to_string())?;
             if &got[..n] != b"request" {

@@ -27,7 +27,7 @@ async fn round<A: Stream + Unpin, B: Stream + Unpin>(
     write_all(&mut *a, &b"0123456789abcdef"[..]).await?;
     let mut got = 0;
     while got < 16 {
-        match b.read_some(&mut buf[got..16]).await? {
+        match b.read(&mut buf[got..16]).await? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             n => got += n,
         }

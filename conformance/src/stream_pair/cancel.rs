@@ -23,7 +23,7 @@ pub(super) fn stop_cancels_pending_read<F: TransportFactory>(f: &F, s: &Steps) -
     let source = StopSource::new();
     with_pair(f, s, f.prompt() * 5, |mut a, mut b| async move {
         let mut buf = [0u8; 8];
-        let op = with_stop_token(source.token(), b.read_some(&mut buf[..]));
+        let op = with_stop_token(source.token(), b.read(&mut buf[..]));
         let stopper = {
             let source = source.clone();
             std::thread::spawn(move || {
@@ -63,12 +63,12 @@ pub(super) fn stopped_token_does_no_io<F: TransportFactory>(f: &F, s: &Steps) ->
     with_pair(f, s, f.prompt() * 5, |mut a, mut b| async move {
         s.io("write_all", write_all(&mut a, "x")).await?;
         s.enter("read under a stopped token");
-        let r = with_stop_token(source.token(), b.read_some(&mut [0u8; 8][..])).await;
+        let r = with_stop_token(source.token(), b.read(&mut [0u8; 8][..])).await;
         ensure(matches!(&r, Err(e) if is_canceled(e)), || {
             format!("read under a stopped token: expected canceled, got {r:?}")
         })?;
         s.enter("write under a stopped token");
-        let w = with_stop_token(source.token(), a.write_some("LOST")).await;
+        let w = with_stop_token(source.token(), a.write("LOST")).await;
         ensure(matches!(&w, Err(e) if is_canceled(e)), || {
             format!("write under a stopped token: expected canceled, got {w:?}")
         })?;
@@ -86,7 +86,7 @@ pub(super) fn dropped_read_loses_nothing<F: TransportFactory>(f: &F, s: &Steps) 
         {
             s.enter("start a read with nothing to read");
             let mut buf = [0u8; 8];
-            let mut pending = pin!(b.read_some(&mut buf[..]));
+            let mut pending = pin!(b.read(&mut buf[..]));
             let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
             ensure(first.is_pending(), || {
                 format!("a read with nothing written must wait, got {first:?}")
@@ -114,7 +114,7 @@ pub(super) fn dropped_write_duplicates_nothing<F: TransportFactory>(
         // Fill the transport until a write must wait (bounded: 64 MiB).
         s.enter("fill until a write waits");
         for _ in 0..1024 {
-            let mut w = pin!(a.write_some(&chunk[..]));
+            let mut w = pin!(a.write(&chunk[..]));
             match std::future::poll_fn(|cx| Poll::Ready(w.as_mut().poll(cx))).await {
                 Poll::Ready(r) => {
                     let n = r.map_err(|e| format!("write_some: {e}"))?;
@@ -136,7 +136,7 @@ pub(super) fn dropped_write_duplicates_nothing<F: TransportFactory>(
             let mut out = Vec::new();
             let mut buf = vec![0u8; 64 * 1024];
             loop {
-                match b.read_some(&mut buf[..]).await {
+                match b.read(&mut buf[..]).await {
                     Ok(0) => return Ok(out),
                     Ok(n) => out.extend_from_slice(&buf[..n]),
                     Err(e) => return Err(format!("drain: {e}")),

@@ -29,7 +29,7 @@ pub(super) fn end_of_stream_after_shutdown<F: TransportFactory>(f: &F, s: &Steps
                 .bounded(
                     "read at end of stream",
                     f.prompt(),
-                    b.read_some(&mut buf[..]),
+                    b.read(&mut buf[..]),
                 )
                 .await?
                 .map_err(|e| format!("read at end of stream: {e}"))?;
@@ -100,7 +100,7 @@ async fn pending_read_ends<R: Stream + Unpin>(
     check: impl Fn(io::Result<usize>) -> Result<(), String>,
 ) -> CaseResult {
     let mut buf = [0u8; 8];
-    let mut pending = pin!(OnlyWhenWoken::new(reader.read_some(&mut buf[..])));
+    let mut pending = pin!(OnlyWhenWoken::new(reader.read(&mut buf[..])));
     s.enter("start a read with nothing to read");
     let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
     if let Poll::Ready(r) = first {
@@ -145,7 +145,7 @@ async fn write_after_shutdown(
 ) -> CaseResult {
     s.io("shutdown", w.shutdown()).await?;
     let r = s
-        .bounded("write after shutdown", f.prompt(), w.write_some("late"))
+        .bounded("write after shutdown", f.prompt(), w.write("late"))
         .await?;
     match r {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -169,7 +169,7 @@ pub(super) fn peer_drop_ends_reads<F: TransportFactory>(f: &F, s: &Steps) -> Cas
             .bounded(
                 "read from a dropped peer",
                 f.prompt(),
-                a.read_some(&mut buf[..]),
+                a.read(&mut buf[..]),
             )
             .await?;
         read_ended_by_drop(r)
@@ -189,7 +189,7 @@ pub(super) fn write_to_dropped_peer_fails<F: TransportFactory>(f: &F, s: &Steps)
                 .bounded(
                     "write to a dropped peer",
                     f.prompt(),
-                    a.write_some(&chunk[..]),
+                    a.write(&chunk[..]),
                 )
                 .await?;
             if let Err(e) = r {
@@ -205,7 +205,7 @@ pub(super) fn write_to_dropped_peer_fails<F: TransportFactory>(f: &F, s: &Steps)
             .bounded(
                 "write after a failed write",
                 f.prompt(),
-                a.write_some(&chunk[..]),
+                a.write(&chunk[..]),
             )
             .await?;
         ensure(again.is_err(), || {

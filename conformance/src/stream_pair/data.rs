@@ -5,7 +5,7 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::task::Poll;
 
-use strait_streams::{read, write_all, ReadStreamExt, Stream, WriteStreamExt};
+use strait_streams::{read_exact, write_all, ReadStreamExt, Stream, WriteStreamExt};
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
 use super::{read_n, with_pair, TransportFactory};
@@ -19,19 +19,19 @@ pub(super) fn empty_buffers_complete_at_once<F: TransportFactory>(f: &F, s: &Ste
     with_pair(f, s, f.prompt() * 5, |mut a, mut b| async move {
         s.enter("read_some into an empty buffer");
         let mut nothing = [0u8; 0];
-        let r = poll_once(pin!(b.read_some(&mut nothing[..])));
+        let r = poll_once(pin!(b.read(&mut nothing[..])));
         ensure(matches!(r, Poll::Ready(Ok(0))), || {
             format!("read_some with an empty buffer must be Ready(Ok(0)) at once, got {r:?}")
         })?;
         s.enter("read_some into no buffers");
         let mut none: [MutableBuffer<'_>; 0] = [];
-        let r = poll_once(pin!(b.read_some(&mut none[..])));
+        let r = poll_once(pin!(b.read(&mut none[..])));
         ensure(matches!(r, Poll::Ready(Ok(0))), || {
             format!("read_some with no buffers must be Ready(Ok(0)), got {r:?}")
         })?;
         s.enter("write_some of empty buffers");
         let r = poll_once(pin!(
-            a.write_some(&[ConstBuffer::EMPTY, ConstBuffer::EMPTY][..])
+            a.write(&[ConstBuffer::EMPTY, ConstBuffer::EMPTY][..])
         ));
         ensure(matches!(r, Poll::Ready(Ok(0))), || {
             format!("write_some of empty buffers must be Ready(Ok(0)), got {r:?}")
@@ -68,7 +68,7 @@ pub(super) fn vectored_buffers_keep_order<F: TransportFactory>(f: &F, s: &Steps)
             MutableBuffer::new(&mut y),
             MutableBuffer::new(&mut z),
         ];
-        let n = s.io("vectored read", read(&mut b, bufs)).await?;
+        let n = s.io("vectored read", read_exact(&mut b, bufs)).await?;
         ensure(n == 13 && &x == b"one" && &z == b",two,three", || {
             format!("vectored read got {n} bytes: {x:?} {z:?}")
         })
@@ -84,7 +84,7 @@ pub(super) fn one_byte_reads_reassemble<F: TransportFactory>(f: &F, s: &Steps) -
         while got.len() < msg.len() {
             let mut one = [0u8; 1];
             match s
-                .io("one-byte read_some", b.read_some(&mut one[..]))
+                .io("one-byte read_some", b.read(&mut one[..]))
                 .await?
             {
                 0 => return Err(format!("end of stream after {} bytes", got.len())),
@@ -116,7 +116,7 @@ async fn flushed_arrive<F: TransportFactory>(
     reader: &mut (impl Stream + Unpin),
     who: &str,
 ) -> CaseResult {
-    let n = s.io("write_some", writer.write_some("flush me")).await?;
+    let n = s.io("write_some", writer.write("flush me")).await?;
     s.io("flush", writer.flush()).await?;
     let got = s
         .bounded("read the flushed bytes", f.prompt(), read_n(reader, n))

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use strait_streams::{read, RunLoop, Stream};
+use strait_streams::{read_exact, RunLoop, Stream};
 
 use crate::report::{CaseResult, Outcome, Report};
 use crate::watch::{run_watched, Gate, Steps};
@@ -220,7 +220,7 @@ where
 /// Reads exactly `n` bytes (or until end of stream) and returns them.
 async fn read_n<S: Stream + Unpin>(s: &mut S, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    let got = read(s, &mut buf[..]).await?;
+    let got = read_exact(s, &mut buf[..]).await?;
     buf.truncate(got);
     Ok(buf)
 }
