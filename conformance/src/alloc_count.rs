@@ -1,17 +1,31 @@
 //! The opt-in counting allocator: install [`CountingAllocator`] as the test binary's
 //! global allocator and the zero-allocation cases run; without it they are skipped.
+//!
+//! It keeps two counts: one per thread ([`allocations`]) and one for the whole process
+//! ([`process_allocations`]). The cases use the process-wide one, so allocations a
+//! transport makes on its own threads (a reactor, a completion thread, a runtime's
+//! workers) count as much as those on the thread that awaits the operation.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+static PROCESS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one allocation, on this thread and for the process.
+#[inline]
+fn count() {
+    PROCESS.fetch_add(1, Ordering::Relaxed);
+    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+}
 
 std::thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A global allocator that counts allocations per thread and forwards to `System`.
+/// A global allocator that counts allocations (per thread and for the process) and
+/// forwards to `System`.
 ///
 /// ```
 /// #[global_allocator]
@@ -21,6 +35,12 @@ std::thread_local! {
 /// let before = strait_conformance::allocations();
 /// drop(Box::new(1u8));
 /// assert_eq!(strait_conformance::allocations(), before + 1);
+/// // Allocations on other threads count for the process.
+/// let process = strait_conformance::process_allocations();
+/// std::thread::scope(|s| {
+///     s.spawn(|| drop(Box::new(2u8)));
+/// });
+/// assert!(strait_conformance::process_allocations() > process);
 /// # }
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
@@ -30,7 +50,7 @@ pub struct CountingAllocator;
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         INSTALLED.store(true, Ordering::Relaxed);
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        count();
         // SAFETY: forwarded contract.
         unsafe { System.alloc(layout) }
     }
@@ -40,12 +60,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         INSTALLED.store(true, Ordering::Relaxed);
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        count();
         // SAFETY: forwarded contract.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        count();
         // SAFETY: forwarded contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -61,4 +81,11 @@ pub fn counting_installed() -> bool {
 /// Allocations made by this thread so far (0 without the counting allocator).
 pub fn allocations() -> u64 {
     COUNT.with(Cell::get)
+}
+
+/// Allocations made by every thread of the process so far (0 without the counting
+/// allocator). Other work running at the same time counts too: the stream cases that
+/// measure hold the kit's exclusive gate, so no other conformance case runs meanwhile.
+pub fn process_allocations() -> u64 {
+    PROCESS.load(Ordering::Relaxed)
 }

@@ -58,11 +58,11 @@ pub fn cases<F: DynamicBufferFactory>() -> Vec<(&'static str, Case<F>)> {
 /// # Panics
 /// If no case has that name.
 pub fn run_case<F: DynamicBufferFactory>(factory: &F, name: &str) -> Outcome {
-    let (_, case) = cases::<F>()
+    let (name, case) = cases::<F>()
         .into_iter()
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no dynamic-buffer case named {name}"));
-    crate::outcome_of(|| case(factory))
+    crate::outcome_of(name, || case(factory))
 }
 
 /// Runs every case.
@@ -70,7 +70,7 @@ pub fn run<F: DynamicBufferFactory>(factory: &F) -> Report {
     Report {
         cases: cases::<F>()
             .into_iter()
-            .map(|(name, case)| (name, crate::outcome_of(|| case(factory))))
+            .map(|(name, case)| (name, crate::outcome_of(name, || case(factory))))
             .collect(),
     }
 }

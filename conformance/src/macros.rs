@@ -1,22 +1,41 @@
 //! Macros that expand a suite into one `#[test]` per case.
 
 /// Expands the stream-pair suite into a module `$name` with one `#[test]` per case, run
-/// against the factory expression `$factory`.
+/// against the factory expression `$factory` (a
+/// [`TransportFactory`](crate::TransportFactory) or a
+/// [`StreamPairFactory`](crate::StreamPairFactory), evaluated once per case).
 #[macro_export]
 macro_rules! stream_pair_suite {
     ($name:ident, $factory:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::__cases!(stream_pair, $factory;
-                empty_buffers_complete_at_once, round_trip, vectored_buffers_keep_order,
-                one_byte_reads_reassemble, end_of_stream_after_shutdown,
-                half_close_keeps_reverse_direction, write_after_shutdown_fails,
-                peer_drop_ends_reads, write_to_dropped_peer_fails,
-                large_transfer_both_directions, stop_cancels_pending_read,
-                stopped_token_does_no_io, dropped_read_loses_nothing,
-                dropped_write_duplicates_nothing, no_allocation_per_operation);
+            $crate::__stream_pair_cases!(tests $factory);
         }
+    };
+}
+
+/// The one list of stream-pair cases, in run order: expands into the suite's tests
+/// (`tests $factory`) or into `$callback! { case, ... }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __stream_pair_cases {
+    (@list [tests $factory:expr] $($case:ident),*) => {
+        $crate::__cases!(stream_pair, $factory; $($case),*);
+    };
+    (@list [$callback:ident] $($case:ident),*) => {
+        $callback! { $($case),* }
+    };
+    ($($how:tt)*) => {
+        $crate::__stream_pair_cases! { @list [$($how)*]
+            empty_buffers_complete_at_once, round_trip, vectored_buffers_keep_order,
+            one_byte_reads_reassemble, flushed_bytes_arrive_without_shutdown,
+            end_of_stream_after_shutdown, half_close_keeps_reverse_direction,
+            pending_read_ends_on_peer_shutdown, write_after_shutdown_fails,
+            peer_drop_ends_reads, pending_read_ends_on_peer_drop, write_to_dropped_peer_fails,
+            large_transfer_both_directions, stop_cancels_pending_read,
+            stopped_token_does_no_io, dropped_read_loses_nothing,
+            dropped_write_duplicates_nothing, no_allocation_per_operation }
     };
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every check held.
     Passed,
@@ -11,6 +12,10 @@ pub enum Outcome {
     Failed(String),
     /// The case could not run here (for example, no counting allocator installed).
     Skipped(String),
+    /// The case ran under an exception the factory documents (for example
+    /// [`allocation_exception`](crate::TransportFactory::allocation_exception)): the
+    /// note gives what was measured and the reason. Not a failure, not a pass.
+    Noted(String),
 }
 
 /// The result of a case: `Err` carries the reason it failed.
@@ -24,7 +29,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// `true` when no case failed.
+    /// `true` when no case failed (skipped and noted cases do not fail a report).
     pub fn passed(&self) -> bool {
         !self
             .cases
@@ -43,6 +48,17 @@ impl Report {
             .collect()
     }
 
+    /// The cases that ran under a documented exception, with their notes.
+    pub fn notes(&self) -> Vec<(&'static str, &str)> {
+        self.cases
+            .iter()
+            .filter_map(|(name, o)| match o {
+                Outcome::Noted(note) => Some((*name, note.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The outcome of one case, by name.
     pub fn outcome(&self, case: &str) -> Option<&Outcome> {
         self.cases.iter().find(|(n, _)| *n == case).map(|(_, o)| o)
@@ -56,6 +72,7 @@ impl fmt::Display for Report {
                 Outcome::Passed => writeln!(f, "pass  {name}")?,
                 Outcome::Failed(why) => writeln!(f, "FAIL  {name}: {why}")?,
                 Outcome::Skipped(why) => writeln!(f, "skip  {name}: {why}")?,
+                Outcome::Noted(note) => writeln!(f, "note  {name}: {note}")?,
             }
         }
         Ok(())

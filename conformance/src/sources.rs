@@ -74,11 +74,11 @@ pub fn cases<F: SourceFactory>() -> Vec<(&'static str, SourceCase<F>)> {
 /// # Panics
 /// If no case has that name.
 pub fn run_case<F: SourceFactory>(factory: &F, name: &str) -> Outcome {
-    let (_, case) = cases::<F>()
+    let (name, case) = cases::<F>()
         .into_iter()
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no source case named {name}"));
-    crate::outcome_of(|| case(factory))
+    crate::outcome_of(name, || case(factory))
 }
 
 /// Runs every source case.
@@ -86,7 +86,7 @@ pub fn run<F: SourceFactory>(factory: &F) -> Report {
     Report {
         cases: cases::<F>()
             .into_iter()
-            .map(|(name, case)| (name, crate::outcome_of(|| case(factory))))
+            .map(|(name, case)| (name, crate::outcome_of(name, || case(factory))))
             .collect(),
     }
 }
@@ -250,11 +250,11 @@ pub fn sink_cases<F: SinkFactory>() -> Vec<(&'static str, SinkCase<F>)> {
 /// # Panics
 /// If no case has that name.
 pub fn run_sink_case<F: SinkFactory>(factory: &F, name: &str) -> Outcome {
-    let (_, case) = sink_cases::<F>()
+    let (name, case) = sink_cases::<F>()
         .into_iter()
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no sink case named {name}"));
-    crate::outcome_of(|| case(factory))
+    crate::outcome_of(name, || case(factory))
 }
 
 /// Runs every sink case.
@@ -262,7 +262,7 @@ pub fn run_sinks<F: SinkFactory>(factory: &F) -> Report {
     Report {
         cases: sink_cases::<F>()
             .into_iter()
-            .map(|(name, case)| (name, crate::outcome_of(|| case(factory))))
+            .map(|(name, case)| (name, crate::outcome_of(name, || case(factory))))
             .collect(),
     }
 }
@@ -298,14 +298,16 @@ fn write_eof_delivers_then_ends<F: SinkFactory>(f: &F) -> CaseResult {
     )
 }
 
-/// Rule: writing after the end fails.
+/// Rule: writing after the end fails with `ErrorKind::BrokenPipe` (as the traits
+/// document).
 fn write_after_eof_fails<F: SinkFactory>(f: &F) -> CaseResult {
     let mut sink = f.sink();
     step("close", f.block_on(sink.close()))?;
     let r = f.block_on(sink.write_all(&[ConstBuffer::from("late")]));
-    ensure(r.is_err(), || {
-        format!("a write after the end succeeded: {r:?}")
-    })?;
+    ensure(
+        matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+        || format!("a write after the end must fail with BrokenPipe, got {r:?}"),
+    )?;
     ensure(f.written(&sink).is_empty(), || {
         "bytes written after the end arrived".into()
     })

@@ -1,11 +1,11 @@
-//! Helpers shared by the suites: deterministic payloads, checksums, time bounds,
-//! single polls.
+//! Helpers shared by the suites: deterministic payloads, checksums, single polls,
+//! polls only on wake-up.
 
 use std::future::Future;
-use std::io;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Byte `i` of the payload seeded with `seed` (cheap, position-dependent, not periodic
 /// at small scales, so drops and duplicates shift the pattern and are caught).
@@ -41,52 +41,69 @@ impl Checksum {
 }
 
 /// Polls `f` once with a no-op waker.
-pub(crate) fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+pub(crate) fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-/// Runs `f`, failing with a clear reason if it takes longer than `limit`. Unlike
-/// `strait_streams::timeout`, it abandons (drops) `f` instead of stopping and awaiting
-/// it, so a transport that ignores stop requests cannot hang the suite.
-pub(crate) async fn bounded<T>(
-    what: &str,
-    limit: Duration,
-    f: impl Future<Output = io::Result<T>>,
-) -> Result<io::Result<T>, String> {
-    let mut f = pin!(f);
-    let mut timer = pin!(strait_streams::delay(limit));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = f.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(_) => {
-                Poll::Ready(Err(format!("{what}: did not complete within {limit:?}")))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+/// Polls `inner` only when its own waker was woken (and once at the start), like a
+/// task of its own inside the caller's task. A case awaits a pending operation through
+/// it to check that the *transport* wakes it: re-polling on every wake of the caller
+/// would find the new state without any wake-up from the transport.
+pub(crate) struct OnlyWhenWoken<F> {
+    inner: F,
+    flag: Arc<WakeFlag>,
+    started: bool,
 }
 
-/// Runs a whole case body, failing (and abandoning it) if it takes longer than `limit`:
-/// a broken transport makes a case fail, never hang.
-pub(crate) async fn within(
-    limit: Duration,
-    body: impl Future<Output = Result<(), String>>,
-) -> Result<(), String> {
-    let mut body = pin!(body);
-    let mut timer = pin!(strait_streams::delay(limit));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(r) = body.as_mut().poll(cx) {
-            return Poll::Ready(r);
+struct WakeFlag {
+    woken: AtomicBool,
+    caller: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let caller = self
+            .caller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(w) = caller {
+            w.wake();
         }
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(_) => Poll::Ready(Err(format!(
-                "did not finish within {limit:?} (lost or withheld bytes, or a missed wake-up)"
-            ))),
-            Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<F: Future + Unpin> OnlyWhenWoken<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        OnlyWhenWoken {
+            inner,
+            flag: Arc::new(WakeFlag {
+                woken: AtomicBool::new(false),
+                caller: Mutex::new(None),
+            }),
+            started: false,
         }
-    })
-    .await
+    }
+}
+
+impl<F: Future + Unpin> Future for OnlyWhenWoken<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        *self
+            .flag
+            .caller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        let woken = self.flag.woken.swap(false, Ordering::AcqRel);
+        if self.started && !woken {
+            return Poll::Pending;
+        }
+        self.started = true;
+        let waker = Waker::from(self.flag.clone());
+        Pin::new(&mut self.inner).poll(&mut Context::from_waker(&waker))
+    }
 }
