@@ -14,8 +14,8 @@ use strait_conformance::{
     StreamPairFactory,
 };
 use strait_streams::{
-    duplex, read_exact, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, ReadStream,
-    RunLoop, ThreadPool, WriteStream,
+    duplex, io::MockSink, io::MockSource, read_exact, write_all, AnyExecutor, DuplexStream,
+    ReadStream, RunLoop, ThreadPool, WriteStream,
 };
 use strait_vocab::{CircularBuffer, ConstBuffer, FlatBuffer, MutableBuffer, VecBuffer};
 

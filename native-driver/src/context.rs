@@ -10,9 +10,10 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use strait_streams::exec::{ExecutionContext, Inject, RunQueue, Services};
+use strait_streams::driver::{Inject, RunQueue};
+use strait_streams::exec::{ExecutionContext, Services};
 use strait_streams::{
-    AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable, TimerService,
+    driver::TimerService, AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable,
 };
 
 use crate::reactor::{Reactor, WAKE_TOKEN};
@@ -395,7 +396,7 @@ impl IoContext {
             if signal.woken.swap(false, Ordering::SeqCst) {
                 let _running = Running::enter(self.shared());
                 let _budget = crate::budget::Grant::new();
-                let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
+                let out = strait_streams::driver::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
                     return out;
                 }

@@ -66,7 +66,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod alloc;
-mod combinators;
+pub mod combinators;
+pub mod driver;
 mod env;
 mod error;
 pub mod exec;
@@ -74,30 +75,44 @@ pub mod io;
 mod launch;
 #[cfg(all(test, loom))]
 mod loom_models;
-mod primitives;
+pub mod primitives;
 mod stop;
 mod sync;
 pub mod task;
 
+// Buffers, from strait-vocab: one import path serves buffers and streams.
+/// The buffer vocabulary crate, re-exported whole (views, windows, slicing, `bufgrind`).
+pub use strait_vocab as vocab;
+#[cfg(feature = "bytes")]
+pub use strait_vocab::BytesMutBuffer;
+pub use strait_vocab::{
+    buffer_copy, buffer_size, CircularBuffer, ConstBuffer, ConstBufferSequence, DynamicBuffer,
+    FlatBuffer, MutableBuffer, MutableBufferSequence, OwnedBuffer, VecBuffer,
+};
+
+// Execution.
 pub use alloc::{FrameAlloc, FrameAllocator, RecyclingAllocator, SystemAllocator};
-pub use combinators::timer::TimerKey;
 pub use combinators::{
-    delay, delay_until, timeout, when_all, when_any, Delay, FallbackTimer, IntoWhenAll,
-    IntoWhenAny, OneOf2, OneOf3, OneOf4, OneOf5, OneOf6, Timeout, TimerService, TimerTable,
-    WhenAll2, WhenAll3, WhenAll4, WhenAll5, WhenAll6, WhenAllVec, WhenAny, WhenAny2, WhenAny3,
-    WhenAny4, WhenAny5, WhenAny6,
+    delay, delay_until, timeout, when_all, when_any, IntoWhenAll, IntoWhenAny, OneOf2, OneOf3,
+    OneOf4, OneOf5, OneOf6,
 };
-pub use env::{
-    enter_env, env, env_is_set, stop_requested, with_env, with_frame_allocator, with_stop_token,
-    IoEnv, WithEnv,
-};
+pub use env::{env, stop_requested, with_env, with_frame_allocator, with_stop_token, IoEnv};
 pub use error::{bytes_transferred, canceled, is_canceled, Canceled, PartialTransfer};
 pub use exec::{
     system_executor, AnyExecutor, ExecutionContext, Executor, ExecutorRef, RunLoop, Service,
     ServiceExists, Services, Strand, ThreadPool, WorkGuard,
 };
-pub use io::*;
-pub use launch::{block_on, block_on_with, run, run_async, yield_now, RunAsync, RunOn, YieldNow};
-pub use primitives::{AsyncEvent, AsyncMutex, AsyncMutexGuard, Lock, Wait};
+pub use launch::{block_on, block_on_with, run, run_async, yield_now};
+pub use primitives::{AsyncEvent, AsyncMutex, AsyncMutexGuard};
 pub use stop::{StopCallback, StopForwarder, StopSource, StopToken, StopWaker};
-pub use task::{spawn, JoinError, JoinHandle, Runnable, Task};
+pub use task::{spawn, JoinError, JoinHandle, LocalTask, Runnable, Task};
+
+// Streams.
+pub use io::{
+    duplex, pull_from, push_to, push_to_sink, read_at_least, read_exact, read_to_end, read_until,
+    split, write_all, AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream,
+    AnyWriteSink, AnyWriteStream, BufReader, BufWriter, BufferSink, BufferSinkExt, BufferSource,
+    BufferSourceExt, DuplexStream, FromFuturesIo, FuturesIo, LocalAnyReadStream, LocalAnyStream,
+    LocalAnyWriteStream, Matcher, ReadHalf, ReadSource, ReadSourceExt, ReadStream, ReadStreamExt,
+    Stream, WriteHalf, WriteSink, WriteSinkExt, WriteStream, WriteStreamExt,
+};

@@ -9,9 +9,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use strait_streams::{
-    duplex, AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
-    AnyWriteStream, BufferSinkExt, BufferSource, BufferSourceExt, MockSink, MockSource,
-    ReadSourceExt, ReadStreamExt, WriteSinkExt, WriteStreamExt,
+    duplex, io::MockSink, io::MockSource, AnyBufferSink, AnyBufferSource, AnyReadSource,
+    AnyReadStream, AnyStream, AnyWriteSink, AnyWriteStream, BufferSinkExt, BufferSource,
+    BufferSourceExt, ReadSourceExt, ReadStreamExt, WriteSinkExt, WriteStreamExt,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer};
 

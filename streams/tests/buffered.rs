@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use strait_streams::{
-    block_on, duplex, pull_from, read_exact, read_until, write_all, BufReader, BufWriter,
-    BufferSource, BufferSourceExt, MockStream, ReadSourceExt, ReadStreamExt, WriteSinkExt,
+    block_on, duplex, io::MockStream, pull_from, read_exact, read_until, write_all, BufReader,
+    BufWriter, BufferSource, BufferSourceExt, ReadSourceExt, ReadStreamExt, WriteSinkExt,
     WriteStream, WriteStreamExt,
 };
 use strait_vocab::testing::bufgrind;

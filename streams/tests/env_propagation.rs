@@ -1,8 +1,8 @@
 //! The environment reaches every future in a task without being passed.
 
 use strait_streams::{
-    env, env_is_set, system_executor, with_frame_allocator, with_stop_token, FrameAlloc, IoEnv,
-    RunLoop, StopSource, Task,
+    driver::env_is_set, env, system_executor, with_frame_allocator, with_stop_token, FrameAlloc,
+    IoEnv, RunLoop, StopSource, Task,
 };
 
 async fn leaf() -> IoEnv {

@@ -4,8 +4,8 @@
 use std::future::Future;
 
 use strait_streams::{
-    duplex, pull_from, push_to, push_to_sink, read_at_least, read_exact, read_to_end, read_until,
-    write_all, AnyStream, DuplexStream, MockSink, MockSource, RunLoop, ThreadPool,
+    duplex, io::MockSink, io::MockSource, pull_from, push_to, push_to_sink, read_at_least,
+    read_exact, read_to_end, read_until, write_all, AnyStream, DuplexStream, RunLoop, ThreadPool,
 };
 use strait_vocab::{CircularBuffer, FlatBuffer, VecBuffer};
 

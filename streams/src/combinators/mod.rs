@@ -1,4 +1,5 @@
-//! Structured concurrency: [`when_all`], [`when_any`], [`timeout`] and [`delay`].
+//! Structured concurrency: [`when_all`], [`when_any`], [`timeout`] and [`delay`], and
+//! their futures. (The timer service they run on is in [`driver`](crate::driver).)
 //!
 //! Children are polled in place inside the combinator (no spawn, no allocation per
 //! child), each under the parent's environment with the combinator's own stop token.
@@ -10,12 +11,12 @@
 
 mod scope;
 pub(crate) mod timer;
-mod timer_table;
+pub(crate) mod timer_table;
 mod when_all;
 mod when_any;
 
-pub use timer::{delay, delay_until, timeout, Delay, FallbackTimer, Timeout, TimerService};
-pub use timer_table::TimerTable;
+pub use timer::{delay, delay_until, timeout, Delay, Timeout};
+pub(crate) use timer_table::TimerTable;
 pub use when_all::{
     when_all, IntoWhenAll, WhenAll2, WhenAll3, WhenAll4, WhenAll5, WhenAll6, WhenAllVec,
 };

@@ -4,7 +4,7 @@
 //!
 //! Rules every executor here keeps (the papers' executor concept):
 //! - `post` never runs the task inline; it queues it, and queuing never allocates. The
-//!   run loop and the pool post through the lock-free [`Inject`] stack and take their
+//!   run loop and the pool post through the lock-free [`Inject`](crate::driver::Inject) stack and take their
 //!   queue's lock only to wake a consumer that announced it is going to sleep.
 //! - `dispatch` may run the task sooner — in a "run next" slot — only when called from a
 //!   thread that is running this executor; otherwise it posts. No executor here runs a
@@ -12,16 +12,17 @@
 //! - Work tracking: every spawned task counts as outstanding work from spawn to
 //!   completion; `run` returns and `join` unblocks when it reaches zero.
 
-mod inject;
-mod queue;
+pub(crate) mod inject;
+pub(crate) mod queue;
 mod run_loop;
 mod services;
 mod shared_queue;
 mod strand;
 mod thread_pool;
 
-pub use inject::Inject;
-pub use queue::RunQueue;
+pub use crate::env::WithEnv;
+pub use crate::launch::{RunAsync, RunOn, YieldNow};
+pub(crate) use queue::RunQueue;
 pub use run_loop::{RunLoop, WorkGuard};
 pub use services::{ExecutionContext, Service, ServiceExists, Services};
 pub use strand::Strand;
@@ -61,13 +62,32 @@ pub trait Executor: Send + Sync + 'static {
     ///
     /// [`delay`]: crate::delay
     /// [`timeout`]: crate::timeout
-    /// [`FallbackTimer`]: crate::FallbackTimer
-    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+    /// [`FallbackTimer`]: crate::driver::FallbackTimer
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::driver::TimerService>> {
         None
     }
 
     /// The service registry of this executor's context, if it has one.
     fn services(&self) -> Option<&Services> {
+        None
+    }
+
+    /// Receives every new task of this executor once, when it is spawned. The default
+    /// queues it with [`post`](Self::post).
+    ///
+    /// The spawn-level hook for foreign runtimes: an adapter wraps the task in a
+    /// [`ForeignTask`](crate::driver::ForeignTask) and spawns that on its runtime's own
+    /// scheduler, which then polls the whole task (one runtime task per spawn, no spawn
+    /// per wake, the runtime's work stealing kept); the task's wakes go to the runtime
+    /// and never reach `post`.
+    fn spawn_task(&self, task: Runnable) {
+        self.post(task);
+    }
+
+    /// The list of unfinished tasks of this executor's context, if it keeps one: every
+    /// task spawned on the executor is listed there until it completes, so the context
+    /// can abort them all when it shuts down. The default keeps none.
+    fn owned_tasks(&self) -> Option<&crate::task::OwnedTasks> {
         None
     }
 }

@@ -4,15 +4,16 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use super::shared_queue::SharedQueue;
 use super::{AnyExecutor, ExecutionContext, Executor, RunQueue, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
-use crate::task::{JoinHandle, Runnable};
+use crate::task::{JoinHandle, OwnedTasks, Runnable};
 
 /// A run loop: tasks posted to its executor run on whichever thread calls
 /// [`run`](Self::run) (or `run_one`, `poll`, `run_for`, `block_on`).
@@ -38,6 +39,11 @@ struct LoopShared {
     stopped: AtomicBool,
     services: Services,
     frame_allocator: FrameAlloc,
+    /// Every unfinished task of the loop, aborted when the loop is dropped.
+    owned: OwnedTasks,
+    /// The thread local tasks are bound to, once one was spawned: only it may run the
+    /// loop from then on.
+    local_owner: OnceLock<ThreadId>,
 }
 
 std::thread_local! {
@@ -81,6 +87,24 @@ impl Executor for LoopShared {
 
     fn services(&self) -> Option<&Services> {
         Some(&self.services)
+    }
+
+    fn owned_tasks(&self) -> Option<&OwnedTasks> {
+        Some(&self.owned)
+    }
+}
+
+impl LoopShared {
+    /// Panics when local tasks bind the loop to another thread than the caller.
+    #[track_caller]
+    fn check_local_owner(&self) {
+        if let Some(owner) = self.local_owner.get() {
+            assert!(
+                *owner == std::thread::current().id(),
+                "this RunLoop has local (!Send) tasks bound to thread {owner:?}: only that \
+                 thread may run it"
+            );
+        }
     }
 }
 
@@ -141,6 +165,8 @@ impl RunLoop {
                 stopped: AtomicBool::new(false),
                 services: Services::new(),
                 frame_allocator: alloc,
+                owned: OwnedTasks::new(),
+                local_owner: OnceLock::new(),
             }),
         }
     }
@@ -164,6 +190,49 @@ impl RunLoop {
         F::Output: Send + 'static,
     {
         crate::task::spawn_with_env(future, self.env())
+    }
+
+    /// Spawns a future that is not `Send` on this loop, bound to the calling thread
+    /// (tokio's `spawn_local`, for thread-per-core code, `Rc` state and local streams).
+    ///
+    /// The first local spawn binds the loop to the calling thread: from then on only
+    /// that thread may run it (`run`, `poll`, `block_on`, …), and running it elsewhere
+    /// panics. The output must be `Send` (it may be dropped by whichever thread releases
+    /// the task last). Dropping the loop on another thread leaks the local tasks
+    /// instead of dropping their futures there.
+    ///
+    /// # Panics
+    ///
+    /// When the loop is already bound to another thread.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use strait_streams::RunLoop;
+    /// let rl = RunLoop::new();
+    /// let state = Rc::new(std::cell::Cell::new(1)); // !Send
+    /// let s = state.clone();
+    /// let handle = rl.spawn_local(async move {
+    ///     s.set(s.get() + 1);
+    ///     s.get()
+    /// });
+    /// assert_eq!(rl.block_on(handle).unwrap(), 2);
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let me = std::thread::current().id();
+        let owner = *self.shared.local_owner.get_or_init(|| me);
+        assert!(
+            owner == me,
+            "RunLoop::spawn_local: the loop's local tasks are bound to thread {owner:?}"
+        );
+        // SAFETY: the loop now runs only on this thread (every run entry point checks
+        // `local_owner`), its executor posts rather than handing tasks to a foreign
+        // scheduler, and its drop aborts local tasks only on this thread.
+        unsafe { crate::task::spawn_local_with_env(future, self.env()) }
     }
 
     /// Counts as outstanding work until dropped.
@@ -245,6 +314,7 @@ impl RunLoop {
     /// and runs them; returns how many ran, 0 when the caller should return.
     fn run_batch(&self, wait: Wait, max: usize) -> usize {
         let shared = &*self.shared;
+        shared.check_local_owner();
         let mut batch = {
             let mut queue = shared.queue.lock();
             loop {
@@ -308,6 +378,7 @@ impl RunLoop {
     /// future waits for (a silent deadlock otherwise). Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         crate::launch::assert_not_in_task("RunLoop::block_on");
+        self.shared.check_local_owner();
         let env = self.env();
         let signal = Arc::new(BlockOnSignal {
             woken: AtomicBool::new(true),
@@ -405,9 +476,22 @@ impl ExecutionContext for RunLoop {
 impl Drop for RunLoop {
     fn drop(&mut self) {
         self.shared.services.shutdown();
-        // Queued tasks hold the loop's executor: drop them (aborting their tasks)
-        // outside the lock to break the cycle.
-        let abandoned = self.shared.queue.take_all();
+        let shared = &*self.shared;
+        if shared
+            .local_owner
+            .get()
+            .is_some_and(|owner| *owner != std::thread::current().id())
+        {
+            // Local futures may only be dropped on their thread: leak them (and the
+            // loop's state they keep alive) rather than drop them here.
+            std::mem::forget(shared.queue.take_all());
+            return;
+        }
+        // Tasks hold the loop's executor: abort every task the loop owns (an idle one
+        // drops its future here, releasing what it held), then drop the queued
+        // runnables, which aborts their tasks, to break the cycle.
+        shared.owned.close_and_abort_all();
+        let abandoned = shared.queue.take_all();
         drop(abandoned);
     }
 }

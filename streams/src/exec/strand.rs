@@ -181,7 +181,7 @@ impl Executor for StrandHandle {
         self.state.inner.on_work_finished();
     }
 
-    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::driver::TimerService>> {
         self.state.inner.timer_service()
     }
 
@@ -211,7 +211,7 @@ impl Executor for Strand {
         self.handle.on_work_finished();
     }
 
-    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::TimerService>> {
+    fn timer_service(&self) -> Option<std::sync::Arc<dyn crate::driver::TimerService>> {
         self.handle.timer_service()
     }
 

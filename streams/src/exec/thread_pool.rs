@@ -11,7 +11,7 @@ use super::{AnyExecutor, ExecutionContext, Executor, Services};
 use crate::alloc::FrameAlloc;
 use crate::env::IoEnv;
 use crate::sync::{lock, Condvar};
-use crate::task::{JoinHandle, Runnable};
+use crate::task::{JoinHandle, OwnedTasks, Runnable};
 
 /// A pool of threads running posted tasks in FIFO order.
 ///
@@ -44,6 +44,8 @@ struct PoolShared {
     work: AtomicUsize,
     stop: AtomicBool,
     services: Services,
+    /// Every unfinished task of the pool, aborted when the pool is dropped.
+    owned: OwnedTasks,
 }
 
 std::thread_local! {
@@ -73,6 +75,10 @@ impl Executor for PoolShared {
     fn services(&self) -> Option<&Services> {
         Some(&self.services)
     }
+
+    fn owned_tasks(&self) -> Option<&OwnedTasks> {
+        Some(&self.owned)
+    }
 }
 
 impl ThreadPool {
@@ -94,6 +100,7 @@ impl ThreadPool {
             work: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             services: Services::new(),
+            owned: OwnedTasks::new(),
         });
         let threads = (0..n)
             .map(|i| {
@@ -203,6 +210,8 @@ impl Drop for ThreadPool {
         for handle in std::mem::take(&mut *lock(&self.threads)) {
             let _ = handle.join();
         }
+        // No worker runs now: abort every task the pool owns, then the queued ones.
+        self.shared.owned.close_and_abort_all();
         let abandoned = self.shared.queue.take_all();
         drop(abandoned);
     }

@@ -90,7 +90,8 @@ impl MockBuilder {
 /// and writes fail.
 ///
 /// ```
-/// use strait_streams::{block_on, write_all, MockStream, ReadStreamExt};
+/// use strait_streams::io::MockStream;
+/// use strait_streams::{block_on, write_all, ReadStreamExt};
 /// let mut mock = MockStream::builder().write("ping").read("pong").build();
 /// block_on(async {
 ///     write_all(&mut mock, "ping").await.unwrap();

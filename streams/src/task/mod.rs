@@ -1,9 +1,13 @@
 //! Tasks: spawned futures with [`JoinHandle`]s, and the owned type-erased [`Task`].
 
 mod boxed;
+mod foreign;
+mod owned;
 pub(crate) mod raw;
 
-pub use boxed::Task;
+pub use boxed::{LocalTask, Task};
+pub use foreign::ForeignTask;
+pub use owned::OwnedTasks;
 pub use raw::{JoinError, Runnable};
 
 use std::future::Future;
@@ -75,7 +79,9 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 }
 
 /// Spawns `future` with `env` (its executor runs it; its frame allocator provides the
-/// task's single allocation). The task is posted, never run inline.
+/// task's single allocation). The task goes to the executor's
+/// [`spawn_task`](crate::Executor::spawn_task) hook (by default, posted), never run
+/// inline.
 pub(crate) fn spawn_with_env<F>(future: F, env: IoEnv) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -90,10 +96,65 @@ where
         raw::allocate(future, env, true)
     };
     executor.on_work_started();
-    executor.post(runnable);
+    // SAFETY: a fresh task of `executor`.
+    if let Some(runnable) = unsafe { list(&executor, runnable, raw) } {
+        executor.spawn_task(runnable);
+    }
     JoinHandle {
         raw,
         _output: PhantomData,
+    }
+}
+
+/// Spawns a `!Send` future with `env`: its runnables are posted to `env`'s executor and
+/// must run only on this thread.
+///
+/// # Safety
+/// `env`'s executor runs, aborts and drops this task's runnables only on the calling
+/// thread (a single-threaded context bound to it), and never hands them to
+/// [`ForeignTask`].
+pub(crate) unsafe fn spawn_local_with_env<F>(future: F, env: IoEnv) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    let executor = env.executor.clone();
+    let (runnable, raw) = if env.stop_token.stop_possible() {
+        let stop = crate::stop::StopWaker::new(env.stop_token.clone());
+        // SAFETY: the caller's contract keeps the future on this thread.
+        unsafe { raw::allocate_unchecked(WakeOnStop { future, stop }, env, true) }
+    } else {
+        // SAFETY: as above.
+        unsafe { raw::allocate_unchecked(future, env, true) }
+    };
+    executor.on_work_started();
+    // SAFETY: a fresh task of `executor`.
+    if let Some(runnable) = unsafe { list(&executor, runnable, raw) } {
+        executor.post(runnable);
+    }
+    JoinHandle {
+        raw,
+        _output: PhantomData,
+    }
+}
+
+/// Lists a new task with its executor's [`OwnedTasks`], if it keeps one. A closed
+/// list (a context shut down) aborts the task at once: `None`.
+///
+/// # Safety
+/// `raw` is `runnable`'s fresh task, spawned on `executor`.
+unsafe fn list(
+    executor: &crate::AnyExecutor,
+    runnable: Runnable,
+    raw: NonNull<raw::Header>,
+) -> Option<Runnable> {
+    match executor.owned_tasks() {
+        // SAFETY: a live, unlisted task of this executor.
+        Some(owned) if !unsafe { owned.insert(raw) } => {
+            drop(runnable); // aborts: the join handle reports `Aborted`
+            None
+        }
+        _ => Some(runnable),
     }
 }
 

@@ -9,6 +9,17 @@
 //!   instead of scheduling, and the runner reschedules when the poll returns `Pending`.
 //! - `COMPLETE`: the output (or the abort/panic error) is stored; the future is gone.
 //! - `ABORT`: the join handle asked to abort; the next run drops the future instead.
+//! - `FOREIGN`: a foreign scheduler runs the task through a [`ForeignTask`]: a wake that
+//!   sets `SCHEDULED` wakes that scheduler's waker instead of posting a runnable, and
+//!   the `SCHEDULED` bit itself is the right to run (no runnable object exists).
+//!
+//! # Ownership by a context
+//! An executor that offers [`OwnedTasks`] lists each of its tasks there from spawn to
+//! completion; the list holds a reference, so a task is never freed while listed, and
+//! the context can abort every task it owns when it shuts down.
+//!
+//! [`ForeignTask`]: super::ForeignTask
+//! [`OwnedTasks`]: super::OwnedTasks
 //!
 //! # References
 //! `refs` counts the runnable (at most one), every waker and the join handle. The
@@ -40,6 +51,7 @@ const RUNNING: usize = 2;
 const NOTIFIED: usize = 4;
 const COMPLETE: usize = 8;
 const ABORT: usize = 16;
+const FOREIGN: usize = 32;
 
 /// Why a task produced no value.
 pub enum JoinError {
@@ -122,6 +134,11 @@ pub(crate) struct Header {
     alloc: FrameAlloc,
     /// Whether the task counts as outstanding work of its executor.
     counts_as_work: bool,
+    /// Links in the owning context's [`OwnedTasks`](super::OwnedTasks) list, guarded by
+    /// that list's lock.
+    pub(crate) owned: super::owned::Links,
+    /// The waker of the foreign scheduler running the task (`FOREIGN` tasks only).
+    foreign_waker: Mutex<Option<Waker>>,
 }
 
 #[repr(C)]
@@ -203,6 +220,25 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // SAFETY: `F` and its output are `Send`: any thread may poll, drop or take them.
+    unsafe { allocate_unchecked(future, env, counts_as_work) }
+}
+
+/// [`allocate`] for a future that may not be `Send`.
+///
+/// # Safety
+/// The task's future is polled and dropped only on the thread that calls this (its
+/// executor runs its runnables only there, and whoever aborts or drops them does so
+/// there too), and its output is `Send` or taken on that thread.
+pub(crate) unsafe fn allocate_unchecked<F>(
+    future: F,
+    env: IoEnv,
+    counts_as_work: bool,
+) -> (Runnable, NonNull<Header>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let alloc = env.frame_allocator.clone();
     let layout = std::alloc::Layout::new::<Cell<F>>();
     let ptr = alloc.allocate(layout).cast::<Cell<F>>();
@@ -217,6 +253,8 @@ where
             env,
             alloc,
             counts_as_work,
+            owned: super::owned::Links::new(),
+            foreign_waker: Mutex::new(None),
         },
         stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
     };
@@ -228,15 +266,15 @@ where
 
 fn vtable<F>() -> &'static VTable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
 {
     trait HasVTable {
         const VTABLE: VTable;
     }
-    impl<F: Future + Send + 'static> HasVTable for F
+    impl<F: Future + 'static> HasVTable for F
     where
-        F::Output: Send + 'static,
+        F::Output: 'static,
     {
         const VTABLE: VTable = VTable {
             poll: poll_future::<F>,
@@ -413,7 +451,7 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
     };
 
     if finished {
-        complete(header);
+        complete(ptr);
         // SAFETY: the runnable's reference.
         unsafe { release(ptr) };
         return;
@@ -430,6 +468,13 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
+                Ok(_) if state & FOREIGN != 0 => {
+                    // The foreign scheduler runs it again; our reference goes.
+                    wake_foreign(header);
+                    // SAFETY: the runnable's reference.
+                    unsafe { release(ptr) };
+                    return;
+                }
                 Ok(_) => {
                     header.env.executor.post(Runnable { ptr });
                     return;
@@ -454,7 +499,9 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
     }
 }
 
-fn complete(header: &Header) {
+fn complete(ptr: NonNull<Header>) {
+    // SAFETY: the caller (the runner) holds a reference.
+    let header = unsafe { ptr.as_ref() };
     // Release: the stored output happens before the join handle's Acquire load.
     header
         .state
@@ -463,6 +510,10 @@ fn complete(header: &Header) {
         })
         .expect("closure always returns Some");
     let waker = lock(&header.join_waker).take();
+    if let Some(owned) = header.env.executor.owned_tasks() {
+        // SAFETY: the caller's reference keeps the task alive past the list's release.
+        unsafe { owned.remove(ptr) };
+    }
     if header.counts_as_work {
         header.env.executor.on_work_finished();
     }
@@ -496,9 +547,142 @@ fn wake_by_ref(ptr: NonNull<Header>) {
         }
     }
     if state & RUNNING == 0 {
+        if state & FOREIGN != 0 {
+            // We set SCHEDULED: the foreign scheduler's poll takes it.
+            wake_foreign(header);
+            return;
+        }
         // We set SCHEDULED: make the runnable, with its own reference.
         header.refs.fetch_add(1, Ordering::Relaxed);
         header.env.executor.post(Runnable { ptr });
+    }
+}
+
+impl Header {
+    /// Takes one more reference (the caller holds one already).
+    pub(crate) fn refs_add_one(&self) {
+        self.refs.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Wakes the foreign scheduler of a `FOREIGN` task (outside the slot's lock).
+fn wake_foreign(header: &Header) {
+    let waker = lock(&header.foreign_waker).clone();
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// Aborts the task at `ptr` as soon as possible: at once (on this thread) when it is
+/// idle, otherwise by whoever holds its run right (a queued runnable aborts when run or
+/// dropped; a running task is rescheduled and then aborted).
+///
+/// # Safety
+/// The caller holds a reference. For a task that is not `Send`, this is its thread.
+pub(crate) unsafe fn abort_now(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive.
+    let header = unsafe { ptr.as_ref() };
+    let mut state = header.state.fetch_or(ABORT, Ordering::AcqRel) | ABORT;
+    loop {
+        if state & (COMPLETE | SCHEDULED) != 0 {
+            return;
+        }
+        let next = if state & RUNNING != 0 {
+            state | NOTIFIED
+        } else {
+            state | SCHEDULED
+        };
+        match header
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => break,
+            Err(actual) => state = actual,
+        }
+    }
+    if state & RUNNING == 0 {
+        // We own the run right of an idle task: abort it here.
+        header.refs.fetch_add(1, Ordering::Relaxed);
+        drop(Runnable { ptr });
+    }
+}
+
+/// Foreign-scheduler side of the protocol ([`ForeignTask`](super::ForeignTask)).
+pub(crate) mod foreign {
+    use super::*;
+
+    /// Marks the runnable's task as run by a foreign scheduler; the runnable's
+    /// reference and run right become the caller's.
+    pub(crate) fn adopt(task: Runnable) -> NonNull<Header> {
+        let ptr = task.into_raw();
+        // SAFETY: the runnable's reference keeps the header alive.
+        unsafe { ptr.as_ref() }
+            .state
+            .fetch_or(FOREIGN, Ordering::AcqRel);
+        ptr
+    }
+
+    /// Runs the task if it is scheduled; `true` once it completed.
+    ///
+    /// # Safety
+    /// The caller owns a reference to an adopted task and is its only runner.
+    pub(crate) unsafe fn poll(ptr: NonNull<Header>, waker: &Waker) -> bool {
+        // SAFETY: the caller's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        {
+            let mut slot = lock(&header.foreign_waker);
+            match &mut *slot {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+        let state = header.state.load(Ordering::Acquire);
+        if state & COMPLETE != 0 {
+            return true;
+        }
+        if state & SCHEDULED == 0 {
+            return false;
+        }
+        // The run right is ours: a runnable with its own reference uses it.
+        header.refs.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: reference and SCHEDULED token, as `run` requires.
+        unsafe { run(ptr, false) };
+        header.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// The foreign scheduler dropped the task: abort it and give back the reference.
+    ///
+    /// # Safety
+    /// The caller owns a reference to an adopted task and is not running it.
+    pub(crate) unsafe fn drop(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the header alive.
+        let header = unsafe { ptr.as_ref() };
+        let mut state = header.state.fetch_or(ABORT, Ordering::AcqRel) | ABORT;
+        // The scheduler is gone, so the run right (held or taken now) is ours: abort
+        // here. Nothing else runs a foreign task, so it is not RUNNING.
+        let take = loop {
+            if state & COMPLETE != 0 {
+                break false;
+            }
+            if state & SCHEDULED != 0 {
+                break true;
+            }
+            match header.state.compare_exchange_weak(
+                state,
+                state | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break true,
+                Err(actual) => state = actual,
+            }
+        };
+        if take {
+            header.refs.fetch_add(1, Ordering::Relaxed);
+            std::mem::drop(Runnable { ptr });
+        }
+        // SAFETY: the caller's reference.
+        unsafe { release(ptr) };
     }
 }
 

@@ -1,0 +1,28 @@
+//! What a driver or runtime adapter needs and an application does not: the run-queue
+//! building blocks, task ownership and foreign scheduling, the timer service, and
+//! environment publication.
+//!
+//! # Writing an executor
+//! Queue [`Runnable`](crate::Runnable)s intrusively ([`RunQueue`], the lock-free
+//! [`Inject`] stack for posts from other threads); keep an [`OwnedTasks`] and return it
+//! from [`Executor::owned_tasks`](crate::Executor::owned_tasks) so dropping the context
+//! can abort what it owns ([`OwnedTasks::close_and_abort_all`]); return a
+//! [`TimerService`] from [`Executor::timer_service`](crate::Executor::timer_service) so
+//! `delay` and `timeout` use the context's timers.
+//!
+//! # Adapting a foreign runtime
+//! Implement [`Executor::spawn_task`](crate::Executor::spawn_task) to wrap each new task
+//! in a [`ForeignTask`] and spawn it on the runtime: the runtime's scheduler then owns
+//! it, and the harness publishes the task's environment around each of its polls.
+//! Code the runtime polls directly (a `block_on`, a runtime-native task driving strait
+//! code) publishes an environment with [`enter_env`] around its polls, and keeps the
+//! publisher contract described in that function's docs: when the environment's stop
+//! token can stop, a stop must wake the task (a [`StopWaker`](crate::StopWaker)
+//! refreshed with the current waker on every poll does it).
+
+pub use crate::combinators::timer::{FallbackTimer, TimerKey, TimerService};
+pub use crate::combinators::timer_table::TimerTable;
+pub use crate::env::{enter_env, env_is_set};
+pub use crate::exec::inject::Inject;
+pub use crate::exec::queue::RunQueue;
+pub use crate::task::{ForeignTask, OwnedTasks};
