@@ -12,10 +12,13 @@ use std::task::{Context, Wake, Waker};
 use strait_streams::driver::ForeignTask;
 use strait_streams::{env, yield_now, AnyExecutor, AsyncEvent, Executor, Runnable};
 
+/// One task of the foreign runtime (taken out while it is polled).
+type Slot = Option<Pin<Box<dyn Future<Output = ()> + Send>>>;
+
 /// A tiny foreign runtime: a FIFO of its own tasks, each woken by its own waker.
 #[derive(Default)]
 struct Foreign {
-    tasks: Mutex<Vec<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>>,
+    tasks: Mutex<Vec<Slot>>,
     ready: Mutex<VecDeque<usize>>,
     spawned: AtomicUsize,
 }
