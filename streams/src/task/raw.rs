@@ -54,6 +54,7 @@ const ABORT: usize = 16;
 const FOREIGN: usize = 32;
 
 /// Why a task produced no value.
+#[non_exhaustive]
 pub enum JoinError {
     /// The task was aborted, or its executor shut down before it finished.
     Aborted,
