@@ -1,7 +1,9 @@
-//! # strait-streams: the execution model of strait
+//! # strait-streams: the execution model and stream concepts of strait
 //!
 //! How async call chains get their executor, stop token and frame allocator without
-//! naming them (P4003; P4100 papers 1–3 and 6), in Rust.
+//! naming them, and the stream vocabulary protocols are written against (P4003; P4100
+//! papers 1–6), in Rust. The workspace map and the cross-crate decisions are in the
+//! repository's `ARCHITECTURE.md`.
 //!
 //! | piece | what it is |
 //! |---|---|
@@ -9,13 +11,16 @@
 //! | [`StopSource`], [`StopToken`], [`StopCallback`], [`StopWaker`] | cooperative cancellation; callbacks are intrusive and never allocate |
 //! | [`is_canceled`], [`canceled`] | the one cancellation error |
 //! | [`Executor`], [`AnyExecutor`], [`ExecutorRef`], [`Runnable`] | where tasks run; posting never allocates |
-//! | [`RunLoop`], [`ThreadPool`], [`system_executor`], [`block_on`] | execution contexts |
-//! | [`spawn`], [`JoinHandle`], [`Task`] | spawned tasks (one allocation each) and the owned type-erased future |
+//! | [`RunLoop`], [`ThreadPool`], [`system_executor`], [`block_on`] | execution contexts; dropping one aborts the tasks it owns |
+//! | [`spawn`], [`RunLoop::spawn_local`], [`JoinHandle`], [`Task`], [`LocalTask`] | spawned tasks (one allocation each) and the owned type-erased future |
 //! | [`FrameAllocator`], [`FrameAlloc`], [`RecyclingAllocator`] | where task state is allocated |
 //! | [`run_async`], [`run`], [`with_stop_token`], [`with_frame_allocator`], [`yield_now`] | launchers and launch helpers |
-//! | [`when_all`], [`when_any`], [`timeout`], [`delay`] | structured concurrency and time |
+//! | [`when_all`], [`when_any`], [`timeout`], [`delay`] | structured concurrency and time ([`combinators`]) |
 //! | [`AsyncMutex`], [`AsyncEvent`], [`Strand`] | coordination without blocking a thread |
-//! | [`ReadStream`], [`WriteStream`], [`ReadSource`], [`WriteSink`], [`BufferSource`], [`BufferSink`] and the `Any*` wrappers ([`io`]) | the stream concepts, their composed algorithms and type erasure |
+//! | [`ReadStream`], [`WriteStream`], [`ReadSource`], [`WriteSink`], [`BufferSource`], [`BufferSink`] | the stream concepts; `read`/`write` partial, `read_exact`/`write_all` complete, `flush` ([`io`]) |
+//! | [`AnyStream`] and the other `Any*`, [`split`], [`BufReader`], [`BufWriter`] | type erasure, halves for two tasks, buffered adapters |
+//! | [`ConstBuffer`], [`MutableBuffer`], [`DynamicBuffer`], [`OwnedBuffer`], … | the buffer vocabulary, re-exported from `strait-vocab` ([`vocab`]) |
+//! | [`driver`] | what drivers and runtime adapters need: run queues, owned tasks, [`ForeignTask`](driver::ForeignTask), the timer service |
 //!
 //! ```
 //! use strait_streams::{env, with_stop_token, RunLoop, StopSource};
