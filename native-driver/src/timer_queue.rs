@@ -12,6 +12,7 @@ use std::time::Instant;
 use strait_streams::{TimerKey, TimerService, TimerTable};
 
 use crate::context::Shared;
+use crate::sync::lock;
 
 /// Many thousands of timers alive at once cost one table entry each; keys are the
 /// table's own (opaque to callers).
@@ -20,10 +21,6 @@ pub(crate) struct TimerQueue {
     table: Mutex<TimerTable>,
     /// The context to wake when an earlier deadline arrives from another thread.
     context: Weak<Shared>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl TimerQueue {
