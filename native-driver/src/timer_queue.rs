@@ -2,8 +2,9 @@
 //! `Executor::timer_service`) and bounds the reactor's wait. The bookkeeping is
 //! strait-streams' [`TimerTable`] (live timers only: a canceled or fired timer leaves no
 //! entry); this adds the lock and the reactor wake-up. Entries fire only once due, as
-//! the `TimerService` contract requires: a `Delay` re-polled with an unchanged deadline
-//! and waker does not call `schedule` again, so it never takes this lock then.
+//! the `TimerService` contract requires: a `Delay` or a `Timer::wait` re-polled with an
+//! unchanged deadline and waker does not call `schedule` again, so it never takes this
+//! lock then.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
