@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use strait_streams::{Delay, ReadStream, WriteStream};
+use strait_streams::{combinators::Delay, ReadStream, WriteStream};
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
 /// Limits every read and write of the inner stream to `max` bytes (down to 1).

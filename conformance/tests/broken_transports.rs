@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use strait_conformance::{stream_pair, ExecutorFactory, Outcome, SinkFactory, StreamPairFactory};
 use strait_streams::{
-    duplex, AnyExecutor, BufferSink, DuplexStream, Executor, MockSink, ReadStream, Runnable,
-    WriteBufs, WriteSink, WriteStream,
+    duplex, AnyExecutor, BufferSink, DuplexStream, Executor, io::MockSink, ReadStream, Runnable,
+    io::WriteBufs, WriteSink, WriteStream,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer, MutableWindow};
 

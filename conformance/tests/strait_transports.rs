@@ -14,7 +14,7 @@ use strait_conformance::{
     StreamPairFactory,
 };
 use strait_streams::{
-    duplex, read_exact, write_all, AnyExecutor, DuplexStream, MockSink, MockSource, ReadStream,
+    duplex, read_exact, write_all, AnyExecutor, DuplexStream, io::MockSink, io::MockSource, ReadStream,
     RunLoop, ThreadPool, WriteStream,
 };
 use strait_vocab::{CircularBuffer, ConstBuffer, FlatBuffer, MutableBuffer, VecBuffer};

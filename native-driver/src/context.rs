@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use strait_streams::exec::{ExecutionContext, Inject, RunQueue, Services};
 use strait_streams::{
-    AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable, TimerService,
+    AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable, driver::TimerService,
 };
 
 use crate::reactor::{Reactor, WAKE_TOKEN};
@@ -402,7 +402,7 @@ impl IoContext {
             if signal.woken.swap(false, Ordering::SeqCst) {
                 let _running = Running::enter(self.shared());
                 let _budget = crate::budget::Grant::new();
-                let out = strait_streams::enter_env(&env, || future.as_mut().poll(&mut cx));
+                let out = strait_streams::driver::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
                     return out;
                 }
@@ -521,7 +521,7 @@ impl IoContext {
 /// Panics when the calling thread is inside a task its executor runs (the check
 /// `strait_streams::block_on` makes).
 fn assert_not_in_task() {
-    if strait_streams::env_is_set()
+    if strait_streams::driver::env_is_set()
         && strait_streams::with_env(|env| env.executor().running_in_this_thread())
     {
         panic!(

@@ -34,7 +34,7 @@
 //!   `(token, readiness)`) plus an eventfd waker — the seam where io_uring goes.
 //! - **Run queues**: a task woken on the thread running the context is queued in a
 //!   thread-local list, handed to the context under one lock when the batch ends; posts
-//!   from other threads go through a lock-free stack (`strait_streams::exec::Inject`).
+//!   from other threads go through a lock-free stack (`strait_streams::driver::Inject`).
 //!   [`IoContext::new_single_threaded`] goes further: its one runner owns the queue and
 //!   takes no lock at all (the mode for thread-per-core servers).
 //! - **Several runner threads** ([`IoContext::new`]): runners about to block in

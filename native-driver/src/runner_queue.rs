@@ -6,7 +6,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use strait_streams::exec::RunQueue;
+use strait_streams::driver::RunQueue;
 
 use crate::sync::lock;
 

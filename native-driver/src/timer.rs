@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use strait_streams::{TimerKey, TimerService};
+use strait_streams::{driver::TimerKey, driver::TimerService};
 
 use crate::context::Handle;
 use crate::reactor::context_gone;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
 use std::time::Instant;
 
-use strait_streams::{TimerKey, TimerService, TimerTable};
+use strait_streams::{driver::TimerKey, driver::TimerService, driver::TimerTable};
 
 use crate::context::Shared;
 use crate::sync::lock;

@@ -7,7 +7,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use strait_streams::TimerTable;
+use strait_streams::driver::TimerTable;
 
 /// The previous implementation, verbatim but for its names, kept here only to compare.
 mod old {
@@ -137,7 +137,7 @@ trait Table: Default {
 }
 
 impl Table for TimerTable {
-    type Key = strait_streams::TimerKey;
+    type Key = strait_streams::driver::TimerKey;
     fn schedule(&mut self, at: Instant, key: Option<Self::Key>) -> Self::Key {
         TimerTable::schedule(self, at, Waker::noop(), key).0
     }

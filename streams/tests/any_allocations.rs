@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use strait_streams::{
     duplex, AnyBufferSink, AnyBufferSource, AnyReadSource, AnyReadStream, AnyStream, AnyWriteSink,
-    AnyWriteStream, BufferSinkExt, BufferSource, BufferSourceExt, MockSink, MockSource,
+    AnyWriteStream, BufferSinkExt, BufferSource, BufferSourceExt, io::MockSink, io::MockSource,
     ReadSourceExt, ReadStreamExt, WriteSinkExt, WriteStreamExt,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer};

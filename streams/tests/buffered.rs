@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use strait_streams::{
     block_on, duplex, pull_from, read_exact, read_until, write_all, BufReader, BufWriter,
-    BufferSource, BufferSourceExt, MockStream, ReadSourceExt, ReadStreamExt, WriteSinkExt,
+    BufferSource, BufferSourceExt, io::MockStream, ReadSourceExt, ReadStreamExt, WriteSinkExt,
     WriteStream, WriteStreamExt,
 };
 use strait_vocab::testing::bufgrind;

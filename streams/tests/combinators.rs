@@ -334,7 +334,7 @@ fn duration_max_means_no_deadline() {
 fn a_timer_table_keeps_only_live_entries() {
     // One live timer early, then many later ones scheduled and canceled: a table with
     // lazy deletion keeps every canceled entry behind the live one.
-    let mut t = strait_streams::TimerTable::new();
+    let mut t = strait_streams::driver::TimerTable::new();
     let now = Instant::now();
     let w = std::task::Waker::noop();
     let (live, _) = t.schedule(now + Duration::from_secs(1), w, None);
@@ -360,17 +360,17 @@ struct CountingTimers {
     cancels: AtomicUsize,
 }
 
-impl strait_streams::TimerService for CountingTimers {
+impl strait_streams::driver::TimerService for CountingTimers {
     fn schedule(
         &self,
         _deadline: Instant,
         _waker: &std::task::Waker,
-        key: Option<strait_streams::TimerKey>,
-    ) -> strait_streams::TimerKey {
+        key: Option<strait_streams::driver::TimerKey>,
+    ) -> strait_streams::driver::TimerKey {
         let n = self.schedules.fetch_add(1, Ordering::SeqCst) as u64;
-        key.unwrap_or(strait_streams::TimerKey::from_raw(n))
+        key.unwrap_or(strait_streams::driver::TimerKey::from_raw(n))
     }
-    fn cancel(&self, _key: strait_streams::TimerKey) {
+    fn cancel(&self, _key: strait_streams::driver::TimerKey) {
         self.cancels.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -382,7 +382,7 @@ impl strait_streams::Executor for WithTimers {
     fn post(&self, _task: strait_streams::Runnable) {
         unreachable!("nothing is spawned");
     }
-    fn timer_service(&self) -> Option<Arc<dyn strait_streams::TimerService>> {
+    fn timer_service(&self) -> Option<Arc<dyn strait_streams::driver::TimerService>> {
         Some(self.0.clone())
     }
 }
@@ -399,7 +399,7 @@ fn a_delay_re_polled_with_the_same_deadline_and_waker_does_not_call_its_timer_se
     let env =
         strait_streams::IoEnv::new(strait_streams::AnyExecutor::new(WithTimers(timers.clone())));
     let schedules = || timers.schedules.load(Ordering::SeqCst);
-    strait_streams::enter_env(&env, || {
+    strait_streams::driver::enter_env(&env, || {
         let (first, second) = (Waker::from(Arc::new(Noop)), Waker::from(Arc::new(Noop)));
         let mut d = std::pin::pin!(delay(Duration::from_secs(60)));
         let mut poll = |w: &Waker| d.as_mut().poll(&mut Context::from_waker(w));

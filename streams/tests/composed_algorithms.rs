@@ -5,9 +5,9 @@
 use std::io;
 
 use strait_streams::{
-    block_on, bytes_transferred, duplex, duplex_with_chunk, is_canceled, pull_from, push_to,
+    block_on, bytes_transferred, duplex, io::duplex_with_chunk, is_canceled, pull_from, push_to,
     push_to_sink, read_at_least, read_exact, read_to_end, read_until, with_stop_token, write_all,
-    AnyBufferSink, AnyBufferSource, MockSink, MockSource, MockStream, ReadSourceExt, StopSource,
+    AnyBufferSink, AnyBufferSource, io::MockSink, io::MockSource, io::MockStream, ReadSourceExt, StopSource,
     WriteSinkExt, WriteStreamExt,
 };
 use strait_vocab::testing::bufgrind;
@@ -312,7 +312,7 @@ impl strait_streams::ReadSource for FailsAfter {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
-        bufs: &mut strait_streams::ReadBufs<'_, '_>,
+        bufs: &mut strait_streams::io::ReadBufs<'_, '_>,
     ) -> std::task::Poll<io::Result<()>> {
         let n = self.good.min(bufs.remaining());
         let filled = strait_vocab::buffer_copy(bufs.window_mut().as_mut_slice(), &[5u8; 64][..], n);

@@ -1,7 +1,7 @@
 //! The environment reaches every future in a task without being passed.
 
 use strait_streams::{
-    env, env_is_set, system_executor, with_frame_allocator, with_stop_token, FrameAlloc, IoEnv,
+    env, driver::env_is_set, system_executor, with_frame_allocator, with_stop_token, FrameAlloc, IoEnv,
     RunLoop, StopSource, Task,
 };
 

@@ -2,8 +2,8 @@
 
 use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use strait_streams::{
-    block_on, duplex, push_to, read_to_end, write_all, FromFuturesIo, FuturesIo, MockSink,
-    MockSource, WriteStreamExt,
+    block_on, duplex, push_to, read_to_end, write_all, FromFuturesIo, FuturesIo, io::MockSink,
+    io::MockSource, WriteStreamExt,
 };
 use strait_vocab::VecBuffer;
 

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use strait_streams::{
     duplex, pull_from, push_to, push_to_sink, read_at_least, read_exact, read_to_end, read_until,
-    write_all, AnyStream, DuplexStream, MockSink, MockSource, RunLoop, ThreadPool,
+    write_all, AnyStream, DuplexStream, io::MockSink, io::MockSource, RunLoop, ThreadPool,
 };
 use strait_vocab::{CircularBuffer, FlatBuffer, VecBuffer};
 

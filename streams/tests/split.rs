@@ -2,7 +2,7 @@
 //! and the halves join back.
 
 use strait_streams::{
-    duplex_with_chunk, read_exact, split, write_all, AnyReadStream, AnyStream, AnyWriteStream,
+    io::duplex_with_chunk, read_exact, split, write_all, AnyReadStream, AnyStream, AnyWriteStream,
     ThreadPool, WriteStreamExt,
 };
 

@@ -7,8 +7,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use strait_streams::{
-    block_on, duplex, duplex_with_chunk, is_canceled, with_stop_token, MockSink, MockSource,
-    MockStream, ReadSourceExt, ReadStreamExt, RunLoop, StopSource, WriteSinkExt, WriteStreamExt,
+    block_on, duplex, io::duplex_with_chunk, is_canceled, with_stop_token, io::MockSink, io::MockSource,
+    io::MockStream, ReadSourceExt, ReadStreamExt, RunLoop, StopSource, WriteSinkExt, WriteStreamExt,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
