@@ -3,10 +3,16 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-#[test]
-fn echo_client_gets_its_message_back_from_echo_server() {
+/// Starts echo-server with `args`; returns it, its address and the rest of its output.
+fn start_echo_server(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_echo-server"))
-        .arg("127.0.0.1:0")
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start echo-server");
@@ -16,14 +22,52 @@ fn echo_client_gets_its_message_back_from_echo_server() {
         .strip_prefix("echo-server listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_owned();
-    let out = Command::new(env!("CARGO_BIN_EXE_echo-client"))
-        .args([addr.as_str(), "ping", "over", "tcp"])
+    (server, addr, lines)
+}
+
+fn echo_client(addr: &str, words: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_echo-client"))
+        .arg(addr)
+        .args(words)
         .output()
-        .expect("run echo-client");
+        .expect("run echo-client")
+}
+
+#[test]
+fn echo_client_gets_its_message_back_from_echo_server() {
+    let (mut server, addr, _output) = start_echo_server(&["127.0.0.1:0"]);
+    let out = echo_client(&addr, &["ping", "over", "tcp"]);
     let _ = server.kill();
     let _ = server.wait();
     assert!(out.status.success(), "echo-client failed: {out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ping over tcp");
+}
+
+/// The README's multi-threaded form: one context run by three threads serves clients
+/// connecting at once.
+#[test]
+fn echo_server_on_three_runner_threads_serves_concurrent_clients() {
+    let (mut server, addr, mut lines) = start_echo_server(&["127.0.0.1:0", "--threads", "3"]);
+    let second = lines.next().expect("a line").expect("utf-8");
+    assert_eq!(second, "3 runner thread(s)");
+    let outputs: Vec<_> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..6)
+            .map(|i| {
+                let addr = &addr;
+                s.spawn(move || (i, echo_client(addr, &["client", &i.to_string()])))
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    for (i, out) in outputs {
+        assert!(out.status.success(), "echo-client {i} failed: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("client {i}")
+        );
+    }
 }
 
 #[test]

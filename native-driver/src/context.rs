@@ -170,8 +170,8 @@ impl Executor for Shared {
 }
 
 /// Marks this thread as running a context; on drop, hands the locally posted tasks to
-/// the shared queue and restores the outer state (contexts can nest through
-/// `block_on`).
+/// the shared queue and restores the outer state (contexts can nest: `run` or `poll`
+/// of one context called inside a task of another).
 struct Running<'a> {
     shared: &'a Shared,
     outer: *const Shared,
@@ -382,7 +382,14 @@ impl IoContext {
 
     /// Runs `future` to completion on this thread, driving the context meanwhile. The
     /// future sees this context's executor (and its timers) in its environment.
+    ///
+    /// # Panics
+    /// When called inside a task (or a `block_on`) that an executor is running on this
+    /// thread, as tokio's `block_on` does: blocking there stalls that executor's other
+    /// tasks, and deadlocks when the future waits for work queued behind the blocked
+    /// task. `.await` the future instead, or block on another thread.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert_not_in_task();
         let env = self.env();
         let signal = Arc::new(Signal {
             woken: AtomicBool::new(true),
@@ -509,6 +516,20 @@ impl IoContext {
         if shared.timers.next_deadline().is_some() {
             shared.timers.fire_expired(Instant::now());
         }
+    }
+}
+
+/// Panics when the calling thread is inside a task its executor runs (the check
+/// `strait_streams::block_on` makes).
+fn assert_not_in_task() {
+    if strait_streams::driver::env_is_set()
+        && strait_streams::with_env(|env| env.executor().running_in_this_thread())
+    {
+        panic!(
+            "IoContext::block_on called from inside a task running on this thread's \
+             executor: blocking here would stall the executor's other tasks and can \
+             deadlock; `.await` the future instead, or block on another thread"
+        );
     }
 }
 

@@ -105,9 +105,10 @@ impl RandomAccessFile {
 /// A file as a [`Stream`](strait_streams::Stream): reads and writes at a cursor.
 ///
 /// Reads fill an internal 64 KiB buffer on the blocking pool, then copy out. Writes are
-/// write-behind (as in tokio's `File`): `write_some` copies into the internal buffer,
-/// starts the write and returns; an error surfaces on the next operation, and
-/// `shutdown` (or [`sync_all`](Self::sync_all)) waits for outstanding writes.
+/// write-behind (as in tokio's `File`): a write (`poll_write_some`) copies into the
+/// internal buffer, starts the write and returns; an error surfaces on the next
+/// operation, and `flush` (so `write_all`, which flushes at its end), `shutdown` and
+/// [`sync_all`](Self::sync_all) wait for the write in flight.
 #[derive(Debug)]
 pub struct StreamFile {
     file: Arc<File>,
@@ -272,6 +273,11 @@ impl WriteStream for StreamFile {
             (r, buf)
         }));
         Poll::Ready(Ok(n))
+    }
+
+    /// Waits for the write in flight and reports its error (write-behind).
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_idle(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

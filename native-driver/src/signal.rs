@@ -119,8 +119,8 @@ impl SignalSet {
     /// may wait at once; each queued signal goes to one of them.
     ///
     /// # Errors
-    /// The canceled error, a `read` error, or an error saying the set's context was
-    /// dropped.
+    /// The canceled error, an error of `read(2)` on the signalfd, or an error saying the
+    /// set's context was dropped.
     pub async fn wait(&self) -> io::Result<i32> {
         let mut waiter = OneShot::new(&self.reg.io, Interest::Read);
         poll_fn(|cx| {

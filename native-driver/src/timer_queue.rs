@@ -2,8 +2,9 @@
 //! `Executor::timer_service`) and bounds the reactor's wait. The bookkeeping is
 //! strait-streams' [`TimerTable`] (live timers only: a canceled or fired timer leaves no
 //! entry); this adds the lock and the reactor wake-up. Entries fire only once due, as
-//! the `TimerService` contract requires: a `Delay` re-polled with an unchanged deadline
-//! and waker does not call `schedule` again, so it never takes this lock then.
+//! the `TimerService` contract requires: a `Delay` or a `Timer::wait` re-polled with an
+//! unchanged deadline and waker does not call `schedule` again, so it never takes this
+//! lock then.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
@@ -12,6 +13,7 @@ use std::time::Instant;
 use strait_streams::{driver::TimerKey, driver::TimerService, driver::TimerTable};
 
 use crate::context::Shared;
+use crate::sync::lock;
 
 /// Many thousands of timers alive at once cost one table entry each; keys are the
 /// table's own (opaque to callers).
@@ -20,10 +22,6 @@ pub(crate) struct TimerQueue {
     table: Mutex<TimerTable>,
     /// The context to wake when an earlier deadline arrives from another thread.
     context: Weak<Shared>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl TimerQueue {

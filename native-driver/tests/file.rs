@@ -125,3 +125,28 @@ fn a_stopped_token_starts_no_file_operation() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Writes are write-behind: `flush` (and so `write_all`, which flushes at its end) waits
+/// for the write in flight and reports its error.
+#[test]
+fn flush_waits_for_the_write_behind_and_reports_its_error() {
+    let ctx = IoContext::new().unwrap();
+    let path = temp("flush");
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    ctx.block_on(async {
+        let mut f = StreamFile::open(&path, rw_create()).await.unwrap();
+        write_all(&mut f, &payload[..]).await.unwrap();
+        // Flushed, not shut down: every byte is in the file.
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(on_disk.len(), payload.len());
+        assert!(on_disk == payload);
+
+        // A file opened read-only fails its writes: the flush reports it.
+        let mut ro = StreamFile::open(&path, OpenOptions::new().read(true).clone())
+            .await
+            .unwrap();
+        assert!(write_all(&mut ro, "x").await.is_err());
+        f.shutdown().await.unwrap();
+    });
+    std::fs::remove_file(&path).unwrap();
+}

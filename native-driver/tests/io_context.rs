@@ -281,3 +281,46 @@ fn a_handle_that_outlives_its_context_makes_nothing() {
     let spawned = handle.spawn(async { 1 });
     assert!(spawned.is_finished(), "aborted at once");
 }
+
+/// The message of a caught panic.
+fn panic_message<T: std::fmt::Debug>(caught: std::thread::Result<T>) -> String {
+    let payload = caught.expect_err("expected a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Blocking inside a task of the context would stall the context's other tasks, and
+/// deadlocks when the awaited work is queued behind the blocked task: `block_on` refuses
+/// and says why, inside a spawned task and inside another `block_on`, on both kinds of
+/// context.
+#[test]
+fn block_on_inside_a_task_of_the_context_panics_saying_why() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let contexts = [
+        IoContext::new().unwrap(),
+        IoContext::new_single_threaded().unwrap(),
+    ];
+    for ctx in contexts {
+        let ctx = Arc::new(ctx);
+        let inner = ctx.clone();
+        let task = ctx.spawn(async move {
+            panic_message(catch_unwind(AssertUnwindSafe(|| {
+                inner.block_on(async { 1 })
+            })))
+        });
+        ctx.run();
+        let msg = ctx.block_on(task).unwrap();
+        assert!(msg.contains("inside a task"), "{msg}");
+        assert!(msg.contains("deadlock"), "{msg}");
+
+        let msg = ctx.block_on(async {
+            panic_message(catch_unwind(AssertUnwindSafe(|| ctx.block_on(async { 2 }))))
+        });
+        assert!(msg.contains("inside a task"), "{msg}");
+        // The context still works afterwards.
+        assert_eq!(ctx.block_on(async { 3 }), 3);
+    }
+}

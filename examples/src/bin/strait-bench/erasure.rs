@@ -1,4 +1,5 @@
-//! Suite `erasure`: the per-operation cost of `read_some` on an always-ready stream —
+//! Suite `erasure`: the per-operation cost of a partial read (`ReadStreamExt::read`, the
+//! papers' `read_some`, the name the scenarios keep) on an always-ready stream —
 //! concrete type, `AnyReadStream`, `Box<dyn futures_io::AsyncRead>`, and a boxed future
 //! per call (`Box::pin`, and strait's `Task` from the recycling allocator) — and on a
 //! stream that suspends once per read. Futures are polled directly with a no-op
