@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use strait_streams::driver::{Inject, RunQueue};
+use strait_streams::driver::{Inject, OwnedTasks, RunQueue};
 use strait_streams::exec::{ExecutionContext, Services};
 use strait_streams::{
     driver::TimerService, AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable,
@@ -52,9 +52,10 @@ const BATCHES_PER_REACTOR_POLL: u32 = 16;
 /// # Shutdown
 /// Dropping the context closes every registration made on it: pending and later
 /// operations on its sockets, timers and signal sets fail with an error saying the
-/// context was dropped (they never hang). The tasks it owns that wait on its reactor or
-/// timers, or are queued, are aborted there and then (their futures dropped, closing
-/// the sockets they own); any other task of the context is aborted when next woken.
+/// context was dropped (they never hang). Every unfinished task of the context is
+/// aborted there and then — idle, queued or woken by the shutdown — its future dropped,
+/// closing the sockets it owns; a task spawned on the context's executor afterwards is
+/// aborted at spawn.
 /// The context's own two descriptors (epoll and eventfd) close when the last object
 /// that refers to it (a socket, a [`Handle`], a timer, a join handle) is dropped.
 #[derive(Debug)]
@@ -103,6 +104,8 @@ pub(crate) struct Shared {
     timers: Arc<TimerQueue>,
     services: Services,
     frame_allocator: FrameAlloc,
+    /// Every unfinished task of the context, aborted when it is dropped.
+    owned: OwnedTasks,
 }
 
 std::thread_local! {
@@ -166,6 +169,10 @@ impl Executor for Shared {
 
     fn services(&self) -> Option<&Services> {
         Some(&self.services)
+    }
+
+    fn owned_tasks(&self) -> Option<&OwnedTasks> {
+        Some(&self.owned)
     }
 }
 
@@ -252,6 +259,7 @@ impl IoContext {
             timers: Arc::new(TimerQueue::new(weak.clone())),
             services: Services::new(),
             frame_allocator: FrameAlloc::recycling(),
+            owned: OwnedTasks::new(),
         });
         // How `Handle::current` finds the context from a task's environment.
         let link = ContextLink(Arc::downgrade(&shared));
@@ -575,6 +583,10 @@ impl Drop for IoContext {
                 break;
             }
         }
+        // Abort every task the context owns: an idle one (waiting on something outside
+        // the context, an unarmed timer, a channel) drops its future here, closing its
+        // sockets; queued ones are aborted below with their runnables.
+        shared.owned.close_and_abort_all();
         // Queued tasks hold the context's executor: drop them (aborting their tasks,
         // whose futures close their sockets) to break the cycle. Aborting one may wake
         // another (a join handle, a channel): repeat until nothing is queued.

@@ -8,8 +8,7 @@
 //!
 //! ```no_run
 //! use strait_native::{IoContext, TcpListener};
-//! use strait_streams::{read_until, write_all};
-//! use strait_vocab::VecBuffer;
+//! use strait_streams::{read_until, write_all, VecBuffer};
 //!
 //! let ctx = IoContext::new()?;
 //! let listener = TcpListener::bind(&ctx, "127.0.0.1:7000")?;
@@ -24,7 +23,7 @@
 //! ```
 //!
 //! ## Design
-//! - **Readiness first** (`DESIGN.md`): each descriptor is registered once,
+//! - **Readiness first** (`ARCHITECTURE.md`): each descriptor is registered once,
 //!   edge-triggered, for both directions; operations try the syscall first and only on
 //!   `EAGAIN` clear their readiness bit, store the waker and re-check (`scheduled_io`).
 //! - **Inline budget** (`budget`): an operation that completes inline still counts;
@@ -55,10 +54,10 @@
 //!   Accept, connect, datagram, signal and readiness operations take an entry when they
 //!   first wait and give it back when they end, so any number of tasks can accept on one
 //!   listener or receive on one socket; an edge wakes every waiter of its direction.
-//! - **Shutdown** (`DESIGN.md`): dropping an [`IoContext`] fails every registration
-//!   (pending and later operations get an error saying the context is gone), fires its
-//!   timers, and aborts the tasks that were queued or woken by that (their futures are
-//!   dropped, closing their sockets); a task woken later is aborted when posted.
+//! - **Shutdown** (`ARCHITECTURE.md`): dropping an [`IoContext`] fails every
+//!   registration (pending and later operations get an error saying the context is
+//!   gone), fires its timers, and aborts every task it owns (its `OwnedTasks` list:
+//!   their futures are dropped, closing their sockets); a later spawn is aborted at once.
 //! - **Handles**: [`Handle`] is a clonable reference to a context; constructors take
 //!   `&IoContext` or a `Handle` (`impl AsRef<Handle>`), and [`Handle::current`] finds
 //!   the context of the running task. Addresses are anything [`ToSocketAddr`] (numeric

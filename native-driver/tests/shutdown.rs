@@ -116,6 +116,34 @@ fn dropping_a_context_aborts_tasks_waiting_on_timers_and_reads() {
 }
 
 #[test]
+fn dropping_a_context_aborts_a_task_waiting_on_something_outside_it() {
+    let _serial = serial();
+    let other = IoContext::new().unwrap();
+    let never = Arc::new(strait_streams::AsyncEvent::new());
+    let (handle, client) = {
+        let ctx = IoContext::new().unwrap();
+        let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let conn = ctx.block_on(listener.accept()).unwrap().0;
+        let n = never.clone();
+        // Idle on an event nobody sets: neither the reactor nor a timer will wake it.
+        let handle = ctx.spawn(async move {
+            let _conn = conn;
+            n.wait().await
+        });
+        ctx.run_for(Duration::from_millis(10));
+        (handle, client)
+    };
+    // Its future was dropped with the context: the connection it held is closed.
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut &client, &mut buf).unwrap(), 0);
+    assert!(matches!(other.block_on(handle), Err(JoinError::Aborted)));
+}
+
+#[test]
 fn a_read_on_a_socket_whose_context_was_dropped_fails_promptly() {
     let _serial = serial();
     let ctx = IoContext::new().unwrap();

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use strait_native::{IoContext, TcpStream};
+use strait_streams::VecBuffer;
 use strait_streams::{read_to_end, timeout, write_all, WriteStreamExt};
-use strait_vocab::VecBuffer;
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
