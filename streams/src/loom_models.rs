@@ -1,6 +1,6 @@
 //! loom models of the lock-free and concurrent parts: the stop token's callback
 //! protocol, the task state machine, the allocator's global pool, the strand, the
-//! mutex/event claim protocols, and the run queues' lock-free posting (`Inject`). The
+//! mutex/event claim protocols, foreign scheduling (`ForeignTask`), and the run queues' lock-free posting (`Inject`). The
 //! sleeping-consumer handshake of the real `SharedQueue` is modelled next to it
 //! (`exec::shared_queue::loom_models`, private to `exec`).
 //!
@@ -396,7 +396,7 @@ fn event_set_and_stop_claim_exactly_one_outcome() {
 }
 
 /// An executor whose posts go to an `Inject` stack.
-struct InjectExec(crate::exec::Inject);
+struct InjectExec(crate::driver::Inject);
 
 impl Executor for InjectExec {
     fn post(&self, task: Runnable) {
@@ -422,7 +422,7 @@ fn spawn_logging(exec: &std::sync::Arc<InjectExec>, log: &Arc<Mutex<Vec<u32>>>, 
 #[test]
 fn inject_delivers_every_post_once_in_each_posters_order() {
     loom::model(|| {
-        let exec = std::sync::Arc::new(InjectExec(crate::exec::Inject::new()));
+        let exec = std::sync::Arc::new(InjectExec(crate::driver::Inject::new()));
         let log = Arc::new(Mutex::new(Vec::new()));
         let poster = {
             let (exec, log) = (exec.clone(), log.clone());
@@ -450,5 +450,99 @@ fn inject_delivers_every_post_once_in_each_posters_order() {
             pos(1) < pos(2),
             "one poster's tasks run in posting order: {log:?}"
         );
+    });
+}
+
+/// The waker of the foreign "runtime" in the models below: records that it was woken.
+struct ForeignFlag(AtomicBool);
+
+impl std::task::Wake for ForeignFlag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+/// A foreign scheduler polls a `ForeignTask` while another thread wakes the strait
+/// task: the wake reaches the scheduler's waker (never `post`), none is lost, and the
+/// task completes exactly once.
+#[test]
+fn a_foreign_task_woken_from_another_thread_is_never_lost() {
+    loom::model(|| {
+        let queue = std::sync::Arc::new(Queue(Mutex::new(VecDeque::new())));
+        let env = IoEnv::new(AnyExecutor::from_arc(queue.clone()))
+            .with_frame_allocator(FrameAlloc::system());
+        let ready = Arc::new(AtomicBool::new(false));
+        let waker = Arc::new(Mutex::new(None::<Waker>));
+        // `spawn_with_env` posts; take the runnable back as a foreign scheduler would
+        // from `spawn_task`.
+        let handle = crate::task::spawn_with_env(
+            Remote {
+                ready: ready.clone(),
+                waker: waker.clone(),
+            },
+            env,
+        );
+        let runnable = queue.0.lock().unwrap().pop_front().expect("spawned");
+        let mut task = Box::pin(crate::driver::ForeignTask::new(runnable));
+        let remote = {
+            let (ready, waker) = (ready.clone(), waker.clone());
+            thread::spawn(move || {
+                ready.store(true, SeqCst);
+                if let Some(w) = waker.lock().unwrap().take() {
+                    w.wake();
+                }
+            })
+        };
+        let flag = std::sync::Arc::new(ForeignFlag(AtomicBool::new(false)));
+        let foreign_waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&foreign_waker);
+        // The first poll races with the remote wake; once the remote thread is done,
+        // an unfinished task must have woken the scheduler (else the wake was lost).
+        let mut done = task.as_mut().poll(&mut cx).is_ready();
+        remote.join().unwrap();
+        while !done {
+            assert!(flag.0.swap(false, SeqCst), "a wake was lost");
+            done = task.as_mut().poll(&mut cx).is_ready();
+        }
+        assert!(
+            queue.0.lock().unwrap().is_empty(),
+            "a foreign task is never posted"
+        );
+        assert_eq!(spin_on(handle).unwrap(), 7);
+    });
+}
+
+/// Aborting through the join handle from another thread while the foreign scheduler
+/// polls or drops the task: the future is dropped exactly once and the handle reports
+/// the abort (or the output, when the task finished first).
+#[test]
+fn a_foreign_task_aborted_from_another_thread_ends_once() {
+    loom::model(|| {
+        let queue = std::sync::Arc::new(Queue(Mutex::new(VecDeque::new())));
+        let env = IoEnv::new(AnyExecutor::from_arc(queue.clone()))
+            .with_frame_allocator(FrameAlloc::system());
+        let handle = crate::task::spawn_with_env(
+            Remote {
+                ready: Arc::new(AtomicBool::new(false)),
+                waker: Arc::new(Mutex::new(None)),
+            },
+            env,
+        );
+        let runnable = queue.0.lock().unwrap().pop_front().expect("spawned");
+        let mut task = Box::pin(crate::driver::ForeignTask::new(runnable));
+        let flag = std::sync::Arc::new(ForeignFlag(AtomicBool::new(false)));
+        let foreign_waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&foreign_waker);
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+        let aborter = thread::spawn(move || {
+            handle.abort();
+            spin_on(handle)
+        });
+        // The scheduler polls once more if woken, then shuts down (drops the task).
+        if flag.0.swap(false, SeqCst) {
+            let _ = task.as_mut().poll(&mut cx);
+        }
+        drop(task);
+        assert!(aborter.join().unwrap().unwrap_err().is_aborted());
     });
 }
