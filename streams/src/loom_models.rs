@@ -1,6 +1,7 @@
 //! loom models of the lock-free and concurrent parts: the stop token's callback
-//! protocol, the task state machine, the allocator's global pool, the strand, the
-//! mutex/event claim protocols, foreign scheduling (`ForeignTask`), and the run queues' lock-free posting (`Inject`). The
+//! protocol, the task state machine, foreign scheduling (`ForeignTask`), the
+//! allocator's global pool, the strand, the mutex/event claim protocols, and the run
+//! queues' lock-free posting (`Inject`). The
 //! sleeping-consumer handshake of the real `SharedQueue` is modelled next to it
 //! (`exec::shared_queue::loom_models`, private to `exec`).
 //!
