@@ -106,6 +106,11 @@ pub(crate) struct Shared {
     frame_allocator: FrameAlloc,
     /// Every unfinished task of the context, aborted when it is dropped.
     owned: OwnedTasks,
+    /// A `!Send` task was spawned: the context is bound to its runner thread.
+    has_local: AtomicBool,
+    /// Set by a drop off the runner thread of a context with local tasks: abandoned
+    /// runnables are leaked, never dropped (which would drop local futures here).
+    leak_on_close: AtomicBool,
 }
 
 std::thread_local! {
@@ -138,8 +143,12 @@ impl Executor for Shared {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             // The context is gone (its drop set `closed`, then drained): no runner will
-            // take this task, so abort it, and whatever else arrived meanwhile.
-            drop(self.inject.take());
+            // take this task, so abort it, and whatever else arrived meanwhile — or, if
+            // local tasks were dropped off their thread, leak them.
+            let abandoned = self.inject.take();
+            if self.leak_on_close.load(Ordering::SeqCst) {
+                std::mem::forget(abandoned);
+            }
             return;
         }
         self.wake_reactor();
@@ -260,6 +269,8 @@ impl IoContext {
             services: Services::new(),
             frame_allocator: FrameAlloc::recycling(),
             owned: OwnedTasks::new(),
+            has_local: AtomicBool::new(false),
+            leak_on_close: AtomicBool::new(false),
         });
         // How `Handle::current` finds the context from a task's environment.
         let link = ContextLink(Arc::downgrade(&shared));
@@ -295,6 +306,51 @@ impl IoContext {
         F::Output: Send + 'static,
     {
         self.handle.spawn(future)
+    }
+
+    /// Spawns a future that is not `Send` (`Rc` state, local streams) on a
+    /// single-threaded context, bound to the calling thread: it becomes the context's
+    /// runner (the one thread that may run it). The output must be `Send`. Dropping the
+    /// context on another thread leaks its local tasks rather than drop their futures
+    /// there.
+    ///
+    /// # Panics
+    /// On a context made by [`new`](Self::new) (several threads may run it), or when
+    /// another thread already runs this one.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use strait_native::IoContext;
+    /// let ctx = IoContext::new_single_threaded()?;
+    /// let shared = Rc::new(std::cell::Cell::new(20)); // !Send
+    /// let s = shared.clone();
+    /// let handle = ctx.spawn_local(async move {
+    ///     strait_streams::yield_now().await;
+    ///     s.set(s.get() + 1);
+    ///     s.get()
+    /// });
+    /// assert_eq!(ctx.block_on(handle).unwrap(), 21);
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = self.shared();
+        assert!(
+            matches!(shared.queue, RunnerQueue::Owned(_)),
+            "IoContext::spawn_local needs a single-threaded context \
+             (IoContext::new_single_threaded): tasks of other contexts move between threads"
+        );
+        // Claims this thread as the runner, or panics if another thread runs it.
+        shared.queue.with(|_| ());
+        shared.has_local.store(true, Ordering::Release);
+        // SAFETY: the owned queue lets only this thread run the context (checked on every
+        // access), the context posts rather than handing tasks to a foreign scheduler,
+        // and its drop aborts local tasks only on this thread (it leaks them elsewhere).
+        unsafe { strait_streams::driver::spawn_local_unchecked(future, self.env()) }
     }
 
     /// Runs tasks and I/O until stopped or no work is outstanding; returns tasks run.
@@ -432,13 +488,12 @@ impl IoContext {
         max: usize,
     ) -> usize {
         let shared = self.shared();
-        let mut batch = {
-            let injected = shared.inject.take();
-            shared.queue.with(|queue| {
-                queue.append(injected);
-                queue.pop_batch(BATCH.min(max))
-            })
-        };
+        // Posted tasks are taken inside `with`, after its runner check: a thread that
+        // may not run this context must not hold (and, panicking, drop) any of them.
+        let mut batch = shared.queue.with(|queue| {
+            queue.append(shared.inject.take());
+            queue.pop_batch(BATCH.min(max))
+        });
         if !batch.is_empty() {
             let mut ran = 0;
             {
@@ -572,7 +627,9 @@ impl ExecutionContext for IoContext {
 impl Drop for IoContext {
     fn drop(&mut self) {
         let shared = self.shared();
-        // From here on a post aborts its task (see `post`).
+        let leak = shared.has_local.load(Ordering::Acquire) && !shared.queue.is_runnable_here();
+        shared.leak_on_close.store(leak, Ordering::SeqCst);
+        // From here on a post aborts its task (see `post`), or leaks it (`leak`).
         shared.closed.store(true, Ordering::SeqCst);
         shared.services.shutdown();
         // Fail every pending operation on the reactor and fire every timer: the tasks
@@ -582,6 +639,14 @@ impl Drop for IoContext {
             if shared.timers.fire_expired(deadline) == 0 {
                 break;
             }
+        }
+        if shared.leak_on_close.load(Ordering::SeqCst) {
+            // Local futures may only be dropped on their thread: leak the tasks (the
+            // owned list keeps them) and what they keep alive rather than drop them here.
+            // SAFETY: the context is being dropped, so no thread runs it.
+            std::mem::forget(unsafe { shared.queue.take_all() });
+            std::mem::forget(shared.inject.take());
+            return;
         }
         // Abort every task the context owns: an idle one (waiting on something outside
         // the context, an unarmed timer, a channel) drops its future here, closing its

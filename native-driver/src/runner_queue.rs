@@ -79,6 +79,18 @@ impl RunnerQueue {
         }
     }
 
+    /// `true` when the calling thread may run the context: always for a shared queue,
+    /// only on the owner thread (or before any thread claimed it) for an owned one.
+    pub(crate) fn is_runnable_here(&self) -> bool {
+        match self {
+            RunnerQueue::Shared(_) => true,
+            RunnerQueue::Owned(o) => {
+                let owner = o.owner.load(Ordering::Relaxed);
+                owner == 0 || owner == this_thread()
+            }
+        }
+    }
+
     /// Takes everything, from any thread.
     ///
     /// # Safety

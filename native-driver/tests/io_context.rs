@@ -324,3 +324,60 @@ fn block_on_inside_a_task_of_the_context_panics_saying_why() {
         assert_eq!(ctx.block_on(async { 3 }), 3);
     }
 }
+
+#[test]
+fn spawn_local_runs_non_send_tasks_with_sockets_on_a_single_threaded_context() {
+    use std::rc::Rc;
+    use strait_streams::{LocalAnyStream, ReadStreamExt};
+    let ctx = IoContext::new_single_threaded().unwrap();
+    let listener = strait_native::TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Rc::new(std::cell::RefCell::new(Vec::new())); // !Send
+    let l = log.clone();
+    let server = ctx.spawn_local(async move {
+        let (conn, _) = listener.accept().await.unwrap();
+        let mut conn = LocalAnyStream::new(conn);
+        let mut buf = [0u8; 16];
+        let n = conn.read(&mut buf[..]).await.unwrap();
+        l.borrow_mut()
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        strait_streams::write_all(&mut conn, "ok").await.unwrap();
+    });
+    let client = ctx.spawn(async move {
+        let mut c = strait_native::TcpStream::connect(strait_native::Handle::current(), addr)
+            .await
+            .unwrap();
+        strait_streams::write_all(&mut c, "local").await.unwrap();
+        let mut back = [0u8; 2];
+        strait_streams::read_exact(&mut c, &mut back[..])
+            .await
+            .unwrap();
+        back
+    });
+    ctx.block_on(server).unwrap();
+    assert_eq!(&ctx.block_on(client).unwrap(), b"ok");
+    assert_eq!(*log.borrow(), ["local"]);
+}
+
+#[test]
+#[should_panic(expected = "needs a single-threaded context")]
+fn spawn_local_refuses_a_multi_threaded_context() {
+    let ctx = IoContext::new().unwrap();
+    let _ = ctx.spawn_local(async {});
+}
+
+#[test]
+fn a_context_with_local_tasks_refuses_another_runner_thread() {
+    let ctx = std::sync::Arc::new(IoContext::new_single_threaded().unwrap());
+    let state = std::rc::Rc::new(std::cell::Cell::new(0));
+    let s = state.clone();
+    let handle = ctx.spawn_local(async move { s.set(1) });
+    let other = ctx.clone();
+    let err = std::thread::spawn(move || other.run())
+        .join()
+        .expect_err("another runner must panic");
+    let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("run by one thread only"), "{msg}");
+    ctx.block_on(handle).unwrap();
+    assert_eq!(state.get(), 1);
+}

@@ -26,3 +26,21 @@ pub use crate::env::{enter_env, env_is_set};
 pub use crate::exec::inject::Inject;
 pub use crate::exec::queue::RunQueue;
 pub use crate::task::{ForeignTask, OwnedTasks};
+
+/// Spawns a future that is not `Send` on `env`'s executor: the building block of a
+/// single-threaded context's `spawn_local` (see [`RunLoop::spawn_local`](crate::RunLoop::spawn_local)).
+/// The task is listed with the executor's [`OwnedTasks`] like any other, and its
+/// runnables are posted (never handed to [`Executor::spawn_task`](crate::Executor::spawn_task)).
+///
+/// # Safety
+/// The executor runs, aborts and drops this task's runnables only on the calling
+/// thread, and the context that owns it aborts it only on this thread (a context
+/// dropped elsewhere must leak its local tasks instead).
+pub unsafe fn spawn_local_unchecked<F>(future: F, env: crate::IoEnv) -> crate::JoinHandle<F::Output>
+where
+    F: std::future::Future + 'static,
+    F::Output: Send + 'static,
+{
+    // SAFETY: the caller's contract is the one `spawn_local_with_env` states.
+    unsafe { crate::task::spawn_local_with_env(future, env) }
+}
