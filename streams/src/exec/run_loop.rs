@@ -60,6 +60,12 @@ const BATCH: usize = 32;
 impl Executor for LoopShared {
     fn post(&self, task: Runnable) {
         self.queue.post(task);
+        // A post racing with the loop's drop (it closes `owned`, then drains the
+        // queue): `post` fenced after pushing, so either the drain takes this task or
+        // we see the close and abort what no runner will take.
+        if self.owned.is_closed() {
+            drop(self.queue.take_all());
+        }
     }
 
     fn dispatch(&self, task: Runnable) {

@@ -55,6 +55,12 @@ std::thread_local! {
 impl Executor for PoolShared {
     fn post(&self, task: Runnable) {
         self.queue.post(task);
+        // A post racing with the pool's drop (it closes `owned`, then drains the
+        // queue): `post` fenced after pushing, so either the drain takes this task or
+        // we see the close and abort what no runner will take.
+        if self.owned.is_closed() {
+            drop(self.queue.take_all());
+        }
     }
 
     fn running_in_this_thread(&self) -> bool {

@@ -51,6 +51,7 @@ pub struct Read<'a, S: ?Sized, B> {
 
 impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for Read<'_, S, B> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -110,6 +111,7 @@ pub struct Write<'a, S: ?Sized, B> {
 
 impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for Write<'_, S, B> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -135,6 +137,7 @@ pub struct Flush<'a, S: ?Sized> {
 
 impl<S: WriteStream + Unpin + ?Sized> Future for Flush<'_, S> {
     type Output = io::Result<()>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -151,6 +154,7 @@ pub struct Shutdown<'a, S: ?Sized> {
 
 impl<S: WriteStream + Unpin + ?Sized> Future for Shutdown<'_, S> {
     type Output = io::Result<()>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -199,6 +203,7 @@ impl<'b, 'c, S: ?Sized> ReadExact<'b, 'c, S> {
 
 impl<S: ReadSource + Unpin + ?Sized> Future for ReadExact<'_, '_, S> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -275,6 +280,7 @@ impl<S: ?Sized> WriteAll<'_, '_, S> {
 
 impl<S: WriteSink + Unpin + ?Sized> Future for WriteAll<'_, '_, S> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -325,6 +331,7 @@ pub struct Fill<'a, S: ?Sized> {
 
 impl<S: BufferSource + Unpin + ?Sized> Future for Fill<'_, S> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -379,6 +386,7 @@ pub struct Reserve<'a, S: ?Sized> {
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Reserve<'_, S> {
     type Output = io::Result<usize>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
@@ -397,6 +405,7 @@ pub struct Commit<'a, S: ?Sized> {
 
 impl<S: BufferSink + Unpin + ?Sized> Future for Commit<'_, S> {
     type Output = io::Result<()>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // SAFETY: no field is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };

@@ -138,23 +138,22 @@ where
     }
 }
 
-/// Lists a new task with its executor's [`OwnedTasks`], if it keeps one. A closed
-/// list (a context shut down) aborts the task at once: `None`.
+/// Checks a new task against its executor's [`OwnedTasks`]: a context that shut down
+/// aborts it at once (`None`); otherwise it goes to the executor (it is listed only if
+/// it ever waits).
 ///
 /// # Safety
 /// `raw` is `runnable`'s fresh task, spawned on `executor`.
 unsafe fn list(
     executor: &crate::AnyExecutor,
     runnable: Runnable,
-    raw: NonNull<raw::Header>,
+    _raw: NonNull<raw::Header>,
 ) -> Option<Runnable> {
-    match executor.owned_tasks() {
-        // SAFETY: a live, unlisted task of this executor.
-        Some(owned) if !unsafe { owned.insert(raw) } => {
-            drop(runnable); // aborts: the join handle reports `Aborted`
-            None
-        }
-        _ => Some(runnable),
+    if executor.owned_tasks().is_some_and(OwnedTasks::is_closed) {
+        drop(runnable); // aborts: the join handle reports `Aborted`
+        None
+    } else {
+        Some(runnable)
     }
 }
 

@@ -5,13 +5,18 @@ use std::fmt;
 use std::ptr::{self, NonNull};
 
 use super::raw::{self, Header};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::sync::{lock, Mutex};
 
 /// The list of every unfinished task of one execution context.
 ///
 /// An executor that returns it from [`Executor::owned_tasks`](crate::Executor) gets each
-/// task it spawns listed here from spawn to completion (the list holds a reference, so
-/// no task of the context is freed behind its back). When the context shuts down,
+/// of its tasks listed here from the first time the task waits (returns `Pending`) to
+/// its completion; the list holds a reference, so no task of the context is freed behind
+/// its back. A task that never waited is always queued or running, where the context's
+/// queue drain (or the runner) finds it, so the many tasks that finish in one poll never
+/// touch the list's lock. When the context shuts down,
 /// [`close_and_abort_all`](Self::close_and_abort_all) aborts every listed task — its
 /// future is dropped, releasing the sockets and buffers it held — and makes later
 /// spawns abort at once: the papers' "shutdown is defined". Intrusive: listing costs
@@ -22,6 +27,8 @@ use crate::sync::{lock, Mutex};
 /// `RunLoop`, `ThreadPool` and `strait-native`'s `IoContext` do on drop.
 pub struct OwnedTasks {
     list: Mutex<List>,
+    /// Mirrors `List::closed` for lock-free checks at spawn and post.
+    closed: AtomicBool,
 }
 
 struct List {
@@ -34,11 +41,13 @@ struct List {
 // reference to.
 unsafe impl Send for List {}
 
-/// A task's links in the list (in its header), guarded by the list's mutex.
+/// A task's links in the list (in its header), guarded by the list's mutex, and
+/// whether it was ever listed, touched only by the thread that runs the task.
 pub(crate) struct Links {
     prev: UnsafeCell<*const Header>,
     next: UnsafeCell<*const Header>,
     listed: UnsafeCell<bool>,
+    ever_listed: UnsafeCell<bool>,
 }
 
 impl Links {
@@ -47,7 +56,24 @@ impl Links {
             prev: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
             listed: UnsafeCell::new(false),
+            ever_listed: UnsafeCell::new(false),
         }
+    }
+
+    /// Whether the task was ever listed (then it must be removed when it completes).
+    ///
+    /// # Safety
+    /// The caller runs the task (holds its RUNNING state).
+    pub(crate) unsafe fn ever_listed(&self) -> bool {
+        // SAFETY: only the task's runner touches this flag.
+        unsafe { *self.ever_listed.get() }
+    }
+
+    /// # Safety
+    /// As for [`ever_listed`](Self::ever_listed).
+    pub(crate) unsafe fn set_ever_listed(&self) {
+        // SAFETY: only the task's runner touches this flag.
+        unsafe { *self.ever_listed.get() = true };
     }
 }
 
@@ -60,6 +86,7 @@ impl OwnedTasks {
                 len: 0,
                 closed: false,
             }),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -73,12 +100,15 @@ impl OwnedTasks {
         self.len() == 0
     }
 
-    /// `true` after [`close_and_abort_all`](Self::close_and_abort_all).
+    /// `true` after [`close_and_abort_all`](Self::close_and_abort_all) started. An
+    /// executor checks it after queuing a runnable (with a `SeqCst` fence between) and
+    /// drops what it queued when it sees it: its context is gone and no runner will
+    /// take the task, so it is aborted instead of leaked.
     pub fn is_closed(&self) -> bool {
-        lock(&self.list).closed
+        self.closed.load(Ordering::SeqCst)
     }
 
-    /// Lists a new task, taking a reference; `false` (nothing taken) once closed.
+    /// Lists a task, taking a reference; `false` (nothing taken) once closed.
     ///
     /// # Safety
     /// `task` is a live, unlisted task whose executor returns this list.
@@ -126,6 +156,7 @@ impl OwnedTasks {
     /// Tasks spawned afterwards are aborted at spawn.
     pub fn close_and_abort_all(&self) {
         lock(&self.list).closed = true;
+        self.closed.store(true, Ordering::SeqCst);
         loop {
             let task = {
                 let mut list = lock(&self.list);

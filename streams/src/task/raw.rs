@@ -434,7 +434,7 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
         .expect("closure always returns Some");
     debug_assert!(prev & SCHEDULED != 0 && prev & (RUNNING | COMPLETE) == 0);
 
-    let finished = if force_abort || prev & ABORT != 0 {
+    let mut finished = if force_abort || prev & ABORT != 0 {
         // SAFETY: RUNNING is ours.
         unsafe { (header.vtable.abort)(ptr) };
         true
@@ -450,6 +450,21 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
         // SAFETY: RUNNING is ours.
         unsafe { (header.vtable.poll)(ptr, &mut cx) }
     };
+
+    // SAFETY: RUNNING is ours (the `ever_listed` flag is the runner's).
+    if !finished && unsafe { !header.owned.ever_listed() } {
+        // First wait: from now on only the owning context's list can find the task.
+        if let Some(owned) = header.env.executor.owned_tasks() {
+            // SAFETY: RUNNING is ours; the task is live and not listed.
+            unsafe { header.owned.set_ever_listed() };
+            if !unsafe { owned.insert(ptr) } {
+                // The context shut down meanwhile: end the task here.
+                // SAFETY: RUNNING is ours.
+                unsafe { (header.vtable.abort)(ptr) };
+                finished = true;
+            }
+        }
+    }
 
     if finished {
         complete(ptr);
@@ -511,9 +526,12 @@ fn complete(ptr: NonNull<Header>) {
         })
         .expect("closure always returns Some");
     let waker = lock(&header.join_waker).take();
-    if let Some(owned) = header.env.executor.owned_tasks() {
-        // SAFETY: the caller's reference keeps the task alive past the list's release.
-        unsafe { owned.remove(ptr) };
+    // SAFETY: the caller runs the task (complete is called by the RUNNING holder).
+    if unsafe { header.owned.ever_listed() } {
+        if let Some(owned) = header.env.executor.owned_tasks() {
+            // SAFETY: the caller's reference keeps the task alive past the list's release.
+            unsafe { owned.remove(ptr) };
+        }
     }
     if header.counts_as_work {
         header.env.executor.on_work_finished();
