@@ -541,17 +541,17 @@ fn complete(ptr: NonNull<Header>) {
     }
 }
 
-/// Schedules the task unless it is scheduled, running (then marks it notified) or done.
-fn wake_by_ref(ptr: NonNull<Header>) {
-    // SAFETY: the caller (a waker or join handle) holds a reference.
-    let header = unsafe { ptr.as_ref() };
+/// Takes the run right of an idle task (sets `SCHEDULED`) and returns the state before,
+/// or `None` when the task is done, already scheduled, or running (then it is marked
+/// `NOTIFIED`, and its runner reschedules it).
+fn claim_wake(header: &Header) -> Option<usize> {
     let mut state = header.state.load(Ordering::Acquire);
     loop {
         let next = if state & COMPLETE != 0 || state & SCHEDULED != 0 {
-            return;
+            return None;
         } else if state & RUNNING != 0 {
             if state & NOTIFIED != 0 {
-                return;
+                return None;
             }
             state | NOTIFIED
         } else {
@@ -561,20 +561,28 @@ fn wake_by_ref(ptr: NonNull<Header>) {
             .state
             .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) => break,
+            Ok(_) if state & RUNNING != 0 => return None,
+            Ok(_) => return Some(state),
             Err(actual) => state = actual,
         }
     }
-    if state & RUNNING == 0 {
-        if state & FOREIGN != 0 {
-            // We set SCHEDULED: the foreign scheduler's poll takes it.
-            wake_foreign(header);
-            return;
-        }
-        // We set SCHEDULED: make the runnable, with its own reference.
-        header.refs.fetch_add(1, Ordering::Relaxed);
-        header.env.executor.post(Runnable { ptr });
+}
+
+/// Schedules the task unless it is scheduled, running (then marks it notified) or done.
+fn wake_by_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller (a waker or join handle) holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    let Some(state) = claim_wake(header) else {
+        return;
+    };
+    if state & FOREIGN != 0 {
+        // The foreign scheduler's poll takes the run right.
+        wake_foreign(header);
+        return;
     }
+    // Make the runnable, with its own reference.
+    header.refs.fetch_add(1, Ordering::Relaxed);
+    header.env.executor.post(Runnable { ptr });
 }
 
 impl Header {
@@ -601,25 +609,8 @@ fn wake_foreign(header: &Header) {
 pub(crate) unsafe fn abort_now(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the header alive.
     let header = unsafe { ptr.as_ref() };
-    let mut state = header.state.fetch_or(ABORT, Ordering::AcqRel) | ABORT;
-    loop {
-        if state & (COMPLETE | SCHEDULED) != 0 {
-            return;
-        }
-        let next = if state & RUNNING != 0 {
-            state | NOTIFIED
-        } else {
-            state | SCHEDULED
-        };
-        match header
-            .state
-            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => break,
-            Err(actual) => state = actual,
-        }
-    }
-    if state & RUNNING == 0 {
+    header.state.fetch_or(ABORT, Ordering::AcqRel);
+    if claim_wake(header).is_some() {
         // We own the run right of an idle task: abort it here.
         header.refs.fetch_add(1, Ordering::Relaxed);
         drop(Runnable { ptr });
