@@ -455,9 +455,11 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
     if !finished && unsafe { !header.owned.ever_listed() } {
         // First wait: from now on only the owning context's list can find the task.
         if let Some(owned) = header.env.executor.owned_tasks() {
-            // SAFETY: RUNNING is ours; the task is live and not listed.
+            // SAFETY: RUNNING is ours.
             unsafe { header.owned.set_ever_listed() };
-            if !unsafe { owned.insert(ptr) } {
+            // SAFETY: the task is live (our reference) and was never listed.
+            let listed = unsafe { owned.insert(ptr) };
+            if !listed {
                 // The context shut down meanwhile: end the task here.
                 // SAFETY: RUNNING is ours.
                 unsafe { (header.vtable.abort)(ptr) };
