@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use strait_streams::{FrameAlloc, FrameAllocator, RunLoop, Task};
 
-use crate::harness::{ns_per_op, rate, Better, Report};
+use crate::harness::{ns_per_op, rate, Better, Report, Row};
 
 const SUITE: &str = "alloc";
 
@@ -62,76 +62,66 @@ fn poll_ready<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// Every row compares the recycling allocator with the system allocator and mimalloc.
+fn paired<'a>(mut row: Row<'a>) -> Row<'a> {
+    for peer in ["system-allocator", "mimalloc", "mimalloc-arc"] {
+        row = row.pair("strait-recycling", peer);
+    }
+    row
+}
+
 pub fn run(report: &mut Report) {
     for depth in [1u32, 2, 4, 8] {
         let scenario = format!("task chain depth {depth}");
+        let mut row = report.row(SUITE, &scenario, "latency", "ns/chain", Better::Lower);
         for (name, alloc) in subjects() {
-            report.progress(SUITE, &scenario, name);
-            let calls = 1000u64;
-            let ns = ns_per_op(report.budget(), calls, || {
-                for _ in 0..calls {
-                    std::hint::black_box(poll_ready(chain(depth, &alloc)));
-                }
+            row = row.subject(name, move |budget| {
+                let calls = 1000u64;
+                ns_per_op(budget, calls, || {
+                    for _ in 0..calls {
+                        std::hint::black_box(poll_ready(chain(depth, &alloc)));
+                    }
+                })
             });
-            report.push(
-                SUITE,
-                &scenario,
-                name,
-                "latency",
-                "ns/chain",
-                ns,
-                Better::Lower,
-            );
         }
+        paired(row).run(report);
     }
     for size in [64usize, 512, 2048] {
         let scenario = format!("frame allocate+free, {size} B, 8 live");
         let layout = Layout::from_size_align(size, 16).expect("valid layout");
+        let mut row = report.row(SUITE, &scenario, "latency", "ns/frame", Better::Lower);
         for (name, alloc) in subjects() {
-            report.progress(SUITE, &scenario, name);
-            let rounds = 1000u64;
-            let ns = ns_per_op(report.budget(), rounds * 8, || {
-                for _ in 0..rounds {
-                    // A burst of 8 frames alive at once, as a chain of 8 calls holds.
-                    let blocks: [NonNull<u8>; 8] =
-                        std::array::from_fn(|_| alloc.allocate(std::hint::black_box(layout)));
-                    for b in blocks {
-                        // SAFETY: allocated just above with the same layout.
-                        unsafe { alloc.deallocate(std::hint::black_box(b), layout) };
+            row = row.subject(name, move |budget| {
+                let rounds = 1000u64;
+                ns_per_op(budget, rounds * 8, || {
+                    for _ in 0..rounds {
+                        // A burst of 8 frames alive at once, as a chain of 8 calls holds.
+                        let blocks: [NonNull<u8>; 8] =
+                            std::array::from_fn(|_| alloc.allocate(std::hint::black_box(layout)));
+                        for b in blocks {
+                            // SAFETY: allocated just above with the same layout.
+                            unsafe { alloc.deallocate(std::hint::black_box(b), layout) };
+                        }
                     }
-                }
+                })
             });
-            report.push(
-                SUITE,
-                &scenario,
-                name,
-                "latency",
-                "ns/frame",
-                ns,
-                Better::Lower,
-            );
         }
+        paired(row).run(report);
     }
     let scenario = "spawn storm (1000 tasks per round)";
+    let mut row = report.row(SUITE, scenario, "throughput", "tasks/s", Better::Higher);
     for (name, alloc) in subjects() {
-        report.progress(SUITE, scenario, name);
-        let rl = RunLoop::with_frame_allocator(alloc);
-        let v = rate(report.budget(), || {
-            for _ in 0..1000 {
-                rl.spawn(async { std::hint::black_box([0u8; 256]) })
-                    .detach();
-            }
-            rl.run();
-            1000
+        row = row.subject(name, move |budget| {
+            let rl = RunLoop::with_frame_allocator(alloc.clone());
+            rate(budget, || {
+                for _ in 0..1000 {
+                    rl.spawn(async { std::hint::black_box([0u8; 256]) })
+                        .detach();
+                }
+                rl.run();
+                1000
+            })
         });
-        report.push(
-            SUITE,
-            scenario,
-            name,
-            "throughput",
-            "tasks/s",
-            v,
-            Better::Higher,
-        );
     }
+    paired(row).run(report);
 }

@@ -89,81 +89,87 @@ fn drive<F: Future>(f: F) -> F::Output {
     }
 }
 
-fn measure(report: &mut Report, scenario: &str, subject: &str, mut op: impl FnMut()) {
-    report.progress(SUITE, scenario, subject);
-    let ns = ns_per_op(report.budget(), OPS, || {
-        for _ in 0..OPS {
-            op();
-        }
-    });
-    report.push(
-        SUITE,
-        scenario,
-        subject,
-        "latency",
-        "ns/op",
-        ns,
-        Better::Lower,
-    );
+/// `op` as a row subject: ns per operation over `OPS`-operation rounds.
+fn per_op<'a>(mut op: impl FnMut() + 'a) -> impl FnMut(std::time::Duration) -> f64 + 'a {
+    move |budget| {
+        ns_per_op(budget, OPS, || {
+            for _ in 0..OPS {
+                op();
+            }
+        })
+    }
 }
 
 pub fn run(report: &mut Report) {
     let scenario = "read_some, always ready (16 B)";
-    let mut buf = [0u8; 64];
-
-    let mut concrete = AlwaysReady;
-    measure(report, scenario, "strait-concrete", || {
-        std::hint::black_box(drive(ReadStreamExt::read(&mut concrete, &mut buf[..])).unwrap());
-    });
-
-    let mut erased = AnyReadStream::new(AlwaysReady);
-    measure(report, scenario, "strait-AnyReadStream", || {
-        std::hint::black_box(drive(erased.read(&mut buf[..])).unwrap());
-    });
-
-    // The same erased call without the leaf future's stop-token gate: what the gate costs.
-    measure(
-        report,
-        scenario,
-        "strait-AnyReadStream poll (no gate)",
-        || {
-            let n = drive(std::future::poll_fn(|cx| {
-                Pin::new(&mut erased).poll_read_some(cx, &mut [MutableBuffer::new(&mut buf[..])])
-            }));
-            std::hint::black_box(n.unwrap());
-        },
-    );
-
-    let mut dyn_futures: Pin<Box<dyn futures_io::AsyncRead + Send>> = Box::pin(AlwaysReady);
-    measure(report, scenario, "Box<dyn futures::AsyncRead>", || {
-        std::hint::black_box(drive(dyn_futures.read(&mut buf[..])).unwrap());
-    });
-
-    let mut boxed_target = AlwaysReady;
-    measure(report, scenario, "Box::pin future per call", || {
-        let s = &mut boxed_target;
-        let b = &mut buf;
-        let fut: Pin<Box<dyn Future<Output = io::Result<usize>> + Send + '_>> =
-            Box::pin(async move { ReadStreamExt::read(s, &mut b[..]).await });
-        std::hint::black_box(drive(fut).unwrap());
-    });
-
-    let mut task_target = AlwaysReady;
-    measure(report, scenario, "strait-Task per call", || {
-        let s = &mut task_target;
-        let b = &mut buf;
-        let fut: Task<'_, io::Result<usize>> =
-            Task::new(async move { ReadStreamExt::read(s, &mut b[..]).await });
-        std::hint::black_box(drive(fut).unwrap());
-    });
+    report
+        .row(SUITE, scenario, "latency", "ns/op", Better::Lower)
+        .subject("strait-concrete", {
+            let (mut s, mut buf) = (AlwaysReady, [0u8; 64]);
+            per_op(move || {
+                std::hint::black_box(drive(ReadStreamExt::read(&mut s, &mut buf[..])).unwrap());
+            })
+        })
+        .subject("strait-AnyReadStream", {
+            let (mut s, mut buf) = (AnyReadStream::new(AlwaysReady), [0u8; 64]);
+            per_op(move || {
+                std::hint::black_box(drive(s.read(&mut buf[..])).unwrap());
+            })
+        })
+        // The same erased call without the leaf future's stop-token gate: what the gate
+        // costs (a reference, not a pair: users call the gated API).
+        .subject("strait-AnyReadStream poll (no gate)", {
+            let (mut s, mut buf) = (AnyReadStream::new(AlwaysReady), [0u8; 64]);
+            per_op(move || {
+                let n = drive(std::future::poll_fn(|cx| {
+                    Pin::new(&mut s).poll_read_some(cx, &mut [MutableBuffer::new(&mut buf[..])])
+                }));
+                std::hint::black_box(n.unwrap());
+            })
+        })
+        .subject("Box<dyn futures::AsyncRead>", {
+            let mut s: Pin<Box<dyn futures_io::AsyncRead + Send>> = Box::pin(AlwaysReady);
+            let mut buf = [0u8; 64];
+            per_op(move || {
+                std::hint::black_box(drive(s.read(&mut buf[..])).unwrap());
+            })
+        })
+        .subject("Box::pin future per call", {
+            let (mut s, mut buf) = (AlwaysReady, [0u8; 64]);
+            per_op(move || {
+                let (s, b) = (&mut s, &mut buf);
+                let fut: Pin<Box<dyn Future<Output = io::Result<usize>> + Send + '_>> =
+                    Box::pin(async move { ReadStreamExt::read(s, &mut b[..]).await });
+                std::hint::black_box(drive(fut).unwrap());
+            })
+        })
+        .subject("strait-Task per call", {
+            let (mut s, mut buf) = (AlwaysReady, [0u8; 64]);
+            per_op(move || {
+                let (s, b) = (&mut s, &mut buf);
+                let fut: Task<'_, io::Result<usize>> =
+                    Task::new(async move { ReadStreamExt::read(s, &mut b[..]).await });
+                std::hint::black_box(drive(fut).unwrap());
+            })
+        })
+        .pair("strait-AnyReadStream", "Box<dyn futures::AsyncRead>")
+        .pair("strait-Task per call", "Box::pin future per call")
+        .run(report);
 
     let scenario = "read_some, suspends once per read (16 B)";
-    let mut concrete = SuspendsOnce { ready: false };
-    measure(report, scenario, "strait-concrete", || {
-        std::hint::black_box(drive(ReadStreamExt::read(&mut concrete, &mut buf[..])).unwrap());
-    });
-    let mut erased = AnyReadStream::new(SuspendsOnce { ready: false });
-    measure(report, scenario, "strait-AnyReadStream", || {
-        std::hint::black_box(drive(erased.read(&mut buf[..])).unwrap());
-    });
+    report
+        .row(SUITE, scenario, "latency", "ns/op", Better::Lower)
+        .subject("strait-concrete", {
+            let (mut s, mut buf) = (SuspendsOnce { ready: false }, [0u8; 64]);
+            per_op(move || {
+                std::hint::black_box(drive(ReadStreamExt::read(&mut s, &mut buf[..])).unwrap());
+            })
+        })
+        .subject("strait-AnyReadStream", {
+            let (mut s, mut buf) = (AnyReadStream::new(SuspendsOnce { ready: false }), [0u8; 64]);
+            per_op(move || {
+                std::hint::black_box(drive(s.read(&mut buf[..])).unwrap());
+            })
+        })
+        .run(report);
 }

@@ -4,6 +4,8 @@
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
 //! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
+//! Each row measures its subjects in interleaved rounds and compares declared
+//! like-for-like pairs (see `harness`).
 
 mod alloc;
 mod erasure;
@@ -17,7 +19,14 @@ const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
 
 fn usage() -> ! {
     eprintln!(
-        "usage: strait-bench SUITE [--quick] [--json FILE] [--only SUBJECT]\n  suites: {} or all",
+        "usage: strait-bench SUITE [--quick] [--json FILE] [--only SUBJECT]
+  suites: {} or all
+  --quick        3 rounds of 100 ms per subject instead of 5 of 300 ms
+  --only NAME    only subjects whose name contains NAME
+  --json FILE    write every round: {{\"settings\": {{name: value, rounds, round_budget_ms}},
+                 \"records\": [{{suite, scenario, subject, metric, unit, value (median), min,
+                 max, rounds: [..]}}], \"pairs\": [{{suite, scenario, strait, peer, ratio, tie}}]}}
+                 (ratio > 1: strait ahead; tie: the two min-max ranges overlap)",
         SUITES.join(", ")
     );
     std::process::exit(2);

@@ -22,23 +22,10 @@ pub fn run(report: &mut Report) {
     concurrent(report, "concurrent (4 threads post and run)", 4, 10_000);
 }
 
-fn record(report: &mut Report, scenario: &str, subject: &str, f: impl FnOnce(Duration) -> f64) {
-    report.progress(SUITE, scenario, subject);
-    let v = f(report.budget());
-    report.push(
-        SUITE,
-        scenario,
-        subject,
-        "throughput",
-        "tasks/s",
-        v,
-        Better::Higher,
-    );
-}
-
 /// Spawn `batch` tasks that bump a counter, then run until they are done; repeat.
 fn batches(report: &mut Report, scenario: &str, batch: u64) {
-    record(report, scenario, "strait-runloop", |budget| {
+    let mut row = report.row(SUITE, scenario, "throughput", "tasks/s", Better::Higher);
+    row = row.subject("strait-runloop", move |budget| {
         let rl = strait_streams::RunLoop::new();
         let counter = Arc::new(AtomicU64::new(0));
         rate(budget, || {
@@ -53,7 +40,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
             batch
         })
     });
-    record(report, scenario, "strait-threadpool-1", |budget| {
+    row = row.subject("strait-threadpool-1", move |budget| {
         let pool = strait_streams::ThreadPool::new(1);
         let counter = Arc::new(AtomicU64::new(0));
         let mut target = 0;
@@ -72,7 +59,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
             batch
         })
     });
-    record(report, scenario, "tokio-current_thread", |budget| {
+    row = row.subject("tokio-current_thread", move |budget| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -94,7 +81,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
             batch
         })
     });
-    record(report, scenario, "tokio-multi_thread-1", |budget| {
+    row = row.subject("tokio-multi_thread-1", move |budget| {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()
@@ -115,7 +102,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
             batch
         })
     });
-    record(report, scenario, "smol-executor", |budget| {
+    row = row.subject("smol-executor", move |budget| {
         let ex = smol::Executor::new();
         let counter = Arc::new(AtomicU64::new(0));
         rate(budget, || {
@@ -130,11 +117,16 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
             batch
         })
     });
+    row.pair("strait-runloop", "tokio-current_thread")
+        .pair("strait-runloop", "smol-executor")
+        .pair("strait-threadpool-1", "tokio-multi_thread-1")
+        .run(report);
 }
 
 /// `threads` threads each post `per_round` tasks, then help run them, until the budget.
 fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u64) {
-    record(report, scenario, "strait-runloop-shared", |budget| {
+    let mut row = report.row(SUITE, scenario, "throughput", "tasks/s", Better::Higher);
+    row = row.subject("strait-runloop-shared", move |budget| {
         let rl = Arc::new(strait_streams::RunLoop::new());
         let drain = rl.clone();
         concurrent_driver(
@@ -156,7 +148,7 @@ fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u6
             },
         )
     });
-    record(report, scenario, "strait-threadpool-2", |budget| {
+    row = row.subject("strait-threadpool-2", move |budget| {
         let pool = Arc::new(strait_streams::ThreadPool::new(2));
         concurrent_driver(
             budget,
@@ -174,7 +166,7 @@ fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u6
             || {},
         )
     });
-    record(report, scenario, "tokio-multi_thread-2", |budget| {
+    row = row.subject("tokio-multi_thread-2", move |budget| {
         let rt = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -196,7 +188,7 @@ fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u6
             || {},
         )
     });
-    record(report, scenario, "smol-executor-shared", |budget| {
+    row = row.subject("smol-executor-shared", move |budget| {
         let ex = Arc::new(smol::Executor::new());
         let drain = ex.clone();
         concurrent_driver(
@@ -216,6 +208,9 @@ fn concurrent(report: &mut Report, scenario: &str, threads: usize, per_round: u6
             move || while drain.try_tick() {},
         )
     });
+    row.pair("strait-runloop-shared", "smol-executor-shared")
+        .pair("strait-threadpool-2", "tokio-multi_thread-2")
+        .run(report);
 }
 
 /// Runs `round` on `threads` threads until `budget`, then `finish` (which runs what is

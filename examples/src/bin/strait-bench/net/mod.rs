@@ -3,6 +3,11 @@
 //! timer schedule/cancel and fire rate, sequential accept churn — for strait-native
 //! against tokio (current_thread, multi_thread with 2 workers) and smol, in the same
 //! run. Client and server run in the same runtime; one module per runtime.
+//!
+//! Like-for-like pairs: strait-native on one thread against tokio current_thread and
+//! smol (one thread); strait-native on two runner threads against tokio multi_thread
+//! with two workers (multi-connection rows). tokio multi_thread is also measured on the
+//! single-connection rows, for reference, without a pair.
 
 mod peer_smol;
 mod peer_tokio;
@@ -65,10 +70,11 @@ const MULTI: [Subject; 5] = [Strait, Strait2, TokioCurrentThread, TokioMultiThre
 
 pub fn run(report: &mut Report) {
     let budget = report.budget();
-    let rounds = if report.quick { 5_000 } else { 30_000 };
+    // Round trips per ping-pong round (several rounds per row).
+    let trips = if report.quick { 2_000 } else { 6_000 };
 
     for size in [1usize, 64, 1024] {
-        pingpong(report, size, rounds);
+        pingpong(report, size, trips);
     }
     measure(
         report,
@@ -122,7 +128,7 @@ pub fn run(report: &mut Report) {
             Smol => peer_smol::timer_churn(budget),
         },
     );
-    let timers = if report.quick { 50_000 } else { 200_000 };
+    let timers = if report.quick { 20_000 } else { 50_000 };
     let scenario = format!("timer fire ({timers} tasks)");
     measure(report, &scenario, "rate", "1/s", &SINGLE, |s| match s {
         Strait | Strait2 => strait::timer_fire(timers),
@@ -147,7 +153,17 @@ fn mib(bytes_per_sec: io::Result<f64>) -> io::Result<f64> {
     bytes_per_sec.map(|b| b / (1 << 20) as f64)
 }
 
-/// Runs `f` for each wanted subject and records a rate (higher is better).
+/// The like-for-like pairs among `subjects`.
+fn pairs(subjects: &[Subject]) -> Vec<(Subject, Subject)> {
+    let mut pairs = vec![(Strait, TokioCurrentThread), (Strait, Smol)];
+    if subjects.contains(&Strait2) {
+        pairs.push((Strait2, TokioMultiThread2));
+    }
+    pairs
+}
+
+/// Measures `f` for each wanted subject in interleaved rounds and records a rate
+/// (higher is better). A failed measurement is reported and recorded as NaN.
 fn measure(
     report: &mut Report,
     scenario: &str,
@@ -156,49 +172,76 @@ fn measure(
     subjects: &[Subject],
     f: impl Fn(Subject) -> io::Result<f64>,
 ) {
+    let f = &f;
+    let mut row = report.row(SUITE, scenario, metric, unit, Better::Higher);
     for &s in subjects {
-        if !report.wants(s.name()) {
-            continue;
-        }
-        report.progress(SUITE, scenario, s.name());
-        match f(s) {
-            Ok(v) => report.push(SUITE, scenario, s.name(), metric, unit, v, Better::Higher),
-            Err(e) => eprintln!("failed: {e}"),
-        }
+        row = row.subject(s.name(), move |_budget| {
+            f(s).unwrap_or_else(|e| {
+                eprintln!("failed: {e}");
+                f64::NAN
+            })
+        });
     }
+    for (a, b) in pairs(subjects) {
+        row = row.pair(a.name(), b.name());
+    }
+    row.run(report);
 }
 
+/// Ping-pong rows (mean, p50, p99 latency) from the same interleaved runs.
 fn pingpong(report: &mut Report, size: usize, n: usize) {
     let scenario = format!("ping-pong {size} B");
-    for s in SINGLE {
-        if !report.wants(s.name()) {
-            continue;
+    let rows = [
+        (scenario.clone(), "latency mean"),
+        (format!("{scenario} p50"), "latency p50"),
+        (format!("{scenario} p99"), "latency p99"),
+    ];
+    let subjects: Vec<Subject> = SINGLE
+        .into_iter()
+        .filter(|s| report.wants(s.name()))
+        .collect();
+    let mut values = vec![[Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
+    for round in 0..report.rounds() {
+        for (i, &s) in subjects.iter().enumerate() {
+            report.progress(
+                SUITE,
+                &format!("{scenario} (round {})", round + 1),
+                s.name(),
+            );
+            let lat = match s {
+                Strait | Strait2 => strait::pingpong(size, n),
+                TokioCurrentThread | TokioMultiThread2 => {
+                    s.tokio().and_then(|rt| peer_tokio::pingpong(&rt, size, n))
+                }
+                Smol => peer_smol::pingpong(size, n),
+            };
+            let [mean, p50, p99] = match lat {
+                Ok(mut lat) => [lat.mean_ns(), lat.pct_ns(0.5), lat.pct_ns(0.99)],
+                Err(e) => {
+                    eprintln!("failed: {e}");
+                    [f64::NAN; 3]
+                }
+            };
+            eprintln!("mean {mean:.0} ns, p50 {p50:.0} ns, p99 {p99:.0} ns");
+            for (slot, v) in values[i].iter_mut().zip([mean, p50, p99]) {
+                slot.push(v);
+            }
         }
-        report.progress(SUITE, &scenario, s.name());
-        let lat = match s {
-            Strait | Strait2 => strait::pingpong(size, n),
-            TokioCurrentThread | TokioMultiThread2 => {
-                s.tokio().and_then(|rt| peer_tokio::pingpong(&rt, size, n))
-            }
-            Smol => peer_smol::pingpong(size, n),
-        };
-        let mut lat = match lat {
-            Ok(lat) => lat,
-            Err(e) => {
-                eprintln!("failed: {e}");
-                continue;
-            }
-        };
-        let rows = [
-            (scenario.clone(), "latency mean", lat.mean_ns()),
-            (format!("{scenario} p50"), "latency p50", lat.pct_ns(0.5)),
-            (format!("{scenario} p99"), "latency p99", lat.pct_ns(0.99)),
-        ];
-        for (i, (row, metric, ns)) in rows.into_iter().enumerate() {
-            if i > 0 {
-                report.progress(SUITE, &row, s.name());
-            }
-            report.push(SUITE, &row, s.name(), metric, "ns", ns, Better::Lower);
+    }
+    for (k, (row, metric)) in rows.iter().enumerate() {
+        for (i, &s) in subjects.iter().enumerate() {
+            report.push_rounds(
+                SUITE,
+                row,
+                s.name(),
+                metric,
+                "ns",
+                Better::Lower,
+                values[i][k].clone(),
+            );
+        }
+        for (a, b) in pairs(&SINGLE) {
+            report.add_pair(SUITE, row, a.name(), b.name());
         }
     }
 }
