@@ -143,8 +143,12 @@ impl Executor for Shared {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             // The context is gone (its drop set `closed`, then drained): no runner will
-            // take this task, so abort it, and whatever else arrived meanwhile — or, if
-            // local tasks were dropped off their thread, leak them.
+            // take this task, so abort it, and whatever else arrived meanwhile.
+            if self.has_local.load(Ordering::Acquire) && !self.queue.is_runnable_here() {
+                // Local futures must not be dropped on this thread: leave them queued,
+                // where the runner thread's drop drains them, or they leak.
+                return;
+            }
             let abandoned = self.inject.take();
             if self.leak_on_close.load(Ordering::SeqCst) {
                 std::mem::forget(abandoned);
@@ -311,8 +315,8 @@ impl IoContext {
     /// Spawns a future that is not `Send` (`Rc` state, local streams) on a
     /// single-threaded context, bound to the calling thread: it becomes the context's
     /// runner (the one thread that may run it). The output must be `Send`. Dropping the
-    /// context on another thread leaks its local tasks rather than drop their futures
-    /// there.
+    /// context on another thread leaks its unfinished tasks (local or not) rather than
+    /// drop local futures there; later spawns are aborted.
     ///
     /// # Panics
     /// On a context made by [`new`](Self::new) (several threads may run it), or when
@@ -454,6 +458,12 @@ impl IoContext {
     /// task. `.await` the future instead, or block on another thread.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert_not_in_task();
+        // Before polling anything: tasks the future wakes would be queued on this thread
+        // and dropped here by the runner check's panic.
+        assert!(
+            self.shared().queue.is_runnable_here(),
+            "a single-threaded IoContext is run by one thread only (the first that ran it)"
+        );
         let env = self.env();
         let signal = Arc::new(Signal {
             woken: AtomicBool::new(true),
@@ -643,7 +653,8 @@ impl Drop for IoContext {
         if shared.leak_on_close.load(Ordering::SeqCst) {
             // Local futures may only be dropped on their thread: leak the tasks (the
             // owned list keeps them) and what they keep alive rather than drop them here.
-            // SAFETY: the context is being dropped, so no thread runs it.
+            shared.owned.close(); // later spawns are aborted, not stranded
+                                  // SAFETY: the context is being dropped, so no thread runs it.
             std::mem::forget(unsafe { shared.queue.take_all() });
             std::mem::forget(shared.inject.take());
             return;

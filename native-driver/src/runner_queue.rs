@@ -3,8 +3,9 @@
 //! that runs the context and touched without any lock.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::thread::ThreadId;
 
 use strait_streams::driver::RunQueue;
 
@@ -21,8 +22,9 @@ pub(crate) enum RunnerQueue {
 
 #[derive(Debug)]
 pub(crate) struct Owned {
-    /// Identity of the owning thread (address of a thread-local), 0 until claimed.
-    owner: AtomicUsize,
+    /// The owning thread, set by the first access. A `ThreadId` is never reused (a
+    /// thread-local's address is: a new thread may get an exited one's TLS block).
+    owner: OnceLock<ThreadId>,
     queue: UnsafeCell<RunQueue>,
 }
 
@@ -31,12 +33,12 @@ pub(crate) struct Owned {
 // `Send`.
 unsafe impl Sync for Owned {}
 
-std::thread_local! {
-    static MARK: u8 = const { 0 };
-}
-
-fn this_thread() -> usize {
-    MARK.with(|m| std::ptr::from_ref(m) as usize)
+/// The calling thread's id, cached (`thread::current()` clones an `Arc`).
+fn this_thread() -> ThreadId {
+    std::thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
 }
 
 impl RunnerQueue {
@@ -46,7 +48,7 @@ impl RunnerQueue {
 
     pub(crate) fn owned() -> Self {
         RunnerQueue::Owned(Owned {
-            owner: AtomicUsize::new(0),
+            owner: OnceLock::new(),
             queue: UnsafeCell::new(RunQueue::new()),
         })
     }
@@ -60,14 +62,7 @@ impl RunnerQueue {
             RunnerQueue::Shared(m) => f(&mut lock(m)),
             RunnerQueue::Owned(o) => {
                 let me = this_thread();
-                let owner =
-                    match o
-                        .owner
-                        .compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed)
-                    {
-                        Ok(_) => me,
-                        Err(owner) => owner,
-                    };
+                let owner = *o.owner.get_or_init(|| me);
                 assert!(
                     owner == me,
                     "a single-threaded IoContext is run by one thread only (the first that ran it)"
@@ -84,10 +79,7 @@ impl RunnerQueue {
     pub(crate) fn is_runnable_here(&self) -> bool {
         match self {
             RunnerQueue::Shared(_) => true,
-            RunnerQueue::Owned(o) => {
-                let owner = o.owner.load(Ordering::Relaxed);
-                owner == 0 || owner == this_thread()
-            }
+            RunnerQueue::Owned(o) => o.owner.get().is_none_or(|owner| *owner == this_thread()),
         }
     }
 

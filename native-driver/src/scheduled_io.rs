@@ -283,8 +283,10 @@ impl ScheduledIo {
                 }
                 // Clear our readiness edge (unless a new event came in), then register,
                 // then re-check: an edge between the syscall and the registration is
-                // seen here.
-                self.clear_if_unchanged(dir.edge(), tick);
+                // seen here. An error flag goes too: the kernel just said there is
+                // nothing pending (a reported socket error is consumed by the operation
+                // that returned it), and a sticky flag would make this loop spin.
+                self.clear_if_unchanged(dir.edge() | ready::ERROR, tick);
             }
             // The operation would wait: only here does a cancellation apply.
             if let Some(e) = self.register(dir, cx.waker(), &mut slot) {

@@ -214,3 +214,41 @@ fn a_receive_that_waits_allocates_nothing_in_steady_state() {
     });
     assert_eq!(allocated, 0, "allocations in 1000 waiting receives");
 }
+
+/// A reported socket error (ICMP port unreachable) is consumed by the operation that
+/// returns it; the next would-block receive must wait, not spin inside one poll.
+#[test]
+fn a_recv_after_an_icmp_error_waits_instead_of_spinning() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ctx = IoContext::new().unwrap();
+        // A port nobody listens on.
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let sock = UdpSocket::bind(&ctx, "127.0.0.1:0").unwrap();
+        sock.connect(format!("127.0.0.1:{port}").as_str()).unwrap();
+        let out = ctx.block_on(async {
+            sock.send(b"x").await.unwrap();
+            // Let the reactor collect EPOLLERR (ICMP port unreachable).
+            strait_streams::delay(Duration::from_millis(50))
+                .await
+                .unwrap();
+            let mut buf = [0u8; 16];
+            let first = sock.recv(&mut buf).await;
+            tx.send(format!("first recv: {first:?}")).unwrap();
+            // Nothing will arrive: this must time out, not spin inside one poll.
+            let second =
+                strait_streams::timeout(Duration::from_millis(200), sock.recv(&mut buf)).await;
+            format!("second recv: {second:?}")
+        });
+        tx.send(out).unwrap();
+    });
+    println!("{}", rx.recv_timeout(Duration::from_secs(5)).unwrap());
+    match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(s) => println!("{s}"),
+        Err(_) => panic!("the second recv did not return within 5 s (spinning inside poll)"),
+    }
+}

@@ -547,3 +547,69 @@ fn a_foreign_task_aborted_from_another_thread_ends_once() {
         assert!(aborter.join().unwrap().unwrap_err().is_aborted());
     });
 }
+
+/// An executor that keeps an owned list and hands its tasks to a foreign scheduler.
+struct OwningForeign {
+    owned: crate::driver::OwnedTasks,
+    spawned: Mutex<Vec<crate::driver::ForeignTask>>,
+}
+
+impl Executor for OwningForeign {
+    fn post(&self, _: Runnable) {
+        panic!("foreign tasks are never posted");
+    }
+    fn spawn_task(&self, task: Runnable) {
+        self.spawned
+            .lock()
+            .unwrap()
+            .push(crate::driver::ForeignTask::new(task));
+    }
+    fn owned_tasks(&self) -> Option<&crate::driver::OwnedTasks> {
+        Some(&self.owned)
+    }
+}
+
+// SAFETY (for the test type): the loom mutex guards the vector; runnables are Send.
+unsafe impl Sync for OwningForeign {}
+// SAFETY: as above.
+unsafe impl Send for OwningForeign {}
+
+/// The context's shutdown (`close_and_abort_all`) races with the foreign scheduler's
+/// poll of a waiting task: only the scheduler runs it, so the abort happens once.
+#[test]
+fn an_owned_abort_and_a_foreign_poll_never_both_run_the_task() {
+    loom::model(|| {
+        let exec = std::sync::Arc::new(OwningForeign {
+            owned: crate::driver::OwnedTasks::new(),
+            spawned: Mutex::new(Vec::new()),
+        });
+        let env = IoEnv::new(AnyExecutor::from_arc(exec.clone()))
+            .with_frame_allocator(FrameAlloc::system());
+        let handle = crate::task::spawn_with_env(
+            Remote {
+                ready: Arc::new(AtomicBool::new(false)),
+                waker: Arc::new(Mutex::new(None)),
+            },
+            env,
+        );
+        let mut task = Box::pin(exec.spawned.lock().unwrap().pop().expect("spawned"));
+        let flag = std::sync::Arc::new(ForeignFlag(AtomicBool::new(false)));
+        let foreign_waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&foreign_waker);
+        assert!(task.as_mut().poll(&mut cx).is_pending()); // now waiting, listed
+        let closer = {
+            let exec = exec.clone();
+            thread::spawn(move || exec.owned.close_and_abort_all())
+        };
+        let mut done = task.as_mut().poll(&mut cx).is_ready();
+        closer.join().unwrap();
+        while !done {
+            assert!(
+                flag.0.swap(false, SeqCst),
+                "the abort never reached the scheduler"
+            );
+            done = task.as_mut().poll(&mut cx).is_ready();
+        }
+        assert!(spin_on(handle).unwrap_err().is_aborted());
+    });
+}

@@ -272,3 +272,69 @@ fn buf_writer_as_a_buffer_sink_receives_a_stream() {
     assert_eq!(writer.get_ref().bytes, b"zero copy path");
     assert!(writer.get_ref().shut, "pull_from ends the sink");
 }
+
+#[test]
+fn a_write_eof_after_an_unfinished_one_refuses_its_bytes() {
+    use std::future::Future;
+    let (a, mut b) = duplex(4);
+    let mut writer = BufWriter::with_capacity(16, a);
+    {
+        let bufs = [ConstBuffer::new(b"hello")];
+        let mut first = std::pin::pin!(writer.write_eof(&bufs));
+        // Buffers "hello", starts ending, hands 4 bytes to the pipe, then waits.
+        let noop = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(first.as_mut().poll(noop).is_pending());
+    } // dropped (canceled) while ending
+    let world = [ConstBuffer::new(b"world")];
+    // Too late for more bytes: the end already started.
+    let second = block_on(writer.write_eof(&world));
+    assert_eq!(second.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    // An empty end finishes the one that was interrupted.
+    let ((), got) = block_on(strait_streams::when_all((
+        async { writer.close().await.map(drop) },
+        async {
+            let mut got = Vec::new();
+            strait_streams::read_to_end(&mut b, VecBuffer::new(&mut got, 64)).await?;
+            io::Result::Ok(got)
+        },
+    )))
+    .unwrap();
+    assert_eq!(
+        got, b"hello",
+        "the end went through; the late bytes did not"
+    );
+}
+
+#[test]
+fn lowering_the_max_size_below_the_buffered_bytes_is_a_full_buffer() {
+    let (mut a, b) = duplex(64);
+    let mut reader = BufReader::with_capacity(32, b);
+    block_on(async {
+        write_all(&mut a, "0123456789abcdef").await.unwrap();
+        reader.fill_more().await.unwrap();
+        reader.buffer_mut().set_max_size(4);
+        let err = reader.fill_more().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+    });
+    let mut owned = strait_vocab::OwnedBuffer::new(64);
+    strait_vocab::DynamicBuffer::prepare(&mut owned, 64)
+        .unwrap()
+        .as_mut_slice()
+        .fill(b'x');
+    owned.set_max_size(16);
+    strait_vocab::DynamicBuffer::commit(&mut owned, 64); // the prepared region ended
+    assert!(owned.as_slice().is_empty());
+}
+
+#[test]
+fn a_zero_capacity_reader_still_reads() {
+    let (mut a, b) = duplex(64);
+    let mut reader = BufReader::with_capacity(0, b);
+    let got = block_on(async {
+        write_all(&mut a, "hi").await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = reader.read(&mut buf[..]).await.unwrap();
+        reader.read(&mut buf[n..]).await.unwrap() + n
+    });
+    assert_eq!(got, 2);
+}

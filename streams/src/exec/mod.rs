@@ -84,9 +84,10 @@ pub trait Executor: Send + Sync + 'static {
         self.post(task);
     }
 
-    /// The list of unfinished tasks of this executor's context, if it keeps one: every
-    /// task spawned on the executor is listed there until it completes, so the context
-    /// can abort them all when it shuts down. The default keeps none.
+    /// The list of unfinished tasks of this executor's context, if it keeps one: a task
+    /// is listed from its first wait until it completes (before, it is queued or
+    /// running), so the context can abort them all when it shuts down. The default
+    /// keeps none.
     fn owned_tasks(&self) -> Option<&crate::task::OwnedTasks> {
         None
     }

@@ -64,6 +64,11 @@ impl Executor for LoopShared {
         // queue): `post` fenced after pushing, so either the drain takes this task or
         // we see the close and abort what no runner will take.
         if self.owned.is_closed() {
+            if !self.is_local_owner() {
+                // Local futures must not be dropped here: leave them queued, where the
+                // owner's drop (which closed the list) drains them, or they leak.
+                return;
+            }
             drop(self.queue.take_all());
         }
     }
@@ -101,17 +106,35 @@ impl Executor for LoopShared {
 }
 
 impl LoopShared {
-    /// Panics when local tasks bind the loop to another thread than the caller.
+    /// `true` unless local tasks bind the loop to another thread than the caller.
+    fn is_local_owner(&self) -> bool {
+        self.local_owner
+            .get()
+            .is_none_or(|owner| *owner == this_thread_id())
+    }
+
+    /// Panics when local tasks bind the loop to another thread than the caller. Runners
+    /// call it under the queue's lock before taking tasks (`spawn_local` binds under the
+    /// same lock), so a runner that started before the loop was bound never takes a
+    /// local task.
     #[track_caller]
     fn check_local_owner(&self) {
         if let Some(owner) = self.local_owner.get() {
             assert!(
-                *owner == std::thread::current().id(),
+                *owner == this_thread_id(),
                 "this RunLoop has local (!Send) tasks bound to thread {owner:?}: only that \
                  thread may run it"
             );
         }
     }
+}
+
+/// The calling thread's id, cached (`thread::current()` clones an `Arc`).
+fn this_thread_id() -> ThreadId {
+    std::thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
 }
 
 /// Marks this thread as running `shared` until dropped.
@@ -204,8 +227,8 @@ impl RunLoop {
     /// The first local spawn binds the loop to the calling thread: from then on only
     /// that thread may run it (`run`, `poll`, `block_on`, …), and running it elsewhere
     /// panics. The output must be `Send` (it may be dropped by whichever thread releases
-    /// the task last). Dropping the loop on another thread leaks the local tasks
-    /// instead of dropping their futures there.
+    /// the task last). Dropping the loop on another thread leaks its unfinished tasks
+    /// instead of dropping local futures there.
     ///
     /// # Panics
     ///
@@ -229,8 +252,12 @@ impl RunLoop {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let me = std::thread::current().id();
-        let owner = *self.shared.local_owner.get_or_init(|| me);
+        let me = this_thread_id();
+        // Bound under the queue's lock, where runners check it before taking tasks.
+        let owner = {
+            let _queue = self.shared.queue.lock();
+            *self.shared.local_owner.get_or_init(|| me)
+        };
         assert!(
             owner == me,
             "RunLoop::spawn_local: the loop's local tasks are bound to thread {owner:?}"
@@ -320,10 +347,10 @@ impl RunLoop {
     /// and runs them; returns how many ran, 0 when the caller should return.
     fn run_batch(&self, wait: Wait, max: usize) -> usize {
         let shared = &*self.shared;
-        shared.check_local_owner();
         let mut batch = {
             let mut queue = shared.queue.lock();
             loop {
+                shared.check_local_owner();
                 if self.stopped() {
                     return 0;
                 }
@@ -417,6 +444,7 @@ impl RunLoop {
             let task = {
                 let mut queue = shared.queue.lock();
                 loop {
+                    shared.check_local_owner();
                     if signal.woken.load(Ordering::SeqCst) {
                         break None;
                     }
@@ -483,13 +511,11 @@ impl Drop for RunLoop {
     fn drop(&mut self) {
         self.shared.services.shutdown();
         let shared = &*self.shared;
-        if shared
-            .local_owner
-            .get()
-            .is_some_and(|owner| *owner != std::thread::current().id())
-        {
-            // Local futures may only be dropped on their thread: leak them (and the
-            // loop's state they keep alive) rather than drop them here.
+        if !shared.is_local_owner() {
+            // Local futures may only be dropped on their thread: leak the loop's
+            // unfinished tasks (local or not: the list does not tell them apart) and the
+            // state they keep alive rather than drop them here. Later spawns are aborted.
+            shared.owned.close();
             std::mem::forget(shared.queue.take_all());
             return;
         }

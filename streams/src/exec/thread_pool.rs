@@ -157,8 +157,13 @@ impl ThreadPool {
             }
         }
         self.stop();
+        let me = std::thread::current().id();
         for handle in std::mem::take(&mut *lock(&self.threads)) {
-            let _ = handle.join();
+            // Dropped by one of its own tasks: that worker cannot join itself; it ends
+            // after the current task (`stop` is set).
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
         }
     }
 
@@ -213,8 +218,13 @@ impl Drop for ThreadPool {
     fn drop(&mut self) {
         self.shared.services.shutdown();
         self.stop();
+        let me = std::thread::current().id();
         for handle in std::mem::take(&mut *lock(&self.threads)) {
-            let _ = handle.join();
+            // Dropped by one of its own tasks: that worker cannot join itself; it ends
+            // after the current task (`stop` is set).
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
         }
         // No worker runs now: abort every task the pool owns, then the queued ones.
         self.shared.owned.close_and_abort_all();

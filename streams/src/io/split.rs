@@ -14,9 +14,12 @@ use crate::sync::lock;
 /// Splits `stream` into a [`ReadHalf`] and a [`WriteHalf`] that can move to different
 /// tasks (a reader loop and a writer loop over one connection).
 ///
-/// Works for any stream, erased ones included ([`AnyStream::split`](super::AnyStream)
-/// calls this). The halves share the stream behind a lock held only for the duration
-/// of one `poll_*` call — never across a wait — so a pending read never blocks a write.
+/// The halves share the stream behind a lock held only for the duration of one
+/// `poll_*` call — never across a wait — so a pending read never blocks a write. The
+/// stream must keep the wakers of a pending read and a pending write apart (as the
+/// duplex pair, strait-native's sockets and the runtime adapters do): a transport with
+/// a single waker slot would let one half's wait replace the other's. Erased streams
+/// split too ([`AnyStream::split`](super::AnyStream) calls this).
 /// Costs one allocation, here. Transports that can be shared without a lock (a native
 /// `&TcpStream`) offer their own split as well.
 ///

@@ -11,7 +11,7 @@ use crate::sync::{lock, Mutex};
 
 /// The list of every unfinished task of one execution context.
 ///
-/// An executor that returns it from [`Executor::owned_tasks`](crate::Executor) gets each
+/// An executor that returns it from [`Executor::owned_tasks`](crate::Executor::owned_tasks) gets each
 /// of its tasks listed here from the first time the task waits (returns `Pending`) to
 /// its completion; the list holds a reference, so no task of the context is freed behind
 /// its back. A task that never waited is always queued or running, where the context's
@@ -148,6 +148,15 @@ impl OwnedTasks {
         }
         // SAFETY: the list's reference, now ours to give back.
         unsafe { raw::release(task) };
+    }
+
+    /// Closes the list without aborting what is on it: later spawns are aborted at
+    /// spawn, listed tasks stay (leaked, with the context's state they hold). For a
+    /// context dropped off the thread its local tasks are bound to, which must not drop
+    /// their futures.
+    pub fn close(&self) {
+        lock(&self.list).closed = true;
+        self.closed.store(true, Ordering::SeqCst);
     }
 
     /// Closes the list and aborts every task on it, on this thread: an idle task's

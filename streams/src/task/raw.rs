@@ -14,15 +14,18 @@
 //!   the `SCHEDULED` bit itself is the right to run (no runnable object exists).
 //!
 //! # Ownership by a context
-//! An executor that offers [`OwnedTasks`] lists each of its tasks there from spawn to
-//! completion; the list holds a reference, so a task is never freed while listed, and
-//! the context can abort every task it owns when it shuts down.
+//! An executor that offers [`OwnedTasks`] lists each of its tasks there from the first
+//! time the task waits to its completion (before that, the task is queued or running,
+//! where the context's shutdown finds it); the list holds a reference, so a task is
+//! never freed while listed, and the context can abort every task it owns when it shuts
+//! down.
 //!
 //! [`ForeignTask`]: super::ForeignTask
 //! [`OwnedTasks`]: super::OwnedTasks
 //!
 //! # References
-//! `refs` counts the runnable (at most one), every waker and the join handle. The
+//! `refs` counts the runnable (at most one), every waker, the join handle, a
+//! [`ForeignTask`] and the owning context's list (while listed). The
 //! last release drops whatever the stage holds and returns the memory to the
 //! allocator recorded in the header.
 //!
@@ -163,8 +166,10 @@ pub struct Runnable {
     ptr: NonNull<Header>,
 }
 
-// SAFETY: the task's future and output are `Send` (enforced at spawn), the header's
-// shared fields are atomics or behind a mutex.
+// SAFETY: the header's shared fields are atomics or behind a mutex. The task's future
+// is `Send` (enforced by `spawn`), or it is a local task whose executor runs, aborts and
+// drops its runnables only on its own thread (the contract of `allocate_unchecked`); a
+// runnable that merely moves between threads touches no future.
 unsafe impl Send for Runnable {}
 
 impl Runnable {
@@ -604,14 +609,21 @@ fn wake_foreign(header: &Header) {
 
 /// Aborts the task at `ptr` as soon as possible: at once (on this thread) when it is
 /// idle, otherwise by whoever holds its run right (a queued runnable aborts when run or
-/// dropped; a running task is rescheduled and then aborted).
+/// dropped; a running task is rescheduled and then aborted; a foreign task is woken, and
+/// its scheduler's next poll, or its drop, aborts it).
 ///
 /// # Safety
 /// The caller holds a reference. For a task that is not `Send`, this is its thread.
 pub(crate) unsafe fn abort_now(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the header alive.
     let header = unsafe { ptr.as_ref() };
-    header.state.fetch_or(ABORT, Ordering::AcqRel);
+    let state = header.state.fetch_or(ABORT, Ordering::AcqRel);
+    if state & FOREIGN != 0 {
+        // Only the foreign scheduler runs it: a wake gives it the run right, and its
+        // next poll (or its drop) aborts.
+        wake_by_ref(ptr);
+        return;
+    }
     if claim_wake(header).is_some() {
         // We own the run right of an idle task: abort it here.
         header.refs.fetch_add(1, Ordering::Relaxed);

@@ -72,6 +72,8 @@ impl OwnedBuffer {
     /// they are consumed); storage beyond it is released.
     pub fn set_max_size(&mut self, max_size: usize) {
         self.max_size = max_size;
+        // Like `commit` and `consume`, ends the writable region (it may move or shrink).
+        self.prepared = 0;
         if self.storage.len() > max_size.max(self.end - self.start) {
             self.compact();
             self.storage.truncate(max_size.max(self.end));

@@ -54,8 +54,9 @@ impl<S> BufReader<S> {
         Self::with_capacity(DEFAULT_BUF_SIZE, inner)
     }
 
-    /// A reader with a `capacity`-byte buffer that never grows.
+    /// A reader with a `capacity`-byte buffer (at least 1 byte) that never grows.
     pub fn with_capacity(capacity: usize, inner: S) -> Self {
+        let capacity = capacity.max(1);
         Self::with_buffer(OwnedBuffer::with_capacity(capacity, capacity), inner)
     }
 
@@ -104,7 +105,8 @@ impl<S: ReadStream + Unpin> BufReader<S> {
     /// 0 means end of stream. Fails with `ErrorKind::OutOfMemory` when the buffer is at
     /// its max size.
     pub fn poll_fill_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let room = self.buf.max_size() - self.buf.size();
+        // Saturating: the max size may have been lowered below what is buffered.
+        let room = self.buf.max_size().saturating_sub(self.buf.size());
         if room == 0 {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,

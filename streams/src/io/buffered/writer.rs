@@ -215,8 +215,9 @@ impl<S: WriteStream + Unpin> WriteSink for BufWriter<S> {
     ) -> Poll<io::Result<()>> {
         match self.end {
             End::Open => ready!(self.as_mut().poll_write(cx, bufs))?,
-            End::Ending => {}
-            End::Ended => self.check_open_or_empty(bufs.is_empty())?,
+            // A re-poll finishing its own end has no bytes left; bytes here belong to
+            // another `write_eof` after an unfinished (canceled) one: too late for them.
+            End::Ending | End::Ended => self.check_open_or_empty(bufs.is_empty())?,
         }
         self.get_mut().poll_end(cx)
     }
