@@ -74,7 +74,10 @@ impl<T> FromTokioIo<T> {
         // `write_shut` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
-        (unsafe { Pin::new_unchecked(&mut this.inner) }, &mut this.write_shut)
+        (
+            unsafe { Pin::new_unchecked(&mut this.inner) },
+            &mut this.write_shut,
+        )
     }
 }
 

@@ -24,9 +24,9 @@ fn spawned_strait_tasks_are_tokio_tasks_and_see_the_adapter() {
     let ex = executor.executor();
     let seen = executor.block_on(&rt, async move {
         let outer = strait_streams::env().executor().spawn(async move {
-            let inner = env().executor().spawn(async {
-                (tokio::task::try_id().is_some(), env().executor().clone())
-            });
+            let inner = env()
+                .executor()
+                .spawn(async { (tokio::task::try_id().is_some(), env().executor().clone()) });
             let (inner_is_tokio_task, inner_sees) = inner.await.unwrap();
             (
                 tokio::task::try_id().is_some(),
@@ -69,11 +69,17 @@ fn delay_waits_on_tokios_timer() {
     // The entry shows up in the adapter's timer table (not the fallback timer's).
     let deadline = Instant::now() + Duration::from_secs(5);
     while timer.scheduled() == 0 {
-        assert!(Instant::now() < deadline, "delay never reached the tokio timer");
+        assert!(
+            Instant::now() < deadline,
+            "delay never reached the tokio timer"
+        );
         std::thread::yield_now();
     }
     let waited = executor.block_on(&rt, handle).unwrap().unwrap();
-    assert!(waited >= Duration::from_millis(30), "woke early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(30),
+        "woke early: {waited:?}"
+    );
     assert!(waited < Duration::from_secs(2), "woke late: {waited:?}");
     assert_eq!(timer.scheduled(), 0, "a fired entry leaves the table");
 }
@@ -112,7 +118,9 @@ fn an_earlier_deadline_shortens_the_drivers_sleep() {
         std::thread::yield_now();
     }
     let start = Instant::now();
-    executor.block_on(&rt, delay(Duration::from_millis(10))).unwrap();
+    executor
+        .block_on(&rt, delay(Duration::from_millis(10)))
+        .unwrap();
     assert!(start.elapsed() < Duration::from_secs(2));
     long.abort();
 }
