@@ -1,19 +1,17 @@
 //! [`TokioExecutor`]: a tokio runtime handle as a strait [`Executor`].
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use strait_streams::driver::{enter_env, ForeignTask, RunQueue, TimerService};
+use strait_streams::driver::{enter_env, ForeignTask, TimerService};
 use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 use tokio::runtime::Handle;
 
+use crate::posts::PostQueue;
 use crate::timer::TokioTimer;
-
-/// Most posted runnables the post runner runs per poll before it yields tokio's thread.
-const BATCH: usize = 64;
 
 /// A tokio runtime as a strait executor.
 ///
@@ -58,108 +56,12 @@ struct Adapter {
     work: AtomicUsize,
 }
 
-#[derive(Default)]
-struct PostQueue {
-    state: Mutex<PostState>,
-}
-
-#[derive(Default)]
-struct PostState {
-    queue: RunQueue,
-    /// The runner's waker while it waits for posts.
-    runner: Option<Waker>,
-    /// The runner is scheduled or running (it will see new posts).
-    active: bool,
-    /// No runner any more: posts are dropped (their tasks abort).
-    closed: bool,
-}
-
-impl PostQueue {
-    fn lock(&self) -> MutexGuard<'_, PostState> {
-        // The queue is consistent between operations; a panic cannot leave it half-linked.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push(&self, task: Runnable) {
-        let mut state = self.lock();
-        if state.closed {
-            drop(state);
-            drop(task); // aborts the task, as a context that shut down does
-            return;
-        }
-        state.queue.push_back(task);
-        let runner = if state.active {
-            None
-        } else {
-            state.active = true;
-            state.runner.take()
-        };
-        drop(state);
-        if let Some(runner) = runner {
-            runner.wake();
-        }
-    }
-
-    fn close(&self) {
-        let (queue, runner) = {
-            let mut state = self.lock();
-            state.closed = true;
-            (state.queue.take(), state.runner.take())
-        };
-        drop(queue); // outside the lock: dropping a runnable may post
-        if let Some(runner) = runner {
-            runner.wake();
-        }
-    }
-
-    /// One poll of the runner task.
-    fn run(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut batch = {
-            let mut state = self.lock();
-            if state.closed {
-                return Poll::Ready(());
-            }
-            let batch = state.queue.pop_batch(BATCH);
-            if batch.is_empty() {
-                state.active = false;
-                match &state.runner {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => state.runner = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
-            }
-            batch
-        };
-        // Each runnable publishes its own environment while it runs.
-        while let Some(task) = batch.pop() {
-            task.run();
-        }
-        // More may be queued: yield tokio's thread, come back.
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// Closes the post queue when the runner task ends (the runtime shutting down drops
-/// it): later posts abort their tasks instead of waiting forever.
-struct CloseOnDrop(Arc<PostQueue>);
-
-impl Drop for CloseOnDrop {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
 impl TokioExecutor {
     /// An executor on `handle`'s runtime. Spawns two long-lived tokio tasks there: the
     /// post runner and the [`TokioTimer`] driver.
     pub fn new(handle: &Handle) -> TokioExecutor {
-        let posts = Arc::new(PostQueue::default());
-        let runner = CloseOnDrop(posts.clone());
-        drop(handle.spawn(async move {
-            let runner = runner;
-            poll_fn(|cx| runner.0.run(cx)).await;
-        }));
+        let posts = PostQueue::new(None);
+        drop(handle.spawn(posts.clone().runner()));
         let adapter = Arc::new(Adapter {
             handle: handle.clone(),
             posts,
@@ -216,10 +118,7 @@ impl TokioExecutor {
     /// code polled by tokio directly (`tokio::spawn`, `select!`, a `LocalSet`) rather
     /// than spawned through the executor.
     pub fn in_env<F: Future>(&self, future: F) -> InEnv<F> {
-        InEnv {
-            env: self.env(),
-            future,
-        }
+        InEnv::new(self.env(), future)
     }
 
     /// Tasks spawned on this executor (or posted to it) that have not completed.
@@ -277,6 +176,12 @@ impl Drop for Adapter {
 pub struct InEnv<F> {
     env: IoEnv,
     future: F,
+}
+
+impl<F> InEnv<F> {
+    pub(crate) fn new(env: IoEnv, future: F) -> Self {
+        InEnv { env, future }
+    }
 }
 
 impl<F: Future> Future for InEnv<F> {

@@ -10,6 +10,7 @@
 //! | I/O, strait → tokio | [`TokioIo`] | any strait stream as tokio `AsyncRead`/`AsyncWrite` (hyper, tokio-rustls) |
 //! | sockets | [`TcpStream`], [`TcpListener`], [`UnixStream`], [`UnixListener`] | tokio sockets that are strait streams |
 //! | execution | [`TokioExecutor`] | a tokio handle as a strait executor: one tokio task per strait spawn |
+//! | local tasks | [`LocalExecutor`] | `!Send` strait tasks on a tokio `LocalSet` |
 //! | timers | [`TokioTimer`] | tokio's time driver behind `delay` and `timeout` |
 //!
 //! No operation allocates in steady state: reads and writes go straight to the socket
@@ -22,8 +23,9 @@
 //! use strait_tokio::{TcpListener, TcpStream, TokioExecutor};
 //!
 //! /// Protocol code: knows nothing of tokio.
-//! async fn greet(mut stream: AnyStream) -> std::io::Result<()> {
-//!     write_all(&mut stream, "hello").await
+//! async fn greet(mut stream: AnyStream<'_>) -> std::io::Result<()> {
+//!     write_all(&mut stream, "hello").await?;
+//!     Ok(())
 //! }
 //!
 //! let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -35,7 +37,7 @@
 //!     let served = strait_streams::env().executor().spawn(greet(AnyStream::new(server)));
 //!     let mut buf = [0u8; 5];
 //!     // `timeout` runs on tokio's timer here.
-//!     timeout(Duration::from_secs(5), read_exact(&mut client, &mut buf[..])).await??;
+//!     timeout(Duration::from_secs(5), read_exact(&mut client, &mut buf[..])).await?;
 //!     assert_eq!(&buf, b"hello");
 //!     served.await.unwrap()
 //! })
@@ -44,11 +46,14 @@
 
 mod executor;
 mod io;
+mod local;
 mod net;
+mod posts;
 mod timer;
 
 pub use executor::{InEnv, TokioExecutor};
 pub use io::{FromTokioIo, TokioIo};
+pub use local::LocalExecutor;
 pub use net::{TcpListener, TcpStream};
 #[cfg(unix)]
 pub use net::{UnixListener, UnixStream};
