@@ -59,6 +59,9 @@ struct Adapter {
 impl TokioExecutor {
     /// An executor on `handle`'s runtime. Spawns two long-lived tokio tasks there: the
     /// post runner and the [`TokioTimer`] driver.
+    ///
+    /// # Panics
+    /// If the runtime has no time driver (`enable_time` was not called).
     pub fn new(handle: &Handle) -> TokioExecutor {
         let posts = PostQueue::new(None);
         drop(handle.spawn(posts.clone().runner()));

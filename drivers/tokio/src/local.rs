@@ -55,6 +55,9 @@ struct LocalAdapter {
 impl LocalExecutor {
     /// An executor on `local` (which must belong to this thread, as every `LocalSet`
     /// does), with timers on `handle`'s runtime.
+    ///
+    /// # Panics
+    /// If that runtime has no time driver (`enable_time` was not called).
     pub fn new(local: &LocalSet, handle: &Handle) -> LocalExecutor {
         let posts = PostQueue::new(Some(std::thread::current().id()));
         drop(local.spawn_local(posts.clone().runner()));

@@ -51,13 +51,18 @@ impl TokioTimer {
     /// A timer service on `handle`'s runtime; spawns its driver task there.
     ///
     /// # Panics
-    /// The driver task panics on its first poll if the runtime has no time driver.
+    /// If the runtime has no time driver (`enable_time` was not called).
     pub fn new(handle: &Handle) -> Arc<TokioTimer> {
         let shared = Arc::new(Shared::default());
         let driver = shared.clone();
+        // Made here, in the runtime's context, so a runtime without a time driver fails
+        // now with tokio's message instead of in the driver task (where every delay
+        // would then hang). Far ahead until the first entry; reset in place after.
+        let sleep = {
+            let _context = handle.enter();
+            tokio::time::sleep(std::time::Duration::from_secs(86_400 * 365))
+        };
         drop(handle.spawn(async move {
-            // Far ahead until the first entry; reset in place from then on.
-            let sleep = tokio::time::sleep(std::time::Duration::from_secs(86_400 * 365));
             let mut sleep = std::pin::pin!(sleep);
             poll_fn(|cx| drive(&driver, sleep.as_mut(), cx)).await;
         }));
