@@ -161,3 +161,50 @@ impl ExecutorFactory for Executor {
 }
 
 strait_conformance::executor_suite!(tokio_executor, super::Executor);
+
+/// A fresh current-thread runtime per case: the flavour where `block_on`'s thread
+/// drives the reactor, the timer and every task.
+struct CurrentThread {
+    runtime: tokio::runtime::Runtime,
+    executor: TokioExecutor,
+}
+
+impl CurrentThread {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let executor = TokioExecutor::new(runtime.handle());
+        CurrentThread { runtime, executor }
+    }
+}
+
+impl TransportFactory for CurrentThread {
+    type Client = TcpStream;
+    type Server = TcpStream;
+    async fn pair(&self) -> io::Result<(TcpStream, TcpStream)> {
+        Tcp.pair().await
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.executor.block_on(&self.runtime, f)
+    }
+}
+
+strait_conformance::stream_pair_suite!(tokio_tcp_current_thread, super::CurrentThread::new());
+
+impl ExecutorFactory for CurrentThread {
+    fn executor(&self) -> AnyExecutor {
+        self.executor.executor()
+    }
+    fn run_until_idle(&self, _executor: &AnyExecutor) {
+        // Nothing runs unless this thread drives the runtime.
+        self.runtime.block_on(async {
+            while self.executor.outstanding_work() != 0 {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+}
+
+strait_conformance::executor_suite!(tokio_executor_current_thread, super::CurrentThread::new());
