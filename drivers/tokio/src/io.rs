@@ -10,9 +10,9 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
+use strait_streams::{BufferSource, ConstBuffer, MutableBuffer, ReadStream, WriteStream};
 use strait_vocab::{ConstWindow, IoSliceArray};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 /// A tokio I/O object as a strait stream.
 ///
@@ -166,6 +166,21 @@ impl<T: AsyncWrite> WriteStream for FromTokioIo<T> {
     }
 }
 
+/// A tokio `AsyncBufRead` (a `tokio::io::BufReader`) as a strait [`BufferSource`]:
+/// its buffer is lent without a copy.
+impl<T: AsyncBufRead> BufferSource for FromTokioIo<T> {
+    fn poll_pull<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ConstWindow<'s>>> {
+        self.project().0.poll_fill_buf(cx).map_ok(ConstWindow::new)
+    }
+
+    fn consume(self: Pin<&mut Self>, n: usize) {
+        AsyncBufRead::consume(self.project().0, n);
+    }
+}
+
 /// A strait stream as a tokio I/O object: `poll_flush` is [`WriteStream::poll_flush`],
 /// `poll_shutdown` is [`WriteStream::poll_shutdown`] (a half-close on strait sockets),
 /// vectored writes reach [`WriteStream::poll_write_some`] whole.
@@ -240,6 +255,20 @@ impl<T: ReadStream> AsyncRead for TokioIo<T> {
         }
         buf.advance(n);
         Poll::Ready(Ok(()))
+    }
+}
+
+/// A strait [`BufferSource`] (a [`BufReader`](strait_streams::BufReader)) as tokio's
+/// `AsyncBufRead`: its first buffered region, without a copy.
+impl<T: ReadStream + BufferSource> AsyncBufRead for TokioIo<T> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        self.pinned()
+            .poll_pull(cx)
+            .map_ok(|window| window.as_slice().first().map_or(&[][..], |b| b.as_slice()))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        BufferSource::consume(self.pinned(), amt);
     }
 }
 

@@ -267,3 +267,27 @@ fn tokio_copy_runs_over_strait_streams() {
         assert_eq!(got, payload);
     });
 }
+
+/// Buffered readers cross over without a copy: tokio's `BufReader` as a strait
+/// `BufferSource`, and strait's `BufReader` as tokio's `AsyncBufRead`.
+#[test]
+fn buffered_readers_lend_their_buffers_both_ways() {
+    use strait_streams::{BufferSource, BufferSourceExt};
+    use tokio::io::AsyncBufReadExt;
+    rt().block_on(async {
+        let (mut w, r) = tokio::io::duplex(64);
+        w.write_all(b"line one\nrest").await.unwrap();
+        let mut source = FromTokioIo::new(tokio::io::BufReader::new(r));
+        assert_eq!(source.fill().await.unwrap(), 13);
+        // The bytes are in tokio's buffer, lent as is.
+        assert_eq!(source.get_ref().buffer(), b"line one\nrest");
+        Pin::new(&mut source).consume(5);
+        assert_eq!(source.get_ref().buffer(), b"one\nrest");
+
+        let (mut a, b) = strait_streams::duplex(64);
+        write_all(&mut a, "first\nsecond\n").await.unwrap();
+        let mut lines = TokioIo::new(strait_streams::BufReader::new(b)).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("first"));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("second"));
+    });
+}
