@@ -1,0 +1,154 @@
+//! [`TokioTimer`]: tokio's timer as the strait [`TimerService`], so `delay` and
+//! `timeout` in strait code on tokio wait on tokio's time driver.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use strait_streams::driver::{TimerKey, TimerService, TimerTable};
+use tokio::runtime::Handle;
+use tokio::time::Sleep;
+
+/// A [`TimerService`] on tokio's time driver: one tokio task sleeping until the earliest
+/// deadline of a [`TimerTable`].
+///
+/// A `delay` or `timeout` adds an entry to the table (its storage is reused, so steady
+/// state allocates nothing) and, when it became the earliest deadline, wakes the driver
+/// task, which resets its one `tokio::time::Sleep`. There is no `Sleep` (and no
+/// allocation) per delay, unlike `tokio::time::sleep` boxed per call. Due entries are
+/// woken on the driver task's thread.
+///
+/// The driver task runs until the last handle to the service is dropped, or until the
+/// runtime shuts down (after which scheduled entries never fire: their tasks are
+/// gone with the runtime too). The runtime needs its time driver (`enable_time`).
+pub struct TokioTimer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    table: TimerTable,
+    /// The driver task's waker, taken by whoever must wake it.
+    driver: Option<Waker>,
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock in a way that leaves the table broken.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl TokioTimer {
+    /// A timer service on `handle`'s runtime; spawns its driver task there.
+    ///
+    /// # Panics
+    /// If the runtime has no time driver (`enable_time` was not called).
+    pub fn new(handle: &Handle) -> Arc<TokioTimer> {
+        let shared = Arc::new(Shared::default());
+        let driver = shared.clone();
+        // Made here, in the runtime's context, so a runtime without a time driver fails
+        // now with tokio's message instead of in the driver task (where every delay
+        // would then hang). Far ahead until the first entry; reset in place after.
+        let sleep = {
+            let _context = handle.enter();
+            tokio::time::sleep(std::time::Duration::from_secs(86_400 * 365))
+        };
+        drop(handle.spawn(async move {
+            let mut sleep = std::pin::pin!(sleep);
+            poll_fn(|cx| drive(&driver, sleep.as_mut(), cx)).await;
+        }));
+        Arc::new(TokioTimer { shared })
+    }
+
+    /// How many entries are scheduled (neither fired nor canceled).
+    pub fn scheduled(&self) -> usize {
+        self.shared.lock().table.len()
+    }
+}
+
+/// One poll of the driver task: wakes what is due, then sleeps until the next deadline.
+fn drive(shared: &Shared, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<()> {
+    // Bounds the loop if tokio's clock and `std`'s disagree (tokio's paused test clock):
+    // a sleep that fires with nothing due yields instead of spinning.
+    let mut fired_idle = false;
+    loop {
+        let mut state = shared.lock();
+        if state.closed {
+            return Poll::Ready(());
+        }
+        if let Some(waker) = state.table.pop_due(Instant::now()) {
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            continue;
+        }
+        match &state.driver {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.driver = Some(cx.waker().clone()),
+        }
+        let Some(next) = state.table.next_deadline() else {
+            return Poll::Pending;
+        };
+        drop(state);
+        let next = tokio::time::Instant::from_std(next);
+        if sleep.deadline() != next {
+            sleep.as_mut().reset(next);
+        }
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if fired_idle {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        fired_idle = true;
+    }
+}
+
+impl TimerService for TokioTimer {
+    fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey {
+        let mut state = self.shared.lock();
+        let (key, earliest) = state.table.schedule(deadline, waker, key);
+        let driver = if earliest { state.driver.take() } else { None };
+        drop(state);
+        if let Some(driver) = driver {
+            driver.wake();
+        }
+        key
+    }
+
+    fn cancel(&self, key: TimerKey) {
+        self.shared.lock().table.cancel(key);
+    }
+}
+
+impl Drop for TokioTimer {
+    fn drop(&mut self) {
+        let driver = {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            state.driver.take()
+        };
+        if let Some(driver) = driver {
+            driver.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for TokioTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioTimer")
+            .field("scheduled", &self.scheduled())
+            .finish()
+    }
+}
