@@ -7,8 +7,8 @@
 //! (HTTP/1.1, WebSocket) runs over TLS unchanged.
 //!
 //! ```text
-//!  caller buffers ──write──▶ rustls (encrypt: one copy) ──write_tls──▶ transport
-//!  caller buffers ◀──read─── rustls (decrypt in place)  ◀──read_tls─── transport
+//!  caller buffers ──write──▶ rustls (encrypt: one copy)  ──write_tls──▶ transport
+//!  caller buffers ◀──read─── rustls (decrypted plaintext) ◀──read_tls─── transport
 //! ```
 //!
 //! Configuration lives in a context built once: [`ClientContext`] (trust roots,

@@ -2,10 +2,12 @@
 //! stream. rustls's buffered connection does the protocol; this module moves bytes
 //! between it and the transport with strait's poll traits.
 //!
-//! Copies: a read decrypts in rustls's buffer and copies once into the caller's
-//! buffers; a write encrypts straight from the caller's buffers into a record (one
-//! copy, and one allocation per record: rustls's design). The transport reads into
-//! rustls's receive buffer directly.
+//! Copies: the transport reads into rustls's receive buffer directly; a read copies
+//! decrypted bytes once from rustls into the caller's buffers; a write encrypts
+//! straight from the caller's buffers into a record (one copy). rustls's buffered API
+//! allocates one buffer per record each way (a sealed record; a decrypted record moved
+//! into its plaintext queue) — the documented allocation exception. Its unbuffered API
+//! would avoid both at the cost of owning every buffer here (later work).
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
