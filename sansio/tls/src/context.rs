@@ -19,6 +19,23 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+pub use rustls::CipherSuite;
+
+/// The ring provider restricted to `suites` (in the provider's order of preference),
+/// or all of its suites when `suites` is empty.
+fn provider_with(suites: &[CipherSuite]) -> Result<Arc<CryptoProvider>, ConfigError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !suites.is_empty() {
+        provider
+            .cipher_suites
+            .retain(|s| suites.contains(&s.suite()));
+        if provider.cipher_suites.is_empty() {
+            return Err(ConfigError::NoCipherSuites);
+        }
+    }
+    Ok(Arc::new(provider))
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
     std::fs::read(path).map_err(|source| ConfigError::Io {
         path: path.to_owned(),
@@ -264,6 +281,7 @@ impl ClientContext {
             sni: true,
             resumption: true,
             key_log: false,
+            suites: Vec::new(),
         }
     }
 
@@ -296,6 +314,7 @@ pub struct ClientContextBuilder {
     sni: bool,
     resumption: bool,
     key_log: bool,
+    suites: Vec<CipherSuite>,
 }
 
 impl ClientContextBuilder {
@@ -314,6 +333,13 @@ impl ClientContextBuilder {
     /// The protocol versions to offer (default: TLS 1.3 and 1.2).
     pub fn versions(mut self, versions: &[TlsVersion]) -> Self {
         self.versions = versions.to_vec();
+        self
+    }
+
+    /// Restricts the cipher suites to `suites` (default: all of the ring provider's,
+    /// in its order). Versions without a suite left are not offered.
+    pub fn cipher_suites(mut self, suites: &[CipherSuite]) -> Self {
+        self.suites = suites.to_vec();
         self
     }
 
@@ -338,7 +364,7 @@ impl ClientContextBuilder {
 
     /// Builds the context.
     pub fn build(self) -> Result<ClientContext, ConfigError> {
-        let builder = ClientConfig::builder_with_provider(provider())
+        let builder = ClientConfig::builder_with_provider(provider_with(&self.suites)?)
             .with_protocol_versions(&versions(&self.versions))?;
         let builder = match self.verification {
             ServerVerification::Full(roots) => builder.with_root_certificates(roots.store),
@@ -385,6 +411,7 @@ impl ServerContext {
             versions: vec![TlsVersion::Tls13, TlsVersion::Tls12],
             tickets: true,
             key_log: false,
+            suites: Vec::new(),
         }
     }
 
@@ -408,6 +435,7 @@ pub struct ServerContextBuilder {
     versions: Vec<TlsVersion>,
     tickets: bool,
     key_log: bool,
+    suites: Vec<CipherSuite>,
 }
 
 impl ServerContextBuilder {
@@ -430,6 +458,13 @@ impl ServerContextBuilder {
         self
     }
 
+    /// Restricts the cipher suites to `suites` (default: all of the ring provider's,
+    /// in its order). Versions without a suite left are not offered.
+    pub fn cipher_suites(mut self, suites: &[CipherSuite]) -> Self {
+        self.suites = suites.to_vec();
+        self
+    }
+
     /// Whether to issue session tickets for resumption (default: yes; without them
     /// the server still resumes from its in-memory session cache).
     pub fn session_tickets(mut self, enabled: bool) -> Self {
@@ -445,7 +480,7 @@ impl ServerContextBuilder {
 
     /// Builds the context.
     pub fn build(self) -> Result<ServerContext, ConfigError> {
-        let provider = provider();
+        let provider = provider_with(&self.suites)?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions(&self.versions))?;
         let client_verifier = |roots: TrustRoots, optional: bool| {

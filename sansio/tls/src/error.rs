@@ -176,6 +176,8 @@ pub enum ConfigError {
     BadRoot(String),
     /// The platform trust store could not be loaded (or held no usable root).
     PlatformRoots(String),
+    /// None of the chosen cipher suites is supported.
+    NoCipherSuites,
     /// The server name to connect to is neither a DNS name nor an IP address.
     InvalidServerName(String),
     /// rustls rejected the configuration (a key that does not match its certificate,
@@ -192,6 +194,7 @@ impl fmt::Display for ConfigError {
             Self::NoPrivateKey => f.write_str("no private key found"),
             Self::BadRoot(e) => write!(f, "trust root rejected: {e}"),
             Self::PlatformRoots(e) => write!(f, "cannot load the platform's trust roots: {e}"),
+            Self::NoCipherSuites => f.write_str("none of the chosen cipher suites is supported"),
             Self::InvalidServerName(n) => write!(f, "invalid server name {n:?}"),
             Self::Rustls(e) => write!(f, "TLS configuration rejected: {e}"),
         }

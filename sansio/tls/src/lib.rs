@@ -63,8 +63,8 @@ mod error;
 mod stream;
 
 pub use context::{
-    provider, ClientAuth, ClientContext, ClientContextBuilder, Identity, ServerContext,
-    ServerContextBuilder, ServerVerification, TlsContext, TlsVersion, TrustRoots,
+    provider, CipherSuite, ClientAuth, ClientContext, ClientContextBuilder, Identity,
+    ServerContext, ServerContextBuilder, ServerVerification, TlsContext, TlsVersion, TrustRoots,
 };
 pub use error::{AlertDescription, ConfigError, TlsError};
 pub use rustls;

@@ -311,10 +311,9 @@ impl<S: Stream + Unpin> ReadStream for TlsStream<S> {
                 Err(e) => return Poll::Ready(Err(e)),
             }
             this.check_failed()?;
-            // Send what processing queued (tickets, key updates) without waiting.
-            if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
-                return Poll::Ready(Err(e));
-            }
+            // Records rustls queues while reading (a key update's answer) go out with
+            // the next write or flush: writing here would register this task's waker
+            // for the transport's write side, in place of a writer task's (split).
             ready!(this.poll_read_tls(cx))?;
         }
     }
@@ -333,6 +332,7 @@ impl<S: Stream + Unpin> WriteStream for TlsStream<S> {
         if this.write_closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
+        this.check_failed()?;
         ready!(this.poll_handshake(cx))?;
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
@@ -355,6 +355,7 @@ impl<S: Stream + Unpin> WriteStream for TlsStream<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.check_failed()?;
         ready!(this.poll_handshake(cx))?;
         this.poll_push(cx)
     }

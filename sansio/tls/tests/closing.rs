@@ -242,3 +242,61 @@ fn handshake_is_canceled_by_the_stop_token() {
     assert!(is_canceled(&err), "{err:?}");
     stopper.join().unwrap();
 }
+
+#[test]
+fn halves_of_a_split_stream_work_from_two_tasks() {
+    let (client, server) = setup();
+    const LEN: usize = 1 << 20;
+    block_on(async {
+        let (c, s) = connected(&client, "localhost", &server).await;
+        let (c_read, c_write) = strait_streams::split(c);
+        let (s_read, s_write) = strait_streams::split(s);
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let sender = |mut half: strait_streams::WriteHalf<Tls>, data: Vec<u8>| {
+            strait_streams::spawn(async move {
+                strait_streams::write_all(&mut half, &data[..]).await?;
+                half.shutdown().await
+            })
+        };
+        let receiver = |mut half: strait_streams::ReadHalf<Tls>| {
+            strait_streams::spawn(async move {
+                let mut got = Vec::with_capacity(LEN);
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = half.read(&mut buf[..]).await?;
+                    if n == 0 {
+                        return Ok::<_, io::Error>(got);
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let tasks = (
+            sender(c_write, data.clone()),
+            sender(s_write, data.clone()),
+            receiver(c_read),
+            receiver(s_read),
+        );
+        tasks.0.await.unwrap().unwrap();
+        tasks.1.await.unwrap().unwrap();
+        assert!(tasks.2.await.unwrap().unwrap() == data);
+        assert!(tasks.3.await.unwrap().unwrap() == data);
+    });
+}
+
+#[test]
+fn after_a_fatal_error_every_operation_fails() {
+    let (client, server) = setup();
+    block_on(async {
+        let (c, mut s) = connected(&client, "localhost", &server).await;
+        drop(c);
+        let err = read_some(&mut s).await.unwrap_err();
+        assert!(matches!(TlsError::from_io(&err), Some(TlsError::Truncated)));
+        let err = s.write(&b"x"[..]).await.unwrap_err();
+        assert!(
+            matches!(TlsError::from_io(&err), Some(TlsError::Truncated)),
+            "{err:?}"
+        );
+        assert!(s.flush().await.is_err());
+    });
+}

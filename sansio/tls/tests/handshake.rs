@@ -300,3 +300,43 @@ fn bad_configuration_is_typed() {
     #[cfg(feature = "webpki-roots")]
     assert!(strait_tls::TrustRoots::mozilla().len() > 100);
 }
+
+#[test]
+fn cipher_suites_can_be_chosen() {
+    use strait_tls::CipherSuite;
+    let ca = Ca::new("test CA");
+    let chacha = CipherSuite::TLS13_CHACHA20_POLY1305_SHA256;
+    let client = ClientContext::builder(ServerVerification::Full(ca.roots()))
+        .cipher_suites(&[chacha])
+        .build()
+        .unwrap();
+    let server = server_ctx(ca.issue(&["localhost"]));
+    block_on(async {
+        let (c, s) = connected(&client, "localhost", &server).await;
+        assert_eq!(c.cipher_suite(), Some("TLS13_CHACHA20_POLY1305_SHA256"));
+        assert_eq!(s.cipher_suite(), c.cipher_suite());
+    });
+    // No suite in common: the server says so, typed.
+    let aes_only = ServerContext::builder(ca.issue(&["localhost"]))
+        .cipher_suites(&[CipherSuite::TLS13_AES_128_GCM_SHA256])
+        .build()
+        .unwrap();
+    block_on(async {
+        let (mut c, mut s) = pair(&client, "localhost", &aes_only);
+        let (rc, rs) = handshake_both(&mut c, &mut s).await;
+        assert!(matches!(tls_error(&rs), TlsError::Incompatible), "{rs:?}");
+        assert!(
+            matches!(
+                tls_error(&rc),
+                TlsError::AlertReceived(AlertDescription::HandshakeFailure)
+            ),
+            "{rc:?}"
+        );
+    });
+    assert!(matches!(
+        ClientContext::builder(ServerVerification::Full(ca.roots()))
+            .cipher_suites(&[CipherSuite::TLS_RSA_WITH_AES_128_CBC_SHA])
+            .build(),
+        Err(strait_tls::ConfigError::NoCipherSuites)
+    ));
+}

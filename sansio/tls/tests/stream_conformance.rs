@@ -1,5 +1,6 @@
-//! The strait stream conformance suite over a TLS client↔server pair on an in-memory
-//! duplex; `pair` completes the handshake.
+//! The strait stream conformance suite over a TLS client↔server pair, on an in-memory
+//! duplex and on loopback TCP (strait's native reactor); `pair` completes the
+//! handshake.
 
 #[global_allocator]
 static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
@@ -52,3 +53,54 @@ impl strait_conformance::TransportFactory for TlsPair {
 }
 
 strait_conformance::stream_pair_suite!(tls_over_duplex, super::TlsPair::new());
+
+/// The same over loopback TCP on strait's native reactor.
+struct TlsTcp {
+    tls: TlsPair,
+    ctx: strait_native::IoContext,
+}
+
+impl strait_conformance::TransportFactory for TlsTcp {
+    type Client = strait_tls::TlsStream<strait_native::TcpStream>;
+    type Server = strait_tls::TlsStream<strait_native::TcpStream>;
+
+    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
+        use strait_native::{TcpListener, TcpStream};
+        let listener = TcpListener::bind(&self.ctx, "127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let (tcp_c, (tcp_s, _)) =
+            strait_streams::when_all((TcpStream::connect(&self.ctx, addr), listener.accept()))
+                .await?;
+        tcp_c.set_nodelay(true)?;
+        tcp_s.set_nodelay(true)?;
+        let mut c = strait_tls::TlsStream::connect(&self.tls.client, "localhost", tcp_c)
+            .map_err(io::Error::other)?;
+        let mut s =
+            strait_tls::TlsStream::accept(&self.tls.server, tcp_s).map_err(io::Error::other)?;
+        strait_streams::when_all((c.handshake(), s.handshake())).await?;
+        Ok((c, s))
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.ctx.block_on(f)
+    }
+
+    fn large_transfer_bytes(&self) -> u64 {
+        4 << 20
+    }
+
+    fn allocation_exception(&self) -> Option<&'static str> {
+        self.tls.allocation_exception()
+    }
+}
+
+impl TlsTcp {
+    fn new() -> Self {
+        Self {
+            tls: TlsPair::new(),
+            ctx: strait_native::IoContext::new().expect("io context"),
+        }
+    }
+}
+
+strait_conformance::stream_pair_suite!(tls_over_tcp, super::TlsTcp::new());
