@@ -381,11 +381,8 @@ impl<S: Stream + Unpin> WriteStream for TlsStream<S> {
                     }
                     return Poll::Ready(Err(this.fail(TlsError::Truncated)));
                 }
-                if !this.conn.wants_read() {
-                    return Poll::Ready(Err(io::Error::other(
-                        "TLS: unread data fills the receive buffer before the peer's close_notify",
-                    )));
-                }
+                // Plaintext that arrives meanwhile stays queued for reads; rustls
+                // refuses to read on once its queue is full (an error, not a loss).
                 ready!(this.poll_read_tls(cx))?;
             }
         }

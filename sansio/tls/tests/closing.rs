@@ -300,3 +300,22 @@ fn after_a_fatal_error_every_operation_fails() {
         assert!(s.flush().await.is_err());
     });
 }
+
+#[test]
+fn waiting_for_close_notify_behind_unread_data_fails_instead_of_dropping_it() {
+    let (client, server) = setup();
+    block_on(async {
+        let (mut c, mut s) = connected(&client, "localhost", &server).await;
+        c.set_wait_for_close_notify(true);
+        // More than rustls's plaintext queue (16 KiB) arrives, and no close_notify.
+        strait_streams::write_all(&mut s, &vec![1u8; 48 * 1024][..])
+            .await
+            .unwrap();
+        let err = c.shutdown().await.unwrap_err();
+        assert!(err.to_string().contains("buffer full"), "{err:?}");
+        // Nothing was dropped: the queued bytes still read back in order.
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = c.read(&mut buf[..]).await.unwrap();
+        assert!(n > 0 && buf[..n].iter().all(|&b| b == 1));
+    });
+}
