@@ -182,18 +182,36 @@ fn client_certificates_required_and_checked() {
 }
 
 #[test]
-fn sessions_resume() {
+fn sessions_resume_on_tls13_and_tls12() {
     let ca = Ca::new("test CA");
-    let (client, server) = (client_ctx(&ca), server_ctx(ca.issue(&["localhost"])));
-    block_on(async {
-        let (mut c, mut s) = connected(&client, "localhost", &server).await;
-        // TLS 1.3 tickets arrive after the handshake: read them in.
-        round_trip(&mut s, &mut c, b"x").await;
-        assert!(!c.is_resumed());
-        let (c2, s2) = connected(&client, "localhost", &server).await;
-        assert!(c2.is_resumed());
-        assert!(s2.is_resumed());
-    });
+    let server = server_ctx(ca.issue(&["localhost"]));
+    for version in [TlsVersion::Tls13, TlsVersion::Tls12] {
+        let client = ClientContext::builder(ServerVerification::Full(ca.roots()))
+            .versions(&[version])
+            .build()
+            .unwrap();
+        block_on(async {
+            let (mut c, mut s) = connected(&client, "localhost", &server).await;
+            // TLS 1.3 tickets arrive after the handshake: read them in.
+            round_trip(&mut s, &mut c, b"x").await;
+            assert!(!c.is_resumed());
+            let (c2, s2) = connected(&client, "localhost", &server).await;
+            assert!(c2.is_resumed(), "{version:?}");
+            assert!(s2.is_resumed(), "{version:?}");
+        });
+        // Without resumption every handshake is full.
+        let fresh = ClientContext::builder(ServerVerification::Full(ca.roots()))
+            .versions(&[version])
+            .resumption(false)
+            .build()
+            .unwrap();
+        block_on(async {
+            let (mut c, mut s) = connected(&fresh, "localhost", &server).await;
+            round_trip(&mut s, &mut c, b"x").await;
+            let (c2, _) = connected(&fresh, "localhost", &server).await;
+            assert!(!c2.is_resumed(), "{version:?}");
+        });
+    }
 }
 
 /// Handshakes `client` against `server` and returns the client's error.
