@@ -319,3 +319,36 @@ fn waiting_for_close_notify_behind_unread_data_fails_instead_of_dropping_it() {
         assert!(n > 0 && buf[..n].iter().all(|&b| b == 1));
     });
 }
+
+#[test]
+fn over_an_erased_stream_with_complete_reads_and_write_eof() {
+    use strait_streams::{AnyStream, ReadSourceExt, WriteSinkExt};
+    let (client, server) = setup();
+    let (a, b) = duplex(64 * 1024);
+    // TLS over erased transports.
+    let mut c = TlsStream::connect(&client, "localhost", AnyStream::new(a)).unwrap();
+    let mut s = TlsStream::accept(&server, AnyStream::new(b)).unwrap();
+    block_on(async {
+        let peer = strait_streams::spawn(async move {
+            // `write_eof`: the bytes, then close_notify, in one operation.
+            let parts = [b"hello, ".as_slice().into(), b"world".as_slice().into()];
+            s.write_eof(&parts).await?;
+            Ok::<_, io::Error>(s)
+        });
+        let mut buf = [0u8; 12];
+        let mut bufs = [strait_streams::MutableBuffer::new(&mut buf)];
+        // A complete read stops short only at the (clean) end.
+        let n = c.read_exact(&mut bufs).await.unwrap();
+        assert_eq!(&buf[..n], b"hello, world");
+        let mut rest = [0u8; 4];
+        assert_eq!(c.read(&mut rest[..]).await.unwrap(), 0, "close_notify");
+        // And TLS erased into an `AnyStream` in turn.
+        let mut c = AnyStream::new(c);
+        assert_eq!(c.read(&mut rest[..]).await.unwrap(), 0);
+        let mut s = peer.await.unwrap().unwrap();
+        let err = strait_streams::write_all(&mut s, &b"x"[..])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
