@@ -104,7 +104,9 @@ impl<S: Stream + Unpin> TlsStream<S> {
         }
         self.check_failed()?;
         while self.conn.is_handshaking() {
-            ready!(self.poll_write_tls(cx))?;
+            // Our flight goes out, through a write-behind transport too, before we
+            // wait for the answer.
+            ready!(self.poll_push(cx))?;
             if !self.conn.is_handshaking() {
                 break;
             }

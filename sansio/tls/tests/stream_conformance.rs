@@ -104,3 +104,41 @@ impl TlsTcp {
 }
 
 strait_conformance::stream_pair_suite!(tls_over_tcp, super::TlsTcp::new());
+
+/// The same over a hostile in-memory transport: every read and write moves at most 7
+/// bytes, and every other operation is first `Pending`, so records and handshake
+/// messages arrive in pieces.
+struct TlsHostile(TlsPair);
+
+type Hostile = strait_conformance::faults::PendingEvery<
+    strait_conformance::faults::ChunkLimit<strait_streams::DuplexStream>,
+>;
+
+impl strait_conformance::TransportFactory for TlsHostile {
+    type Client = strait_tls::TlsStream<Hostile>;
+    type Server = strait_tls::TlsStream<Hostile>;
+
+    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
+        use strait_conformance::faults::{ChunkLimit, PendingEvery};
+        let (a, b) = strait_streams::duplex(4096);
+        let (a, b) = (
+            PendingEvery::new(ChunkLimit::new(a, 7)),
+            PendingEvery::new(ChunkLimit::new(b, 7)),
+        );
+        let mut c = strait_tls::TlsStream::connect(&self.0.client, "localhost", a)
+            .map_err(io::Error::other)?;
+        let mut s = strait_tls::TlsStream::accept(&self.0.server, b).map_err(io::Error::other)?;
+        strait_streams::when_all((c.handshake(), s.handshake())).await?;
+        Ok((c, s))
+    }
+
+    fn large_transfer_bytes(&self) -> u64 {
+        64 * 1024
+    }
+
+    fn allocation_exception(&self) -> Option<&'static str> {
+        self.0.allocation_exception()
+    }
+}
+
+strait_conformance::stream_pair_suite!(tls_over_hostile, super::TlsHostile(super::TlsPair::new()));
