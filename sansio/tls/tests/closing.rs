@@ -27,7 +27,7 @@ async fn read_some(s: &mut Tls) -> io::Result<Vec<u8>> {
 #[test]
 fn close_notify_client_to_server_then_server_to_client() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = connected(&client, "localhost", &server).await;
         c.write(&b"last words"[..]).await.unwrap();
         c.shutdown().await.unwrap();
@@ -49,7 +49,7 @@ fn close_notify_client_to_server_then_server_to_client() {
 #[test]
 fn write_after_shutdown_is_broken_pipe() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (mut c, _s) = connected(&client, "localhost", &server).await;
         c.shutdown().await.unwrap();
         let err = c.write(&b"late"[..]).await.unwrap_err();
@@ -61,7 +61,7 @@ fn write_after_shutdown_is_broken_pipe() {
 #[test]
 fn shutdown_can_wait_for_the_peers_close_notify() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = connected(&client, "localhost", &server).await;
         c.set_wait_for_close_notify(true);
         let peer = strait_streams::spawn(async move {
@@ -83,7 +83,7 @@ fn shutdown_can_wait_for_the_peers_close_notify() {
 #[test]
 fn eof_without_close_notify_is_truncation() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (c, mut s) = connected(&client, "localhost", &server).await;
         drop(c); // the transport ends, no close_notify
         let err = read_some(&mut s).await.unwrap_err();
@@ -97,7 +97,7 @@ fn eof_without_close_notify_is_truncation() {
 #[test]
 fn truncation_can_be_allowed() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = connected(&client, "localhost", &server).await;
         s.set_allow_truncation(true);
         c.write(&b"data"[..]).await.unwrap();
@@ -113,7 +113,7 @@ fn garbage_instead_of_a_client_hello() {
     let (_, server) = setup();
     let (mut raw, b) = duplex(64 * 1024);
     let mut s = TlsStream::accept(&server, b).unwrap();
-    block_on(async {
+    run_bounded(async {
         raw.write(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..])
             .await
             .unwrap();
@@ -136,7 +136,7 @@ fn peer_closing_mid_handshake() {
     let (a, b) = duplex(64 * 1024);
     let mut c = TlsStream::connect(&client, "localhost", a).unwrap();
     drop(b);
-    block_on(async {
+    run_bounded(async {
         let err = c.handshake().await.unwrap_err();
         // Writing the ClientHello to a closed pipe fails, or reading finds the end.
         assert!(
@@ -148,7 +148,7 @@ fn peer_closing_mid_handshake() {
     // The client goes away after its ClientHello.
     let (mut raw, b) = duplex(64 * 1024);
     let mut s = TlsStream::accept(&server, b).unwrap();
-    block_on(async {
+    run_bounded(async {
         let hello = client_hello(&client).await;
         raw.write(&hello[..]).await.unwrap();
         raw.shutdown().await.unwrap();
@@ -177,7 +177,7 @@ async fn client_hello(client: &strait_tls::ClientContext) -> Vec<u8> {
 #[test]
 fn a_record_cut_short_by_eof() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         // A real server, and a client whose transport we can cut mid-record.
         let (a, mut raw) = duplex(64 * 1024);
         let (b, mut relay_end) = duplex(64 * 1024);
@@ -247,7 +247,7 @@ fn handshake_is_canceled_by_the_stop_token() {
 fn halves_of_a_split_stream_work_from_two_tasks() {
     let (client, server) = setup();
     const LEN: usize = 1 << 20;
-    block_on(async {
+    run_bounded(async {
         let (c, s) = connected(&client, "localhost", &server).await;
         let (c_read, c_write) = strait_streams::split(c);
         let (s_read, s_write) = strait_streams::split(s);
@@ -287,7 +287,7 @@ fn halves_of_a_split_stream_work_from_two_tasks() {
 #[test]
 fn after_a_fatal_error_every_operation_fails() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (c, mut s) = connected(&client, "localhost", &server).await;
         drop(c);
         let err = read_some(&mut s).await.unwrap_err();
@@ -304,7 +304,7 @@ fn after_a_fatal_error_every_operation_fails() {
 #[test]
 fn waiting_for_close_notify_behind_unread_data_fails_instead_of_dropping_it() {
     let (client, server) = setup();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = connected(&client, "localhost", &server).await;
         c.set_wait_for_close_notify(true);
         // More than rustls's plaintext queue (16 KiB) arrives, and no close_notify.
@@ -328,7 +328,7 @@ fn over_an_erased_stream_with_complete_reads_and_write_eof() {
     // TLS over erased transports.
     let mut c = TlsStream::connect(&client, "localhost", AnyStream::new(a)).unwrap();
     let mut s = TlsStream::accept(&server, AnyStream::new(b)).unwrap();
-    block_on(async {
+    run_bounded(async {
         let peer = strait_streams::spawn(async move {
             // `write_eof`: the bytes, then close_notify, in one operation.
             let parts = [b"hello, ".as_slice().into(), b"world".as_slice().into()];
@@ -350,5 +350,39 @@ fn over_an_erased_stream_with_complete_reads_and_write_eof() {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn over_a_write_behind_transport() {
+    // A buffered writer holds what it is given until flushed: the handshake must flush
+    // each flight before waiting for the answer, and flush/shutdown must reach through.
+    let (client, server) = setup();
+    let (a, b) = duplex(64 * 1024);
+    let mut c = TlsStream::connect(
+        &client,
+        "localhost",
+        strait_streams::BufWriter::with_capacity(64 * 1024, a),
+    )
+    .unwrap();
+    let mut s = TlsStream::accept(
+        &server,
+        strait_streams::BufWriter::with_capacity(64 * 1024, b),
+    )
+    .unwrap();
+    run_bounded(async {
+        let both = strait_streams::when_all((c.handshake(), s.handshake())).await;
+        both.unwrap();
+        c.write(&b"through the buffer"[..]).await.unwrap();
+        c.flush().await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf[..]).await.unwrap();
+        assert_eq!(&buf[..n], b"through the buffer");
+        c.shutdown().await.unwrap();
+        assert_eq!(
+            s.read(&mut buf[..]).await.unwrap(),
+            0,
+            "close_notify came through"
+        );
     });
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use strait_streams::{block_on, ReadStreamExt, WriteStreamExt};
+use strait_streams::{ReadStreamExt, WriteStreamExt};
 use strait_tls::{
     AlertDescription, ClientAuth, ClientContext, ServerContext, ServerVerification, TlsError,
     TlsVersion,
@@ -45,7 +45,7 @@ fn round_trip_both_ways_on_tls13_and_tls12() {
             .build()
             .unwrap();
         let server = server_ctx(ca.issue(&["localhost"]));
-        block_on(async {
+        run_bounded(async {
             let (mut c, mut s) = connected(&client, "localhost", &server).await;
             assert_eq!(c.protocol_version(), Some(version));
             assert_eq!(s.protocol_version(), Some(version));
@@ -62,7 +62,7 @@ fn lazy_handshake_on_first_io() {
     let ca = Ca::new("test CA");
     let (client, server) = (client_ctx(&ca), server_ctx(ca.issue(&["localhost"])));
     let (mut c, mut s) = pair(&client, "localhost", &server);
-    block_on(async {
+    run_bounded(async {
         let task = strait_streams::spawn(async move {
             let mut buf = [0u8; 3];
             let n = s.read(&mut buf[..]).await.unwrap();
@@ -87,7 +87,7 @@ fn alpn_agrees_on_the_servers_choice() {
         .alpn_protocols(&["http/1.1"])
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         let (c, s) = connected(&client, "localhost", &server).await;
         assert_eq!(c.alpn_protocol(), Some(&b"http/1.1"[..]));
         assert_eq!(s.alpn_protocol(), Some(&b"http/1.1"[..]));
@@ -105,7 +105,7 @@ fn alpn_without_a_common_protocol_fails_typed() {
         .alpn_protocols(&["http/1.1"])
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = pair(&client, "localhost", &server);
         let (rc, rs) = handshake_both(&mut c, &mut s).await;
         assert!(matches!(tls_error(&rs), TlsError::NoApplicationProtocol));
@@ -120,7 +120,7 @@ fn alpn_without_a_common_protocol_fails_typed() {
 fn sni_reaches_the_server_and_can_be_turned_off() {
     let ca = Ca::new("test CA");
     let server = server_ctx(ca.issue(&["example.test"]));
-    block_on(async {
+    run_bounded(async {
         let (_c, s) = connected(&client_ctx(&ca), "example.test", &server).await;
         assert_eq!(s.sni_hostname(), Some("example.test"));
         let no_sni = ClientContext::builder(ServerVerification::Full(ca.roots()))
@@ -144,7 +144,7 @@ fn client_certificates_required_and_checked() {
         .identity(client_ca.issue(&["client"]))
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         let (c, s) = connected(&with_cert, "localhost", &server).await;
         assert!(s.peer_certificates().is_some_and(|chain| !chain.is_empty()));
         drop(c);
@@ -190,7 +190,7 @@ fn sessions_resume_on_tls13_and_tls12() {
             .versions(&[version])
             .build()
             .unwrap();
-        block_on(async {
+        run_bounded(async {
             let (mut c, mut s) = connected(&client, "localhost", &server).await;
             // TLS 1.3 tickets arrive after the handshake: read them in.
             round_trip(&mut s, &mut c, b"x").await;
@@ -205,7 +205,7 @@ fn sessions_resume_on_tls13_and_tls12() {
             .resumption(false)
             .build()
             .unwrap();
-        block_on(async {
+        run_bounded(async {
             let (mut c, mut s) = connected(&fresh, "localhost", &server).await;
             round_trip(&mut s, &mut c, b"x").await;
             let (c2, _) = connected(&fresh, "localhost", &server).await;
@@ -216,7 +216,7 @@ fn sessions_resume_on_tls13_and_tls12() {
 
 /// Handshakes `client` against `server` and returns the client's error.
 fn client_fails(client: &ClientContext, name: &str, server: &ServerContext) -> TlsError {
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = pair(client, name, server);
         let (rc, rs) = handshake_both(&mut c, &mut s).await;
         // The server hears why from the client's alert.
@@ -274,7 +274,7 @@ fn danger_mode_accepts_a_self_signed_certificate() {
     let client = ClientContext::builder(ServerVerification::DangerAcceptAnyCertificate)
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = connected(&client, "wrong.name", &server_ctx(id)).await;
         round_trip(&mut c, &mut s, b"trusting").await;
     });
@@ -288,7 +288,7 @@ fn a_self_signed_certificate_trusted_explicitly_works() {
     let client = ClientContext::builder(ServerVerification::Full(roots))
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         connected(&client, "localhost", &server_ctx(id)).await;
     });
 }
@@ -329,7 +329,7 @@ fn cipher_suites_can_be_chosen() {
         .build()
         .unwrap();
     let server = server_ctx(ca.issue(&["localhost"]));
-    block_on(async {
+    run_bounded(async {
         let (c, s) = connected(&client, "localhost", &server).await;
         assert_eq!(c.cipher_suite(), Some("TLS13_CHACHA20_POLY1305_SHA256"));
         assert_eq!(s.cipher_suite(), c.cipher_suite());
@@ -339,7 +339,7 @@ fn cipher_suites_can_be_chosen() {
         .cipher_suites(&[CipherSuite::TLS13_AES_128_GCM_SHA256])
         .build()
         .unwrap();
-    block_on(async {
+    run_bounded(async {
         let (mut c, mut s) = pair(&client, "localhost", &aes_only);
         let (rc, rs) = handshake_both(&mut c, &mut s).await;
         assert!(matches!(tls_error(&rs), TlsError::Incompatible), "{rs:?}");

@@ -113,3 +113,10 @@ pub fn tls_error(result: &io::Result<()>) -> &strait_tls::TlsError {
     let err = result.as_ref().expect_err("expected a TLS error");
     strait_tls::TlsError::from_io(err).unwrap_or_else(|| panic!("not a TLS error: {err:?}"))
 }
+
+/// Runs `f` to its end, failing (instead of hanging) if it takes more than 10 s.
+pub fn run_bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    let bounded =
+        strait_streams::timeout(std::time::Duration::from_secs(10), async { Ok(f.await) });
+    strait_streams::block_on(bounded).expect("hung: still running after 10 s")
+}
