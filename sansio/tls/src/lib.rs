@@ -18,6 +18,9 @@
 //! issuer, an alert from the peer, truncation), [`ConfigError`] what was wrong with a
 //! configuration.
 //!
+//! Cargo features (both on by default): `webpki-roots` gives
+//! [`TrustRoots::mozilla`], `native-roots` gives [`TrustRoots::platform`].
+//!
 //! ```
 //! use strait_streams::{block_on, duplex, ReadStreamExt, WriteStreamExt};
 //! use strait_tls::{ClientContext, Identity, ServerContext, ServerVerification, TlsStream, TrustRoots};
