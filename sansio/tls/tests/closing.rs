@@ -386,3 +386,21 @@ fn over_a_write_behind_transport() {
         );
     });
 }
+
+#[test]
+fn waiting_for_close_notify_that_never_comes_is_truncation() {
+    let (client, server) = setup();
+    run_bounded(async {
+        let (mut c, mut s) = connected(&client, "localhost", &server).await;
+        c.set_wait_for_close_notify(true);
+        // The server's transport ends its write side without a close_notify.
+        s.get_mut().shutdown().await.unwrap();
+        let err = c.shutdown().await.unwrap_err();
+        assert!(
+            matches!(TlsError::from_io(&err), Some(TlsError::Truncated)),
+            "{err:?}"
+        );
+        // The server still got our close_notify.
+        assert_eq!(read_some(&mut s).await.unwrap(), b"");
+    });
+}
