@@ -1,0 +1,17 @@
+//! HTTP/1.1 for strait: a sans-I/O state machine ([`proto`]) and its async layer over
+//! strait streams (`io`, feature `io`, on by default).
+//!
+//! The state machine is deterministic: it does no networking, reads no clock and
+//! spawns nothing. It takes bytes and `now`, and gives events, bytes (written into the
+//! caller's buffer) and its next deadline, so the same code serves HTTP on the native
+//! driver, on tokio, on smol, or in a test that feeds it one byte at a time. See the
+//! repository's `ARCHITECTURE.md` for where it sits.
+//!
+//! ```text
+//!  socket bytes ──handle_input──▶ ┌──────────────────┐ ──poll_event──▶ Request, Data, EndOfMessage…
+//!                                 │ ServerConnection │
+//!  caller's Vec ◀──send_*/poll_transmit── └──────────────────┘ ──poll_timeout──▶ next deadline
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod proto;
