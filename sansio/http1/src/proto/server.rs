@@ -251,6 +251,10 @@ impl ServerConnection {
             while self.input.data().starts_with(b"\r\n") {
                 self.input.consume(2);
             }
+            if self.input.data() == b"\r" && !self.input.eof {
+                // Maybe the first half of another empty line.
+                return Ok(None);
+            }
         }
         if self.input.is_empty() {
             if self.input.eof {
