@@ -46,7 +46,7 @@ impl Input {
             self.end = used;
         }
         if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).clamp(4096, max.max(1));
+            let grown = (self.buf.len() * 2).max(4096).min(max);
             if grown > self.buf.len() {
                 self.buf.resize(grown, 0);
             }
