@@ -11,11 +11,19 @@ fn server_case(input: &[u8], eof: bool, expected: &[&str]) {
     let whole = server_events(Limits::default(), &[input], eof);
     assert_eq!(whole, expected, "{}", String::from_utf8_lossy(input));
     for split in splits(input) {
-        assert_eq!(server_events(Limits::default(), &split, eof), whole, "split {split:?}");
+        assert_eq!(
+            server_events(Limits::default(), &split, eof),
+            whole,
+            "split {split:?}"
+        );
     }
     if input.len() <= 90 {
         for split in three_way_splits(input) {
-            assert_eq!(server_events(Limits::default(), &split, eof), whole, "split {split:?}");
+            assert_eq!(
+                server_events(Limits::default(), &split, eof),
+                whole,
+                "split {split:?}"
+            );
         }
     }
 }
@@ -34,7 +42,11 @@ fn content_length_body() {
     server_case(
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
         false,
-        &["REQ POST /echo HTTP/1.1 [Host: x] [Content-Length: 11]", "DATA hello world", "END"],
+        &[
+            "REQ POST /echo HTTP/1.1 [Host: x] [Content-Length: 11]",
+            "DATA hello world",
+            "END",
+        ],
     );
 }
 
@@ -59,7 +71,12 @@ fn chunked_body_without_trailers() {
     server_case(
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         true,
-        &["REQ POST / HTTP/1.1 [Host: x] [Transfer-Encoding: chunked]", "DATA abc", "END", "CLOSED"],
+        &[
+            "REQ POST / HTTP/1.1 [Host: x] [Transfer-Encoding: chunked]",
+            "DATA abc",
+            "END",
+            "CLOSED",
+        ],
     );
 }
 
@@ -123,7 +140,11 @@ fn client_vanishing_mid_request_is_an_error_without_answer() {
     server_case(
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
         true,
-        &["REQ POST / HTTP/1.1 [Host: x] [Content-Length: 10]", "DATA abc", "ERR IncompleteBody"],
+        &[
+            "REQ POST / HTTP/1.1 [Host: x] [Content-Length: 10]",
+            "DATA abc",
+            "ERR IncompleteBody",
+        ],
     );
     server_case(b"GET / HTTP/1.1\r\nHo", true, &["ERR IncompleteHead"]);
 }
@@ -132,7 +153,11 @@ fn client_case(methods: &[Method], input: &[u8], eof: bool, expected: &[&str]) {
     let whole = client_events(methods, &[input], eof);
     assert_eq!(whole, expected, "{}", String::from_utf8_lossy(input));
     for split in splits(input) {
-        assert_eq!(client_events(methods, &split, eof), whole, "split {split:?}");
+        assert_eq!(
+            client_events(methods, &split, eof),
+            whole,
+            "split {split:?}"
+        );
     }
 }
 
@@ -201,5 +226,10 @@ fn client_rejects_smuggling_shapes() {
         false,
         &["ERR ConflictingContentLength"],
     );
-    client_case(&[], b"HTTP/1.1 200 OK\r\n\r\n", false, &["ERR UnexpectedResponse"]);
+    client_case(
+        &[],
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        false,
+        &["ERR UnexpectedResponse"],
+    );
 }

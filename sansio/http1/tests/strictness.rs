@@ -24,7 +24,13 @@ const fn case(
     error: Error,
     status: u16,
 ) -> Case {
-    Case { name, rfc, input, error, status }
+    Case {
+        name,
+        rfc,
+        input,
+        error,
+        status,
+    }
 }
 
 use Error::*;
@@ -143,13 +149,27 @@ fn check(limits: Limits, name: &str, rfc: &str, input: &[u8], error: Error, stat
         Some(format!("ERR {error:?}").as_str()),
         "{name} ({rfc}): {whole:?}"
     );
-    assert_eq!(error.status().map(|s| s.as_u16()), Some(status), "{name} ({rfc})");
+    assert_eq!(
+        error.status().map(|s| s.as_u16()),
+        Some(status),
+        "{name} ({rfc})"
+    );
     for split in splits(input) {
-        assert_eq!(server_events(limits, &split, true), whole, "{name} ({rfc}) split {split:?}");
+        assert_eq!(
+            server_events(limits, &split, true),
+            whole,
+            "{name} ({rfc}) split {split:?}"
+        );
     }
     // The connection answers the status and closes.
     let now = Instant::now();
-    let mut conn = ServerConnection::new(ServerConfig { limits, ..Default::default() }, now);
+    let mut conn = ServerConnection::new(
+        ServerConfig {
+            limits,
+            ..Default::default()
+        },
+        now,
+    );
     conn.handle_input(now, input);
     conn.handle_eof(now);
     let err = loop {
@@ -164,10 +184,17 @@ fn check(limits: Limits, name: &str, rfc: &str, input: &[u8], error: Error, stat
     let mut out = Vec::new();
     assert!(conn.poll_transmit(&mut out));
     let expected = format!("HTTP/1.1 {status} ");
-    assert!(out.starts_with(expected.as_bytes()), "{name}: {}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(expected.as_bytes()),
+        "{name}: {}",
+        String::from_utf8_lossy(&out)
+    );
     assert!(String::from_utf8_lossy(&out).contains("connection: close\r\n"));
     assert!(conn.wants_close());
-    assert!(conn.poll_event().unwrap().is_none(), "nothing is read after an error");
+    assert!(
+        conn.poll_event().unwrap().is_none(),
+        "nothing is read after an error"
+    );
 }
 
 #[test]
@@ -186,20 +213,70 @@ fn limits_table() {
         .max_chunk_line(16)
         .max_trailer_bytes(24)
         .max_body(10);
-    let long_target = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
-    check(small, "request line too long", "RFC 9112 §3 (414)", long_target, RequestLineTooLong, 414);
+    let long_target =
+        b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
+    check(
+        small,
+        "request line too long",
+        "RFC 9112 §3 (414)",
+        long_target,
+        RequestLineTooLong,
+        414,
+    );
     let big_head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-    check(small, "head too large", "RFC 6585 §5 (431)", big_head, HeadTooLarge, 431);
+    check(
+        small,
+        "head too large",
+        "RFC 6585 §5 (431)",
+        big_head,
+        HeadTooLarge,
+        431,
+    );
     let many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
-    check(small, "too many headers", "RFC 6585 §5 (431)", many, TooManyHeaders, 431);
+    check(
+        small,
+        "too many headers",
+        "RFC 6585 §5 (431)",
+        many,
+        TooManyHeaders,
+        431,
+    );
     let ext = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;aaaaaaaaaaaaaaaaaaaaaaa\r\nabc\r\n0\r\n\r\n";
-    check(small, "chunk extension too long", "RFC 9112 §7.1.1", ext, ChunkExtensionTooLong, 400);
+    check(
+        small,
+        "chunk extension too long",
+        "RFC 9112 §7.1.1",
+        ext,
+        ChunkExtensionTooLong,
+        400,
+    );
     let trailers = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: aaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-    check(small, "trailers too large", "RFC 9112 §7.1.2 (431)", trailers, TrailersTooLarge, 431);
+    check(
+        small,
+        "trailers too large",
+        "RFC 9112 §7.1.2 (431)",
+        trailers,
+        TrailersTooLarge,
+        431,
+    );
     let declared = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
-    check(small, "declared body too large", "RFC 9110 §15.5.14 (413)", declared, BodyTooLarge, 413);
+    check(
+        small,
+        "declared body too large",
+        "RFC 9110 §15.5.14 (413)",
+        declared,
+        BodyTooLarge,
+        413,
+    );
     let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\naaaaaa\r\n6\r\naaaaaa\r\n0\r\n\r\n";
-    check(small, "chunked body too large", "RFC 9110 §15.5.14 (413)", chunked, BodyTooLarge, 413);
+    check(
+        small,
+        "chunked body too large",
+        "RFC 9110 §15.5.14 (413)",
+        chunked,
+        BodyTooLarge,
+        413,
+    );
 }
 
 #[test]

@@ -86,11 +86,18 @@ impl BodyDecoder {
             }
             State::Length(rem) => {
                 if data.is_empty() {
-                    return if eof { Err(Error::IncompleteBody) } else { Ok(Step::NeedMore { consumed: 0 }) };
+                    return if eof {
+                        Err(Error::IncompleteBody)
+                    } else {
+                        Ok(Step::NeedMore { consumed: 0 })
+                    };
                 }
                 let n = rem.min(data.len() as u64);
                 self.state = State::Length(rem - n);
-                Ok(Step::Data { skip: 0, len: n as usize })
+                Ok(Step::Data {
+                    skip: 0,
+                    len: n as usize,
+                })
             }
             State::Close => {
                 if data.is_empty() {
@@ -101,7 +108,10 @@ impl BodyDecoder {
                     return Ok(Step::NeedMore { consumed: 0 });
                 }
                 self.count(data.len() as u64, limits)?;
-                Ok(Step::Data { skip: 0, len: data.len() })
+                Ok(Step::Data {
+                    skip: 0,
+                    len: data.len(),
+                })
             }
             State::Chunked(chunk) => self.chunked(chunk, data, eof, limits),
         }
@@ -125,7 +135,10 @@ impl BodyDecoder {
         let mut i = 0;
         while i < data.len() {
             let b = data[i];
-            if matches!(chunk, Chunk::Size | Chunk::AfterSize | Chunk::Ext | Chunk::SizeLf) {
+            if matches!(
+                chunk,
+                Chunk::Size | Chunk::AfterSize | Chunk::Ext | Chunk::SizeLf
+            ) {
                 self.line += 1;
                 if self.line > limits.max_chunk_line {
                     return Err(Error::ChunkExtensionTooLong);
@@ -181,9 +194,16 @@ impl BodyDecoder {
                 }
                 Chunk::Data(rem) => {
                     let n = rem.min((data.len() - i) as u64);
-                    let next = if rem == n { Chunk::DataCr } else { Chunk::Data(rem - n) };
+                    let next = if rem == n {
+                        Chunk::DataCr
+                    } else {
+                        Chunk::Data(rem - n)
+                    };
                     self.state = State::Chunked(next);
-                    return Ok(Step::Data { skip: i, len: n as usize });
+                    return Ok(Step::Data {
+                        skip: i,
+                        len: n as usize,
+                    });
                 }
                 Chunk::DataCr if b == b'\r' => Chunk::DataLf,
                 Chunk::DataLf if b == b'\n' => Chunk::Size,
@@ -217,6 +237,8 @@ impl BodyDecoder {
         if eof {
             return Err(Error::IncompleteBody);
         }
-        Ok(Step::NeedMore { consumed: data.len() })
+        Ok(Step::NeedMore {
+            consumed: data.len(),
+        })
     }
 }

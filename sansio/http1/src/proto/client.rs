@@ -102,7 +102,9 @@ impl ClientConnection {
         if self.sending {
             return Err(SendError::NotExpected);
         }
-        if matches!(self.recv, Recv::Failed | Recv::Closed | Recv::Upgraded) || self.closing && self.sent.is_empty() {
+        if matches!(self.recv, Recv::Failed | Recv::Closed | Recv::Upgraded)
+            || self.closing && self.sent.is_empty()
+        {
             return Err(SendError::Closed);
         }
         if target.bytes().any(|b| !b.is_ascii_graphic())
@@ -138,10 +140,11 @@ impl ClientConnection {
             }
         };
         dst.extend_from_slice(b"\r\n");
-        let close = headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")));
+        let close = headers.get_all(http::header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
         self.sent.push_back(Sent {
             head: method == Method::HEAD,
             connect: method == Method::CONNECT,
@@ -288,8 +291,8 @@ impl ClientConnection {
         let status = self.head.status;
         self.scanner.reset(false);
         self.borrowed = len;
-        let switch = status == StatusCode::SWITCHING_PROTOCOLS
-            || (request.connect && status.is_success());
+        let switch =
+            status == StatusCode::SWITCHING_PROTOCOLS || (request.connect && status.is_success());
         let data = &self.input.data()[..len];
         let head = ResponseHead::new(data, &self.head);
         if switch {
@@ -309,7 +312,9 @@ impl ClientConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let step = self.body.step(self.input.data(), self.input.eof, &self.limits);
+        let step = self
+            .body
+            .step(self.input.data(), self.input.eof, &self.limits);
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {
@@ -323,7 +328,10 @@ impl ClientConnection {
             }
             Ok(Step::Trailers { skip, len }) => {
                 self.input.consume(skip);
-                if let Err(e) = self.head.parse_trailers(&self.input.data()[..len], &self.limits) {
+                if let Err(e) = self
+                    .head
+                    .parse_trailers(&self.input.data()[..len], &self.limits)
+                {
                     return Err(self.fail(e));
                 }
                 self.borrowed = len;

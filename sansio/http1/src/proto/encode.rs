@@ -260,7 +260,9 @@ mod tests {
 
     #[test]
     fn chunk_prefix_is_lowercase_hex() {
-        let mut e = Encoder { sending: Some(Sending::Chunked) };
+        let mut e = Encoder {
+            sending: Some(Sending::Chunked),
+        };
         assert_eq!(e.frame(255).unwrap().prefix(), b"ff\r\n");
         assert_eq!(e.frame(1).unwrap().prefix(), b"1\r\n");
         assert_eq!(e.frame(0x10000).unwrap().prefix(), b"10000\r\n");

@@ -144,7 +144,10 @@ impl ServerConnection {
     }
 
     fn reading(&self) -> bool {
-        matches!(self.recv, Recv::Head | Recv::Body | Recv::AwaitUpgrade | Recv::Upgraded)
+        matches!(
+            self.recv,
+            Recv::Head | Recv::Body | Recv::AwaitUpgrade | Recv::Upgraded
+        )
     }
 
     // ----- inputs -----
@@ -314,7 +317,11 @@ impl ServerConnection {
         self.head_started = None;
         self.borrowed = len;
         let data = &self.input.data()[..len];
-        Ok(Some(Event::Request(RequestHead::new(data, &self.head, expects_continue))))
+        Ok(Some(Event::Request(RequestHead::new(
+            data,
+            &self.head,
+            expects_continue,
+        ))))
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
@@ -397,8 +404,8 @@ impl ServerConnection {
             return Err(SendError::NotExpected);
         }
         let start = dst.len();
-        let switch = status == StatusCode::SWITCHING_PROTOCOLS
-            || (front.connect && status.is_success());
+        let switch =
+            status == StatusCode::SWITCHING_PROTOCOLS || (front.connect && status.is_success());
         if status == StatusCode::SWITCHING_PROTOCOLS && !front.upgrade {
             return Err(SendError::UnexpectedUpgrade);
         }
@@ -414,10 +421,11 @@ impl ServerConnection {
             }
             return Ok(());
         }
-        let user_close = headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")));
+        let user_close = headers.get_all(http::header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
         let no_body = front.head
             || switch
             || status == StatusCode::NO_CONTENT

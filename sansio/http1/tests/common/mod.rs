@@ -4,9 +4,7 @@
 
 use std::time::Instant;
 
-use strait_http1::proto::{
-    ClientConnection, Error, Event, Limits, ServerConfig, ServerConnection,
-};
+use strait_http1::proto::{ClientConnection, Error, Event, Limits, ServerConfig, ServerConnection};
 
 /// Records an event; consecutive data events are merged (their boundaries depend on
 /// how the input was split, the bytes do not).
@@ -23,7 +21,11 @@ pub fn record(log: &mut Vec<String>, event: &Event<'_>) {
             s
         }
         Event::Response(r) | Event::Informational(r) => {
-            let kind = if matches!(event, Event::Informational(_)) { "INFO" } else { "RES" };
+            let kind = if matches!(event, Event::Informational(_)) {
+                "INFO"
+            } else {
+                "RES"
+            };
             let mut s = format!("{kind} {} {:?}", r.status().as_u16(), r.version());
             for (n, v) in r.headers().iter() {
                 s += &format!(" [{n}: {}]", String::from_utf8_lossy(v));
@@ -68,7 +70,10 @@ fn drain_server(conn: &mut ServerConnection, log: &mut Vec<String>) -> Option<Er
 /// the events, with a final `ERR <error>` line if one was reported.
 pub fn server_events(limits: Limits, chunks: &[&[u8]], eof: bool) -> Vec<String> {
     let now = Instant::now();
-    let config = ServerConfig { limits, ..Default::default() };
+    let config = ServerConfig {
+        limits,
+        ..Default::default()
+    };
     let mut conn = ServerConnection::new(config, now);
     let mut log = Vec::new();
     for chunk in chunks {
@@ -80,7 +85,10 @@ pub fn server_events(limits: Limits, chunks: &[&[u8]], eof: bool) -> Vec<String>
                 log.push(format!("ERR {e:?}"));
                 return log;
             }
-            assert!(n > 0 || rest.is_empty(), "input refused while no event is pending");
+            assert!(
+                n > 0 || rest.is_empty(),
+                "input refused while no event is pending"
+            );
         }
     }
     if eof {
@@ -98,8 +106,15 @@ pub fn client_events(methods: &[http::Method], chunks: &[&[u8]], eof: bool) -> V
     let mut conn = ClientConnection::new(Limits::default());
     let mut out = Vec::new();
     for m in methods {
-        conn.send_request(m, "/", "h", &http::HeaderMap::new(), strait_http1::proto::BodyLength::Empty, &mut out)
-            .unwrap();
+        conn.send_request(
+            m,
+            "/",
+            "h",
+            &http::HeaderMap::new(),
+            strait_http1::proto::BodyLength::Empty,
+            &mut out,
+        )
+        .unwrap();
         conn.send_end(None, &mut out).unwrap();
     }
     let mut log = Vec::new();
