@@ -15,3 +15,5 @@
 #![forbid(unsafe_code)]
 
 pub mod proto;
+#[cfg(feature = "io")]
+pub mod io;

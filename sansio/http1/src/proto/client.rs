@@ -57,6 +57,8 @@ pub struct ClientConnection {
     body: BodyDecoder,
     recv: Recv,
     borrowed: usize,
+    /// Bytes of the last data event handed back by `return_data`.
+    redeliver: usize,
     sent: VecDeque<Sent>,
     encoder: Encoder,
     sending: bool,
@@ -77,6 +79,7 @@ impl ClientConnection {
             body: BodyDecoder::new(BodyFraming::Length(0)),
             recv: Recv::Head,
             borrowed: 0,
+            redeliver: 0,
             sent: VecDeque::new(),
             encoder: Encoder::default(),
             sending: false,
@@ -216,6 +219,23 @@ impl ClientConnection {
     /// Nothing to do: the client role has no deadline.
     pub fn handle_timeout(&mut self, _now: Instant) {}
 
+    /// Hands back the last `n` bytes of the last [`Event::Data`]: the caller had no
+    /// room for them, and the next `poll_event` delivers them again. Call it before
+    /// any other method.
+    ///
+    /// # Panics
+    /// If `n` exceeds the last event's data.
+    pub fn return_data(&mut self, n: usize) {
+        assert!(n <= self.borrowed, "returning more than the last data event held");
+        if n == 0 {
+            return;
+        }
+        let used = self.borrowed - n;
+        self.input.consume(used);
+        self.borrowed = 0;
+        self.redeliver = n;
+    }
+
     fn consume_borrowed(&mut self) {
         if self.borrowed > 0 {
             self.input.consume(self.borrowed);
@@ -233,6 +253,10 @@ impl ClientConnection {
     /// more input is needed.
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
         self.consume_borrowed();
+        if self.redeliver > 0 {
+            self.borrowed = std::mem::take(&mut self.redeliver);
+            return Ok(Some(Event::Data(&self.input.data()[..self.borrowed])));
+        }
         match self.recv {
             Recv::Head => self.poll_head(),
             Recv::Body => self.poll_body(),

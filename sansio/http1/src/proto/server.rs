@@ -99,6 +99,8 @@ pub struct ServerConnection {
     recv: Recv,
     /// Bytes the last event borrowed, consumed at the next `poll_event`.
     borrowed: usize,
+    /// Bytes of the last data event handed back by `return_data`.
+    redeliver: usize,
     pending: VecDeque<Pending>,
     encoder: Encoder,
     /// A final answer to `pending.front()` is being sent.
@@ -126,6 +128,7 @@ impl ServerConnection {
             body: BodyDecoder::new(BodyFraming::Length(0)),
             recv: Recv::Head,
             borrowed: 0,
+            redeliver: 0,
             pending: VecDeque::new(),
             encoder: Encoder::default(),
             responding: false,
@@ -206,6 +209,23 @@ impl ServerConnection {
 
     // ----- events -----
 
+    /// Hands back the last `n` bytes of the last [`Event::Data`]: the caller had no
+    /// room for them, and the next `poll_event` delivers them again. Call it before
+    /// any other method.
+    ///
+    /// # Panics
+    /// If `n` exceeds the last event's data.
+    pub fn return_data(&mut self, n: usize) {
+        assert!(n <= self.borrowed, "returning more than the last data event held");
+        if n == 0 {
+            return;
+        }
+        let used = self.borrowed - n;
+        self.input.consume(used);
+        self.borrowed = 0;
+        self.redeliver = n;
+    }
+
     fn consume_borrowed(&mut self) {
         if self.borrowed > 0 {
             self.input.consume(self.borrowed);
@@ -236,6 +256,10 @@ impl ServerConnection {
     /// reading; the error's answer comes out of [`poll_transmit`](Self::poll_transmit).
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
         self.consume_borrowed();
+        if self.redeliver > 0 {
+            self.borrowed = std::mem::take(&mut self.redeliver);
+            return Ok(Some(Event::Data(&self.input.data()[..self.borrowed])));
+        }
         match self.recv {
             Recv::Head => self.poll_head(),
             Recv::Body => self.poll_body(),
