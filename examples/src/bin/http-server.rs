@@ -40,7 +40,8 @@ async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
         match ex.read_body_to_end(&mut body, MAX_ECHO).await {
             Ok(_) => ex.respond(StatusCode::OK, text, &body).await,
             Err(e) if e.kind() == io::ErrorKind::InvalidData && body.len() <= MAX_ECHO => {
-                ex.respond(StatusCode::PAYLOAD_TOO_LARGE, text, b"too large").await
+                ex.respond(StatusCode::PAYLOAD_TOO_LARGE, text, b"too large")
+                    .await
             }
             Err(e) => Err(e),
         }
@@ -99,12 +100,15 @@ fn parse_args() -> io::Result<Args> {
         match arg.as_str() {
             "--threads" => {
                 let v = value("--threads")?;
-                args.threads = v.parse().map_err(|e| invalid(format!("bad --threads {v:?}: {e}")))?;
+                args.threads = v
+                    .parse()
+                    .map_err(|e| invalid(format!("bad --threads {v:?}: {e}")))?;
             }
             "--max-connections" => {
                 let v = value("--max-connections")?;
-                args.max_connections =
-                    v.parse().map_err(|e| invalid(format!("bad --max-connections {v:?}: {e}")))?;
+                args.max_connections = v
+                    .parse()
+                    .map_err(|e| invalid(format!("bad --max-connections {v:?}: {e}")))?;
             }
             _ if !addr_seen => {
                 args.addr = arg;

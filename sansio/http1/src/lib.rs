@@ -14,6 +14,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod proto;
 #[cfg(feature = "io")]
 pub mod io;
+pub mod proto;

@@ -60,7 +60,11 @@ impl<S: Stream + Unpin> ClientConnection<S> {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let n = ready!(poll_read_into(&mut self.stream, cx, self.proto.input_buffer()))?;
+        let n = ready!(poll_read_into(
+            &mut self.stream,
+            cx,
+            self.proto.input_buffer()
+        ))?;
         if n == 0 {
             self.proto.handle_eof(Instant::now());
         } else {
@@ -103,7 +107,9 @@ impl<S: Stream + Unpin> ClientConnection<S> {
             early = self.await_continue().await?;
         }
         if early.is_none() {
-            self.proto.send_data(body, &mut self.out.buf).map_err(send_error)?;
+            self.proto
+                .send_data(body, &mut self.out.buf)
+                .map_err(send_error)?;
         } else {
             // The server answered without wanting the body: the connection cannot carry
             // the rest of this request, so it is not reused.
@@ -139,7 +145,10 @@ impl<S: Stream + Unpin> ClientConnection<S> {
         }
     }
 
-    async fn read_response(&mut self, mut head: Option<http::response::Parts>) -> io::Result<Response> {
+    async fn read_response(
+        &mut self,
+        mut head: Option<http::response::Parts>,
+    ) -> io::Result<Response> {
         let mut body = Vec::new();
         poll_fn(|cx| loop {
             match self.proto.poll_event() {

@@ -68,7 +68,11 @@ struct Conn<S> {
 
 impl<S: Stream + Unpin> Conn<S> {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let n = ready!(poll_read_into(&mut self.stream, cx, self.proto.input_buffer()))?;
+        let n = ready!(poll_read_into(
+            &mut self.stream,
+            cx,
+            self.proto.input_buffer()
+        ))?;
         let now = Instant::now();
         if n == 0 {
             self.proto.handle_eof(now);
@@ -164,7 +168,9 @@ pub struct Exchange<'c, S> {
 
 impl<S> std::fmt::Debug for Exchange<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exchange").field("request", &self.request).finish()
+        f.debug_struct("Exchange")
+            .field("request", &self.request)
+            .finish()
     }
 }
 
@@ -198,7 +204,10 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
             })
             .await?;
             if over {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "request body over the limit"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "request body over the limit",
+                ));
             }
             if !more {
                 return Ok(dst.len() - start);
@@ -208,23 +217,36 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
 
     /// Answers with a complete body (sent with Content-Length). A small answer waits
     /// in the output buffer for the next read, so pipelined answers share one write.
-    pub async fn respond(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> io::Result<()> {
+    pub async fn respond(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> io::Result<()> {
         let conn = &mut *self.conn;
         if !status.is_informational() {
             conn.drain().await?;
         }
-        let length = if body.is_empty() { BodyLength::Empty } else { BodyLength::Known(body.len() as u64) };
+        let length = if body.is_empty() {
+            BodyLength::Empty
+        } else {
+            BodyLength::Known(body.len() as u64)
+        };
         conn.proto
             .send_response(Instant::now(), status, headers, length, &mut conn.out.buf)
             .map_err(send_error)?;
         if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
             return conn.flush().await;
         }
-        let frame = conn.proto.frame_data(body.len()).map_err(send_error)?;
-        let send_body = !conn.proto.is_upgraded() && frame.prefix().is_empty();
         if conn.proto.is_upgraded() {
             conn.responded = true;
             return conn.flush().await;
+        }
+        // A HEAD answer, 204 or 304 declares a length but carries no body.
+        let send_body = conn.proto.sends_body();
+        if send_body {
+            // A known length: no framing around the bytes.
+            conn.proto.frame_data(body.len()).map_err(send_error)?;
         }
         if body.len() < conn.options.coalesce_below || !send_body {
             if send_body {
@@ -235,7 +257,9 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
             let (out, stream) = (&mut conn.out, &mut conn.stream);
             poll_fn(|cx| out.poll_write_with(stream, cx, body, &mut pos)).await?;
         }
-        conn.proto.send_end(None, &mut conn.out.buf).map_err(send_error)?;
+        conn.proto
+            .send_end(None, &mut conn.out.buf)
+            .map_err(send_error)?;
         conn.responded = true;
         Ok(())
     }
@@ -297,7 +321,10 @@ impl<S: Stream + Unpin> ResponseBody<'_, S> {
             let window = bufs.window();
             let mut n = 0;
             for b in window.as_slice() {
-                self.conn.proto.send_data(b, &mut self.conn.out.buf).map_err(send_error)?;
+                self.conn
+                    .proto
+                    .send_data(b, &mut self.conn.out.buf)
+                    .map_err(send_error)?;
                 n += b.len();
             }
             bufs.consume(n);
@@ -330,7 +357,10 @@ impl<S: Stream + Unpin> WriteSink for ResponseBody<'_, S> {
         let this = self.get_mut();
         if !this.ended {
             this.take(bufs)?;
-            this.conn.proto.send_end(None, &mut this.conn.out.buf).map_err(send_error)?;
+            this.conn
+                .proto
+                .send_end(None, &mut this.conn.out.buf)
+                .map_err(send_error)?;
             this.conn.responded = true;
             this.ended = true;
         }
@@ -403,7 +433,10 @@ where
                         conn.flush().await?;
                         let mut leftover = Vec::new();
                         conn.proto.take_leftover(&mut leftover);
-                        return Ok(Served::Upgraded { stream: conn.stream, leftover });
+                        return Ok(Served::Upgraded {
+                            stream: conn.stream,
+                            leftover,
+                        });
                     }
                     conn.flush().await?;
                     if conn.proto.wants_close() {
@@ -426,15 +459,22 @@ where
         };
         conn.body_done = false;
         conn.responded = false;
-        let mut exchange = Exchange { conn: &mut conn, request };
+        let mut exchange = Exchange {
+            conn: &mut conn,
+            request,
+        };
         let result = service(&mut exchange).await;
         if !conn.responded {
             if let Err(e) = result {
                 let _ = conn.stream.shutdown().await;
                 return Err(e);
             }
-            let mut ex = Exchange { conn: &mut conn, request: http::Request::new(()).into_parts().0 };
-            ex.respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"").await?;
+            let mut ex = Exchange {
+                conn: &mut conn,
+                request: http::Request::new(()).into_parts().0,
+            };
+            ex.respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"")
+                .await?;
         } else {
             result?;
         }

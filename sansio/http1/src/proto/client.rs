@@ -226,7 +226,10 @@ impl ClientConnection {
     /// # Panics
     /// If `n` exceeds the last event's data.
     pub fn return_data(&mut self, n: usize) {
-        assert!(n <= self.borrowed, "returning more than the last data event held");
+        assert!(
+            n <= self.borrowed,
+            "returning more than the last data event held"
+        );
         if n == 0 {
             return;
         }

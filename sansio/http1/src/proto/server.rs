@@ -216,7 +216,10 @@ impl ServerConnection {
     /// # Panics
     /// If `n` exceeds the last event's data.
     pub fn return_data(&mut self, n: usize) {
-        assert!(n <= self.borrowed, "returning more than the last data event held");
+        assert!(
+            n <= self.borrowed,
+            "returning more than the last data event held"
+        );
         if n == 0 {
             return;
         }
@@ -603,6 +606,11 @@ impl ServerConnection {
             && !self.responding
             && self.error_status.is_none()
             && self.out.is_empty()
+    }
+
+    /// Whether the answer being sent carries body bytes (not a HEAD answer, 204 or 304).
+    pub fn sends_body(&self) -> bool {
+        self.responding && self.encoder.sending != Some(super::encode::Sending::Nothing)
     }
 
     /// Whether a 101 or a 2xx to CONNECT went out: the bytes now belong to the new
