@@ -12,7 +12,7 @@ if ! command -v python3 >/dev/null; then
     apt-get update -qq && apt-get install -y -qq python3 >/dev/null
 fi
 
-cargo build -q -p strait-examples --bin http-server
+cargo build -q -p strait-examples --bin http-server --bin http-get
 port=$((20000 + RANDOM % 20000))
 addr="127.0.0.1:$port"
 ./target/debug/http-server "$addr" --threads 2 >/dev/null &
@@ -65,4 +65,8 @@ v.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc")
 v.close()
 PY
 [ "$(curl -s "http://$addr/plaintext")" = "Hello, World!" ] || fail "serving after a vanished client"
+# The http-get example: keep-alive reuse over 20 requests, echo, 404.
+out=$(./target/debug/http-get "http://$addr/echo" -d "from http-get" -n 20)
+grep -q '^HTTP/1.1 200 OK' <<<"$out" && grep -q 'from http-get' <<<"$out" || fail "http-get echo"
+./target/debug/http-get "http://$addr/nope" | grep -q '404 Not Found' || fail "http-get 404"
 echo "http1 ci: ok"
