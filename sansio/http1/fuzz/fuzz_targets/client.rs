@@ -12,7 +12,17 @@ fn run(methods: &[http::Method], data: &[u8], step: usize) -> Vec<String> {
     let mut conn = ClientConnection::new(Limits::default());
     let mut out = Vec::new();
     for m in methods {
-        if conn.send_request(m, "/", "h", &http::HeaderMap::new(), BodyLength::Empty, &mut out).is_ok() {
+        if conn
+            .send_request(
+                m,
+                "/",
+                "h",
+                &http::HeaderMap::new(),
+                BodyLength::Empty,
+                &mut out,
+            )
+            .is_ok()
+        {
             conn.send_end(None, &mut out).unwrap();
         }
     }
@@ -58,7 +68,12 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let (ctl, data) = input.split_at(2);
-    let all = [http::Method::GET, http::Method::HEAD, http::Method::CONNECT, http::Method::POST];
+    let all = [
+        http::Method::GET,
+        http::Method::HEAD,
+        http::Method::CONNECT,
+        http::Method::POST,
+    ];
     let methods: Vec<http::Method> = (0..(ctl[0] % 4 + 1))
         .map(|i| all[usize::from((ctl[0] >> (2 * i)) & 3)].clone())
         .collect();

@@ -10,7 +10,13 @@ use strait_http1::proto::{BodyLength, Event, Limits, ServerConfig, ServerConnect
 
 fn run(data: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
     let now = Instant::now();
-    let mut conn = ServerConnection::new(ServerConfig { limits, ..Default::default() }, now);
+    let mut conn = ServerConnection::new(
+        ServerConfig {
+            limits,
+            ..Default::default()
+        },
+        now,
+    );
     let mut log = Vec::new();
     let mut out = Vec::new();
     let mut start = 0;
@@ -36,7 +42,13 @@ fn run(data: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
                         // Answer in order so pipelining never stalls.
                         out.clear();
                         if conn
-                            .send_response(now, http::StatusCode::OK, &http::HeaderMap::new(), BodyLength::Unknown, &mut out)
+                            .send_response(
+                                now,
+                                http::StatusCode::OK,
+                                &http::HeaderMap::new(),
+                                BodyLength::Unknown,
+                                &mut out,
+                            )
                             .is_ok()
                         {
                             conn.send_data(b"ok", &mut out).unwrap();
@@ -87,7 +99,11 @@ fuzz_target!(|input: &[u8]| {
     }
     let (ctl, data) = input.split_at(2);
     let limits = if ctl[0] & 1 == 1 {
-        Limits::default().max_head_bytes(256).max_headers(8).max_chunk_line(32).max_body(1024)
+        Limits::default()
+            .max_head_bytes(256)
+            .max_headers(8)
+            .max_chunk_line(32)
+            .max_body(1024)
     } else {
         Limits::default()
     };
