@@ -298,3 +298,16 @@ fn io_client_talks_to_the_server_with_keep_alive() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_bad_chunk_in_a_body_being_read_is_answered_400() {
+    let mut s = connect();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY")
+        .unwrap();
+    let got = read_until(&mut s, |_| false);
+    assert!(
+        got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}

@@ -466,6 +466,8 @@ where
         let result = service(&mut exchange).await;
         if !conn.responded {
             if let Err(e) = result {
+                // A protocol error in the body owes the client its status.
+                let _ = conn.flush().await;
                 let _ = conn.stream.shutdown().await;
                 return Err(e);
             }

@@ -105,9 +105,7 @@ impl ClientConnection {
         if self.sending {
             return Err(SendError::NotExpected);
         }
-        if matches!(self.recv, Recv::Failed | Recv::Closed | Recv::Upgraded)
-            || self.closing && self.sent.is_empty()
-        {
+        if matches!(self.recv, Recv::Failed | Recv::Closed | Recv::Upgraded) || self.closing {
             return Err(SendError::Closed);
         }
         if target.bytes().any(|b| !b.is_ascii_graphic())
