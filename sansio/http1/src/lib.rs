@@ -8,9 +8,11 @@
 //! repository's `ARCHITECTURE.md` for where it sits.
 //!
 //! ```text
-//!  socket bytes ──handle_input──▶ ┌──────────────────┐ ──poll_event──▶ Request, Data, EndOfMessage…
-//!                                 │ ServerConnection │
-//!  caller's Vec ◀──send_*/poll_transmit── └──────────────────┘ ──poll_timeout──▶ next deadline
+//!                  handle_input(now, bytes)        poll_event()
+//!   socket bytes ─────────────────────────▶ ┌──────────────────┐ ──────────▶ Request, Data,
+//!                                           │ ServerConnection │             Trailers, EndOfMessage
+//!   caller's Vec ◀───────────────────────── └──────────────────┘ ──────────▶ poll_timeout(): deadline
+//!                  send_response/send_data/send_end, poll_transmit
 //! ```
 #![forbid(unsafe_code)]
 

@@ -17,7 +17,7 @@ pub type Response = http::Response<Vec<u8>>;
 /// An HTTP/1.1 client connection: requests in order, keep-alive reuse.
 ///
 /// ```no_run
-/// # async fn demo(stream: strait_streams::AnyStream) -> std::io::Result<()> {
+/// # async fn demo<S: strait_streams::Stream + Unpin>(stream: S) -> std::io::Result<()> {
 /// use strait_http1::io::Client;
 /// let mut client = Client::new(stream);
 /// let res = client.send(http::Method::GET, "/", "example.com", &http::HeaderMap::new(), b"").await?;
