@@ -232,6 +232,27 @@ fn limits_table() {
         HeadTooLarge,
         431,
     );
+    // Found by fuzzing: an error past the size limit must not win over the limit in
+    // one split and lose in another.
+    let late_lf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nb\r\n\r\n";
+    check(
+        small,
+        "bare LF beyond the head limit",
+        "RFC 6585 §5 (431)",
+        late_lf,
+        HeadTooLarge,
+        431,
+    );
+    let long_line_late_lf =
+        b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n HTTP/1.1\r\nHost: a\r\n\r\n";
+    check(
+        small,
+        "bare LF beyond the request-line limit",
+        "RFC 9112 §3 (414)",
+        long_line_late_lf,
+        RequestLineTooLong,
+        414,
+    );
     let many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
     check(
         small,

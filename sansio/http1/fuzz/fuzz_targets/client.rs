@@ -27,18 +27,18 @@ fn run(methods: &[http::Method], data: &[u8], step: usize) -> Vec<String> {
         }
     }
     let mut log = Vec::new();
-    let mut body = String::new();
+    let mut body: Vec<u8> = Vec::new();
     let mut drain = |conn: &mut ClientConnection, log: &mut Vec<String>| -> bool {
         loop {
             match conn.poll_event() {
-                Ok(Some(Event::Data(d))) => body.push_str(&format!("{:02x?}", d)),
+                Ok(Some(Event::Data(d))) => body.extend_from_slice(d),
                 Ok(Some(e)) => {
-                    log.push(std::mem::take(&mut body));
+                    log.push(format!("{:02x?}", std::mem::take(&mut body)));
                     log.push(format!("{e:?}"));
                 }
                 Ok(None) => return true,
                 Err(e) => {
-                    log.push(std::mem::take(&mut body));
+                    log.push(format!("{:02x?}", std::mem::take(&mut body)));
                     log.push(format!("ERR {e:?}"));
                     return false;
                 }

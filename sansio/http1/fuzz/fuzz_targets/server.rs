@@ -27,7 +27,7 @@ fn run(data: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
         start = c;
     }
     pieces.push(&data[start..]);
-    let mut body_seen = String::new();
+    let mut body_seen: Vec<u8> = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
         let mut rest = *piece;
         loop {
@@ -35,9 +35,9 @@ fn run(data: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
             rest = &rest[n..];
             loop {
                 match conn.poll_event() {
-                    Ok(Some(Event::Data(d))) => body_seen.push_str(&format!("{:02x?}", d)),
+                    Ok(Some(Event::Data(d))) => body_seen.extend_from_slice(d),
                     Ok(Some(Event::EndOfMessage)) => {
-                        log.push(std::mem::take(&mut body_seen));
+                        log.push(format!("{:02x?}", std::mem::take(&mut body_seen)));
                         log.push("END".into());
                         // Answer in order so pipelining never stalls.
                         out.clear();
@@ -89,7 +89,7 @@ fn run(data: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
             }
         }
     }
-    log.push(body_seen);
+    log.push(format!("{body_seen:02x?}"));
     log
 }
 

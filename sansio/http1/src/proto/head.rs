@@ -42,8 +42,13 @@ impl HeadScanner {
         max_bytes: usize,
         too_large: Error,
     ) -> Result<Option<usize>, Error> {
+        // Errors are decided byte by byte, in order, so any split of the input meets
+        // the same one first.
         let mut i = self.pos;
         while i < data.len() {
+            if i >= max_bytes {
+                return Err(too_large);
+            }
             let b = data[i];
             if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
                 return Err(Error::BareCr);
@@ -59,25 +64,18 @@ impl HeadScanner {
                     }
                     self.first_line_done = true;
                 } else if line_len == 0 {
-                    if i + 1 > max_bytes {
-                        return Err(too_large);
-                    }
                     self.pos = i + 1;
                     return Ok(Some(i + 1));
                 } else if matches!(data[self.line_start], b' ' | b'\t') {
                     return Err(Error::ObsFold);
                 }
                 self.line_start = i + 1;
+            } else if !self.first_line_done && b != b'\r' && i - self.line_start >= max_line {
+                return Err(Error::RequestLineTooLong);
             }
             i += 1;
         }
         self.pos = i;
-        if !self.first_line_done && i - self.line_start > max_line + 1 {
-            return Err(Error::RequestLineTooLong);
-        }
-        if i >= max_bytes {
-            return Err(too_large);
-        }
         Ok(None)
     }
 }
