@@ -69,4 +69,16 @@ PY
 out=$(./target/debug/http-get "http://$addr/echo" -d "from http-get" -n 20)
 grep -q '^HTTP/1.1 200 OK' <<<"$out" && grep -q 'from http-get' <<<"$out" || fail "http-get echo"
 ./target/debug/http-get "http://$addr/nope" | grep -q '404 Not Found' || fail "http-get 404"
+# Thread per core: one context per thread with SO_REUSEPORT listeners.
+port2=$((port + 1))
+./target/debug/http-server "127.0.0.1:$port2" --reuseport --threads 2 >/dev/null &
+server2=$!
+trap 'kill $server $server2 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port2/plaintext" && break
+    sleep 0.1
+done
+for _ in $(seq 8); do
+    [ "$(curl -s "http://127.0.0.1:$port2/plaintext")" = "Hello, World!" ] || fail "reuseport"
+done
 echo "http1 ci: ok"

@@ -1,8 +1,11 @@
 //! An HTTP/1.1 server on strait's native reactor, with `strait-http1`.
 //!
 //! ```text
-//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--max-connections N]
+//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N]
 //! ```
+//! `--threads N` runs one context on N threads; with `--reuseport` each of the N
+//! threads runs its own single-threaded context with its own `SO_REUSEPORT` listener
+//! (thread per core).
 //! ADDR defaults to 127.0.0.1:8080. `GET /plaintext` answers `Hello, World!`,
 //! `POST /echo` echoes the request body (sent with Content-Length or chunked), any
 //! other path is 404. Keep-alive, pipelining and `Expect: 100-continue` work; try
@@ -50,9 +53,14 @@ async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
     }
 }
 
-async fn serve(listener: TcpListener, max_connections: usize) -> io::Result<()> {
+/// Accepts connections (at most `max_connections` open at once across every context
+/// sharing `live`) and serves each on its own task.
+async fn serve(
+    listener: TcpListener,
+    max_connections: usize,
+    live: Arc<AtomicUsize>,
+) -> io::Result<()> {
     let handle = Handle::current();
-    let live = Arc::new(AtomicUsize::new(0));
     loop {
         let (conn, peer) = listener.accept().await?;
         if live.load(Ordering::Relaxed) >= max_connections {
@@ -84,6 +92,7 @@ struct Args {
     addr: String,
     threads: NonZeroUsize,
     max_connections: usize,
+    reuseport: bool,
 }
 
 fn parse_args() -> io::Result<Args> {
@@ -92,12 +101,14 @@ fn parse_args() -> io::Result<Args> {
         addr: "127.0.0.1:8080".into(),
         threads: NonZeroUsize::MIN,
         max_connections: 10_000,
+        reuseport: false,
     };
     let mut addr_seen = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| invalid(format!("{name} needs N")));
         match arg.as_str() {
+            "--reuseport" => args.reuseport = true,
             "--threads" => {
                 let v = value("--threads")?;
                 args.threads = v
@@ -120,12 +131,44 @@ fn parse_args() -> io::Result<Args> {
     Ok(args)
 }
 
+/// One single-threaded context per thread, each with its own `SO_REUSEPORT` listener
+/// on the same address: the kernel spreads connections, nothing is shared but the
+/// connection count.
+fn run_per_core(args: &Args) -> io::Result<()> {
+    let live = Arc::new(AtomicUsize::new(0));
+    let first = IoContext::new_single_threaded()?;
+    let listener = TcpListener::bind_with(&first, args.addr.as_str(), 1024, true)?;
+    let addr = listener.local_addr()?;
+    println!(
+        "http-server listening on {addr} ({} contexts, SO_REUSEPORT)",
+        args.threads
+    );
+    std::thread::scope(|s| {
+        for i in 1..args.threads.get() {
+            let live = live.clone();
+            let max = args.max_connections;
+            std::thread::Builder::new()
+                .name(format!("context-{i}"))
+                .spawn_scoped(s, move || -> io::Result<()> {
+                    let ctx = IoContext::new_single_threaded()?;
+                    let listener = TcpListener::bind_with(&ctx, addr, 1024, true)?;
+                    ctx.block_on(serve(listener, max, live))
+                })?;
+        }
+        first.block_on(serve(listener, args.max_connections, live.clone()))
+    })
+}
+
 fn main() -> io::Result<()> {
     let args = parse_args()?;
+    if args.reuseport {
+        return run_per_core(&args);
+    }
     let ctx = IoContext::new()?;
     let listener = TcpListener::bind(&ctx, args.addr.as_str())?;
     println!("http-server listening on {}", listener.local_addr()?);
-    let server = ctx.spawn(serve(listener, args.max_connections));
+    let live = Arc::new(AtomicUsize::new(0));
+    let server = ctx.spawn(serve(listener, args.max_connections, live));
     std::thread::scope(|s| {
         for i in 1..args.threads.get() {
             let runner = std::thread::Builder::new()
