@@ -392,6 +392,12 @@ where
 /// the client gets `500 Internal Server Error`. A protocol error is answered with its
 /// status and returned as an `InvalidData` error whose source is the
 /// [`proto::Error`](crate::proto::Error).
+///
+/// To spawn the connection on a multi-threaded context its future must be `Send`:
+/// today's rustc cannot prove that for an async closure that captures a reference
+/// ("implementation of `Send` is not general enough"), so let the closure capture
+/// nothing borrowed and call an `async fn` (the `http-server` example keeps its
+/// shared headers in a `static`).
 pub async fn serve_connection_with<S, F>(
     stream: S,
     options: ServeOptions,
