@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, Method, StatusCode};
 use strait_streams::Stream;
 
-use super::conn::{poll_read_into, protocol_error, send_error, Out};
+use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
 use crate::proto::{self, BodyLength, Event, Limits};
 
 /// A response with its whole body.
@@ -124,9 +124,11 @@ impl<S: Stream + Unpin> ClientConnection<S> {
 
     /// Waits for a 100 (returns `None`) or a final head (returns it).
     async fn await_continue(&mut self) -> io::Result<Option<http::response::Parts>> {
-        let deadline = self.continue_timeout;
-        let wait = poll_fn(|cx| loop {
-            match self.proto.poll_event() {
+        let after = self.continue_timeout;
+        let proto = &mut self.proto;
+        let stream = &mut self.stream;
+        let waited = with_deadline(after, |cx| loop {
+            match proto.poll_event() {
                 Ok(Some(Event::Informational(h))) if h.status() == StatusCode::CONTINUE => {
                     return Poll::Ready(Ok(None))
                 }
@@ -135,14 +137,20 @@ impl<S: Stream + Unpin> ClientConnection<S> {
                 Ok(Some(e)) => {
                     return Poll::Ready(Err(io::Error::other(format!("unexpected {e:?}"))))
                 }
-                Ok(None) => ready!(self.poll_fill(cx))?,
+                Ok(None) => {
+                    let n = ready!(poll_read_into(stream, cx, proto.input_buffer()))?;
+                    if n == 0 {
+                        proto.handle_eof(Instant::now());
+                    } else {
+                        proto.commit_input(Instant::now(), n);
+                    }
+                }
                 Err(e) => return Poll::Ready(Err(protocol_error(e))),
             }
-        });
-        match strait_streams::timeout(deadline, wait).await {
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
-            other => other,
-        }
+        })
+        .await?;
+        // No answer in time: send the body anyway (RFC 9110 §10.1.1).
+        Ok(waited.flatten())
     }
 
     async fn read_response(

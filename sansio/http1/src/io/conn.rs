@@ -79,6 +79,29 @@ pub(crate) fn poll_read_into<S: ReadStream + Unpin>(
     Pin::new(stream).poll_read_some(cx, &mut bufs)
 }
 
+/// Polls `f` until it completes or `after` passes (`Ok(None)`). The pending poll is
+/// simply dropped at the deadline: the poll functions raced here lose nothing when
+/// dropped (a partial read never happens, a read either completed or did not start).
+/// A `strait_streams::timeout` would instead wait for its child to observe the stop,
+/// which a bare `poll_read_some` does not.
+pub(crate) async fn with_deadline<T>(
+    after: std::time::Duration,
+    mut f: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<Option<T>> {
+    let mut sleep = std::pin::pin!(strait_streams::delay(after));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = f(cx) {
+            return Poll::Ready(r.map(Some));
+        }
+        match std::future::Future::poll(sleep.as_mut(), cx) {
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(None)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// A protocol error as an I/O error (kind `InvalidData`, the protocol error as source).
 pub(crate) fn protocol_error(e: crate::proto::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)

@@ -11,7 +11,7 @@ use strait_streams::io::{ReadBufs, WriteBufs};
 use strait_streams::vocab::buffer_copy;
 use strait_streams::{ReadSource, Stream, WriteSink, WriteStreamExt};
 
-use super::conn::{poll_read_into, protocol_error, send_error, Out};
+use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
 use crate::proto::{BodyLength, Event, ServerConfig, ServerConnection};
 
 /// How a served connection ended.
@@ -88,13 +88,13 @@ impl<S: Stream + Unpin> Conn<S> {
             None => poll_fn(|cx| self.poll_fill(cx)).await,
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                match strait_streams::timeout(left, poll_fn(|cx| self.poll_fill(cx))).await {
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        self.proto.handle_timeout(Instant::now());
-                        Ok(())
-                    }
-                    other => other,
+                if with_deadline(left, |cx| self.poll_fill(cx))
+                    .await?
+                    .is_none()
+                {
+                    self.proto.handle_timeout(Instant::now());
                 }
+                Ok(())
             }
         }
     }
