@@ -1,0 +1,187 @@
+//! An HTTP/1.1 server on strait's native reactor, with `strait-http1`.
+//!
+//! ```text
+//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N]
+//! ```
+//! `--threads N` runs one context on N threads; with `--reuseport` each of the N
+//! threads runs its own single-threaded context with its own `SO_REUSEPORT` listener
+//! (thread per core).
+//! ADDR defaults to 127.0.0.1:8080. `GET /plaintext` answers `Hello, World!`,
+//! `POST /echo` echoes the request body (sent with Content-Length or chunked), any
+//! other path is 404. Keep-alive, pipelining and `Expect: 100-continue` work; try
+//! `curl -v http://127.0.0.1:8080/plaintext` or
+//! `curl -T file -H 'Transfer-Encoding: chunked' http://127.0.0.1:8080/echo`.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use strait_http1::io::{serve_connection, Exchange};
+use strait_native::{Handle, IoContext, TcpListener, TcpStream};
+
+/// Largest echoed body.
+const MAX_ECHO: usize = 16 * 1024 * 1024;
+
+/// Headers of every answer, built once.
+static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
+    let mut text = HeaderMap::new();
+    text.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    text.insert(header::SERVER, HeaderValue::from_static("strait"));
+    text
+});
+
+/// One request: the whole application.
+async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
+    let text: &HeaderMap = &TEXT;
+    let is = |m: &Method, p: &str| ex.request().method == *m && ex.request().uri.path() == p;
+    if is(&Method::GET, "/plaintext") {
+        ex.respond(StatusCode::OK, text, b"Hello, World!").await
+    } else if is(&Method::POST, "/echo") {
+        let mut body = Vec::new();
+        match ex.read_body_to_end(&mut body, MAX_ECHO).await {
+            Ok(_) => ex.respond(StatusCode::OK, text, &body).await,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData && body.len() <= MAX_ECHO => {
+                ex.respond(StatusCode::PAYLOAD_TOO_LARGE, text, b"too large")
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        ex.respond(StatusCode::NOT_FOUND, text, b"Not Found").await
+    }
+}
+
+/// Accepts connections (at most `max_connections` open at once across every context
+/// sharing `live`) and serves each on its own task.
+async fn serve(
+    listener: TcpListener,
+    max_connections: usize,
+    live: Arc<AtomicUsize>,
+) -> io::Result<()> {
+    let handle = Handle::current();
+    loop {
+        let (conn, peer) = listener.accept().await?;
+        if live.load(Ordering::Relaxed) >= max_connections {
+            // Over the limit: refuse by closing at once.
+            drop(conn);
+            continue;
+        }
+        conn.set_nodelay(true)?;
+        live.fetch_add(1, Ordering::Relaxed);
+        let live = live.clone();
+        handle
+            .spawn(async move {
+                let result = serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| {
+                    route(ex).await
+                })
+                .await;
+                live.fetch_sub(1, Ordering::Relaxed);
+                if let Err(e) = result {
+                    if std::env::var_os("HTTP_SERVER_LOG").is_some() {
+                        eprintln!("{peer}: {e}");
+                    }
+                }
+            })
+            .detach();
+    }
+}
+
+struct Args {
+    addr: String,
+    threads: NonZeroUsize,
+    max_connections: usize,
+    reuseport: bool,
+}
+
+fn parse_args() -> io::Result<Args> {
+    let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+    let mut args = Args {
+        addr: "127.0.0.1:8080".into(),
+        threads: NonZeroUsize::MIN,
+        max_connections: 10_000,
+        reuseport: false,
+    };
+    let mut addr_seen = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| invalid(format!("{name} needs N")));
+        match arg.as_str() {
+            "--reuseport" => args.reuseport = true,
+            "--threads" => {
+                let v = value("--threads")?;
+                args.threads = v
+                    .parse()
+                    .map_err(|e| invalid(format!("bad --threads {v:?}: {e}")))?;
+            }
+            "--max-connections" => {
+                let v = value("--max-connections")?;
+                args.max_connections = v
+                    .parse()
+                    .map_err(|e| invalid(format!("bad --max-connections {v:?}: {e}")))?;
+            }
+            _ if !addr_seen => {
+                args.addr = arg;
+                addr_seen = true;
+            }
+            _ => return Err(invalid(format!("unexpected argument {arg:?}"))),
+        }
+    }
+    Ok(args)
+}
+
+/// One single-threaded context per thread, each with its own `SO_REUSEPORT` listener
+/// on the same address: the kernel spreads connections, nothing is shared but the
+/// connection count.
+fn run_per_core(args: &Args) -> io::Result<()> {
+    let live = Arc::new(AtomicUsize::new(0));
+    let first = IoContext::new_single_threaded()?;
+    let listener = TcpListener::bind_with(&first, args.addr.as_str(), 1024, true)?;
+    let addr = listener.local_addr()?;
+    println!(
+        "http-server listening on {addr} ({} contexts, SO_REUSEPORT)",
+        args.threads
+    );
+    std::thread::scope(|s| {
+        for i in 1..args.threads.get() {
+            let live = live.clone();
+            let max = args.max_connections;
+            std::thread::Builder::new()
+                .name(format!("context-{i}"))
+                .spawn_scoped(s, move || -> io::Result<()> {
+                    let ctx = IoContext::new_single_threaded()?;
+                    let listener = TcpListener::bind_with(&ctx, addr, 1024, true)?;
+                    ctx.block_on(serve(listener, max, live))
+                })?;
+        }
+        first.block_on(serve(listener, args.max_connections, live.clone()))
+    })
+}
+
+fn main() -> io::Result<()> {
+    let args = parse_args()?;
+    if args.reuseport {
+        return run_per_core(&args);
+    }
+    let ctx = IoContext::new()?;
+    let listener = TcpListener::bind(&ctx, args.addr.as_str())?;
+    println!("http-server listening on {}", listener.local_addr()?);
+    let live = Arc::new(AtomicUsize::new(0));
+    let server = ctx.spawn(serve(listener, args.max_connections, live));
+    std::thread::scope(|s| {
+        for i in 1..args.threads.get() {
+            let runner = std::thread::Builder::new()
+                .name(format!("runner-{i}"))
+                .spawn_scoped(s, || ctx.run());
+            if let Err(e) = runner {
+                ctx.stop();
+                return Err(e);
+            }
+        }
+        ctx.run();
+        io::Result::Ok(())
+    })?;
+    ctx.block_on(server)
+        .map_err(|e| io::Error::other(format!("the accept loop failed: {e:?}")))?
+}

@@ -1,0 +1,211 @@
+//! What a head says about its message: body framing (RFC 9112 §6), persistence
+//! (§9.3), Host (§3.2), Expect and Upgrade.
+
+use http::{Method, StatusCode, Version};
+
+use super::head::Headers;
+use super::Error;
+
+/// How a received body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    Length(u64),
+    Chunked,
+    /// Until the peer closes (responses only).
+    Close,
+}
+
+/// What the header fields say, gathered in one pass.
+#[derive(Debug, Default)]
+pub(crate) struct FieldSummary {
+    pub(crate) content_length: Option<u64>,
+    pub(crate) transfer_encoding: bool,
+    /// The final coding is `chunked`, applied once.
+    pub(crate) chunked_final: bool,
+    /// `chunked` somewhere but not last, or more than once.
+    pub(crate) chunked_misplaced: bool,
+    /// A coding other than `chunked`.
+    pub(crate) other_coding: bool,
+    pub(crate) close: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) connection_upgrade: bool,
+    pub(crate) upgrade: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) hosts: usize,
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// Elements of a comma-separated list value, trimmed, empty ones dropped (RFC 9110 §5.6.1).
+fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(trim).filter(|e| !e.is_empty())
+}
+
+fn parse_length(v: &[u8]) -> Result<u64, Error> {
+    if v.is_empty() {
+        return Err(Error::InvalidContentLength);
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return Err(Error::InvalidContentLength);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(Error::InvalidContentLength)?;
+    }
+    Ok(n)
+}
+
+impl FieldSummary {
+    pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
+        let mut s = Self::default();
+        let mut codings = 0usize;
+        for (name, value) in headers.iter() {
+            if name.eq_ignore_ascii_case("content-length") {
+                // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
+                // differs is refused.
+                let mut any = false;
+                for element in value.split(|&b| b == b',') {
+                    let n = parse_length(trim(element))?;
+                    any = true;
+                    match s.content_length {
+                        Some(m) if m != n => return Err(Error::ConflictingContentLength),
+                        _ => s.content_length = Some(n),
+                    }
+                }
+                if !any {
+                    return Err(Error::InvalidContentLength);
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                s.transfer_encoding = true;
+                for coding in list(value) {
+                    let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
+                    codings += 1;
+                    if s.chunked_final {
+                        // Something follows `chunked`.
+                        s.chunked_misplaced = true;
+                    }
+                    if name.eq_ignore_ascii_case(b"chunked") {
+                        if name.len() != coding.len() {
+                            // `chunked` takes no parameters.
+                            s.chunked_misplaced = true;
+                        }
+                        s.chunked_final = true;
+                    } else {
+                        s.chunked_final = false;
+                        s.other_coding = true;
+                    }
+                }
+            } else if name.eq_ignore_ascii_case("connection") {
+                for token in list(value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        s.close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        s.keep_alive = true;
+                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                        s.connection_upgrade = true;
+                    }
+                }
+            } else if name.eq_ignore_ascii_case("upgrade") {
+                s.upgrade = true;
+            } else if name.eq_ignore_ascii_case("expect") {
+                s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
+            } else if name.eq_ignore_ascii_case("host") {
+                s.hosts += 1;
+            }
+        }
+        if s.transfer_encoding && codings == 0 {
+            // An empty Transfer-Encoding names no final `chunked`.
+            s.chunked_misplaced = true;
+        }
+        if s.chunked_misplaced {
+            s.chunked_final = false;
+        }
+        Ok(s)
+    }
+
+    /// Whether the connection persists after this message (RFC 9112 §9.3).
+    pub(crate) fn persistent(&self, version: Version) -> bool {
+        !self.close && (version == Version::HTTP_11 || self.keep_alive)
+    }
+
+    /// The framing of a request body (RFC 9112 §6.3), refusing every ambiguity.
+    pub(crate) fn request_framing(&self, version: Version) -> Result<BodyFraming, Error> {
+        if version == Version::HTTP_11 {
+            match self.hosts {
+                0 => return Err(Error::MissingHost),
+                1 => {}
+                _ => return Err(Error::RepeatedHost),
+            }
+        } else if self.hosts > 1 {
+            return Err(Error::RepeatedHost);
+        }
+        if self.transfer_encoding {
+            if version == Version::HTTP_10 {
+                return Err(Error::TransferEncodingInHttp10);
+            }
+            if self.content_length.is_some() {
+                return Err(Error::ContentLengthAndTransferEncoding);
+            }
+            if !self.chunked_final {
+                return Err(Error::ChunkedNotFinal);
+            }
+            if self.other_coding {
+                return Err(Error::UnsupportedTransferEncoding);
+            }
+            return Ok(BodyFraming::Chunked);
+        }
+        Ok(BodyFraming::Length(self.content_length.unwrap_or(0)))
+    }
+
+    /// The framing of a response body to a request with `method` (RFC 9112 §6.3);
+    /// `None` means no body at all.
+    pub(crate) fn response_framing(
+        &self,
+        version: Version,
+        method_head: bool,
+        status: StatusCode,
+    ) -> Result<BodyFraming, Error> {
+        if method_head
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(BodyFraming::Length(0));
+        }
+        if self.transfer_encoding {
+            if version == Version::HTTP_10 {
+                return Err(Error::TransferEncodingInHttp10);
+            }
+            if self.content_length.is_some() {
+                return Err(Error::ContentLengthAndTransferEncoding);
+            }
+            if self.chunked_final {
+                return Ok(BodyFraming::Chunked);
+            }
+            return Ok(BodyFraming::Close);
+        }
+        Ok(match self.content_length {
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::Close,
+        })
+    }
+}
+
+/// Whether a request asks for a protocol switch: CONNECT, or `Connection: upgrade`
+/// with an `Upgrade` field.
+pub(crate) fn wants_upgrade(method: &Method, s: &FieldSummary) -> bool {
+    method == Method::CONNECT || (s.connection_upgrade && s.upgrade)
+}

@@ -1,0 +1,440 @@
+//! Heads: finding their end incrementally, parsing them once with `httparse`, and the
+//! borrowed views handed to the application.
+
+use std::fmt;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use super::{Error, Limits, MAX_HEADERS_CAP};
+
+/// Finds the end of a head (or trailer section) across any split of its bytes, looking
+/// at each byte once, and enforces the line rules httparse is lenient about: bare LF,
+/// bare CR, obs-fold, and the start line and head size limits.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct HeadScanner {
+    /// Next byte to look at, relative to the start of the head.
+    pos: usize,
+    line_start: usize,
+    first_line_done: bool,
+}
+
+impl HeadScanner {
+    /// Restarts for a head (with a start line) or a trailer section (without).
+    pub(crate) fn reset(&mut self, trailers: bool) {
+        *self = Self {
+            pos: 0,
+            line_start: 0,
+            first_line_done: trailers,
+        };
+    }
+
+    /// Whether any byte of the head has been seen.
+    pub(crate) fn started(&self) -> bool {
+        self.pos > 0
+    }
+
+    /// Returns the head's length once `data` (the head so far, from its first byte)
+    /// holds its final empty line.
+    pub(crate) fn scan(
+        &mut self,
+        data: &[u8],
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Result<Option<usize>, Error> {
+        // Errors are decided byte by byte, in order, so any split of the input meets
+        // the same one first.
+        let mut i = self.pos;
+        while i < data.len() {
+            if i >= max_bytes {
+                return Err(too_large);
+            }
+            let b = data[i];
+            if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
+                return Err(Error::BareCr);
+            }
+            if b == b'\n' {
+                if i == 0 || data[i - 1] != b'\r' {
+                    return Err(Error::BareLf);
+                }
+                let line_len = i - 1 - self.line_start;
+                if !self.first_line_done {
+                    if line_len > max_line {
+                        return Err(Error::RequestLineTooLong);
+                    }
+                    self.first_line_done = true;
+                } else if line_len == 0 {
+                    self.pos = i + 1;
+                    return Ok(Some(i + 1));
+                } else if matches!(data[self.line_start], b' ' | b'\t') {
+                    return Err(Error::ObsFold);
+                }
+                self.line_start = i + 1;
+            } else if !self.first_line_done && b != b'\r' && i - self.line_start >= max_line {
+                return Err(Error::RequestLineTooLong);
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Ok(None)
+    }
+}
+
+/// Offsets of one header field in its head: name and value ranges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldIndex {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// A parsed head kept as offsets into the input buffer: no allocation per message.
+#[derive(Debug)]
+pub(crate) struct HeadIndex {
+    pub(crate) method: Method,
+    target: (u32, u32),
+    pub(crate) version: Version,
+    pub(crate) status: StatusCode,
+    reason: (u32, u32),
+    pub(crate) fields: Vec<FieldIndex>,
+    /// Head length in bytes, CRLFs included.
+    pub(crate) len: usize,
+}
+
+impl Default for HeadIndex {
+    fn default() -> Self {
+        Self {
+            method: Method::GET,
+            target: (0, 0),
+            version: Version::HTTP_11,
+            status: StatusCode::OK,
+            reason: (0, 0),
+            fields: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+fn range_in(base: &[u8], part: &[u8]) -> (u32, u32) {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    (start as u32, (start + part.len()) as u32)
+}
+
+fn is_tchar(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
+    ) || b.is_ascii_alphanumeric()
+}
+
+fn map_httparse(e: httparse::Error, head: &[u8]) -> Error {
+    match e {
+        httparse::Error::HeaderName => Error::InvalidHeaderName,
+        httparse::Error::HeaderValue => Error::InvalidHeaderValue,
+        httparse::Error::NewLine => Error::BareLf,
+        httparse::Error::Status => Error::InvalidStatus,
+        httparse::Error::Token => Error::InvalidTarget,
+        httparse::Error::TooManyHeaders => Error::TooManyHeaders,
+        httparse::Error::Version => {
+            // A well-formed `HTTP/x.y` we do not speak is 505; anything else is 400.
+            let line = head.split(|&b| b == b'\r').next().unwrap_or(head);
+            let version = line.rsplit(|&b| b == b' ').next().unwrap_or(line);
+            let first = line.split(|&b| b == b' ').next().unwrap_or(line);
+            let looks_like = |v: &[u8]| {
+                v.len() == 8
+                    && v.starts_with(b"HTTP/")
+                    && v[5].is_ascii_digit()
+                    && v[6] == b'.'
+                    && v[7].is_ascii_digit()
+            };
+            if looks_like(version) || looks_like(first) {
+                Error::UnsupportedVersion
+            } else {
+                Error::InvalidStartLine
+            }
+        }
+    }
+}
+
+impl HeadIndex {
+    fn store_fields(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
+        self.fields.clear();
+        for f in fields {
+            self.fields.push(FieldIndex {
+                name: range_in(head, f.name.as_bytes()),
+                value: range_in(head, f.value),
+            });
+        }
+    }
+
+    /// Parses a complete request head (its end already found by [`HeadScanner`]).
+    pub(crate) fn parse_request(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
+        let method_end = head.iter().position(|&b| b == b' ').unwrap_or(head.len());
+        if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
+            return Err(Error::InvalidMethod);
+        }
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+        let mut req = httparse::Request::new(&mut storage[..limits.max_headers]);
+        match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
+            Err(e) => return Err(map_httparse(e, head)),
+        }
+        let method = req.method.ok_or(Error::InvalidStartLine)?;
+        self.method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::InvalidMethod)?;
+        self.target = range_in(head, req.path.ok_or(Error::InvalidStartLine)?.as_bytes());
+        self.version = match req.version {
+            Some(0) => Version::HTTP_10,
+            Some(1) => Version::HTTP_11,
+            _ => return Err(Error::UnsupportedVersion),
+        };
+        self.store_fields(head, req.headers);
+        self.len = head.len();
+        Ok(())
+    }
+
+    /// Parses a complete response head.
+    pub(crate) fn parse_response(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+        let mut res = httparse::Response::new(&mut storage[..limits.max_headers]);
+        match res.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
+            Err(e) => return Err(map_httparse(e, head)),
+        }
+        self.version = match res.version {
+            Some(0) => Version::HTTP_10,
+            Some(1) => Version::HTTP_11,
+            _ => return Err(Error::UnsupportedVersion),
+        };
+        let code = res.code.ok_or(Error::InvalidStatus)?;
+        self.status = StatusCode::from_u16(code).map_err(|_| Error::InvalidStatus)?;
+        self.reason = range_in(head, res.reason.unwrap_or("").as_bytes());
+        if res.reason.is_none() {
+            self.reason = (0, 0);
+        }
+        self.store_fields(head, res.headers);
+        self.len = head.len();
+        Ok(())
+    }
+
+    /// Parses a complete trailer section.
+    pub(crate) fn parse_trailers(&mut self, section: &[u8], limits: &Limits) -> Result<(), Error> {
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+        match httparse::parse_headers(section, &mut storage[..limits.max_headers]) {
+            Ok(httparse::Status::Complete((_, fields))) => {
+                self.store_fields(section, fields);
+                self.len = section.len();
+                Ok(())
+            }
+            Err(httparse::Error::TooManyHeaders) => Err(Error::TrailersTooLarge),
+            _ => Err(Error::InvalidTrailers),
+        }
+    }
+}
+
+/// Header fields of a parsed head or trailer section, borrowed from the connection's
+/// buffer: names and values as received, in order, duplicates kept.
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    buf: &'a [u8],
+    fields: &'a [FieldIndex],
+}
+
+impl<'a> Headers<'a> {
+    pub(crate) fn new(buf: &'a [u8], fields: &'a [FieldIndex]) -> Self {
+        Self { buf, fields }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Every field as `(name, value)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.fields.iter().map(move |f| {
+            let name = &buf[f.name.0 as usize..f.name.1 as usize];
+            // httparse accepted the name as a token, so it is ASCII.
+            let name = std::str::from_utf8(name).unwrap_or("");
+            (name, &buf[f.value.0 as usize..f.value.1 as usize])
+        })
+    }
+
+    /// The value of the first field named `name` (compared case-insensitively).
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.get_all(name).next()
+    }
+
+    /// Every value of the fields named `name`, in order.
+    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Copies the fields into an `http::HeaderMap` (allocates).
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.len());
+        for (name, value) in self.iter() {
+            // httparse validated both; the conversions cannot fail on its output.
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(value),
+            ) {
+                map.append(n, v);
+            }
+        }
+        map
+    }
+}
+
+impl fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
+}
+
+/// A request head, borrowed from the connection's buffer until the next `poll_event`.
+#[derive(Clone, Copy)]
+pub struct RequestHead<'a> {
+    buf: &'a [u8],
+    index: &'a HeadIndex,
+    pub(crate) expects_continue: bool,
+}
+
+impl<'a> RequestHead<'a> {
+    pub(crate) fn new(buf: &'a [u8], index: &'a HeadIndex, expects_continue: bool) -> Self {
+        Self {
+            buf,
+            index,
+            expects_continue,
+        }
+    }
+
+    /// The method (no allocation for the standard methods).
+    pub fn method(&self) -> &'a Method {
+        &self.index.method
+    }
+
+    /// The request target as received (origin, absolute, authority or asterisk form).
+    pub fn target(&self) -> &'a str {
+        let t = &self.buf[self.index.target.0 as usize..self.index.target.1 as usize];
+        // httparse accepts only visible ASCII in the target.
+        std::str::from_utf8(t).unwrap_or("")
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.index.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers::new(self.buf, &self.index.fields)
+    }
+
+    /// Whether the client sent `Expect: 100-continue` and waits for a 100 (or a final
+    /// answer) before sending its body.
+    pub fn expects_continue(&self) -> bool {
+        self.expects_continue
+    }
+
+    /// Copies the head into `http::request::Parts` (allocates: `Uri` and `HeaderMap`
+    /// own their bytes).
+    pub fn to_parts(&self) -> Result<http::request::Parts, Error> {
+        let uri: http::Uri = self.target().parse().map_err(|_| Error::InvalidTarget)?;
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.method = self.index.method.clone();
+        parts.uri = uri;
+        parts.version = self.index.version;
+        parts.headers = self.headers().to_header_map();
+        Ok(parts)
+    }
+}
+
+impl fmt::Debug for RequestHead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", self.method())
+            .field("target", &self.target())
+            .field("version", &self.version())
+            .field("headers", &self.headers())
+            .finish()
+    }
+}
+
+/// A response head, borrowed from the connection's buffer until the next `poll_event`.
+#[derive(Clone, Copy)]
+pub struct ResponseHead<'a> {
+    buf: &'a [u8],
+    index: &'a HeadIndex,
+}
+
+impl<'a> ResponseHead<'a> {
+    pub(crate) fn new(buf: &'a [u8], index: &'a HeadIndex) -> Self {
+        Self { buf, index }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.index.status
+    }
+
+    /// The reason phrase as received (may be empty; may hold obs-text).
+    pub fn reason(&self) -> &'a [u8] {
+        &self.buf[self.index.reason.0 as usize..self.index.reason.1 as usize]
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.index.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers::new(self.buf, &self.index.fields)
+    }
+
+    /// Copies the head into `http::response::Parts` (allocates).
+    pub fn to_parts(&self) -> http::response::Parts {
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = self.index.status;
+        parts.version = self.index.version;
+        parts.headers = self.headers().to_header_map();
+        parts
+    }
+}
+
+impl fmt::Debug for ResponseHead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseHead")
+            .field("status", &self.status())
+            .field("version", &self.version())
+            .field("headers", &self.headers())
+            .finish()
+    }
+}
