@@ -32,4 +32,6 @@
 #![forbid(unsafe_code)]
 
 pub mod handshake;
+#[cfg(feature = "io")]
+pub mod io;
 pub mod proto;

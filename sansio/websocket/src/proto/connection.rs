@@ -315,6 +315,17 @@ impl Connection {
         })
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has an event to give.
+    pub fn has_event(&self) -> bool {
+        self.ready.is_some()
+    }
+
+    /// Whether the ready event is a whole data message (for loops that skip control
+    /// events without borrowing).
+    pub(crate) fn has_message_event(&self) -> bool {
+        matches!(self.ready, Some(Ready::Message(_)))
+    }
+
     /// Moves the bytes to write to the transport into `buf` and returns how many.
     ///
     /// When `buf` is empty the buffers are swapped rather than copied: keep passing the

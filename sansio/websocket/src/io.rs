@@ -1,0 +1,301 @@
+//! The async layer: a [`WebSocket`] over any strait stream, driving a
+//! [`Connection`](crate::proto::Connection) with the small loop every strait protocol
+//! shares: read, `handle_input`, `poll_event`, `poll_transmit`, write, and the deadline
+//! from `poll_timeout` through the context's timers.
+//!
+//! ```
+//! use strait_streams::{block_on, duplex, when_all};
+//! use strait_websocket::io::WebSocket;
+//! use strait_websocket::proto::{CloseCode, Config, Message, Role};
+//!
+//! let (a, b) = duplex(64 * 1024);
+//! let mut client = WebSocket::new(a, Role::Client, Config::default());
+//! let mut server = WebSocket::new(b, Role::Server, Config::default());
+//! block_on(async {
+//!     let echo = async {
+//!         while let Some(m) = server.next_message().await? {
+//!             let text = match m { Message::Text(t) => t.to_owned(), Message::Binary(_) => continue };
+//!             server.send_text(&text).await?;
+//!         }
+//!         Ok::<_, std::io::Error>(())
+//!     };
+//!     let talk = async {
+//!         client.send_text("hi").await?;
+//!         assert_eq!(client.next_message().await?, Some(Message::Text("hi")));
+//!         client.close(CloseCode::NORMAL, "bye").await
+//!     };
+//!     when_all((echo, talk)).await.unwrap();
+//! });
+//! ```
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Instant;
+
+use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
+
+use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+
+/// Default size of the read buffer.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A WebSocket connection over a stream, after the opening handshake.
+///
+/// Sends write their frame out (and flush) before returning: a slow peer slows the
+/// sender. Every method is cancel-safe: dropping its future loses no received byte
+/// and no queued frame (positions live in `self`), the next call continues.
+/// Cancellation through the environment's stop token reaches the pending read, write
+/// or timer and ends the call with the canceled error.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Connection,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    read_eof: bool,
+    shut_down: bool,
+}
+
+impl<S: Stream + Unpin> WebSocket<S> {
+    /// Wraps `stream`, on which the handshake has completed.
+    pub fn new(stream: S, role: Role, config: Config) -> Self {
+        Self::with_leftover(stream, role, config, &[])
+    }
+
+    /// Wraps `stream` with `leftover`: bytes the HTTP layer read past the handshake,
+    /// which are the start of the WebSocket stream.
+    pub fn with_leftover(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
+        let mut rbuf = vec![0; READ_BUFFER.max(leftover.len())];
+        rbuf[..leftover.len()].copy_from_slice(leftover);
+        Self {
+            stream,
+            conn: Connection::new(role, config),
+            rbuf,
+            rstart: 0,
+            rend: leftover.len(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            read_eof: false,
+            shut_down: false,
+        }
+    }
+
+    /// The state machine.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Gives the stream back.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// The next event from the peer: a message, a fragment, a ping, a pong or the peer's
+    /// close. Automatic answers (pong, the close echo) are written first. `Ok(None)`
+    /// once the connection is over; the stream is then shut down.
+    ///
+    /// # Errors
+    /// The peer's protocol violation (written to the peer as a close frame first; the
+    /// `io::Error` wraps a [`proto::Error`](Error)), `UnexpectedEof` when the stream ends
+    /// without a close, `TimedOut` from the close or idle-ping timers, the stream's own
+    /// errors.
+    pub async fn next_event(&mut self) -> io::Result<Option<Event<'_>>> {
+        self.drive().await?;
+        if self.conn.has_event() {
+            return Ok(self.conn.poll_event());
+        }
+        self.shutdown_once().await;
+        Ok(None)
+    }
+
+    /// The next whole message, skipping control events; `Ok(None)` once the connection
+    /// is over. For [`Config::fragments`] mode use [`next_event`](Self::next_event).
+    ///
+    /// # Errors
+    /// As [`next_event`](Self::next_event); `InvalidInput` in fragment mode.
+    pub async fn next_message(&mut self) -> io::Result<Option<Message<'_>>> {
+        if self.conn.config().fragments {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "next_message needs whole-message mode; use next_event for fragments",
+            ));
+        }
+        loop {
+            self.drive().await?;
+            if self.conn.has_message_event() {
+                return Ok(match self.conn.poll_event() {
+                    Some(Event::Message(m)) => Some(m),
+                    _ => unreachable!("a message is ready"),
+                });
+            }
+            if !self.conn.has_event() {
+                self.shutdown_once().await;
+                return Ok(None);
+            }
+            let _ = self.conn.poll_event();
+        }
+    }
+
+    /// Sends a text message.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] (as `io::Error`) after a close; the stream's errors.
+    pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
+        self.send_with(|c| c.send_text(text)).await
+    }
+
+    /// Sends a binary message.
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text).
+    pub async fn send_binary(&mut self, data: &[u8]) -> io::Result<()> {
+        self.send_with(|c| c.send_binary(data)).await
+    }
+
+    /// Sends a ping.
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text); a payload over 125 bytes.
+    pub async fn send_ping(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.send_with(|c| c.send_ping(payload)).await
+    }
+
+    /// Closes: sends our close frame, then reads (discarding messages) until the peer's
+    /// close arrives or the close timeout passes, and shuts the stream down.
+    ///
+    /// # Errors
+    /// An invalid code or reason (nothing is sent), `TimedOut`, the stream's errors.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+        if !self.conn.is_close_sent() {
+            self.conn.close(Instant::now(), code, reason)?;
+        }
+        loop {
+            self.drive().await?;
+            if !self.conn.has_event() {
+                self.shutdown_once().await;
+                return Ok(());
+            }
+            let _ = self.conn.poll_event();
+        }
+    }
+
+    async fn send_with(
+        &mut self,
+        mut send: impl FnMut(&mut Connection) -> Result<(), Error>,
+    ) -> io::Result<()> {
+        match send(&mut self.conn) {
+            Err(Error::SendBufferFull) => {
+                self.flush_tx().await?;
+                send(&mut self.conn)?;
+            }
+            r => r?,
+        }
+        self.flush_tx().await
+    }
+
+    /// Reads, feeds and writes until an event is ready or the connection is over
+    /// (`Ok` with no event ready).
+    async fn drive(&mut self) -> io::Result<()> {
+        loop {
+            self.flush_tx().await?;
+            if self.conn.has_event() || self.conn.is_closed() {
+                return Ok(());
+            }
+            if self.rstart < self.rend {
+                let r = self
+                    .conn
+                    .handle_input(Instant::now(), &self.rbuf[self.rstart..self.rend]);
+                match r {
+                    Ok(n) => self.rstart += n,
+                    Err(e) => return Err(self.abort(e).await),
+                }
+                continue;
+            }
+            if self.read_eof {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the stream ended without a close frame",
+                ));
+            }
+            match self.read_or_deadline().await? {
+                Some(0) => self.read_eof = true,
+                Some(n) => (self.rstart, self.rend) = (0, n),
+                None => {
+                    if let Err(e) = self.conn.handle_timeout(Instant::now()) {
+                        return Err(self.abort(e).await);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One read into the (drained) read buffer, or `None` when the connection's deadline
+    /// passes first.
+    async fn read_or_deadline(&mut self) -> io::Result<Option<usize>> {
+        let delay = self.conn.poll_timeout().map(delay_until);
+        let mut delay = pin!(delay);
+        let Self { stream, rbuf, .. } = self;
+        poll_fn(|cx| {
+            let mut bufs = [MutableBuffer::new(&mut rbuf[..])];
+            if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
+                return Poll::Ready(r.map(Some));
+            }
+            if let Some(d) = delay.as_mut().as_pin_mut() {
+                if let Poll::Ready(r) = d.poll(cx) {
+                    return Poll::Ready(r.map(|()| None));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Writes everything the connection queued, then flushes.
+    async fn flush_tx(&mut self) -> io::Result<()> {
+        let mut wrote = false;
+        loop {
+            if self.wpos == self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+                if self.conn.poll_transmit(&mut self.wbuf) == 0 {
+                    break;
+                }
+            }
+            let n = self.stream.write(&self.wbuf[self.wpos..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.wpos += n;
+            wrote = true;
+        }
+        if wrote {
+            self.stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// After a failure: best effort to deliver the close frame, then shut down.
+    async fn abort(&mut self, e: Error) -> io::Error {
+        let _ = self.flush_tx().await;
+        self.shutdown_once().await;
+        e.into()
+    }
+
+    async fn shutdown_once(&mut self) {
+        if !self.shut_down {
+            self.shut_down = true;
+            // The peer may already be gone; the close handshake is what mattered.
+            let _ = self.stream.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The async layer over an in-memory duplex pair: echo, leftover bytes, failures with
+//! their close codes, the close handshake and its timeout.
+
+use std::io;
+use std::time::Duration;
+
+use strait_streams::io::duplex_with_chunk;
+use strait_streams::{block_on, duplex, when_all, write_all, ReadStreamExt};
+use strait_websocket::io::WebSocket;
+use strait_websocket::proto::{CloseCode, Config, Error, Event, Message, ProtocolError, Role};
+
+async fn echo<S: strait_streams::Stream + Unpin>(ws: &mut WebSocket<S>) -> io::Result<usize> {
+    let mut n = 0;
+    let mut scratch = Vec::new();
+    while let Some(m) = ws.next_message().await? {
+        n += 1;
+        scratch.clear();
+        scratch.extend_from_slice(m.as_bytes());
+        match m {
+            Message::Text(_) => ws.send_text(std::str::from_utf8(&scratch).unwrap()).await?,
+            Message::Binary(_) => ws.send_binary(&scratch).await?,
+        }
+    }
+    Ok(n)
+}
+
+#[test]
+fn echoes_through_small_chunks() {
+    // 7-byte chunks: every frame header and payload arrives split.
+    let (a, b) = duplex_with_chunk(4096, 7);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    block_on(async {
+        let talk = async {
+            for i in 0..50usize {
+                let text = "ü".repeat(i * 13);
+                client.send_text(&text).await?;
+                assert_eq!(client.next_message().await?, Some(Message::Text(&text)));
+                let bin = vec![i as u8; i * 1000];
+                client.send_binary(&bin).await?;
+                assert_eq!(client.next_message().await?, Some(Message::Binary(&bin)));
+            }
+            client.send_ping(b"still there?").await?;
+            match client.next_event().await? {
+                Some(Event::Pong(p)) => assert_eq!(p, b"still there?"),
+                other => panic!("{other:?}"),
+            }
+            client.close(CloseCode::NORMAL, "done").await
+        };
+        let (echoed, ()) = when_all((echo(&mut server), talk)).await.unwrap();
+        assert_eq!(echoed, 100);
+    });
+    assert!(client.connection().is_closed() && server.connection().is_closed());
+}
+
+#[test]
+fn leftover_bytes_from_the_handshake_are_the_first_frames() {
+    let (a, b) = duplex(4096);
+    // A masked "hi" the HTTP layer read together with the request head.
+    let leftover = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    let mut server = WebSocket::with_leftover(b, Role::Server, Config::default(), &leftover);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    block_on(async {
+        assert_eq!(
+            server.next_message().await.unwrap(),
+            Some(Message::Text("hi"))
+        );
+        server.send_text("ho").await.unwrap();
+        assert_eq!(
+            client.next_message().await.unwrap(),
+            Some(Message::Text("ho"))
+        );
+    });
+}
+
+#[test]
+fn protocol_violation_closes_with_its_code() {
+    let (mut raw, b) = duplex(4096);
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    block_on(async {
+        // An unmasked frame from a "client".
+        write_all(&mut raw, &[0x81u8, 0x01, b'x'][..])
+            .await
+            .unwrap();
+        let err = server.next_message().await.unwrap_err();
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .unwrap();
+        assert_eq!(inner, &Error::Protocol(ProtocolError::UnmaskedFrame));
+        let mut buf = [0u8; 16];
+        let n = raw.read(&mut buf[..]).await.unwrap();
+        assert_eq!(&buf[..n], &[0x88, 0x02, 0x03, 0xEA], "close 1002");
+        assert_eq!(
+            raw.read(&mut buf[..]).await.unwrap(),
+            0,
+            "then the stream is shut down"
+        );
+    });
+}
+
+#[test]
+fn close_gives_up_when_the_peer_stays_silent() {
+    let (a, _silent) = duplex(4096);
+    let config = Config::default().close_timeout(Some(Duration::from_millis(30)));
+    let mut client = WebSocket::new(a, Role::Client, config);
+    let err = block_on(client.close(CloseCode::NORMAL, "")).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    assert!(client.connection().is_closed());
+}
+
+#[test]
+fn stream_end_without_close_is_an_error() {
+    let (a, b) = duplex(4096);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    drop(b);
+    let err = block_on(client.next_message()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
