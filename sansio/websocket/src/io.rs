@@ -1,5 +1,5 @@
 //! The async layer: a [`WebSocket`] over any strait stream, driving a
-//! [`Connection`](crate::proto::Connection) with the small loop every strait protocol
+//! [`Connection`] with the small loop every strait protocol
 //! shares: read, `handle_input`, `poll_event`, `poll_transmit`, write, and the deadline
 //! from `poll_timeout` through the context's timers.
 //!

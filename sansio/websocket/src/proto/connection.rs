@@ -322,6 +322,7 @@ impl Connection {
 
     /// Whether the ready event is a whole data message (for loops that skip control
     /// events without borrowing).
+    #[cfg(feature = "io")]
     pub(crate) fn has_message_event(&self) -> bool {
         matches!(self.ready, Some(Ready::Message(_)))
     }
