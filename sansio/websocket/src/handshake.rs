@@ -70,6 +70,8 @@ pub enum HandshakeError {
     Protocol,
     /// The server answered with an extension the client did not offer.
     Extension,
+    /// The head is not valid HTTP/1.1 (or has more than [`MAX_HEADERS`] headers).
+    Malformed,
 }
 
 impl HandshakeError {
@@ -108,6 +110,7 @@ impl fmt::Display for HandshakeError {
             Self::Accept => f.write_str("Sec-WebSocket-Accept does not match the key"),
             Self::Protocol => f.write_str("the server chose a subprotocol that was not offered"),
             Self::Extension => f.write_str("the server chose an extension that was not offered"),
+            Self::Malformed => f.write_str("malformed HTTP head"),
         }
     }
 }
@@ -384,6 +387,104 @@ pub fn verify_response<'a>(
     }
 }
 
+/// The most headers [`parse_request`] and [`parse_response`] accept.
+pub const MAX_HEADERS: usize = 64;
+
+fn version(minor: Option<u8>) -> Version {
+    if minor == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    }
+}
+
+fn collect_headers(parsed: &[httparse::Header<'_>], into: &mut HeaderMap) -> Result<(), HandshakeError> {
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HandshakeError::Malformed)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| HandshakeError::Malformed)?;
+        into.append(name, value);
+    }
+    Ok(())
+}
+
+/// Parses a request head from the start of `buf` (standalone use over a raw stream):
+/// `Ok(None)` until the head is complete, then the head and its length; the bytes after
+/// it belong to the WebSocket stream.
+///
+/// # Errors
+/// [`HandshakeError::Malformed`].
+pub fn parse_request(buf: &[u8]) -> Result<Option<(http::request::Parts, usize)>, HandshakeError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(HandshakeError::Malformed),
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes()).map_err(|_| HandshakeError::Malformed)?;
+    let uri: Uri = req.path.unwrap_or_default().parse().map_err(|_| HandshakeError::Malformed)?;
+    let mut out = Request::new(());
+    *out.method_mut() = method;
+    *out.uri_mut() = uri;
+    *out.version_mut() = version(req.version);
+    collect_headers(req.headers, out.headers_mut())?;
+    Ok(Some((out.into_parts().0, len)))
+}
+
+/// Parses a response head from the start of `buf`, as [`parse_request`].
+///
+/// # Errors
+/// [`HandshakeError::Malformed`].
+pub fn parse_response(buf: &[u8]) -> Result<Option<(http::response::Parts, usize)>, HandshakeError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut headers);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(HandshakeError::Malformed),
+    };
+    let mut out = Response::new(());
+    *out.status_mut() = StatusCode::from_u16(res.code.unwrap_or_default()).map_err(|_| HandshakeError::Malformed)?;
+    *out.version_mut() = version(res.version);
+    collect_headers(res.headers, out.headers_mut())?;
+    Ok(Some((out.into_parts().0, len)))
+}
+
+fn write_headers(headers: &HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `res`'s head as HTTP/1.1 (the body is not written; a refusal gets
+/// `Content-Length: 0` unless it has a length already).
+pub fn write_response(res: &Response<()>, out: &mut Vec<u8>) {
+    let status = res.status();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if status != StatusCode::SWITCHING_PROTOCOLS && !res.headers().contains_key(header::CONTENT_LENGTH) {
+        out.extend_from_slice(b"content-length: 0\r\n");
+    }
+    write_headers(res.headers(), out);
+}
+
+/// Appends `req`'s head as HTTP/1.1 (origin form: path and query).
+pub fn write_request(req: &Request<()>, out: &mut Vec<u8>) {
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    write_headers(req.headers(), out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +616,27 @@ mod tests {
             verify_response(&refused, &key, &[]),
             Err(HandshakeError::Status(StatusCode::FORBIDDEN))
         );
+    }
+
+    #[test]
+    fn heads_round_trip_through_bytes() {
+        let (req, key) = client_request("ws://h:1/p?q".parse().unwrap(), &["x"]);
+        let mut wire = Vec::new();
+        write_request(&req, &mut wire);
+        wire.extend_from_slice(b"\x81\x00");
+        for cut in 0..wire.len() - 2 {
+            assert_eq!(parse_request(&wire[..cut]).unwrap().map(|_| ()), None, "{cut}");
+        }
+        let (parts, len) = parse_request(&wire).unwrap().unwrap();
+        assert_eq!(len, wire.len() - 2, "leftover bytes stay unread");
+        assert_eq!(parts.uri, "/p?q");
+        let offer = validate_request(&parts).unwrap();
+        let mut wire = Vec::new();
+        write_response(&offer.response(Some("x")), &mut wire);
+        let (parts, len) = parse_response(&wire).unwrap().unwrap();
+        assert_eq!(len, wire.len());
+        assert_eq!(verify_response(&parts, &key, &["x"]), Ok(Some("x")));
+        assert_eq!(parse_request(b"GET / HTTP/1.1\r\nbad header\r\n\r\n").unwrap_err(), HandshakeError::Malformed);
     }
 
     #[test]

@@ -36,10 +36,109 @@ use std::time::Instant;
 
 use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
+use crate::handshake::{self, HandshakeError};
 use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
 
 /// Default size of the read buffer.
 const READ_BUFFER: usize = 16 * 1024;
+
+/// The largest handshake head [`accept`] and [`connect`] read.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+fn handshake_error(e: HandshakeError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Reads until `parse` finds a complete head; returns it, its length, and the bytes read.
+async fn read_head<S: Stream + Unpin, T>(
+    stream: &mut S,
+    parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, HandshakeError>,
+) -> io::Result<(T, usize, Vec<u8>)> {
+    use strait_streams::ReadStreamExt;
+    let mut buf = vec![0; MAX_HEAD];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            return Err(handshake_error(HandshakeError::Malformed));
+        }
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the stream ended inside the handshake",
+            ));
+        }
+        filled += n;
+        if let Some((head, len)) = parse(&buf[..filled]).map_err(handshake_error)? {
+            buf.truncate(filled);
+            return Ok((head, len, buf));
+        }
+    }
+}
+
+async fn write_all_flush<S: Stream + Unpin>(stream: &mut S, bytes: &[u8]) -> io::Result<()> {
+    strait_streams::write_all(stream, bytes).await.map(|_| ())
+}
+
+/// The server side of the opening handshake, standalone over a raw stream: reads the
+/// request head, validates it, answers 101 (choosing the first of `protocols`, in the
+/// server's order of preference, that the client offered) and returns the connection
+/// with the request's head. Bytes the client sent after its head are kept.
+///
+/// # Errors
+/// A refused request is answered (400, or 426 for a version other than 13) and
+/// reported as `InvalidData` wrapping the [`HandshakeError`]; the stream's errors.
+pub async fn accept<S: Stream + Unpin>(
+    mut stream: S,
+    config: Config,
+    protocols: &[&str],
+) -> io::Result<(WebSocket<S>, http::request::Parts)> {
+    let (parts, len, buf) = read_head(&mut stream, handshake::parse_request).await?;
+    let mut out = Vec::new();
+    let protocol = match handshake::validate_request(&parts) {
+        Ok(offer) => {
+            let protocol = offer.select_protocol(protocols);
+            handshake::write_response(&offer.response(protocol), &mut out);
+            protocol
+        }
+        Err(e) => {
+            handshake::write_response(&e.response(), &mut out);
+            write_all_flush(&mut stream, &out).await?;
+            let _ = stream.shutdown().await;
+            return Err(handshake_error(e));
+        }
+    };
+    write_all_flush(&mut stream, &out).await?;
+    let mut ws = WebSocket::with_leftover(stream, Role::Server, config, &buf[len..]);
+    ws.protocol = protocol.map(str::to_owned);
+    Ok((ws, parts))
+}
+
+/// The client side of the opening handshake over a raw stream: sends a request for `uri`
+/// offering `protocols`, checks the answer and returns the connection. Bytes the server
+/// sent after its head are kept.
+///
+/// # Errors
+/// A refusal or an invalid answer as `InvalidData` wrapping the [`HandshakeError`]; the
+/// stream's errors.
+pub async fn connect<S: Stream + Unpin>(
+    mut stream: S,
+    uri: http::Uri,
+    protocols: &[&str],
+    config: Config,
+) -> io::Result<WebSocket<S>> {
+    let (request, key) = handshake::client_request(uri, protocols);
+    let mut out = Vec::new();
+    handshake::write_request(&request, &mut out);
+    write_all_flush(&mut stream, &out).await?;
+    let (parts, len, buf) = read_head(&mut stream, handshake::parse_response).await?;
+    let protocol = handshake::verify_response(&parts, &key, protocols)
+        .map_err(handshake_error)?
+        .map(str::to_owned);
+    let mut ws = WebSocket::with_leftover(stream, Role::Client, config, &buf[len..]);
+    ws.protocol = protocol;
+    Ok(ws)
+}
 
 /// A WebSocket connection over a stream, after the opening handshake.
 ///
@@ -59,6 +158,7 @@ pub struct WebSocket<S> {
     wpos: usize,
     read_eof: bool,
     shut_down: bool,
+    protocol: Option<String>,
 }
 
 impl<S: Stream + Unpin> WebSocket<S> {
@@ -82,12 +182,18 @@ impl<S: Stream + Unpin> WebSocket<S> {
             wpos: 0,
             read_eof: false,
             shut_down: false,
+            protocol: None,
         }
     }
 
     /// The state machine.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The subprotocol negotiated by [`accept`] or [`connect`].
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     /// The underlying stream.

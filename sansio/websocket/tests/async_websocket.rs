@@ -117,3 +117,43 @@ fn stream_end_without_close_is_an_error() {
     let err = block_on(client.next_message()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
 }
+
+#[test]
+fn standalone_handshake_then_messages() {
+    use strait_websocket::io::{accept, connect};
+    let (a, b) = duplex_with_chunk(4096, 5);
+    block_on(async {
+        let server = async {
+            let (mut ws, head) = accept(b, Config::default(), &["v2", "v1"]).await?;
+            assert_eq!(head.uri, "/chat");
+            assert_eq!(ws.protocol(), Some("v1"));
+            echo(&mut ws).await
+        };
+        let client = async {
+            let mut ws = connect(a, "ws://localhost/chat".parse().unwrap(), &["v1"], Config::default()).await?;
+            assert_eq!(ws.protocol(), Some("v1"));
+            ws.send_text("over the handshake").await?;
+            assert_eq!(ws.next_message().await?, Some(Message::Text("over the handshake")));
+            ws.close(CloseCode::NORMAL, "").await
+        };
+        let (n, ()) = when_all((server, client)).await.unwrap();
+        assert_eq!(n, 1);
+    });
+}
+
+#[test]
+fn refused_handshake_is_answered() {
+    use strait_websocket::io::accept;
+    let (mut raw, b) = duplex(4096);
+    block_on(async {
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
+        write_all(&mut raw, &req[..]).await.unwrap();
+        let err = accept(b, Config::default(), &[]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut answer = Vec::new();
+        strait_streams::read_to_end(&mut raw, strait_streams::VecBuffer::new(&mut answer, 4096)).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
+        assert!(answer.contains("sec-websocket-version: 13\r\n"), "{answer}");
+    });
+}
