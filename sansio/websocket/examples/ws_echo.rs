@@ -59,7 +59,9 @@ async fn serve(listener: TcpListener) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
     let ctx = IoContext::new()?;
     let listener = TcpListener::bind(&ctx, addr.as_str())?;
     println!("ws-echo listening on {}", listener.local_addr()?);

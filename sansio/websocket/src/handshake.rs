@@ -398,9 +398,13 @@ fn version(minor: Option<u8>) -> Version {
     }
 }
 
-fn collect_headers(parsed: &[httparse::Header<'_>], into: &mut HeaderMap) -> Result<(), HandshakeError> {
+fn collect_headers(
+    parsed: &[httparse::Header<'_>],
+    into: &mut HeaderMap,
+) -> Result<(), HandshakeError> {
     for h in parsed {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HandshakeError::Malformed)?;
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HandshakeError::Malformed)?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| HandshakeError::Malformed)?;
         into.append(name, value);
     }
@@ -421,8 +425,13 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(http::request::Parts, usize)>
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(HandshakeError::Malformed),
     };
-    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes()).map_err(|_| HandshakeError::Malformed)?;
-    let uri: Uri = req.path.unwrap_or_default().parse().map_err(|_| HandshakeError::Malformed)?;
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HandshakeError::Malformed)?;
+    let uri: Uri = req
+        .path
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| HandshakeError::Malformed)?;
     let mut out = Request::new(());
     *out.method_mut() = method;
     *out.uri_mut() = uri;
@@ -435,7 +444,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(http::request::Parts, usize)>
 ///
 /// # Errors
 /// [`HandshakeError::Malformed`].
-pub fn parse_response(buf: &[u8]) -> Result<Option<(http::response::Parts, usize)>, HandshakeError> {
+pub fn parse_response(
+    buf: &[u8],
+) -> Result<Option<(http::response::Parts, usize)>, HandshakeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut headers);
     let len = match res.parse(buf) {
@@ -444,7 +455,8 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(http::response::Parts, usize
         Err(_) => return Err(HandshakeError::Malformed),
     };
     let mut out = Response::new(());
-    *out.status_mut() = StatusCode::from_u16(res.code.unwrap_or_default()).map_err(|_| HandshakeError::Malformed)?;
+    *out.status_mut() = StatusCode::from_u16(res.code.unwrap_or_default())
+        .map_err(|_| HandshakeError::Malformed)?;
     *out.version_mut() = version(res.version);
     collect_headers(res.headers, out.headers_mut())?;
     Ok(Some((out.into_parts().0, len)))
@@ -469,7 +481,9 @@ pub fn write_response(res: &Response<()>, out: &mut Vec<u8>) {
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    if status != StatusCode::SWITCHING_PROTOCOLS && !res.headers().contains_key(header::CONTENT_LENGTH) {
+    if status != StatusCode::SWITCHING_PROTOCOLS
+        && !res.headers().contains_key(header::CONTENT_LENGTH)
+    {
         out.extend_from_slice(b"content-length: 0\r\n");
     }
     write_headers(res.headers(), out);
@@ -625,7 +639,11 @@ mod tests {
         write_request(&req, &mut wire);
         wire.extend_from_slice(b"\x81\x00");
         for cut in 0..wire.len() - 2 {
-            assert_eq!(parse_request(&wire[..cut]).unwrap().map(|_| ()), None, "{cut}");
+            assert_eq!(
+                parse_request(&wire[..cut]).unwrap().map(|_| ()),
+                None,
+                "{cut}"
+            );
         }
         let (parts, len) = parse_request(&wire).unwrap().unwrap();
         assert_eq!(len, wire.len() - 2, "leftover bytes stay unread");
@@ -636,7 +654,10 @@ mod tests {
         let (parts, len) = parse_response(&wire).unwrap().unwrap();
         assert_eq!(len, wire.len());
         assert_eq!(verify_response(&parts, &key, &["x"]), Ok(Some("x")));
-        assert_eq!(parse_request(b"GET / HTTP/1.1\r\nbad header\r\n\r\n").unwrap_err(), HandshakeError::Malformed);
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\nbad header\r\n\r\n").unwrap_err(),
+            HandshakeError::Malformed
+        );
     }
 
     #[test]

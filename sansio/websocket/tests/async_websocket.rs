@@ -130,10 +130,19 @@ fn standalone_handshake_then_messages() {
             echo(&mut ws).await
         };
         let client = async {
-            let mut ws = connect(a, "ws://localhost/chat".parse().unwrap(), &["v1"], Config::default()).await?;
+            let mut ws = connect(
+                a,
+                "ws://localhost/chat".parse().unwrap(),
+                &["v1"],
+                Config::default(),
+            )
+            .await?;
             assert_eq!(ws.protocol(), Some("v1"));
             ws.send_text("over the handshake").await?;
-            assert_eq!(ws.next_message().await?, Some(Message::Text("over the handshake")));
+            assert_eq!(
+                ws.next_message().await?,
+                Some(Message::Text("over the handshake"))
+            );
             ws.close(CloseCode::NORMAL, "").await
         };
         let (n, ()) = when_all((server, client)).await.unwrap();
@@ -151,9 +160,14 @@ fn refused_handshake_is_answered() {
         let err = accept(b, Config::default(), &[]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let mut answer = Vec::new();
-        strait_streams::read_to_end(&mut raw, strait_streams::VecBuffer::new(&mut answer, 4096)).await.unwrap();
+        strait_streams::read_to_end(&mut raw, strait_streams::VecBuffer::new(&mut answer, 4096))
+            .await
+            .unwrap();
         let answer = String::from_utf8(answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{answer}"
+        );
         assert!(answer.contains("sec-websocket-version: 13\r\n"), "{answer}");
     });
 }
