@@ -11,6 +11,7 @@ use std::io;
 
 use strait_native::{Handle, IoContext, TcpStream};
 use strait_websocket::io::{connect, WebSocket};
+use strait_websocket::proto::deflate::DeflateConfig;
 use strait_websocket::proto::{Config, Message};
 
 const AGENT: &str = "strait";
@@ -21,7 +22,7 @@ async fn open(addr: &str, path: &str) -> io::Result<WebSocket<TcpStream>> {
     let uri: http::Uri = format!("ws://{addr}{path}")
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    connect(stream, uri, &[], Config::default()).await
+    connect(stream, uri, &[], config()).await
 }
 
 /// Echoes until the server closes; a failure is part of a case, not of the run.
@@ -71,6 +72,11 @@ async fn run(addr: String) -> io::Result<()> {
     let mut ws = open(&addr, &format!("/updateReports?agent={AGENT}")).await?;
     while let Ok(Some(_)) = ws.next_message().await {}
     Ok(())
+}
+
+/// Default limits, permessage-deflate offered (client) or accepted (server).
+fn config() -> Config {
+    Config::default().compression(Some(DeflateConfig::default()))
 }
 
 fn main() -> io::Result<()> {

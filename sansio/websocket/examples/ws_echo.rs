@@ -11,11 +11,12 @@ use std::io;
 
 use strait_native::{Handle, IoContext, TcpListener, TcpStream};
 use strait_websocket::io::{accept, WebSocket};
+use strait_websocket::proto::deflate::DeflateConfig;
 use strait_websocket::proto::{Config, Message};
 
 /// Echoes messages until the peer closes.
 async fn echo(conn: TcpStream) -> io::Result<usize> {
-    let (mut ws, _head) = accept(conn, Config::default(), &[]).await?;
+    let (mut ws, _head) = accept(conn, config(), &[]).await?;
     serve_messages(&mut ws).await
 }
 
@@ -56,6 +57,11 @@ async fn serve(listener: TcpListener) -> io::Result<()> {
             })
             .detach();
     }
+}
+
+/// Default limits, permessage-deflate offered (client) or accepted (server).
+fn config() -> Config {
+    Config::default().compression(Some(DeflateConfig::default()))
 }
 
 fn main() -> io::Result<()> {

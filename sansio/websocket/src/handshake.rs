@@ -358,6 +358,55 @@ pub fn verify_response<'a>(
     key: &ClientKey,
     offered: &[&str],
 ) -> Result<Option<&'a str>, HandshakeError> {
+    verify_head(parts, key, offered)?;
+    if list_items(&parts.headers, SEC_WEBSOCKET_EXTENSIONS)
+        .next()
+        .is_some()
+    {
+        return Err(HandshakeError::Extension);
+    }
+    chosen_protocol(parts, offered)
+}
+
+/// [`verify_response`] for a request that offered permessage-deflate as `deflate`
+/// (with [`DeflateConfig::offer`](crate::proto::deflate::DeflateConfig::offer)): also
+/// returns the agreement when the server accepted it.
+///
+/// # Errors
+/// As [`verify_response`]; [`HandshakeError::Extension`] for an answer the offer did not
+/// allow.
+#[cfg(feature = "deflate")]
+pub fn verify_response_deflate<'a>(
+    parts: &'a http::response::Parts,
+    key: &ClientKey,
+    offered: &[&str],
+    deflate: &crate::proto::deflate::DeflateConfig,
+) -> Result<
+    (
+        Option<&'a str>,
+        Option<crate::proto::deflate::DeflateParams>,
+    ),
+    HandshakeError,
+> {
+    verify_head(parts, key, offered)?;
+    let mut items = list_items(&parts.headers, SEC_WEBSOCKET_EXTENSIONS);
+    let params = match (items.next(), items.next()) {
+        (None, _) => None,
+        (Some(item), None) => Some(
+            deflate
+                .accept_response(item)
+                .map_err(|_| HandshakeError::Extension)?,
+        ),
+        _ => return Err(HandshakeError::Extension),
+    };
+    Ok((chosen_protocol(parts, offered)?, params))
+}
+
+fn verify_head(
+    parts: &http::response::Parts,
+    key: &ClientKey,
+    _offered: &[&str],
+) -> Result<(), HandshakeError> {
     if parts.status != StatusCode::SWITCHING_PROTOCOLS {
         return Err(HandshakeError::Status(parts.status));
     }
@@ -370,16 +419,16 @@ pub fn verify_response<'a>(
     }
     let mut accepts = headers.get_all(SEC_WEBSOCKET_ACCEPT).iter();
     match (accepts.next(), accepts.next()) {
-        (Some(a), None) if a.as_bytes() == key.accept().as_str().as_bytes() => {}
-        _ => return Err(HandshakeError::Accept),
+        (Some(a), None) if a.as_bytes() == key.accept().as_str().as_bytes() => Ok(()),
+        _ => Err(HandshakeError::Accept),
     }
-    if list_items(headers, SEC_WEBSOCKET_EXTENSIONS)
-        .next()
-        .is_some()
-    {
-        return Err(HandshakeError::Extension);
-    }
-    let mut chosen = list_items(headers, SEC_WEBSOCKET_PROTOCOL);
+}
+
+fn chosen_protocol<'a>(
+    parts: &'a http::response::Parts,
+    offered: &[&str],
+) -> Result<Option<&'a str>, HandshakeError> {
+    let mut chosen = list_items(&parts.headers, SEC_WEBSOCKET_PROTOCOL);
     match (chosen.next(), chosen.next()) {
         (None, _) => Ok(None),
         (Some(p), None) if offered.contains(&p) => Ok(Some(p)),

@@ -95,10 +95,28 @@ pub async fn accept<S: Stream + Unpin>(
 ) -> io::Result<(WebSocket<S>, http::request::Parts)> {
     let (parts, len, buf) = read_head(&mut stream, handshake::parse_request).await?;
     let mut out = Vec::new();
+    #[cfg(feature = "deflate")]
+    let mut deflate = None;
     let protocol = match handshake::validate_request(&parts) {
         Ok(offer) => {
             let protocol = offer.select_protocol(protocols);
-            handshake::write_response(&offer.response(protocol), &mut out);
+            #[allow(unused_mut)]
+            let mut response = offer.response(protocol);
+            #[cfg(feature = "deflate")]
+            if let Some(config) = &config.compression {
+                // The first offer we can honour (RFC 7692 §5).
+                if let Some((params, answer)) =
+                    offer.extensions().find_map(|o| config.accept_offer(o).ok())
+                {
+                    let value =
+                        http::HeaderValue::from_str(&answer).expect("parameters are tokens");
+                    response
+                        .headers_mut()
+                        .insert(handshake::SEC_WEBSOCKET_EXTENSIONS, value);
+                    deflate = Some(params);
+                }
+            }
+            handshake::write_response(&response, &mut out);
             protocol
         }
         Err(e) => {
@@ -109,7 +127,14 @@ pub async fn accept<S: Stream + Unpin>(
         }
     };
     write_all_flush(&mut stream, &out).await?;
-    let mut ws = WebSocket::with_leftover(stream, Role::Server, config, &buf[len..]);
+    #[cfg(feature = "deflate")]
+    let conn = match deflate {
+        Some(params) => Connection::with_deflate(Role::Server, config, &params),
+        None => Connection::new(Role::Server, config),
+    };
+    #[cfg(not(feature = "deflate"))]
+    let conn = Connection::new(Role::Server, config);
+    let mut ws = WebSocket::from_connection(stream, conn, &buf[len..]);
     ws.protocol = protocol.map(str::to_owned);
     Ok((ws, parts))
 }
@@ -127,15 +152,50 @@ pub async fn connect<S: Stream + Unpin>(
     protocols: &[&str],
     config: Config,
 ) -> io::Result<WebSocket<S>> {
-    let (request, key) = handshake::client_request(uri, protocols);
+    #[allow(unused_mut)]
+    let (mut request, key) = handshake::client_request(uri, protocols);
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = &config.compression {
+        let value = http::HeaderValue::from_str(&deflate.offer()).expect("parameters are tokens");
+        request
+            .headers_mut()
+            .insert(handshake::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
     let mut out = Vec::new();
     handshake::write_request(&request, &mut out);
     write_all_flush(&mut stream, &out).await?;
     let (parts, len, buf) = read_head(&mut stream, handshake::parse_response).await?;
-    let protocol = handshake::verify_response(&parts, &key, protocols)
-        .map_err(handshake_error)?
-        .map(str::to_owned);
-    let mut ws = WebSocket::with_leftover(stream, Role::Client, config, &buf[len..]);
+    #[cfg(feature = "deflate")]
+    let (protocol, conn) = match &config.compression {
+        Some(deflate) => {
+            let (protocol, params) =
+                handshake::verify_response_deflate(&parts, &key, protocols, deflate)
+                    .map_err(handshake_error)?;
+            let protocol = protocol.map(str::to_owned);
+            match params {
+                Some(p) => (protocol, Connection::with_deflate(Role::Client, config, &p)),
+                None => (protocol, Connection::new(Role::Client, config)),
+            }
+        }
+        None => {
+            let protocol =
+                handshake::verify_response(&parts, &key, protocols).map_err(handshake_error)?;
+            (
+                protocol.map(str::to_owned),
+                Connection::new(Role::Client, config),
+            )
+        }
+    };
+    #[cfg(not(feature = "deflate"))]
+    let (protocol, conn) = {
+        let protocol =
+            handshake::verify_response(&parts, &key, protocols).map_err(handshake_error)?;
+        (
+            protocol.map(str::to_owned),
+            Connection::new(Role::Client, config),
+        )
+    };
+    let mut ws = WebSocket::from_connection(stream, conn, &buf[len..]);
     ws.protocol = protocol;
     Ok(ws)
 }
@@ -170,11 +230,18 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// Wraps `stream` with `leftover`: bytes the HTTP layer read past the handshake,
     /// which are the start of the WebSocket stream.
     pub fn with_leftover(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
+        Self::from_connection(stream, Connection::new(role, config), leftover)
+    }
+
+    /// Wraps `stream` and a connection set up by the caller (for example with
+    /// permessage-deflate negotiated), with `leftover` bytes as in
+    /// [`with_leftover`](Self::with_leftover).
+    pub fn from_connection(stream: S, conn: Connection, leftover: &[u8]) -> Self {
         let mut rbuf = vec![0; READ_BUFFER.max(leftover.len())];
         rbuf[..leftover.len()].copy_from_slice(leftover);
         Self {
             stream,
-            conn: Connection::new(role, config),
+            conn,
             rbuf,
             rstart: 0,
             rend: leftover.len(),

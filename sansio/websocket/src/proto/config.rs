@@ -52,6 +52,11 @@ pub struct Config {
     /// [`Error::TimedOut`](super::Error::TimedOut) when another interval passes without
     /// any input. Default `None` (off).
     pub ping_interval: Option<Duration>,
+    /// permessage-deflate: what to offer (client) or accept (server) in the handshake
+    /// helpers of the async layer, and the compression settings once negotiated.
+    /// Default `None` (no compression).
+    #[cfg(feature = "deflate")]
+    pub compression: Option<super::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -64,6 +69,8 @@ impl Default for Config {
             fragments: false,
             close_timeout: Some(Duration::from_secs(5)),
             ping_interval: None,
+            #[cfg(feature = "deflate")]
+            compression: None,
         }
     }
 }
@@ -98,4 +105,10 @@ setter! {
     close_timeout: Option<Duration>,
     /// Sets [`ping_interval`](Self::ping_interval).
     ping_interval: Option<Duration>,
+}
+
+#[cfg(feature = "deflate")]
+setter! {
+    /// Sets [`compression`](Self::compression).
+    compression: Option<super::deflate::DeflateConfig>,
 }

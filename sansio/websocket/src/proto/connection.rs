@@ -10,6 +10,37 @@ use super::mask::apply_mask;
 use super::mask_keys::MaskKeys;
 use super::utf8::Utf8Validator;
 
+#[cfg(feature = "deflate")]
+use super::deflate::{Codec, DeflateParams};
+
+/// Without the `deflate` feature no codec can exist: the paths that use one vanish.
+#[cfg(not(feature = "deflate"))]
+#[derive(Debug)]
+enum Codec {}
+
+#[cfg(not(feature = "deflate"))]
+impl Codec {
+    fn decompress(&mut self, _: &[u8], _: &mut Vec<u8>, _: usize) -> Result<bool, ()> {
+        match *self {}
+    }
+    fn finish(&mut self, _: &mut Vec<u8>, _: usize) -> Result<bool, ()> {
+        match *self {}
+    }
+    fn compress(&mut self, _: &[u8], _: &mut Vec<u8>) -> Result<(), ()> {
+        match *self {}
+    }
+    fn min_message_size(&self) -> usize {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl Codec {
+    fn min_message_size(&self) -> usize {
+        self.min_message_size
+    }
+}
+
 /// The type of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageKind {
@@ -150,6 +181,14 @@ pub struct Connection {
     /// The kind of the outgoing fragmented message in progress, if any.
     sending: Option<MessageKind>,
     keys: MaskKeys,
+    /// permessage-deflate, when negotiated.
+    codec: Option<Codec>,
+    /// Whether the incoming message in progress is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Decompressed bytes of the incoming message so far.
+    inflated: usize,
+    /// Scratch for compressed payloads (in and out); grows to the largest and is reused.
+    zbuf: Vec<u8>,
     close_sent: bool,
     close_received: bool,
     closed: bool,
@@ -182,6 +221,10 @@ impl Connection {
             tx: Vec::new(),
             sending: None,
             keys: MaskKeys::new(),
+            codec: None,
+            compressed: false,
+            inflated: 0,
+            zbuf: Vec::new(),
             close_sent: false,
             close_received: false,
             closed: false,
@@ -190,6 +233,24 @@ impl Connection {
             last_input: None,
             ping_outstanding: false,
         }
+    }
+
+    /// A connection that negotiated permessage-deflate with `params`; compression level
+    /// and thresholds come from [`Config::compression`] (defaults when `None`).
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(role: Role, config: Config, params: &DeflateParams) -> Self {
+        let deflate = config.compression.unwrap_or_default();
+        let mut conn = Self::new(role, config);
+        conn.codec = Some(Codec::new(params, role == Role::Server, &deflate));
+        let mut rules = conn.decoder.rules();
+        rules.allowed_rsv = 0b100;
+        conn.decoder.set_rules(rules);
+        conn
+    }
+
+    /// Whether permessage-deflate is in use.
+    pub fn is_compressed(&self) -> bool {
+        self.codec.is_some()
     }
 
     /// This end's role.
@@ -477,6 +538,9 @@ impl Connection {
     }
 
     fn start_frame(&mut self, h: FrameHeader) -> Result<(), Error> {
+        if h.opcode.is_control() && h.rsv != 0 {
+            return Err(ProtocolError::ReservedBits.into());
+        }
         if !h.opcode.is_control() {
             let kind = match (h.opcode, self.message) {
                 (OpCode::Continuation, Some(kind)) => kind,
@@ -487,6 +551,14 @@ impl Connection {
                 (OpCode::Text, None) => MessageKind::Text,
                 _ => MessageKind::Binary,
             };
+            let rsv1 = h.rsv & 0b100 != 0;
+            if self.message.is_none() {
+                self.compressed = rsv1;
+                self.inflated = 0;
+            } else if rsv1 {
+                // RSV1 marks a message, on its first frame only (RFC 7692 §6.1).
+                return Err(ProtocolError::ReservedBits.into());
+            }
             if h.payload_len > self.config.max_frame_size as u64 {
                 return Err(Error::FrameTooLarge {
                     size: h.payload_len,
@@ -531,6 +603,16 @@ impl Connection {
                 apply_mask(buf, key, p.phase);
             }
             self.ctrl_len += take;
+        } else if self.compressed {
+            self.zbuf.clear();
+            self.zbuf.extend_from_slice(chunk);
+            if let Some(key) = p.mask {
+                apply_mask(&mut self.zbuf, key, p.phase);
+            }
+            let zbuf = std::mem::take(&mut self.zbuf);
+            let r = self.inflate(&zbuf, false);
+            self.zbuf = zbuf;
+            r?;
         } else {
             let start = self.msg_buf.len();
             self.msg_buf.extend_from_slice(chunk);
@@ -589,6 +671,9 @@ impl Connection {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 let kind = self.message.expect("data frame inside a message");
                 if p.fin {
+                    if self.compressed {
+                        self.inflate(&[], true)?;
+                    }
                     if kind == MessageKind::Text && self.utf8.finish().is_err() {
                         return Err(Error::InvalidUtf8);
                     }
@@ -607,6 +692,37 @@ impl Connection {
         Ok(())
     }
 
+    /// Inflates a piece of a compressed message (`end`: the message's end) onto the
+    /// message buffer, within the message limit, validating text as it appears.
+    fn inflate(&mut self, input: &[u8], end: bool) -> Result<(), Error> {
+        let max = self.config.max_message_size;
+        let start = self.msg_buf.len();
+        let limit = start + max.saturating_sub(self.inflated);
+        let codec = self
+            .codec
+            .as_mut()
+            .ok_or(Error::Protocol(ProtocolError::ReservedBits))?;
+        let within = if end {
+            codec.finish(&mut self.msg_buf, limit)
+        } else {
+            codec.decompress(input, &mut self.msg_buf, limit)
+        }
+        .map_err(|_| Error::InvalidCompressedData)?;
+        self.inflated += self.msg_buf.len() - start;
+        if !within {
+            return Err(Error::MessageTooLarge {
+                size: self.inflated as u64 + 1,
+                limit: max,
+            });
+        }
+        if self.message == Some(MessageKind::Text)
+            && self.utf8.feed(&self.msg_buf[start..]).is_err()
+        {
+            return Err(Error::InvalidUtf8);
+        }
+        Ok(())
+    }
+
     // ---- send internals ----
 
     fn send_data(&mut self, opcode: OpCode, fin: bool, data: &[u8]) -> Result<(), Error> {
@@ -615,6 +731,23 @@ impl Connection {
         }
         if opcode != OpCode::Continuation && self.sending.is_some() {
             return Err(Error::FragmentOrder);
+        }
+        let compress = fin
+            && opcode != OpCode::Continuation
+            && self
+                .codec
+                .as_ref()
+                .is_some_and(|c| data.len() >= c.min_message_size());
+        if compress {
+            let mut zbuf = std::mem::take(&mut self.zbuf);
+            let codec = self.codec.as_mut().expect("checked above");
+            let r = codec.compress(data, &mut zbuf).map_err(|_| Error::Internal);
+            let r = r.and_then(|()| self.check_send_room(zbuf.len()));
+            if r.is_ok() {
+                self.write_frame_rsv(opcode, fin, 0b100, &zbuf);
+            }
+            self.zbuf = zbuf;
+            return r;
         }
         self.check_send_room(data.len())?;
         self.write_frame(opcode, fin, data);
@@ -651,13 +784,17 @@ impl Connection {
     }
 
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        self.write_frame_rsv(opcode, fin, 0, payload);
+    }
+
+    fn write_frame_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = match self.role {
             Role::Client => Some(self.keys.next()),
             Role::Server => None,
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,

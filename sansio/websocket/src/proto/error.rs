@@ -62,6 +62,8 @@ pub enum Error {
     Protocol(ProtocolError),
     /// A text message or close reason was not valid UTF-8 (1007).
     InvalidUtf8,
+    /// A compressed message could not be inflated (1007).
+    InvalidCompressedData,
     /// A frame's payload exceeded [`Config::max_frame_size`](super::Config::max_frame_size) (1009).
     FrameTooLarge {
         /// The frame's payload length.
@@ -103,7 +105,7 @@ impl Error {
     pub fn close_code(&self) -> Option<CloseCode> {
         Some(match self {
             Self::Protocol(_) => CloseCode::PROTOCOL_ERROR,
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::PolicyViolation => CloseCode::POLICY_VIOLATION,
             Self::Internal => CloseCode::INTERNAL_ERROR,
@@ -131,6 +133,7 @@ impl fmt::Display for Error {
             }
             Self::PolicyViolation => f.write_str("policy violation"),
             Self::Internal => f.write_str("internal error"),
+            Self::InvalidCompressedData => f.write_str("compressed message could not be inflated"),
             Self::TimedOut => f.write_str("the peer did not answer in time"),
             Self::Closed => f.write_str("the connection is closing or closed"),
             Self::SendBufferFull => f.write_str("the send buffer is full"),

@@ -143,7 +143,7 @@ pub fn parse_frames(mut wire: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
     let mut out = Vec::new();
     while !wire.is_empty() {
         let mut dec = HeaderDecoder::new(DecoderRules {
-            allowed_rsv: 0,
+            allowed_rsv: 0b111,
             require_mask: None,
         });
         let (n, h) = dec.decode(wire).unwrap();
