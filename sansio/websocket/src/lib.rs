@@ -1,10 +1,30 @@
-//! WebSocket (RFC 6455) for strait, written once as a sans-I/O state machine.
+//! WebSocket (RFC 6455, with permessage-deflate, RFC 7692) for strait, written once as a
+//! sans-I/O state machine.
 //!
-//! This crate is deterministic: it performs no networking and reads no clock. The
-//! [`proto`] module turns bytes and the current time into events, bytes to send and
-//! deadlines; [`handshake`] holds the opening handshake's pieces over the `http` crate's
-//! types. (The only system call is the client's masking-key source, see
-//! [`proto::Connection`].) The design is described in the repository's `ARCHITECTURE.md`.
+//! This crate is deterministic: its state machine performs no networking and reads no
+//! clock. Bytes and the current time go in; events, bytes to send and deadlines come
+//! out. (The one system call is the client's masking-key source, see
+//! [`proto::Connection`].) The layout and decisions shared with the other strait crates
+//! are in the repository's `ARCHITECTURE.md`.
+//!
+//! - [`proto`]: the frame codec ([`proto::frame`]), masking, incremental UTF-8
+//!   validation, close codes, the error type with its close-code mapping, and
+//!   [`proto::Connection`] for both roles; [`proto::deflate`] with the `deflate` feature.
+//! - [`handshake`]: the opening handshake over the `http` crate's types (validation,
+//!   accept keys, subprotocols), plus head parsing and writing for standalone use.
+//! - [`io`] (feature `io`, default): [`io::WebSocket`] over any strait stream, and
+//!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream.
+//!
+//! # Decisions
+//! - Input stops at each event ([`proto::Connection::handle_input`] returns the bytes it
+//!   used) and events borrow the connection's buffer: no allocation and no copy beyond
+//!   the one that unmasks. The receive buffer grows to the largest message and is reused.
+//! - Payload is unmasked, inflated and UTF-8 checked as it arrives: invalid text fails on
+//!   the piece that holds the first bad byte, oversized frames on their header, bombs as
+//!   they inflate.
+//! - Errors from the peer fail the connection with the close code of RFC 6455 §7.4.1
+//!   (1002, 1007, 1009) queued; the application can fail it with 1008 or 1011.
+//! - Minimal length encoding is written but not required of the peer (as most stacks).
 //!
 //! ```
 //! use std::time::Instant;

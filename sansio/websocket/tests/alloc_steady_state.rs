@@ -11,21 +11,30 @@ struct Counting;
 
 thread_local! {
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes currently allocated by this thread (allocations less frees made here).
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+fn live_add(n: i64) {
+    let _ = LIVE.try_with(|c| c.set(c.get() + n));
 }
 
 // SAFETY: forwards to the system allocator; only counts calls made on this thread.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        live_add(layout.size() as i64);
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live_add(-(layout.size() as i64));
         // SAFETY: same contract as ours.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        live_add(new_size as i64 - layout.size() as i64);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -118,4 +127,51 @@ fn echo_round_trips_do_not_allocate() {
         0,
         "allocations in 1000 steady-state round trips"
     );
+}
+
+/// Memory held by one connection with permessage-deflate, at the default settings and
+/// with both compressors limited, after exchanging 1 KiB messages (so the zlib streams
+/// have touched their windows). Printed for the report; bounded so a regression shows.
+#[cfg(feature = "deflate")]
+#[test]
+fn memory_per_compressed_connection() {
+    use strait_websocket::proto::deflate::DeflateConfig;
+    let now = Instant::now();
+    let measure = |deflate: DeflateConfig| {
+        let (params, _) = deflate.accept_offer(&deflate.offer()).unwrap();
+        let config = Config::default().compression(Some(deflate));
+        let before = LIVE.with(Cell::get);
+        let mut server = Connection::with_deflate(Role::Server, config.clone(), &params);
+        let mut client = Connection::with_deflate(Role::Client, config, &params);
+        let text = "a fairly ordinary chat message, sent again and again; ".repeat(20);
+        let mut wire = Vec::new();
+        for _ in 0..50 {
+            client.send_text(&text).unwrap();
+            wire.clear();
+            client.poll_transmit(&mut wire);
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                rest = &rest[server.handle_input(now, rest).unwrap()..];
+                while server.poll_event().is_some() {}
+            }
+            server.send_text(&text).unwrap();
+            wire.clear();
+            server.poll_transmit(&mut wire);
+        }
+        let live = LIVE.with(Cell::get) - before;
+        drop(client);
+        // Both ends were alive: half is one connection.
+        live / 2
+    };
+    let default = measure(DeflateConfig::default());
+    let mut small = DeflateConfig::default();
+    small.max_window_bits = 9;
+    let small = measure(small);
+    let mut no_context = DeflateConfig::default();
+    no_context.no_context_takeover = true;
+    no_context.peer_no_context_takeover = true;
+    let no_context = measure(no_context);
+    println!("bytes per connection: default {default}, window 2^9 {small}, no context takeover {no_context}");
+    assert!(default < 512 * 1024, "{default}");
+    assert!(small <= default, "{small} {default}");
 }
