@@ -171,3 +171,34 @@ fn refused_handshake_is_answered() {
         assert!(answer.contains("sec-websocket-version: 13\r\n"), "{answer}");
     });
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn handshake_negotiates_compression() {
+    use strait_websocket::io::{accept, connect};
+    use strait_websocket::proto::deflate::DeflateConfig;
+    let with = Config::default().compression(Some(DeflateConfig::default()));
+    for (client_cfg, server_cfg, expect) in [
+        (with.clone(), with.clone(), true),
+        (with.clone(), Config::default(), false),
+        (Config::default(), with.clone(), false),
+    ] {
+        let (a, b) = duplex(64 * 1024);
+        block_on(async {
+            let server = async {
+                let (mut ws, _) = accept(b, server_cfg, &[]).await?;
+                assert_eq!(ws.connection().is_compressed(), expect);
+                echo(&mut ws).await
+            };
+            let client = async {
+                let mut ws = connect(a, "ws://x/".parse().unwrap(), &[], client_cfg).await?;
+                assert_eq!(ws.connection().is_compressed(), expect);
+                let text = "compressible ".repeat(1000);
+                ws.send_text(&text).await?;
+                assert_eq!(ws.next_message().await?, Some(Message::Text(&text)));
+                ws.close(CloseCode::NORMAL, "").await
+            };
+            when_all((server, client)).await.unwrap();
+        });
+    }
+}

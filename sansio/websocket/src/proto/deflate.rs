@@ -90,21 +90,30 @@ fn window_bits(v: &str) -> Result<u8, InvalidParams> {
 }
 
 impl DeflateConfig {
-    /// The client's offer header value.
+    /// The client's offer header value. Unless this client already gives up its
+    /// context, a second offer follows that does (`client_no_context_takeover`), so a
+    /// server that wants it can pick that one instead of declining compression.
     pub fn offer(&self) -> String {
-        let mut s = String::from(EXTENSION_NAME);
+        let one = |client_nct: bool| {
+            let mut s = String::from(EXTENSION_NAME);
+            if client_nct {
+                s.push_str("; client_no_context_takeover");
+            }
+            if self.peer_no_context_takeover {
+                s.push_str("; server_no_context_takeover");
+            }
+            // We can decompress any window; say which one we compress with.
+            s.push_str("; client_max_window_bits");
+            if self.max_window_bits < 15 {
+                s.push_str(&format!("={}", self.max_window_bits));
+            }
+            s
+        };
         if self.no_context_takeover {
-            s.push_str("; client_no_context_takeover");
+            one(true)
+        } else {
+            format!("{}, {}", one(false), one(true))
         }
-        if self.peer_no_context_takeover {
-            s.push_str("; server_no_context_takeover");
-        }
-        // We can decompress any window; say which one we compress with.
-        s.push_str("; client_max_window_bits");
-        if self.max_window_bits < 15 {
-            s.push_str(&format!("={}", self.max_window_bits));
-        }
-        s
     }
 
     /// Server side: answers one offer item, or refuses it (then try the next offer).
@@ -383,7 +392,9 @@ mod tests {
     use super::*;
 
     fn pair(cfg: &DeflateConfig) -> (Codec, Codec) {
-        let (params, _) = cfg.accept_offer(&cfg.offer()).unwrap();
+        let (params, _) = cfg
+            .accept_offer(cfg.offer().split(',').next().unwrap())
+            .unwrap();
         (
             Codec::new(&params, false, cfg),
             Codec::new(&params, true, cfg),
