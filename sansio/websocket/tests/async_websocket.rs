@@ -1,0 +1,204 @@
+//! The async layer over an in-memory duplex pair: echo, leftover bytes, failures with
+//! their close codes, the close handshake and its timeout.
+
+use std::io;
+use std::time::Duration;
+
+use strait_streams::io::duplex_with_chunk;
+use strait_streams::{block_on, duplex, when_all, write_all, ReadStreamExt};
+use strait_websocket::io::WebSocket;
+use strait_websocket::proto::{CloseCode, Config, Error, Event, Message, ProtocolError, Role};
+
+async fn echo<S: strait_streams::Stream + Unpin>(ws: &mut WebSocket<S>) -> io::Result<usize> {
+    let mut n = 0;
+    let mut scratch = Vec::new();
+    while let Some(m) = ws.next_message().await? {
+        n += 1;
+        scratch.clear();
+        scratch.extend_from_slice(m.as_bytes());
+        match m {
+            Message::Text(_) => ws.send_text(std::str::from_utf8(&scratch).unwrap()).await?,
+            Message::Binary(_) => ws.send_binary(&scratch).await?,
+        }
+    }
+    Ok(n)
+}
+
+#[test]
+fn echoes_through_small_chunks() {
+    // 7-byte chunks: every frame header and payload arrives split.
+    let (a, b) = duplex_with_chunk(4096, 7);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    block_on(async {
+        let talk = async {
+            for i in 0..50usize {
+                let text = "ü".repeat(i * 13);
+                client.send_text(&text).await?;
+                assert_eq!(client.next_message().await?, Some(Message::Text(&text)));
+                let bin = vec![i as u8; i * 1000];
+                client.send_binary(&bin).await?;
+                assert_eq!(client.next_message().await?, Some(Message::Binary(&bin)));
+            }
+            client.send_ping(b"still there?").await?;
+            match client.next_event().await? {
+                Some(Event::Pong(p)) => assert_eq!(p, b"still there?"),
+                other => panic!("{other:?}"),
+            }
+            client.close(CloseCode::NORMAL, "done").await
+        };
+        let (echoed, ()) = when_all((echo(&mut server), talk)).await.unwrap();
+        assert_eq!(echoed, 100);
+    });
+    assert!(client.connection().is_closed() && server.connection().is_closed());
+}
+
+#[test]
+fn leftover_bytes_from_the_handshake_are_the_first_frames() {
+    let (a, b) = duplex(4096);
+    // A masked "hi" the HTTP layer read together with the request head.
+    let leftover = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    let mut server = WebSocket::with_leftover(b, Role::Server, Config::default(), &leftover);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    block_on(async {
+        assert_eq!(
+            server.next_message().await.unwrap(),
+            Some(Message::Text("hi"))
+        );
+        server.send_text("ho").await.unwrap();
+        assert_eq!(
+            client.next_message().await.unwrap(),
+            Some(Message::Text("ho"))
+        );
+    });
+}
+
+#[test]
+fn protocol_violation_closes_with_its_code() {
+    let (mut raw, b) = duplex(4096);
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    block_on(async {
+        // An unmasked frame from a "client".
+        write_all(&mut raw, &[0x81u8, 0x01, b'x'][..])
+            .await
+            .unwrap();
+        let err = server.next_message().await.unwrap_err();
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .unwrap();
+        assert_eq!(inner, &Error::Protocol(ProtocolError::UnmaskedFrame));
+        let mut buf = [0u8; 16];
+        let n = raw.read(&mut buf[..]).await.unwrap();
+        assert_eq!(&buf[..n], &[0x88, 0x02, 0x03, 0xEA], "close 1002");
+        assert_eq!(
+            raw.read(&mut buf[..]).await.unwrap(),
+            0,
+            "then the stream is shut down"
+        );
+    });
+}
+
+#[test]
+fn close_gives_up_when_the_peer_stays_silent() {
+    let (a, _silent) = duplex(4096);
+    let config = Config::default().close_timeout(Some(Duration::from_millis(30)));
+    let mut client = WebSocket::new(a, Role::Client, config);
+    let err = block_on(client.close(CloseCode::NORMAL, "")).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    assert!(client.connection().is_closed());
+}
+
+#[test]
+fn stream_end_without_close_is_an_error() {
+    let (a, b) = duplex(4096);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    drop(b);
+    let err = block_on(client.next_message()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
+fn standalone_handshake_then_messages() {
+    use strait_websocket::io::{accept, connect};
+    let (a, b) = duplex_with_chunk(4096, 5);
+    block_on(async {
+        let server = async {
+            let (mut ws, head) = accept(b, Config::default(), &["v2", "v1"]).await?;
+            assert_eq!(head.uri, "/chat");
+            assert_eq!(ws.protocol(), Some("v1"));
+            echo(&mut ws).await
+        };
+        let client = async {
+            let mut ws = connect(
+                a,
+                "ws://localhost/chat".parse().unwrap(),
+                &["v1"],
+                Config::default(),
+            )
+            .await?;
+            assert_eq!(ws.protocol(), Some("v1"));
+            ws.send_text("over the handshake").await?;
+            assert_eq!(
+                ws.next_message().await?,
+                Some(Message::Text("over the handshake"))
+            );
+            ws.close(CloseCode::NORMAL, "").await
+        };
+        let (n, ()) = when_all((server, client)).await.unwrap();
+        assert_eq!(n, 1);
+    });
+}
+
+#[test]
+fn refused_handshake_is_answered() {
+    use strait_websocket::io::accept;
+    let (mut raw, b) = duplex(4096);
+    block_on(async {
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
+        write_all(&mut raw, &req[..]).await.unwrap();
+        let err = accept(b, Config::default(), &[]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut answer = Vec::new();
+        strait_streams::read_to_end(&mut raw, strait_streams::VecBuffer::new(&mut answer, 4096))
+            .await
+            .unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("sec-websocket-version: 13\r\n"), "{answer}");
+    });
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn handshake_negotiates_compression() {
+    use strait_websocket::io::{accept, connect};
+    use strait_websocket::proto::deflate::DeflateConfig;
+    let with = Config::default().compression(Some(DeflateConfig::default()));
+    for (client_cfg, server_cfg, expect) in [
+        (with.clone(), with.clone(), true),
+        (with.clone(), Config::default(), false),
+        (Config::default(), with.clone(), false),
+    ] {
+        let (a, b) = duplex(64 * 1024);
+        block_on(async {
+            let server = async {
+                let (mut ws, _) = accept(b, server_cfg, &[]).await?;
+                assert_eq!(ws.connection().is_compressed(), expect);
+                echo(&mut ws).await
+            };
+            let client = async {
+                let mut ws = connect(a, "ws://x/".parse().unwrap(), &[], client_cfg).await?;
+                assert_eq!(ws.connection().is_compressed(), expect);
+                let text = "compressible ".repeat(1000);
+                ws.send_text(&text).await?;
+                assert_eq!(ws.next_message().await?, Some(Message::Text(&text)));
+                ws.close(CloseCode::NORMAL, "").await
+            };
+            when_all((server, client)).await.unwrap();
+        });
+    }
+}
