@@ -176,3 +176,18 @@ fn a_strand_executor_handle_is_the_strand_and_keeps_it_alive() {
     rl.run();
     assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
 }
+
+#[test]
+fn a_strand_whose_executor_shut_down_aborts_its_tasks() {
+    let rl = strait_streams::RunLoop::new();
+    let strand = Strand::new(rl.executor());
+    let queued = strand.spawn(async {});
+    drop(rl); // aborts the invoker (and, through it, the queued task)
+    let late = strand.spawn(async {});
+    assert!(futures_lite::future::block_on(queued)
+        .unwrap_err()
+        .is_aborted());
+    assert!(futures_lite::future::block_on(late)
+        .unwrap_err()
+        .is_aborted());
+}

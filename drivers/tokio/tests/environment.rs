@@ -180,11 +180,9 @@ fn a_runtime_without_timers_is_refused_at_once() {
     let _ = TokioExecutor::new(rt.handle());
 }
 
-/// Found while writing the shutdown test: a strand made over an executor whose
-/// runtime is gone never runs (or aborts) its tasks. The strand's invoker is posted and
-/// aborted at once; the strand does not notice. Ignored: a core (`Strand`) issue.
+/// A strand made over an executor whose runtime is gone: its invoker is aborted at
+/// once, and the strand then aborts its tasks instead of leaving them waiting.
 #[test]
-#[ignore = "core: Strand over a shut-down executor hangs its tasks"]
 fn a_strand_over_a_shut_down_runtime_aborts_its_tasks() {
     let rt = runtime();
     let executor = TokioExecutor::new(rt.handle());

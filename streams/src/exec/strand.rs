@@ -67,6 +67,9 @@ struct Queued {
     active: bool,
     /// The idle invoker's waker.
     invoker: Option<Waker>,
+    /// The invoker is gone (aborted with its executor, or finished): tasks posted now
+    /// are aborted instead of queued forever.
+    dead: bool,
 }
 
 std::thread_local! {
@@ -90,6 +93,7 @@ impl Strand {
                 tasks: RunQueue::new(),
                 active: true,
                 invoker: None,
+                dead: false,
             }),
             closed: AtomicBool::new(false),
         });
@@ -141,6 +145,11 @@ impl StrandState {
     fn enqueue(&self, task: Runnable, front: bool) {
         let waker = {
             let mut q = lock(&self.queue);
+            if q.dead {
+                drop(q);
+                drop(task); // aborts: nothing will ever run the strand's tasks
+                return;
+            }
             if front {
                 q.tasks.push_front(task);
             } else {
@@ -241,6 +250,20 @@ impl Drop for StrandHandle {
 /// The strand's one task on the inner executor.
 struct Invoker {
     state: Arc<StrandState>,
+}
+
+impl Drop for Invoker {
+    /// The inner executor shut down (or the strand finished): abort what is queued and
+    /// what is posted later, instead of leaving their join handles waiting forever.
+    fn drop(&mut self) {
+        let abandoned = {
+            let mut q = lock(&self.state.queue);
+            q.dead = true;
+            q.invoker = None;
+            q.tasks.take()
+        };
+        drop(abandoned);
+    }
 }
 
 impl Future for Invoker {
