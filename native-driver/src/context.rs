@@ -457,7 +457,7 @@ impl IoContext {
     /// tasks, and deadlocks when the future waits for work queued behind the blocked
     /// task. `.await` the future instead, or block on another thread.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        assert_not_in_task();
+        strait_streams::driver::assert_not_in_task("IoContext::block_on");
         // Before polling anything: tasks the future wakes would be queued on this thread
         // and dropped here by the runner check's panic.
         assert!(
@@ -589,20 +589,6 @@ impl IoContext {
         if shared.timers.next_deadline().is_some() {
             shared.timers.fire_expired(Instant::now());
         }
-    }
-}
-
-/// Panics when the calling thread is inside a task its executor runs (the check
-/// `strait_streams::block_on` makes).
-fn assert_not_in_task() {
-    if strait_streams::driver::env_is_set()
-        && strait_streams::with_env(|env| env.executor().running_in_this_thread())
-    {
-        panic!(
-            "IoContext::block_on called from inside a task running on this thread's \
-             executor: blocking here would stall the executor's other tasks and can \
-             deadlock; `.await` the future instead, or block on another thread"
-        );
     }
 }
 

@@ -25,6 +25,7 @@ pub use crate::combinators::timer_table::TimerTable;
 pub use crate::env::{enter_env, env_is_set};
 pub use crate::exec::inject::Inject;
 pub use crate::exec::queue::RunQueue;
+pub use crate::launch::assert_not_in_task;
 pub use crate::task::{ForeignTask, OwnedTasks};
 
 /// Spawns a future that is not `Send` on `env`'s executor: the building block of a

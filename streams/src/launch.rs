@@ -65,9 +65,10 @@ pub fn block_on_with<F: Future>(future: F, env: &IoEnv) -> F::Output {
 
 /// Panics when the calling thread is running a task for a strait executor: blocking it
 /// would stall that executor's other tasks, possibly the ones the blocked future waits
-/// for — a deadlock nothing reports otherwise (tokio panics the same way).
+/// for — a deadlock nothing reports otherwise (tokio panics the same way). `what` names
+/// the blocking call in the message. Every `block_on` calls it first.
 #[track_caller]
-pub(crate) fn assert_not_in_task(what: &str) {
+pub fn assert_not_in_task(what: &str) {
     if crate::env::env_is_set() && crate::env::with_env(|env| env.executor.running_in_this_thread())
     {
         panic!(
