@@ -1,8 +1,6 @@
 //! Zero allocations per keep-alive request/response in steady state, counted with a
 //! counting global allocator (the only test in this binary, so nothing else counts).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -10,30 +8,9 @@ use strait_http1::proto::{
     BodyLength, ClientConnection, Event, Limits, ServerConfig, ServerConnection,
 };
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The workspace's counting allocator: counts every thread's allocations.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
 
 const REQUESTS: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: a\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n\
 POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
@@ -122,7 +99,7 @@ fn steady_state_keep_alive_allocates_nothing() {
         );
         client_round(&mut client, t0, &mut out, response);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = strait_conformance::process_allocations() as usize;
     assert!(before > 0, "the counter sees the warm-up growing buffers");
     for i in 0..1000u64 {
         // Time moves on so the Date cache re-renders (in place) every second.
@@ -130,7 +107,7 @@ fn steady_state_keep_alive_allocates_nothing() {
         serve_round(&mut server, now, &mut out, &headers);
         client_round(&mut client, now, &mut out, response);
     }
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let after = strait_conformance::process_allocations() as usize;
     assert_eq!(
         after - before,
         0,

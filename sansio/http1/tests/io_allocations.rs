@@ -3,39 +3,15 @@
 //! machine allocates nothing; what remains is `http::request::Parts` (the `Uri` and
 //! `HeaderMap` own their bytes) and whatever the timer behind the idle timeout costs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use http::{HeaderMap, StatusCode};
 use strait_http1::io::{serve_connection, Exchange};
 use strait_streams::{
     block_on, duplex, when_all, write_all, DuplexStream, ReadStreamExt, WriteStreamExt,
 };
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The workspace's counting allocator: counts every thread's allocations.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
 
 const WARMUP: usize = 100;
 const MEASURED: usize = 1000;
@@ -59,7 +35,7 @@ fn async_layer_allocations_per_request() {
         let mut buf = [0u8; 4096];
         for i in 0..WARMUP + MEASURED {
             if i == WARMUP {
-                marks_ref[0] = ALLOCS.load(Ordering::Relaxed);
+                marks_ref[0] = strait_conformance::process_allocations() as usize;
             }
             write_all(&mut client_end, REQUEST).await?;
             let mut got = 0;
@@ -69,7 +45,7 @@ fn async_layer_allocations_per_request() {
                 got += n;
             }
         }
-        marks_ref[1] = ALLOCS.load(Ordering::Relaxed);
+        marks_ref[1] = strait_conformance::process_allocations() as usize;
         client_end.shutdown().await
     };
     block_on(when_all((server, client))).unwrap();
