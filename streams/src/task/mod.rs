@@ -96,8 +96,7 @@ where
         raw::allocate(future, env, true)
     };
     executor.on_work_started();
-    // SAFETY: a fresh task of `executor`.
-    if let Some(runnable) = unsafe { list(&executor, runnable, raw) } {
+    if let Some(runnable) = admit(&executor, runnable) {
         executor.spawn_task(runnable);
     }
     JoinHandle {
@@ -128,8 +127,7 @@ where
         unsafe { raw::allocate_unchecked(future, env, true) }
     };
     executor.on_work_started();
-    // SAFETY: a fresh task of `executor`.
-    if let Some(runnable) = unsafe { list(&executor, runnable, raw) } {
+    if let Some(runnable) = admit(&executor, runnable) {
         executor.post(runnable);
     }
     JoinHandle {
@@ -141,14 +139,7 @@ where
 /// Checks a new task against its executor's [`OwnedTasks`]: a context that shut down
 /// aborts it at once (`None`); otherwise it goes to the executor (it is listed only if
 /// it ever waits).
-///
-/// # Safety
-/// `raw` is `runnable`'s fresh task, spawned on `executor`.
-unsafe fn list(
-    executor: &crate::AnyExecutor,
-    runnable: Runnable,
-    _raw: NonNull<raw::Header>,
-) -> Option<Runnable> {
+fn admit(executor: &crate::AnyExecutor, runnable: Runnable) -> Option<Runnable> {
     if executor.owned_tasks().is_some_and(OwnedTasks::is_closed) {
         drop(runnable); // aborts: the join handle reports `Aborted`
         None
