@@ -6,12 +6,14 @@
 //! pointer), so pooling itself never allocates.
 //!
 //! - `allocate` pops from the calling thread's list; on a miss it refills that list from
-//!   the global pool under its mutex (up to [`LOCAL_CAP`] blocks at once), and only then
+//!   the global pool under its mutex (up to [`SPILL`] blocks at once), and only then
 //!   asks the global allocator.
-//! - `deallocate` pushes onto the *freeing* thread's list; when that is full, or when the
-//!   thread-local is gone (the thread is exiting), onto the global pool; when that is full
-//!   too, back to the global allocator. Deallocation never depends on the thread-local
-//!   being alive.
+//! - `deallocate` pushes onto the *freeing* thread's list; when that overflows, half of it
+//!   moves to the global pool in one lock (a thread that frees what another allocated —
+//!   a batch of tasks run elsewhere — pays one lock per [`SPILL`] blocks, not one per
+//!   block); when the thread-local is gone (the thread is exiting), single blocks go to
+//!   the global pool. What the global pool cannot take goes back to the global
+//!   allocator. Deallocation never depends on the thread-local being alive.
 //! - A thread's lists move to the global pool when the thread exits.
 
 use std::alloc::Layout;
@@ -27,8 +29,11 @@ const MIN_BLOCK: usize = 64;
 const CLASSES: usize = 6;
 /// Alignment of every pooled block.
 const BLOCK_ALIGN: usize = 16;
-/// Most blocks one thread keeps per class.
-pub(crate) const LOCAL_CAP: usize = 16;
+/// Most blocks one thread keeps per class (a batch of spawns of one size class hits
+/// the local list this many times before touching the global pool's lock).
+pub(crate) const LOCAL_CAP: usize = 64;
+/// Blocks moved to the global pool at once when a thread's list overflows.
+const SPILL: usize = LOCAL_CAP / 2;
 /// Most blocks the global pool keeps per class.
 const GLOBAL_CAP: usize = 4096;
 
@@ -90,6 +95,50 @@ impl FreeList {
         self.len -= 1;
         Some(block)
     }
+
+    /// Cuts the first `n` blocks (`0 < n <= len`) off the list, in order.
+    fn cut_front(&mut self, n: usize) -> Chain {
+        debug_assert!(n > 0 && n <= self.len);
+        let head = self.head;
+        let mut tail = head;
+        for _ in 1..n {
+            // SAFETY: the list owns its first `n` blocks; each stores its successor.
+            tail = unsafe { tail.cast::<*mut u8>().read() };
+        }
+        // SAFETY: as above; `tail` is the list's `n`th block.
+        self.head = unsafe { tail.cast::<*mut u8>().read() };
+        self.len -= n;
+        Chain { head, tail, len: n }
+    }
+
+    /// Puts a cut chain in front of the list.
+    fn push_chain(&mut self, chain: Chain) {
+        // SAFETY: the chain owns its blocks; its tail's first word becomes its link.
+        unsafe { chain.tail.cast::<*mut u8>().write(self.head) };
+        self.head = chain.head;
+        self.len += chain.len;
+    }
+}
+
+/// Blocks cut from a [`FreeList`], still linked, owned by whoever holds it.
+pub(crate) struct Chain {
+    head: *mut u8,
+    tail: *mut u8,
+    len: usize,
+}
+
+impl Chain {
+    /// Returns every block of the chain to the global allocator.
+    fn free(self, class: usize) {
+        let mut block = self.head;
+        for _ in 0..self.len {
+            // SAFETY: the chain owns its blocks; read the link before freeing.
+            let next = unsafe { block.cast::<*mut u8>().read() };
+            // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
+            unsafe { std::alloc::dealloc(block, block_layout(class)) };
+            block = next;
+        }
+    }
 }
 
 /// The global overflow pool; a type so loom models can instantiate it.
@@ -117,17 +166,13 @@ impl GlobalPool {
         }
     }
 
-    /// Moves up to `LOCAL_CAP` blocks of `class` into `local`; returns how many moved.
+    /// Moves up to [`SPILL`] blocks of `class` into `local` (half a local list, so a
+    /// refilled list is far from spilling again); returns how many moved.
     pub(crate) fn refill(&self, class: usize, local: &mut FreeList) -> usize {
         let mut lists = lock(&self.lists);
-        let mut moved = 0;
-        while moved < LOCAL_CAP {
-            let Some(block) = lists[class].pop() else {
-                break;
-            };
-            // SAFETY: popped from the pool, so we own it.
-            unsafe { local.push(block) };
-            moved += 1;
+        let moved = lists[class].len.min(SPILL);
+        if moved > 0 {
+            local.push_chain(lists[class].cut_front(moved));
         }
         moved
     }
@@ -143,6 +188,16 @@ impl GlobalPool {
         }
         // SAFETY: caller contract.
         unsafe { lists[class].push(block) };
+        Ok(())
+    }
+
+    /// Takes a whole chain of `class` blocks, or returns it when it does not fit.
+    pub(crate) fn give_chain(&self, class: usize, chain: Chain) -> Result<(), Chain> {
+        let mut lists = lock(&self.lists);
+        if lists[class].len + chain.len > GLOBAL_CAP {
+            return Err(chain);
+        }
+        lists[class].push_chain(chain);
         Ok(())
     }
 
@@ -244,30 +299,36 @@ fn allocate_slow(class: usize) -> Option<NonNull<u8>> {
 /// `block` came from `allocate_class(class)` and is no longer used.
 #[inline]
 unsafe fn deallocate_class(class: usize, block: *mut u8) {
-    let kept = LOCAL
-        .try_with(|local| {
-            let mut list = local.lists[class].get();
-            let kept = list.len < LOCAL_CAP;
-            if kept {
-                // SAFETY: caller contract: the block is free and ours.
-                unsafe { list.push(block) };
-                local.lists[class].set(list);
-            }
-            kept
-        })
-        .unwrap_or(false);
-    if !kept {
-        // SAFETY: forwarded caller contract.
-        unsafe { deallocate_slow(class, block) };
+    let kept = LOCAL.try_with(|local| {
+        let mut list = local.lists[class].get();
+        // SAFETY: caller contract: the block is free and ours.
+        unsafe { list.push(block) };
+        let spill = (list.len > LOCAL_CAP).then(|| list.cut_front(SPILL));
+        local.lists[class].set(list);
+        spill
+    });
+    match kept {
+        Ok(None) => {}
+        Ok(Some(spill)) => spill_to_global(class, spill),
+        // SAFETY: forwarded caller contract (the thread-local is gone: one block).
+        Err(_) => unsafe { deallocate_exiting(class, block) },
     }
 }
 
-/// Local list full (or the thread is exiting): the global pool, else the allocator.
+/// Local list overflowed: half of it to the global pool, else to the allocator.
+#[cold]
+fn spill_to_global(class: usize, chain: Chain) {
+    if let Err(chain) = GLOBAL.give_chain(class, chain) {
+        chain.free(class);
+    }
+}
+
+/// The thread is exiting: the global pool, else the allocator.
 ///
 /// # Safety
 /// As for `deallocate_class`.
 #[cold]
-unsafe fn deallocate_slow(class: usize, block: *mut u8) {
+unsafe fn deallocate_exiting(class: usize, block: *mut u8) {
     // SAFETY: caller contract.
     if let Err(block) = unsafe { GLOBAL.give(class, block) } {
         // SAFETY: pooled blocks come from `alloc(block_layout(class))`.
@@ -323,6 +384,69 @@ mod tests {
         assert_eq!(a, b);
         // SAFETY: as above.
         unsafe { RecyclingAllocator.deallocate(b, layout) };
+    }
+
+    #[test]
+    fn chains_move_whole_between_lists_and_pools() {
+        let class = 1;
+        let blocks: Vec<*mut u8> = (0..100)
+            // SAFETY: block layouts are non-zero-sized.
+            .map(|_| unsafe { std::alloc::alloc(block_layout(class)) })
+            .collect();
+        let mut local = FreeList::EMPTY;
+        for &b in &blocks {
+            // SAFETY: fresh blocks of the class, owned here.
+            unsafe { local.push(b) };
+        }
+        let chain = local.cut_front(SPILL);
+        assert_eq!((chain.len, local.len), (SPILL, 100 - SPILL));
+        // Newest first: the chain holds the last `SPILL` pushed, in order.
+        assert_eq!((chain.head, chain.tail), (blocks[99], blocks[100 - SPILL]));
+        let pool = GlobalPool::new();
+        assert!(pool.give_chain(class, chain).is_ok());
+        let mut other = FreeList::EMPTY;
+        assert_eq!(pool.refill(class, &mut other), SPILL);
+        assert_eq!(pool.refill(class, &mut other), 0);
+        let mut seen = Vec::new();
+        while let Some(b) = other.pop() {
+            seen.push(b);
+        }
+        while let Some(b) = local.pop() {
+            seen.push(b);
+        }
+        // Every block once: nothing lost or duplicated by the moves.
+        assert_eq!(seen, blocks.iter().rev().copied().collect::<Vec<_>>());
+        for b in seen {
+            // SAFETY: allocated above with this layout, freed once.
+            unsafe { std::alloc::dealloc(b, block_layout(class)) };
+        }
+    }
+
+    #[test]
+    fn a_full_global_pool_returns_the_chain() {
+        let class = 0;
+        let pool = GlobalPool::new();
+        let mut local = FreeList::EMPTY;
+        for _ in 0..=GLOBAL_CAP {
+            // SAFETY: a fresh block of the class, owned here.
+            unsafe { local.push(std::alloc::alloc(block_layout(class))) };
+        }
+        let all = local.len;
+        assert!(pool.give_chain(class, local.cut_front(GLOBAL_CAP)).is_ok());
+        let rejected = pool
+            .give_chain(class, local.cut_front(1))
+            .expect_err("a full pool refuses");
+        rejected.free(class);
+        let mut drained = 0;
+        let mut back = FreeList::EMPTY;
+        while pool.refill(class, &mut back) > 0 {
+            while let Some(b) = back.pop() {
+                // SAFETY: allocated above with this layout, freed once.
+                unsafe { std::alloc::dealloc(b, block_layout(class)) };
+                drained += 1;
+            }
+        }
+        assert_eq!(drained + 1, all);
     }
 
     #[test]

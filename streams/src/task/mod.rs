@@ -87,7 +87,6 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let executor = env.executor.clone();
     let (runnable, raw) = if env.stop_token.stop_possible() {
         // Publisher contract: a stop must wake the task.
         let stop = crate::stop::StopWaker::new(env.stop_token.clone());
@@ -95,8 +94,11 @@ where
     } else {
         raw::allocate(future, env, true)
     };
+    // SAFETY: `raw` is the join handle's reference, alive until the handle is made
+    // below; the executor is borrowed from the task's own environment (no clone).
+    let executor = unsafe { raw.as_ref() }.env().executor();
     executor.on_work_started();
-    if let Some(runnable) = admit(&executor, runnable) {
+    if let Some(runnable) = admit(executor, runnable) {
         executor.spawn_task(runnable);
     }
     JoinHandle {
@@ -117,7 +119,6 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    let executor = env.executor.clone();
     let (runnable, raw) = if env.stop_token.stop_possible() {
         let stop = crate::stop::StopWaker::new(env.stop_token.clone());
         // SAFETY: the caller's contract keeps the future on this thread.
@@ -126,8 +127,10 @@ where
         // SAFETY: as above.
         unsafe { raw::allocate_unchecked(future, env, true) }
     };
+    // SAFETY: as in `spawn_with_env`.
+    let executor = unsafe { raw.as_ref() }.env().executor();
     executor.on_work_started();
-    if let Some(runnable) = admit(&executor, runnable) {
+    if let Some(runnable) = admit(executor, runnable) {
         executor.post(runnable);
     }
     JoinHandle {

@@ -12,6 +12,8 @@
 //! - `FOREIGN`: a foreign scheduler runs the task through a [`ForeignTask`]: a wake that
 //!   sets `SCHEDULED` wakes that scheduler's waker instead of posting a runnable, and
 //!   the `SCHEDULED` bit itself is the right to run (no runnable object exists).
+//! - `COUNTS_AS_WORK`: fixed at allocation; the task's completion ends a unit of its
+//!   executor's outstanding work.
 //!
 //! # Ownership by a context
 //! An executor that offers [`OwnedTasks`] lists each of its tasks there from the first
@@ -45,7 +47,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::alloc::FrameAlloc;
 use crate::env::{EnvGuard, IoEnv};
 use crate::sync::{fence, lock, AtomicUsize, Mutex};
 
@@ -55,6 +56,9 @@ const NOTIFIED: usize = 4;
 const COMPLETE: usize = 8;
 const ABORT: usize = 16;
 const FOREIGN: usize = 32;
+/// Set at allocation and never changed: the task counts as outstanding work of its
+/// executor (`on_work_finished` when it completes).
+const COUNTS_AS_WORK: usize = 64;
 
 /// Why a task produced no value.
 #[non_exhaustive]
@@ -131,18 +135,22 @@ pub(crate) struct Header {
     /// Intrusive run-queue link; owned by whichever queue holds the runnable.
     pub(crate) queue_next: UnsafeCell<*const Header>,
     vtable: &'static VTable,
-    join_waker: Mutex<Option<Waker>>,
-    /// The environment the task runs with; its executor receives wakes.
+    /// The join handle's and the foreign scheduler's wakers, behind one lock (neither
+    /// is on a hot path of the other, and one mutex keeps the header small).
+    wakers: Mutex<Wakers>,
+    /// The environment the task runs with; its executor receives wakes and its frame
+    /// allocator made (and frees) this task.
     env: IoEnv,
-    /// The allocator that made this task (may differ from `env.frame_allocator()`).
-    alloc: FrameAlloc,
-    /// Whether the task counts as outstanding work of its executor.
-    counts_as_work: bool,
     /// Links in the owning context's [`OwnedTasks`](super::OwnedTasks) list, guarded by
     /// that list's lock.
     pub(crate) owned: super::owned::Links,
-    /// The waker of the foreign scheduler running the task (`FOREIGN` tasks only).
-    foreign_waker: Mutex<Option<Waker>>,
+}
+
+struct Wakers {
+    /// Woken when the task completes.
+    join: Option<Waker>,
+    /// The foreign scheduler running the task (`FOREIGN` tasks only).
+    foreign: Option<Waker>,
 }
 
 #[repr(C)]
@@ -245,22 +253,22 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let alloc = env.frame_allocator.clone();
     let layout = std::alloc::Layout::new::<Cell<F>>();
-    let ptr = alloc.allocate(layout).cast::<Cell<F>>();
+    let ptr = env.frame_allocator.allocate(layout).cast::<Cell<F>>();
+    let work = if counts_as_work { COUNTS_AS_WORK } else { 0 };
     let cell = Cell {
         header: Header {
-            state: AtomicUsize::new(SCHEDULED),
+            state: AtomicUsize::new(SCHEDULED | work),
             // the runnable and the join handle
             refs: AtomicUsize::new(2),
             queue_next: UnsafeCell::new(std::ptr::null()),
             vtable: vtable::<F>(),
-            join_waker: Mutex::new(None),
+            wakers: Mutex::new(Wakers {
+                join: None,
+                foreign: None,
+            }),
             env,
-            alloc,
-            counts_as_work,
             owned: super::owned::Links::new(),
-            foreign_waker: Mutex::new(None),
         },
         stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
     };
@@ -308,6 +316,10 @@ unsafe fn with_stage<F: Future, R>(ptr: NonNull<Header>, f: impl FnOnce(&mut Sta
 /// Drops what `stage` holds in place (a pinned future must not move before its
 /// destructor runs) and leaves it `Consumed`, catching a panicking destructor.
 fn drop_stage<F: Future>(stage: &mut Stage<F>) -> Result<(), Box<dyn Any + Send>> {
+    if matches!(stage, Stage::Consumed) {
+        // Nothing to drop (a taken output): skip the unwind guard.
+        return Ok(());
+    }
     let place: *mut Stage<F> = stage;
     // SAFETY: `place` is valid and initialized; a destructor that panics has still
     // dropped every field by the time the unwind is caught, so the place is rewritten
@@ -398,8 +410,8 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the last reference owns the stage.
     let _ = unsafe { with_stage::<F, _>(ptr, drop_stage) };
     let cell = ptr.cast::<Cell<F>>();
-    // SAFETY: no other reference exists; read the allocator before dropping the cell.
-    let alloc = unsafe { cell.as_ref().header.alloc.clone() };
+    // SAFETY: no other reference exists; take the allocator before dropping the cell.
+    let alloc = unsafe { cell.as_ref().header.env.frame_allocator.clone() };
     // SAFETY: the cell was initialized by `allocate` and is dropped once (its stage is
     // `Consumed` by now).
     unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
@@ -526,13 +538,13 @@ fn complete(ptr: NonNull<Header>) {
     // SAFETY: the caller (the runner) holds a reference.
     let header = unsafe { ptr.as_ref() };
     // Release: the stored output happens before the join handle's Acquire load.
-    header
+    let prev = header
         .state
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
             Some((s & !(RUNNING | NOTIFIED)) | COMPLETE)
         })
         .expect("closure always returns Some");
-    let waker = lock(&header.join_waker).take();
+    let waker = lock(&header.wakers).join.take();
     // SAFETY: the caller runs the task (complete is called by the RUNNING holder).
     if unsafe { header.owned.ever_listed() } {
         if let Some(owned) = header.env.executor.owned_tasks() {
@@ -540,7 +552,7 @@ fn complete(ptr: NonNull<Header>) {
             unsafe { owned.remove(ptr) };
         }
     }
-    if header.counts_as_work {
+    if prev & COUNTS_AS_WORK != 0 {
         header.env.executor.on_work_finished();
     }
     if let Some(waker) = waker {
@@ -597,11 +609,16 @@ impl Header {
     pub(crate) fn refs_add_one(&self) {
         self.refs.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// The environment the task runs with.
+    pub(crate) fn env(&self) -> &IoEnv {
+        &self.env
+    }
 }
 
 /// Wakes the foreign scheduler of a `FOREIGN` task (outside the slot's lock).
 fn wake_foreign(header: &Header) {
-    let waker = lock(&header.foreign_waker).clone();
+    let waker = lock(&header.wakers).foreign.clone();
     if let Some(waker) = waker {
         waker.wake();
     }
@@ -654,8 +671,8 @@ pub(crate) mod foreign {
         // SAFETY: the caller's reference keeps the header alive.
         let header = unsafe { ptr.as_ref() };
         {
-            let mut slot = lock(&header.foreign_waker);
-            match &mut *slot {
+            let mut wakers = lock(&header.wakers);
+            match &mut wakers.foreign {
                 Some(w) if w.will_wake(waker) => {}
                 slot => *slot = Some(waker.clone()),
             }
@@ -753,9 +770,9 @@ pub(crate) mod join {
         // SAFETY: the join handle's reference keeps the header alive.
         let header = unsafe { ptr.as_ref() };
         {
-            let mut slot = lock(&header.join_waker);
+            let mut wakers = lock(&header.wakers);
             if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
-                match &mut *slot {
+                match &mut wakers.join {
                     Some(w) if w.will_wake(waker) => {}
                     slot => *slot = Some(waker.clone()),
                 }
