@@ -137,18 +137,36 @@ fn this_thread_id() -> ThreadId {
     ID.with(|id| *id)
 }
 
-/// Marks this thread as running `shared` until dropped.
-struct Running(*const LoopShared);
+/// Marks this thread as running `shared` until dropped. A loop run from inside another
+/// loop's task (nested) gets its own run-next queue: the outer loop's dispatched tasks
+/// are set aside and restored, so they never run on, or end up queued in, the inner one.
+struct Running<'a> {
+    shared: &'a LoopShared,
+    outer: *const LoopShared,
+    outer_next: RunQueue,
+}
 
-impl Running {
-    fn enter(shared: &LoopShared) -> Running {
-        Running(RUNNING.with(|r| r.replace(shared)))
+impl<'a> Running<'a> {
+    fn enter(shared: &'a LoopShared) -> Running<'a> {
+        Running {
+            shared,
+            outer: RUNNING.with(|r| r.replace(shared)),
+            outer_next: RUN_NEXT.with(|n| n.borrow_mut().take()),
+        }
     }
 }
 
-impl Drop for Running {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
-        RUNNING.with(|r| r.set(self.0));
+        RUNNING.with(|r| r.set(self.outer));
+        let ours =
+            RUN_NEXT.with(|n| std::mem::replace(&mut *n.borrow_mut(), self.outer_next.take()));
+        // Normally empty (runners drain it after every task); after a panic, what was
+        // dispatched to this loop goes to its queue.
+        if !ours.is_empty() {
+            let mut queue = self.shared.queue.lock();
+            queue.append(ours);
+        }
     }
 }
 
