@@ -41,11 +41,11 @@ fn a_task_dispatched_to_the_outer_loop_runs_there_not_in_a_nested_one() {
         inner.spawn(async {}).detach();
         inner.run();
         drop(inner);
-        dispatched
+        dispatched.await
     });
-    let dispatched = outer.block_on(job).unwrap();
     outer
-        .block_on(dispatched)
+        .block_on(job)
+        .unwrap()
         .expect("the dispatched task ran, not aborted with the inner loop");
     assert!(
         ran_on_outer.load(Ordering::SeqCst),
