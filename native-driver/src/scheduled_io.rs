@@ -100,8 +100,11 @@ struct Waiters {
 #[derive(Debug, Default)]
 struct Entry {
     waker: Option<Waker>,
-    /// Set by `cancel` while the operation waited; consumed where it would wait again.
+    /// Set by `cancel` while the operation is pending (waiting, or woken and not yet
+    /// polled again); consumed where it would wait again.
     canceled: bool,
+    /// Taken by a pending operation (from its first wait until it is dropped).
+    in_use: bool,
 }
 
 /// Where an operation waits: the stream slot or a one-shot entry (allocated on first
@@ -169,8 +172,14 @@ impl ScheduledIo {
                 while n < WAKE_BATCH && next <= w.entries.len() {
                     let entry = &mut w.entries[next - 1];
                     next += 1;
+                    if cancel && entry.in_use {
+                        // Also an operation already woken (say, by a connection that
+                        // another accept took) that has not polled again: it would
+                        // wait again, and that wait is what this cancels.
+                        entry.canceled = true;
+                        any = true;
+                    }
                     if let Some(waker) = entry.waker.take() {
-                        entry.canceled |= cancel;
                         batch[n] = Some(waker);
                         n += 1;
                     }
@@ -324,6 +333,7 @@ impl ScheduledIo {
                             w.entries.len() - 1
                         });
                         **index = Some(i);
+                        w.entries[i].in_use = true;
                         i
                     }
                 };

@@ -161,6 +161,37 @@ fn a_pending_accept_is_canceled_by_the_stop_token() {
 }
 
 #[test]
+fn cancel_reaches_an_accept_that_was_woken_but_lost_its_connection() {
+    use std::future::Future;
+    use std::task::Poll;
+    let ctx = IoContext::new().unwrap();
+    let listener = TcpListener::bind(&ctx, loopback()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let outcome = ctx.block_on(async {
+        let mut first = std::pin::pin!(listener.accept());
+        let waiting =
+            std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx).is_pending())).await;
+        assert!(waiting, "no connection yet: the first accept waits");
+        // A connection arrives: the reactor wakes the first accept ...
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        delay(Duration::from_millis(20)).await.unwrap();
+        // ... but a second accept takes it before the first runs again.
+        listener.accept().await.unwrap();
+        assert!(listener.cancel(), "the first accept is still pending");
+        std::future::poll_fn(|cx| match first.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(Some(r.map(|_| ()))),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await
+    });
+    let err = outcome
+        .expect("the canceled accept completed instead of waiting again")
+        .unwrap_err();
+    assert!(is_canceled(&err));
+    assert!(!listener.cancel(), "nothing waits now");
+}
+
+#[test]
 fn ipv6_dual_stack_listener_accepts_ipv4() {
     let ctx = IoContext::new().unwrap();
     let Ok(listener) = TcpListener::bind(&ctx, "[::]:0") else {

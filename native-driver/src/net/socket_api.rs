@@ -24,7 +24,10 @@ macro_rules! socket_common {
             }
 
             /// Completes the operations waiting on this socket right now (in either
-            /// direction) as canceled; returns whether any was waiting. Later
+            /// direction) as canceled; returns whether any was waiting. A pending
+            /// accept, datagram or readiness wait that was woken but has not run again
+            /// counts as waiting: it completes if the kernel has something for it, and
+            /// as canceled if it would wait again. Later
             /// operations run normally. (A stream read or write whose future was
             /// dropped while waiting leaves its waker behind; a cancel then applies to
             /// the next read or write in that direction only if the kernel has nothing
