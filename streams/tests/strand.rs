@@ -191,3 +191,45 @@ fn a_strand_whose_executor_shut_down_aborts_its_tasks() {
         .unwrap_err()
         .is_aborted());
 }
+
+/// Counts how new tasks and wakes reach the loop underneath.
+struct Counting {
+    inner: AnyExecutor,
+    spawned: Arc<AtomicUsize>,
+}
+
+impl Executor for Counting {
+    fn post(&self, task: strait_streams::Runnable) {
+        self.inner.post(task);
+    }
+    fn spawn_task(&self, task: strait_streams::Runnable) {
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        self.inner.spawn_task(task);
+    }
+    fn on_work_started(&self) {
+        self.inner.on_work_started();
+    }
+    fn on_work_finished(&self) {
+        self.inner.on_work_finished();
+    }
+}
+
+#[test]
+fn the_strand_invoker_is_a_new_task_of_its_executor() {
+    // A foreign runtime's adapter makes each new task one of the runtime's own through
+    // the spawn hook; the strand's invoker must arrive there too, not as a bare post.
+    let rl = RunLoop::new();
+    let spawned = Arc::new(AtomicUsize::new(0));
+    let strand = Strand::new(AnyExecutor::new(Counting {
+        inner: rl.executor(),
+        spawned: spawned.clone(),
+    }));
+    assert_eq!(spawned.load(Ordering::SeqCst), 1, "the invoker");
+    let h = strand.spawn(async { 7 });
+    assert_eq!(rl.block_on(h).unwrap(), 7);
+    assert_eq!(
+        spawned.load(Ordering::SeqCst),
+        1,
+        "strand tasks go to the strand"
+    );
+}

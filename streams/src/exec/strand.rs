@@ -109,7 +109,9 @@ impl Strand {
         let (runnable, raw) = crate::task::raw::allocate(invoker, env, false);
         // SAFETY: `raw` is the join reference of the task just allocated.
         unsafe { crate::task::raw::release(raw) };
-        inner.post(runnable);
+        // A new task: the spawn hook, so a foreign runtime runs the invoker as one of
+        // its own tasks (its wakes then go to that runtime, not to `post`).
+        inner.spawn_task(runnable);
         Strand {
             handle: Arc::new(StrandHandle { state }),
         }
