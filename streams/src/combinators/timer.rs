@@ -46,6 +46,17 @@ pub trait TimerService: Send + Sync + 'static {
     fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey;
     /// Removes the entry; a key that already fired or was canceled is ignored.
     fn cancel(&self, key: TimerKey);
+    /// The service's clock: [`delay`] counts from it and [`Delay`] compares its
+    /// deadline with it. The system clock unless the service runs on a virtual one (a
+    /// driver over tokio returns tokio's clock, so paused time drives strait's timers).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The current environment's timer service, if its executor has one.
+fn current_service() -> Option<Arc<dyn TimerService>> {
+    crate::env::with_env(|env| env.executor.timer_service())
 }
 
 /// A portable timer: one thread per process waiting on a [`TimerTable`].
@@ -125,8 +136,19 @@ impl TimerService for FallbackTimer {
 /// Completes after `duration`; see [`Delay`]. A duration past what [`Instant`] can
 /// represent (such as `Duration::MAX`, "no deadline") saturates to a deadline decades
 /// ahead: the delay then ends only when its stop token stops.
+///
+/// The duration counts from the clock of the current environment's
+/// [`TimerService`] ([`TimerService::now`]), the system clock unless a driver provides
+/// a virtual one; outside every context, from the system clock.
 pub fn delay(duration: Duration) -> Delay {
-    delay_until(deadline_after(Instant::now(), duration))
+    match current_service() {
+        Some(service) => {
+            let mut delay = delay_until(deadline_after(service.now(), duration));
+            delay.service = Some(service);
+            delay
+        }
+        None => delay_until(deadline_after(Instant::now(), duration)),
+    }
 }
 
 /// `now + duration`, saturated: decades ahead when the sum does not fit in an `Instant`.
@@ -144,7 +166,9 @@ pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
     }
 }
 
-/// Completes at `deadline`; see [`Delay`].
+/// Completes at `deadline`, on the clock of the timer service that serves it (see
+/// [`TimerService::now`]; the system clock unless a driver provides a virtual one); see
+/// [`Delay`].
 pub fn delay_until(deadline: Instant) -> Delay {
     Delay {
         deadline,
@@ -195,7 +219,10 @@ impl Future for Delay {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // SAFETY: only `stop` is structurally pinned, and it is never moved once set.
         let this = unsafe { self.get_unchecked_mut() };
-        if Instant::now() >= this.deadline {
+        let service = this
+            .service
+            .get_or_insert_with(|| current_service().unwrap_or_else(|| FallbackTimer::global()));
+        if service.now() >= this.deadline {
             this.armed = None;
             return Poll::Ready(Ok(()));
         }
@@ -221,10 +248,7 @@ impl Future for Delay {
         // An entry fires only once its deadline passed, which the check above rules
         // out: with the same deadline and waker it is still armed.
         if !same_waker || this.armed != Some(this.deadline) {
-            let service = this.service.get_or_insert_with(|| {
-                crate::env::with_env(|env| env.executor.timer_service())
-                    .unwrap_or_else(|| FallbackTimer::global())
-            });
+            let service = this.service.as_ref().expect("resolved above");
             this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
             this.armed = Some(this.deadline);
         }
