@@ -29,9 +29,11 @@ const MIN_BLOCK: usize = 64;
 const CLASSES: usize = 6;
 /// Alignment of every pooled block.
 const BLOCK_ALIGN: usize = 16;
-/// Most blocks one thread keeps per class (a batch of spawns of one size class hits
-/// the local list this many times before touching the global pool's lock).
-pub(crate) const LOCAL_CAP: usize = 64;
+/// Most blocks one thread keeps per class. Larger lists save little once transfers
+/// move chains, and strand more blocks on threads that only free (a runtime's workers
+/// freeing tasks another thread spawned), which the spawning thread must then allocate
+/// anew.
+pub(crate) const LOCAL_CAP: usize = 32;
 /// Blocks moved to the global pool at once when a thread's list overflows.
 const SPILL: usize = LOCAL_CAP / 2;
 /// Most blocks the global pool keeps per class.
