@@ -151,6 +151,27 @@ impl ScheduledIo {
     /// Wakes every waiter of `dir` outside the lock, marking each as canceled first
     /// when `cancel`; returns whether any was waiting.
     fn wake(&self, dir: Interest, cancel: bool) -> bool {
+        // The common case: no one-shot operation pending, at most the stream's waker
+        // (no batch array to fill and drop on every readiness edge).
+        let stream = {
+            let mut w = lock(self.waiters(dir));
+            if w.entries.len() == w.free.len() {
+                let stream = w.stream.take();
+                if cancel && stream.is_some() {
+                    self.readiness.fetch_or(dir.cancel_bit(), Ordering::AcqRel);
+                }
+                Some(stream)
+            } else {
+                None
+            }
+        };
+        if let Some(stream) = stream {
+            let any = stream.is_some();
+            if let Some(waker) = stream {
+                waker.wake();
+            }
+            return any;
+        }
         let mut any = false;
         // Index 0 is the stream slot, `i + 1` entry `i`.
         let mut next = 0;
