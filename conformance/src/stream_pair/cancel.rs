@@ -24,20 +24,27 @@ pub(super) fn stop_cancels_pending_read<F: TransportFactory>(f: &F, s: &Steps) -
     with_pair(f, s, f.prompt() * 5, |mut a, mut b| async move {
         let mut buf = [0u8; 8];
         let op = with_stop_token(source.token(), b.read(&mut buf[..]));
+        // Promptness counts from the stop itself, not from spawning the stopper: its
+        // sleep and a slow thread start under load are not the stream's latency.
+        let stopped_at = std::sync::Arc::new(std::sync::OnceLock::new());
         let stopper = {
-            let source = source.clone();
+            let (source, stopped_at) = (source.clone(), stopped_at.clone());
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(30));
+                let _ = stopped_at.set(Instant::now());
                 source.request_stop();
             })
         };
-        let started = Instant::now();
         // Data arrives only well after the stop: a read that ignores the stop returns it.
         let read = async {
             let r = s
                 .bounded("pending read under stop", f.prompt() + LATE, op)
                 .await?;
-            Ok::<_, String>((r, started.elapsed()))
+            let done = Instant::now();
+            let took = stopped_at.get().map_or(Duration::ZERO, |at: &Instant| {
+                done.saturating_duration_since(*at)
+            });
+            Ok::<_, String>((r, took))
         };
         let late_write = async {
             let _ = strait_streams::delay(LATE).await;
