@@ -2,12 +2,19 @@
 //! stream. rustls's buffered connection does the protocol; this module moves bytes
 //! between it and the transport with strait's poll traits.
 //!
-//! Copies: the transport reads into rustls's receive buffer directly; a read copies
-//! decrypted bytes once from rustls into the caller's buffers; a write encrypts
-//! straight from the caller's buffers into a record (one copy). rustls's buffered API
-//! allocates one buffer per record each way (a sealed record; a decrypted record moved
-//! into its plaintext queue) — the documented allocation exception. Its unbuffered API
-//! would avoid both at the cost of owning every buffer here (later work).
+//! Copies (rustls 0.23): a write encrypts from the caller's buffers into a sealed
+//! record (one copy, several caller buffers filling one record), which goes to the
+//! transport from rustls's queue. The transport reads into rustls's receive buffer
+//! directly and records are decrypted in place, but rustls then moves each decrypted
+//! record into its plaintext queue (a copy and an allocation inside rustls) before a
+//! read copies it into the caller's buffers. rustls's buffered API thus allocates one
+//! buffer per record each way — the documented allocation exception.
+//!
+//! Its unbuffered API does not do better in 0.23: reads go through the same plaintext
+//! queue (`ReadTraffic::next_record` pops it; in-place decryption is a rustls TODO), and
+//! `WriteTraffic::encrypt` seals each record into a fresh buffer and copies it into the
+//! caller's (two copies and an allocation per record). One copy each way needs rustls's
+//! in-place unbuffered decryption; until then the buffered API is the cheaper engine.
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
