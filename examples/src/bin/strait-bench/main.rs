@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `tls`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
