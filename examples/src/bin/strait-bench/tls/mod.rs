@@ -17,7 +17,8 @@
 //! - idle memory: N handshaken connections (one 4-byte exchange each way) held open;
 //!   live heap bytes (glibc `mallinfo2`: in-use arena and mmap bytes, every thread) per
 //!   client+server pair, sockets and runtime registrations included; the bare TCP
-//!   pairs of each runtime are listed beside them.
+//!   pairs of each runtime are listed beside them, and a second row pairs the TLS
+//!   share (TLS pair less the same runtime's bare TCP pair).
 
 mod peer_tokio;
 mod strait;
@@ -253,6 +254,33 @@ fn idle_memory(report: &mut Report, n: usize) {
         .subject("tokio bare TCP", move |_| value(Idle::TokioTcp))
         .pair(STRAIT, TOKIO)
         .run(report);
+    // The TLS share: each stack's TLS pairs less its bare TCP pairs, round by round.
+    let share = format!("idle memory, TLS share ({n} connections)");
+    for (tls, tcp, name) in [
+        (STRAIT, "strait-native bare TCP", STRAIT),
+        (TOKIO, "tokio bare TCP", TOKIO),
+    ] {
+        let rounds = |subject: &str| {
+            report
+                .records
+                .iter()
+                .find(|r| r.scenario == scenario && r.subject == subject)
+                .map(|r| r.rounds.clone())
+        };
+        if let (Some(with), Some(without)) = (rounds(tls), rounds(tcp)) {
+            let diff = with.iter().zip(&without).map(|(a, b)| a - b).collect();
+            report.push_rounds(
+                SUITE,
+                &share,
+                name,
+                "live heap per client+server pair less bare TCP",
+                "bytes",
+                Better::Lower,
+                diff,
+            );
+        }
+    }
+    report.add_pair(SUITE, &share, STRAIT, TOKIO);
 }
 
 #[derive(Clone, Copy)]
