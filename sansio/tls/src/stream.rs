@@ -53,7 +53,9 @@ const MAX_IOV: usize = 16;
 pub struct TlsStream<S> {
     io: S,
     conn: Connection,
-    error: Option<TlsError>,
+    /// The failure every later operation repeats (boxed: rare, and an idle stream
+    /// stays smaller).
+    error: Option<Box<TlsError>>,
     handshake_done: bool,
     /// `close_notify` queued: writes fail with `BrokenPipe`.
     write_closed: bool,
@@ -134,13 +136,13 @@ impl<S: Stream + Unpin> TlsStream<S> {
 
     fn check_failed(&self) -> io::Result<()> {
         match &self.error {
-            Some(err) => Err(err.clone().into()),
+            Some(err) => Err(TlsError::clone(err).into()),
             None => Ok(()),
         }
     }
 
     fn fail(&mut self, err: TlsError) -> io::Error {
-        self.error = Some(err.clone());
+        self.error = Some(Box::new(err.clone()));
         err.into()
     }
 
