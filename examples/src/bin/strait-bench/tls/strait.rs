@@ -4,8 +4,9 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use futures_lite::future::zip;
 use strait_native::{IoContext, TcpListener, TcpStream};
-use strait_streams::{read_exact, when_all, write_all, ReadStreamExt, WriteStreamExt};
+use strait_streams::{read_exact, write_all, ReadStreamExt, WriteStreamExt};
 use strait_tls::{ClientContext, ServerContext, TlsStream};
 
 use super::{check_resumption, live_heap_bytes, per_pair, Configs, LOOPBACK, SERVER_NAME};
@@ -24,7 +25,8 @@ fn contexts(cfg: &Configs) -> (ClientContext, ServerContext) {
 
 async fn tcp_pair(ctx: &IoContext, listener: &TcpListener) -> io::Result<(TcpStream, TcpStream)> {
     let addr = listener.local_addr()?;
-    let (c, (s, _)) = when_all((TcpStream::connect(ctx, addr), listener.accept())).await?;
+    let (c, s) = zip(TcpStream::connect(ctx, addr), listener.accept()).await;
+    let (c, (s, _)) = (c?, s?);
     tune(&c)?;
     tune(&s)?;
     Ok((c, s))
@@ -66,7 +68,9 @@ async fn connect(
         write_all(&mut tls, &b"x"[..]).await?;
         Ok::<_, io::Error>(tls)
     };
-    when_all((client, server)).await
+    // The same join as the tokio side (`futures_lite::future::zip`).
+    let (c, s) = zip(client, server).await;
+    Ok((c?, s?))
 }
 
 /// Sequential connections until `budget` passes; handshakes per second.
@@ -127,8 +131,9 @@ pub fn throughput(cfg: &Configs, budget: Duration, chunk: usize) -> io::Result<f
                 }
             }
         };
-        let ((), total) = when_all((send, receive)).await?;
-        Ok(total as f64 / start.elapsed().as_secs_f64())
+        let (sent, total) = zip(send, receive).await;
+        sent?;
+        Ok(total? as f64 / start.elapsed().as_secs_f64())
     })
 }
 
