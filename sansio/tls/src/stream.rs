@@ -15,6 +15,11 @@
 //! `WriteTraffic::encrypt` seals each record into a fresh buffer and copies it into the
 //! caller's (two copies and an allocation per record). One copy each way needs rustls's
 //! in-place unbuffered decryption; until then the buffered API is the cheaper engine.
+//! rustls 0.24 (in development) has it: after the handshake a `SplitConnection` gives a
+//! `ReceiveTraffic` that decrypts records in place in an input buffer we own
+//! (`ReceivedApplicationData::data()` borrows it: one copy into the caller's buffers,
+//! then `into_next()` discards) and a `SendTraffic` that seals the caller's bytes
+//! straight into an output `Vec` we own and reuse (one copy, no allocation per record).
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
