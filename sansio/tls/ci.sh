@@ -44,7 +44,7 @@ for _ in $(seq 50); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     sleep 0.1
 done
-https_get=target/debug/https-get
+https_get="${CARGO_TARGET_DIR:-target}/debug/https-get"
 "$https_get" "https://localhost:$port/" --cafile "$work/ca.pem" \
     --resolve "127.0.0.1:$port" >"$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
 grep -q "^TLS: Tls13, TLS13_.*, ALPN http/1.1$" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
