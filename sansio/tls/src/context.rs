@@ -13,6 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::error::ConfigError;
+use crate::session::{ClientSessionCache, ServerSessionCache, TicketKeys};
 
 /// The crypto provider every context uses: rustls's `ring` provider.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -216,6 +217,30 @@ pub enum ServerVerification {
     DangerAcceptAnyCertificate,
 }
 
+impl ServerVerification {
+    /// Builds the verifier now, once: contexts built from clones of the result share
+    /// it. Needed for a [`ClientSessionCache`] shared by several contexts, because
+    /// rustls resumes a session only under the very verifier that checked it (a
+    /// session vouched for by one trust policy is never resumed under another).
+    /// [`Custom`](Self::Custom) is returned as it is.
+    pub fn shared(self) -> Result<Self, ConfigError> {
+        Ok(match self {
+            Self::Full(roots) => Self::Custom(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots.store),
+                    provider(),
+                )
+                .build()
+                .map_err(|e| ConfigError::BadRoot(e.to_string()))?,
+            ),
+            Self::DangerAcceptAnyCertificate => Self::Custom(Arc::new(AcceptAnyCertificate {
+                algorithms: provider().signature_verification_algorithms,
+            })),
+            custom @ Self::Custom(_) => custom,
+        })
+    }
+}
+
 /// Whether and how a server asks clients for certificates.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -280,6 +305,7 @@ impl ClientContext {
             versions: vec![TlsVersion::Tls13, TlsVersion::Tls12],
             sni: true,
             resumption: true,
+            session_cache: None,
             key_log: false,
             suites: Vec::new(),
         }
@@ -313,6 +339,7 @@ pub struct ClientContextBuilder {
     versions: Vec<TlsVersion>,
     sni: bool,
     resumption: bool,
+    session_cache: Option<ClientSessionCache>,
     key_log: bool,
     suites: Vec<CipherSuite>,
 }
@@ -349,9 +376,23 @@ impl ClientContextBuilder {
         self
     }
 
-    /// Whether to cache sessions and resume them (tickets, default: yes).
+    /// Whether to cache sessions and resume them (tickets, default: yes). Each context
+    /// has its own cache (256 sessions) unless [`session_cache`](Self::session_cache)
+    /// gives a shared one.
     pub fn resumption(mut self, enabled: bool) -> Self {
         self.resumption = enabled;
+        self
+    }
+
+    /// Caches sessions in `cache`, shared with the other contexts built with it: a
+    /// session one of them made resumes from any of them, on any thread, when they
+    /// verify servers with one [shared](ServerVerification::shared) verifier and
+    /// present no client certificate (rustls resumes a session only under the
+    /// verifier and the client identity it was made with; a context presenting a
+    /// certificate resumes its own sessions). Ignored when
+    /// [`resumption`](Self::resumption) is off.
+    pub fn session_cache(mut self, cache: ClientSessionCache) -> Self {
+        self.session_cache = Some(cache);
         self
     }
 
@@ -377,14 +418,19 @@ impl ClientContextBuilder {
                     algorithms: provider().signature_verification_algorithms,
                 })),
         };
-        let mut config = match self.identity {
-            Some(id) => builder.with_client_auth_cert(id.chain, id.key)?,
-            None => builder.with_no_client_auth(),
+        let mut config = match (self.identity, &self.session_cache) {
+            (Some(id), _) => builder.with_client_auth_cert(id.chain, id.key)?,
+            // Contexts sharing a cache share the "no certificate" answer too: rustls
+            // resumes only under the same one.
+            (None, Some(cache)) => builder.with_client_cert_resolver(cache.no_client_cert.clone()),
+            (None, None) => builder.with_no_client_auth(),
         };
         config.alpn_protocols = self.alpn;
         config.enable_sni = self.sni;
         if !self.resumption {
             config.resumption = rustls::client::Resumption::disabled();
+        } else if let Some(cache) = self.session_cache {
+            config.resumption = rustls::client::Resumption::store(cache.store);
         }
         if self.key_log {
             config.key_log = Arc::new(rustls::KeyLogFile::new());
@@ -410,6 +456,8 @@ impl ServerContext {
             alpn: Vec::new(),
             versions: vec![TlsVersion::Tls13, TlsVersion::Tls12],
             tickets: true,
+            ticket_keys: None,
+            session_cache: None,
             key_log: false,
             suites: Vec::new(),
         }
@@ -434,6 +482,8 @@ pub struct ServerContextBuilder {
     alpn: Vec<Vec<u8>>,
     versions: Vec<TlsVersion>,
     tickets: bool,
+    ticket_keys: Option<TicketKeys>,
+    session_cache: Option<ServerSessionCache>,
     key_log: bool,
     suites: Vec<CipherSuite>,
 }
@@ -472,6 +522,24 @@ impl ServerContextBuilder {
         self
     }
 
+    /// Seals tickets with `keys`, shared with the other contexts built with them: a
+    /// ticket one of them issued resumes through any of them. Implies
+    /// [`session_tickets`](Self::session_tickets)`(true)`; without it each context
+    /// has keys of its own.
+    pub fn ticket_keys(mut self, keys: TicketKeys) -> Self {
+        self.tickets = true;
+        self.ticket_keys = Some(keys);
+        self
+    }
+
+    /// Keeps sessions resumable by id (TLS 1.2 without tickets, TLS 1.3 with tickets
+    /// off) in `cache`, shared with the other contexts built with it. Without it each
+    /// context has its own cache of 256 sessions.
+    pub fn session_cache(mut self, cache: ServerSessionCache) -> Self {
+        self.session_cache = Some(cache);
+        self
+    }
+
     /// Whether to log session secrets to the file named by `SSLKEYLOGFILE`.
     pub fn key_log(mut self, enabled: bool) -> Self {
         self.key_log = enabled;
@@ -507,8 +575,13 @@ impl ServerContextBuilder {
         };
         let mut config = builder.with_single_cert(self.identity.chain, self.identity.key)?;
         config.alpn_protocols = self.alpn;
-        if self.tickets {
+        if let Some(keys) = self.ticket_keys {
+            config.ticketer = keys.ticketer;
+        } else if self.tickets {
             config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+        }
+        if let Some(cache) = self.session_cache {
+            config.session_storage = cache.store;
         }
         if self.key_log {
             config.key_log = Arc::new(rustls::KeyLogFile::new());

@@ -14,6 +14,9 @@
 //! Configuration lives in a context built once: [`ClientContext`] (trust roots,
 //! verification, client certificate, ALPN, SNI, versions, resumption, key logging) and
 //! [`ServerContext`] (identity, client authentication, ALPN, versions, tickets).
+//! Session state can be shared between contexts and threads: a
+//! [`ClientSessionCache`] on clients, [`TicketKeys`] and a [`ServerSessionCache`] on
+//! servers.
 //! Failures are typed: [`TlsError`] says what failed (expired, wrong host, unknown
 //! issuer, an alert from the peer, truncation), [`ConfigError`] what was wrong with a
 //! configuration.
@@ -63,6 +66,7 @@
 
 mod context;
 mod error;
+mod session;
 mod stream;
 
 pub use context::{
@@ -71,4 +75,5 @@ pub use context::{
 };
 pub use error::{AlertDescription, ConfigError, TlsError};
 pub use rustls;
+pub use session::{ClientSessionCache, ServerSessionCache, TicketKeys};
 pub use stream::{Handshake, TlsStream};

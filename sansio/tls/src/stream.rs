@@ -2,12 +2,24 @@
 //! stream. rustls's buffered connection does the protocol; this module moves bytes
 //! between it and the transport with strait's poll traits.
 //!
-//! Copies: the transport reads into rustls's receive buffer directly; a read copies
-//! decrypted bytes once from rustls into the caller's buffers; a write encrypts
-//! straight from the caller's buffers into a record (one copy). rustls's buffered API
-//! allocates one buffer per record each way (a sealed record; a decrypted record moved
-//! into its plaintext queue) — the documented allocation exception. Its unbuffered API
-//! would avoid both at the cost of owning every buffer here (later work).
+//! Copies (rustls 0.23): a write encrypts from the caller's buffers into a sealed
+//! record (one copy, several caller buffers filling one record), which goes to the
+//! transport from rustls's queue. The transport reads into rustls's receive buffer
+//! directly and records are decrypted in place, but rustls then moves each decrypted
+//! record into its plaintext queue (a copy and an allocation inside rustls) before a
+//! read copies it into the caller's buffers. rustls's buffered API thus allocates one
+//! buffer per record each way — the documented allocation exception.
+//!
+//! Its unbuffered API does not do better in 0.23: reads go through the same plaintext
+//! queue (`ReadTraffic::next_record` pops it; in-place decryption is a rustls TODO), and
+//! `WriteTraffic::encrypt` seals each record into a fresh buffer and copies it into the
+//! caller's (two copies and an allocation per record). One copy each way needs rustls's
+//! in-place unbuffered decryption; until then the buffered API is the cheaper engine.
+//! rustls 0.24 (in development) has it: after the handshake a `SplitConnection` gives a
+//! `ReceiveTraffic` that decrypts records in place in an input buffer we own
+//! (`ReceivedApplicationData::data()` borrows it: one copy into the caller's buffers,
+//! then `into_next()` discards) and a `SendTraffic` that seals the caller's bytes
+//! straight into an output `Vec` we own and reuse (one copy, no allocation per record).
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
@@ -46,7 +58,9 @@ const MAX_IOV: usize = 16;
 pub struct TlsStream<S> {
     io: S,
     conn: Connection,
-    error: Option<TlsError>,
+    /// The failure every later operation repeats (boxed: rare, and an idle stream
+    /// stays smaller).
+    error: Option<Box<TlsError>>,
     handshake_done: bool,
     /// `close_notify` queued: writes fail with `BrokenPipe`.
     write_closed: bool,
@@ -127,13 +141,13 @@ impl<S: Stream + Unpin> TlsStream<S> {
 
     fn check_failed(&self) -> io::Result<()> {
         match &self.error {
-            Some(err) => Err(err.clone().into()),
+            Some(err) => Err(TlsError::clone(err).into()),
             None => Ok(()),
         }
     }
 
     fn fail(&mut self, err: TlsError) -> io::Error {
-        self.error = Some(err.clone());
+        self.error = Some(Box::new(err.clone()));
         err.into()
     }
 

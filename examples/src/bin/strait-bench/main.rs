@@ -12,10 +12,11 @@ mod erasure;
 mod harness;
 mod net;
 mod spawn;
+mod tls;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "tls"];
 
 fn usage() -> ! {
     eprintln!(
@@ -58,6 +59,7 @@ fn main() {
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
                 "net" => net::run(&mut report),
+                "tls" => tls::run(&mut report),
                 _ => unreachable!(),
             }
         }
