@@ -1,22 +1,29 @@
-//! [`AsyncIoTimer`]: async-io's timers as the strait [`TimerService`], so `delay` and
-//! `timeout` in strait code on smol (or async-std) wait on async-io's reactor.
+//! [`AsyncIoTimer`]: a timer on async-io's reactor as the strait [`TimerService`], so
+//! `delay` and `timeout` in strait code on smol (or async-std) wait on the reactor that
+//! runs the program's sockets.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use async_io::Timer;
 use strait_streams::driver::{TimerKey, TimerService, TimerTable};
 
-/// A [`TimerService`] on async-io's reactor: one driver task sleeping on one
-/// [`async_io::Timer`] until the earliest deadline of a [`TimerTable`].
+/// A [`TimerService`] on async-io's reactor: one driver task sleeping until the earliest
+/// deadline of a [`TimerTable`].
 ///
 /// A `delay` or `timeout` adds an entry to the table (its storage is reused, so steady
 /// state allocates nothing) and, when it became the earliest deadline, wakes the driver,
-/// which moves its one `Timer` (`Timer::set_at`). There is no `Timer` per delay. Due
-/// entries are woken on the driver's thread.
+/// which moves its one kernel timer. Due entries are woken on the driver's thread.
+///
+/// On Linux the driver's timer is a `timerfd` registered with async-io's reactor like
+/// a socket. async-io's own [`Timer`](async_io::Timer) is not used there: while one is
+/// armed, every turn of async-io's reactor allocates (it splits its timer map on each
+/// turn), which would put an allocation on every I/O wake-up of the program. Elsewhere,
+/// or if `timerfd_create` fails, the driver uses one `async_io::Timer`, moved with
+/// `set_at`.
 ///
 /// The driver is a future ([`TimerDriver`]) that the caller spawns on the executor whose
 /// tasks use the service; [`SmolExecutor`](crate::SmolExecutor) and
@@ -63,7 +70,7 @@ impl AsyncIoTimer {
         let shared = Arc::new(Shared::default());
         let driver = TimerDriver {
             shared: shared.clone(),
-            timer: Timer::never(),
+            clock: Clock::new(),
             armed: None,
         };
         (Arc::new(AsyncIoTimer { shared }), driver)
@@ -79,8 +86,8 @@ impl AsyncIoTimer {
 #[must_use = "the timer fires nothing unless its driver is spawned"]
 pub struct TimerDriver {
     shared: Arc<Shared>,
-    timer: Timer,
-    /// The deadline `timer` is set to, if any.
+    clock: Clock,
+    /// The deadline the clock is set to, if any.
     armed: Option<Instant>,
 }
 
@@ -109,14 +116,125 @@ impl Future for TimerDriver {
             };
             drop(state);
             if this.armed != Some(next) {
-                this.timer.set_at(next);
+                this.clock.set(next);
                 this.armed = Some(next);
             }
-            if Pin::new(&mut this.timer).poll(cx).is_pending() {
+            if this.clock.poll_fired(cx).is_pending() {
                 return Poll::Pending;
             }
-            // Fired (async-io's clock is `Instant` too): what is due now pops above.
+            // Fired: what is due now pops above; the clock is re-armed for the rest.
             this.armed = None;
+        }
+    }
+}
+
+/// The driver's one kernel timer.
+enum Clock {
+    #[cfg(target_os = "linux")]
+    TimerFd(async_io::Async<timerfd::TimerFd>),
+    AsyncIo(async_io::Timer),
+}
+
+impl Clock {
+    fn new() -> Clock {
+        #[cfg(target_os = "linux")]
+        if let Ok(fd) = timerfd::TimerFd::new().and_then(async_io::Async::new) {
+            return Clock::TimerFd(fd);
+        }
+        Clock::AsyncIo(async_io::Timer::never())
+    }
+
+    fn set(&mut self, deadline: Instant) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Clock::TimerFd(fd) => {
+                if fd.get_ref().set(deadline).is_err() {
+                    self.fall_back(deadline);
+                }
+            }
+            Clock::AsyncIo(timer) => timer.set_at(deadline),
+        }
+    }
+
+    /// Ready once the deadline last set has passed.
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Clock::TimerFd(fd) => loop {
+                match fd.get_ref().take_expirations() {
+                    Ok(()) => return Poll::Ready(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // Report it fired: the driver re-reads the clock and re-arms.
+                    Err(_) => return Poll::Ready(()),
+                }
+                match fd.poll_readable(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+            Clock::AsyncIo(timer) => Pin::new(timer).poll(cx).map(drop),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn fall_back(&mut self, deadline: Instant) {
+        *self = Clock::AsyncIo(async_io::Timer::at(deadline));
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod timerfd {
+    //! A monotonic, non-blocking `timerfd`.
+
+    use std::io;
+    use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+    use std::time::{Duration, Instant};
+
+    use rustix::time::{
+        timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+        TimerfdTimerFlags, Timespec,
+    };
+
+    pub(super) struct TimerFd(OwnedFd);
+
+    impl TimerFd {
+        pub(super) fn new() -> io::Result<TimerFd> {
+            let flags = TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC;
+            Ok(TimerFd(timerfd_create(TimerfdClockId::Monotonic, flags)?))
+        }
+
+        /// Arms the timer for `deadline` (relative: `Instant` does not expose its
+        /// clock). A deadline already past fires at once (a zero value would disarm).
+        pub(super) fn set(&self, deadline: Instant) -> io::Result<()> {
+            let after = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_nanos(1));
+            let value = Itimerspec {
+                it_interval: Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: Timespec {
+                    tv_sec: after.as_secs().try_into().unwrap_or(i64::MAX),
+                    tv_nsec: after.subsec_nanos().into(),
+                },
+            };
+            timerfd_settime(&self.0, TimerfdTimerFlags::empty(), &value)?;
+            Ok(())
+        }
+
+        /// Consumes the expiration count; `WouldBlock` if the timer has not fired.
+        pub(super) fn take_expirations(&self) -> io::Result<()> {
+            let mut count = [0u8; 8];
+            rustix::io::read(&self.0, &mut count)?;
+            Ok(())
+        }
+    }
+
+    impl AsFd for TimerFd {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.0.as_fd()
         }
     }
 }
