@@ -3,10 +3,11 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `all`. Progress goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
+mod adapters;
 mod alloc;
 mod erasure;
 mod harness;
@@ -15,7 +16,7 @@ mod spawn;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "adapters"];
 
 fn usage() -> ! {
     eprintln!(
@@ -58,6 +59,7 @@ fn main() {
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
                 "net" => net::run(&mut report),
+                "adapters" => adapters::run(&mut report),
                 _ => unreachable!(),
             }
         }
