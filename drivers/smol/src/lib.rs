@@ -47,6 +47,42 @@
 //! })
 //! .unwrap();
 //! ```
+//!
+//! # Serving HTTP/1.1 on smol
+//! An accepted [`TcpStream`] is a strait stream, so `strait_http1::io::serve_connection`
+//! takes it as it is; each connection is one smol task spawned through the executor:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use http::{HeaderMap, StatusCode};
+//! use strait_http1::io::{serve_connection, Exchange};
+//! use strait_smol::{SmolExecutor, TcpListener, TcpStream};
+//! use strait_streams::{read_to_end, write_all, VecBuffer};
+//!
+//! async fn hello(ex: &mut Exchange<'_, TcpStream>) -> std::io::Result<()> {
+//!     ex.respond(StatusCode::OK, &HeaderMap::new(), b"hello").await
+//! }
+//!
+//! let smol = Arc::new(async_executor::Executor::new());
+//! let executor = SmolExecutor::new(&smol);
+//! executor.block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+//!     let (conn, _) = listener.accept().await?;
+//!     let server = strait_streams::spawn(async move {
+//!         serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| hello(ex).await)
+//!             .await
+//!             .map(drop)
+//!     });
+//!     write_all(&mut client, "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+//!     let mut response = Vec::new();
+//!     read_to_end(&mut client, VecBuffer::new(&mut response, 4096)).await?;
+//!     assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//!     assert!(response.ends_with(b"hello"));
+//!     server.await.unwrap()
+//! })
+//! .unwrap();
+//! ```
 
 mod executor;
 mod io;
