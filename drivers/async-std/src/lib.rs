@@ -10,6 +10,7 @@
 //! | sockets | [`TcpStream`], [`TcpListener`], [`UnixStream`], [`UnixListener`] | async-std sockets that are strait streams, with a real half-close |
 //! | I/O both ways | [`FromFuturesIo`], [`FuturesIo`], [`FuturesSocket`] (from strait-smol) | any futures-io type as a strait stream and back |
 //! | execution | [`AsyncStdExecutor`] | async-std's global executor as a strait executor: one async-std task per strait spawn |
+//! | local tasks | [`LocalExecutor`] (from strait-smol) | `!Send` strait tasks on one thread |
 //! | timers | [`AsyncIoTimer`] (from strait-smol) | async-io's reactor behind `delay` and `timeout` |
 //!
 //! # The missing FIN
@@ -20,8 +21,9 @@
 //! behaviour it replaces.
 //!
 //! # Local tasks
-//! async-std spawns `!Send` tasks only behind its `unstable` feature; run them on
-//! [`strait_smol::LocalExecutor`], which works on any thread.
+//! async-std spawns `!Send` tasks only behind its `unstable` feature; [`LocalExecutor`]
+//! (strait-smol's, re-exported) runs `!Send` strait tasks on the calling thread over
+//! the same async-io reactor that async-std uses.
 //!
 //! ```
 //! use std::time::Duration;
@@ -55,4 +57,6 @@ pub use executor::{AsyncStdExecutor, AsyncStdSpawner};
 pub use net::{TcpListener, TcpStream};
 #[cfg(unix)]
 pub use net::{UnixListener, UnixStream};
-pub use strait_smol::{AsyncIoTimer, FromFuturesIo, FuturesIo, FuturesSocket, InEnv};
+pub use strait_smol::{
+    AsyncIoTimer, FromFuturesIo, FuturesIo, FuturesSocket, InEnv, LocalExecutor,
+};

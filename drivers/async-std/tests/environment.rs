@@ -128,3 +128,25 @@ fn allocation_budget() {
         );
     });
 }
+
+#[test]
+fn local_tasks_run_beside_async_std() {
+    let _gate = gate();
+    let smol = std::rc::Rc::new(async_executor::LocalExecutor::new());
+    let local = strait_async_std::LocalExecutor::new(&smol);
+    let shared = std::rc::Rc::new(std::cell::Cell::new(0));
+    let s = shared.clone();
+    let task = local.spawn_local(async move {
+        // An async-std socket inside a `!Send` strait task.
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let mut client = TcpStream::connect(listener.local_addr()?).await?;
+        let (mut server, _) = listener.accept().await?;
+        write_all(&mut client, "x").await?;
+        let mut buf = [0u8; 1];
+        read_exact(&mut server, &mut buf[..]).await?;
+        s.set(s.get() + 1); // `Rc` across awaits
+        std::io::Result::Ok(buf[0])
+    });
+    assert_eq!(local.block_on(task).unwrap().unwrap(), b'x');
+    assert_eq!(shared.get(), 1);
+}

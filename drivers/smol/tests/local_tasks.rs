@@ -59,3 +59,24 @@ fn a_wake_from_another_thread_reaches_a_local_task() {
     assert_eq!(n, 1);
     assert_eq!(timer.scheduled(), 0);
 }
+
+#[test]
+fn dropping_the_smol_local_executor_aborts_its_tasks_on_its_thread() {
+    let smol = Rc::new(async_executor::LocalExecutor::new());
+    let executor = LocalExecutor::new(&smol);
+    let never = Arc::new(AsyncEvent::new());
+    let n = never.clone();
+    let task = executor.spawn_local(async move {
+        let _not_send = Rc::new(());
+        n.wait().await
+    });
+    // Let it start and park.
+    executor.block_on(strait_streams::yield_now());
+    drop(executor);
+    drop(smol);
+    // The runner went with the smol executor: the queue is closed, so a wake now
+    // aborts the task here, on its thread.
+    never.set();
+    let joined = strait_streams::RunLoop::new().block_on(task);
+    assert!(joined.unwrap_err().is_aborted());
+}
