@@ -211,6 +211,29 @@ impl TransportFactory for TcpThroughFuturesIo {
 
 strait_conformance::stream_pair_suite!(tcp_through_futures_io, super::TcpThroughFuturesIo);
 
+/// A smol Unix socket made a strait stream, exposed as futures-io, and adapted back.
+struct UnixThroughFuturesIo;
+
+impl TransportFactory for UnixThroughFuturesIo {
+    type Client = FromFuturesIo<FuturesIo<strait_smol::UnixStream>>;
+    type Server = FromFuturesIo<FuturesIo<strait_smol::UnixStream>>;
+    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
+        let (a, b) = strait_smol::UnixStream::pair()?;
+        Ok((
+            FromFuturesIo::new(FuturesIo::new(a)),
+            FromFuturesIo::new(FuturesIo::new(b)),
+        ))
+    }
+    fn allocation_exception(&self) -> Option<&'static str> {
+        Some(ASYNC_IO_WAKE)
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        block_on(f)
+    }
+}
+
+strait_conformance::stream_pair_suite!(unix_through_futures_io, super::UnixThroughFuturesIo);
+
 /// The executor suite on the adapter: spawns become smol tasks, strands post to the
 /// adapter's queue.
 struct Executor;
