@@ -18,7 +18,7 @@ struct Server {
 impl Server {
     fn start(binary: &str) -> Server {
         let mut child = Command::new(binary)
-            .args(["127.0.0.1:0", "--idle-ms", "400", "--max-line", "64"])
+            .args(["127.0.0.1:0", "--idle-ms", "1000", "--max-line", "64"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
