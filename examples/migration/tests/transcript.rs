@@ -93,7 +93,7 @@ fn transcript(binary: &str) -> Vec<String> {
     log.push(format!("d< {:?}", d.reply().unwrap()));
     log.push(format!("d end: {:?}", d.reply().unwrap()));
     assert!(
-        started.elapsed() >= Duration::from_millis(300),
+        started.elapsed() >= Duration::from_millis(800),
         "{binary}: idle too soon"
     );
 
