@@ -49,7 +49,12 @@ impl AsyncStdExecutor {
 
     /// Runs `future` on this thread (`async_std::task::block_on`) with this executor's
     /// environment published around each poll.
+    ///
+    /// # Panics
+    /// When called inside a task of a strait executor running on this thread (blocking
+    /// there stalls that executor and can deadlock; `.await` instead).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        strait_streams::driver::assert_not_in_task("AsyncStdExecutor::block_on");
         async_std::task::block_on(self.inner.in_env(future))
     }
 }

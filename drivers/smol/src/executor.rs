@@ -12,6 +12,7 @@ use strait_streams::driver::{enter_env, ForeignTask, TimerService};
 use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 
 use crate::posts::PostQueue;
+use crate::running::{self, Running};
 use crate::timer::AsyncIoTimer;
 
 /// A runtime's spawn function: what [`ForeignExecutor`] needs of a runtime.
@@ -54,7 +55,6 @@ impl<S: Spawn> ForeignExecutor<S> {
     /// runner and the timer driver.
     pub fn with_spawner(spawner: S) -> Self {
         let posts = PostQueue::new(None);
-        spawner.spawn(posts.clone().runner());
         let (timer, driver) = AsyncIoTimer::new();
         spawner.spawn(driver);
         let adapter = Arc::new(Adapter {
@@ -63,6 +63,9 @@ impl<S: Spawn> ForeignExecutor<S> {
             timer,
             work: AtomicUsize::new(0),
         });
+        // Posted runnables are this executor's tasks too, while the runner runs them.
+        let runner = Running::new(running::id(&*adapter), adapter.posts.clone().runner());
+        adapter.spawner.spawn(runner);
         ForeignExecutor {
             executor: AnyExecutor::from_arc(adapter.clone()),
             adapter,
@@ -135,7 +138,13 @@ impl<S: Spawn> Executor for Adapter<S> {
     }
 
     fn spawn_task(&self, task: Runnable) {
-        self.spawner.spawn(ForeignTask::new(task));
+        self.spawner
+            .spawn(Running::new(running::id(self), ForeignTask::new(task)));
+    }
+
+    /// `true` inside a poll of one of this executor's tasks.
+    fn running_in_this_thread(&self) -> bool {
+        running::is_running(running::id(self))
     }
 
     fn on_work_started(&self) {
@@ -215,8 +224,11 @@ impl ForeignExecutor<SmolSpawner> {
     /// around each poll of `future`.
     ///
     /// # Panics
-    /// If the smol executor was dropped.
+    /// If the smol executor was dropped, or when called inside a task of a strait
+    /// executor running on this thread (blocking there stalls that executor and can
+    /// deadlock; `.await` instead).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        strait_streams::driver::assert_not_in_task("SmolExecutor::block_on");
         async_io::block_on(self.run(future))
     }
 

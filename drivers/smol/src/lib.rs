@@ -89,6 +89,7 @@ mod io;
 mod local;
 mod net;
 mod posts;
+mod running;
 mod timer;
 
 pub use executor::{ForeignExecutor, InEnv, SmolExecutor, SmolSpawner, Spawn};

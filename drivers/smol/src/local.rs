@@ -10,6 +10,7 @@ use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 
 use crate::executor::InEnv;
 use crate::posts::PostQueue;
+use crate::running::{self, Running};
 use crate::timer::AsyncIoTimer;
 
 /// A strait executor whose tasks all run on one thread, inside a smol
@@ -54,14 +55,17 @@ impl LocalExecutor {
     /// its post runner and timer driver there.
     pub fn new(smol: &Rc<async_executor::LocalExecutor<'static>>) -> LocalExecutor {
         let posts = PostQueue::new(Some(std::thread::current().id()));
-        smol.spawn(posts.clone().runner()).detach();
         let (timer, driver) = AsyncIoTimer::new();
         smol.spawn(driver).detach();
+        let adapter = Arc::new(LocalAdapter {
+            posts,
+            timer: timer.clone(),
+        });
+        // Every task of this executor runs inside the runner.
+        let runner = Running::new(running::id(&*adapter), adapter.posts.clone().runner());
+        smol.spawn(runner).detach();
         LocalExecutor {
-            executor: AnyExecutor::new(LocalAdapter {
-                posts,
-                timer: timer.clone(),
-            }),
+            executor: AnyExecutor::from_arc(adapter),
             smol: smol.clone(),
             timer,
         }
@@ -108,7 +112,11 @@ impl LocalExecutor {
 
     /// Runs `future` to completion on this thread, running the local executor's tasks
     /// and async-io's reactor meanwhile, with this executor's environment published.
+    ///
+    /// # Panics
+    /// When called inside a task of a strait executor running on this thread.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        strait_streams::driver::assert_not_in_task("LocalExecutor::block_on");
         async_io::block_on(self.smol.run(self.in_env(future)))
     }
 
@@ -131,6 +139,11 @@ impl Executor for LocalAdapter {
 
     fn timer_service(&self) -> Option<Arc<dyn TimerService>> {
         Some(self.timer.clone())
+    }
+
+    /// `true` inside a poll of one of this executor's tasks.
+    fn running_in_this_thread(&self) -> bool {
+        running::is_running(running::id(self))
     }
 }
 

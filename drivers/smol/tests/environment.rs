@@ -157,3 +157,26 @@ fn dropping_the_smol_executor_aborts_strait_tasks() {
         .unwrap_err()
         .is_aborted());
 }
+
+#[test]
+fn block_on_inside_a_task_is_refused() {
+    let (_smol, executor) = runtime();
+    let inner = executor.clone();
+    let task = executor.spawn(async move {
+        // Blocking a smol worker inside a strait task would stall its other tasks.
+        inner.block_on(async {});
+    });
+    let err = executor.block_on(task).unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    // Outside any task, the same call is fine.
+    executor.block_on(async {});
+}
+
+#[test]
+fn the_executor_knows_when_it_runs_on_this_thread() {
+    let (_smol, executor) = runtime();
+    let ex = executor.executor();
+    assert!(!ex.running_in_this_thread());
+    let inside = executor.spawn(async { env().executor().running_in_this_thread() });
+    assert!(executor.block_on(inside).unwrap());
+}
