@@ -5,6 +5,7 @@
 //! vectored (`smol::net::TcpStream`'s `AsyncRead` reads one buffer at a time), and
 //! `shutdown` is `shutdown(Write)`.
 
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
@@ -19,23 +20,32 @@ use crate::io::write_after_shutdown;
 
 /// Defines a strait stream over an async-io socket: vectored reads and writes tried
 /// first, then a wait for readiness; a real `shutdown(Write)`.
+///
+/// The waits are async-io's `Readable`/`Writable` futures, kept across polls as
+/// `smol::net` does, not `Async::poll_readable`: that one reports an event already
+/// consumed by the last successful read as new, which costs a second failing `read`
+/// per wait.
 macro_rules! socket_stream {
     ($(#[$doc:meta])* $name:ident, $std:ty, $smol:ty) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
             inner: Arc<Async<$std>>,
+            /// The pending wait for readability, if a read found nothing.
+            readable: Option<async_io::ReadableOwned<$std>>,
+            /// The pending wait for writability, if a write found no room.
+            writable: Option<async_io::WritableOwned<$std>>,
             write_shut: bool,
         }
 
         impl $name {
             /// Adopts a connected async-io socket (a `smol::Async`).
             pub fn from_async(inner: Async<$std>) -> Self {
-                $name { inner: Arc::new(inner), write_shut: false }
+                $name::from_arc(Arc::new(inner))
             }
             /// Adopts a connected socket shared with other async-io users.
             pub fn from_arc(inner: Arc<Async<$std>>) -> Self {
-                $name { inner, write_shut: false }
+                $name { inner, readable: None, writable: None, write_shut: false }
             }
             /// Registers a connected `std` socket with async-io's reactor.
             ///
@@ -66,17 +76,24 @@ macro_rules! socket_stream {
                 cx: &mut Context<'_>,
                 bufs: &mut [MutableBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
-                let socket = &self.get_mut().inner;
+                let this = self.get_mut();
                 if strait_vocab::buffer_empty(&*bufs) {
                     return Poll::Ready(Ok(0));
                 }
                 loop {
                     let mut slices = IoSliceMutArray::from_buffers(bufs);
-                    match socket.get_ref().read_vectored(&mut slices) {
+                    match this.inner.get_ref().read_vectored(&mut slices) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => return Poll::Ready(result),
+                        result => {
+                            this.readable = None;
+                            return Poll::Ready(result);
+                        }
                     }
-                    ready!(socket.poll_readable(cx))?;
+                    let readable = this
+                        .readable
+                        .get_or_insert_with(|| this.inner.clone().readable_owned());
+                    ready!(Pin::new(readable).poll(cx))?;
+                    this.readable = None;
                 }
             }
         }
@@ -98,9 +115,16 @@ macro_rules! socket_stream {
                 loop {
                     match this.inner.get_ref().write_vectored(&slices) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => return Poll::Ready(result),
+                        result => {
+                            this.writable = None;
+                            return Poll::Ready(result);
+                        }
                     }
-                    ready!(this.inner.poll_writable(cx))?;
+                    let writable = this
+                        .writable
+                        .get_or_insert_with(|| this.inner.clone().writable_owned());
+                    ready!(Pin::new(writable).poll(cx))?;
+                    this.writable = None;
                 }
             }
 

@@ -13,11 +13,12 @@ use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
 use strait_vocab::IoSliceMutArray;
 use tokio::io::AsyncWrite;
 
-use crate::io::{poll_write_bufs, write_after_shutdown};
+use crate::io::{poll_read_into, poll_write_bufs, write_after_shutdown};
 
-/// Defines a strait stream over a tokio socket type: vectored reads through the
-/// socket's readiness and `try_read_vectored` (tokio's `AsyncRead` has no vectored
-/// read), vectored writes, a real `shutdown(Write)`.
+/// Defines a strait stream over a tokio socket type: reads into one buffer through
+/// tokio's `poll_read`, into several through the socket's readiness and
+/// `try_read_vectored` (tokio's `AsyncRead` has no vectored read), vectored writes, a
+/// real `shutdown(Write)`.
 macro_rules! socket_stream {
     ($(#[$doc:meta])* $name:ident, $tokio:ty) => {
         $(#[$doc])*
@@ -58,9 +59,17 @@ macro_rules! socket_stream {
                 cx: &mut Context<'_>,
                 bufs: &mut [MutableBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
-                let socket = &self.get_mut().inner;
-                if strait_vocab::buffer_empty(&*bufs) {
-                    return Poll::Ready(Ok(0));
+                let socket = &mut self.get_mut().inner;
+                match bufs.iter().filter(|b| !b.is_empty()).count() {
+                    0 => return Poll::Ready(Ok(0)),
+                    // One buffer (the common case) takes tokio's own read: after a short
+                    // read it knows the socket is drained and waits for the next edge
+                    // without a `read` that would fail with `EAGAIN`.
+                    1 => {
+                        let buf = bufs.iter_mut().find(|b| !b.is_empty()).expect("counted");
+                        return poll_read_into(Pin::new(socket), cx, buf.as_mut_slice());
+                    }
+                    _ => {}
                 }
                 loop {
                     ready!(socket.poll_read_ready(cx))?;
