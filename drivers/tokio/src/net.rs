@@ -71,14 +71,36 @@ macro_rules! socket_stream {
                     }
                     _ => {}
                 }
+                let socket = &*socket;
                 loop {
                     ready!(socket.poll_read_ready(cx))?;
                     let mut slices = IoSliceMutArray::from_buffers(bufs);
-                    match socket.try_read_vectored(&mut slices) {
+                    #[cfg(unix)]
+                    let (result, short) = {
+                        // As tokio's `poll_read`: a short read drained the socket, so
+                        // report "would block" to `try_io`, which clears the readiness
+                        // it observed before the read (a newer edge survives), and keep
+                        // the count. The next read then waits instead of failing.
+                        let total: usize = slices.iter().map(|s| s.len()).sum();
+                        let mut short = None;
+                        let result = socket.try_io(tokio::io::Interest::READABLE, || {
+                            let n = rustix::io::readv(socket, &mut slices)?;
+                            if n > 0 && n < total {
+                                short = Some(n);
+                                return Err(io::ErrorKind::WouldBlock.into());
+                            }
+                            Ok(n)
+                        });
+                        (result, short)
+                    };
+                    #[cfg(not(unix))]
+                    let (result, short) = (socket.try_read_vectored(&mut slices), None);
+                    match (result, short) {
+                        (_, Some(n)) => return Poll::Ready(Ok(n)),
                         // Readiness was stale; tokio cleared it, so the next
                         // `poll_read_ready` registers the waker.
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        result => return Poll::Ready(result),
+                        (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        (result, None) => return Poll::Ready(result),
                     }
                 }
             }
