@@ -13,11 +13,12 @@ use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
 use strait_vocab::IoSliceMutArray;
 use tokio::io::AsyncWrite;
 
-use crate::io::{poll_write_bufs, write_after_shutdown};
+use crate::io::{poll_read_into, poll_write_bufs, write_after_shutdown};
 
-/// Defines a strait stream over a tokio socket type: vectored reads through the
-/// socket's readiness and `try_read_vectored` (tokio's `AsyncRead` has no vectored
-/// read), vectored writes, a real `shutdown(Write)`.
+/// Defines a strait stream over a tokio socket type: reads into one buffer through
+/// tokio's `poll_read`, into several through the socket's readiness and
+/// `try_read_vectored` (tokio's `AsyncRead` has no vectored read), vectored writes, a
+/// real `shutdown(Write)`.
 macro_rules! socket_stream {
     ($(#[$doc:meta])* $name:ident, $tokio:ty) => {
         $(#[$doc])*
@@ -58,18 +59,48 @@ macro_rules! socket_stream {
                 cx: &mut Context<'_>,
                 bufs: &mut [MutableBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
-                let socket = &self.get_mut().inner;
-                if strait_vocab::buffer_empty(&*bufs) {
-                    return Poll::Ready(Ok(0));
+                let socket = &mut self.get_mut().inner;
+                match bufs.iter().filter(|b| !b.is_empty()).count() {
+                    0 => return Poll::Ready(Ok(0)),
+                    // One buffer (the common case) takes tokio's own read: after a short
+                    // read it knows the socket is drained and waits for the next edge
+                    // without a `read` that would fail with `EAGAIN`.
+                    1 => {
+                        let buf = bufs.iter_mut().find(|b| !b.is_empty()).expect("counted");
+                        return poll_read_into(Pin::new(socket), cx, buf.as_mut_slice());
+                    }
+                    _ => {}
                 }
+                let socket = &*socket;
                 loop {
                     ready!(socket.poll_read_ready(cx))?;
                     let mut slices = IoSliceMutArray::from_buffers(bufs);
-                    match socket.try_read_vectored(&mut slices) {
+                    #[cfg(unix)]
+                    let (result, short) = {
+                        // As tokio's `poll_read`: a short read drained the socket, so
+                        // report "would block" to `try_io`, which clears the readiness
+                        // it observed before the read (a newer edge survives), and keep
+                        // the count. The next read then waits instead of failing.
+                        let total: usize = slices.iter().map(|s| s.len()).sum();
+                        let mut short = None;
+                        let result = socket.try_io(tokio::io::Interest::READABLE, || {
+                            let n = rustix::io::readv(socket, &mut slices)?;
+                            if n > 0 && n < total {
+                                short = Some(n);
+                                return Err(io::ErrorKind::WouldBlock.into());
+                            }
+                            Ok(n)
+                        });
+                        (result, short)
+                    };
+                    #[cfg(not(unix))]
+                    let (result, short) = (socket.try_read_vectored(&mut slices), None);
+                    match (result, short) {
+                        (_, Some(n)) => return Poll::Ready(Ok(n)),
                         // Readiness was stale; tokio cleared it, so the next
                         // `poll_read_ready` registers the waker.
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        result => return Poll::Ready(result),
+                        (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        (result, None) => return Poll::Ready(result),
                     }
                 }
             }

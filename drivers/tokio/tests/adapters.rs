@@ -291,3 +291,35 @@ fn buffered_readers_lend_their_buffers_both_ways() {
         assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("second"));
     });
 }
+
+/// A read into several buffers is one `readv`; after a short one (the socket drained)
+/// the next read waits for new data and gets it (the readiness it cleared was the old
+/// edge, not the new one).
+#[test]
+fn vectored_reads_fill_several_buffers_and_wait_after_a_short_one() {
+    rt().block_on(async {
+        let listener = strait_tokio::TcpListener::bind("127.0.0.1:0").await?;
+        let mut a = TcpStream::connect(listener.local_addr()?).await?;
+        let (mut b, _) = listener.accept().await?;
+        for round in 0..50u8 {
+            let tail = [round; 7];
+            let parts = [ConstBuffer::new(b"abc"), ConstBuffer::new(&tail)];
+            write_all(&mut a, &parts[..]).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            let (mut x, mut y) = ([0u8; 5], [0u8; 16]);
+            let n = b
+                .read(
+                    &mut [
+                        MutableBuffer::new(&mut x[..]),
+                        MutableBuffer::new(&mut y[..]),
+                    ][..],
+                )
+                .await?;
+            assert_eq!(n, 10, "round {round}: one read takes all that arrived");
+            assert_eq!(&x[..3], b"abc");
+            assert_eq!(&y[..5], &[round; 5]);
+        }
+        io::Result::Ok(())
+    })
+    .unwrap();
+}

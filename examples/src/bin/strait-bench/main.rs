@@ -3,10 +3,12 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `tls`, `all`. Progress goes to
+//! stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
+mod adapters;
 mod alloc;
 mod erasure;
 mod harness;
@@ -16,7 +18,7 @@ mod tls;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "tls"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "adapters", "tls"];
 
 fn usage() -> ! {
     eprintln!(
@@ -59,6 +61,7 @@ fn main() {
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
                 "net" => net::run(&mut report),
+                "adapters" => adapters::run(&mut report),
                 "tls" => tls::run(&mut report),
                 _ => unreachable!(),
             }

@@ -1,0 +1,141 @@
+//! [`PostQueue`]: runnables posted to an adapter executor, run by one long-lived task
+//! on the runtime (no allocation per post: the queue links through the task headers).
+
+use std::future::{poll_fn, Future};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
+
+use strait_streams::driver::RunQueue;
+use strait_streams::Runnable;
+
+/// Most posted runnables the runner runs per poll before it yields the runtime's thread.
+const BATCH: usize = 64;
+
+pub(crate) struct PostQueue {
+    state: Mutex<PostState>,
+    /// The thread that alone may run or drop the runnables (a local executor's);
+    /// `None` when any thread may.
+    owner: Option<ThreadId>,
+}
+
+#[derive(Default)]
+struct PostState {
+    queue: RunQueue,
+    /// The runner's waker while it waits for posts.
+    runner: Option<Waker>,
+    /// The runner is scheduled or running (it will see new posts).
+    active: bool,
+    /// No runner any more: posts are dropped (their tasks abort).
+    closed: bool,
+}
+
+impl PostQueue {
+    pub(crate) fn new(owner: Option<ThreadId>) -> Arc<PostQueue> {
+        Arc::new(PostQueue {
+            state: Mutex::default(),
+            owner,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PostState> {
+        // The queue is consistent between operations; a panic cannot leave it half-linked.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops runnables that will never run (aborting their tasks) where that is
+    /// allowed; on a thread other than a local executor's, leaks them instead (a local
+    /// task must not be dropped elsewhere).
+    fn discard(&self, tasks: RunQueue) {
+        if self
+            .owner
+            .is_some_and(|owner| owner != std::thread::current().id())
+        {
+            std::mem::forget(tasks);
+        } else {
+            drop(tasks);
+        }
+    }
+
+    pub(crate) fn push(&self, task: Runnable) {
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            let mut orphan = RunQueue::new();
+            orphan.push_back(task);
+            self.discard(orphan);
+            return;
+        }
+        state.queue.push_back(task);
+        let runner = if state.active {
+            None
+        } else {
+            state.active = true;
+            state.runner.take()
+        };
+        drop(state);
+        if let Some(runner) = runner {
+            runner.wake();
+        }
+    }
+
+    /// Ends the runner and aborts (or, off a local executor's thread, leaks) what is
+    /// queued; later posts are treated the same way.
+    pub(crate) fn close(&self) {
+        let (queue, runner) = {
+            let mut state = self.lock();
+            state.closed = true;
+            (state.queue.take(), state.runner.take())
+        };
+        self.discard(queue); // outside the lock: dropping a runnable may post
+        if let Some(runner) = runner {
+            runner.wake();
+        }
+    }
+
+    /// The runner task: spawn it once on the runtime (on the local executor for a local
+    /// adapter). Dropping it (the executor shutting down) closes the queue.
+    pub(crate) fn runner(self: Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let runner = CloseOnDrop(self);
+        async move {
+            let runner = runner;
+            poll_fn(|cx| runner.0.run(cx)).await;
+        }
+    }
+
+    /// One poll of the runner task.
+    fn run(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut batch = {
+            let mut state = self.lock();
+            if state.closed {
+                return Poll::Ready(());
+            }
+            let batch = state.queue.pop_batch(BATCH);
+            if batch.is_empty() {
+                state.active = false;
+                match &state.runner {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => state.runner = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+            batch
+        };
+        // Each runnable publishes its own environment while it runs.
+        while let Some(task) = batch.pop() {
+            task.run();
+        }
+        // More may be queued: yield the runtime's thread, come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Closes the queue when the runner task ends or is dropped.
+struct CloseOnDrop(Arc<PostQueue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}

@@ -1,0 +1,82 @@
+//! `!Send` strait tasks on a smol `LocalExecutor`: they run on its thread only, see the
+//! local executor, use the adapter's timer, and are woken from other threads.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_smol::LocalExecutor;
+use strait_streams::{delay, env, AsyncEvent};
+
+#[test]
+fn local_tasks_run_on_this_thread_and_see_their_executor() {
+    let smol = Rc::new(async_executor::LocalExecutor::new());
+    let executor = LocalExecutor::new(&smol);
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let here = std::thread::current().id();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let log = log.clone();
+            let ex = executor.executor();
+            executor.spawn_local(async move {
+                strait_streams::yield_now().await;
+                log.borrow_mut().push(i); // `Rc<RefCell>` across an await
+                (std::thread::current().id(), env().executor() == ex)
+            })
+        })
+        .collect();
+    let seen = executor.block_on(async {
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        seen
+    });
+    assert!(seen.iter().all(|&(thread, sees)| thread == here && sees));
+    assert_eq!(log.borrow().len(), 10);
+}
+
+#[test]
+fn a_wake_from_another_thread_reaches_a_local_task() {
+    let smol = Rc::new(async_executor::LocalExecutor::new());
+    let executor = LocalExecutor::new(&smol);
+    let event = Arc::new(AsyncEvent::new());
+    let ev = event.clone();
+    let timer = executor.timer().clone();
+    let task = executor.spawn_local(async move {
+        let marker = Rc::new(());
+        delay(Duration::from_millis(5)).await?; // the adapter's timer
+        ev.wait().await?;
+        std::io::Result::Ok(Rc::strong_count(&marker))
+    });
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        event.set();
+    });
+    let n = executor.block_on(async { task.await.unwrap() }).unwrap();
+    setter.join().unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(timer.scheduled(), 0);
+}
+
+#[test]
+fn dropping_the_smol_local_executor_aborts_its_tasks_on_its_thread() {
+    let smol = Rc::new(async_executor::LocalExecutor::new());
+    let executor = LocalExecutor::new(&smol);
+    let never = Arc::new(AsyncEvent::new());
+    let n = never.clone();
+    let task = executor.spawn_local(async move {
+        let _not_send = Rc::new(());
+        n.wait().await
+    });
+    // Let it start and park.
+    executor.block_on(strait_streams::yield_now());
+    drop(executor);
+    drop(smol);
+    // The runner went with the smol executor: the queue is closed, so a wake now
+    // aborts the task here, on its thread.
+    never.set();
+    let joined = strait_streams::RunLoop::new().block_on(task);
+    assert!(joined.unwrap_err().is_aborted());
+}
