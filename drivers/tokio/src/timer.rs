@@ -20,6 +20,10 @@ use tokio::time::Sleep;
 /// allocation) per delay, unlike `tokio::time::sleep` boxed per call. Due entries are
 /// woken on the driver task's thread.
 ///
+/// Its clock is tokio's ([`TimerService::now`]): under tokio's paused test time
+/// (`start_paused`, `tokio::time::advance`) strait's `delay` and `timeout` follow the
+/// paused clock like `tokio::time::sleep` does.
+///
 /// The driver task runs until the last handle to the service is dropped, or until the
 /// runtime shuts down (after which scheduled entries never fire: their tasks are
 /// gone with the runtime too). The runtime needs its time driver (`enable_time`).
@@ -75,17 +79,22 @@ impl TokioTimer {
     }
 }
 
+/// tokio's clock (paused or not) as a `std` instant: the service's and the table's time.
+fn tokio_now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// One poll of the driver task: wakes what is due, then sleeps until the next deadline.
 fn drive(shared: &Shared, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<()> {
-    // Bounds the loop if tokio's clock and `std`'s disagree (tokio's paused test clock):
-    // a sleep that fires with nothing due yields instead of spinning.
+    // Bounds the loop should a sleep fire before the table's deadline (a deadline past
+    // what tokio can represent): it yields instead of spinning.
     let mut fired_idle = false;
     loop {
         let mut state = shared.lock();
         if state.closed {
             return Poll::Ready(());
         }
-        if let Some(waker) = state.table.pop_due(Instant::now()) {
+        if let Some(waker) = state.table.pop_due(tokio_now()) {
             drop(state);
             if let Some(waker) = waker {
                 waker.wake();
@@ -129,6 +138,10 @@ impl TimerService for TokioTimer {
 
     fn cancel(&self, key: TimerKey) {
         self.shared.lock().table.cancel(key);
+    }
+
+    fn now(&self) -> Instant {
+        tokio_now()
     }
 }
 

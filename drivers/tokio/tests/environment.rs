@@ -195,3 +195,29 @@ fn a_strand_over_a_shut_down_runtime_aborts_its_tasks() {
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(2)), Ok(true));
 }
+
+#[test]
+fn delay_and_timeout_follow_tokios_paused_clock() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let executor = TokioExecutor::new(rt.handle());
+    let real = Instant::now();
+    let (slept, timed_out) = executor.block_on(&rt, async {
+        let virtual_start = tokio::time::Instant::now();
+        // An hour on the paused clock: tokio jumps to the deadline as soon as all is idle.
+        delay(Duration::from_secs(3600)).await?;
+        let slept = virtual_start.elapsed();
+        let r = timeout(Duration::from_secs(60), delay(Duration::from_secs(86_400))).await;
+        io::Result::Ok((slept, r))
+    })
+    .unwrap();
+    assert!(slept >= Duration::from_secs(3600), "virtual time: {slept:?}");
+    assert_eq!(timed_out.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    assert!(
+        real.elapsed() < Duration::from_secs(30),
+        "the paused clock drove the timers, not the wall clock"
+    );
+}
