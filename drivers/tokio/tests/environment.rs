@@ -205,16 +205,20 @@ fn delay_and_timeout_follow_tokios_paused_clock() {
         .unwrap();
     let executor = TokioExecutor::new(rt.handle());
     let real = Instant::now();
-    let (slept, timed_out) = executor.block_on(&rt, async {
-        let virtual_start = tokio::time::Instant::now();
-        // An hour on the paused clock: tokio jumps to the deadline as soon as all is idle.
-        delay(Duration::from_secs(3600)).await?;
-        let slept = virtual_start.elapsed();
-        let r = timeout(Duration::from_secs(60), delay(Duration::from_secs(86_400))).await;
-        io::Result::Ok((slept, r))
-    })
-    .unwrap();
-    assert!(slept >= Duration::from_secs(3600), "virtual time: {slept:?}");
+    let (slept, timed_out) = executor
+        .block_on(&rt, async {
+            let virtual_start = tokio::time::Instant::now();
+            // An hour on the paused clock: tokio jumps to the deadline as soon as all is idle.
+            delay(Duration::from_secs(3600)).await?;
+            let slept = virtual_start.elapsed();
+            let r = timeout(Duration::from_secs(60), delay(Duration::from_secs(86_400))).await;
+            io::Result::Ok((slept, r))
+        })
+        .unwrap();
+    assert!(
+        slept >= Duration::from_secs(3600),
+        "virtual time: {slept:?}"
+    );
     assert_eq!(timed_out.unwrap_err().kind(), io::ErrorKind::TimedOut);
     assert!(
         real.elapsed() < Duration::from_secs(30),
