@@ -25,7 +25,7 @@ use strait_native::{Handle, IoContext, TcpListener, TcpStream};
 const MAX_ECHO: usize = 16 * 1024 * 1024;
 
 /// Headers of every answer, built once.
-static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
+pub static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
     let mut text = HeaderMap::new();
     text.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     text.insert(header::SERVER, HeaderValue::from_static("strait"));
@@ -33,7 +33,7 @@ static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
 });
 
 /// One request: the whole application.
-async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
+pub async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
     let text: &HeaderMap = &TEXT;
     let is = |m: &Method, p: &str| ex.request().method == *m && ex.request().uri.path() == p;
     if is(&Method::GET, "/plaintext") {
@@ -55,7 +55,7 @@ async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
 
 /// Accepts connections (at most `max_connections` open at once across every context
 /// sharing `live`) and serves each on its own task.
-async fn serve(
+pub async fn serve(
     listener: TcpListener,
     max_connections: usize,
     live: Arc<AtomicUsize>,

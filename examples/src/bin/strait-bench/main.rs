@@ -3,19 +3,20 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `http`, `all`. Progress goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
 mod alloc;
 mod erasure;
 mod harness;
+mod http;
 mod net;
 mod spawn;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "http"];
 
 fn usage() -> ! {
     eprintln!(
@@ -58,6 +59,7 @@ fn main() {
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
                 "net" => net::run(&mut report),
+                "http" => http::run(&mut report),
                 _ => unreachable!(),
             }
         }
