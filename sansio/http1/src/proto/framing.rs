@@ -72,8 +72,8 @@ impl FieldSummary {
     pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
         let mut s = Self::default();
         let mut codings = 0usize;
-        for (name, value) in headers.iter() {
-            if name.eq_ignore_ascii_case("content-length") {
+        for (name, value) in headers.iter_bytes() {
+            if name.eq_ignore_ascii_case(b"content-length") {
                 // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
                 // differs is refused.
                 let mut any = false;
@@ -88,7 +88,7 @@ impl FieldSummary {
                 if !any {
                     return Err(Error::InvalidContentLength);
                 }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 s.transfer_encoding = true;
                 for coding in list(value) {
                     let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
@@ -108,7 +108,7 @@ impl FieldSummary {
                         s.other_coding = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case("connection") {
+            } else if name.eq_ignore_ascii_case(b"connection") {
                 for token in list(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         s.close = true;
@@ -118,11 +118,11 @@ impl FieldSummary {
                         s.connection_upgrade = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case("upgrade") {
+            } else if name.eq_ignore_ascii_case(b"upgrade") {
                 s.upgrade = true;
-            } else if name.eq_ignore_ascii_case("expect") {
+            } else if name.eq_ignore_ascii_case(b"expect") {
                 s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case("host") {
+            } else if name.eq_ignore_ascii_case(b"host") {
                 s.hosts += 1;
             }
         }

@@ -2,6 +2,7 @@
 //! borrowed views handed to the application.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
@@ -42,41 +43,72 @@ impl HeadScanner {
         max_bytes: usize,
         too_large: Error,
     ) -> Result<Option<usize>, Error> {
-        // Errors are decided byte by byte, in order, so any split of the input meets
-        // the same one first.
+        // Errors are decided as if byte by byte, in order, so any split of the input
+        // meets the same one first; only CR and LF need a look, found with memchr.
         let mut i = self.pos;
-        while i < data.len() {
-            if i >= max_bytes {
+        loop {
+            let stop = data.len().min(max_bytes);
+            let Some(off) = find_cr_lf(&data[i.min(stop)..stop]) else {
+                self.check_line(stop, max_line)?;
+                if data.len() > max_bytes {
+                    return Err(too_large);
+                }
+                self.pos = data.len();
+                return Ok(None);
+            };
+            let at = i + off;
+            // Every byte before `at` is an ordinary line byte.
+            self.check_line(at, max_line)?;
+            if data[at] == b'\n' {
+                // Not preceded by CR: a CR is always looked at with its next byte.
+                return Err(Error::BareLf);
+            }
+            let lf = at + 1;
+            if lf == data.len() {
+                // The CR's partner is not here yet: look at the CR again next time.
+                self.pos = at;
+                return Ok(None);
+            }
+            if lf >= max_bytes {
                 return Err(too_large);
             }
-            let b = data[i];
-            if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
+            if data[lf] != b'\n' {
                 return Err(Error::BareCr);
             }
-            if b == b'\n' {
-                if i == 0 || data[i - 1] != b'\r' {
-                    return Err(Error::BareLf);
+            let line_len = at - self.line_start;
+            if !self.first_line_done {
+                if line_len > max_line {
+                    return Err(Error::RequestLineTooLong);
                 }
-                let line_len = i - 1 - self.line_start;
-                if !self.first_line_done {
-                    if line_len > max_line {
-                        return Err(Error::RequestLineTooLong);
-                    }
-                    self.first_line_done = true;
-                } else if line_len == 0 {
-                    self.pos = i + 1;
-                    return Ok(Some(i + 1));
-                } else if matches!(data[self.line_start], b' ' | b'\t') {
-                    return Err(Error::ObsFold);
-                }
-                self.line_start = i + 1;
-            } else if !self.first_line_done && b != b'\r' && i - self.line_start >= max_line {
-                return Err(Error::RequestLineTooLong);
+                self.first_line_done = true;
+            } else if line_len == 0 {
+                self.pos = lf + 1;
+                return Ok(Some(lf + 1));
+            } else if matches!(data[self.line_start], b' ' | b'\t') {
+                return Err(Error::ObsFold);
             }
-            i += 1;
+            self.line_start = lf + 1;
+            i = lf + 1;
         }
-        self.pos = i;
-        Ok(None)
+    }
+
+    /// The start line may hold at most `max_line` bytes: `end` is one past the last
+    /// ordinary byte seen on the current line.
+    fn check_line(&self, end: usize, max_line: usize) -> Result<(), Error> {
+        if !self.first_line_done && end > self.line_start + max_line {
+            return Err(Error::RequestLineTooLong);
+        }
+        Ok(())
+    }
+}
+
+/// The first CR or LF in `bytes`: a plain loop for the few bytes a small read brings
+/// (memchr's setup would cost more), memchr for the rest.
+fn find_cr_lf(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 16 {
+        bytes.iter().position(|&b| b == b'\r' || b == b'\n')
+    } else {
+        memchr::memchr2(b'\r', b'\n', bytes)
     }
 }
 
@@ -185,9 +217,10 @@ impl HeadIndex {
         if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
             return Err(Error::InvalidMethod);
         }
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-        let mut req = httparse::Request::new(&mut storage[..limits.max_headers]);
-        match req.parse(head) {
+        // Uninitialized slots: filling 128 empty headers would cost more than parsing.
+        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(head, &mut storage[..limits.max_headers]) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
             Err(e) => return Err(map_httparse(e, head)),
@@ -266,6 +299,17 @@ impl<'a> Headers<'a> {
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
+    }
+
+    /// Every field as raw `(name, value)` bytes, in order (no UTF-8 check of names).
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.fields.iter().map(move |f| {
+            (
+                &buf[f.name.0 as usize..f.name.1 as usize],
+                &buf[f.value.0 as usize..f.value.1 as usize],
+            )
+        })
     }
 
     /// Every field as `(name, value)`, in order.
@@ -436,5 +480,84 @@ impl fmt::Debug for ResponseHead<'_> {
             .field("version", &self.version())
             .field("headers", &self.headers())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The scanner as first written: every byte looked at, one by one. The memchr
+    /// scanner must decide exactly as it does, under every split.
+    fn reference(data: &[u8], max_line: usize, max_bytes: usize) -> Result<Option<usize>, Error> {
+        let (mut line_start, mut first_line_done) = (0, false);
+        for i in 0..data.len() {
+            if i >= max_bytes {
+                return Err(Error::HeadTooLarge);
+            }
+            let b = data[i];
+            if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
+                return Err(Error::BareCr);
+            }
+            if b == b'\n' {
+                if i == 0 || data[i - 1] != b'\r' {
+                    return Err(Error::BareLf);
+                }
+                let line_len = i - 1 - line_start;
+                if !first_line_done {
+                    if line_len > max_line {
+                        return Err(Error::RequestLineTooLong);
+                    }
+                    first_line_done = true;
+                } else if line_len == 0 {
+                    return Ok(Some(i + 1));
+                } else if matches!(data[line_start], b' ' | b'\t') {
+                    return Err(Error::ObsFold);
+                }
+                line_start = i + 1;
+            } else if !first_line_done && b != b'\r' && i - line_start >= max_line {
+                return Err(Error::RequestLineTooLong);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Feeds growing prefixes of `data`, cut at `cuts`, as the server does.
+    fn scan_in_pieces(
+        data: &[u8],
+        cuts: &[usize],
+        max_line: usize,
+        max_bytes: usize,
+    ) -> Result<Option<usize>, Error> {
+        let mut scanner = HeadScanner::default();
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        ends.push(data.len());
+        ends.sort_unstable();
+        for end in ends {
+            if let Some(found) =
+                scanner.scan(&data[..end], max_line, max_bytes, Error::HeadTooLarge)?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn memchr_scanner_decides_like_the_bytewise_one(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b':')],
+                0..48,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            max_line in 1usize..12,
+            max_bytes in 1usize..48,
+        ) {
+            let want = reference(&data, max_line, max_bytes);
+            prop_assert_eq!(scan_in_pieces(&data, &cuts, max_line, max_bytes), want);
+        }
     }
 }
