@@ -119,9 +119,6 @@ impl<S: Stream + Unpin> Conn<S> {
             if self.proto.awaits_continue() {
                 self.proto.send_continue(&mut self.out.buf);
             }
-            if !self.out.is_empty() {
-                ready!(self.out.poll_flush(&mut self.stream, cx))?;
-            }
             match self.proto.poll_event() {
                 Ok(Some(Event::Data(d))) => {
                     let len = d.len();
@@ -131,7 +128,15 @@ impl<S: Stream + Unpin> Conn<S> {
                 }
                 Ok(Some(Event::EndOfMessage)) => self.body_done = true,
                 Ok(Some(_)) => {}
-                Ok(None) => ready!(self.poll_fill(cx))?,
+                Ok(None) => {
+                    // Before waiting for the client, send what it may be waiting for
+                    // (a 100, earlier pipelined answers); never before: answers to
+                    // pipelined requests share one write.
+                    if !self.out.is_empty() {
+                        ready!(self.out.poll_flush(&mut self.stream, cx))?;
+                    }
+                    ready!(self.poll_fill(cx))?
+                }
                 Err(e) => return Poll::Ready(Err(protocol_error(e))),
             }
         }
