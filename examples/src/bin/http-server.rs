@@ -35,7 +35,7 @@ pub static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
 /// One request: the whole application.
 pub async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
     let text: &HeaderMap = &TEXT;
-    let is = |m: &Method, p: &str| ex.request().method == *m && ex.request().uri.path() == p;
+    let is = |m: &Method, p: &str| ex.request().method() == m && ex.request().path() == p;
     if is(&Method::GET, "/plaintext") {
         ex.respond(StatusCode::OK, text, b"Hello, World!").await
     } else if is(&Method::POST, "/echo") {

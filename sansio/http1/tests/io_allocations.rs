@@ -1,7 +1,9 @@
 //! Allocations per keep-alive request in the async layer, measured over an in-memory
 //! stream with a counting global allocator (the only test in this binary). The state
-//! machine allocates nothing; what remains is `http::request::Parts` (the `Uri` and
-//! `HeaderMap` own their bytes) and whatever the timer behind the idle timeout costs.
+//! machine allocates nothing, the service borrows the request head (copied into storage
+//! the connection reuses), the answer is written into the reused output buffer, and the
+//! timer behind the idle timeout reuses its entry: 0 per request (6 when the head was
+//! handed over as `http::request::Parts`).
 
 use http::{HeaderMap, StatusCode};
 use strait_http1::io::{serve_connection, Exchange};
@@ -51,6 +53,6 @@ fn async_layer_allocations_per_request() {
     block_on(when_all((server, client))).unwrap();
     let per_request = (marks[1] - marks[0]) as f64 / MEASURED as f64;
     println!("async layer: {per_request:.2} allocations per keep-alive request");
-    // http::request::Parts: Uri (1), HeaderMap (indices + entries), one per header value.
-    assert!(per_request <= 8.0, "{per_request} allocations per request");
+    // A few stray allocations (a timer wheel growing, say) would not be per request.
+    assert!(per_request <= 0.01, "{per_request} allocations per request");
 }

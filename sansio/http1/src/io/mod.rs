@@ -12,7 +12,7 @@
 //!
 //! let (server_end, mut client_end) = duplex(4096);
 //! let server = serve_connection(server_end, async |ex: &mut Exchange<'_, DuplexStream>| {
-//!     let hello = format!("hello {}", ex.request().uri.path());
+//!     let hello = format!("hello {}", ex.request().path());
 //!     ex.respond(StatusCode::OK, &HeaderMap::new(), hello.as_bytes()).await
 //! });
 //! let client = async move {

@@ -1,18 +1,21 @@
 //! `serve_connection`: one HTTP/1.1 connection over any strait stream.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderMap, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use strait_streams::combinators::Delay;
 use strait_streams::io::{ReadBufs, WriteBufs};
 use strait_streams::vocab::buffer_copy;
-use strait_streams::{ReadSource, Stream, WriteSink, WriteStreamExt};
+use strait_streams::{delay_until, ReadSource, Stream, WriteSink, WriteStreamExt};
 
 use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
-use crate::proto::{BodyLength, Event, ServerConfig, ServerConnection};
+use crate::proto::{
+    BodyLength, Event, OwnedRequestHead, RequestHead, ServerConfig, ServerConnection,
+};
 
 /// How a served connection ended.
 #[derive(Debug)]
@@ -61,6 +64,11 @@ struct Conn<S> {
     stream: S,
     proto: ServerConnection,
     out: Out,
+    /// The request being served, copied out of the input buffer (storage reused).
+    head: OwnedRequestHead,
+    /// Paces body reads against the body timeout; made at the first wait for body
+    /// bytes, then reset (one allocation per connection at most).
+    body_timer: Option<Pin<Box<Delay>>>,
     body_done: bool,
     responded: bool,
     options: ServeOptions,
@@ -135,11 +143,30 @@ impl<S: Stream + Unpin> Conn<S> {
                     if !self.out.is_empty() {
                         ready!(self.out.poll_flush(&mut self.stream, cx))?;
                     }
-                    ready!(self.poll_fill(cx))?
+                    if self.poll_fill(cx)?.is_pending() {
+                        ready!(self.poll_body_deadline(cx))?;
+                        // The body timeout passed: the state machine failed with it.
+                        self.proto.handle_timeout(Instant::now());
+                        if let Some(e) = self.proto.error() {
+                            return Poll::Ready(Err(protocol_error(e)));
+                        }
+                    }
                 }
                 Err(e) => return Poll::Ready(Err(protocol_error(e))),
             }
         }
+    }
+
+    /// Ready when the state machine's body deadline has passed (pending without one).
+    fn poll_body_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(deadline) = self.proto.poll_timeout() else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .body_timer
+            .get_or_insert_with(|| Box::pin(delay_until(deadline)));
+        timer.as_mut().reset(deadline);
+        timer.as_mut().poll(cx)
     }
 
     /// Reads and drops the rest of the request body, up to `max_drain` bytes.
@@ -168,21 +195,30 @@ impl<S: Stream + Unpin> Conn<S> {
 /// One request and its answer, as the service sees them.
 pub struct Exchange<'c, S> {
     conn: &'c mut Conn<S>,
-    request: http::request::Parts,
 }
 
 impl<S> std::fmt::Debug for Exchange<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exchange")
-            .field("request", &self.request)
+            .field("request", &self.conn.head)
             .finish()
     }
 }
 
 impl<'c, S: Stream + Unpin> Exchange<'c, S> {
-    /// The request head.
-    pub fn request(&self) -> &http::request::Parts {
-        &self.request
+    /// The request head, lent without allocating: method, target, path and query,
+    /// version, header fields as received.
+    pub fn request(&self) -> RequestHead<'_> {
+        self.conn.head.get()
+    }
+
+    /// The request head as `http::request::Parts` (allocates: `Uri` and `HeaderMap`
+    /// own their bytes). A target that `http::Uri` refuses is
+    /// [`Error::InvalidTarget`](crate::proto::Error::InvalidTarget) inside an
+    /// `InvalidData` error; returned from the service before it answers (with `?`),
+    /// it is answered 400 and the connection closes.
+    pub fn to_parts(&self) -> io::Result<http::request::Parts> {
+        self.conn.head.get().to_parts().map_err(protocol_error)
     }
 
     /// The request body as a [`ReadSource`] (Content-Length or chunked, decoded). The
@@ -418,22 +454,24 @@ where
         stream,
         proto: ServerConnection::new(config, Instant::now()),
         out: Out::default(),
+        head: OwnedRequestHead::default(),
+        body_timer: None,
         body_done: false,
         responded: false,
         options,
     };
     loop {
-        let request = loop {
+        loop {
             if strait_streams::stop_requested() {
                 conn.flush().await?;
                 let _ = conn.stream.shutdown().await;
                 return Ok(Served::Closed);
             }
             match conn.proto.poll_event() {
-                Ok(Some(Event::Request(head))) => match head.to_parts() {
-                    Ok(parts) => break parts,
-                    Err(e) => return Err(protocol_error(e)),
-                },
+                Ok(Some(Event::Request(head))) => {
+                    conn.head.copy_from(&head);
+                    break;
+                }
                 Ok(Some(Event::ConnectionClosed)) => {
                     conn.flush().await?;
                     return Ok(Served::Closed);
@@ -467,29 +505,38 @@ where
                     return Err(protocol_error(e));
                 }
             }
-        };
+        }
         conn.body_done = false;
         conn.responded = false;
-        let mut exchange = Exchange {
-            conn: &mut conn,
-            request,
-        };
-        let result = service(&mut exchange).await;
-        if !conn.responded {
-            if let Err(e) = result {
-                // A protocol error in the body owes the client its status.
-                let _ = conn.flush().await;
-                let _ = conn.stream.shutdown().await;
-                return Err(e);
-            }
-            let mut ex = Exchange {
-                conn: &mut conn,
-                request: http::Request::new(()).into_parts().0,
-            };
-            ex.respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"")
-                .await?;
-        } else {
+        let result = service(&mut Exchange { conn: &mut conn }).await;
+        if conn.responded {
             result?;
+            continue;
         }
+        let Err(e) = result else {
+            Exchange { conn: &mut conn }
+                .respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"")
+                .await?;
+            continue;
+        };
+        if conn.proto.error().is_none() {
+            // The service failed before answering: the status of a protocol error
+            // it returned (a target `http::Uri` refuses is 400), else 500; then close.
+            let status = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::proto::Error>())
+                .and_then(|pe| pe.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut close = HeaderMap::new();
+            close.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            let _ = Exchange { conn: &mut conn }
+                .respond(status, &close, b"")
+                .await;
+        }
+        // A protocol error in the body owes the client its status, which the state
+        // machine queued itself.
+        let _ = conn.flush().await;
+        let _ = conn.stream.shutdown().await;
+        return Err(e);
     }
 }

@@ -24,7 +24,8 @@ pub enum Error {
     InvalidStartLine,
     /// A method that is not a token (RFC 9110 §9.1).
     InvalidMethod,
-    /// A request target with forbidden characters (RFC 9112 §3.2).
+    /// A request target with forbidden characters, or in a form its method does not
+    /// take (RFC 9112 §3.2).
     InvalidTarget,
     /// A header name that is not a token, or whitespace before the colon (RFC 9112 §5.1).
     InvalidHeaderName,
@@ -80,6 +81,8 @@ pub enum Error {
     BodyTooLarge,
     /// The head did not arrive within the head timeout (RFC 9110 §15.5.9: 408).
     HeadTimeout,
+    /// The next bytes of a request body did not arrive in time (answered 408).
+    BodyTimeout,
     /// The peer closed in the middle of a head.
     IncompleteHead,
     /// The peer closed before the body's declared end (RFC 9112 §8).
@@ -101,7 +104,7 @@ impl Error {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             UnsupportedTransferEncoding => StatusCode::NOT_IMPLEMENTED,
-            HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            HeadTimeout | BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             IncompleteHead | IncompleteBody | UnexpectedResponse => return None,
             _ => StatusCode::BAD_REQUEST,
         })
@@ -142,6 +145,7 @@ impl fmt::Display for Error {
             TrailersTooLarge => "trailer section too large",
             BodyTooLarge => "body too large",
             HeadTimeout => "head not received in time",
+            BodyTimeout => "request body bytes not received in time",
             IncompleteHead => "connection closed in the middle of a head",
             IncompleteBody => "connection closed before the end of the body",
             UnexpectedResponse => "response without a request",

@@ -200,7 +200,49 @@ fn map_httparse(e: httparse::Error, head: &[u8]) -> Error {
     }
 }
 
+/// RFC 9112 §3.2: origin-form (`/path?query`) for any method, absolute-form
+/// (`scheme://authority/path`) for any method, authority-form (`host:port`) only for
+/// CONNECT, which takes nothing else, and asterisk-form (`*`) only for OPTIONS.
+fn target_form_fits(method: &Method, target: &str) -> bool {
+    let absolute = || {
+        target.split_once("://").is_some_and(|(scheme, rest)| {
+            // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then an authority.
+            let mut s = scheme.bytes();
+            s.next().is_some_and(|b| b.is_ascii_alphabetic())
+                && s.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && !rest.is_empty()
+                && !rest.starts_with('/')
+        })
+    };
+    if *method == Method::CONNECT {
+        // host ":" port, the port required.
+        return target.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(['/', '?', '#', '@'])
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+        });
+    }
+    match target.as_bytes().first() {
+        Some(b'/') => true,
+        Some(b'*') => target == "*" && *method == Method::OPTIONS,
+        _ => absolute(),
+    }
+}
+
 impl HeadIndex {
+    /// Becomes a copy of `other`, reusing this index's storage.
+    pub(crate) fn copy_from(&mut self, other: &HeadIndex) {
+        self.method.clone_from(&other.method);
+        self.target = other.target;
+        self.version = other.version;
+        self.status = other.status;
+        self.reason = other.reason;
+        self.fields.clear();
+        self.fields.extend_from_slice(&other.fields);
+        self.len = other.len;
+    }
+
     fn store_fields(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
         self.fields.clear();
         for f in fields {
@@ -227,7 +269,11 @@ impl HeadIndex {
         }
         let method = req.method.ok_or(Error::InvalidStartLine)?;
         self.method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::InvalidMethod)?;
-        self.target = range_in(head, req.path.ok_or(Error::InvalidStartLine)?.as_bytes());
+        let target = req.path.ok_or(Error::InvalidStartLine)?;
+        if !target_form_fits(&self.method, target) {
+            return Err(Error::InvalidTarget);
+        }
+        self.target = range_in(head, target.as_bytes());
         self.version = match req.version {
             Some(0) => Version::HTTP_10,
             Some(1) => Version::HTTP_11,
@@ -391,6 +437,34 @@ impl<'a> RequestHead<'a> {
         std::str::from_utf8(t).unwrap_or("")
     }
 
+    /// The path of the target: up to the `?` of an origin-form target, the path after
+    /// the authority of an absolute-form one (`/` when it has none), `*` for the
+    /// asterisk form and empty for the authority form (CONNECT) — as `http::Uri::path`.
+    pub fn path(&self) -> &'a str {
+        let target = self.target();
+        let path = match target.as_bytes().first() {
+            Some(b'/') => target,
+            Some(b'*') => return target,
+            _ if *self.method() == Method::CONNECT => return "",
+            _ => {
+                let after_scheme = target.split_once("://").map_or("", |(_, rest)| rest);
+                match after_scheme.find(['/', '?']) {
+                    Some(i) if after_scheme.as_bytes()[i] == b'/' => &after_scheme[i..],
+                    _ => return "/",
+                }
+            }
+        };
+        path.split_once('?').map_or(path, |(p, _)| p)
+    }
+
+    /// The query of the target (after the first `?`), if it has one.
+    pub fn query(&self) -> Option<&'a str> {
+        if *self.method() == Method::CONNECT {
+            return None;
+        }
+        self.target().split_once('?').map(|(_, q)| q)
+    }
+
     /// HTTP/1.0 or HTTP/1.1.
     pub fn version(&self) -> Version {
         self.index.version
@@ -428,6 +502,54 @@ impl fmt::Debug for RequestHead<'_> {
             .field("version", &self.version())
             .field("headers", &self.headers())
             .finish()
+    }
+}
+
+/// A request head copied out of the connection's buffer into storage of its own that
+/// is reused from request to request: it outlives the event (a driver keeps it while the
+/// body is read) and, once its buffers have grown, copying into it allocates nothing.
+///
+/// ```
+/// use strait_http1::proto::{Event, OwnedRequestHead, ServerConnection};
+/// use std::time::Instant;
+///
+/// let now = Instant::now();
+/// let mut conn = ServerConnection::new(Default::default(), now);
+/// conn.handle_input(now, b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+/// let mut kept = OwnedRequestHead::default();
+/// if let Some(Event::Request(head)) = conn.poll_event().unwrap() {
+///     kept.copy_from(&head);
+/// }
+/// assert!(matches!(conn.poll_event().unwrap(), Some(Event::EndOfMessage)));
+/// let head = kept.get();
+/// assert_eq!((head.path(), head.query()), ("/a", Some("b=1")));
+/// assert_eq!(head.headers().get("host"), Some(&b"x"[..]));
+/// ```
+#[derive(Default)]
+pub struct OwnedRequestHead {
+    buf: Vec<u8>,
+    index: HeadIndex,
+    expects_continue: bool,
+}
+
+impl OwnedRequestHead {
+    /// Becomes a copy of `head`.
+    pub fn copy_from(&mut self, head: &RequestHead<'_>) {
+        self.buf.clear();
+        self.buf.extend_from_slice(head.buf);
+        self.index.copy_from(head.index);
+        self.expects_continue = head.expects_continue;
+    }
+
+    /// The copied head (a default one, `GET` with an empty target, before any copy).
+    pub fn get(&self) -> RequestHead<'_> {
+        RequestHead::new(&self.buf, &self.index, self.expects_continue)
+    }
+}
+
+impl fmt::Debug for OwnedRequestHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
     }
 }
 
@@ -542,6 +664,82 @@ mod tests {
             }
         }
         Ok(None)
+    }
+
+    fn parsed(request: &str) -> Result<(OwnedRequestHead, String, Option<String>), Error> {
+        let mut index = HeadIndex::default();
+        index.parse_request(request.as_bytes(), &Limits::default())?;
+        let mut owned = OwnedRequestHead::default();
+        owned.copy_from(&RequestHead::new(request.as_bytes(), &index, false));
+        let (path, query) = {
+            let head = owned.get();
+            (head.path().to_owned(), head.query().map(str::to_owned))
+        };
+        Ok((owned, path, query))
+    }
+
+    #[test]
+    fn path_and_query_of_every_target_form() {
+        for (method, target, path, query) in [
+            ("GET", "/", "/", None),
+            ("GET", "/a/b?c=d&e", "/a/b", Some("c=d&e")),
+            ("GET", "/a?", "/a", Some("")),
+            ("GET", "http://h.example:8080/x/y?z", "/x/y", Some("z")),
+            ("GET", "http://h.example", "/", None),
+            ("GET", "https://h.example?q", "/", Some("q")),
+            ("OPTIONS", "*", "*", None),
+            ("OPTIONS", "/p", "/p", None),
+            ("CONNECT", "h.example:443", "", None),
+            ("CONNECT", "[::1]:443", "", None),
+        ] {
+            let request = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (owned, p, q) = parsed(&request).unwrap_or_else(|e| panic!("{target}: {e:?}"));
+            assert_eq!((p.as_str(), q.as_deref()), (path, query), "{target}");
+            assert_eq!(owned.get().target(), target);
+            assert_eq!(owned.get().method().as_str(), method);
+        }
+    }
+
+    #[test]
+    fn target_forms_their_method_does_not_take_are_refused() {
+        for (method, target) in [
+            ("GET", "h.example:80"),
+            ("GET", "*"),
+            ("OPTIONS", "*x"),
+            ("CONNECT", "/"),
+            ("CONNECT", "h.example"),
+            ("CONNECT", "h.example:"),
+            ("CONNECT", "h.example:4a"),
+            ("CONNECT", "http://h.example:80"),
+            ("GET", "a/b"),
+            ("GET", "http:///x"),
+            ("GET", "1http://h/"),
+            ("GET", "://h/"),
+        ] {
+            let request = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(
+                parsed(&request).err(),
+                Some(Error::InvalidTarget),
+                "{method} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_owned_head_reuses_its_storage() {
+        let (mut owned, ..) = parsed("GET /a HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n").unwrap();
+        let request = b"PUT /bb HTTP/1.0\r\nY: 2\r\n\r\n";
+        let mut index = HeadIndex::default();
+        index.parse_request(request, &Limits::default()).unwrap();
+        owned.copy_from(&RequestHead::new(request, &index, true));
+        let head = owned.get();
+        assert_eq!((head.method(), head.path()), (&Method::PUT, "/bb"));
+        assert_eq!(head.version(), Version::HTTP_10);
+        assert!(head.expects_continue());
+        assert_eq!(
+            head.headers().iter().collect::<Vec<_>>(),
+            [("Y", &b"2"[..])]
+        );
     }
 
     proptest! {
