@@ -152,6 +152,18 @@ const CASES: &[Case] = &[
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n 2\r\n\r\n", ObsFold, 400),
     case("invalid trailer name", "RFC 9112 §7.1.2",
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX Y: 1\r\n\r\n", InvalidTrailers, 400),
+    case("whitespace before the colon in trailers", "RFC 9112 §5.1",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : 1\r\n\r\n", InvalidTrailers, 400),
+    case("control character in a trailer value", "RFC 9110 §5.5",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\x01b\r\n\r\n", InvalidTrailers, 400),
+    case("content-length in trailers", "RFC 9110 §6.5.1",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n", ForbiddenTrailer, 400),
+    case("transfer-encoding in trailers", "RFC 9110 §6.5.1",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n", ForbiddenTrailer, 400),
+    case("host in trailers", "RFC 9110 §6.5.1",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\nhOsT: b\r\n\r\n", ForbiddenTrailer, 400),
+    case("authorization in trailers", "RFC 9110 §6.5.1",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nAuthorization: x\r\n\r\n", ForbiddenTrailer, 400),
 ];
 
 fn check(limits: Limits, name: &str, rfc: &str, input: &[u8], error: Error, status: u16) {

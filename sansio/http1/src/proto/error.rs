@@ -64,6 +64,9 @@ pub enum Error {
     InvalidChunkExtension,
     /// Malformed trailer fields (RFC 9112 §7.1.2).
     InvalidTrailers,
+    /// A trailer field that must not be sent as a trailer: framing, routing,
+    /// authentication, content processing and the like (RFC 9110 §6.5.1).
+    ForbiddenTrailer,
     /// The request line is longer than [`Limits::max_request_line`](super::Limits)
     /// (RFC 9112 §3: answered 414).
     RequestLineTooLong,
@@ -138,6 +141,7 @@ impl fmt::Display for Error {
             MissingChunkCrlf => "chunk data not followed by CRLF",
             InvalidChunkExtension => "invalid chunk extension",
             InvalidTrailers => "invalid trailer fields",
+            ForbiddenTrailer => "a field not allowed in trailers",
             RequestLineTooLong => "request line too long",
             HeadTooLarge => "head too large",
             TooManyHeaders => "too many header fields",
@@ -174,6 +178,9 @@ pub enum SendError {
     /// The application set Content-Length or Transfer-Encoding itself: framing is the
     /// connection's job (declare it with [`BodyLength`](super::BodyLength)).
     FramingHeader,
+    /// A trailer field that must not be sent as a trailer (RFC 9110 §6.5.1), such as
+    /// Host, Authorization or Content-Type.
+    ForbiddenTrailer,
     /// A 101 answer to a request that asked for no upgrade.
     UnexpectedUpgrade,
     /// A header name or value the wire cannot carry.
@@ -191,6 +198,7 @@ impl fmt::Display for SendError {
             BodyTooLong => "body longer than declared",
             BodyTooShort => "body shorter than declared",
             FramingHeader => "Content-Length/Transfer-Encoding set by the application",
+            ForbiddenTrailer => "a field not allowed in trailers",
             UnexpectedUpgrade => "101 without an upgrade request",
             InvalidHeader => "header cannot be serialized",
             Closed => "connection closed",

@@ -209,3 +209,47 @@ impl FieldSummary {
 pub(crate) fn wants_upgrade(method: &Method, s: &FieldSummary) -> bool {
     method == Method::CONNECT || (s.connection_upgrade && s.upgrade)
 }
+
+/// Fields that must not travel in a trailer section (RFC 9110 §6.5.1): framing,
+/// routing, connection management, request modifiers, authentication, response control
+/// data and content processing. Merged by a careless recipient they would smuggle
+/// what the head did not say; a strict one refuses them.
+pub(crate) fn is_forbidden_trailer(name: &[u8]) -> bool {
+    const FORBIDDEN: &[&[u8]] = &[
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"upgrade",
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        b"cache-control",
+        b"pragma",
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"cookie",
+        b"set-cookie",
+        b"age",
+        b"expires",
+        b"date",
+        b"location",
+        b"retry-after",
+        b"vary",
+        b"content-encoding",
+        b"content-type",
+        b"content-range",
+    ];
+    FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+}

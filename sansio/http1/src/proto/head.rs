@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
+use super::framing::is_forbidden_trailer;
 use super::{Error, Limits, MAX_HEADERS_CAP};
 
 /// Finds the end of a head (or trailer section) across any split of its bytes, looking
@@ -314,6 +315,12 @@ impl HeadIndex {
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
         match httparse::parse_headers(section, &mut storage[..limits.max_headers]) {
             Ok(httparse::Status::Complete((_, fields))) => {
+                if fields
+                    .iter()
+                    .any(|f| is_forbidden_trailer(f.name.as_bytes()))
+                {
+                    return Err(Error::ForbiddenTrailer);
+                }
                 self.store_fields(section, fields);
                 self.len = section.len();
                 Ok(())
