@@ -10,7 +10,8 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use strait_streams::combinators::Delay;
 use strait_streams::io::{ReadBufs, WriteBufs};
 use strait_streams::vocab::buffer_copy;
-use strait_streams::{delay_until, ReadSource, Stream, WriteSink, WriteStreamExt};
+use strait_streams::vocab::ConstWindow;
+use strait_streams::{delay_until, BufferSource, ReadSource, Stream, WriteSink, WriteStreamExt};
 
 use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
 use crate::proto::{
@@ -221,10 +222,17 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
         self.conn.head.get().to_parts().map_err(protocol_error)
     }
 
-    /// The request body as a [`ReadSource`] (Content-Length or chunked, decoded). The
-    /// first read answers `Expect: 100-continue` with a 100.
+    /// The request body (Content-Length or chunked, decoded) as a [`ReadSource`] that
+    /// copies into the caller's buffers, or a [`BufferSource`] that lends the bytes in
+    /// the connection's input buffer (no copy). The first read answers
+    /// `Expect: 100-continue` with a 100.
+    ///
+    /// [`BufferSource`]: strait_streams::BufferSource
     pub fn body(&mut self) -> RequestBody<'_, S> {
-        RequestBody { conn: self.conn }
+        RequestBody {
+            conn: self.conn,
+            held: 0,
+        }
     }
 
     /// Reads the rest of the request body into `dst`, refusing more than `limit` bytes
@@ -322,9 +330,61 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
     }
 }
 
-/// The request body: a [`ReadSource`] over the connection.
+/// The request body: a [`ReadSource`] and a [`BufferSource`] over the connection.
 pub struct RequestBody<'a, S> {
     conn: &'a mut Conn<S>,
+    /// Bytes of the last data event lent by `poll_pull` and not yet consumed.
+    held: usize,
+}
+
+impl<S> RequestBody<'_, S> {
+    /// Hands lent bytes back to the state machine: the next event delivers them again.
+    fn give_back(&mut self) {
+        if self.held > 0 {
+            self.conn.proto.return_data(self.held);
+            self.held = 0;
+        }
+    }
+}
+
+impl<S> Drop for RequestBody<'_, S> {
+    fn drop(&mut self) {
+        // Pulled but not consumed bytes stay in the body for the next reader.
+        self.give_back();
+    }
+}
+
+impl<S: Stream + Unpin> BufferSource for RequestBody<'_, S> {
+    fn poll_pull<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ConstWindow<'s>>> {
+        let this = self.get_mut();
+        this.give_back();
+        // Wait for body bytes without taking them (they are redelivered) ...
+        if !ready!(this.conn.poll_body(cx, |_| 0))? {
+            return Poll::Ready(Ok(ConstWindow::new(&b""[..])));
+        }
+        // ... then borrow them from the input buffer until `consume`.
+        match this.conn.proto.poll_event() {
+            Ok(Some(Event::Data(d))) => {
+                this.held = d.len();
+                Poll::Ready(Ok(ConstWindow::new(d)))
+            }
+            Ok(_) => Poll::Ready(Err(io::Error::other(
+                "strait-http1: body bytes were not redelivered",
+            ))),
+            Err(e) => Poll::Ready(Err(protocol_error(e))),
+        }
+    }
+
+    fn consume(self: Pin<&mut Self>, n: usize) {
+        let this = self.get_mut();
+        assert!(n <= this.held, "consuming more than was pulled");
+        // The rest is delivered again; all of it used is taken at the next event.
+        this.conn.proto.return_data(this.held - n);
+        this.held = 0;
+    }
 }
 
 impl<S: Stream + Unpin> ReadSource for RequestBody<'_, S> {
@@ -334,6 +394,7 @@ impl<S: Stream + Unpin> ReadSource for RequestBody<'_, S> {
         bufs: &mut ReadBufs<'_, '_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.give_back();
         while !bufs.is_empty() {
             let more = ready!(this.conn.poll_body(cx, |d| {
                 let n = buffer_copy(&mut *bufs, d, usize::MAX);
