@@ -69,7 +69,7 @@ fn strait_context(reuse_at: Option<SocketAddr>) -> io::Result<Running> {
             };
             let addr = listener.local_addr()?;
             let live = Arc::new(AtomicUsize::new(0));
-            ctx.spawn(http_server::serve(listener, usize::MAX, live))
+            ctx.spawn(http_server::serve(listener, usize::MAX, live, None))
                 .detach();
             io::Result::Ok((ctx, addr))
         })();
@@ -115,6 +115,7 @@ pub fn strait_runners(runners: usize) -> io::Result<Running> {
         listener,
         usize::MAX,
         Arc::new(AtomicUsize::new(0)),
+        None,
     ))
     .detach();
     let mut threads = Vec::new();
