@@ -33,7 +33,7 @@ mod client;
 mod conn;
 mod server;
 
-pub use client::{ClientConnection as Client, Response};
+pub use client::{ClientConnection as Client, RequestBody as ClientRequestBody, Response};
 pub use server::{
     serve_connection, serve_connection_with, Exchange, RequestBody, ResponseBody, ServeOptions,
     Served,
