@@ -13,7 +13,7 @@ use strait_streams::vocab::buffer_copy;
 use strait_streams::vocab::ConstWindow;
 use strait_streams::{delay_until, BufferSource, ReadSource, Stream, WriteSink, WriteStreamExt};
 
-use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
+use super::conn::{poll_read_into, protocol_error, send_error, Out};
 use crate::proto::{
     BodyLength, Event, OwnedRequestHead, RequestHead, ServerConfig, ServerConnection,
 };
@@ -67,9 +67,10 @@ struct Conn<S> {
     out: Out,
     /// The request being served, copied out of the input buffer (storage reused).
     head: OwnedRequestHead,
-    /// Paces body reads against the body timeout; made at the first wait for body
-    /// bytes, then reset (one allocation per connection at most).
-    body_timer: Option<Pin<Box<Delay>>>,
+    /// The state machine's deadline (head, keep-alive or body timeout) while a read
+    /// waits; made at the first such wait, then reset (one allocation per connection
+    /// at most, no timer set-up per wait).
+    timer: Option<Pin<Box<Delay>>>,
     body_done: bool,
     responded: bool,
     options: ServeOptions,
@@ -93,19 +94,18 @@ impl<S: Stream + Unpin> Conn<S> {
 
     /// Reads more input, bounded by the state machine's deadline.
     async fn fill(&mut self) -> io::Result<()> {
-        match self.proto.poll_timeout() {
-            None => poll_fn(|cx| self.poll_fill(cx)).await,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if with_deadline(left, |cx| self.poll_fill(cx))
-                    .await?
-                    .is_none()
-                {
-                    self.proto.handle_timeout(Instant::now());
-                }
-                Ok(())
+        let filled = poll_fn(|cx| {
+            if self.poll_fill(cx)?.is_ready() {
+                return Poll::Ready(io::Result::Ok(true));
             }
+            ready!(self.poll_deadline(cx))?;
+            Poll::Ready(Ok(false))
+        })
+        .await?;
+        if !filled {
+            self.proto.handle_timeout(Instant::now());
         }
+        Ok(())
     }
 
     async fn flush(&mut self) -> io::Result<()> {
@@ -133,7 +133,7 @@ impl<S: Stream + Unpin> Conn<S> {
                     let len = d.len();
                     let used = f(d);
                     self.proto.return_data(len - used);
-                    return Poll::Ready(Ok(true));
+                    return Poll::Ready(io::Result::Ok(true));
                 }
                 Ok(Some(Event::EndOfMessage)) => self.body_done = true,
                 Ok(Some(_)) => {}
@@ -145,7 +145,7 @@ impl<S: Stream + Unpin> Conn<S> {
                         ready!(self.out.poll_flush(&mut self.stream, cx))?;
                     }
                     if self.poll_fill(cx)?.is_pending() {
-                        ready!(self.poll_body_deadline(cx))?;
+                        ready!(self.poll_deadline(cx))?;
                         // The body timeout passed: the state machine failed with it.
                         self.proto.handle_timeout(Instant::now());
                         if let Some(e) = self.proto.error() {
@@ -158,13 +158,14 @@ impl<S: Stream + Unpin> Conn<S> {
         }
     }
 
-    /// Ready when the state machine's body deadline has passed (pending without one).
-    fn poll_body_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Ready when the state machine's deadline has passed (pending without one; a
+    /// read must be pending too, so the task wakes on either).
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(deadline) = self.proto.poll_timeout() else {
             return Poll::Pending;
         };
         let timer = self
-            .body_timer
+            .timer
             .get_or_insert_with(|| Box::pin(delay_until(deadline)));
         timer.as_mut().reset(deadline);
         timer.as_mut().poll(cx)
@@ -516,7 +517,7 @@ where
         proto: ServerConnection::new(config, Instant::now()),
         out: Out::default(),
         head: OwnedRequestHead::default(),
-        body_timer: None,
+        timer: None,
         body_done: false,
         responded: false,
         options,
