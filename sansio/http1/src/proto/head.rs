@@ -46,51 +46,98 @@ impl HeadScanner {
     ) -> Result<Option<usize>, Error> {
         // Errors are decided as if byte by byte, in order, so any split of the input
         // meets the same one first; only CR and LF need a look, found with memchr.
-        let mut i = self.pos;
-        loop {
-            let stop = data.len().min(max_bytes);
-            let Some(off) = find_cr_lf(&data[i.min(stop)..stop]) else {
-                self.check_line(stop, max_line)?;
-                if data.len() > max_bytes {
-                    return Err(too_large);
+        let stop = data.len().min(max_bytes);
+        let from = self.pos.min(stop);
+        let hay = &data[from..stop];
+        // Where undecided bytes start: a CRLF's LF is decided with its CR.
+        let mut next = self.pos;
+        if hay.len() < 16 {
+            // The few bytes a small read brings: memchr's set-up would cost more.
+            for (off, &b) in hay.iter().enumerate() {
+                if (b == b'\r' || b == b'\n') && from + off >= next {
+                    if let Some(r) = self.at_cr_or_lf(
+                        data,
+                        from + off,
+                        &mut next,
+                        max_line,
+                        max_bytes,
+                        too_large,
+                    ) {
+                        return r;
+                    }
                 }
-                self.pos = data.len();
-                return Ok(None);
-            };
-            let at = i + off;
-            // Every byte before `at` is an ordinary line byte.
-            self.check_line(at, max_line)?;
-            if data[at] == b'\n' {
-                // Not preceded by CR: a CR is always looked at with its next byte.
-                return Err(Error::BareLf);
             }
-            let lf = at + 1;
-            if lf == data.len() {
-                // The CR's partner is not here yet: look at the CR again next time.
-                self.pos = at;
-                return Ok(None);
-            }
-            if lf >= max_bytes {
-                return Err(too_large);
-            }
-            if data[lf] != b'\n' {
-                return Err(Error::BareCr);
-            }
-            let line_len = at - self.line_start;
-            if !self.first_line_done {
-                if line_len > max_line {
-                    return Err(Error::RequestLineTooLong);
+        } else {
+            for off in memchr::memchr2_iter(b'\r', b'\n', hay) {
+                if from + off >= next {
+                    if let Some(r) = self.at_cr_or_lf(
+                        data,
+                        from + off,
+                        &mut next,
+                        max_line,
+                        max_bytes,
+                        too_large,
+                    ) {
+                        return r;
+                    }
                 }
-                self.first_line_done = true;
-            } else if line_len == 0 {
-                self.pos = lf + 1;
-                return Ok(Some(lf + 1));
-            } else if matches!(data[self.line_start], b' ' | b'\t') {
-                return Err(Error::ObsFold);
             }
-            self.line_start = lf + 1;
-            i = lf + 1;
         }
+        // Every byte left is an ordinary line byte.
+        self.check_line(stop, max_line)?;
+        if data.len() > max_bytes {
+            return Err(too_large);
+        }
+        self.pos = data.len();
+        Ok(None)
+    }
+
+    /// Decides the CR or LF at `at` (every byte before it, from `*next`, being an
+    /// ordinary line byte): `None` when a line ended there (`*next` moves past it),
+    /// else what `scan` returns.
+    fn at_cr_or_lf(
+        &mut self,
+        data: &[u8],
+        at: usize,
+        next: &mut usize,
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Option<Result<Option<usize>, Error>> {
+        if let Err(e) = self.check_line(at, max_line) {
+            return Some(Err(e));
+        }
+        if data[at] == b'\n' {
+            // Not preceded by CR: a CR is always decided with its next byte.
+            return Some(Err(Error::BareLf));
+        }
+        let lf = at + 1;
+        if lf == data.len() {
+            // The CR's partner is not here yet: look at the CR again next time.
+            self.pos = at;
+            return Some(Ok(None));
+        }
+        if lf >= max_bytes {
+            return Some(Err(too_large));
+        }
+        if data[lf] != b'\n' {
+            return Some(Err(Error::BareCr));
+        }
+        let line_len = at - self.line_start;
+        if !self.first_line_done {
+            if line_len > max_line {
+                return Some(Err(Error::RequestLineTooLong));
+            }
+            self.first_line_done = true;
+        } else if line_len == 0 {
+            self.pos = lf + 1;
+            return Some(Ok(Some(lf + 1)));
+        } else if matches!(data[self.line_start], b' ' | b'\t') {
+            return Some(Err(Error::ObsFold));
+        }
+        self.line_start = lf + 1;
+        *next = lf + 1;
+        None
     }
 
     /// The start line may hold at most `max_line` bytes: `end` is one past the last
@@ -100,16 +147,6 @@ impl HeadScanner {
             return Err(Error::RequestLineTooLong);
         }
         Ok(())
-    }
-}
-
-/// The first CR or LF in `bytes`: a plain loop for the few bytes a small read brings
-/// (memchr's setup would cost more), memchr for the rest.
-fn find_cr_lf(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() < 16 {
-        bytes.iter().position(|&b| b == b'\r' || b == b'\n')
-    } else {
-        memchr::memchr2(b'\r', b'\n', bytes)
     }
 }
 
