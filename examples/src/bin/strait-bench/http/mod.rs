@@ -13,14 +13,16 @@
 //! multi_thread with 2 workers; 2 single-threaded strait contexts with `SO_REUSEPORT`
 //! listeners against 2 tokio current_thread runtimes likewise (the shape of the
 //! fastest public hyper entries). Every server: `TCP_NODELAY`, backlog 1024; hyper with
-//! `pipeline_flush(true)`. The load generator runs on the bench's main thread, so the
-//! multi-thread rows oversubscribe a 2-core machine alike for both sides.
+//! `pipeline_flush(true)`. Threads are pinned (see [`pin`]): the load generator on the
+//! last CPU, server threads on the CPUs before it, alike for both sides (on a 2-core
+//! machine the 2-thread servers share a CPU with the generator).
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../http-server.rs"]
 mod http_server;
 mod load;
 mod parse;
+mod pin;
 mod servers;
 
 use std::io;
@@ -181,7 +183,15 @@ fn measure(
     budget: Duration,
 ) -> io::Result<(f64, f64)> {
     let running = server.start()?;
-    let outcome = load::run(running.addr, shape, warmup, budget);
+    let addr = running.addr;
+    let outcome = std::thread::Builder::new()
+        .name("load-generator".into())
+        .spawn(move || {
+            pin::generator();
+            load::run(addr, shape, warmup, budget)
+        })?
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the load generator panicked")));
     running.stop();
     let mut outcome = outcome?;
     Ok((outcome.rate, outcome.quantile_us(0.99)))

@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use strait_native::{IoContext, TcpListener};
 
 use super::http_server;
+use super::pin::Placement;
 
 /// Largest echoed body, as in the example.
 const MAX_ECHO: usize = 16 * 1024 * 1024;
@@ -56,10 +57,12 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<Joi
 
 /// One single-threaded context on one thread serving `http-server`'s service; with
 /// `reuse_at`, its listener joins the `SO_REUSEPORT` group on that address.
-fn strait_context(reuse_at: Option<SocketAddr>) -> io::Result<Running> {
+fn strait_context(reuse_at: Option<SocketAddr>, place: &Arc<Placement>) -> io::Result<Running> {
     let (tx, rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
+    let place = place.clone();
     let thread = spawn_thread("strait-server", move || {
+        place.pin();
         let setup = (|| {
             // Made on its runner thread, which a single-threaded context claims.
             let ctx = Arc::new(IoContext::new_single_threaded()?);
@@ -103,7 +106,7 @@ fn strait_context(reuse_at: Option<SocketAddr>) -> io::Result<Running> {
 
 /// `http-server` on one single-threaded context (one thread).
 pub fn strait_single() -> io::Result<Running> {
-    strait_context(None)
+    strait_context(None, &Arc::new(Placement::new()))
 }
 
 /// `http-server` on one context run by `runners` threads.
@@ -119,9 +122,12 @@ pub fn strait_runners(runners: usize) -> io::Result<Running> {
     ))
     .detach();
     let mut threads = Vec::new();
+    let place = Arc::new(Placement::new());
     for _ in 0..runners {
         let ctx = ctx.clone();
+        let place = place.clone();
         threads.push(spawn_thread("strait-runner", move || {
+            place.pin();
             ctx.run();
         })?);
     }
@@ -135,10 +141,11 @@ pub fn strait_runners(runners: usize) -> io::Result<Running> {
 /// `http-server --reuseport --threads n`: one single-threaded context per thread, each
 /// with its own `SO_REUSEPORT` listener on one address.
 pub fn strait_per_core(n: usize) -> io::Result<Running> {
-    let mut running = strait_context(None)?;
+    let place = Arc::new(Placement::new());
+    let mut running = strait_context(None, &place)?;
     let addr = running.addr;
     for _ in 1..n {
-        match strait_context(Some(addr)) {
+        match strait_context(Some(addr), &place) {
             Ok(more) => running.absorb(more),
             Err(e) => {
                 running.stop();
@@ -211,7 +218,11 @@ fn reuseport_listener(addr: Option<SocketAddr>) -> io::Result<std::net::TcpListe
 }
 
 /// One tokio runtime (`workers == 0`: current_thread) on its own thread serving hyper.
-fn hyper_runtime(workers: usize, reuse_at: Option<SocketAddr>) -> io::Result<Running> {
+fn hyper_runtime(
+    workers: usize,
+    reuse_at: Option<SocketAddr>,
+    place: &Arc<Placement>,
+) -> io::Result<Running> {
     let std_listener = reuseport_listener(reuse_at)?;
     let addr = std_listener.local_addr()?;
     let rt = if workers == 0 {
@@ -219,14 +230,22 @@ fn hyper_runtime(workers: usize, reuse_at: Option<SocketAddr>) -> io::Result<Run
             .enable_all()
             .build()?
     } else {
+        let place = place.clone();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
+            .on_thread_start(move || place.pin())
             .enable_all()
             .build()?
     };
+    // A current_thread runtime runs on the thread below; the multi_thread one's
+    // block_on thread only waits for the stop.
+    let place = (workers == 0).then(|| place.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = spawn_thread("hyper-server", move || {
+        if let Some(place) = place {
+            place.pin();
+        }
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(std_listener);
             let ok = listener.is_ok();
@@ -255,16 +274,17 @@ fn hyper_runtime(workers: usize, reuse_at: Option<SocketAddr>) -> io::Result<Run
 
 /// hyper on one tokio runtime: current_thread (`workers == 0`) or multi_thread.
 pub fn hyper(workers: usize) -> io::Result<Running> {
-    hyper_runtime(workers, None)
+    hyper_runtime(workers, None, &Arc::new(Placement::new()))
 }
 
 /// hyper on `n` current_thread runtimes, one per thread, each with its own
 /// `SO_REUSEPORT` listener on one address.
 pub fn hyper_per_core(n: usize) -> io::Result<Running> {
-    let mut running = hyper_runtime(0, None)?;
+    let place = Arc::new(Placement::new());
+    let mut running = hyper_runtime(0, None, &place)?;
     let addr = running.addr;
     for _ in 1..n {
-        match hyper_runtime(0, Some(addr)) {
+        match hyper_runtime(0, Some(addr), &place) {
             Ok(more) => running.absorb(more),
             Err(e) => {
                 running.stop();
