@@ -19,14 +19,13 @@
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use std::path::PathBuf;
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use strait_http1::io::{serve_connection, Exchange};
-use strait_native::{Handle, IoContext, TcpListener, TcpStream};
+use strait_http1::io::{accept_loop, serve_connection, ConnectionLimit, Exchange};
+use strait_native::{IoContext, TcpListener, TcpStream};
 use strait_streams::Stream;
 use strait_tls::{Identity, ServerContext, TlsStream};
 
@@ -82,38 +81,29 @@ async fn serve_one(conn: TcpStream, tls: Option<ServerContext>) -> io::Result<()
     }
 }
 
-/// Accepts connections (at most `max_connections` open at once across every context
-/// sharing `live`) and serves each on its own task, over TLS with `tls`.
+/// Accepts connections (at most `limit` open at once across every context sharing
+/// it: at the limit, new clients wait in the backlog) and serves each on its own task,
+/// over TLS with `tls`.
 pub async fn serve(
     listener: TcpListener,
-    max_connections: usize,
-    live: Arc<AtomicUsize>,
+    limit: Arc<ConnectionLimit>,
     tls: Option<ServerContext>,
 ) -> io::Result<()> {
-    let handle = Handle::current();
-    loop {
-        let (conn, peer) = listener.accept().await?;
-        if live.load(Ordering::Relaxed) >= max_connections {
-            // Over the limit: refuse by closing at once.
-            drop(conn);
-            continue;
-        }
-        conn.set_nodelay(true)?;
-        live.fetch_add(1, Ordering::Relaxed);
-        let live = live.clone();
+    accept_loop(&listener, &limit, |conn: TcpStream, peer| {
         let tls = tls.clone();
-        handle
-            .spawn(async move {
-                let result = serve_one(conn, tls).await;
-                live.fetch_sub(1, Ordering::Relaxed);
-                if let Err(e) = result {
-                    if std::env::var_os("HTTP_SERVER_LOG").is_some() {
-                        eprintln!("{peer}: {e}");
-                    }
+        async move {
+            let result = match conn.set_nodelay(true) {
+                Ok(()) => serve_one(conn, tls).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                if std::env::var_os("HTTP_SERVER_LOG").is_some() {
+                    eprintln!("{peer}: {e}");
                 }
-            })
-            .detach();
-    }
+            }
+        }
+    })
+    .await
 }
 
 struct Args {
@@ -202,9 +192,9 @@ fn tls_context(args: &Args) -> io::Result<Option<ServerContext>> {
 
 /// One single-threaded context per thread, each with its own `SO_REUSEPORT` listener
 /// on the same address: the kernel spreads connections, nothing is shared but the
-/// connection count.
+/// connection limit.
 fn run_per_core(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
-    let live = Arc::new(AtomicUsize::new(0));
+    let limit = ConnectionLimit::new(args.max_connections);
     let first = IoContext::new_single_threaded()?;
     let listener = TcpListener::bind_with(&first, args.addr.as_str(), 1024, true)?;
     let addr = listener.local_addr()?;
@@ -215,18 +205,17 @@ fn run_per_core(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
     );
     std::thread::scope(|s| {
         for i in 1..args.threads.get() {
-            let live = live.clone();
-            let max = args.max_connections;
+            let limit = limit.clone();
             let tls = tls.clone();
             std::thread::Builder::new()
                 .name(format!("context-{i}"))
                 .spawn_scoped(s, move || -> io::Result<()> {
                     let ctx = IoContext::new_single_threaded()?;
                     let listener = TcpListener::bind_with(&ctx, addr, 1024, true)?;
-                    ctx.block_on(serve(listener, max, live, tls))
+                    ctx.block_on(serve(listener, limit, tls))
                 })?;
         }
-        first.block_on(serve(listener, args.max_connections, live.clone(), tls))
+        first.block_on(serve(listener, limit, tls))
     })
 }
 
@@ -243,8 +232,8 @@ fn main() -> io::Result<()> {
         listener.local_addr()?,
         if tls.is_some() { " (TLS)" } else { "" }
     );
-    let live = Arc::new(AtomicUsize::new(0));
-    let server = ctx.spawn(serve(listener, args.max_connections, live, tls));
+    let limit = ConnectionLimit::new(args.max_connections);
+    let server = ctx.spawn(serve(listener, limit, tls));
     std::thread::scope(|s| {
         for i in 1..args.threads.get() {
             let runner = std::thread::Builder::new()

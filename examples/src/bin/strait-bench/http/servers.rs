@@ -6,7 +6,6 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,6 +15,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use strait_http1::io::ConnectionLimit;
 use strait_native::{IoContext, TcpListener};
 
 use super::http_server;
@@ -71,9 +71,12 @@ fn strait_context(reuse_at: Option<SocketAddr>, place: &Arc<Placement>) -> io::R
                 None => TcpListener::bind_with(&ctx, "127.0.0.1:0", 1024, true)?,
             };
             let addr = listener.local_addr()?;
-            let live = Arc::new(AtomicUsize::new(0));
-            ctx.spawn(http_server::serve(listener, usize::MAX, live, None))
-                .detach();
+            ctx.spawn(http_server::serve(
+                listener,
+                ConnectionLimit::new(usize::MAX),
+                None,
+            ))
+            .detach();
             io::Result::Ok((ctx, addr))
         })();
         match setup {
@@ -116,8 +119,7 @@ pub fn strait_runners(runners: usize) -> io::Result<Running> {
     let addr = listener.local_addr()?;
     ctx.spawn(http_server::serve(
         listener,
-        usize::MAX,
-        Arc::new(AtomicUsize::new(0)),
+        ConnectionLimit::new(usize::MAX),
         None,
     ))
     .detach();
