@@ -25,8 +25,17 @@ pub type Response = http::Response<Vec<u8>>;
 /// # async fn demo<S: strait_streams::Stream + Unpin>(stream: S) -> std::io::Result<()> {
 /// use strait_http1::io::Client;
 /// let mut client = Client::new(stream);
-/// let res = client.send(http::Method::GET, "/", "example.com", &http::HeaderMap::new(), b"").await?;
+/// let none = http::HeaderMap::new();
+/// let res = client.send(http::Method::GET, "/", "example.com", &none, b"").await?;
 /// println!("{} {} bytes", res.status(), res.body().len());
+///
+/// // Pipelined: three requests in one write, answers read in order.
+/// for path in ["/a", "/b", "/c"] {
+///     client.queue(http::Method::GET, path, "example.com", &none, b"")?;
+/// }
+/// while client.in_flight() > 0 {
+///     println!("{}", client.read_response().await?.status());
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
