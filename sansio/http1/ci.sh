@@ -94,7 +94,7 @@ done
 out=$(curl -skv "https://127.0.0.1:$port3/plaintext" "https://127.0.0.1:$port3/plaintext" 2>&1)
 grep -q "Hello, World!" <<<"$out" || fail "https plaintext"
 grep -q "Re-using existing connection" <<<"$out" || fail "https keep-alive was not reused"
-grep -qi "ALPN.*http/1.1" <<<"$out" || fail "https ALPN http/1.1"
+grep -qiE "ALPN.*(server accepted|accepted to use).*http/1.1" <<<"$out" || fail "https ALPN http/1.1"
 curl -sk -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up" "https://127.0.0.1:$port3/echo" -o "$tmp/down3"
 cmp -s "$tmp/up" "$tmp/down3" || fail "https chunked echo differs"
 [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port3/nope")" = 404 ] || fail "https 404"
