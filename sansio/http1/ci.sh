@@ -98,6 +98,11 @@ grep -qiE "ALPN.*(server accepted|accepted to use).*http/1.1" <<<"$out" || fail 
 curl -sk -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up" "https://127.0.0.1:$port3/echo" -o "$tmp/down3"
 cmp -s "$tmp/up" "$tmp/down3" || fail "https chunked echo differs"
 [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port3/nope")" = 404 ] || fail "https 404"
+# The http-get example over TLS: keep-alive reuse, echo; a self-signed certificate is
+# refused without -k.
+out=$(./target/debug/http-get -k "https://127.0.0.1:$port3/echo" -d "over tls" -n 5)
+grep -q '^HTTP/1.1 200 OK' <<<"$out" && grep -q 'over tls' <<<"$out" || fail "http-get -k https echo"
+./target/debug/http-get "https://127.0.0.1:$port3/plaintext" >/dev/null 2>&1 && fail "http-get trusted a self-signed certificate"
 # Plain HTTP to the TLS port is refused, and the server keeps serving.
 curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port3/plaintext" && fail "plain HTTP on the TLS port"
 [ "$(curl -sk "https://127.0.0.1:$port3/plaintext")" = "Hello, World!" ] || fail "https after a plain-HTTP client"
