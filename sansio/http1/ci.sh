@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of the http-server example with curl: keep-alive reuse, pipelining,
-# chunked upload, 100-continue, 404, 431 on a huge head. Idempotent; installs curl if
+# chunked upload, 100-continue, 404, 431 on a huge head, and HTTPS (--tls) with curl -k.
+# Idempotent; installs curl if
 # missing. Run from anywhere: bash sansio/http1/ci.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,4 +82,28 @@ done
 for _ in $(seq 8); do
     [ "$(curl -s "http://127.0.0.1:$port2/plaintext")" = "Hello, World!" ] || fail "reuseport"
 done
+# HTTPS: the same service over strait-tls (self-signed certificate made at start).
+port3=$((port + 2))
+./target/debug/http-server "127.0.0.1:$port3" --tls --threads 2 >/dev/null &
+server3=$!
+trap 'kill $server $server2 $server3 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    curl -sk -o /dev/null "https://127.0.0.1:$port3/plaintext" && break
+    sleep 0.1
+done
+out=$(curl -skv "https://127.0.0.1:$port3/plaintext" "https://127.0.0.1:$port3/plaintext" 2>&1)
+grep -q "Hello, World!" <<<"$out" || fail "https plaintext"
+grep -q "Re-using existing connection" <<<"$out" || fail "https keep-alive was not reused"
+grep -qiE "ALPN.*(server accepted|accepted to use).*http/1.1" <<<"$out" || fail "https ALPN http/1.1"
+curl -sk -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up" "https://127.0.0.1:$port3/echo" -o "$tmp/down3"
+cmp -s "$tmp/up" "$tmp/down3" || fail "https chunked echo differs"
+[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port3/nope")" = 404 ] || fail "https 404"
+# The http-get example over TLS: keep-alive reuse, echo; a self-signed certificate is
+# refused without -k.
+out=$(./target/debug/http-get -k "https://127.0.0.1:$port3/echo" -d "over tls" -n 5)
+grep -q '^HTTP/1.1 200 OK' <<<"$out" && grep -q 'over tls' <<<"$out" || fail "http-get -k https echo"
+./target/debug/http-get "https://127.0.0.1:$port3/plaintext" >/dev/null 2>&1 && fail "http-get trusted a self-signed certificate"
+# Plain HTTP to the TLS port is refused, and the server keeps serving.
+curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port3/plaintext" && fail "plain HTTP on the TLS port"
+[ "$(curl -sk "https://127.0.0.1:$port3/plaintext")" = "Hello, World!" ] || fail "https after a plain-HTTP client"
 echo "http1 ci: ok"

@@ -1,23 +1,31 @@
-//! A small curl on strait: fetches an `http://` URL and prints the status, the headers
-//! and the body.
+//! A small curl on strait: fetches an `http://` or `https://` URL and prints the status,
+//! the headers and the body.
 //!
 //! ```text
-//! cargo run -p strait-examples --bin http-get -- http://127.0.0.1:8080/plaintext [-X METHOD] [-d BODY] [-n COUNT]
+//! cargo run -p strait-examples --bin http-get -- URL [-X METHOD] [-d BODY] [-n COUNT] [-k | --cacert FILE]
 //! ```
 //! With `-n COUNT` the request is sent COUNT times on one keep-alive connection
 //! (reconnecting if the server closes it) and only the last answer is printed.
+//! `https://` goes through strait-tls (ALPN `http/1.1`), trusting the Mozilla roots, or
+//! only the certificates in `--cacert FILE`, or (`-k`) any certificate.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use http::{HeaderMap, Method, Uri};
 use strait_http1::io::Client;
 use strait_native::{IoContext, Resolver, TcpStream};
+use strait_streams::AnyStream;
+use strait_tls::{ClientContext, ServerVerification, TlsStream, TrustRoots};
 
 struct Args {
     uri: Uri,
     method: Method,
     body: Vec<u8>,
     count: usize,
+    insecure: bool,
+    cacert: Option<PathBuf>,
 }
 
 fn parse_args() -> io::Result<Args> {
@@ -26,6 +34,8 @@ fn parse_args() -> io::Result<Args> {
     let mut method = None;
     let mut body = Vec::new();
     let mut count = 1;
+    let mut insecure = false;
+    let mut cacert = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -40,6 +50,8 @@ fn parse_args() -> io::Result<Args> {
                 );
             }
             "-d" => body = value()?.into_bytes(),
+            "-k" | "--insecure" => insecure = true,
+            "--cacert" => cacert = Some(PathBuf::from(value()?)),
             "-n" => {
                 let n = value()?;
                 count = n.parse().map_err(|e| invalid(format!("-n {n}: {e}")))?;
@@ -53,10 +65,11 @@ fn parse_args() -> io::Result<Args> {
             _ => return Err(invalid(format!("unexpected argument {arg:?}"))),
         }
     }
-    let uri =
-        uri.ok_or_else(|| invalid("usage: http-get URL [-X METHOD] [-d BODY] [-n COUNT]".into()))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(invalid("only http:// URLs".into()));
+    let uri = uri.ok_or_else(|| {
+        invalid("usage: http-get URL [-X METHOD] [-d BODY] [-n COUNT] [-k | --cacert FILE]".into())
+    })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid("only http:// and https:// URLs".into()));
     }
     let method = method.unwrap_or(if body.is_empty() {
         Method::GET
@@ -68,6 +81,43 @@ fn parse_args() -> io::Result<Args> {
         method,
         body,
         count: count.max(1),
+        insecure,
+        cacert,
+    })
+}
+
+/// The TLS configuration of an `https://` fetch.
+fn tls_context(args: &Args) -> io::Result<ClientContext> {
+    let verification = if args.insecure {
+        ServerVerification::DangerAcceptAnyCertificate
+    } else if let Some(file) = &args.cacert {
+        let mut roots = TrustRoots::empty();
+        roots.add_pem_file(file).map_err(io::Error::other)?;
+        ServerVerification::Full(roots)
+    } else {
+        ServerVerification::Full(TrustRoots::mozilla())
+    };
+    ClientContext::builder(verification)
+        .alpn_protocols(&["http/1.1"])
+        .build()
+        .map_err(io::Error::other)
+}
+
+/// A connection to the first address that answers, through TLS for `https`.
+async fn connect(
+    ctx: &IoContext,
+    addrs: &[SocketAddr],
+    tls: Option<(&ClientContext, &str)>,
+) -> io::Result<AnyStream<'static>> {
+    let tcp = TcpStream::connect_any(ctx, addrs).await?;
+    tcp.set_nodelay(true)?;
+    Ok(match tls {
+        None => AnyStream::new(tcp),
+        Some((tls, host)) => {
+            let mut stream = TlsStream::connect(tls, host, tcp).map_err(io::Error::other)?;
+            stream.handshake().await?;
+            AnyStream::new(stream)
+        }
     })
 }
 
@@ -83,7 +133,13 @@ fn main() -> io::Result<()> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = authority.port_u16().unwrap_or(80);
+    let https = args.uri.scheme_str() == Some("https");
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let tls = if https {
+        Some(tls_context(&args)?)
+    } else {
+        None
+    };
     let target = args
         .uri
         .path_and_query()
@@ -92,12 +148,14 @@ fn main() -> io::Result<()> {
     let ctx = IoContext::new()?;
     let response = ctx.block_on(async {
         let addrs = Resolver::new().resolve(&host, port).await?;
-        let mut client: Option<Client<TcpStream>> = None;
+        let mut client: Option<Client<AnyStream<'static>>> = None;
         let mut last = None;
         for _ in 0..args.count {
             let mut c = match client.take() {
                 Some(c) if c.is_reusable() => c,
-                _ => Client::new(TcpStream::connect_any(&ctx, &addrs).await?),
+                _ => Client::new(
+                    connect(&ctx, &addrs, tls.as_ref().map(|t| (t, host.as_str()))).await?,
+                ),
             };
             let res = c
                 .send(

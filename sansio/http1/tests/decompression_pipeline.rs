@@ -125,7 +125,7 @@ fn http_over_a_decompressed_byte_stream() {
             let mut body = Vec::new();
             ex.read_body_to_end(&mut body, 1024).await?;
             if body.is_empty() {
-                body = ex.request().uri.path().as_bytes().to_vec();
+                body = ex.request().path().as_bytes().to_vec();
             }
             ex.respond(StatusCode::OK, &HeaderMap::new(), &body).await
         },

@@ -14,8 +14,8 @@ use strait_streams::{write_all, ReadSourceExt, ReadStreamExt, WriteSinkExt};
 
 async fn route(ex: &mut Exchange<'_, TcpStream>) -> io::Result<()> {
     let (method, path) = (
-        ex.request().method.clone(),
-        ex.request().uri.path().to_string(),
+        ex.request().method().clone(),
+        ex.request().path().to_string(),
     );
     match (method, path.as_str()) {
         (Method::GET, "/plaintext") => {

@@ -1,7 +1,9 @@
 //! Allocations per keep-alive request in the async layer, measured over an in-memory
 //! stream with a counting global allocator (the only test in this binary). The state
-//! machine allocates nothing; what remains is `http::request::Parts` (the `Uri` and
-//! `HeaderMap` own their bytes) and whatever the timer behind the idle timeout costs.
+//! machine allocates nothing, the service borrows the request head (copied into storage
+//! the connection reuses), the answer is written into the reused output buffer, and the
+//! timer behind the idle timeout reuses its entry: 0 per request (6 when the head was
+//! handed over as `http::request::Parts`).
 
 use http::{HeaderMap, StatusCode};
 use strait_http1::io::{serve_connection, Exchange};
@@ -15,13 +17,14 @@ static GLOBAL: strait_conformance::CountingAllocator = strait_conformance::Count
 
 const WARMUP: usize = 100;
 const MEASURED: usize = 1000;
+const WINDOWS: usize = 3;
 const REQUEST: &[u8] =
     b"GET /plaintext HTTP/1.1\r\nHost: a\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n";
 
 #[test]
 fn async_layer_allocations_per_request() {
     let (server_end, mut client_end) = duplex(64 * 1024);
-    let mut marks = [0usize; 2];
+    let mut marks = Vec::with_capacity(WINDOWS + 1);
     let server = async move {
         let headers = HeaderMap::new();
         serve_connection(server_end, async |ex: &mut Exchange<'_, DuplexStream>| {
@@ -33,9 +36,9 @@ fn async_layer_allocations_per_request() {
     let marks_ref = &mut marks;
     let client = async move {
         let mut buf = [0u8; 4096];
-        for i in 0..WARMUP + MEASURED {
-            if i == WARMUP {
-                marks_ref[0] = strait_conformance::process_allocations() as usize;
+        for i in 0..WARMUP + WINDOWS * MEASURED {
+            if i >= WARMUP && (i - WARMUP) % MEASURED == 0 {
+                marks_ref.push(strait_conformance::process_allocations() as usize);
             }
             write_all(&mut client_end, REQUEST).await?;
             let mut got = 0;
@@ -45,12 +48,16 @@ fn async_layer_allocations_per_request() {
                 got += n;
             }
         }
-        marks_ref[1] = strait_conformance::process_allocations() as usize;
+        marks_ref.push(strait_conformance::process_allocations() as usize);
         client_end.shutdown().await
     };
     block_on(when_all((server, client))).unwrap();
-    let per_request = (marks[1] - marks[0]) as f64 / MEASURED as f64;
-    println!("async layer: {per_request:.2} allocations per keep-alive request");
-    // http::request::Parts: Uri (1), HeaderMap (indices + entries), one per header value.
-    assert!(per_request <= 8.0, "{per_request} allocations per request");
+    // The counter sees every thread (the fallback timer's, the harness's), which may
+    // allocate now and then under load: the fewest of the windows is the figure.
+    let fewest = marks.windows(2).map(|w| w[1] - w[0]).min().unwrap();
+    let per_request = fewest as f64 / MEASURED as f64;
+    println!(
+        "async layer: {per_request:.3} allocations per keep-alive request ({fewest} in {MEASURED})"
+    );
+    assert_eq!(fewest, 0, "allocations in {MEASURED} keep-alive requests");
 }

@@ -1,5 +1,5 @@
 //! The async layer applies the state machine's deadlines: a slow head gets 408, an
-//! idle keep-alive connection is closed.
+//! idle keep-alive connection is closed, a body that stops arriving gets 408.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcp};
@@ -27,6 +27,8 @@ fn server(timeouts: Timeouts) -> SocketAddr {
                             conn,
                             options,
                             async |ex: &mut Exchange<'_, TcpStream>| {
+                                let mut body = Vec::new();
+                                ex.read_body_to_end(&mut body, 1 << 20).await?;
                                 ex.respond(StatusCode::OK, &HeaderMap::new(), b"ok").await
                             },
                         )
@@ -51,6 +53,7 @@ fn a_slow_head_is_answered_408() {
     let addr = server(Timeouts {
         head: Some(Duration::from_millis(200)),
         keep_alive: None,
+        body: None,
     });
     let mut s = StdTcp::connect(addr).unwrap();
     let start = Instant::now();
@@ -73,6 +76,7 @@ fn an_idle_keep_alive_connection_is_closed() {
     let addr = server(Timeouts {
         head: None,
         keep_alive: Some(Duration::from_millis(200)),
+        body: None,
     });
     let mut s = StdTcp::connect(addr).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
@@ -83,5 +87,52 @@ fn an_idle_keep_alive_connection_is_closed() {
     assert!(
         waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
         "{waited:?}"
+    );
+}
+
+#[test]
+fn a_body_that_stops_arriving_is_answered_408() {
+    let addr = server(Timeouts {
+        head: None,
+        keep_alive: None,
+        body: Some(Duration::from_millis(200)),
+    });
+    let mut s = StdTcp::connect(addr).unwrap();
+    let start = Instant::now();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let got = read_all(&mut s);
+    assert!(
+        got.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(180) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn a_body_that_keeps_arriving_is_not_timed_out() {
+    // Each piece comes before the 300 ms body timeout, the whole body after it.
+    let addr = server(Timeouts {
+        head: None,
+        keep_alive: None,
+        body: Some(Duration::from_millis(300)),
+    });
+    let mut s = StdTcp::connect(addr).unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    for b in b"hello" {
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(&[*b]).unwrap();
+    }
+    let got = read_all(&mut s);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n") && got.ends_with(b"ok"),
+        "{}",
+        String::from_utf8_lossy(&got)
     );
 }

@@ -441,3 +441,36 @@ fn date_header_comes_from_now_and_changes_each_second() {
     assert!(String::from_utf8_lossy(&out).contains("date: Sun, 06 Nov 1994 08:50:38 GMT\r\n"));
     let _ = SystemTime::now();
 }
+
+#[test]
+fn forbidden_trailers_are_refused_before_anything_is_written() {
+    let mut c = conn_with(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    next_request(&mut c);
+    let mut out = Vec::new();
+    c.send_response(
+        Instant::now(),
+        StatusCode::OK,
+        &HeaderMap::new(),
+        BodyLength::Unknown,
+        &mut out,
+    )
+    .unwrap();
+    c.send_data(b"abc", &mut out).unwrap();
+    let sent = out.len();
+    for (name, error) in [
+        ("content-length", SendError::FramingHeader),
+        ("host", SendError::ForbiddenTrailer),
+        ("content-type", SendError::ForbiddenTrailer),
+        ("set-cookie", SendError::ForbiddenTrailer),
+    ] {
+        let mut t = HeaderMap::new();
+        t.insert("x-ok", HeaderValue::from_static("1"));
+        t.insert(name, HeaderValue::from_static("1"));
+        assert_eq!(c.send_end(Some(&t), &mut out), Err(error), "{name}");
+        assert_eq!(out.len(), sent, "{name}: nothing written on error");
+    }
+    let mut t = HeaderMap::new();
+    t.insert("x-checksum", HeaderValue::from_static("abc"));
+    c.send_end(Some(&t), &mut out).unwrap();
+    assert!(out.ends_with(b"3\r\nabc\r\n0\r\nx-checksum: abc\r\n\r\n"));
+}

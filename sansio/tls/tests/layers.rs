@@ -34,8 +34,8 @@ async fn describe<S: strait_streams::Stream + Unpin>(ex: &mut Exchange<'_, S>) -
     ex.read_body_to_end(&mut body, 4 << 20).await?;
     let text = format!(
         "{} {}: {}",
-        ex.request().method,
-        ex.request().uri.path(),
+        ex.request().method(),
+        ex.request().path(),
         body.len()
     );
     ex.respond(StatusCode::OK, &HeaderMap::new(), text.as_bytes())
@@ -163,7 +163,8 @@ fn wss_upgraded_from_an_https_request() {
     run_bounded(async {
         let server = async {
             let served = serve_connection(s, async |ex: &mut Exchange<'_, Tls>| {
-                let offer = strait_websocket::handshake::validate_request(ex.request())
+                let parts = ex.to_parts()?;
+                let offer = strait_websocket::handshake::validate_request(&parts)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 let response = offer.response(None);
                 ex.respond(response.status(), response.headers(), b"").await

@@ -3,8 +3,8 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `tls`, `all`. Progress goes to
-//! stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `tls`, `http`, `all`. Progress
+//! goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
@@ -12,13 +12,16 @@ mod adapters;
 mod alloc;
 mod erasure;
 mod harness;
+mod http;
 mod net;
 mod spawn;
 mod tls;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "adapters", "tls"];
+const SUITES: &[&str] = &[
+    "spawn", "alloc", "erasure", "net", "adapters", "tls", "http",
+];
 
 fn usage() -> ! {
     eprintln!(
@@ -63,6 +66,7 @@ fn main() {
                 "net" => net::run(&mut report),
                 "adapters" => adapters::run(&mut report),
                 "tls" => tls::run(&mut report),
+                "http" => http::run(&mut report),
                 _ => unreachable!(),
             }
         }

@@ -2,11 +2,13 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
-use strait_streams::Stream;
+use strait_streams::io::WriteBufs;
+use strait_streams::{Stream, WriteSink};
 
 use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
 use crate::proto::{self, BodyLength, Event, Limits};
@@ -14,14 +16,26 @@ use crate::proto::{self, BodyLength, Event, Limits};
 /// A response with its whole body.
 pub type Response = http::Response<Vec<u8>>;
 
-/// An HTTP/1.1 client connection: requests in order, keep-alive reuse.
+/// An HTTP/1.1 client connection: requests in order, keep-alive reuse, pipelining
+/// ([`queue`](Self::queue) several requests, then [`read_response`](Self::read_response)
+/// once per request, in order) and streaming request bodies
+/// ([`start_request`](Self::start_request)).
 ///
 /// ```no_run
 /// # async fn demo<S: strait_streams::Stream + Unpin>(stream: S) -> std::io::Result<()> {
 /// use strait_http1::io::Client;
 /// let mut client = Client::new(stream);
-/// let res = client.send(http::Method::GET, "/", "example.com", &http::HeaderMap::new(), b"").await?;
+/// let none = http::HeaderMap::new();
+/// let res = client.send(http::Method::GET, "/", "example.com", &none, b"").await?;
 /// println!("{} {} bytes", res.status(), res.body().len());
+///
+/// // Pipelined: three requests in one write, answers read in order.
+/// for path in ["/a", "/b", "/c"] {
+///     client.queue(http::Method::GET, path, "example.com", &none, b"")?;
+/// }
+/// while client.in_flight() > 0 {
+///     println!("{}", client.read_response().await?.status());
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -29,6 +43,8 @@ pub struct ClientConnection<S> {
     stream: S,
     proto: proto::ClientConnection,
     out: Out,
+    /// Requests sent (or queued) whose response was not read yet.
+    in_flight: usize,
     /// How long to wait for `100 Continue` before sending a body anyway.
     pub continue_timeout: Duration,
 }
@@ -45,6 +61,7 @@ impl<S: Stream + Unpin> ClientConnection<S> {
             stream,
             proto: proto::ClientConnection::new(limits),
             out: Out::default(),
+            in_flight: 0,
             continue_timeout: Duration::from_secs(1),
         }
     }
@@ -73,12 +90,94 @@ impl<S: Stream + Unpin> ClientConnection<S> {
         Poll::Ready(Ok(()))
     }
 
-    async fn flush(&mut self) -> io::Result<()> {
+    /// Writes every queued request to the stream.
+    pub async fn flush(&mut self) -> io::Result<()> {
         let (out, stream) = (&mut self.out, &mut self.stream);
         poll_fn(|cx| out.poll_flush(stream, cx)).await
     }
 
-    /// Sends a request with a complete body and reads the whole response. With
+    /// Requests sent or queued whose response was not read yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    fn length_of(method: &Method, body: &[u8]) -> BodyLength {
+        if body.is_empty() && method != Method::POST && method != Method::PUT {
+            BodyLength::Empty
+        } else {
+            BodyLength::Known(body.len() as u64)
+        }
+    }
+
+    /// Queues a request with a complete body behind those already queued, without
+    /// writing it or waiting for an answer (pipelining: the requests go out together
+    /// at the next [`flush`](Self::flush) or [`read_response`](Self::read_response)).
+    /// Read one response per queued request, in order. `Expect: 100-continue` has no
+    /// meaning here (use [`send`](Self::send)).
+    pub fn queue(
+        &mut self,
+        method: Method,
+        target: &str,
+        host: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> io::Result<()> {
+        let length = Self::length_of(&method, body);
+        let start = self.out.buf.len();
+        self.proto
+            .send_request(&method, target, host, headers, length, &mut self.out.buf)
+            .map_err(send_error)?;
+        let ended = self
+            .proto
+            .send_data(body, &mut self.out.buf)
+            .and_then(|()| self.proto.send_end(None, &mut self.out.buf));
+        if let Err(e) = ended {
+            // Unreachable with a length taken from `body`; keep the buffer whole anyway.
+            self.out.buf.truncate(start);
+            return Err(send_error(e));
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Writes what is queued, then reads the response to the oldest request not yet
+    /// answered, with its whole body.
+    pub async fn read_response(&mut self) -> io::Result<Response> {
+        if self.in_flight == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no request awaits a response",
+            ));
+        }
+        self.flush().await?;
+        self.read_response_after(None).await
+    }
+
+    /// Sends a request head whose body the caller streams through the returned
+    /// [`RequestBody`] (a [`WriteSink`]: `write_eof` ends it, with the chunked
+    /// terminator when `length` is `Unknown`); then read the answer with
+    /// [`read_response`](Self::read_response). Bytes go out when 16 KiB gather, on
+    /// `flush`, and at the end.
+    pub async fn start_request(
+        &mut self,
+        method: Method,
+        target: &str,
+        host: &str,
+        headers: &HeaderMap,
+        length: BodyLength,
+    ) -> io::Result<RequestBody<'_, S>> {
+        self.proto
+            .send_request(&method, target, host, headers, length, &mut self.out.buf)
+            .map_err(send_error)?;
+        self.in_flight += 1;
+        Ok(RequestBody {
+            client: self,
+            ended: false,
+        })
+    }
+
+    /// Sends a request with a complete body and reads the whole response (no other
+    /// request may be in flight). With
     /// `Expect: 100-continue` in `headers`, the body waits for the server's 100 (or
     /// [`continue_timeout`](Self::continue_timeout)) and is not sent if a final answer
     /// comes first.
@@ -90,11 +189,13 @@ impl<S: Stream + Unpin> ClientConnection<S> {
         headers: &HeaderMap,
         body: &[u8],
     ) -> io::Result<Response> {
-        let length = if body.is_empty() && method != Method::POST && method != Method::PUT {
-            BodyLength::Empty
-        } else {
-            BodyLength::Known(body.len() as u64)
-        };
+        if self.in_flight > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "read the responses of queued requests first",
+            ));
+        }
+        let length = Self::length_of(&method, body);
         self.proto
             .send_request(&method, target, host, headers, length, &mut self.out.buf)
             .map_err(send_error)?;
@@ -116,10 +217,11 @@ impl<S: Stream + Unpin> ClientConnection<S> {
             let _ = self.proto.frame_data(body.len());
         }
         let _ = self.proto.send_end(None, &mut self.out.buf);
+        self.in_flight += 1;
         if early.is_none() {
             self.flush().await?;
         }
-        self.read_response(early).await
+        self.read_response_after(early).await
     }
 
     /// Waits for a 100 (returns `None`) or a final head (returns it).
@@ -153,10 +255,13 @@ impl<S: Stream + Unpin> ClientConnection<S> {
         Ok(waited.flatten())
     }
 
-    async fn read_response(
+    /// Reads the rest of the oldest unanswered response (its head may be in hand).
+    async fn read_response_after(
         &mut self,
         mut head: Option<http::response::Parts>,
     ) -> io::Result<Response> {
+        // Answered or failed, this request no longer waits.
+        self.in_flight = self.in_flight.saturating_sub(1);
         let mut body = Vec::new();
         poll_fn(|cx| loop {
             match self.proto.poll_event() {
@@ -177,5 +282,71 @@ impl<S: Stream + Unpin> ClientConnection<S> {
         .await?;
         let parts = head.ok_or_else(|| io::Error::other("no response head"))?;
         Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// A streaming request body: a [`WriteSink`] whose `write_eof` ends the request.
+#[derive(Debug)]
+pub struct RequestBody<'a, S> {
+    client: &'a mut ClientConnection<S>,
+    ended: bool,
+}
+
+impl<S: Stream + Unpin> RequestBody<'_, S> {
+    fn take(&mut self, bufs: &mut WriteBufs<'_, '_>) -> io::Result<()> {
+        while !bufs.is_empty() {
+            let window = bufs.window();
+            let mut n = 0;
+            for b in window.as_slice() {
+                self.client
+                    .proto
+                    .send_data(b, &mut self.client.out.buf)
+                    .map_err(send_error)?;
+                n += b.len();
+            }
+            bufs.consume(n);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Stream + Unpin> WriteSink for RequestBody<'_, S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if this.client.out.buf.len() >= 16 * 1024 {
+            let client = &mut *this.client;
+            ready!(client.out.poll_flush(&mut client.stream, cx))?;
+        }
+        Poll::Ready(this.take(bufs))
+    }
+
+    fn poll_write_eof(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.ended {
+            this.take(bufs)?;
+            this.client
+                .proto
+                .send_end(None, &mut this.client.out.buf)
+                .map_err(send_error)?;
+            this.ended = true;
+        }
+        let client = &mut *this.client;
+        client.out.poll_flush(&mut client.stream, cx)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let client = &mut *self.get_mut().client;
+        client.out.poll_flush(&mut client.stream, cx)
     }
 }

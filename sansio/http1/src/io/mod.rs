@@ -12,7 +12,7 @@
 //!
 //! let (server_end, mut client_end) = duplex(4096);
 //! let server = serve_connection(server_end, async |ex: &mut Exchange<'_, DuplexStream>| {
-//!     let hello = format!("hello {}", ex.request().uri.path());
+//!     let hello = format!("hello {}", ex.request().path());
 //!     ex.respond(StatusCode::OK, &HeaderMap::new(), hello.as_bytes()).await
 //! });
 //! let client = async move {
@@ -29,11 +29,15 @@
 //! assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"));
 //! ```
 
+#[cfg(feature = "native")]
+mod accept;
 mod client;
 mod conn;
 mod server;
 
-pub use client::{ClientConnection as Client, Response};
+#[cfg(feature = "native")]
+pub use accept::{accept_loop, ConnectionLimit};
+pub use client::{ClientConnection as Client, RequestBody as ClientRequestBody, Response};
 pub use server::{
     serve_connection, serve_connection_with, Exchange, RequestBody, ResponseBody, ServeOptions,
     Served,

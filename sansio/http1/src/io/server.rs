@@ -1,18 +1,22 @@
 //! `serve_connection`: one HTTP/1.1 connection over any strait stream.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderMap, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use strait_streams::combinators::Delay;
 use strait_streams::io::{ReadBufs, WriteBufs};
 use strait_streams::vocab::buffer_copy;
-use strait_streams::{ReadSource, Stream, WriteSink, WriteStreamExt};
+use strait_streams::vocab::ConstWindow;
+use strait_streams::{delay_until, BufferSource, ReadSource, Stream, WriteSink, WriteStreamExt};
 
-use super::conn::{poll_read_into, protocol_error, send_error, with_deadline, Out};
-use crate::proto::{BodyLength, Event, ServerConfig, ServerConnection};
+use super::conn::{poll_read_into, protocol_error, send_error, Out};
+use crate::proto::{
+    BodyLength, Event, OwnedRequestHead, RequestHead, ServerConfig, ServerConnection,
+};
 
 /// How a served connection ended.
 #[derive(Debug)]
@@ -61,6 +65,12 @@ struct Conn<S> {
     stream: S,
     proto: ServerConnection,
     out: Out,
+    /// The request being served, copied out of the input buffer (storage reused).
+    head: OwnedRequestHead,
+    /// The state machine's deadline (head, keep-alive or body timeout) while a read
+    /// waits; made at the first such wait, then reset (one allocation per connection
+    /// at most, no timer set-up per wait).
+    timer: Option<Pin<Box<Delay>>>,
     body_done: bool,
     responded: bool,
     options: ServeOptions,
@@ -84,19 +94,18 @@ impl<S: Stream + Unpin> Conn<S> {
 
     /// Reads more input, bounded by the state machine's deadline.
     async fn fill(&mut self) -> io::Result<()> {
-        match self.proto.poll_timeout() {
-            None => poll_fn(|cx| self.poll_fill(cx)).await,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if with_deadline(left, |cx| self.poll_fill(cx))
-                    .await?
-                    .is_none()
-                {
-                    self.proto.handle_timeout(Instant::now());
-                }
-                Ok(())
+        let filled = poll_fn(|cx| {
+            if self.poll_fill(cx)?.is_ready() {
+                return Poll::Ready(io::Result::Ok(true));
             }
+            ready!(self.poll_deadline(cx))?;
+            Poll::Ready(Ok(false))
+        })
+        .await?;
+        if !filled {
+            self.proto.handle_timeout(Instant::now());
         }
+        Ok(())
     }
 
     async fn flush(&mut self) -> io::Result<()> {
@@ -119,22 +128,47 @@ impl<S: Stream + Unpin> Conn<S> {
             if self.proto.awaits_continue() {
                 self.proto.send_continue(&mut self.out.buf);
             }
-            if !self.out.is_empty() {
-                ready!(self.out.poll_flush(&mut self.stream, cx))?;
-            }
             match self.proto.poll_event() {
                 Ok(Some(Event::Data(d))) => {
                     let len = d.len();
                     let used = f(d);
                     self.proto.return_data(len - used);
-                    return Poll::Ready(Ok(true));
+                    return Poll::Ready(io::Result::Ok(true));
                 }
                 Ok(Some(Event::EndOfMessage)) => self.body_done = true,
                 Ok(Some(_)) => {}
-                Ok(None) => ready!(self.poll_fill(cx))?,
+                Ok(None) => {
+                    // Before waiting for the client, send what it may be waiting for
+                    // (a 100, earlier pipelined answers); never before: answers to
+                    // pipelined requests share one write.
+                    if !self.out.is_empty() {
+                        ready!(self.out.poll_flush(&mut self.stream, cx))?;
+                    }
+                    if self.poll_fill(cx)?.is_pending() {
+                        ready!(self.poll_deadline(cx))?;
+                        // The body timeout passed: the state machine failed with it.
+                        self.proto.handle_timeout(Instant::now());
+                        if let Some(e) = self.proto.error() {
+                            return Poll::Ready(Err(protocol_error(e)));
+                        }
+                    }
+                }
                 Err(e) => return Poll::Ready(Err(protocol_error(e))),
             }
         }
+    }
+
+    /// Ready when the state machine's deadline has passed (pending without one; a
+    /// read must be pending too, so the task wakes on either).
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(deadline) = self.proto.poll_timeout() else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(delay_until(deadline)));
+        timer.as_mut().reset(deadline);
+        timer.as_mut().poll(cx)
     }
 
     /// Reads and drops the rest of the request body, up to `max_drain` bytes.
@@ -163,27 +197,43 @@ impl<S: Stream + Unpin> Conn<S> {
 /// One request and its answer, as the service sees them.
 pub struct Exchange<'c, S> {
     conn: &'c mut Conn<S>,
-    request: http::request::Parts,
 }
 
 impl<S> std::fmt::Debug for Exchange<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exchange")
-            .field("request", &self.request)
+            .field("request", &self.conn.head)
             .finish()
     }
 }
 
 impl<'c, S: Stream + Unpin> Exchange<'c, S> {
-    /// The request head.
-    pub fn request(&self) -> &http::request::Parts {
-        &self.request
+    /// The request head, lent without allocating: method, target, path and query,
+    /// version, header fields as received.
+    pub fn request(&self) -> RequestHead<'_> {
+        self.conn.head.get()
     }
 
-    /// The request body as a [`ReadSource`] (Content-Length or chunked, decoded). The
-    /// first read answers `Expect: 100-continue` with a 100.
+    /// The request head as `http::request::Parts` (allocates: `Uri` and `HeaderMap`
+    /// own their bytes). A target that `http::Uri` refuses is
+    /// [`Error::InvalidTarget`](crate::proto::Error::InvalidTarget) inside an
+    /// `InvalidData` error; returned from the service before it answers (with `?`),
+    /// it is answered 400 and the connection closes.
+    pub fn to_parts(&self) -> io::Result<http::request::Parts> {
+        self.conn.head.get().to_parts().map_err(protocol_error)
+    }
+
+    /// The request body (Content-Length or chunked, decoded) as a [`ReadSource`] that
+    /// copies into the caller's buffers, or a [`BufferSource`] that lends the bytes in
+    /// the connection's input buffer (no copy). The first read answers
+    /// `Expect: 100-continue` with a 100.
+    ///
+    /// [`BufferSource`]: strait_streams::BufferSource
     pub fn body(&mut self) -> RequestBody<'_, S> {
-        RequestBody { conn: self.conn }
+        RequestBody {
+            conn: self.conn,
+            held: 0,
+        }
     }
 
     /// Reads the rest of the request body into `dst`, refusing more than `limit` bytes
@@ -281,9 +331,61 @@ impl<'c, S: Stream + Unpin> Exchange<'c, S> {
     }
 }
 
-/// The request body: a [`ReadSource`] over the connection.
+/// The request body: a [`ReadSource`] and a [`BufferSource`] over the connection.
 pub struct RequestBody<'a, S> {
     conn: &'a mut Conn<S>,
+    /// Bytes of the last data event lent by `poll_pull` and not yet consumed.
+    held: usize,
+}
+
+impl<S> RequestBody<'_, S> {
+    /// Hands lent bytes back to the state machine: the next event delivers them again.
+    fn give_back(&mut self) {
+        if self.held > 0 {
+            self.conn.proto.return_data(self.held);
+            self.held = 0;
+        }
+    }
+}
+
+impl<S> Drop for RequestBody<'_, S> {
+    fn drop(&mut self) {
+        // Pulled but not consumed bytes stay in the body for the next reader.
+        self.give_back();
+    }
+}
+
+impl<S: Stream + Unpin> BufferSource for RequestBody<'_, S> {
+    fn poll_pull<'s>(
+        self: Pin<&'s mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ConstWindow<'s>>> {
+        let this = self.get_mut();
+        this.give_back();
+        // Wait for body bytes without taking them (they are redelivered) ...
+        if !ready!(this.conn.poll_body(cx, |_| 0))? {
+            return Poll::Ready(Ok(ConstWindow::new(&b""[..])));
+        }
+        // ... then borrow them from the input buffer until `consume`.
+        match this.conn.proto.poll_event() {
+            Ok(Some(Event::Data(d))) => {
+                this.held = d.len();
+                Poll::Ready(Ok(ConstWindow::new(d)))
+            }
+            Ok(_) => Poll::Ready(Err(io::Error::other(
+                "strait-http1: body bytes were not redelivered",
+            ))),
+            Err(e) => Poll::Ready(Err(protocol_error(e))),
+        }
+    }
+
+    fn consume(self: Pin<&mut Self>, n: usize) {
+        let this = self.get_mut();
+        assert!(n <= this.held, "consuming more than was pulled");
+        // The rest is delivered again; all of it used is taken at the next event.
+        this.conn.proto.return_data(this.held - n);
+        this.held = 0;
+    }
 }
 
 impl<S: Stream + Unpin> ReadSource for RequestBody<'_, S> {
@@ -293,6 +395,7 @@ impl<S: Stream + Unpin> ReadSource for RequestBody<'_, S> {
         bufs: &mut ReadBufs<'_, '_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.give_back();
         while !bufs.is_empty() {
             let more = ready!(this.conn.poll_body(cx, |d| {
                 let n = buffer_copy(&mut *bufs, d, usize::MAX);
@@ -413,22 +516,24 @@ where
         stream,
         proto: ServerConnection::new(config, Instant::now()),
         out: Out::default(),
+        head: OwnedRequestHead::default(),
+        timer: None,
         body_done: false,
         responded: false,
         options,
     };
     loop {
-        let request = loop {
+        loop {
             if strait_streams::stop_requested() {
                 conn.flush().await?;
                 let _ = conn.stream.shutdown().await;
                 return Ok(Served::Closed);
             }
             match conn.proto.poll_event() {
-                Ok(Some(Event::Request(head))) => match head.to_parts() {
-                    Ok(parts) => break parts,
-                    Err(e) => return Err(protocol_error(e)),
-                },
+                Ok(Some(Event::Request(head))) => {
+                    conn.head.copy_from(&head);
+                    break;
+                }
                 Ok(Some(Event::ConnectionClosed)) => {
                     conn.flush().await?;
                     return Ok(Served::Closed);
@@ -462,29 +567,38 @@ where
                     return Err(protocol_error(e));
                 }
             }
-        };
+        }
         conn.body_done = false;
         conn.responded = false;
-        let mut exchange = Exchange {
-            conn: &mut conn,
-            request,
-        };
-        let result = service(&mut exchange).await;
-        if !conn.responded {
-            if let Err(e) = result {
-                // A protocol error in the body owes the client its status.
-                let _ = conn.flush().await;
-                let _ = conn.stream.shutdown().await;
-                return Err(e);
-            }
-            let mut ex = Exchange {
-                conn: &mut conn,
-                request: http::Request::new(()).into_parts().0,
-            };
-            ex.respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"")
-                .await?;
-        } else {
+        let result = service(&mut Exchange { conn: &mut conn }).await;
+        if conn.responded {
             result?;
+            continue;
         }
+        let Err(e) = result else {
+            Exchange { conn: &mut conn }
+                .respond(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"")
+                .await?;
+            continue;
+        };
+        if conn.proto.error().is_none() {
+            // The service failed before answering: the status of a protocol error
+            // it returned (a target `http::Uri` refuses is 400), else 500; then close.
+            let status = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::proto::Error>())
+                .and_then(|pe| pe.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut close = HeaderMap::new();
+            close.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            let _ = Exchange { conn: &mut conn }
+                .respond(status, &close, b"")
+                .await;
+        }
+        // A protocol error in the body owes the client its status, which the state
+        // machine queued itself.
+        let _ = conn.flush().await;
+        let _ = conn.stream.shutdown().await;
+        return Err(e);
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 
+use super::framing::is_forbidden_trailer;
 use super::SendError;
 
 /// How long the body of a message being sent is, as the application declares it.
@@ -114,6 +115,17 @@ impl Encoder {
             Sending::Length(_) => return Err(SendError::BodyTooShort),
             Sending::Close => {}
             Sending::Chunked => {
+                // Checked before anything is written: a refused end writes nothing.
+                if let Some(t) = trailers {
+                    if t.keys().any(is_framing) {
+                        return Err(SendError::FramingHeader);
+                    }
+                    if t.keys()
+                        .any(|n| is_forbidden_trailer(n.as_str().as_bytes()))
+                    {
+                        return Err(SendError::ForbiddenTrailer);
+                    }
+                }
                 dst.extend_from_slice(b"0\r\n");
                 if let Some(t) = trailers {
                     write_fields(dst, t, true)?;

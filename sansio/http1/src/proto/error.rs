@@ -24,7 +24,8 @@ pub enum Error {
     InvalidStartLine,
     /// A method that is not a token (RFC 9110 §9.1).
     InvalidMethod,
-    /// A request target with forbidden characters (RFC 9112 §3.2).
+    /// A request target with forbidden characters, or in a form its method does not
+    /// take (RFC 9112 §3.2).
     InvalidTarget,
     /// A header name that is not a token, or whitespace before the colon (RFC 9112 §5.1).
     InvalidHeaderName,
@@ -63,6 +64,9 @@ pub enum Error {
     InvalidChunkExtension,
     /// Malformed trailer fields (RFC 9112 §7.1.2).
     InvalidTrailers,
+    /// A trailer field that must not be sent as a trailer: framing, routing,
+    /// authentication, content processing and the like (RFC 9110 §6.5.1).
+    ForbiddenTrailer,
     /// The request line is longer than [`Limits::max_request_line`](super::Limits)
     /// (RFC 9112 §3: answered 414).
     RequestLineTooLong,
@@ -80,6 +84,8 @@ pub enum Error {
     BodyTooLarge,
     /// The head did not arrive within the head timeout (RFC 9110 §15.5.9: 408).
     HeadTimeout,
+    /// The next bytes of a request body did not arrive in time (answered 408).
+    BodyTimeout,
     /// The peer closed in the middle of a head.
     IncompleteHead,
     /// The peer closed before the body's declared end (RFC 9112 §8).
@@ -101,7 +107,7 @@ impl Error {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             UnsupportedTransferEncoding => StatusCode::NOT_IMPLEMENTED,
-            HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            HeadTimeout | BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             IncompleteHead | IncompleteBody | UnexpectedResponse => return None,
             _ => StatusCode::BAD_REQUEST,
         })
@@ -135,6 +141,7 @@ impl fmt::Display for Error {
             MissingChunkCrlf => "chunk data not followed by CRLF",
             InvalidChunkExtension => "invalid chunk extension",
             InvalidTrailers => "invalid trailer fields",
+            ForbiddenTrailer => "a field not allowed in trailers",
             RequestLineTooLong => "request line too long",
             HeadTooLarge => "head too large",
             TooManyHeaders => "too many header fields",
@@ -142,6 +149,7 @@ impl fmt::Display for Error {
             TrailersTooLarge => "trailer section too large",
             BodyTooLarge => "body too large",
             HeadTimeout => "head not received in time",
+            BodyTimeout => "request body bytes not received in time",
             IncompleteHead => "connection closed in the middle of a head",
             IncompleteBody => "connection closed before the end of the body",
             UnexpectedResponse => "response without a request",
@@ -170,6 +178,9 @@ pub enum SendError {
     /// The application set Content-Length or Transfer-Encoding itself: framing is the
     /// connection's job (declare it with [`BodyLength`](super::BodyLength)).
     FramingHeader,
+    /// A trailer field that must not be sent as a trailer (RFC 9110 §6.5.1), such as
+    /// Host, Authorization or Content-Type.
+    ForbiddenTrailer,
     /// A 101 answer to a request that asked for no upgrade.
     UnexpectedUpgrade,
     /// A header name or value the wire cannot carry.
@@ -187,6 +198,7 @@ impl fmt::Display for SendError {
             BodyTooLong => "body longer than declared",
             BodyTooShort => "body shorter than declared",
             FramingHeader => "Content-Length/Transfer-Encoding set by the application",
+            ForbiddenTrailer => "a field not allowed in trailers",
             UnexpectedUpgrade => "101 without an upgrade request",
             InvalidHeader => "header cannot be serialized",
             Closed => "connection closed",

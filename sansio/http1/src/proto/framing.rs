@@ -72,8 +72,8 @@ impl FieldSummary {
     pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
         let mut s = Self::default();
         let mut codings = 0usize;
-        for (name, value) in headers.iter() {
-            if name.eq_ignore_ascii_case("content-length") {
+        for (name, value) in headers.iter_bytes() {
+            if name.eq_ignore_ascii_case(b"content-length") {
                 // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
                 // differs is refused.
                 let mut any = false;
@@ -88,7 +88,7 @@ impl FieldSummary {
                 if !any {
                     return Err(Error::InvalidContentLength);
                 }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 s.transfer_encoding = true;
                 for coding in list(value) {
                     let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
@@ -108,7 +108,7 @@ impl FieldSummary {
                         s.other_coding = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case("connection") {
+            } else if name.eq_ignore_ascii_case(b"connection") {
                 for token in list(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         s.close = true;
@@ -118,11 +118,11 @@ impl FieldSummary {
                         s.connection_upgrade = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case("upgrade") {
+            } else if name.eq_ignore_ascii_case(b"upgrade") {
                 s.upgrade = true;
-            } else if name.eq_ignore_ascii_case("expect") {
+            } else if name.eq_ignore_ascii_case(b"expect") {
                 s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case("host") {
+            } else if name.eq_ignore_ascii_case(b"host") {
                 s.hosts += 1;
             }
         }
@@ -208,4 +208,48 @@ impl FieldSummary {
 /// with an `Upgrade` field.
 pub(crate) fn wants_upgrade(method: &Method, s: &FieldSummary) -> bool {
     method == Method::CONNECT || (s.connection_upgrade && s.upgrade)
+}
+
+/// Fields that must not travel in a trailer section (RFC 9110 §6.5.1): framing,
+/// routing, connection management, request modifiers, authentication, response control
+/// data and content processing. Merged by a careless recipient they would smuggle
+/// what the head did not say; a strict one refuses them.
+pub(crate) fn is_forbidden_trailer(name: &[u8]) -> bool {
+    const FORBIDDEN: &[&[u8]] = &[
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"upgrade",
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        b"cache-control",
+        b"pragma",
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"cookie",
+        b"set-cookie",
+        b"age",
+        b"expires",
+        b"date",
+        b"location",
+        b"retry-after",
+        b"vary",
+        b"content-encoding",
+        b"content-type",
+        b"content-range",
+    ];
+    FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
 }

@@ -2,9 +2,11 @@
 //! borrowed views handed to the application.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
+use super::framing::is_forbidden_trailer;
 use super::{Error, Limits, MAX_HEADERS_CAP};
 
 /// Finds the end of a head (or trailer section) across any split of its bytes, looking
@@ -42,41 +44,109 @@ impl HeadScanner {
         max_bytes: usize,
         too_large: Error,
     ) -> Result<Option<usize>, Error> {
-        // Errors are decided byte by byte, in order, so any split of the input meets
-        // the same one first.
-        let mut i = self.pos;
-        while i < data.len() {
-            if i >= max_bytes {
-                return Err(too_large);
-            }
-            let b = data[i];
-            if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
-                return Err(Error::BareCr);
-            }
-            if b == b'\n' {
-                if i == 0 || data[i - 1] != b'\r' {
-                    return Err(Error::BareLf);
-                }
-                let line_len = i - 1 - self.line_start;
-                if !self.first_line_done {
-                    if line_len > max_line {
-                        return Err(Error::RequestLineTooLong);
+        // Errors are decided as if byte by byte, in order, so any split of the input
+        // meets the same one first; only CR and LF need a look, found with memchr.
+        let stop = data.len().min(max_bytes);
+        let from = self.pos.min(stop);
+        let hay = &data[from..stop];
+        // Where undecided bytes start: a CRLF's LF is decided with its CR.
+        let mut next = self.pos;
+        if hay.len() < 16 {
+            // The few bytes a small read brings: memchr's set-up would cost more.
+            for (off, &b) in hay.iter().enumerate() {
+                if (b == b'\r' || b == b'\n') && from + off >= next {
+                    if let Some(r) = self.at_cr_or_lf(
+                        data,
+                        from + off,
+                        &mut next,
+                        max_line,
+                        max_bytes,
+                        too_large,
+                    ) {
+                        return r;
                     }
-                    self.first_line_done = true;
-                } else if line_len == 0 {
-                    self.pos = i + 1;
-                    return Ok(Some(i + 1));
-                } else if matches!(data[self.line_start], b' ' | b'\t') {
-                    return Err(Error::ObsFold);
                 }
-                self.line_start = i + 1;
-            } else if !self.first_line_done && b != b'\r' && i - self.line_start >= max_line {
-                return Err(Error::RequestLineTooLong);
             }
-            i += 1;
+        } else {
+            for off in memchr::memchr2_iter(b'\r', b'\n', hay) {
+                if from + off >= next {
+                    if let Some(r) = self.at_cr_or_lf(
+                        data,
+                        from + off,
+                        &mut next,
+                        max_line,
+                        max_bytes,
+                        too_large,
+                    ) {
+                        return r;
+                    }
+                }
+            }
         }
-        self.pos = i;
+        // Every byte left is an ordinary line byte.
+        self.check_line(stop, max_line)?;
+        if data.len() > max_bytes {
+            return Err(too_large);
+        }
+        self.pos = data.len();
         Ok(None)
+    }
+
+    /// Decides the CR or LF at `at` (every byte before it, from `*next`, being an
+    /// ordinary line byte): `None` when a line ended there (`*next` moves past it),
+    /// else what `scan` returns.
+    fn at_cr_or_lf(
+        &mut self,
+        data: &[u8],
+        at: usize,
+        next: &mut usize,
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Option<Result<Option<usize>, Error>> {
+        if let Err(e) = self.check_line(at, max_line) {
+            return Some(Err(e));
+        }
+        if data[at] == b'\n' {
+            // Not preceded by CR: a CR is always decided with its next byte.
+            return Some(Err(Error::BareLf));
+        }
+        let lf = at + 1;
+        if lf == data.len() {
+            // The CR's partner is not here yet: look at the CR again next time.
+            self.pos = at;
+            return Some(Ok(None));
+        }
+        if lf >= max_bytes {
+            return Some(Err(too_large));
+        }
+        if data[lf] != b'\n' {
+            return Some(Err(Error::BareCr));
+        }
+        let line_len = at - self.line_start;
+        if !self.first_line_done {
+            if line_len > max_line {
+                return Some(Err(Error::RequestLineTooLong));
+            }
+            self.first_line_done = true;
+        } else if line_len == 0 {
+            self.pos = lf + 1;
+            return Some(Ok(Some(lf + 1)));
+        } else if matches!(data[self.line_start], b' ' | b'\t') {
+            return Some(Err(Error::ObsFold));
+        }
+        self.line_start = lf + 1;
+        *next = lf + 1;
+        None
+    }
+
+    /// The start line may hold at most `max_line` bytes: `end` is one past the last
+    /// ordinary byte seen on the current line.
+    fn check_line(&self, end: usize, max_line: usize) -> Result<(), Error> {
+        if !self.first_line_done && end > self.line_start + max_line {
+            return Err(Error::RequestLineTooLong);
+        }
+        Ok(())
     }
 }
 
@@ -168,7 +238,49 @@ fn map_httparse(e: httparse::Error, head: &[u8]) -> Error {
     }
 }
 
+/// RFC 9112 §3.2: origin-form (`/path?query`) for any method, absolute-form
+/// (`scheme://authority/path`) for any method, authority-form (`host:port`) only for
+/// CONNECT, which takes nothing else, and asterisk-form (`*`) only for OPTIONS.
+fn target_form_fits(method: &Method, target: &str) -> bool {
+    let absolute = || {
+        target.split_once("://").is_some_and(|(scheme, rest)| {
+            // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then an authority.
+            let mut s = scheme.bytes();
+            s.next().is_some_and(|b| b.is_ascii_alphabetic())
+                && s.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && !rest.is_empty()
+                && !rest.starts_with('/')
+        })
+    };
+    if *method == Method::CONNECT {
+        // host ":" port, the port required.
+        return target.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(['/', '?', '#', '@'])
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+        });
+    }
+    match target.as_bytes().first() {
+        Some(b'/') => true,
+        Some(b'*') => target == "*" && *method == Method::OPTIONS,
+        _ => absolute(),
+    }
+}
+
 impl HeadIndex {
+    /// Becomes a copy of `other`, reusing this index's storage.
+    pub(crate) fn copy_from(&mut self, other: &HeadIndex) {
+        self.method.clone_from(&other.method);
+        self.target = other.target;
+        self.version = other.version;
+        self.status = other.status;
+        self.reason = other.reason;
+        self.fields.clear();
+        self.fields.extend_from_slice(&other.fields);
+        self.len = other.len;
+    }
+
     fn store_fields(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
         self.fields.clear();
         for f in fields {
@@ -185,16 +297,21 @@ impl HeadIndex {
         if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
             return Err(Error::InvalidMethod);
         }
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-        let mut req = httparse::Request::new(&mut storage[..limits.max_headers]);
-        match req.parse(head) {
+        // Uninitialized slots: filling 128 empty headers would cost more than parsing.
+        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(head, &mut storage[..limits.max_headers]) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
             Err(e) => return Err(map_httparse(e, head)),
         }
         let method = req.method.ok_or(Error::InvalidStartLine)?;
         self.method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::InvalidMethod)?;
-        self.target = range_in(head, req.path.ok_or(Error::InvalidStartLine)?.as_bytes());
+        let target = req.path.ok_or(Error::InvalidStartLine)?;
+        if !target_form_fits(&self.method, target) {
+            return Err(Error::InvalidTarget);
+        }
+        self.target = range_in(head, target.as_bytes());
         self.version = match req.version {
             Some(0) => Version::HTTP_10,
             Some(1) => Version::HTTP_11,
@@ -235,6 +352,12 @@ impl HeadIndex {
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
         match httparse::parse_headers(section, &mut storage[..limits.max_headers]) {
             Ok(httparse::Status::Complete((_, fields))) => {
+                if fields
+                    .iter()
+                    .any(|f| is_forbidden_trailer(f.name.as_bytes()))
+                {
+                    return Err(Error::ForbiddenTrailer);
+                }
                 self.store_fields(section, fields);
                 self.len = section.len();
                 Ok(())
@@ -266,6 +389,17 @@ impl<'a> Headers<'a> {
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
+    }
+
+    /// Every field as raw `(name, value)` bytes, in order (no UTF-8 check of names).
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.fields.iter().map(move |f| {
+            (
+                &buf[f.name.0 as usize..f.name.1 as usize],
+                &buf[f.value.0 as usize..f.value.1 as usize],
+            )
+        })
     }
 
     /// Every field as `(name, value)`, in order.
@@ -347,6 +481,34 @@ impl<'a> RequestHead<'a> {
         std::str::from_utf8(t).unwrap_or("")
     }
 
+    /// The path of the target: up to the `?` of an origin-form target, the path after
+    /// the authority of an absolute-form one (`/` when it has none), `*` for the
+    /// asterisk form and empty for the authority form (CONNECT) — as `http::Uri::path`.
+    pub fn path(&self) -> &'a str {
+        let target = self.target();
+        let path = match target.as_bytes().first() {
+            Some(b'/') => target,
+            Some(b'*') => return target,
+            _ if *self.method() == Method::CONNECT => return "",
+            _ => {
+                let after_scheme = target.split_once("://").map_or("", |(_, rest)| rest);
+                match after_scheme.find(['/', '?']) {
+                    Some(i) if after_scheme.as_bytes()[i] == b'/' => &after_scheme[i..],
+                    _ => return "/",
+                }
+            }
+        };
+        path.split_once('?').map_or(path, |(p, _)| p)
+    }
+
+    /// The query of the target (after the first `?`), if it has one.
+    pub fn query(&self) -> Option<&'a str> {
+        if *self.method() == Method::CONNECT {
+            return None;
+        }
+        self.target().split_once('?').map(|(_, q)| q)
+    }
+
     /// HTTP/1.0 or HTTP/1.1.
     pub fn version(&self) -> Version {
         self.index.version
@@ -384,6 +546,54 @@ impl fmt::Debug for RequestHead<'_> {
             .field("version", &self.version())
             .field("headers", &self.headers())
             .finish()
+    }
+}
+
+/// A request head copied out of the connection's buffer into storage of its own that
+/// is reused from request to request: it outlives the event (a driver keeps it while the
+/// body is read) and, once its buffers have grown, copying into it allocates nothing.
+///
+/// ```
+/// use strait_http1::proto::{Event, OwnedRequestHead, ServerConnection};
+/// use std::time::Instant;
+///
+/// let now = Instant::now();
+/// let mut conn = ServerConnection::new(Default::default(), now);
+/// conn.handle_input(now, b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+/// let mut kept = OwnedRequestHead::default();
+/// if let Some(Event::Request(head)) = conn.poll_event().unwrap() {
+///     kept.copy_from(&head);
+/// }
+/// assert!(matches!(conn.poll_event().unwrap(), Some(Event::EndOfMessage)));
+/// let head = kept.get();
+/// assert_eq!((head.path(), head.query()), ("/a", Some("b=1")));
+/// assert_eq!(head.headers().get("host"), Some(&b"x"[..]));
+/// ```
+#[derive(Default)]
+pub struct OwnedRequestHead {
+    buf: Vec<u8>,
+    index: HeadIndex,
+    expects_continue: bool,
+}
+
+impl OwnedRequestHead {
+    /// Becomes a copy of `head`.
+    pub fn copy_from(&mut self, head: &RequestHead<'_>) {
+        self.buf.clear();
+        self.buf.extend_from_slice(head.buf);
+        self.index.copy_from(head.index);
+        self.expects_continue = head.expects_continue;
+    }
+
+    /// The copied head (a default one, `GET` with an empty target, before any copy).
+    pub fn get(&self) -> RequestHead<'_> {
+        RequestHead::new(&self.buf, &self.index, self.expects_continue)
+    }
+}
+
+impl fmt::Debug for OwnedRequestHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
     }
 }
 
@@ -436,5 +646,160 @@ impl fmt::Debug for ResponseHead<'_> {
             .field("version", &self.version())
             .field("headers", &self.headers())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The scanner as first written: every byte looked at, one by one. The memchr
+    /// scanner must decide exactly as it does, under every split.
+    fn reference(data: &[u8], max_line: usize, max_bytes: usize) -> Result<Option<usize>, Error> {
+        let (mut line_start, mut first_line_done) = (0, false);
+        for i in 0..data.len() {
+            if i >= max_bytes {
+                return Err(Error::HeadTooLarge);
+            }
+            let b = data[i];
+            if i > 0 && data[i - 1] == b'\r' && b != b'\n' {
+                return Err(Error::BareCr);
+            }
+            if b == b'\n' {
+                if i == 0 || data[i - 1] != b'\r' {
+                    return Err(Error::BareLf);
+                }
+                let line_len = i - 1 - line_start;
+                if !first_line_done {
+                    if line_len > max_line {
+                        return Err(Error::RequestLineTooLong);
+                    }
+                    first_line_done = true;
+                } else if line_len == 0 {
+                    return Ok(Some(i + 1));
+                } else if matches!(data[line_start], b' ' | b'\t') {
+                    return Err(Error::ObsFold);
+                }
+                line_start = i + 1;
+            } else if !first_line_done && b != b'\r' && i - line_start >= max_line {
+                return Err(Error::RequestLineTooLong);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Feeds growing prefixes of `data`, cut at `cuts`, as the server does.
+    fn scan_in_pieces(
+        data: &[u8],
+        cuts: &[usize],
+        max_line: usize,
+        max_bytes: usize,
+    ) -> Result<Option<usize>, Error> {
+        let mut scanner = HeadScanner::default();
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        ends.push(data.len());
+        ends.sort_unstable();
+        for end in ends {
+            if let Some(found) =
+                scanner.scan(&data[..end], max_line, max_bytes, Error::HeadTooLarge)?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    fn parsed(request: &str) -> Result<(OwnedRequestHead, String, Option<String>), Error> {
+        let mut index = HeadIndex::default();
+        index.parse_request(request.as_bytes(), &Limits::default())?;
+        let mut owned = OwnedRequestHead::default();
+        owned.copy_from(&RequestHead::new(request.as_bytes(), &index, false));
+        let (path, query) = {
+            let head = owned.get();
+            (head.path().to_owned(), head.query().map(str::to_owned))
+        };
+        Ok((owned, path, query))
+    }
+
+    #[test]
+    fn path_and_query_of_every_target_form() {
+        for (method, target, path, query) in [
+            ("GET", "/", "/", None),
+            ("GET", "/a/b?c=d&e", "/a/b", Some("c=d&e")),
+            ("GET", "/a?", "/a", Some("")),
+            ("GET", "http://h.example:8080/x/y?z", "/x/y", Some("z")),
+            ("GET", "http://h.example", "/", None),
+            ("GET", "https://h.example?q", "/", Some("q")),
+            ("OPTIONS", "*", "*", None),
+            ("OPTIONS", "/p", "/p", None),
+            ("CONNECT", "h.example:443", "", None),
+            ("CONNECT", "[::1]:443", "", None),
+        ] {
+            let request = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (owned, p, q) = parsed(&request).unwrap_or_else(|e| panic!("{target}: {e:?}"));
+            assert_eq!((p.as_str(), q.as_deref()), (path, query), "{target}");
+            assert_eq!(owned.get().target(), target);
+            assert_eq!(owned.get().method().as_str(), method);
+        }
+    }
+
+    #[test]
+    fn target_forms_their_method_does_not_take_are_refused() {
+        for (method, target) in [
+            ("GET", "h.example:80"),
+            ("GET", "*"),
+            ("OPTIONS", "*x"),
+            ("CONNECT", "/"),
+            ("CONNECT", "h.example"),
+            ("CONNECT", "h.example:"),
+            ("CONNECT", "h.example:4a"),
+            ("CONNECT", "http://h.example:80"),
+            ("GET", "a/b"),
+            ("GET", "http:///x"),
+            ("GET", "1http://h/"),
+            ("GET", "://h/"),
+        ] {
+            let request = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(
+                parsed(&request).err(),
+                Some(Error::InvalidTarget),
+                "{method} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_owned_head_reuses_its_storage() {
+        let (mut owned, ..) = parsed("GET /a HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n").unwrap();
+        let request = b"PUT /bb HTTP/1.0\r\nY: 2\r\n\r\n";
+        let mut index = HeadIndex::default();
+        index.parse_request(request, &Limits::default()).unwrap();
+        owned.copy_from(&RequestHead::new(request, &index, true));
+        let head = owned.get();
+        assert_eq!((head.method(), head.path()), (&Method::PUT, "/bb"));
+        assert_eq!(head.version(), Version::HTTP_10);
+        assert!(head.expects_continue());
+        assert_eq!(
+            head.headers().iter().collect::<Vec<_>>(),
+            [("Y", &b"2"[..])]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn memchr_scanner_decides_like_the_bytewise_one(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b':')],
+                0..48,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            max_line in 1usize..12,
+            max_bytes in 1usize..48,
+        ) {
+            let want = reference(&data, max_line, max_bytes);
+            prop_assert_eq!(scan_in_pieces(&data, &cuts, max_line, max_bytes), want);
+        }
     }
 }

@@ -101,6 +101,10 @@ pub struct Timeouts {
     /// Longest idle time between keep-alive requests (default 60 s; the connection
     /// closes without an answer). `None` disables it.
     pub keep_alive: Option<Duration>,
+    /// Longest wait for the next bytes of a request body the application is reading
+    /// (default 30 s; answered 408). It runs only while more body bytes are needed and
+    /// no `100 Continue` is owed. `None` disables it.
+    pub body: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -108,6 +112,7 @@ impl Default for Timeouts {
         Self {
             head: Some(Duration::from_secs(30)),
             keep_alive: Some(Duration::from_secs(60)),
+            body: Some(Duration::from_secs(30)),
         }
     }
 }

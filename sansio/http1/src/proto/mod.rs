@@ -38,6 +38,6 @@ pub use client::ClientConnection;
 pub use encode::{imf_fixdate, BodyLength, DataFrame};
 pub use error::{Error, SendError};
 pub use event::Event;
-pub use head::{Headers, RequestHead, ResponseHead};
+pub use head::{Headers, OwnedRequestHead, RequestHead, ResponseHead};
 pub use limits::{Limits, Timeouts, MAX_HEADERS_CAP};
 pub use server::{ServerConfig, ServerConnection};

@@ -114,6 +114,8 @@ pub struct ServerConnection {
     now: Instant,
     idle_since: Instant,
     head_started: Option<Instant>,
+    /// When the request body last made progress (its head ended, or bytes came in).
+    body_progress: Instant,
 }
 
 impl ServerConnection {
@@ -138,6 +140,7 @@ impl ServerConnection {
             now,
             idle_since: now,
             head_started: None,
+            body_progress: now,
         }
     }
 
@@ -164,6 +167,9 @@ impl ServerConnection {
         if !self.reading() {
             return data.len();
         }
+        if self.recv == Recv::Body && !data.is_empty() {
+            self.body_progress = now;
+        }
         self.input.push(data, self.config.limits.max_buffered)
     }
 
@@ -178,6 +184,9 @@ impl ServerConnection {
     pub fn commit_input(&mut self, now: Instant, n: usize) {
         self.now = now;
         self.input.commit(n);
+        if self.recv == Recv::Body && n > 0 {
+            self.body_progress = now;
+        }
         if !self.reading() {
             let len = self.input.len();
             self.input.consume(len);
@@ -197,7 +206,9 @@ impl ServerConnection {
         self.now = now;
         match self.poll_timeout() {
             Some(deadline) if now >= deadline => {
-                if self.head_started.is_some() {
+                if self.recv == Recv::Body {
+                    self.fail(Error::BodyTimeout);
+                } else if self.head_started.is_some() {
                     self.fail(Error::HeadTimeout);
                 } else {
                     self.recv = Recv::Done;
@@ -340,6 +351,7 @@ impl ServerConnection {
         });
         self.body = BodyDecoder::new(framing);
         self.recv = Recv::Body;
+        self.body_progress = self.now;
         self.scanner.reset(false);
         self.head_started = None;
         self.borrowed = len;
@@ -585,9 +597,21 @@ impl ServerConnection {
         true
     }
 
-    /// The next deadline: the end of the head-read timeout while a head arrives, or of
-    /// the keep-alive timeout while idle.
+    /// The next deadline: the end of the head-read timeout while a head arrives, of
+    /// the keep-alive timeout while idle, or of the body timeout while a request body
+    /// is being read (measured from its last progress; none while a `100 Continue` is
+    /// owed: the client waits for us).
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.recv == Recv::Body {
+            let owed_continue = self
+                .pending
+                .back()
+                .is_some_and(|p| p.expects_continue && !p.continue_sent);
+            if owed_continue {
+                return None;
+            }
+            return self.config.timeouts.body.map(|d| self.body_progress + d);
+        }
         if self.recv != Recv::Head || !self.pending.is_empty() {
             return None;
         }

@@ -1,0 +1,115 @@
+//! An accept loop for strait-native with a limit on open connections.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use strait_native::{Handle, TcpListener, TcpStream};
+use strait_streams::AsyncEvent;
+
+/// The most connections open at once, shared by every accept loop given the same
+/// limit (one per context of a thread-per-core server, say).
+#[derive(Debug)]
+pub struct ConnectionLimit {
+    max: usize,
+    open: AtomicUsize,
+    /// Set whenever a connection ends; cleared by a loop before it looks.
+    freed: AsyncEvent,
+}
+
+impl ConnectionLimit {
+    /// A limit of `max` open connections (at least 1).
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max: max.max(1),
+            open: AtomicUsize::new(0),
+            freed: AsyncEvent::new(),
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Waits for a free slot.
+    async fn slot(&self) -> io::Result<()> {
+        loop {
+            // Cleared before looking: a connection ending after the look sets it again.
+            self.freed.clear();
+            if self.open.load(Ordering::Acquire) < self.max {
+                return Ok(());
+            }
+            self.freed.wait().await?;
+        }
+    }
+}
+
+/// Frees its slot when the connection's task ends (returns, panics or is dropped).
+struct Slot(Arc<ConnectionLimit>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.set();
+    }
+}
+
+/// Accepts connections on `listener` and runs `serve(stream, peer)` for each on a task
+/// of its own, with at most `limit` connections open at once: at the limit the loop
+/// stops accepting (new clients wait in the listen backlog) until one ends. Returns
+/// `Ok` when the environment's stop token is triggered, and the error when accepting
+/// fails otherwise.
+///
+/// ```no_run
+/// use http::{HeaderMap, StatusCode};
+/// use strait_http1::io::{accept_loop, serve_connection, ConnectionLimit, Exchange};
+/// use strait_native::{IoContext, TcpListener, TcpStream};
+///
+/// async fn hello(ex: &mut Exchange<'_, TcpStream>) -> std::io::Result<()> {
+///     ex.respond(StatusCode::OK, &HeaderMap::new(), b"hello").await
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let ctx = IoContext::new()?;
+/// let listener = TcpListener::bind(&ctx, "127.0.0.1:8080")?;
+/// let limit = ConnectionLimit::new(10_000);
+/// ctx.block_on(accept_loop(&listener, &limit, |conn: TcpStream, _peer| async move {
+///     let _ = conn.set_nodelay(true);
+///     let _ = serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| hello(ex).await).await;
+/// }))
+/// # }
+/// ```
+pub async fn accept_loop<F, Fut>(
+    listener: &TcpListener,
+    limit: &Arc<ConnectionLimit>,
+    mut serve: F,
+) -> io::Result<()>
+where
+    F: FnMut(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let handle = Handle::current();
+    loop {
+        let accepted = match limit.slot().await {
+            Ok(()) => listener.accept().await,
+            Err(e) => Err(e),
+        };
+        let (conn, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) if strait_streams::is_canceled(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        limit.open.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(limit.clone());
+        let connection = serve(conn, peer);
+        handle
+            .spawn(async move {
+                let _slot = slot;
+                connection.await;
+            })
+            .detach();
+    }
+}
