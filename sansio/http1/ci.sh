@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of the http-server example with curl: keep-alive reuse, pipelining,
-# chunked upload, 100-continue, 404, 431 on a huge head, and HTTPS (--tls) with curl -k.
+# chunked upload, 100-continue, 404, 431 on a huge head, HTTPS (--tls) with curl -k, and
+# the same server on tokio and smol (--runtime).
 # Idempotent; installs curl if
 # missing. Run from anywhere: bash sansio/http1/ci.sh
 set -euo pipefail
@@ -106,4 +107,23 @@ grep -q '^HTTP/1.1 200 OK' <<<"$out" && grep -q 'over tls' <<<"$out" || fail "ht
 # Plain HTTP to the TLS port is refused, and the server keeps serving.
 curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port3/plaintext" && fail "plain HTTP on the TLS port"
 [ "$(curl -sk "https://127.0.0.1:$port3/plaintext")" = "Hello, World!" ] || fail "https after a plain-HTTP client"
+# The same service on tokio and on smol through the drivers (--runtime).
+for rt in tokio smol; do
+    port4=$((port + 3))
+    ./target/debug/http-server "127.0.0.1:$port4" --runtime "$rt" --threads 2 >/dev/null &
+    server4=$!
+    trap 'kill $server $server2 $server3 $server4 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$port4/plaintext" && break
+        sleep 0.1
+    done
+    out=$(curl -sv "http://127.0.0.1:$port4/plaintext" "http://127.0.0.1:$port4/plaintext" 2>&1)
+    grep -q "Hello, World!" <<<"$out" || fail "$rt plaintext"
+    grep -q "Re-using existing connection" <<<"$out" || fail "$rt keep-alive was not reused"
+    curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/up" "http://127.0.0.1:$port4/echo" -o "$tmp/down4"
+    cmp -s "$tmp/up" "$tmp/down4" || fail "$rt chunked echo differs"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port4/nope")" = 404 ] || fail "$rt 404"
+    kill "$server4"
+    wait "$server4" 2>/dev/null || true
+done
 echo "http1 ci: ok"

@@ -1,7 +1,7 @@
 //! An HTTP/1.1 server on strait's native reactor, with `strait-http1`.
 //!
 //! ```text
-//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N] [--tls [--cert CHAIN.pem --key KEY.pem]]
+//! cargo run --release -p strait-examples --bin http-server -- [ADDR] [--threads N] [--reuseport] [--max-connections N] [--tls [--cert CHAIN.pem --key KEY.pem]] [--runtime native|tokio|smol]
 //! ```
 //! `--threads N` runs one context on N threads; with `--reuseport` each of the N
 //! threads runs its own single-threaded context with its own `SO_REUSEPORT` listener
@@ -16,6 +16,11 @@
 //! socket, ALPN `http/1.1`): with `--cert`/`--key` it presents that chain, otherwise a
 //! self-signed certificate for `localhost` and `127.0.0.1` made at start (rcgen; try
 //! `curl -k https://127.0.0.1:8080/plaintext`).
+//!
+//! `--runtime tokio` or `--runtime smol` runs the very same service code (`route`, the
+//! TLS wrapping, the accept loop and its connection limit) on that runtime through
+//! `strait-tokio` or `strait-smol`, with `--threads` worker threads; only
+//! `run_on_tokio`/`run_on_smol` below name a runtime.
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -24,7 +29,11 @@ use std::sync::{Arc, LazyLock};
 use std::path::PathBuf;
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use strait_http1::io::{accept_loop, serve_connection, ConnectionLimit, Exchange};
+use std::net::SocketAddr;
+
+use strait_http1::io::{
+    accept_loop, accept_loop_with, serve_connection, ConnectionLimit, Exchange,
+};
 use strait_native::{IoContext, TcpListener, TcpStream};
 use strait_streams::Stream;
 use strait_tls::{Identity, ServerContext, TlsStream};
@@ -61,22 +70,29 @@ pub async fn route<S: Stream + Unpin>(ex: &mut Exchange<'_, S>) -> io::Result<()
     }
 }
 
-/// Serves one connection (after the TLS handshake, with `tls`).
-async fn serve_one(conn: TcpStream, tls: Option<ServerContext>) -> io::Result<()> {
+/// Serves one connection (after the TLS handshake, with `tls`), on any transport.
+async fn serve_one<S: Stream + Unpin>(conn: S, tls: Option<ServerContext>) -> io::Result<()> {
     match tls {
-        None => serve_connection(conn, async |ex: &mut Exchange<'_, TcpStream>| {
-            route(ex).await
-        })
-        .await
-        .map(drop),
+        None => serve_connection(conn, async |ex: &mut Exchange<'_, S>| route(ex).await)
+            .await
+            .map(drop),
         Some(ctx) => {
             let mut tls = TlsStream::accept(&ctx, conn).map_err(io::Error::other)?;
             tls.handshake().await?;
-            serve_connection(tls, async |ex: &mut Exchange<'_, TlsStream<TcpStream>>| {
+            serve_connection(tls, async |ex: &mut Exchange<'_, TlsStream<S>>| {
                 route(ex).await
             })
             .await
             .map(drop)
+        }
+    }
+}
+
+/// The task of one accepted connection: serve it, log failures when asked.
+async fn connection<S: Stream + Unpin>(conn: S, peer: SocketAddr, tls: Option<ServerContext>) {
+    if let Err(e) = serve_one(conn, tls).await {
+        if std::env::var_os("HTTP_SERVER_LOG").is_some() {
+            eprintln!("{peer}: {e}");
         }
     }
 }
@@ -90,24 +106,82 @@ pub async fn serve(
     tls: Option<ServerContext>,
 ) -> io::Result<()> {
     accept_loop(&listener, &limit, |conn: TcpStream, peer| {
-        let tls = tls.clone();
-        async move {
-            let result = match conn.set_nodelay(true) {
-                Ok(()) => serve_one(conn, tls).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                if std::env::var_os("HTTP_SERVER_LOG").is_some() {
-                    eprintln!("{peer}: {e}");
-                }
-            }
-        }
+        let _ = conn.set_nodelay(true);
+        connection(conn, peer, tls.clone())
     })
     .await
 }
 
+/// The same server on tokio: `--threads` workers, each connection a tokio task running
+/// the strait service through `strait-tokio`.
+fn run_on_tokio(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.get())
+        .enable_all()
+        .build()?;
+    let executor = strait_tokio::TokioExecutor::new(runtime.handle());
+    let limit = ConnectionLimit::new(args.max_connections);
+    executor.block_on(&runtime, async {
+        let listener = strait_tokio::TcpListener::bind(args.addr.as_str()).await?;
+        announce(listener.local_addr()?, "tokio", args, &tls);
+        accept_loop_with(|| listener.accept(), &limit, |conn, peer| {
+            let _ = conn.set_nodelay(true);
+            connection(conn, peer, tls.clone())
+        })
+        .await
+    })
+}
+
+/// The same server on smol: `--threads` threads running one smol executor, each
+/// connection a smol task running the strait service through `strait-smol`.
+fn run_on_smol(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
+    let smol = Arc::new(smol::Executor::new());
+    let executor = strait_smol::SmolExecutor::new(&smol);
+    let limit = ConnectionLimit::new(args.max_connections);
+    let (done, finished) = smol::channel::bounded::<()>(1);
+    std::thread::scope(|s| {
+        for i in 1..args.threads.get() {
+            let (smol, finished) = (smol.clone(), finished.clone());
+            std::thread::Builder::new()
+                .name(format!("smol-{i}"))
+                .spawn_scoped(s, move || {
+                    smol::block_on(smol.run(async { finished.recv().await.ok() }))
+                })?;
+        }
+        let served = executor.block_on(async {
+            let listener = strait_smol::TcpListener::bind(args.addr.as_str()).await?;
+            announce(listener.local_addr()?, "smol", args, &tls);
+            accept_loop_with(|| listener.accept(), &limit, |conn, peer| {
+                let _ = conn.set_nodelay(true);
+                connection(conn, peer, tls.clone())
+            })
+            .await
+        });
+        drop(done); // the other threads return
+        served
+    })
+}
+
+/// Prints where the server listens and how.
+fn announce(addr: SocketAddr, runtime: &str, args: &Args, tls: &Option<ServerContext>) {
+    println!(
+        "http-server listening on {addr} ({runtime}, {} threads{})",
+        args.threads,
+        if tls.is_some() { ", TLS" } else { "" }
+    );
+}
+
+/// Which runtime runs the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Native,
+    Tokio,
+    Smol,
+}
+
 struct Args {
     addr: String,
+    runtime: Runtime,
     threads: NonZeroUsize,
     max_connections: usize,
     reuseport: bool,
@@ -120,6 +194,7 @@ fn parse_args() -> io::Result<Args> {
     let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
     let mut args = Args {
         addr: "127.0.0.1:8080".into(),
+        runtime: Runtime::Native,
         threads: NonZeroUsize::MIN,
         max_connections: 10_000,
         reuseport: false,
@@ -133,6 +208,14 @@ fn parse_args() -> io::Result<Args> {
         let mut value = |name: &str| it.next().ok_or_else(|| invalid(format!("{name} needs N")));
         match arg.as_str() {
             "--reuseport" => args.reuseport = true,
+            "--runtime" => {
+                args.runtime = match value("--runtime")?.as_str() {
+                    "native" => Runtime::Native,
+                    "tokio" => Runtime::Tokio,
+                    "smol" => Runtime::Smol,
+                    other => return Err(invalid(format!("unknown --runtime {other:?}"))),
+                }
+            }
             "--tls" => args.tls = true,
             "--cert" => args.cert = Some(value("--cert")?.into()),
             "--key" => args.key = Some(value("--key")?.into()),
@@ -157,6 +240,9 @@ fn parse_args() -> io::Result<Args> {
     }
     if args.cert.is_some() != args.key.is_some() {
         return Err(invalid("--cert and --key go together".into()));
+    }
+    if args.reuseport && args.runtime != Runtime::Native {
+        return Err(invalid("--reuseport is for the native runtime".into()));
     }
     if args.cert.is_some() && !args.tls {
         return Err(invalid("--cert and --key need --tls".into()));
@@ -222,8 +308,11 @@ fn run_per_core(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
 fn main() -> io::Result<()> {
     let args = parse_args()?;
     let tls = tls_context(&args)?;
-    if args.reuseport {
-        return run_per_core(&args, tls);
+    match args.runtime {
+        Runtime::Tokio => return run_on_tokio(&args, tls),
+        Runtime::Smol => return run_on_smol(&args, tls),
+        Runtime::Native if args.reuseport => return run_per_core(&args, tls),
+        Runtime::Native => {}
     }
     let ctx = IoContext::new()?;
     let listener = TcpListener::bind(&ctx, args.addr.as_str())?;

@@ -1,4 +1,5 @@
-//! An accept loop for strait-native with a limit on open connections.
+//! Accept loops with a limit on open connections: one over any listener's `accept`
+//! (every driver), and its strait-native form.
 
 use std::future::Future;
 use std::io;
@@ -6,7 +7,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use strait_native::{Handle, TcpListener, TcpStream};
+#[cfg(feature = "native")]
+use strait_native::{TcpListener, TcpStream};
 use strait_streams::AsyncEvent;
 
 /// The most connections open at once, shared by every accept loop given the same
@@ -63,6 +65,8 @@ impl Drop for Slot {
 /// `Ok` when the environment's stop token is triggered, and the error when accepting
 /// fails otherwise.
 ///
+/// [`accept_loop_with`] over a strait-native listener.
+///
 /// ```no_run
 /// use http::{HeaderMap, StatusCode};
 /// use strait_http1::io::{accept_loop, serve_connection, ConnectionLimit, Exchange};
@@ -82,19 +86,38 @@ impl Drop for Slot {
 /// }))
 /// # }
 /// ```
+#[cfg(feature = "native")]
 pub async fn accept_loop<F, Fut>(
     listener: &TcpListener,
     limit: &Arc<ConnectionLimit>,
-    mut serve: F,
+    serve: F,
 ) -> io::Result<()>
 where
     F: FnMut(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let handle = Handle::current();
+    accept_loop_with(|| listener.accept(), limit, serve).await
+}
+
+/// Runs `serve(stream, peer)` on a task of its own for each connection `accept` yields,
+/// with at most `limit` connections open at once (at the limit it stops accepting until
+/// one ends). Tasks go to the current environment's executor, so the same loop runs on
+/// strait-native, tokio or smol through their drivers. Returns `Ok` when the
+/// environment's stop token is triggered, and the error when accepting fails otherwise.
+pub async fn accept_loop_with<S, A, AFut, F, Fut>(
+    mut accept: A,
+    limit: &Arc<ConnectionLimit>,
+    mut serve: F,
+) -> io::Result<()>
+where
+    A: FnMut() -> AFut,
+    AFut: Future<Output = io::Result<(S, SocketAddr)>>,
+    F: FnMut(S, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     loop {
         let accepted = match limit.slot().await {
-            Ok(()) => listener.accept().await,
+            Ok(()) => accept().await,
             Err(e) => Err(e),
         };
         let (conn, peer) = match accepted {
@@ -105,11 +128,10 @@ where
         limit.open.fetch_add(1, Ordering::AcqRel);
         let slot = Slot(limit.clone());
         let connection = serve(conn, peer);
-        handle
-            .spawn(async move {
-                let _slot = slot;
-                connection.await;
-            })
-            .detach();
+        strait_streams::spawn(async move {
+            let _slot = slot;
+            connection.await;
+        })
+        .detach();
     }
 }

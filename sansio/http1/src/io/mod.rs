@@ -29,14 +29,14 @@
 //! assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"));
 //! ```
 
-#[cfg(feature = "native")]
 mod accept;
 mod client;
 mod conn;
 mod server;
 
 #[cfg(feature = "native")]
-pub use accept::{accept_loop, ConnectionLimit};
+pub use accept::accept_loop;
+pub use accept::{accept_loop_with, ConnectionLimit};
 pub use client::{ClientConnection as Client, RequestBody as ClientRequestBody, Response};
 pub use server::{
     serve_connection, serve_connection_with, Exchange, RequestBody, ResponseBody, ServeOptions,
