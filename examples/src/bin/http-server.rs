@@ -124,10 +124,14 @@ fn run_on_tokio(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
     executor.block_on(&runtime, async {
         let listener = strait_tokio::TcpListener::bind(args.addr.as_str()).await?;
         announce(listener.local_addr()?, "tokio", args, &tls);
-        accept_loop_with(|| listener.accept(), &limit, |conn, peer| {
-            let _ = conn.set_nodelay(true);
-            connection(conn, peer, tls.clone())
-        })
+        accept_loop_with(
+            || listener.accept(),
+            &limit,
+            |conn, peer| {
+                let _ = conn.set_nodelay(true);
+                connection(conn, peer, tls.clone())
+            },
+        )
         .await
     })
 }
@@ -151,10 +155,14 @@ fn run_on_smol(args: &Args, tls: Option<ServerContext>) -> io::Result<()> {
         let served = executor.block_on(async {
             let listener = strait_smol::TcpListener::bind(args.addr.as_str()).await?;
             announce(listener.local_addr()?, "smol", args, &tls);
-            accept_loop_with(|| listener.accept(), &limit, |conn, peer| {
-                let _ = conn.set_nodelay(true);
-                connection(conn, peer, tls.clone())
-            })
+            accept_loop_with(
+                || listener.accept(),
+                &limit,
+                |conn, peer| {
+                    let _ = conn.set_nodelay(true);
+                    connection(conn, peer, tls.clone())
+                },
+            )
             .await
         });
         drop(done); // the other threads return
