@@ -45,3 +45,30 @@ where
     // SAFETY: the caller's contract is the one `spawn_local_with_env` states.
     unsafe { crate::task::spawn_local_with_env(future, env) }
 }
+
+/// Runs a runtime's own I/O future (an accept, a connect) as a strait operation: it
+/// ends with the [canceled](crate::canceled) error as soon as the environment's stop
+/// token is triggered, checked before every poll like every strait I/O future. The
+/// publisher contract makes the stop wake the task, so a pending operation ends too.
+///
+/// ```
+/// use strait_streams::{block_on, driver::stoppable, is_canceled, with_stop_token, StopSource};
+/// let source = StopSource::new();
+/// source.request_stop();
+/// let never = std::future::pending::<std::io::Result<()>>();
+/// let err = block_on(with_stop_token(source.token(), stoppable(never))).unwrap_err();
+/// assert!(is_canceled(&err));
+/// ```
+pub async fn stoppable<T, F>(operation: F) -> std::io::Result<T>
+where
+    F: std::future::Future<Output = std::io::Result<T>>,
+{
+    let mut operation = std::pin::pin!(operation);
+    std::future::poll_fn(|cx| {
+        if crate::stop_requested() {
+            return std::task::Poll::Ready(Err(crate::canceled()));
+        }
+        operation.as_mut().poll(cx)
+    })
+    .await
+}

@@ -9,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use strait_streams::driver::stoppable;
 
 use strait_smol::FuturesSocket;
 use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
@@ -87,7 +88,7 @@ impl TcpStream {
     /// # Errors
     /// The last connection or resolution error.
     pub async fn connect(addr: impl async_std::net::ToSocketAddrs) -> io::Result<TcpStream> {
-        async_std::net::TcpStream::connect(addr)
+        stoppable(async_std::net::TcpStream::connect(addr))
             .await
             .map(TcpStream::from)
     }
@@ -139,7 +140,7 @@ impl TcpListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.inner.accept().await?;
+        let (stream, addr) = stoppable(self.inner.accept()).await?;
         Ok((TcpStream::from(stream), addr))
     }
     /// The bound address.
@@ -165,7 +166,7 @@ impl UnixStream {
     /// # Errors
     /// The OS error of `connect`.
     pub async fn connect(path: impl AsRef<std::path::Path>) -> io::Result<UnixStream> {
-        async_std::os::unix::net::UnixStream::connect(path.as_ref())
+        stoppable(async_std::os::unix::net::UnixStream::connect(path.as_ref()))
             .await
             .map(UnixStream::from)
     }
@@ -202,7 +203,7 @@ impl UnixListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (stream, _) = self.inner.accept().await?;
+        let (stream, _) = stoppable(self.inner.accept()).await?;
         Ok(UnixStream::from(stream))
     }
     /// The async-std listener.

@@ -11,6 +11,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use strait_streams::driver::stoppable;
 
 use async_io::Async;
 use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
@@ -176,7 +177,7 @@ impl TcpStream {
     /// # Errors
     /// The last connection or resolution error.
     pub async fn connect(addr: impl async_net::AsyncToSocketAddrs) -> io::Result<TcpStream> {
-        async_net::TcpStream::connect(addr)
+        stoppable(async_net::TcpStream::connect(addr))
             .await
             .map(TcpStream::from)
     }
@@ -236,7 +237,7 @@ impl TcpListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.inner.accept().await?;
+        let (stream, addr) = stoppable(self.inner.accept()).await?;
         Ok((TcpStream::from(stream), addr))
     }
     /// The bound address.
@@ -263,7 +264,7 @@ impl UnixStream {
     /// # Errors
     /// The OS error of `connect`.
     pub async fn connect(path: impl AsRef<std::path::Path>) -> io::Result<UnixStream> {
-        async_net::unix::UnixStream::connect(path)
+        stoppable(async_net::unix::UnixStream::connect(path))
             .await
             .map(UnixStream::from)
     }
@@ -298,7 +299,7 @@ impl UnixListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (stream, _) = self.inner.accept().await?;
+        let (stream, _) = stoppable(self.inner.accept()).await?;
         Ok(UnixStream::from(stream))
     }
     /// The smol listener.

@@ -180,3 +180,23 @@ fn the_executor_knows_when_it_runs_on_this_thread() {
     let inside = executor.spawn(async { env().executor().running_in_this_thread() });
     assert!(executor.block_on(inside).unwrap());
 }
+
+#[test]
+fn a_pending_accept_ends_when_the_stop_token_stops() {
+    let (_smol, executor) = runtime();
+    executor.block_on(async {
+        let listener = strait_smol::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let source = strait_streams::StopSource::new();
+        let stopper = source.clone();
+        let accept = strait_streams::with_stop_token(source.token(), listener.accept());
+        let stop_later = async move {
+            delay(Duration::from_millis(20)).await?;
+            stopper.request_stop();
+            io::Result::Ok(())
+        };
+        let err = strait_streams::when_all((accept, stop_later))
+            .await
+            .expect_err("no connection came: the accept ends only by the stop");
+        assert!(strait_streams::is_canceled(&err), "{err:?}");
+    });
+}

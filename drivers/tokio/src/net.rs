@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use strait_streams::driver::stoppable;
 
 use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
 use strait_vocab::IoSliceMutArray;
@@ -162,7 +163,7 @@ impl TcpStream {
     /// # Errors
     /// The last connection or resolution error.
     pub async fn connect(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpStream> {
-        tokio::net::TcpStream::connect(addr)
+        stoppable(tokio::net::TcpStream::connect(addr))
             .await
             .map(TcpStream::from_tokio)
     }
@@ -222,7 +223,7 @@ impl TcpListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.inner.accept().await?;
+        let (stream, addr) = stoppable(self.inner.accept()).await?;
         Ok((TcpStream::from_tokio(stream), addr))
     }
     /// The bound address.
@@ -248,7 +249,7 @@ impl UnixStream {
     /// # Errors
     /// The OS error of `connect`.
     pub async fn connect(path: impl AsRef<std::path::Path>) -> io::Result<UnixStream> {
-        tokio::net::UnixStream::connect(path)
+        stoppable(tokio::net::UnixStream::connect(path))
             .await
             .map(UnixStream::from_tokio)
     }
@@ -283,7 +284,7 @@ impl UnixListener {
     /// # Errors
     /// The OS error of `accept`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (stream, _) = self.inner.accept().await?;
+        let (stream, _) = stoppable(self.inner.accept()).await?;
         Ok(UnixStream::from_tokio(stream))
     }
     /// The tokio listener.

@@ -225,3 +225,26 @@ fn delay_and_timeout_follow_tokios_paused_clock() {
         "the paused clock drove the timers, not the wall clock"
     );
 }
+
+#[test]
+fn a_pending_accept_ends_when_the_stop_token_stops() {
+    let rt = runtime();
+    let executor = TokioExecutor::new(rt.handle());
+    executor.block_on(&rt, async {
+        let listener = strait_tokio::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let source = strait_streams::StopSource::new();
+        let stopper = source.clone();
+        let accept = strait_streams::with_stop_token(source.token(), listener.accept());
+        let stop_later = async move {
+            delay(Duration::from_millis(20)).await?;
+            stopper.request_stop();
+            io::Result::Ok(())
+        };
+        let err = strait_streams::when_all((accept, stop_later))
+            .await
+            .expect_err("no connection came: the accept ends only by the stop");
+        assert!(strait_streams::is_canceled(&err), "{err:?}");
+    });
+}

@@ -89,7 +89,7 @@ async fn serve_one<S: Stream + Unpin>(conn: S, tls: Option<ServerContext>) -> io
 }
 
 /// The task of one accepted connection: serve it, log failures when asked.
-async fn connection<S: Stream + Unpin>(conn: S, peer: SocketAddr, tls: Option<ServerContext>) {
+pub async fn connection<S: Stream + Unpin>(conn: S, peer: SocketAddr, tls: Option<ServerContext>) {
     if let Err(e) = serve_one(conn, tls).await {
         if std::env::var_os("HTTP_SERVER_LOG").is_some() {
             eprintln!("{peer}: {e}");

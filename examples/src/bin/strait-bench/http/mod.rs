@@ -12,7 +12,8 @@
 //! tokio current_thread; one strait context run by 2 threads against tokio
 //! multi_thread with 2 workers; 2 single-threaded strait contexts with `SO_REUSEPORT`
 //! listeners against 2 tokio current_thread runtimes likewise (the shape of the
-//! fastest public hyper entries). Every server: `TCP_NODELAY`, backlog 1024; hyper with
+//! fastest public hyper entries); and the same strait service on tokio current_thread
+//! through `strait-tokio` against hyper there (what the driver costs). Every server: `TCP_NODELAY`, backlog 1024; hyper with
 //! `pipeline_flush(true)`. Threads are pinned (see [`pin`]): the load generator on the
 //! last CPU, server threads on the CPUs before it, alike for both sides (on a 2-core
 //! machine the 2-thread servers share a CPU with the generator).
@@ -39,6 +40,7 @@ enum Server {
     Strait,
     Strait2Runners,
     StraitPerCore2,
+    StraitOnTokio,
     HyperCurrentThread,
     HyperMultiThread2,
     HyperPerCore2,
@@ -46,17 +48,19 @@ enum Server {
 
 use Server::*;
 
-const SERVERS: [Server; 6] = [
+const SERVERS: [Server; 7] = [
     Strait,
     HyperCurrentThread,
+    StraitOnTokio,
     Strait2Runners,
     HyperMultiThread2,
     StraitPerCore2,
     HyperPerCore2,
 ];
 
-const PAIRS: [(Server, Server); 3] = [
+const PAIRS: [(Server, Server); 4] = [
     (Strait, HyperCurrentThread),
+    (StraitOnTokio, HyperCurrentThread),
     (Strait2Runners, HyperMultiThread2),
     (StraitPerCore2, HyperPerCore2),
 ];
@@ -67,6 +71,7 @@ impl Server {
             Strait => "strait-native",
             Strait2Runners => "strait-native-2runners",
             StraitPerCore2 => "strait-native-reuseport-2",
+            StraitOnTokio => "strait-on-tokio-current_thread",
             HyperCurrentThread => "hyper-tokio-current_thread",
             HyperMultiThread2 => "hyper-tokio-multi_thread-2",
             HyperPerCore2 => "hyper-tokio-reuseport-2",
@@ -78,6 +83,7 @@ impl Server {
             Strait => servers::strait_single(),
             Strait2Runners => servers::strait_runners(2),
             StraitPerCore2 => servers::strait_per_core(2),
+            StraitOnTokio => servers::strait_on_tokio(),
             HyperCurrentThread => servers::hyper(0),
             HyperMultiThread2 => servers::hyper(2),
             HyperPerCore2 => servers::hyper_per_core(2),

@@ -158,6 +158,59 @@ pub fn strait_per_core(n: usize) -> io::Result<Running> {
     Ok(running)
 }
 
+// ----- the same strait service on tokio, through strait-tokio -----
+
+/// `http-server --runtime tokio`'s service on one tokio current_thread runtime on its
+/// own thread: the driver's cost against hyper on the same runtime.
+pub fn strait_on_tokio() -> io::Result<Running> {
+    let std_listener = reuseport_listener(None)?;
+    let addr = std_listener.local_addr()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let place = Arc::new(Placement::new());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = spawn_thread("strait-on-tokio", move || {
+        place.pin();
+        let executor = strait_tokio::TokioExecutor::new(rt.handle());
+        executor.block_on(&rt, async move {
+            let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                Ok(l) => strait_tokio::TcpListener::from_tokio(l),
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let limit = ConnectionLimit::new(usize::MAX);
+            let serve = strait_http1::io::accept_loop_with(
+                || listener.accept(),
+                &limit,
+                |conn, peer| {
+                    let _ = conn.set_nodelay(true);
+                    http_server::connection(conn, peer, None)
+                },
+            );
+            let stopped = async { stop_rx.await.map_err(io::Error::other) };
+            let _ = strait_streams::when_any((serve, stopped)).await;
+        });
+        // Dropping the runtime drops every connection task.
+        drop(rt);
+    })?;
+    ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("the server thread died"))??;
+    let stop = Box::new(move || {
+        let _ = stop_tx.send(());
+    });
+    Ok(Running {
+        addr,
+        stops: vec![stop],
+        threads: vec![thread],
+    })
+}
+
 // ----- hyper on tokio -----
 
 /// The same routes as `http-server`, as a hyper service.
