@@ -1,4 +1,4 @@
-//! The README's main example works: echo-server answers echo-client.
+//! echo-server answers echo-client, on one thread and on several.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
