@@ -1,7 +1,13 @@
 //! Composition: transport → decompression → HTTP parser. The client's whole byte
 //! stream is zlib-compressed; a decompressing `ReadStream` layered over the transport
 //! feeds `serve_connection`, which neither knows nor cares. (The papers' "socket → TLS
-//! → decompression → HTTP parser" pipeline, TLS left out.)
+//! → decompression → HTTP parser" pipeline, TLS left out: a `TlsStream` would sit
+//! between the transport and `Inflate`.)
+//!
+//! ```text
+//! cargo run -p strait-http1 --example decompression_pipeline
+//! ```
+//! prints the answers; `cargo test` runs it as a test too.
 
 use std::io::{self, Write};
 use std::pin::Pin;
@@ -100,8 +106,14 @@ impl<S: WriteStream + Unpin> WriteStream for Inflate<S> {
     }
 }
 
-#[test]
-fn http_over_a_decompressed_byte_stream() {
+fn main() {
+    let answers = http_over_a_decompressed_byte_stream();
+    print!("{answers}");
+}
+
+/// 20 pipelined POSTs and a GET, zlib-compressed as one byte stream, sent in 7-byte
+/// pieces so heads and bodies straddle decompression boundaries; returns the answers.
+fn http_over_a_decompressed_byte_stream() -> String {
     let mut plain = Vec::new();
     for i in 0..20 {
         plain.extend_from_slice(
@@ -148,7 +160,12 @@ fn http_over_a_decompressed_byte_stream() {
         io::Result::Ok(all)
     };
     let (_, answers) = block_on(when_all((server, client))).unwrap();
-    let text = String::from_utf8(answers).unwrap();
+    String::from_utf8(answers).unwrap()
+}
+
+#[test]
+fn every_request_of_the_compressed_stream_is_answered() {
+    let text = http_over_a_decompressed_byte_stream();
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 21);
     for i in 0..20 {
         assert!(text.contains(&format!("\r\n\r\nmsg{i:03}")));
