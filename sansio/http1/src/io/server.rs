@@ -103,7 +103,7 @@ impl<S: Stream + Unpin> Conn<S> {
         })
         .await?;
         if !filled {
-            self.proto.handle_timeout(Instant::now());
+            self.proto.handle_timeout(self.timer_now());
         }
         Ok(())
     }
@@ -147,7 +147,7 @@ impl<S: Stream + Unpin> Conn<S> {
                     if self.poll_fill(cx)?.is_pending() {
                         ready!(self.poll_deadline(cx))?;
                         // The body timeout passed: the state machine failed with it.
-                        self.proto.handle_timeout(Instant::now());
+                        self.proto.handle_timeout(self.timer_now());
                         if let Some(e) = self.proto.error() {
                             return Poll::Ready(Err(protocol_error(e)));
                         }
@@ -156,6 +156,20 @@ impl<S: Stream + Unpin> Conn<S> {
                 Err(e) => return Poll::Ready(Err(protocol_error(e))),
             }
         }
+    }
+
+    /// The time to hand the state machine once the timer fired: at least the timer's
+    /// deadline. The timer runs on its service's clock ([`TimerService::now`]), which
+    /// may run ahead of the system's (a driver over tokio's paused time); with the
+    /// system clock alone the state machine would see its deadline still ahead, and the
+    /// fired timer would wake the task again at once, forever.
+    ///
+    /// [`TimerService::now`]: strait_streams::driver::TimerService::now
+    fn timer_now(&self) -> Instant {
+        let now = Instant::now();
+        self.timer
+            .as_ref()
+            .map_or(now, |timer| now.max(timer.deadline()))
     }
 
     /// Ready when the state machine's deadline has passed (pending without one; a
