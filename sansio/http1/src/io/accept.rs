@@ -31,25 +31,36 @@ impl ConnectionLimit {
         })
     }
 
-    /// Connections open now.
+    /// Connections open now (and slots reserved by loops waiting in `accept`).
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Waits for a free slot.
-    async fn slot(&self) -> io::Result<()> {
+    /// Waits for a free slot and reserves it before the loop accepts: loops sharing
+    /// the limit cannot each take the last slot while they wait in `accept` at once.
+    async fn slot(self: &Arc<Self>) -> io::Result<Slot> {
         loop {
             // Cleared before looking: a connection ending after the look sets it again.
             self.freed.clear();
-            if self.open.load(Ordering::Acquire) < self.max {
-                return Ok(());
+            let mut open = self.open.load(Ordering::Acquire);
+            while open < self.max {
+                match self.open.compare_exchange_weak(
+                    open,
+                    open + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok(Slot(self.clone())),
+                    Err(actual) => open = actual,
+                }
             }
             self.freed.wait().await?;
         }
     }
 }
 
-/// Frees its slot when the connection's task ends (returns, panics or is dropped).
+/// A reserved slot: freed when the accept fails, or when the connection's task ends
+/// (returns, panics or is dropped).
 struct Slot(Arc<ConnectionLimit>);
 
 impl Drop for Slot {
@@ -117,16 +128,14 @@ where
 {
     loop {
         let accepted = match limit.slot().await {
-            Ok(()) => accept().await,
+            Ok(slot) => accept().await.map(|accepted| (accepted, slot)),
             Err(e) => Err(e),
         };
-        let (conn, peer) = match accepted {
+        let ((conn, peer), slot) = match accepted {
             Ok(c) => c,
             Err(e) if strait_streams::is_canceled(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
-        limit.open.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(limit.clone());
         let connection = serve(conn, peer);
         strait_streams::spawn(async move {
             let _slot = slot;
