@@ -91,8 +91,9 @@ impl LocalExecutor {
         // which is a task of the smol local executor of this thread (a smol
         // `LocalExecutor` is `!Send`, so are this handle and the `Rc` in it: we are on
         // that thread); it drops them there too, and leaks them rather than drop them
-        // on another thread (`PostQueue`'s owner check). It keeps no `OwnedTasks`, so
-        // nothing aborts them elsewhere.
+        // on another thread (`PostQueue`'s owner check). Its `OwnedTasks` (the tasks
+        // that wait) are aborted when the queue closes on this thread, and only leaked
+        // when it closes elsewhere, so no thread but this one drops a local future.
         unsafe { spawn_local_unchecked(future, self.env()) }
     }
 
@@ -144,6 +145,10 @@ impl Executor for LocalAdapter {
     /// `true` inside a poll of one of this executor's tasks.
     fn running_in_this_thread(&self) -> bool {
         running::is_running(running::id(self))
+    }
+
+    fn owned_tasks(&self) -> Option<&strait_streams::driver::OwnedTasks> {
+        Some(self.posts.owned())
     }
 }
 
