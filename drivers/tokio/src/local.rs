@@ -92,7 +92,9 @@ impl LocalExecutor {
         // which is on the `LocalSet` of this thread (`LocalSet`s never move threads,
         // and this handle is `!Send`, so we are on that thread); it drops them there
         // too, and leaks them rather than drop them on another thread (`PostQueue`'s
-        // owner check). It keeps no `OwnedTasks`, so nothing aborts them elsewhere.
+        // owner check). Its `OwnedTasks` (the tasks that wait) are aborted when the
+        // queue closes on this thread, and only leaked when it closes elsewhere, so no
+        // thread but this one drops a local future.
         unsafe { spawn_local_unchecked(future, self.env()) }
     }
 
@@ -130,6 +132,10 @@ impl Executor for LocalAdapter {
 
     fn timer_service(&self) -> Option<Arc<dyn TimerService>> {
         Some(self.timer.clone())
+    }
+
+    fn owned_tasks(&self) -> Option<&strait_streams::driver::OwnedTasks> {
+        Some(self.posts.owned())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 
-use strait_streams::driver::RunQueue;
+use strait_streams::driver::{OwnedTasks, RunQueue};
 use strait_streams::Runnable;
 
 /// Most posted runnables the runner runs per poll before it yields tokio's thread.
@@ -17,6 +17,10 @@ pub(crate) struct PostQueue {
     /// The thread that alone may run or drop the runnables (a local executor's);
     /// `None` when any thread may.
     owner: Option<ThreadId>,
+    /// The waiting tasks of a local executor (its `owned_tasks`): aborted on the owner
+    /// thread when the queue closes, so a `!Send` future is never dropped by whichever
+    /// thread happens to release its task last. Unused by other executors.
+    owned: OwnedTasks,
 }
 
 #[derive(Default)]
@@ -35,6 +39,7 @@ impl PostQueue {
         Arc::new(PostQueue {
             state: Mutex::default(),
             owner,
+            owned: OwnedTasks::new(),
         })
     }
 
@@ -43,14 +48,24 @@ impl PostQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The tasks of a local executor that have waited (see [`Executor::owned_tasks`]).
+    ///
+    /// [`Executor::owned_tasks`]: strait_streams::Executor::owned_tasks
+    pub(crate) fn owned(&self) -> &OwnedTasks {
+        &self.owned
+    }
+
+    /// `true` on a thread other than a local executor's.
+    fn off_owner_thread(&self) -> bool {
+        self.owner
+            .is_some_and(|owner| owner != std::thread::current().id())
+    }
+
     /// Drops runnables that will never run (aborting their tasks) where that is
     /// allowed; on a thread other than a local executor's, leaks them instead (a local
     /// task must not be dropped elsewhere).
     fn discard(&self, tasks: RunQueue) {
-        if self
-            .owner
-            .is_some_and(|owner| owner != std::thread::current().id())
-        {
+        if self.off_owner_thread() {
             std::mem::forget(tasks);
         } else {
             drop(tasks);
@@ -87,6 +102,14 @@ impl PostQueue {
             state.closed = true;
             (state.queue.take(), state.runner.take())
         };
+        // Waiting tasks no runner will ever run: their futures are dropped here on the
+        // owner thread (or leaked elsewhere), as are the queued ones; later spawns and
+        // waits are aborted.
+        if self.off_owner_thread() {
+            self.owned.close();
+        } else {
+            self.owned.close_and_abort_all();
+        }
         self.discard(queue); // outside the lock: dropping a runnable may post
         if let Some(runner) = runner {
             runner.wake();

@@ -93,3 +93,68 @@ fn dropping_the_local_set_aborts_its_tasks_on_its_thread() {
     let joined = strait_streams::RunLoop::new().block_on(task);
     assert!(joined.unwrap_err().is_aborted());
 }
+
+/// Records the thread its drop ran on; `!Send`, like the futures it stands for.
+struct DropsOn {
+    on: Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>,
+    _not_send: Rc<()>,
+}
+
+impl Drop for DropsOn {
+    fn drop(&mut self) {
+        *self.on.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
+#[test]
+fn an_abandoned_local_task_is_dropped_on_its_thread() {
+    // A local task waits on a waker held by another thread; its executor and the
+    // `LocalSet` go away. Its `!Send` future must be dropped here, when the `LocalSet`
+    // goes, not by whichever thread releases the last waker.
+    let dropped_on = Arc::new(std::sync::Mutex::new(None));
+    let (waker_tx, waker_rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let waker = waker_rx.recv().unwrap();
+        release_rx.recv().unwrap();
+        drop(waker); // the task's last reference, if nothing ended it on its thread
+    });
+    {
+        let rt = current_thread();
+        let local = tokio::task::LocalSet::new();
+        let executor = LocalExecutor::new(&local, rt.handle());
+        let guard = DropsOn {
+            on: dropped_on.clone(),
+            _not_send: Rc::new(()),
+        };
+        let task = executor.spawn_local(async move {
+            let _guard = guard;
+            let mut sent = false;
+            std::future::poll_fn(|cx| {
+                if !sent {
+                    sent = true;
+                    waker_tx.send(cx.waker().clone()).unwrap();
+                }
+                std::task::Poll::<()>::Pending
+            })
+            .await;
+        });
+        // Run it until it waits.
+        local.block_on(&rt, async {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        });
+        drop(task);
+        drop(executor);
+        drop(local);
+    }
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let here = std::thread::current().id();
+    assert_eq!(
+        *dropped_on.lock().unwrap(),
+        Some(here),
+        "the local future was dropped on another thread (or never)"
+    );
+}
