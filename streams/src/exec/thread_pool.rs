@@ -46,12 +46,7 @@ struct PoolShared {
     services: Services,
     /// Every unfinished task of the pool, aborted when the pool is dropped.
     owned: OwnedTasks,
-    /// Number of worker threads: a worker takes its share of the queue per lock.
-    workers: usize,
 }
-
-/// Most tasks a worker takes from the queue per lock acquisition.
-const BATCH: usize = 32;
 
 std::thread_local! {
     static WORKER_OF: Cell<*const PoolShared> = const { Cell::new(std::ptr::null()) };
@@ -112,7 +107,6 @@ impl ThreadPool {
             stop: AtomicBool::new(false),
             services: Services::new(),
             owned: OwnedTasks::new(),
-            workers: n,
         });
         let threads = (0..n)
             .map(|i| {
@@ -190,32 +184,21 @@ impl ThreadPool {
 fn worker(shared: &PoolShared) {
     WORKER_OF.with(|w| w.set(shared));
     loop {
-        let mut batch = {
+        let task = {
             let mut queue = shared.queue.lock();
             loop {
                 if shared.stop.load(Ordering::SeqCst) {
                     return;
                 }
-                if !queue.is_empty() {
-                    // An even share (at most `BATCH`), so one worker does not hold
-                    // tasks that an idle one could run now; posts while it runs them
-                    // wake the sleepers.
-                    let share = (queue.len() / shared.workers).clamp(1, BATCH);
-                    break queue.pop_batch(share);
+                if let Some(task) = queue.pop() {
+                    break task;
                 }
                 queue = shared
                     .queue
                     .wait(queue, None, || shared.stop.load(Ordering::SeqCst));
             }
         };
-        while let Some(task) = batch.pop() {
-            task.run();
-            if shared.stop.load(Ordering::Relaxed) {
-                // Stopped: the rest of the batch is abandoned like the queued work
-                // (dropping a runnable aborts its task).
-                return;
-            }
-        }
+        task.run();
     }
 }
 
