@@ -14,10 +14,13 @@ fn block_on_that_never_posts_starts_no_thread_and_a_spawn_does() {
     assert!(!strait_streams::block_on(async {
         strait_streams::env().stop_token().stop_possible()
     }));
+    // A delay already due completes without the fallback timer's thread.
+    strait_streams::block_on(strait_streams::delay(std::time::Duration::ZERO)).unwrap();
+    strait_streams::block_on(strait_streams::delay_until(std::time::Instant::now())).unwrap();
     assert_eq!(
         threads(),
         before,
-        "the default environment started the pool"
+        "the default environment started the pool or the timer thread"
     );
     let spawned = strait_streams::system_executor().spawn(async { 2 });
     assert_eq!(strait_streams::block_on(spawned).unwrap(), 2);

@@ -219,10 +219,13 @@ impl Future for Delay {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // SAFETY: only `stop` is structurally pinned, and it is never moved once set.
         let this = unsafe { self.get_unchecked_mut() };
-        let service = this
-            .service
-            .get_or_insert_with(|| current_service().unwrap_or_else(|| FallbackTimer::global()));
-        if service.now() >= this.deadline {
+        if this.service.is_none() {
+            // The context's service, if any; the fallback timer is started only when
+            // there is something to schedule (a past deadline never touches it).
+            this.service = current_service();
+        }
+        let now = this.service.as_ref().map_or_else(Instant::now, |s| s.now());
+        if now >= this.deadline {
             this.armed = None;
             return Poll::Ready(Ok(()));
         }
@@ -248,7 +251,7 @@ impl Future for Delay {
         // An entry fires only once its deadline passed, which the check above rules
         // out: with the same deadline and waker it is still armed.
         if !same_waker || this.armed != Some(this.deadline) {
-            let service = this.service.as_ref().expect("resolved above");
+            let service = this.service.get_or_insert_with(|| FallbackTimer::global());
             this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
             this.armed = Some(this.deadline);
         }
