@@ -292,7 +292,34 @@ pub struct RequestBody<'a, S> {
     ended: bool,
 }
 
+/// Bytes a streaming body frames into the output buffer before it must flush: a large
+/// write goes out in pieces instead of being copied whole.
+const BODY_HIGH_WATER: usize = 16 * 1024;
+
 impl<S: Stream + Unpin> RequestBody<'_, S> {
+    /// Frames at most `max` bytes of `bufs` into the output buffer, consuming them.
+    fn take_upto(&mut self, bufs: &mut WriteBufs<'_, '_>, max: usize) -> io::Result<()> {
+        let mut left = max;
+        while !bufs.is_empty() && left > 0 {
+            let window = bufs.window();
+            let mut n = 0;
+            for b in window.as_slice() {
+                let part = &b.as_slice()[..b.len().min(left - n)];
+                self.client
+                    .proto
+                    .send_data(part, &mut self.client.out.buf)
+                    .map_err(send_error)?;
+                n += part.len();
+                if n == left {
+                    break;
+                }
+            }
+            bufs.consume(n);
+            left -= n;
+        }
+        Ok(())
+    }
+
     fn take(&mut self, bufs: &mut WriteBufs<'_, '_>) -> io::Result<()> {
         while !bufs.is_empty() {
             let window = bufs.window();
@@ -320,11 +347,18 @@ impl<S: Stream + Unpin> WriteSink for RequestBody<'_, S> {
         if this.ended {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        if this.client.out.buf.len() >= 16 * 1024 {
-            let client = &mut *this.client;
-            ready!(client.out.poll_flush(&mut client.stream, cx))?;
+        loop {
+            if this.client.out.buf.len() >= BODY_HIGH_WATER {
+                // Progress so far stays recorded in `bufs` if this waits.
+                let client = &mut *this.client;
+                ready!(client.out.poll_flush(&mut client.stream, cx))?;
+            }
+            if bufs.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let room = BODY_HIGH_WATER.saturating_sub(this.client.out.buf.len());
+            this.take_upto(bufs, room.max(1))?;
         }
-        Poll::Ready(this.take(bufs))
     }
 
     fn poll_write_eof(
