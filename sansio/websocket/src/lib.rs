@@ -14,6 +14,8 @@
 //!   accept keys, subprotocols), plus head parsing and writing for standalone use.
 //! - [`io`] (feature `io`, default): [`io::WebSocket`] over any strait stream, and
 //!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream.
+//! - `http1` (feature `http1`): endpoints in a `strait-http1` server, through its
+//!   upgrade hand-off.
 //!
 //! # Decisions
 //! - Input stops at each event ([`proto::Connection::handle_input`] returns the bytes it
@@ -52,6 +54,8 @@
 #![forbid(unsafe_code)]
 
 pub mod handshake;
+#[cfg(feature = "http1")]
+pub mod http1;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod proto;
