@@ -37,7 +37,10 @@ use std::time::Instant;
 use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
+
+mod split;
 use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
 const READ_BUFFER: usize = 16 * 1024;
@@ -255,7 +258,7 @@ pub async fn connect<S: Stream + Unpin>(
 /// A WebSocket connection over a stream, after the opening handshake.
 ///
 /// Sends write their frame out (and flush) before returning: a slow peer slows the
-/// sender. Every method is cancel-safe: dropping its future loses no received byte
+/// sender. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
 /// and no queued frame (positions live in `self`), the next call continues.
 /// Cancellation through the environment's stop token reaches the pending read, write
 /// or timer and ends the call with the canceled error.
