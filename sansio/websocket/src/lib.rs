@@ -13,7 +13,9 @@
 //! - [`handshake`]: the opening handshake over the `http` crate's types (validation,
 //!   accept keys, subprotocols), plus head parsing and writing for standalone use.
 //! - [`io`] (feature `io`, default): [`io::WebSocket`] over any strait stream, and
-//!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream.
+//!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream;
+//!   [`io::WebSocket::split`] for a reader task and a writer task; with the `futures`
+//!   feature, futures' `Stream`/`Sink` through `io::WebSocket::into_stream`.
 //! - `http1` (feature `http1`): endpoints in a `strait-http1` server, through its
 //!   upgrade hand-off.
 //!

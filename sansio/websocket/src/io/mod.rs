@@ -38,8 +38,13 @@ use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
 
-mod split;
 use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+
+#[cfg(feature = "futures")]
+mod futures;
+mod split;
+#[cfg(feature = "futures")]
+pub use futures::{OwnedMessage, WebSocketStream};
 pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
