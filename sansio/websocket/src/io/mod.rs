@@ -172,7 +172,7 @@ pub fn server_handshake(
 /// request head, validates it, answers 101 (as [`server_handshake`] decides) and
 /// returns the connection with the request's head. Bytes the client sent after its
 /// head are kept. Behind an HTTP server, use its upgrade hand-off instead (with the
-/// `http1` feature: [`crate::http1`]).
+/// `http1` feature: the `http1` module).
 ///
 /// # Errors
 /// A refused request is answered (400, or 426 for a version other than 13) and
