@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `all`. Progress goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `ws`, `all`. Progress goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
@@ -12,10 +12,11 @@ mod erasure;
 mod harness;
 mod net;
 mod spawn;
+mod ws;
 
 use harness::Report;
 
-const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net"];
+const SUITES: &[&str] = &["spawn", "alloc", "erasure", "net", "ws"];
 
 fn usage() -> ! {
     eprintln!(
@@ -58,6 +59,7 @@ fn main() {
                 "alloc" => alloc::run(&mut report),
                 "erasure" => erasure::run(&mut report),
                 "net" => net::run(&mut report),
+                "ws" => ws::run(&mut report),
                 _ => unreachable!(),
             }
         }
