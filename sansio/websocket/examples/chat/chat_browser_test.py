@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Headless Chromium against the `chat` example: two tabs open the page, each sends a
 message through the page's WebSocket, and each must show both messages (its own and the
-other tab's, broadcast by the server). Drives the browser over the DevTools protocol on
+other tab's, broadcast by the server). The handshake must have agreed permessage-deflate,
+so the messages cross compressed both ways. Drives the browser over the DevTools protocol on
 a pipe (--remote-debugging-pipe: JSON messages ended by NUL on fds 3 and 4), with the
 standard library only.
 
@@ -49,6 +50,7 @@ class Browser:
         os.close(chrome_out)
         self.next_id = 0
         self.pending = b""
+        self.events = []
 
     def call(self, method, session=None, **params):
         self.next_id += 1
@@ -58,7 +60,9 @@ class Browser:
         os.write(self.to_chrome, json.dumps(msg).encode() + b"\0")
         while True:
             reply = self.read()
-            if reply.get("id") == self.next_id:
+            if "id" not in reply:
+                self.events.append(reply)
+            elif reply["id"] == self.next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
@@ -73,8 +77,22 @@ class Browser:
         return json.loads(msg)
 
     def tab(self, url):
-        target = self.call("Target.createTarget", url=url)["targetId"]
-        return self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        # Network events on before the page opens its socket: the handshake is recorded.
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Network.enable", session)
+        self.call("Page.navigate", session, url=url)
+        return session
+
+    def handshake_extensions(self, session):
+        """The Sec-WebSocket-Extensions the server answered to this tab's socket."""
+        for e in self.events:
+            if (e.get("method") == "Network.webSocketHandshakeResponseReceived"
+                    and e.get("sessionId") == session):
+                headers = e["params"]["response"]["headers"]
+                return next((v for k, v in headers.items()
+                             if k.lower() == "sec-websocket-extensions"), None)
+        return None
 
     def eval(self, session, expression):
         r = self.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
@@ -113,15 +131,26 @@ def main():
             wait_for(f"{name} connected", lambda: browser.eval(
                 tab, "document.getElementById('status')?.textContent") == "connected")
         for name, tab in tabs.items():
-            browser.eval(tab, f"send('hello from {name}')")
-        expected = ["hello from alice", "hello from bob"]
+            # Chromium offers permessage-deflate and the server accepts it: the messages
+            # below travel compressed both ways (Chromium's zlib against our encoder).
+            extensions = browser.handshake_extensions(tab)
+            print(f"{name} negotiated: {extensions}")
+            assert extensions and extensions.startswith("permessage-deflate"), extensions
+        # Short and long, and repeated: the second long one compresses against the first
+        # (context takeover) in both directions.
+        def said(name):
+            return [f"hello from {name}"] + [f"{name}: " + "la " * 300] * 2
+        for name, tab in tabs.items():
+            for text in said(name):
+                browser.eval(tab, f"send({json.dumps(text)})")
+        expected = sorted(said("alice") + said("bob"))
         for name, tab in tabs.items():
             def shown():
                 items = browser.eval(
                     tab, "[...document.querySelectorAll('#log li')].map(li => li.textContent)")
                 return items if sorted(items or []) == expected else None
             items = wait_for(f"{name} to see both messages", shown)
-            print(f"{name} sees: {items}")
+            print(f"{name} sees {len(items)} messages: {[i[:20] for i in items]}")
         print("chat browser test: OK")
     finally:
         if browser:
