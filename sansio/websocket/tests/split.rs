@@ -123,3 +123,23 @@ fn close_timeout_reaches_a_reader_waiting_in_a_read() {
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     });
 }
+
+#[test]
+fn a_canceled_read_loses_nothing() {
+    let (a, b) = duplex(4096);
+    let (mut reader, _writer) = WebSocket::new(a, Role::Client, Config::default()).split();
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    block_on(async {
+        // Nothing to read: the stop token (through `timeout`) ends the wait.
+        let waited = timeout(Duration::from_millis(20), async {
+            reader.next_message().await.map(|m| m.is_some())
+        })
+        .await;
+        assert_eq!(waited.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        // The reader goes on where it was.
+        server.send_text("after").await?;
+        assert_eq!(reader.next_message().await?, Some(Message::Text("after")));
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
