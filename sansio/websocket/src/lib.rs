@@ -29,6 +29,10 @@
 //! - Errors from the peer fail the connection with the close code of RFC 6455 §7.4.1
 //!   (1002, 1007, 1009) queued; the application can fail it with 1008 or 1011.
 //! - Minimal length encoding is written but not required of the peer (as most stacks).
+//! - permessage-deflate compresses with an encoder of this crate (LZ77, fixed Huffman
+//!   codes, tables sized by the window) and inflates with zlib-rs: 66 KiB per connection
+//!   at the defaults, none between messages without context takeover (figures in
+//!   [`proto::deflate`]); zlib's own compressor would cost 150–350 KiB.
 //!
 //! ```
 //! use std::time::Instant;
