@@ -134,6 +134,50 @@ fn echo_round_trips_do_not_allocate() {
     );
 }
 
+/// With permessage-deflate at the defaults (context takeover both ways) the encoder,
+/// the decompressor and the buffers live as long as the connection: compressed echo
+/// round trips allocate nothing either.
+#[cfg(feature = "deflate")]
+#[test]
+fn compressed_round_trips_do_not_allocate() {
+    use strait_websocket::proto::deflate::DeflateConfig;
+    let now = Instant::now();
+    let deflate = DeflateConfig::default();
+    let (params, _) = deflate
+        .accept_offer(deflate.offer().split(',').next().unwrap())
+        .unwrap();
+    let config = Config::default().compression(Some(deflate));
+    let mut client = Connection::with_deflate(Role::Client, config.clone(), &params);
+    let mut server = Connection::with_deflate(Role::Server, config, &params);
+    assert!(client.is_compressed() && server.is_compressed());
+    let text = "a fairly ordinary chat message, sent again and again; ".repeat(30);
+    let binary: Vec<u8> = (0..5000u32).map(|i| (i % 7 * i % 251) as u8).collect();
+    let mut wire = Vec::new();
+    let mut scratch = vec![0u8; 1 << 16];
+    let mut round = |client: &mut Connection, server: &mut Connection, wire: &mut Vec<u8>| {
+        client.send_text(&text).unwrap();
+        client.send_binary(&binary).unwrap();
+        wire.clear();
+        client.poll_transmit(wire);
+        assert_eq!(pump(server, now, wire, true, &mut scratch), 2);
+        wire.clear();
+        server.poll_transmit(wire);
+        assert_eq!(pump(client, now, wire, false, &mut scratch), 2);
+    };
+    for _ in 0..20 {
+        round(&mut client, &mut server, &mut wire);
+    }
+    let before = allocs();
+    for _ in 0..500 {
+        round(&mut client, &mut server, &mut wire);
+    }
+    assert_eq!(
+        allocs() - before,
+        0,
+        "allocations in 500 compressed round trips"
+    );
+}
+
 /// Memory held by one connection for permessage-deflate: live heap bytes of a connected
 /// pair after exchanging 50 chat-like messages each way, less the same for a pair
 /// without compression (the message buffers both have). Printed for the report and
