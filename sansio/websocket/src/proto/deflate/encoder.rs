@@ -362,6 +362,32 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any messages, at any window and level, with or without history: zlib
+        /// inflates exactly what went in. A small alphabet makes matches likely.
+        #[test]
+        fn any_messages_round_trip(
+            bits in 9u8..=15,
+            level in 0u32..=9,
+            reset in proptest::prelude::any::<bool>(),
+            msgs in proptest::collection::vec(
+                proptest::collection::vec(0u8..4, 0..3000), 1..6),
+        ) {
+            let mut e = Encoder::new(bits, level);
+            let mut d = zlib_rs::Inflate::new(false, bits);
+            for m in &msgs {
+                if reset {
+                    e.reset();
+                    d = zlib_rs::Inflate::new(false, bits);
+                }
+                let mut wire = Vec::new();
+                e.compress(m, &mut wire);
+                proptest::prop_assert_eq!(&inflate(&mut d, &wire), m);
+            }
+        }
+    }
+
     #[test]
     fn memory_follows_the_window() {
         assert_eq!(Encoder::new(12, 1).heap_size(), 8192 + 2 * (2048 + 4096));
