@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use strait_http1::io::{serve_connection, Exchange};
 use strait_native::{IoContext, TcpListener, TcpStream};
-use strait_streams::{write_all, ReadStreamExt};
+use strait_streams::{timeout, write_all, ReadStreamExt};
 use strait_websocket::http1::{is_websocket_request, respond, upgraded};
 use strait_websocket::io::{connect, Accepted, WebSocket};
 use strait_websocket::proto::deflate::DeflateConfig;
@@ -86,7 +86,8 @@ fn run_server(n: usize) -> (SocketAddr, std::thread::JoinHandle<io::Result<()>>)
 fn http_then_upgrade_with_a_frame_in_the_same_packet() {
     let (addr, server) = run_server(1);
     let ctx = IoContext::new_single_threaded().unwrap();
-    ctx.block_on(async {
+    // A lost byte would hang the exchange: fail instead.
+    ctx.block_on(timeout(Duration::from_secs(10), async {
         let mut stream = TcpStream::connect(&ctx, addr).await?;
         // Plain HTTP first, on the connection that then upgrades.
         write_all(&mut stream, &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]).await?;
@@ -124,7 +125,7 @@ fn http_then_upgrade_with_a_frame_in_the_same_packet() {
         ws.send_binary(&[7; 3000]).await?;
         assert_eq!(ws.next_message().await?, Some(Message::Binary(&[7; 3000])));
         ws.close(CloseCode::NORMAL, "").await
-    })
+    }))
     .unwrap();
     server.join().unwrap().unwrap();
 }
@@ -133,7 +134,7 @@ fn http_then_upgrade_with_a_frame_in_the_same_packet() {
 fn compression_negotiated_through_the_hand_off() {
     let (addr, server) = run_server(1);
     let ctx = IoContext::new_single_threaded().unwrap();
-    ctx.block_on(async {
+    ctx.block_on(timeout(Duration::from_secs(10), async {
         let stream = TcpStream::connect(&ctx, addr).await?;
         let uri = format!("ws://{addr}/ws").parse().unwrap();
         let config = Config::default()
@@ -148,7 +149,7 @@ fn compression_negotiated_through_the_hand_off() {
             assert_eq!(ws.next_message().await?, Some(Message::Text(&text)));
         }
         ws.close(CloseCode::NORMAL, "").await
-    })
+    }))
     .unwrap();
     server.join().unwrap().unwrap();
 }
