@@ -11,16 +11,24 @@
 //! | `max_window_bits = 9` | 49 KiB |
 //! | `no_context_takeover` and `peer_no_context_takeover` | 0 between messages; 46 KiB while one is inflated |
 //!
-//! The compressor is this crate's own (LZ77 with hash chains and fixed Huffman
-//! codes, `4 * 2^bits` bytes of tables and window, 20 KiB at 2^12) because zlib's cost is
-//! in its hash tables whatever the window: zlib-rs keeps 128 KiB of them, and flate2 does
-//! not expose zlib's memory level, so a zlib compressor costs 150–350 KiB. Decompression
-//! is zlib-rs (safe API), whose state is a fixed ~46 KiB (a 32 KiB window whatever the
-//! peer's window bits). A direction without context takeover holds no state between
-//! messages: it is created for a message (about the figures above while it runs) and
-//! dropped after it, which trades one allocation per compressed message for idle memory.
-//! Decompressed messages are bounded by [`Config::max_message_size`](super::Config), which
-//! stops decompression bombs as they inflate (close code 1009).
+//! The compressor is this crate's own (LZ77 with hash chains and fixed Huffman codes,
+//! `4 * 2^bits` bytes of tables and window, 20 KiB at 2^12) because zlib's cost is in its
+//! hash tables whatever the window: zlib-rs keeps 128 KiB of them, and flate2 does not
+//! expose zlib's memory level, so a zlib compressor costs 150–350 KiB. Decompression is
+//! zlib-rs (its safe API), whose state is a fixed ~46 KiB (a 32 KiB window whatever the
+//! peer's window bits).
+//!
+//! What the fixed codes cost in ratio (compressed bytes at window 2^12, levels 1 / 6,
+//! ours against zlib-rs): a 1 KiB chat message 61 / 61 against 62 / 64; 10 KB of JSON
+//! 1989 / 1937 against 2379 / 1345; 29 KB of Rust source 10815 / 10371 against
+//! 12411 / 8569. On par with or smaller than zlib's fast level; up to 45% larger than its
+//! level 6 on long messages.
+//!
+//! A direction without context takeover holds no state between messages: it is created
+//! for a message and dropped after it, which trades one allocation per compressed
+//! message for idle memory. Decompressed messages are bounded by
+//! [`Config::max_message_size`](super::Config), which stops decompression bombs as they
+//! inflate (close code 1009).
 
 mod encoder;
 
