@@ -13,7 +13,11 @@
 //! - [`handshake`]: the opening handshake over the `http` crate's types (validation,
 //!   accept keys, subprotocols), plus head parsing and writing for standalone use.
 //! - [`io`] (feature `io`, default): [`io::WebSocket`] over any strait stream, and
-//!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream.
+//!   [`io::accept`]/[`io::connect`] for the handshake over a raw stream;
+//!   [`io::WebSocket::split`] for a reader task and a writer task; with the `futures`
+//!   feature, futures' `Stream`/`Sink` through `io::WebSocket::into_stream`.
+//! - `http1` (feature `http1`): endpoints in a `strait-http1` server, through its
+//!   upgrade hand-off.
 //!
 //! # Decisions
 //! - Input stops at each event ([`proto::Connection::handle_input`] returns the bytes it
@@ -25,6 +29,10 @@
 //! - Errors from the peer fail the connection with the close code of RFC 6455 §7.4.1
 //!   (1002, 1007, 1009) queued; the application can fail it with 1008 or 1011.
 //! - Minimal length encoding is written but not required of the peer (as most stacks).
+//! - permessage-deflate compresses with an encoder of this crate (LZ77, fixed Huffman
+//!   codes, tables sized by the window) and inflates with zlib-rs: 66 KiB per connection
+//!   at the defaults, none between messages without context takeover (figures in
+//!   [`proto::deflate`]); zlib's own compressor would cost 150–350 KiB.
 //!
 //! ```
 //! use std::time::Instant;
@@ -52,6 +60,8 @@
 #![forbid(unsafe_code)]
 
 pub mod handshake;
+#[cfg(feature = "http1")]
+pub mod http1;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod proto;

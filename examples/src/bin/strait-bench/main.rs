@@ -3,8 +3,8 @@
 //! ```text
 //! cargo run --release -p strait-examples --bin strait-bench -- SUITE [--quick] [--json FILE]
 //! ```
-//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `tls`, `http`, `all`. Progress
-//! goes to stderr; the table to stdout.
+//! Suites: `spawn`, `alloc`, `erasure`, `net`, `adapters`, `tls`, `http`, `ws`, `all`.
+//! Progress goes to stderr; the table to stdout.
 //! Each row measures its subjects in interleaved rounds and compares declared
 //! like-for-like pairs (see `harness`).
 
@@ -16,11 +16,12 @@ mod http;
 mod net;
 mod spawn;
 mod tls;
+mod ws;
 
 use harness::Report;
 
 const SUITES: &[&str] = &[
-    "spawn", "alloc", "erasure", "net", "adapters", "tls", "http",
+    "spawn", "alloc", "erasure", "net", "adapters", "tls", "http", "ws",
 ];
 
 fn usage() -> ! {
@@ -67,6 +68,7 @@ fn main() {
                 "adapters" => adapters::run(&mut report),
                 "tls" => tls::run(&mut report),
                 "http" => http::run(&mut report),
+                "ws" => ws::run(&mut report),
                 _ => unreachable!(),
             }
         }

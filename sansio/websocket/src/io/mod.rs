@@ -37,7 +37,15 @@ use std::time::Instant;
 use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
+
 use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+
+#[cfg(feature = "futures")]
+mod futures;
+mod split;
+#[cfg(feature = "futures")]
+pub use futures::{OwnedMessage, WebSocketStream};
+pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
 const READ_BUFFER: usize = 16 * 1024;
@@ -80,10 +88,91 @@ async fn write_all_flush<S: Stream + Unpin>(stream: &mut S, bytes: &[u8]) -> io:
     strait_streams::write_all(stream, bytes).await.map(|_| ())
 }
 
+/// What a server agreed to in its 101 answer: the subprotocol and, with the `deflate`
+/// feature, the permessage-deflate parameters. Made by [`server_handshake`]; turns the
+/// upgraded stream into a [`WebSocket`].
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    protocol: Option<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::proto::deflate::DeflateParams>,
+    config: Config,
+}
+
+impl Accepted {
+    /// The subprotocol chosen.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether permessage-deflate was agreed.
+    pub fn compressed(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
+
+    /// The server's connection, wrapping the stream the 101 went out on; `leftover`:
+    /// bytes read past the request head, the first of the WebSocket stream.
+    pub fn into_websocket<S: Stream + Unpin>(self, stream: S, leftover: &[u8]) -> WebSocket<S> {
+        #[cfg(feature = "deflate")]
+        let conn = match &self.deflate {
+            Some(params) => Connection::with_deflate(Role::Server, self.config, params),
+            None => Connection::new(Role::Server, self.config),
+        };
+        #[cfg(not(feature = "deflate"))]
+        let conn = Connection::new(Role::Server, self.config);
+        let mut ws = WebSocket::from_connection(stream, conn, leftover);
+        ws.protocol = self.protocol;
+        ws
+    }
+}
+
+/// The server's decision on a handshake request head, without I/O: the 101 answer and
+/// what it agreed (the first of `protocols`, in the server's order of preference, that
+/// the client offered; permessage-deflate when `config.compression` asks for it and the
+/// client offered parameters it can honour), or the refusal to send (400, or 426 for a
+/// version other than 13) with its reason.
+///
+/// # Errors
+/// The [`HandshakeError`] and its answer.
+pub fn server_handshake(
+    parts: &http::request::Parts,
+    config: Config,
+    protocols: &[&str],
+) -> Result<(http::Response<()>, Accepted), (http::Response<()>, HandshakeError)> {
+    let offer = handshake::validate_request(parts).map_err(|e| (e.response(), e))?;
+    let protocol = offer.select_protocol(protocols);
+    #[allow(unused_mut)]
+    let mut response = offer.response(protocol);
+    #[cfg(feature = "deflate")]
+    let mut deflate = None;
+    #[cfg(feature = "deflate")]
+    if let Some(dc) = &config.compression {
+        // The first offer we can honour (RFC 7692 §5).
+        if let Some((params, answer)) = offer.extensions().find_map(|o| dc.accept_offer(o).ok()) {
+            let value = http::HeaderValue::from_str(&answer).expect("parameters are tokens");
+            response
+                .headers_mut()
+                .insert(handshake::SEC_WEBSOCKET_EXTENSIONS, value);
+            deflate = Some(params);
+        }
+    }
+    let accepted = Accepted {
+        protocol: protocol.map(str::to_owned),
+        #[cfg(feature = "deflate")]
+        deflate,
+        config,
+    };
+    Ok((response, accepted))
+}
+
 /// The server side of the opening handshake, standalone over a raw stream: reads the
-/// request head, validates it, answers 101 (choosing the first of `protocols`, in the
-/// server's order of preference, that the client offered) and returns the connection
-/// with the request's head. Bytes the client sent after its head are kept.
+/// request head, validates it, answers 101 (as [`server_handshake`] decides) and
+/// returns the connection with the request's head. Bytes the client sent after its
+/// head are kept. Behind an HTTP server, use its upgrade hand-off instead (with the
+/// `http1` feature: the `http1` module).
 ///
 /// # Errors
 /// A refused request is answered (400, or 426 for a version other than 13) and
@@ -95,48 +184,19 @@ pub async fn accept<S: Stream + Unpin>(
 ) -> io::Result<(WebSocket<S>, http::request::Parts)> {
     let (parts, len, buf) = read_head(&mut stream, handshake::parse_request).await?;
     let mut out = Vec::new();
-    #[cfg(feature = "deflate")]
-    let mut deflate = None;
-    let protocol = match handshake::validate_request(&parts) {
-        Ok(offer) => {
-            let protocol = offer.select_protocol(protocols);
-            #[allow(unused_mut)]
-            let mut response = offer.response(protocol);
-            #[cfg(feature = "deflate")]
-            if let Some(config) = &config.compression {
-                // The first offer we can honour (RFC 7692 §5).
-                if let Some((params, answer)) =
-                    offer.extensions().find_map(|o| config.accept_offer(o).ok())
-                {
-                    let value =
-                        http::HeaderValue::from_str(&answer).expect("parameters are tokens");
-                    response
-                        .headers_mut()
-                        .insert(handshake::SEC_WEBSOCKET_EXTENSIONS, value);
-                    deflate = Some(params);
-                }
-            }
+    match server_handshake(&parts, config, protocols) {
+        Ok((response, accepted)) => {
             handshake::write_response(&response, &mut out);
-            protocol
+            write_all_flush(&mut stream, &out).await?;
+            Ok((accepted.into_websocket(stream, &buf[len..]), parts))
         }
-        Err(e) => {
-            handshake::write_response(&e.response(), &mut out);
+        Err((response, e)) => {
+            handshake::write_response(&response, &mut out);
             write_all_flush(&mut stream, &out).await?;
             let _ = stream.shutdown().await;
-            return Err(handshake_error(e));
+            Err(handshake_error(e))
         }
-    };
-    write_all_flush(&mut stream, &out).await?;
-    #[cfg(feature = "deflate")]
-    let conn = match deflate {
-        Some(params) => Connection::with_deflate(Role::Server, config, &params),
-        None => Connection::new(Role::Server, config),
-    };
-    #[cfg(not(feature = "deflate"))]
-    let conn = Connection::new(Role::Server, config);
-    let mut ws = WebSocket::from_connection(stream, conn, &buf[len..]);
-    ws.protocol = protocol.map(str::to_owned);
-    Ok((ws, parts))
+    }
 }
 
 /// The client side of the opening handshake over a raw stream: sends a request for `uri`
@@ -203,7 +263,7 @@ pub async fn connect<S: Stream + Unpin>(
 /// A WebSocket connection over a stream, after the opening handshake.
 ///
 /// Sends write their frame out (and flush) before returning: a slow peer slows the
-/// sender. Every method is cancel-safe: dropping its future loses no received byte
+/// sender. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
 /// and no queued frame (positions live in `self`), the next call continues.
 /// Cancellation through the environment's stop token reaches the pending read, write
 /// or timer and ends the call with the canceled error.
