@@ -13,7 +13,8 @@
 //! # Adapting a foreign runtime
 //! Implement [`Executor::spawn_task`](crate::Executor::spawn_task) to wrap each new task
 //! in a [`ForeignTask`] and spawn it on the runtime: the runtime's scheduler then owns
-//! it, and the harness publishes the task's environment around each of its polls.
+//! it, and the harness publishes the task's environment around each of its polls. Plain
+//! posts go to a [`PostQueue`] whose runner is one task on the runtime.
 //! Code the runtime polls directly (a `block_on`, a runtime-native task driving strait
 //! code) publishes an environment with [`enter_env`] around its polls, and keeps the
 //! publisher contract described in that function's docs: when the environment's stop
@@ -24,6 +25,7 @@ pub use crate::combinators::timer::{FallbackTimer, TimerKey, TimerService};
 pub use crate::combinators::timer_table::TimerTable;
 pub use crate::env::{enter_env, env_is_set};
 pub use crate::exec::inject::Inject;
+pub use crate::exec::post_queue::PostQueue;
 pub use crate::exec::queue::RunQueue;
 pub use crate::launch::assert_not_in_task;
 pub use crate::task::{ForeignTask, OwnedTasks};

@@ -11,9 +11,9 @@ use std::task::{Context, Poll};
 use strait_streams::driver::{enter_env, ForeignTask, TimerService};
 use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 
-use crate::posts::PostQueue;
 use crate::running::{self, Running};
 use crate::timer::AsyncIoTimer;
+use strait_streams::driver::PostQueue;
 
 /// A runtime's spawn function: what [`ForeignExecutor`] needs of a runtime.
 pub trait Spawn: Send + Sync + 'static {

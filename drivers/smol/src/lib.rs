@@ -88,7 +88,6 @@ mod executor;
 mod io;
 mod local;
 mod net;
-mod posts;
 mod running;
 mod timer;
 

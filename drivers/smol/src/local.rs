@@ -9,9 +9,9 @@ use strait_streams::driver::{spawn_local_unchecked, TimerService};
 use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 
 use crate::executor::InEnv;
-use crate::posts::PostQueue;
 use crate::running::{self, Running};
 use crate::timer::AsyncIoTimer;
+use strait_streams::driver::PostQueue;
 
 /// A strait executor whose tasks all run on one thread, inside a smol
 /// `async_executor::LocalExecutor`: the way to run `!Send` strait tasks (an `Rc`, a

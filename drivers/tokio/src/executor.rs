@@ -10,8 +10,8 @@ use strait_streams::driver::{enter_env, ForeignTask, TimerService};
 use strait_streams::{AnyExecutor, Executor, IoEnv, JoinHandle, Runnable};
 use tokio::runtime::Handle;
 
-use crate::posts::PostQueue;
 use crate::timer::TokioTimer;
+use strait_streams::driver::PostQueue;
 
 /// A tokio runtime as a strait executor.
 ///

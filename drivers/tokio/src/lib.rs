@@ -48,7 +48,6 @@ mod executor;
 mod io;
 mod local;
 mod net;
-mod posts;
 mod timer;
 
 pub use executor::{InEnv, TokioExecutor};

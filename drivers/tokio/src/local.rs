@@ -10,8 +10,8 @@ use tokio::runtime::Handle;
 use tokio::task::LocalSet;
 
 use crate::executor::InEnv;
-use crate::posts::PostQueue;
 use crate::timer::TokioTimer;
+use strait_streams::driver::PostQueue;
 
 /// A strait executor whose tasks all run on one thread, inside a tokio [`LocalSet`]:
 /// the way to run `!Send` strait tasks (an `Rc`, a `RefCell` held across an await) on

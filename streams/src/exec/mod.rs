@@ -13,6 +13,7 @@
 //!   completion; `run` returns and `join` unblocks when it reaches zero.
 
 pub(crate) mod inject;
+pub(crate) mod post_queue;
 pub(crate) mod queue;
 mod run_loop;
 mod services;

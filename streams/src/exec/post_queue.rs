@@ -1,18 +1,29 @@
-//! [`PostQueue`]: runnables posted to an adapter executor, run by one long-lived task
-//! on the runtime (no allocation per post: the queue links through the task headers).
+//! [`PostQueue`]: runnables posted to a runtime adapter's executor, run by one
+//! long-lived task on that runtime (no allocation per post: the queue links through the
+//! task headers).
 
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 
-use strait_streams::driver::{OwnedTasks, RunQueue};
-use strait_streams::Runnable;
+use crate::exec::RunQueue;
+use crate::task::OwnedTasks;
+use crate::Runnable;
 
 /// Most posted runnables the runner runs per poll before it yields the runtime's thread.
 const BATCH: usize = 64;
 
-pub(crate) struct PostQueue {
+/// The posts of an executor that adapts a foreign runtime: tasks spawned on it become the
+/// runtime's own tasks ([`ForeignTask`](crate::driver::ForeignTask)), but a plain
+/// [`Executor::post`](crate::Executor::post) (a strand's invoker woken, a driver's timer
+/// firing) needs somewhere to go. Posts queue here, intrusively, and one long-lived task
+/// on the runtime ([`runner`](Self::runner)) runs them in batches.
+///
+/// For a local (`!Send`) executor, give the owner thread: runnables are then run, aborted
+/// and dropped only there (elsewhere they are leaked), and [`owned`](Self::owned) is the
+/// executor's [`OwnedTasks`], aborted on that thread when the queue closes.
+pub struct PostQueue {
     state: Mutex<PostState>,
     /// The thread that alone may run or drop the runnables (a local executor's);
     /// `None` when any thread may.
@@ -35,7 +46,8 @@ struct PostState {
 }
 
 impl PostQueue {
-    pub(crate) fn new(owner: Option<ThreadId>) -> Arc<PostQueue> {
+    /// An open queue; `owner` is the thread of a local executor (`None`: any thread).
+    pub fn new(owner: Option<ThreadId>) -> Arc<PostQueue> {
         Arc::new(PostQueue {
             state: Mutex::default(),
             owner,
@@ -50,8 +62,8 @@ impl PostQueue {
 
     /// The tasks of a local executor that have waited (see [`Executor::owned_tasks`]).
     ///
-    /// [`Executor::owned_tasks`]: strait_streams::Executor::owned_tasks
-    pub(crate) fn owned(&self) -> &OwnedTasks {
+    /// [`Executor::owned_tasks`]: crate::Executor::owned_tasks
+    pub fn owned(&self) -> &OwnedTasks {
         &self.owned
     }
 
@@ -72,7 +84,9 @@ impl PostQueue {
         }
     }
 
-    pub(crate) fn push(&self, task: Runnable) {
+    /// Queues `task` and wakes the runner; after [`close`](Self::close) the task is
+    /// aborted (or, off a local executor's thread, leaked).
+    pub fn push(&self, task: Runnable) {
         let mut state = self.lock();
         if state.closed {
             drop(state);
@@ -96,7 +110,7 @@ impl PostQueue {
 
     /// Ends the runner and aborts (or, off a local executor's thread, leaks) what is
     /// queued; later posts are treated the same way.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         let (queue, runner) = {
             let mut state = self.lock();
             state.closed = true;
@@ -116,9 +130,9 @@ impl PostQueue {
         }
     }
 
-    /// The runner task: spawn it once on the runtime (on the local executor for a local
-    /// adapter). Dropping it (the executor shutting down) closes the queue.
-    pub(crate) fn runner(self: Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+    /// The runner task: spawn it once on the runtime (on the runtime's local executor
+    /// for a local adapter). Dropping it (the runtime shutting down) closes the queue.
+    pub fn runner(self: Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let runner = CloseOnDrop(self);
         async move {
             let runner = runner;
@@ -160,5 +174,16 @@ struct CloseOnDrop(Arc<PostQueue>);
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.0.close();
+    }
+}
+
+impl std::fmt::Debug for PostQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("PostQueue")
+            .field("queued", &state.queue.len())
+            .field("closed", &state.closed)
+            .field("owner", &self.owner)
+            .finish()
     }
 }
