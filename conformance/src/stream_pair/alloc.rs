@@ -15,9 +15,11 @@ use crate::watch::Steps;
 const ROUNDS: u64 = 1000;
 
 /// Windows counted at most: the case keeps the fewest allocations seen, so a stray
-/// allocation by unrelated code in the process (a test harness reporting another test)
-/// does not fail it, while an allocation per operation shows in every window.
-const WINDOWS: usize = 3;
+/// allocation by unrelated code in the process (a test harness reporting another test,
+/// a runtime's idle workers waking under load) does not fail it, while an allocation per
+/// operation shows in every window. Five: three once saw one stray allocation in each
+/// window on a loaded machine (tokio multi_thread transport).
+const WINDOWS: usize = 5;
 
 async fn round<A: Stream + Unpin, B: Stream + Unpin>(
     a: &mut A,
