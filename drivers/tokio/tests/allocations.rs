@@ -124,8 +124,13 @@ fn a_spawn_allocates_once() {
         fewest_per_window!(ex.spawn(async {}).await.unwrap())
     });
     println!("{n} allocations per {ROUNDS} spawns");
+    // Slack of a tenth: strait's frame is freed on the worker that ran the task, and
+    // each worker keeps up to 32 recycled frames before handing a chain back, so the
+    // spawning thread allocates fresh frames until the population covers what the two
+    // workers hold (at most 65 in all, spread over the first windows in a loaded run).
+    // A second allocation per spawn would show as twice the rounds.
     assert!(
-        n <= ROUNDS,
+        n <= ROUNDS + ROUNDS / 10,
         "{n} allocations per {ROUNDS} spawns: more than one per spawn"
     );
     assert!(n >= ROUNDS, "tokio allocates each task: {n} per {ROUNDS}");
