@@ -9,6 +9,8 @@
 //! can abort what it owns ([`OwnedTasks::close_and_abort_all`]); return a
 //! [`TimerService`] from [`Executor::timer_service`](crate::Executor::timer_service) so
 //! `delay` and `timeout` use the context's timers.
+//! A service built on one sleep of a foreign runtime keeps its deadlines in a
+//! [`DrivenTimerTable`] served by one driver task.
 //!
 //! # Adapting a foreign runtime
 //! Implement [`Executor::spawn_task`](crate::Executor::spawn_task) to wrap each new task
@@ -21,6 +23,7 @@
 //! token can stop, a stop must wake the task (a [`StopWaker`](crate::StopWaker)
 //! refreshed with the current waker on every poll does it).
 
+pub use crate::combinators::driven_timer_table::{DrivenTimerTable, NextWake};
 pub use crate::combinators::timer::{FallbackTimer, TimerKey, TimerService};
 pub use crate::combinators::timer_table::TimerTable;
 pub use crate::env::{enter_env, env_is_set};

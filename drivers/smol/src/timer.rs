@@ -5,14 +5,14 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use strait_streams::driver::{TimerKey, TimerService, TimerTable};
+use strait_streams::driver::{DrivenTimerTable, NextWake, TimerKey, TimerService};
 
 /// A [`TimerService`] on async-io's reactor: one driver task sleeping until the earliest
-/// deadline of a [`TimerTable`].
+/// deadline of a [`DrivenTimerTable`].
 ///
 /// A `delay` or `timeout` adds an entry to the table (its storage is reused, so steady
 /// state allocates nothing) and, when it became the earliest deadline, wakes the driver,
@@ -31,27 +31,7 @@ use strait_streams::driver::{TimerKey, TimerService, TimerTable};
 /// handle to the service is dropped. If it is dropped unfinished (its executor went
 /// away), scheduled entries never fire: their tasks went away with that executor.
 pub struct AsyncIoTimer {
-    shared: Arc<Shared>,
-}
-
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    table: TimerTable,
-    /// The driver's waker, taken by whoever must wake it.
-    driver: Option<Waker>,
-    closed: bool,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock in a way that leaves the table broken.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    timers: Arc<DrivenTimerTable>,
 }
 
 impl AsyncIoTimer {
@@ -67,25 +47,25 @@ impl AsyncIoTimer {
     /// assert_eq!(timer.scheduled(), 0);
     /// ```
     pub fn new() -> (Arc<AsyncIoTimer>, TimerDriver) {
-        let shared = Arc::new(Shared::default());
+        let timers = Arc::new(DrivenTimerTable::new());
         let driver = TimerDriver {
-            shared: shared.clone(),
+            timers: timers.clone(),
             clock: Clock::new(),
             armed: None,
         };
-        (Arc::new(AsyncIoTimer { shared }), driver)
+        (Arc::new(AsyncIoTimer { timers }), driver)
     }
 
     /// How many entries are scheduled (neither fired nor canceled).
     pub fn scheduled(&self) -> usize {
-        self.shared.lock().table.len()
+        self.timers.scheduled()
     }
 }
 
 /// The task that serves an [`AsyncIoTimer`]: spawn it once on an executor that runs.
 #[must_use = "the timer fires nothing unless its driver is spawned"]
 pub struct TimerDriver {
-    shared: Arc<Shared>,
+    timers: Arc<DrivenTimerTable>,
     clock: Clock,
     /// The deadline the clock is set to, if any.
     armed: Option<Instant>,
@@ -96,25 +76,11 @@ impl Future for TimerDriver {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         loop {
-            let mut state = this.shared.lock();
-            if state.closed {
-                return Poll::Ready(());
-            }
-            if let Some(waker) = state.table.pop_due(Instant::now()) {
-                drop(state);
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-                continue;
-            }
-            match &state.driver {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => state.driver = Some(cx.waker().clone()),
-            }
-            let Some(next) = state.table.next_deadline() else {
-                return Poll::Pending;
+            let next = match this.timers.fire_due(Instant::now(), cx) {
+                NextWake::Closed => return Poll::Ready(()),
+                NextWake::Idle => return Poll::Pending,
+                NextWake::At(next) => next,
             };
-            drop(state);
             if this.armed != Some(next) {
                 this.clock.set(next);
                 this.armed = Some(next);
@@ -241,31 +207,17 @@ mod timerfd {
 
 impl TimerService for AsyncIoTimer {
     fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey {
-        let mut state = self.shared.lock();
-        let (key, earliest) = state.table.schedule(deadline, waker, key);
-        let driver = if earliest { state.driver.take() } else { None };
-        drop(state);
-        if let Some(driver) = driver {
-            driver.wake();
-        }
-        key
+        self.timers.schedule(deadline, waker, key)
     }
 
     fn cancel(&self, key: TimerKey) {
-        self.shared.lock().table.cancel(key);
+        self.timers.cancel(key);
     }
 }
 
 impl Drop for AsyncIoTimer {
     fn drop(&mut self) {
-        let driver = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            state.driver.take()
-        };
-        if let Some(driver) = driver {
-            driver.wake();
-        }
+        self.timers.close();
     }
 }
 

@@ -3,16 +3,16 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use strait_streams::driver::{TimerKey, TimerService, TimerTable};
+use strait_streams::driver::{DrivenTimerTable, NextWake, TimerKey, TimerService};
 use tokio::runtime::Handle;
 use tokio::time::Sleep;
 
 /// A [`TimerService`] on tokio's time driver: one tokio task sleeping until the earliest
-/// deadline of a [`TimerTable`].
+/// deadline of a [`DrivenTimerTable`].
 ///
 /// A `delay` or `timeout` adds an entry to the table (its storage is reused, so steady
 /// state allocates nothing) and, when it became the earliest deadline, wakes the driver
@@ -28,27 +28,7 @@ use tokio::time::Sleep;
 /// runtime shuts down (after which scheduled entries never fire: their tasks are
 /// gone with the runtime too). The runtime needs its time driver (`enable_time`).
 pub struct TokioTimer {
-    shared: Arc<Shared>,
-}
-
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    table: TimerTable,
-    /// The driver task's waker, taken by whoever must wake it.
-    driver: Option<Waker>,
-    closed: bool,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock in a way that leaves the table broken.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    timers: Arc<DrivenTimerTable>,
 }
 
 impl TokioTimer {
@@ -57,8 +37,8 @@ impl TokioTimer {
     /// # Panics
     /// If the runtime has no time driver (`enable_time` was not called).
     pub fn new(handle: &Handle) -> Arc<TokioTimer> {
-        let shared = Arc::new(Shared::default());
-        let driver = shared.clone();
+        let timers = Arc::new(DrivenTimerTable::new());
+        let driver = timers.clone();
         // Made here, in the runtime's context, so a runtime without a time driver fails
         // now with tokio's message instead of in the driver task (where every delay
         // would then hang). Far ahead until the first entry; reset in place after.
@@ -70,12 +50,12 @@ impl TokioTimer {
             let mut sleep = std::pin::pin!(sleep);
             poll_fn(|cx| drive(&driver, sleep.as_mut(), cx)).await;
         }));
-        Arc::new(TokioTimer { shared })
+        Arc::new(TokioTimer { timers })
     }
 
     /// How many entries are scheduled (neither fired nor canceled).
     pub fn scheduled(&self) -> usize {
-        self.shared.lock().table.len()
+        self.timers.scheduled()
     }
 }
 
@@ -85,31 +65,16 @@ fn tokio_now() -> Instant {
 }
 
 /// One poll of the driver task: wakes what is due, then sleeps until the next deadline.
-fn drive(shared: &Shared, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<()> {
+fn drive(timers: &DrivenTimerTable, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<()> {
     // Bounds the loop should a sleep fire before the table's deadline (a deadline past
     // what tokio can represent): it yields instead of spinning.
     let mut fired_idle = false;
     loop {
-        let mut state = shared.lock();
-        if state.closed {
-            return Poll::Ready(());
-        }
-        if let Some(waker) = state.table.pop_due(tokio_now()) {
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-            continue;
-        }
-        match &state.driver {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => state.driver = Some(cx.waker().clone()),
-        }
-        let Some(next) = state.table.next_deadline() else {
-            return Poll::Pending;
+        let next = match timers.fire_due(tokio_now(), cx) {
+            NextWake::Closed => return Poll::Ready(()),
+            NextWake::Idle => return Poll::Pending,
+            NextWake::At(next) => tokio::time::Instant::from_std(next),
         };
-        drop(state);
-        let next = tokio::time::Instant::from_std(next);
         if sleep.deadline() != next {
             sleep.as_mut().reset(next);
         }
@@ -126,18 +91,11 @@ fn drive(shared: &Shared, mut sleep: Pin<&mut Sleep>, cx: &mut Context<'_>) -> P
 
 impl TimerService for TokioTimer {
     fn schedule(&self, deadline: Instant, waker: &Waker, key: Option<TimerKey>) -> TimerKey {
-        let mut state = self.shared.lock();
-        let (key, earliest) = state.table.schedule(deadline, waker, key);
-        let driver = if earliest { state.driver.take() } else { None };
-        drop(state);
-        if let Some(driver) = driver {
-            driver.wake();
-        }
-        key
+        self.timers.schedule(deadline, waker, key)
     }
 
     fn cancel(&self, key: TimerKey) {
-        self.shared.lock().table.cancel(key);
+        self.timers.cancel(key);
     }
 
     fn now(&self) -> Instant {
@@ -147,14 +105,7 @@ impl TimerService for TokioTimer {
 
 impl Drop for TokioTimer {
     fn drop(&mut self) {
-        let driver = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            state.driver.take()
-        };
-        if let Some(driver) = driver {
-            driver.wake();
-        }
+        self.timers.close();
     }
 }
 

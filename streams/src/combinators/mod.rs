@@ -9,6 +9,7 @@
 //! after **all** its children have finished: losers and siblings of a failure are
 //! stopped through their stop token and awaited, never abandoned mid-operation.
 
+pub(crate) mod driven_timer_table;
 mod scope;
 pub(crate) mod timer;
 pub(crate) mod timer_table;
