@@ -1,0 +1,323 @@
+//! Backend selection and fallback, and the reactor's counters, on both backends.
+//!
+//! Selection reads process-wide environment variables (`STRAIT_NATIVE_BACKEND`,
+//! `STRAIT_NATIVE_URING_PROBE_FAIL`), so the cases that set them run this test binary
+//! again as a child process (the ignored test `child`) with the variables they need,
+//! and read its report from its output.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_native::{Backend, FallbackReason, IoContext, TcpListener, TcpStream, UdpSocket};
+use strait_streams::{read_exact, write_all};
+
+const BACKEND_VAR: &str = "STRAIT_NATIVE_BACKEND";
+const PROBE_FAIL_VAR: &str = "STRAIT_NATIVE_URING_PROBE_FAIL";
+const CHILD_VAR: &str = "STRAIT_BACKEND_TEST_CHILD";
+
+/// A TCP round trip on `ctx`: the backend does more than start.
+fn round_trip(ctx: &IoContext) {
+    let listener = TcpListener::bind(ctx, "127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    ctx.block_on(async {
+        let server = async {
+            let (mut conn, _) = listener.accept().await?;
+            let mut buf = [0u8; 5];
+            read_exact(&mut conn, &mut buf[..]).await?;
+            write_all(&mut conn, &buf[..]).await
+        };
+        let client = async {
+            let mut conn = TcpStream::connect(ctx, addr).await?;
+            write_all(&mut conn, b"hello").await?;
+            let mut buf = [0u8; 5];
+            read_exact(&mut conn, &mut buf[..]).await?;
+            assert_eq!(&buf, b"hello");
+            Ok(())
+        };
+        strait_streams::when_all((server, client)).await
+    })
+    .unwrap();
+}
+
+/// Runs the `child` test in a new process with `env` set (and both selection
+/// variables cleared first); returns its report lines.
+fn run_child(mode: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env_remove(BACKEND_VAR)
+    .env_remove(PROBE_FAIL_VAR)
+    .env(CHILD_VAR, mode);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child {mode} {env:?} failed:\n{stdout}\n{stderr}"
+    );
+    let report: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("REPORT "))
+        .collect();
+    assert_eq!(
+        report.len(),
+        1,
+        "child {mode} {env:?} gave no report:\n{stdout}\n{stderr}"
+    );
+    report[0].to_owned()
+}
+
+/// The child side: builds a context as `STRAIT_BACKEND_TEST_CHILD` says and prints
+/// `REPORT ...`. Not a test by itself (it does nothing without the variable).
+#[test]
+#[ignore = "run by the selection tests in a child process"]
+fn child() {
+    let Ok(mode) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let backend = match mode.as_str() {
+        "auto" => Backend::Auto,
+        "io_uring" => Backend::IoUring,
+        "epoll" => Backend::Epoll,
+        other => panic!("unknown child mode {other}"),
+    };
+    let line = match IoContext::builder().backend(backend).build() {
+        Ok(ctx) => {
+            round_trip(&ctx);
+            format!("ok {} {:?}", ctx.backend(), ctx.fallback_reason())
+        }
+        Err(e) => {
+            let reason = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<FallbackReason>());
+            format!("err {:?} {reason:?}", e.kind())
+        }
+    };
+    // On a line of its own: the test harness prints the test's name without a newline.
+    println!("\nREPORT {line}");
+}
+
+#[test]
+fn auto_picks_io_uring_on_this_kernel() {
+    assert_eq!(run_child("auto", &[]), "ok io_uring None");
+}
+
+#[test]
+fn every_simulated_probe_failure_hands_over_to_epoll() {
+    let expected = [
+        ("enosys", FallbackReason::Unsupported),
+        ("eperm", FallbackReason::Disabled),
+        ("enomem", FallbackReason::Memlock),
+        ("ext_arg", FallbackReason::MissingFeature("EXT_ARG")),
+        ("nodrop", FallbackReason::MissingFeature("NODROP")),
+        (
+            "multishot_poll",
+            FallbackReason::MissingFeature("multishot poll"),
+        ),
+        ("opcode", FallbackReason::MissingOpcode("POLL_REMOVE")),
+        ("einval", FallbackReason::Os(libc::EINVAL)),
+    ];
+    assert_eq!(
+        expected.clone().map(|(name, _)| name),
+        FallbackReason::SIMULATED,
+        "every simulated reason is tested"
+    );
+    for (name, reason) in expected {
+        let report = run_child("auto", &[(PROBE_FAIL_VAR, name)]);
+        assert_eq!(report, format!("ok epoll {:?}", Some(&reason)), "{name}");
+    }
+}
+
+#[test]
+fn an_explicit_io_uring_request_that_cannot_be_met_is_an_error() {
+    let report = run_child("io_uring", &[(PROBE_FAIL_VAR, "eperm")]);
+    assert_eq!(
+        report,
+        format!(
+            "err {:?} {:?}",
+            std::io::ErrorKind::Unsupported,
+            Some(&FallbackReason::Disabled)
+        )
+    );
+    // Through the environment variable too: `Auto` read as `io_uring`.
+    let report = run_child(
+        "auto",
+        &[(BACKEND_VAR, "io_uring"), (PROBE_FAIL_VAR, "enosys")],
+    );
+    assert_eq!(
+        report,
+        format!(
+            "err {:?} {:?}",
+            std::io::ErrorKind::Unsupported,
+            Some(&FallbackReason::Unsupported)
+        )
+    );
+}
+
+#[test]
+fn the_environment_overrides_auto_only() {
+    assert_eq!(
+        run_child("auto", &[(BACKEND_VAR, "epoll")]),
+        "ok epoll None",
+        "epoll asked for: no fallback reason"
+    );
+    assert_eq!(
+        run_child("auto", &[(BACKEND_VAR, "io_uring")]),
+        "ok io_uring None"
+    );
+    assert_eq!(
+        run_child("io_uring", &[(BACKEND_VAR, "epoll")]),
+        "ok io_uring None"
+    );
+    assert_eq!(
+        run_child("epoll", &[(BACKEND_VAR, "io_uring")]),
+        "ok epoll None"
+    );
+    // An unknown value is ignored (with a warning): auto.
+    assert_eq!(
+        run_child("auto", &[(BACKEND_VAR, "kqueue")]),
+        "ok io_uring None"
+    );
+}
+
+#[test]
+fn explicit_backends_build_what_they_name() {
+    for backend in [Backend::Epoll, Backend::IoUring] {
+        let ctx = IoContext::builder().backend(backend).build().unwrap();
+        assert_eq!(ctx.backend(), backend);
+        assert!(ctx.fallback_reason().is_none());
+        round_trip(&ctx);
+        let single = IoContext::builder()
+            .backend(backend)
+            .single_threaded(true)
+            .build()
+            .unwrap();
+        assert_eq!(single.backend(), backend);
+        round_trip(&single);
+    }
+}
+
+/// Guards the CI runs on each backend: the suite really runs where it was told to.
+#[test]
+fn this_run_uses_the_backend_the_environment_names() {
+    let ctx = IoContext::new().unwrap();
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Ok("epoll") => assert_eq!(ctx.backend(), Backend::Epoll),
+        Ok("io_uring") => assert_eq!(ctx.backend(), Backend::IoUring),
+        _ => assert_ne!(ctx.backend(), Backend::Auto),
+    }
+    assert_eq!(ctx.stats().backend, ctx.backend());
+}
+
+#[test]
+fn counters_follow_the_work() {
+    for backend in [Backend::Epoll, Backend::IoUring] {
+        let ctx = IoContext::builder().backend(backend).build().unwrap();
+        let before = ctx.stats();
+        let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
+        let registered = ctx.stats();
+        assert_eq!(registered.submitted, before.submitted + 1, "{backend}");
+        match backend {
+            // One epoll_ctl.
+            Backend::Epoll => assert_eq!(registered.enters, before.enters + 1),
+            // Queued: it goes to the kernel with the next wait, no syscall of its own.
+            _ => assert_eq!(registered.enters, before.enters, "io_uring"),
+        }
+        drop(listener);
+        round_trip(&ctx);
+        let after = ctx.stats();
+        assert!(after.enters > registered.enters, "{backend}: {after:?}");
+        assert!(after.completions > 0, "{backend}: {after:?}");
+        assert!(after.submissions_per_enter() > 0.0, "{backend}: {after:?}");
+        assert_eq!(after.foreign_completions, 0);
+
+        // A post from another thread while the runner sleeps wakes it (an eventfd write).
+        let ctx = Arc::new(ctx);
+        let poster = {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                ctx.spawn(async {}).detach();
+            })
+        };
+        let woken_before = ctx.stats().wakeups;
+        let guard = ctx.spawn(strait_streams::delay(Duration::from_millis(500)));
+        ctx.run_for(Duration::from_millis(200));
+        poster.join().unwrap();
+        assert!(
+            ctx.stats().wakeups > woken_before,
+            "{backend}: {:?}",
+            ctx.stats()
+        );
+        drop(guard);
+    }
+}
+
+/// More registrations than the completion queue holds, each ready at once: on
+/// io_uring the kernel cannot post the CQE of every new multishot poll, ends those
+/// polls, and the ring arms them again; no readiness is lost on either backend.
+#[test]
+fn more_ready_registrations_than_the_completion_queue_holds() {
+    const SOCKETS: usize = 4500;
+    raise_descriptor_limit(SOCKETS as u64 + 500);
+    for backend in [Backend::Epoll, Backend::IoUring] {
+        let ctx = IoContext::builder().backend(backend).build().unwrap();
+        let sockets: Vec<UdpSocket> = (0..SOCKETS)
+            .map(|_| UdpSocket::bind(&ctx, "127.0.0.1:0").unwrap())
+            .collect();
+        // Every new poll finds its socket writable and posts a CQE.
+        ctx.poll();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sender = Arc::new(sender);
+        for &i in &[0, SOCKETS / 2, SOCKETS - 1] {
+            let to = sockets[i].local_addr().unwrap();
+            let late = {
+                let sender = sender.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    sender.send_to(b"ping", to).unwrap();
+                })
+            };
+            let mut buf = [0u8; 8];
+            // Nothing queued yet: the receive waits for readiness.
+            let got = ctx.block_on(strait_streams::timeout(
+                Duration::from_secs(5),
+                sockets[i].recv_from(&mut buf[..]),
+            ));
+            assert_eq!(got.unwrap().0, 4, "{backend}: socket {i}");
+            late.join().unwrap();
+        }
+        let stats = ctx.stats();
+        if backend == Backend::IoUring {
+            assert!(stats.rearms > 0, "the kernel ended some polls: {stats:?}");
+        }
+    }
+}
+
+fn raise_descriptor_limit(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit/setrlimit to read and write.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    assert!(
+        lim.rlim_cur >= want,
+        "RLIMIT_NOFILE hard limit below {want}"
+    );
+}
