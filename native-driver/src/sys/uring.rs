@@ -276,7 +276,8 @@ impl Ring {
             self.submit()?;
         }
         self.drain(rearm, out);
-        self.rearm(rearm)
+        self.rearm(rearm);
+        Ok(())
     }
 
     /// Entries queued for the kernel, or completions held in its overflow list.
@@ -377,29 +378,35 @@ impl Ring {
     }
 
     /// Arms again the polls the kernel ended whose registrations still live, and
-    /// retries the removals the kernel could not do yet.
-    fn rearm(&self, rearm: &mut Vec<u64>) -> io::Result<()> {
+    /// retries the removals the kernel could not do yet. What cannot be queued now
+    /// (a submission queue that stays full) stays in `rearm` for this runner's next
+    /// wait.
+    fn rearm(&self, rearm: &mut Vec<u64>) {
         if rearm.is_empty() {
-            return Ok(());
+            return;
         }
         // Held while pushing: a deregistration after this check queues its removal
         // behind the new poll, so the removal finds it.
         let live = lock(&self.live);
-        for token in rearm.drain(..) {
+        while let Some(&token) = rearm.last() {
             let entry = if token == WAKE_DATA {
-                wake_poll(self.waker.as_raw_fd())
+                Some(wake_poll(self.waker.as_raw_fd()))
             } else if token >> KIND_SHIFT == 0b01 {
-                poll_remove(token & TOKEN_MASK)
+                Some(poll_remove(token & TOKEN_MASK))
             } else {
                 match live.get(slot(token)) {
-                    Some(Some((t, fd))) if *t == token => readiness_poll(*fd, token),
-                    _ => continue,
+                    Some(Some((t, fd))) if *t == token => Some(readiness_poll(*fd, token)),
+                    _ => None,
                 }
             };
-            Counters::add(&self.counters.rearms, 1);
-            self.push(entry)?;
+            if let Some(entry) = entry {
+                if self.push(entry).is_err() {
+                    break;
+                }
+                Counters::add(&self.counters.rearms, 1);
+            }
+            rearm.pop();
         }
-        Ok(())
     }
 }
 
