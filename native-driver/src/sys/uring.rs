@@ -435,3 +435,135 @@ fn wake_poll(fd: RawFd) -> squeue::Entry {
         .build()
         .user_data(WAKE_DATA)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both descriptors are fresh and owned by nothing else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn put(w: &OwnedFd) {
+        // SAFETY: writes one byte from a valid buffer to an open pipe.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(n, 1);
+    }
+
+    fn wait(ring: &Ring, timeout: Duration) -> Vec<(u64, usize)> {
+        let mut out = Vec::new();
+        ring.wait(&mut Vec::new(), Some(timeout), &mut out).unwrap();
+        out
+    }
+
+    const TOKEN: u64 = (1 << 32) | 3;
+
+    #[test]
+    fn readiness_arrives_and_a_removal_stops_it() {
+        let ring = Ring::open().unwrap();
+        let (r, w) = pipe();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        assert!(
+            wait(&ring, Duration::ZERO).is_empty(),
+            "an empty pipe is not readable"
+        );
+        put(&w);
+        let out = wait(&ring, Duration::from_secs(5));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, TOKEN);
+        assert_ne!(out[0].1 & ready::READABLE, 0);
+        ring.deregister(TOKEN).unwrap();
+        put(&w);
+        let out = wait(&ring, Duration::from_millis(30));
+        assert!(out.iter().all(|(t, _)| *t != TOKEN), "{out:?}");
+        // The slot again, with a new generation: only the new registration reports.
+        let next = (2 << 32) | 3;
+        let (r2, w2) = pipe();
+        ring.register(r2.as_raw_fd(), next).unwrap();
+        put(&w2);
+        let out = wait(&ring, Duration::from_secs(5));
+        assert_eq!(out.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [next]);
+        assert_eq!(
+            ring.deregister(TOKEN).unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
+        drop((r, w));
+    }
+
+    #[test]
+    fn waits_time_out_and_a_wake_ends_them() {
+        let ring = Arc::new(Ring::open().unwrap());
+        let start = Instant::now();
+        assert!(wait(&ring, Duration::from_millis(20)).is_empty());
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        let waker = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                ring.wake();
+            })
+        };
+        let start = Instant::now();
+        let mut out = Vec::new();
+        ring.wait(&mut Vec::new(), None, &mut out).unwrap();
+        assert!(out.is_empty(), "a wake-up reports nothing");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        waker.join().unwrap();
+        // The wake poll is still armed: a second wake ends a second wait.
+        ring.wake();
+        ring.wait(&mut Vec::new(), None, &mut out).unwrap();
+        assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_registration_while_another_thread_sleeps_in_the_kernel_reaches_it() {
+        let ring = Arc::new(Ring::open().unwrap());
+        let sleeper = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                while out.is_empty() {
+                    ring.wait(&mut Vec::new(), Some(Duration::from_secs(10)), &mut out)
+                        .unwrap();
+                }
+                out
+            })
+        };
+        // Let the sleeper enter the kernel, then register and make the pipe readable
+        // from here: the queued poll must be submitted for it.
+        while ring.waiters.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        let (r, w) = pipe();
+        let start = Instant::now();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        put(&w);
+        let out = sleeper.join().unwrap();
+        assert_eq!(out[0].0, TOKEN);
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn completions_of_the_completion_layer_are_counted_and_dropped() {
+        let ring = Ring::open().unwrap();
+        for kind in [0b10u64, 0b11] {
+            let nop = opcode::Nop::new().build().user_data(kind << KIND_SHIFT | 7);
+            ring.push(nop).unwrap();
+        }
+        let mut seen = Vec::new();
+        let start = Instant::now();
+        while ring.counters.foreign.load(Ordering::Relaxed) < 2 {
+            seen.extend(wait(&ring, Duration::from_millis(100)));
+            assert!(start.elapsed() < Duration::from_secs(5));
+        }
+        assert!(seen.is_empty(), "{seen:?}");
+    }
+}
