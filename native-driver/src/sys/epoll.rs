@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use super::{readiness, syscall, Counters};
 
-pub(crate) use super::ready;
-
 /// Token of the selector's own eventfd (user_data kind `0b01`, like the ring's
 /// internal entries: never a reactor token).
 const WAKE_TOKEN: u64 = 1 << 62;

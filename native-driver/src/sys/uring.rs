@@ -29,9 +29,16 @@
 //! # Several runner threads
 //! [`IoContext::new`](crate::IoContext::new) contexts run on any number of threads, and
 //! the kernel lets several of them wait in `io_uring_enter` at once. The submission
-//! queue and the draining of the completion queue are each guarded by a mutex (the
-//! ring's `submission_shared`/`completion_shared` demand exclusive access), and
-//! neither is held across the kernel wait. A poll request's wake-ups run as task work
+//! queue and the draining of the completion queue are each guarded by a mutex, and
+//! neither is held across the kernel wait. Why that is sound: a queue handle
+//! (`submission_shared`/`completion_shared`) caches the ring's head and tail and
+//! writes its side back when dropped, so two handles of one queue at once would
+//! publish stale positions and lose or repeat entries; the mutex makes every handle
+//! exclusive for its lifetime. Against the kernel, the shared head and tail are
+//! atomics (release on publish, acquire on read), entries are written before the tail
+//! that publishes them and read before the head that frees them. `io_uring_enter`
+//! touches no handle: several threads may submit and wait at once (the kernel
+//! serializes submission itself), and a submitter only reads the published tail. A poll request's wake-ups run as task work
 //! on the thread that submitted it, a cost to keep in mind with many runners.
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
@@ -211,13 +218,19 @@ impl Ring {
 
     /// Queues `entry`; when the queue is full, submits what it holds first. Submits at
     /// once when a runner sleeps in the kernel (it would not see the entry otherwise).
+    ///
+    /// Only for entries that point at no memory (polls, removals, no-ops): that is the
+    /// safety argument below. The completion layer's submission seam
+    /// (`uring::Submit::push`, see the io_uring contract) will need its own, whose
+    /// caller keeps an operation's buffers alive until its completion.
     fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         {
             let _sq = lock(&self.sq);
             // SAFETY: the `sq` mutex is held, so no other submission queue handle
-            // exists; the entries pushed here (polls, removals) point at no memory.
+            // exists.
             let mut sq = unsafe { self.ring.submission_shared() };
-            // SAFETY: poll and poll-remove entries carry no pointer (see above).
+            // SAFETY: the entries pushed here carry no pointer (see the doc above), so
+            // nothing the kernel reads or writes can be freed before it completes.
             while unsafe { sq.push(&entry) }.is_err() {
                 // Full: hand the queue to the kernel and retry.
                 sq.sync();
