@@ -38,8 +38,18 @@
 //! atomics (release on publish, acquire on read), entries are written before the tail
 //! that publishes them and read before the head that frees them. `io_uring_enter`
 //! touches no handle: several threads may submit and wait at once (the kernel
-//! serializes submission itself), and a submitter only reads the published tail. A poll request's wake-ups run as task work
-//! on the thread that submitted it, a cost to keep in mind with many runners.
+//! serializes submission itself), and a submitter only reads the published tail.
+//!
+//! # Where the kernel does the work
+//! A poll request's wake-ups run as task work of the thread that submitted it (the
+//! ring is set up without `DEFER_TASKRUN`, which would tie it to one issuer thread).
+//! When that thread is a runner, this is what makes a busy single-threaded context
+//! cheap: CQEs are posted when it returns from its own `send`/`recv` calls, and its
+//! non-blocking polls find them without entering the kernel. When it is another
+//! thread, each event first interrupts that thread (or, once it has exited, a kernel
+//! worker runs it): registrations and the wake eventfd's poll made on a thread that
+//! does not run the context cost a hop per event. Rings per runner thread, or
+//! `DEFER_TASKRUN` for single-threaded contexts, are the way out (next steps).
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
 //! The top two bits of every entry's user_data name its owner: `0b00` readiness
