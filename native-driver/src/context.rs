@@ -436,6 +436,8 @@ impl IoContext {
                 break;
             }
         }
+        // As in `run`: other runners may sleep in the selector; pass the news on.
+        self.shared().wake_reactor();
         n
     }
 

@@ -321,3 +321,79 @@ fn raise_descriptor_limit(want: u64) {
         "RLIMIT_NOFILE hard limit below {want}"
     );
 }
+
+/// Several runner threads on one context, sockets made and dropped on all of them:
+/// concurrent submission, draining, re-arming and removal on the ring.
+#[test]
+fn several_runners_share_one_ring_under_churn() {
+    const CONNS: usize = 48;
+    const TRIPS: usize = 100;
+    for backend in [Backend::Epoll, Backend::IoUring] {
+        let ctx = Arc::new(IoContext::builder().backend(backend).build().unwrap());
+        let listener = Arc::new(TcpListener::bind(&*ctx, "127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let server = {
+            let listener = listener.clone();
+            ctx.spawn(async move {
+                for _ in 0..CONNS {
+                    let (mut conn, _) = listener.accept().await?;
+                    strait_streams::spawn(async move {
+                        let mut buf = [0u8; 32];
+                        loop {
+                            match strait_streams::ReadStreamExt::read(&mut conn, &mut buf[..]).await
+                            {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    if write_all(&mut conn, &buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    })
+                    .detach();
+                }
+                Ok::<_, std::io::Error>(())
+            })
+        };
+        let clients: Vec<_> = (0..CONNS)
+            .map(|i| {
+                let handle = ctx.handle();
+                ctx.spawn(async move {
+                    let mut conn = TcpStream::connect(&handle, addr).await?;
+                    for t in 0..TRIPS {
+                        let msg = [(i + t) as u8; 32];
+                        write_all(&mut conn, &msg[..]).await?;
+                        let mut back = [0u8; 32];
+                        read_exact(&mut conn, &mut back[..]).await?;
+                        assert_eq!(back, msg);
+                    }
+                    Ok::<_, std::io::Error>(())
+                })
+            })
+            .collect();
+        let runners: Vec<_> = (0..3)
+            .map(|_| {
+                let ctx = ctx.clone();
+                std::thread::spawn(move || ctx.run_for(Duration::from_secs(30)))
+            })
+            .collect();
+        ctx.block_on(async {
+            for c in clients {
+                c.await.unwrap().unwrap();
+            }
+            server.await.unwrap().unwrap();
+        });
+        // Idle now: every runner leaves long before its limit (each wakes the next).
+        let t = std::time::Instant::now();
+        for r in runners {
+            r.join().unwrap();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{backend}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(ctx.stats().foreign_completions, 0);
+    }
+}
