@@ -84,6 +84,19 @@ fn child() {
     let Ok(mode) = std::env::var(CHILD_VAR) else {
         return;
     };
+    // `seccomp_<errno>`: a real refusal of `io_uring_setup` (not the simulated one),
+    // as a container's seccomp profile or a hardened sandbox gives.
+    let mode = match mode.strip_prefix("seccomp_") {
+        Some(errno) => {
+            deny_io_uring_setup(match errno {
+                "enosys" => libc::ENOSYS,
+                "eperm" => libc::EPERM,
+                other => panic!("unknown errno {other}"),
+            });
+            "auto".to_owned()
+        }
+        None => mode,
+    };
     let backend = match mode.as_str() {
         "auto" => Backend::Auto,
         "io_uring" => Backend::IoUring,
@@ -104,6 +117,68 @@ fn child() {
     };
     // On a line of its own: the test harness prints the test's name without a newline.
     println!("\nREPORT {line}");
+}
+
+/// Installs a seccomp filter on this thread that fails `io_uring_setup` with `errno`
+/// (threads it starts later inherit it; nothing else is affected).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn deny_io_uring_setup(errno: i32) {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
+    const IO_URING_SETUP: u32 = 425; // the same number on every architecture
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ALLOW: u32 = 0x7FFF_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let mut program = [
+        op(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        op(JEQ_K, 1, 0, AUDIT_ARCH),
+        op(RET_K, 0, 0, RET_ALLOW),
+        op(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        op(JEQ_K, 0, 1, IO_URING_SETUP),
+        op(RET_K, 0, 0, RET_ERRNO | errno as u32),
+        op(RET_K, 0, 0, RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `prog` points at a valid filter for the duration of
+    // the call (the kernel copies it).
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        let r = libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        );
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn deny_io_uring_setup(_errno: i32) {
+    panic!("the seccomp filter knows only x86_64 and aarch64");
+}
+
+/// Real refusals, not simulated ones: a seccomp filter makes `io_uring_setup` fail
+/// with ENOSYS (what Docker's default profile does) or EPERM (what
+/// `kernel.io_uring_disabled=2` gives) and `Auto` runs on epoll.
+#[test]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn a_kernel_refusing_io_uring_setup_hands_over_to_epoll() {
+    assert_eq!(
+        run_child("seccomp_enosys", &[]),
+        format!("ok epoll {:?}", Some(&FallbackReason::Unsupported))
+    );
+    assert_eq!(
+        run_child("seccomp_eperm", &[]),
+        format!("ok epoll {:?}", Some(&FallbackReason::Disabled))
+    );
 }
 
 #[test]
