@@ -183,7 +183,9 @@ impl Counters {
 /// Counters of an [`IoContext`](crate::IoContext)'s reactor since it was made, read with
 /// [`IoContext::stats`](crate::IoContext::stats). Counts are exact but read without a
 /// common lock: a snapshot taken while runners work may mix slightly different moments.
+/// More counters will join these (the completion path's), hence `non_exhaustive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IoStats {
     /// The backend that runs (never [`Backend::Auto`]).
     pub backend: Backend,
