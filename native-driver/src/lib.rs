@@ -2,10 +2,10 @@
 //!
 //! Runs everything strait offers with no other runtime: an [`IoContext`] whose run loop
 //! executes tasks and waits for readiness on an io_uring or an edge-triggered epoll
-//! instance ([`Backend`], chosen at run time); a timer queue that
-//! serves [`Timer`] and the portable `delay`/`timeout`; TCP and Unix stream sockets that
-//! implement the stream traits; UDP and Unix datagram sockets; [`SignalSet`];
-//! [`Resolver`]; and files ([`StreamFile`], [`RandomAccessFile`]).
+//! instance ([`Backend`], chosen at run time); a timer queue that serves [`Timer`] and
+//! the portable `delay`/`timeout`; TCP and Unix stream sockets that implement the
+//! stream traits; UDP and Unix datagram sockets; [`SignalSet`]; [`Resolver`]; and files
+//! ([`StreamFile`], [`RandomAccessFile`]).
 //!
 //! ```no_run
 //! use strait_native::{IoContext, TcpListener};
