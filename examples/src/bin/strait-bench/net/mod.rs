@@ -6,7 +6,8 @@
 //!
 //! strait-native runs on each of its backends: `strait-native` is epoll,
 //! `strait-native-io_uring` the ring (both asked for explicitly, whatever
-//! `STRAIT_NATIVE_BACKEND` says).
+//! `STRAIT_NATIVE_BACKEND` says). The row "reactor kernel calls" counts, from
+//! `IoContext::stats`, what each backend's reactor asks of the kernel per round trip.
 //!
 //! Like-for-like pairs: strait-native (each backend) on one thread against tokio
 //! current_thread and smol (one thread); strait-native (each backend) on two runner
@@ -111,6 +112,26 @@ pub fn run(report: &mut Report) {
     for size in [1usize, 64, 1024] {
         pingpong(report, size, trips);
     }
+    // Load-independent: what each backend asks of the kernel per request (lower is
+    // better), beside the latencies above.
+    let mut row = report.row(
+        SUITE,
+        "ping-pong 64 B reactor kernel calls",
+        "calls per round trip",
+        "calls",
+        Better::Lower,
+    );
+    for s in [Strait, StraitUring] {
+        row = row.subject(s.name(), move |_budget| {
+            strait::reactor_calls_per_trip(s.backend(), 64, trips).unwrap_or_else(|e| {
+                eprintln!("failed: {e}");
+                f64::NAN
+            })
+        });
+    }
+    // No pair: io_uring's figure is 0 on a busy connection (the completions arrive on
+    // the ring without a wait), which makes a ratio meaningless.
+    row.run(report);
     measure(
         report,
         "16 pairs ping-pong 64 B",

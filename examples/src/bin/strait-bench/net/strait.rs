@@ -88,6 +88,30 @@ pub fn pingpong(backend: Backend, size: usize, n: usize) -> io::Result<Latencies
     Ok(Latencies(lat))
 }
 
+/// Kernel calls the reactor makes per round trip (`IoStats::enters`: `epoll_wait` and
+/// `epoll_ctl`, or `io_uring_enter`) over `n` ping-pong round trips of `size` bytes on
+/// one connection, client and server in the same single-threaded context. The
+/// sockets' own `send`/`recv` calls, the same on both backends, are not counted.
+pub fn reactor_calls_per_trip(backend: Backend, size: usize, n: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
+    let (mut c, s) = pair(&ctx)?;
+    let server = ctx.spawn(echo(s));
+    let before = ctx.stats();
+    ctx.block_on(async {
+        let msg = vec![7u8; size];
+        let mut buf = vec![0u8; size];
+        for _ in 0..n {
+            write_all(&mut c, &msg[..]).await?;
+            read_exact(&mut c, &mut buf[..]).await?;
+        }
+        Ok::<_, io::Error>(())
+    })?;
+    let calls = ctx.stats().enters - before.enters;
+    ctx.block_on(async { c.shutdown().await })?;
+    ctx.block_on(server).map_err(join_err)??;
+    Ok(calls as f64 / n as f64)
+}
+
 /// `pairs` connections each doing round trips of `size` bytes until `budget` passes;
 /// round trips per second over all of them.
 pub fn pairs(
