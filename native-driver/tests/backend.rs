@@ -315,24 +315,32 @@ fn counters_follow_the_work() {
         assert!(after.submissions_per_enter() > 0.0, "{backend}: {after:?}");
         assert_eq!(after.foreign_completions, 0);
 
-        // A post from another thread while the runner sleeps wakes it (an eventfd write).
+        // A post from another thread while the runner sleeps wakes it (an eventfd
+        // write). The poster retries until one finds the runner asleep (a loaded
+        // machine may not have it there by the first post), then stops it.
         let ctx = Arc::new(ctx);
+        let woken_before = ctx.stats().wakeups;
         let poster = {
             let ctx = ctx.clone();
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                ctx.spawn(async {}).detach();
+                let mut woke = false;
+                for _ in 0..200 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    ctx.spawn(async {}).detach();
+                    woke = ctx.stats().wakeups > woken_before;
+                    if woke {
+                        break;
+                    }
+                }
+                // Read before `stop`, which wakes the runner too.
+                ctx.stop();
+                woke
             })
         };
-        let woken_before = ctx.stats().wakeups;
-        let guard = ctx.spawn(strait_streams::delay(Duration::from_millis(500)));
-        ctx.run_for(Duration::from_millis(200));
-        poster.join().unwrap();
-        assert!(
-            ctx.stats().wakeups > woken_before,
-            "{backend}: {:?}",
-            ctx.stats()
-        );
+        let guard = ctx.spawn(strait_streams::delay(Duration::from_secs(60)));
+        ctx.run_for(Duration::from_secs(30));
+        let woke = poster.join().unwrap();
+        assert!(woke, "{backend}: {:?}", ctx.stats());
         drop(guard);
     }
 }
