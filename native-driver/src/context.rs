@@ -16,9 +16,9 @@ use strait_streams::{
     driver::TimerService, AnyExecutor, Executor, FrameAlloc, IoEnv, JoinHandle, Runnable,
 };
 
-use crate::reactor::{Reactor, WAKE_TOKEN};
+use crate::reactor::Reactor;
 use crate::runner_queue::RunnerQueue;
-use crate::sys::epoll::EventFd;
+use crate::sys::{self, Backend, Events, FallbackReason, IoStats};
 use crate::timer_queue::TimerQueue;
 
 /// Tasks taken from the queue per lock acquisition.
@@ -29,9 +29,10 @@ const EVENTS: usize = 256;
 /// a queue that never drains cannot starve I/O.
 const BATCHES_PER_REACTOR_POLL: u32 = 16;
 
-/// An I/O execution context: a run loop for tasks, an edge-triggered epoll reactor and
-/// a timer queue. Sockets and timers made with it are driven by whichever thread calls
-/// [`run`](Self::run) (or `run_one`, `poll`, `run_for`, `block_on`).
+/// An I/O execution context: a run loop for tasks, a readiness reactor (on io_uring or
+/// edge-triggered epoll, see [`Backend`]) and a timer queue. Sockets and timers made
+/// with it are driven by whichever thread calls [`run`](Self::run) (or `run_one`,
+/// `poll`, `run_for`, `block_on`).
 ///
 /// `run` returns when the context is [stopped](Self::stop) or no outstanding work
 /// remains (no unfinished spawned task and no work guard). After a stop, `run` returns
@@ -56,8 +57,9 @@ const BATCHES_PER_REACTOR_POLL: u32 = 16;
 /// aborted there and then — idle, queued or woken by the shutdown — its future dropped,
 /// closing the sockets it owns; a task spawned on the context's executor afterwards is
 /// aborted at spawn.
-/// The context's own two descriptors (epoll and eventfd) close when the last object
-/// that refers to it (a socket, a [`Handle`], a timer, a join handle) is dropped.
+/// The context's own two descriptors (the ring or the epoll instance, and an eventfd)
+/// close when the last object that refers to it (a socket, a [`Handle`], a timer, a
+/// join handle) is dropped.
 #[derive(Debug)]
 pub struct IoContext {
     handle: Handle,
@@ -100,7 +102,8 @@ pub(crate) struct Shared {
     /// Threads (about to be) blocked in the selector: posts must wake one.
     sleepers: AtomicUsize,
     pub(crate) reactor: Arc<Reactor>,
-    wake: EventFd,
+    /// Why `Backend::Auto` chose epoll, when it did.
+    fallback: Option<FallbackReason>,
     timers: Arc<TimerQueue>,
     services: Services,
     frame_allocator: FrameAlloc,
@@ -126,7 +129,7 @@ impl Shared {
     /// Interrupts a selector wait (posts, earlier timers, stop).
     pub(crate) fn wake_reactor(&self) {
         if self.sleepers.load(Ordering::SeqCst) > 0 {
-            self.wake.wake();
+            self.reactor.selector.wake();
         }
     }
 }
@@ -221,7 +224,7 @@ impl Drop for Running<'_> {
 
 /// Per-runner scratch space for selector events.
 struct Scratch {
-    events: Vec<libc::epoll_event>,
+    events: Events,
     ready: Vec<(u64, usize)>,
     batches: u32,
 }
@@ -229,7 +232,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Self {
         Scratch {
-            events: Vec::with_capacity(EVENTS),
+            events: Events::with_capacity(EVENTS),
             ready: Vec::with_capacity(EVENTS),
             batches: 0,
         }
@@ -237,12 +240,28 @@ impl Scratch {
 }
 
 impl IoContext {
-    /// A context with its own epoll instance and wake-up eventfd.
+    /// A context for any number of runner threads, on the backend [`Backend::Auto`]
+    /// picks (io_uring when the kernel allows it, else epoll; `STRAIT_NATIVE_BACKEND`
+    /// overrides): `IoContext::builder().build()`.
     ///
     /// # Errors
-    /// When the kernel refuses an epoll instance or an eventfd (descriptor limits).
+    /// When the kernel refuses the selector or its eventfd (descriptor limits), or
+    /// `STRAIT_NATIVE_BACKEND=io_uring` asks for a ring the kernel cannot provide.
     pub fn new() -> io::Result<IoContext> {
-        Self::build(RunnerQueue::shared())
+        Self::builder().build()
+    }
+
+    /// A builder to choose the backend and the threading mode.
+    ///
+    /// ```
+    /// use strait_native::{Backend, IoContext};
+    /// let ctx = IoContext::builder().backend(Backend::Epoll).build()?;
+    /// assert_eq!(ctx.backend(), Backend::Epoll);
+    /// assert!(ctx.fallback_reason().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> IoContextBuilder {
+        IoContextBuilder::default()
     }
 
     /// A context for exactly one runner thread (the first that runs it; another thread
@@ -253,13 +272,12 @@ impl IoContext {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn new_single_threaded() -> io::Result<IoContext> {
-        Self::build(RunnerQueue::owned())
+        Self::builder().single_threaded(true).build()
     }
 
-    fn build(queue: RunnerQueue) -> io::Result<IoContext> {
-        let reactor = Arc::new(Reactor::new()?);
-        let wake = EventFd::new()?;
-        reactor.selector.register(wake.as_raw_fd(), WAKE_TOKEN)?;
+    fn build(queue: RunnerQueue, backend: Backend) -> io::Result<IoContext> {
+        let (selector, fallback) = sys::select::open(backend)?;
+        let reactor = Arc::new(Reactor::new(selector));
         let shared = Arc::new_cyclic(|weak| Shared {
             queue,
             inject: Inject::new(),
@@ -268,7 +286,7 @@ impl IoContext {
             closed: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             reactor,
-            wake,
+            fallback,
             timers: Arc::new(TimerQueue::new(weak.clone())),
             services: Services::new(),
             frame_allocator: FrameAlloc::recycling(),
@@ -418,13 +436,15 @@ impl IoContext {
                 break;
             }
         }
+        // As in `run`: other runners may sleep in the selector; pass the news on.
+        self.shared().wake_reactor();
         n
     }
 
     /// Makes the running loops return as soon as their current task finishes.
     pub fn stop(&self) {
         self.shared().stopped.store(true, Ordering::SeqCst);
-        self.shared().wake.wake();
+        self.shared().reactor.selector.wake();
     }
 
     /// `true` after `stop` until `restart`.
@@ -440,6 +460,34 @@ impl IoContext {
     /// Unfinished spawned tasks and live work guards.
     pub fn outstanding_work(&self) -> usize {
         self.shared().work.load(Ordering::Acquire)
+    }
+
+    /// The backend this context waits on: [`Backend::IoUring`] or [`Backend::Epoll`]
+    /// (never `Auto`).
+    pub fn backend(&self) -> Backend {
+        self.shared().reactor.selector.backend()
+    }
+
+    /// Why the context runs on epoll although [`Backend::Auto`] would have taken
+    /// io_uring; `None` on io_uring and when epoll was asked for.
+    pub fn fallback_reason(&self) -> Option<&FallbackReason> {
+        self.shared().fallback.as_ref()
+    }
+
+    /// The reactor's counters since the context was made (see [`IoStats`]).
+    ///
+    /// ```
+    /// let ctx = strait_native::IoContext::new()?;
+    /// // A registration: one epoll_ctl, or a poll request the next turn submits.
+    /// let _listener = strait_native::TcpListener::bind(&ctx, "127.0.0.1:0")?;
+    /// ctx.poll();
+    /// let stats = ctx.stats();
+    /// assert_eq!(stats.backend, ctx.backend());
+    /// assert!(stats.enters >= 1 && stats.submitted >= 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> IoStats {
+        self.handle.stats()
     }
 
     fn idle(&self) -> bool {
@@ -577,14 +625,10 @@ impl IoContext {
         let _running = Running::enter(shared);
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
-            panic!("epoll_wait failed: {e}");
+            panic!("{} wait failed: {e}", shared.reactor.selector.backend());
         }
         for &(token, bits) in &scratch.ready {
-            if token == WAKE_TOKEN {
-                shared.wake.drain();
-            } else {
-                shared.reactor.dispatch(token, bits);
-            }
+            shared.reactor.dispatch(token, bits);
         }
         if shared.timers.next_deadline().is_some() {
             shared.timers.fire_expired(Instant::now());
@@ -665,6 +709,50 @@ impl Drop for IoContext {
     }
 }
 
+/// Builds an [`IoContext`] with a chosen backend and threading mode
+/// ([`IoContext::builder`]). The defaults are [`Backend::Auto`] and a multi-threaded
+/// context, which is what [`IoContext::new`] builds.
+#[derive(Debug, Clone, Default)]
+pub struct IoContextBuilder {
+    backend: Backend,
+    single_threaded: bool,
+}
+
+impl IoContextBuilder {
+    /// The backend: `Auto` (the default) probes io_uring and falls back to epoll,
+    /// logging the reason (`log` crate, info level) and keeping it for
+    /// [`IoContext::fallback_reason`]; the environment variable
+    /// `STRAIT_NATIVE_BACKEND=auto|io_uring|epoll` overrides `Auto` (this is how a test
+    /// suite runs on each backend); `IoUring` and `Epoll` are taken as they are.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// `true`: a context for exactly one runner thread, as
+    /// [`IoContext::new_single_threaded`] makes.
+    pub fn single_threaded(mut self, single_threaded: bool) -> Self {
+        self.single_threaded = single_threaded;
+        self
+    }
+
+    /// Makes the context.
+    ///
+    /// # Errors
+    /// When the kernel refuses the selector or its eventfd (descriptor limits); with
+    /// `Backend::IoUring` (asked here or through `STRAIT_NATIVE_BACKEND` under `Auto`)
+    /// when the kernel cannot provide the ring: the error's kind is
+    /// [`io::ErrorKind::Unsupported`] and its inner error the [`FallbackReason`].
+    pub fn build(self) -> io::Result<IoContext> {
+        let queue = if self.single_threaded {
+            RunnerQueue::owned()
+        } else {
+            RunnerQueue::shared()
+        };
+        IoContext::build(queue, self.backend)
+    }
+}
+
 /// The service through which a task's environment leads back to its context.
 struct ContextLink(Weak<Shared>);
 
@@ -705,6 +793,12 @@ impl Handle {
         strait_streams::run_async(self.executor())
             .frame_allocator(self.shared.frame_allocator.clone())
             .spawn(future)
+    }
+
+    /// The reactor's counters (see [`IoContext::stats`]).
+    pub fn stats(&self) -> IoStats {
+        let selector = &self.shared.reactor.selector;
+        selector.counters().snapshot(selector.backend())
     }
 
     /// `true` when both handles lead to the same context.

@@ -1,10 +1,11 @@
 //! # strait-native: strait's own Linux reactor
 //!
 //! Runs everything strait offers with no other runtime: an [`IoContext`] whose run loop
-//! executes tasks and waits on an edge-triggered epoll instance; a timer queue that
-//! serves [`Timer`] and the portable `delay`/`timeout`; TCP and Unix stream sockets that
-//! implement the stream traits; UDP and Unix datagram sockets; [`SignalSet`];
-//! [`Resolver`]; and files ([`StreamFile`], [`RandomAccessFile`]).
+//! executes tasks and waits for readiness on an io_uring or an edge-triggered epoll
+//! instance ([`Backend`], chosen at run time); a timer queue that serves [`Timer`] and
+//! the portable `delay`/`timeout`; TCP and Unix stream sockets that implement the
+//! stream traits; UDP and Unix datagram sockets; [`SignalSet`]; [`Resolver`]; and files
+//! ([`StreamFile`], [`RandomAccessFile`]).
 //!
 //! ```no_run
 //! use strait_native::{IoContext, TcpListener};
@@ -29,15 +30,26 @@
 //! - **Inline budget** (`budget`): an operation that completes inline still counts;
 //!   after 512 in one task poll the task yields, so one busy stream cannot starve the
 //!   other tasks on its thread.
-//! - **Backend contract** in `sys`: a selector (register once, wait, report
-//!   `(token, readiness)`) plus an eventfd waker — the seam where io_uring goes.
+//! - **Two backends** behind the contract in `sys`: a selector (register once, wait,
+//!   report `(token, readiness)`, wake from any thread). `epoll` is edge-triggered
+//!   epoll plus an eventfd; `uring` keeps one multishot poll request per descriptor on
+//!   an io_uring, hands registrations to the kernel with the next wait, and waits with
+//!   `io_uring_enter` (its module docs tell the design). [`IoContext::builder`] picks
+//!   one: [`Backend::Auto`] (the default, and what [`IoContext::new`] uses) probes
+//!   io_uring and falls back to epoll with a [`FallbackReason`] it logs (the `log`
+//!   crate) and keeps ([`IoContext::fallback_reason`]). Environment variables:
+//!   `STRAIT_NATIVE_BACKEND=auto|io_uring|epoll` overrides `Auto` (how the test suite
+//!   runs on each backend: `native-driver/ci.sh`), and
+//!   `STRAIT_NATIVE_URING_PROBE_FAIL=<reason>` makes the probe fail with a simulated
+//!   reason ([`FallbackReason::SIMULATED`]). [`IoContext::stats`] counts kernel calls,
+//!   submissions, completions and wake-ups ([`IoStats`]).
 //! - **Run queues**: a task woken on the thread running the context is queued in a
 //!   thread-local list, handed to the context under one lock when the batch ends; posts
 //!   from other threads go through a lock-free stack (`strait_streams::driver::Inject`).
 //!   [`IoContext::new_single_threaded`] goes further: its one runner owns the queue and
 //!   takes no lock at all (the mode for thread-per-core servers).
 //! - **Several runner threads** ([`IoContext::new`]): runners about to block in
-//!   `epoll_wait` are counted (`sleepers`); a post from another thread writes the
+//!   the selector are counted (`sleepers`); a post from another thread writes the
 //!   eventfd only when that count is non-zero (a `SeqCst` fence on both sides), so busy
 //!   loops pay no syscall per post, and each runner leaving `run` wakes the next.
 //! - **Cancellation**: operations check the environment's stop token before each
@@ -65,7 +77,11 @@
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!
-//! Not yet here (later issues): io_uring.
+//! Not yet here (later issues): the io_uring completion path — operations submitted on
+//! the ring (provided-buffer rings with multishot receive, multishot accept,
+//! write-behind sends, cancellation; being built in `uring`), and with it files, UDP,
+//! signals and timers on the ring. Today both backends run the same readiness-based
+//! socket code: io_uring only replaces the waits and the registrations.
 
 mod blocking;
 mod budget;
@@ -82,7 +98,7 @@ mod sys;
 mod timer;
 mod timer_queue;
 
-pub use context::{Handle, IoContext};
+pub use context::{Handle, IoContext, IoContextBuilder};
 pub use file::{RandomAccessFile, StreamFile};
 pub use net::{
     TcpListener, TcpStream, ToSocketAddr, UdpSocket, UnixDatagram, UnixListener, UnixStream,
@@ -90,4 +106,5 @@ pub use net::{
 pub use reactor::Interest;
 pub use resolver::{Resolution, ResolveFlags, Resolver};
 pub use signal::SignalSet;
+pub use sys::{Backend, FallbackReason, IoStats};
 pub use timer::{Timer, Wait};

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 pub use crate::scheduled_io::Interest;
 pub(crate) use crate::scheduled_io::{context_gone, ScheduledIo};
 use crate::sync::lock;
-use crate::sys::epoll::Selector;
+use crate::sys::Selector;
 
 /// Registered descriptors: a slab indexed by token, with generations so a stale event
 /// never reaches a reused slot.
@@ -27,21 +27,22 @@ struct Slab {
     shut_down: bool,
 }
 
-/// Token of the context's own eventfd.
-pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
+/// Generations wrap within 30 bits: a token is `generation << 32 | slot`, and its top
+/// two bits stay 0 (the readiness kind of the io_uring user_data layout, `sys::uring`).
+const GENERATION_MASK: u32 = (1 << 30) - 1;
 
 impl Reactor {
-    pub(crate) fn new() -> io::Result<Reactor> {
-        Ok(Reactor {
-            selector: Selector::new()?,
+    pub(crate) fn new(selector: Selector) -> Reactor {
+        Reactor {
+            selector,
             slots: Mutex::new(Slab::default()),
-        })
+        }
     }
 
     /// Registers `fd`; the returned registration deregisters on drop.
     ///
     /// # Errors
-    /// As `epoll_ctl`, or the context-gone error after [`shut_down`](Self::shut_down).
+    /// As the selector's registration, or the context-gone error after [`shut_down`](Self::shut_down).
     pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::default());
         let token = {
@@ -57,7 +58,11 @@ impl Reactor {
                 }
             };
             let entry = &mut slab.entries[index];
-            entry.0 = entry.0.wrapping_add(1);
+            // Generation 0 is never used: the ring's wake entry has it.
+            entry.0 = match entry.0.wrapping_add(1) & GENERATION_MASK {
+                0 => 1,
+                g => g,
+            };
             entry.1 = Some(io.clone());
             (u64::from(entry.0) << 32) | index as u64
         };
@@ -130,7 +135,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let _ = self.reactor.selector.deregister(self.fd);
+        let _ = self.reactor.selector.deregister(self.fd, self.token);
         self.reactor.release(self.token);
         // Operations borrow the object, so none is pending; this releases stale wakers.
         self.io.wake_all();

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 use crate::sync::lock;
-use crate::sys::epoll::ready;
+use crate::sys::ready;
 
 /// Which half of a descriptor an operation (or a readiness [`wait`]) is about.
 ///

@@ -53,7 +53,7 @@ fn dropping_contexts_with_pending_accepts_releases_every_descriptor() {
         assert_eq!(ctx.outstanding_work(), 1);
         drop(ctx);
         // Aborted at the drop (a join handle keeps the task's memory, and through its
-        // environment the context's epoll and eventfd, until it is dropped).
+        // environment the context's selector and eventfd, until it is dropped).
         assert!(accept.is_finished());
         let r = other.block_on(accept);
         assert!(matches!(r, Err(JoinError::Aborted)), "{r:?}");

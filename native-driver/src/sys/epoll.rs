@@ -4,21 +4,18 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::syscall;
+use super::{readiness, syscall, Counters};
 
-/// Readiness bits reported by [`Selector::wait`].
-pub(crate) mod ready {
-    pub(crate) const READABLE: usize = 1;
-    pub(crate) const WRITABLE: usize = 2;
-    pub(crate) const READ_CLOSED: usize = 4;
-    pub(crate) const WRITE_CLOSED: usize = 8;
-    pub(crate) const ERROR: usize = 16;
-}
+/// Token of the selector's own eventfd (user_data kind `0b01`, like the ring's
+/// internal entries: never a reactor token).
+const WAKE_TOKEN: u64 = 1 << 62;
 
-/// An epoll instance.
+/// An epoll instance and the eventfd that wakes its waits.
 #[derive(Debug)]
 pub(crate) struct Selector {
     epfd: OwnedFd,
+    waker: EventFd,
+    pub(crate) counters: Counters,
 }
 
 impl Selector {
@@ -27,11 +24,25 @@ impl Selector {
         let fd = unsafe { syscall!(epoll_create1(libc::EPOLL_CLOEXEC)) }?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
         let epfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Selector { epfd })
+        let selector = Selector {
+            epfd,
+            waker: EventFd::new()?,
+            counters: Counters::default(),
+        };
+        selector.register(selector.waker.as_raw_fd(), WAKE_TOKEN)?;
+        Ok(selector)
+    }
+
+    /// Interrupts a wait from any thread.
+    pub(crate) fn wake(&self) {
+        Counters::add(&self.counters.wakeups, 1);
+        self.waker.wake();
     }
 
     /// Registers `fd` once, edge-triggered, for reading, writing and hang-ups.
     pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        Counters::add(&self.counters.enters, 1);
+        Counters::add(&self.counters.submitted, 1);
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token,
@@ -49,6 +60,8 @@ impl Selector {
     }
 
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        Counters::add(&self.counters.enters, 1);
+        Counters::add(&self.counters.submitted, 1);
         // SAFETY: a null event is allowed for EPOLL_CTL_DEL since Linux 2.6.9.
         unsafe {
             syscall!(epoll_ctl(
@@ -90,31 +103,21 @@ impl Selector {
         };
         // SAFETY: epoll_wait initialized the first `n` entries.
         unsafe { events.set_len(n) };
+        Counters::add(&self.counters.enters, 1);
+        Counters::add(&self.counters.completions, n as u64);
         for ev in events.iter() {
-            let bits = ev.events as i32;
-            let mut r = 0;
-            if bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
-                r |= ready::READABLE;
+            if ev.u64 == WAKE_TOKEN {
+                // Edge-triggered: reset the counter so the next write is a new edge.
+                self.waker.drain();
+            } else {
+                out.push((ev.u64, readiness(ev.events)));
             }
-            if bits & libc::EPOLLOUT != 0 {
-                r |= ready::WRITABLE;
-            }
-            if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP) != 0 {
-                r |= ready::READ_CLOSED | ready::READABLE;
-            }
-            if bits & libc::EPOLLHUP != 0 {
-                r |= ready::WRITE_CLOSED | ready::WRITABLE;
-            }
-            if bits & libc::EPOLLERR != 0 {
-                r |= ready::ERROR | ready::READABLE | ready::WRITABLE;
-            }
-            out.push((ev.u64, r));
         }
         Ok(())
     }
 }
 
-/// An eventfd that interrupts a `Selector::wait` from any thread.
+/// An eventfd that interrupts a wait from any thread (epoll's and the ring's).
 #[derive(Debug)]
 pub(crate) struct EventFd {
     fd: OwnedFd,

@@ -1,12 +1,55 @@
-//! The backend contract and its Linux epoll implementation.
+//! The backend contract and its two Linux implementations.
 //!
-//! A backend provides a [`Selector`](epoll::Selector) that registers a descriptor once
-//! (edge-triggered, for reading and writing), waits for readiness with a timeout, and
-//! reports `(token, readiness)` pairs; and a [`Waker`](epoll::EventFd) that interrupts a
-//! wait from any thread. The reactor above it knows nothing else about the OS, so an
-//! io_uring backend can slot in beside epoll.
+//! A backend provides a [`Selector`] that registers a descriptor once (edge-triggered,
+//! for reading and writing), waits for readiness with a timeout, reports
+//! `(token, readiness)` pairs, and can be woken from any thread. The reactor above it
+//! knows nothing else about the OS: it sees tokens and [`ready`] bits whichever backend
+//! runs. Two backends implement it: `epoll` (edge-triggered epoll plus an eventfd) and
+//! `uring` (multishot poll requests on an io_uring, see its module docs). `select`
+//! chooses one at run time.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 pub(crate) mod epoll;
+pub(crate) mod select;
+pub(crate) mod uring;
+
+pub use select::{Backend, FallbackReason};
+
+/// Readiness bits reported by [`Selector::wait`].
+pub(crate) mod ready {
+    pub(crate) const READABLE: usize = 1;
+    pub(crate) const WRITABLE: usize = 2;
+    pub(crate) const READ_CLOSED: usize = 4;
+    pub(crate) const WRITE_CLOSED: usize = 8;
+    pub(crate) const ERROR: usize = 16;
+}
+
+/// Turns a poll mask (`EPOLL*` bits: epoll events and io_uring poll results use the
+/// same values) into [`ready`] bits.
+pub(crate) fn readiness(mask: u32) -> usize {
+    let bits = mask as i32;
+    let mut r = 0;
+    if bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
+        r |= ready::READABLE;
+    }
+    if bits & libc::EPOLLOUT != 0 {
+        r |= ready::WRITABLE;
+    }
+    if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP) != 0 {
+        r |= ready::READ_CLOSED | ready::READABLE;
+    }
+    if bits & libc::EPOLLHUP != 0 {
+        r |= ready::WRITE_CLOSED | ready::WRITABLE;
+    }
+    if bits & libc::EPOLLERR != 0 {
+        r |= ready::ERROR | ready::READABLE | ready::WRITABLE;
+    }
+    r
+}
 
 /// Runs a libc call and turns `-1` into `io::Error::last_os_error()`.
 macro_rules! syscall {
@@ -20,3 +63,163 @@ macro_rules! syscall {
     }};
 }
 pub(crate) use syscall;
+
+/// The running backend: the reactor calls these and never looks inside.
+#[derive(Debug)]
+// One per context, inside the reactor's `Arc`: its size costs nothing, a box would cost
+// a pointer chase on every wait and registration.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Selector {
+    Epoll(epoll::Selector),
+    Uring(uring::Ring),
+}
+
+/// Per-runner scratch space for a wait.
+#[derive(Debug)]
+pub(crate) struct Events {
+    /// Filled by `epoll_wait`.
+    epoll: Vec<libc::epoll_event>,
+    /// Readiness tokens whose multishot poll ended and must be armed again.
+    rearm: Vec<u64>,
+}
+
+impl Events {
+    pub(crate) fn with_capacity(n: usize) -> Events {
+        Events {
+            epoll: Vec::with_capacity(n),
+            rearm: Vec::new(),
+        }
+    }
+}
+
+impl Selector {
+    /// Which backend this is (never `Auto`).
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Selector::Epoll(_) => Backend::Epoll,
+            Selector::Uring(_) => Backend::IoUring,
+        }
+    }
+
+    /// Registers `fd` once, edge-triggered, for reading, writing and hang-ups; events
+    /// carry `token` (its top two bits must be 0: see `uring`'s user_data layout).
+    pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        match self {
+            Selector::Epoll(s) => s.register(fd, token),
+            Selector::Uring(r) => r.register(fd, token),
+        }
+    }
+
+    /// Stops the events of `fd` registered with `token`. Once this returns, the
+    /// descriptor may be closed (the kernel drops its interest before or at the close).
+    pub(crate) fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        match self {
+            Selector::Epoll(s) => s.deregister(fd),
+            Selector::Uring(r) => r.deregister(token),
+        }
+    }
+
+    /// Waits up to `timeout` (forever when `None`, not at all when zero) and appends
+    /// `(token, readiness)` pairs to `out`. Wake-ups are handled inside: they only end
+    /// the wait. A signal ends the wait early with what has arrived.
+    pub(crate) fn wait(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        out: &mut Vec<(u64, usize)>,
+    ) -> io::Result<()> {
+        match self {
+            Selector::Epoll(s) => s.wait(&mut events.epoll, timeout, out),
+            Selector::Uring(r) => r.wait(&mut events.rearm, timeout, out),
+        }
+    }
+
+    /// Interrupts a wait, from any thread.
+    pub(crate) fn wake(&self) {
+        match self {
+            Selector::Epoll(s) => s.wake(),
+            Selector::Uring(r) => r.wake(),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        match self {
+            Selector::Epoll(s) => &s.counters,
+            Selector::Uring(r) => &r.counters,
+        }
+    }
+}
+
+/// The selector's running counts (relaxed atomics: statistics, not synchronization).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) enters: AtomicU64,
+    pub(crate) submitted: AtomicU64,
+    pub(crate) completions: AtomicU64,
+    pub(crate) wakeups: AtomicU64,
+    pub(crate) rearms: AtomicU64,
+    pub(crate) foreign: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, backend: Backend) -> IoStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        IoStats {
+            backend,
+            enters: get(&self.enters),
+            submitted: get(&self.submitted),
+            completions: get(&self.completions),
+            wakeups: get(&self.wakeups),
+            rearms: get(&self.rearms),
+            foreign_completions: get(&self.foreign),
+        }
+    }
+}
+
+/// Counters of an [`IoContext`](crate::IoContext)'s reactor since it was made, read with
+/// [`IoContext::stats`](crate::IoContext::stats). Counts are exact but read without a
+/// common lock: a snapshot taken while runners work may mix slightly different moments.
+/// More counters will join these (the completion path's), hence `non_exhaustive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IoStats {
+    /// The backend that runs (never [`Backend::Auto`]).
+    pub backend: Backend,
+    /// Calls into the kernel made by the reactor: `io_uring_enter` (waits and
+    /// submissions) on io_uring; `epoll_wait` and `epoll_ctl` on epoll.
+    pub enters: u64,
+    /// Requests handed to the kernel: submission queue entries on io_uring (poll
+    /// requests, their re-arms and removals); `epoll_ctl` calls on epoll.
+    pub submitted: u64,
+    /// Completions handled: completion queue entries on io_uring, events returned by
+    /// `epoll_wait` on epoll (wake-ups included on both).
+    pub completions: u64,
+    /// Cross-thread wake-ups: writes to the context's eventfd, made when a task is
+    /// posted (or a timer moved earlier, or the context stopped) while a runner sleeps.
+    pub wakeups: u64,
+    /// io_uring only: multishot poll requests the kernel ended (a sign of completion
+    /// queue pressure, or of a canceled request) that were armed again, and poll
+    /// removals submitted again (the kernel answers `EALREADY` while the poll's
+    /// wake-up runs).
+    pub rearms: u64,
+    /// io_uring only: completions of the completion layer's operations (user_data
+    /// kinds `0b10`/`0b11`) that arrived before that layer is wired in, and were dropped.
+    pub foreign_completions: u64,
+}
+
+impl IoStats {
+    /// Submitted requests per kernel call (`submitted / enters`; 0 before any call): a
+    /// measure of batching. epoll makes one `epoll_ctl` per change, so its figure stays
+    /// below 1; io_uring hands changes over with the waits.
+    pub fn submissions_per_enter(&self) -> f64 {
+        if self.enters == 0 {
+            0.0
+        } else {
+            self.submitted as f64 / self.enters as f64
+        }
+    }
+}

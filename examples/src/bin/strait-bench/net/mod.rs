@@ -4,10 +4,16 @@
 //! against tokio (current_thread, multi_thread with 2 workers) and smol, in the same
 //! run. Client and server run in the same runtime; one module per runtime.
 //!
-//! Like-for-like pairs: strait-native on one thread against tokio current_thread and
-//! smol (one thread); strait-native on two runner threads against tokio multi_thread
-//! with two workers (multi-connection rows). tokio multi_thread is also measured on the
-//! single-connection rows, for reference, without a pair.
+//! strait-native runs on each of its backends: `strait-native` is epoll,
+//! `strait-native-io_uring` the ring (both asked for explicitly, whatever
+//! `STRAIT_NATIVE_BACKEND` says). The row "reactor kernel calls" counts, from
+//! `IoContext::stats`, what each backend's reactor asks of the kernel per round trip.
+//!
+//! Like-for-like pairs: strait-native (each backend) on one thread against tokio
+//! current_thread and smol (one thread); strait-native (each backend) on two runner
+//! threads against tokio multi_thread with two workers (multi-connection rows); and
+//! io_uring against epoll, on one thread and on two. tokio multi_thread is also
+//! measured on the single-connection rows, for reference, without a pair.
 
 mod peer_smol;
 mod peer_tokio;
@@ -15,6 +21,8 @@ mod strait;
 
 use std::io;
 use std::time::Duration;
+
+use strait_native::Backend;
 
 use crate::harness::{Better, Report};
 
@@ -38,10 +46,14 @@ impl Latencies {
 /// Who runs a scenario.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Subject {
-    /// strait-native on one thread.
+    /// strait-native (epoll) on one thread.
     Strait,
-    /// strait-native, one context run by two threads (multi-connection rows only).
+    /// strait-native (epoll), one context run by two threads (multi-connection rows).
     Strait2,
+    /// strait-native on io_uring, one thread.
+    StraitUring,
+    /// strait-native on io_uring, two runner threads (multi-connection rows).
+    StraitUring2,
     TokioCurrentThread,
     TokioMultiThread2,
     Smol,
@@ -54,9 +66,19 @@ impl Subject {
         match self {
             Strait => "strait-native",
             Strait2 => "strait-native-2threads",
+            StraitUring => "strait-native-io_uring",
+            StraitUring2 => "strait-native-io_uring-2threads",
             TokioCurrentThread => "tokio-current_thread",
             TokioMultiThread2 => "tokio-multi_thread-2",
             Smol => "smol",
+        }
+    }
+
+    /// The backend of a strait subject.
+    fn backend(self) -> Backend {
+        match self {
+            StraitUring | StraitUring2 => Backend::IoUring,
+            _ => Backend::Epoll,
         }
     }
 
@@ -65,8 +87,22 @@ impl Subject {
     }
 }
 
-const SINGLE: [Subject; 4] = [Strait, TokioCurrentThread, TokioMultiThread2, Smol];
-const MULTI: [Subject; 5] = [Strait, Strait2, TokioCurrentThread, TokioMultiThread2, Smol];
+const SINGLE: [Subject; 5] = [
+    Strait,
+    StraitUring,
+    TokioCurrentThread,
+    TokioMultiThread2,
+    Smol,
+];
+const MULTI: [Subject; 7] = [
+    Strait,
+    StraitUring,
+    Strait2,
+    StraitUring2,
+    TokioCurrentThread,
+    TokioMultiThread2,
+    Smol,
+];
 
 pub fn run(report: &mut Report) {
     let budget = report.budget();
@@ -76,6 +112,26 @@ pub fn run(report: &mut Report) {
     for size in [1usize, 64, 1024] {
         pingpong(report, size, trips);
     }
+    // Load-independent: what each backend asks of the kernel per request (lower is
+    // better), beside the latencies above.
+    let mut row = report.row(
+        SUITE,
+        "ping-pong 64 B reactor kernel calls",
+        "calls per round trip",
+        "calls",
+        Better::Lower,
+    );
+    for s in [Strait, StraitUring] {
+        row = row.subject(s.name(), move |_budget| {
+            strait::reactor_calls_per_trip(s.backend(), 64, trips).unwrap_or_else(|e| {
+                eprintln!("failed: {e}");
+                f64::NAN
+            })
+        });
+    }
+    // No pair: io_uring's figure is 0 on a busy connection (the completions arrive on
+    // the ring without a wait), which makes a ratio meaningless.
+    row.run(report);
     measure(
         report,
         "16 pairs ping-pong 64 B",
@@ -83,7 +139,8 @@ pub fn run(report: &mut Report) {
         "1/s",
         &MULTI,
         |s| match s {
-            Strait | Strait2 => strait::pairs(if s == Strait { 1 } else { 2 }, 16, 64, budget),
+            Strait | StraitUring => strait::pairs(s.backend(), 1, 16, 64, budget),
+            Strait2 | StraitUring2 => strait::pairs(s.backend(), 2, 16, 64, budget),
             TokioCurrentThread | TokioMultiThread2 => {
                 peer_tokio::pairs(&s.tokio()?, 16, 64, budget)
             }
@@ -98,7 +155,9 @@ pub fn run(report: &mut Report) {
         let scenario = format!("unidirectional {label} writes");
         measure(report, &scenario, "throughput", "MiB/s", &SINGLE, |s| {
             mib(match s {
-                Strait | Strait2 => strait::unidirectional(budget, chunk),
+                Strait | Strait2 | StraitUring | StraitUring2 => {
+                    strait::unidirectional(s.backend(), budget, chunk)
+                }
                 TokioCurrentThread | TokioMultiThread2 => {
                     peer_tokio::unidirectional(&s.tokio()?, budget, chunk)
                 }
@@ -108,7 +167,9 @@ pub fn run(report: &mut Report) {
         let scenario = format!("bidirectional {label} writes");
         measure(report, &scenario, "throughput", "MiB/s", &SINGLE, |s| {
             mib(match s {
-                Strait | Strait2 => strait::bidirectional(budget, chunk),
+                Strait | Strait2 | StraitUring | StraitUring2 => {
+                    strait::bidirectional(s.backend(), budget, chunk)
+                }
                 TokioCurrentThread | TokioMultiThread2 => {
                     peer_tokio::bidirectional(&s.tokio()?, budget, chunk)
                 }
@@ -123,7 +184,9 @@ pub fn run(report: &mut Report) {
         "1/s",
         &SINGLE,
         |s| match s {
-            Strait | Strait2 => strait::timer_churn(budget),
+            Strait | Strait2 | StraitUring | StraitUring2 => {
+                strait::timer_churn(s.backend(), budget)
+            }
             TokioCurrentThread | TokioMultiThread2 => peer_tokio::timer_churn(&s.tokio()?, budget),
             Smol => peer_smol::timer_churn(budget),
         },
@@ -131,7 +194,7 @@ pub fn run(report: &mut Report) {
     let timers = if report.quick { 20_000 } else { 50_000 };
     let scenario = format!("timer fire ({timers} tasks)");
     measure(report, &scenario, "rate", "1/s", &SINGLE, |s| match s {
-        Strait | Strait2 => strait::timer_fire(timers),
+        Strait | Strait2 | StraitUring | StraitUring2 => strait::timer_fire(s.backend(), timers),
         TokioCurrentThread | TokioMultiThread2 => peer_tokio::timer_fire(&s.tokio()?, timers),
         Smol => peer_smol::timer_fire(timers),
     });
@@ -142,7 +205,9 @@ pub fn run(report: &mut Report) {
         "conn/s",
         &SINGLE,
         |s| match s {
-            Strait | Strait2 => strait::accept_churn(budget),
+            Strait | Strait2 | StraitUring | StraitUring2 => {
+                strait::accept_churn(s.backend(), budget)
+            }
             TokioCurrentThread | TokioMultiThread2 => peer_tokio::accept_churn(&s.tokio()?, budget),
             Smol => peer_smol::accept_churn(budget),
         },
@@ -155,9 +220,18 @@ fn mib(bytes_per_sec: io::Result<f64>) -> io::Result<f64> {
 
 /// The like-for-like pairs among `subjects`.
 fn pairs(subjects: &[Subject]) -> Vec<(Subject, Subject)> {
-    let mut pairs = vec![(Strait, TokioCurrentThread), (Strait, Smol)];
+    let mut pairs = vec![
+        (Strait, TokioCurrentThread),
+        (Strait, Smol),
+        (StraitUring, TokioCurrentThread),
+        (StraitUring, Smol),
+        // io_uring ÷ epoll.
+        (StraitUring, Strait),
+    ];
     if subjects.contains(&Strait2) {
         pairs.push((Strait2, TokioMultiThread2));
+        pairs.push((StraitUring2, TokioMultiThread2));
+        pairs.push((StraitUring2, Strait2));
     }
     pairs
 }
@@ -209,7 +283,9 @@ fn pingpong(report: &mut Report, size: usize, n: usize) {
                 s.name(),
             );
             let lat = match s {
-                Strait | Strait2 => strait::pingpong(size, n),
+                Strait | Strait2 | StraitUring | StraitUring2 => {
+                    strait::pingpong(s.backend(), size, n)
+                }
                 TokioCurrentThread | TokioMultiThread2 => {
                     s.tokio().and_then(|rt| peer_tokio::pingpong(&rt, size, n))
                 }

@@ -1,5 +1,6 @@
 //! The net scenarios on strait-native: one `IoContext`, run by the calling thread (and,
-//! for `runners > 1`, extra threads running the same context).
+//! for `runners > 1`, extra threads running the same context), on the backend the
+//! subject names (explicitly: `STRAIT_NATIVE_BACKEND` does not change a row).
 
 use std::io;
 use std::pin::pin;
@@ -7,10 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future::poll_once;
-use strait_native::{IoContext, TcpListener, TcpStream};
+use strait_native::{Backend, IoContext, TcpListener, TcpStream};
 use strait_streams::{delay, read_exact, when_all, write_all, ReadStreamExt, WriteStreamExt};
 
 use super::{Latencies, LOOPBACK};
+
+/// A context on `backend`, for one runner thread or several.
+fn context(backend: Backend, single_threaded: bool) -> io::Result<IoContext> {
+    IoContext::builder()
+        .backend(backend)
+        .single_threaded(single_threaded)
+        .build()
+}
 
 fn join_err(e: strait_streams::JoinError) -> io::Error {
     io::Error::other(e.to_string())
@@ -58,8 +67,8 @@ async fn echo(mut s: TcpStream) -> io::Result<()> {
     }
 }
 
-pub fn pingpong(size: usize, n: usize) -> io::Result<Latencies> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn pingpong(backend: Backend, size: usize, n: usize) -> io::Result<Latencies> {
+    let ctx = context(backend, true)?;
     let (mut c, s) = pair(&ctx)?;
     let server = ctx.spawn(echo(s));
     let lat = ctx.block_on(async {
@@ -79,10 +88,40 @@ pub fn pingpong(size: usize, n: usize) -> io::Result<Latencies> {
     Ok(Latencies(lat))
 }
 
+/// Kernel calls the reactor makes per round trip (`IoStats::enters`: `epoll_wait` and
+/// `epoll_ctl`, or `io_uring_enter`) over `n` ping-pong round trips of `size` bytes on
+/// one connection, client and server in the same single-threaded context. The
+/// sockets' own `send`/`recv` calls, the same on both backends, are not counted.
+pub fn reactor_calls_per_trip(backend: Backend, size: usize, n: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
+    let (mut c, s) = pair(&ctx)?;
+    let server = ctx.spawn(echo(s));
+    let before = ctx.stats();
+    ctx.block_on(async {
+        let msg = vec![7u8; size];
+        let mut buf = vec![0u8; size];
+        for _ in 0..n {
+            write_all(&mut c, &msg[..]).await?;
+            read_exact(&mut c, &mut buf[..]).await?;
+        }
+        Ok::<_, io::Error>(())
+    })?;
+    let calls = ctx.stats().enters - before.enters;
+    ctx.block_on(async { c.shutdown().await })?;
+    ctx.block_on(server).map_err(join_err)??;
+    Ok(calls as f64 / n as f64)
+}
+
 /// `pairs` connections each doing round trips of `size` bytes until `budget` passes;
 /// round trips per second over all of them.
-pub fn pairs(runners: usize, pairs: usize, size: usize, budget: Duration) -> io::Result<f64> {
-    let ctx = Arc::new(IoContext::new()?);
+pub fn pairs(
+    backend: Backend,
+    runners: usize,
+    pairs: usize,
+    size: usize,
+    budget: Duration,
+) -> io::Result<f64> {
+    let ctx = Arc::new(context(backend, false)?);
     let mut clients = Vec::new();
     for _ in 0..pairs {
         let (c, s) = pair(&ctx)?;
@@ -145,8 +184,8 @@ async fn drain(mut r: &TcpStream) -> io::Result<u64> {
     }
 }
 
-pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn unidirectional(backend: Backend, budget: Duration, chunk: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
     let (c, s) = pair(&ctx)?;
     let reader = ctx.spawn(async move { drain(&s).await });
     let start = Instant::now();
@@ -157,8 +196,8 @@ pub fn unidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
 
 /// Both ends send and receive at once (a reader and a writer task per socket, sharing
 /// it by reference); bytes per second over both directions.
-pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn bidirectional(backend: Backend, budget: Duration, chunk: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
     let (c, s) = pair(&ctx)?;
     let (c, s) = (Arc::new(c), Arc::new(s));
     let start = Instant::now();
@@ -181,8 +220,8 @@ pub fn bidirectional(budget: Duration, chunk: usize) -> io::Result<f64> {
 }
 
 /// Timers scheduled (first poll) and canceled (drop) per second.
-pub fn timer_churn(budget: Duration) -> io::Result<f64> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn timer_churn(backend: Backend, budget: Duration) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
     ctx.block_on(async {
         let start = Instant::now();
         let mut n = 0u64;
@@ -199,8 +238,8 @@ pub fn timer_churn(budget: Duration) -> io::Result<f64> {
 
 /// `n` tasks each waiting on a timer due within 5 ms; timers fired per second, from
 /// the first spawn to the last firing. The second of two rounds on one context counts.
-pub fn timer_fire(n: usize) -> io::Result<f64> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn timer_fire(backend: Backend, n: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
     let round = || {
         let start = Instant::now();
         for i in 0..n {
@@ -217,8 +256,8 @@ pub fn timer_fire(n: usize) -> io::Result<f64> {
 
 /// Sequential connections: connect, accept, both close (linger 0); connections per
 /// second.
-pub fn accept_churn(budget: Duration) -> io::Result<f64> {
-    let ctx = IoContext::new_single_threaded()?;
+pub fn accept_churn(backend: Backend, budget: Duration) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
     let listener = TcpListener::bind(&ctx, LOOPBACK)?;
     let addr = listener.local_addr()?;
     ctx.block_on(async {

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole strait-native test suite (the conformance stream suite over TCP and Unix
+# sockets included) on each backend: once with STRAIT_NATIVE_BACKEND=epoll, once with
+# STRAIT_NATIVE_BACKEND=io_uring (which fails, rather than falls back, when the kernel
+# has no usable io_uring: `backend::this_run_uses_the_backend_the_environment_names`).
+# Idempotent, needs nothing beyond cargo. Run from anywhere: bash native-driver/ci.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for backend in epoll io_uring; do
+    echo "strait-native ci: STRAIT_NATIVE_BACKEND=$backend"
+    STRAIT_NATIVE_BACKEND=$backend cargo test -p strait-native
+done
+echo "strait-native ci: ok"

@@ -1,0 +1,228 @@
+//! Choosing the backend at run time: what was asked for (the builder, else the
+//! `STRAIT_NATIVE_BACKEND` environment variable), what the kernel allows (the ring's
+//! probe), and why epoll took over when it did.
+
+use std::fmt;
+use std::io;
+
+use super::{epoll, uring, Selector};
+
+/// Environment variable that overrides [`Backend::Auto`]: `auto`, `io_uring` or `epoll`.
+pub(crate) const BACKEND_VAR: &str = "STRAIT_NATIVE_BACKEND";
+/// Environment variable that makes the io_uring probe fail with a simulated reason.
+pub(crate) const PROBE_FAIL_VAR: &str = "STRAIT_NATIVE_URING_PROBE_FAIL";
+
+/// Which kernel interface an [`IoContext`](crate::IoContext) waits on; chosen with
+/// [`IoContextBuilder::backend`](crate::IoContextBuilder::backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// io_uring when the kernel allows it, else epoll (the reason is kept: see
+    /// [`IoContext::fallback_reason`](crate::IoContext::fallback_reason)). The
+    /// environment variable `STRAIT_NATIVE_BACKEND` (`auto`, `io_uring`, `epoll`)
+    /// overrides this choice, and only this one.
+    #[default]
+    Auto,
+    /// io_uring, or an error when the kernel cannot provide it.
+    IoUring,
+    /// Edge-triggered epoll.
+    Epoll,
+}
+
+impl Backend {
+    /// The name used by `STRAIT_NATIVE_BACKEND`: `auto`, `io_uring` or `epoll`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::IoUring => "io_uring",
+            Backend::Epoll => "epoll",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Backend> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Some(Backend::Auto),
+            "io_uring" | "iouring" | "uring" => Some(Backend::IoUring),
+            "epoll" => Some(Backend::Epoll),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why io_uring could not be used (so [`Backend::Auto`] chose epoll, or an explicit
+/// [`Backend::IoUring`] request failed: the error's inner value is this).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FallbackReason {
+    /// `io_uring_setup` is not there: an old kernel, or a seccomp filter (containers)
+    /// that refuses it (`ENOSYS`).
+    Unsupported,
+    /// io_uring is switched off for this process: the `kernel.io_uring_disabled`
+    /// sysctl, or a security policy (`EPERM`).
+    Disabled,
+    /// The ring's memory could not be had: the locked-memory limit (`RLIMIT_MEMLOCK`,
+    /// kernels before 5.12) or memory pressure (`ENOMEM`).
+    Memlock,
+    /// The kernel lacks a feature the ring relies on (`EXT_ARG` for waits with a
+    /// timeout, `NODROP` so completions are never lost, multishot poll).
+    MissingFeature(&'static str),
+    /// The kernel lacks an operation the ring uses (found with `register_probe`).
+    MissingOpcode(&'static str),
+    /// `io_uring_setup` or the probe failed with another error (its errno).
+    Os(i32),
+}
+
+impl FallbackReason {
+    /// The names accepted by `STRAIT_NATIVE_URING_PROBE_FAIL`, one per simulated
+    /// reason: `enosys`, `eperm`, `enomem`, `ext_arg`, `nodrop`, `multishot_poll`,
+    /// `opcode`, `einval`.
+    pub const SIMULATED: [&'static str; 8] = [
+        "enosys",
+        "eperm",
+        "enomem",
+        "ext_arg",
+        "nodrop",
+        "multishot_poll",
+        "opcode",
+        "einval",
+    ];
+
+    /// The reason an `io_uring_setup` error stands for.
+    pub(crate) fn from_setup_error(e: &io::Error) -> FallbackReason {
+        match e.raw_os_error() {
+            Some(libc::ENOSYS) => FallbackReason::Unsupported,
+            Some(libc::EPERM) | Some(libc::EACCES) => FallbackReason::Disabled,
+            Some(libc::ENOMEM) => FallbackReason::Memlock,
+            Some(errno) => FallbackReason::Os(errno),
+            None => FallbackReason::Os(0),
+        }
+    }
+
+    /// The simulated reason named by `name` (see [`SIMULATED`](Self::SIMULATED)).
+    fn simulated(name: &str) -> Option<FallbackReason> {
+        let setup = |errno| Some(Self::from_setup_error(&io::Error::from_raw_os_error(errno)));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "enosys" | "unsupported" | "seccomp" => setup(libc::ENOSYS),
+            "eperm" | "disabled" => setup(libc::EPERM),
+            "enomem" | "memlock" => setup(libc::ENOMEM),
+            "einval" => setup(libc::EINVAL),
+            "ext_arg" => Some(FallbackReason::MissingFeature("EXT_ARG")),
+            "nodrop" => Some(FallbackReason::MissingFeature("NODROP")),
+            "multishot_poll" => Some(FallbackReason::MissingFeature("multishot poll")),
+            "opcode" => Some(FallbackReason::MissingOpcode("POLL_REMOVE")),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FallbackReason::Unsupported => {
+                f.write_str("io_uring_setup is not available (old kernel or seccomp: ENOSYS)")
+            }
+            FallbackReason::Disabled => {
+                f.write_str("io_uring is disabled (kernel.io_uring_disabled or policy: EPERM)")
+            }
+            FallbackReason::Memlock => {
+                f.write_str("io_uring ring memory refused (RLIMIT_MEMLOCK or memory: ENOMEM)")
+            }
+            FallbackReason::MissingFeature(name) => write!(f, "io_uring lacks feature {name}"),
+            FallbackReason::MissingOpcode(name) => write!(f, "io_uring lacks opcode {name}"),
+            FallbackReason::Os(errno) => write!(
+                f,
+                "io_uring setup failed: {}",
+                io::Error::from_raw_os_error(*errno)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FallbackReason {}
+
+/// The probe's simulated failure, when `STRAIT_NATIVE_URING_PROBE_FAIL` asks for one.
+pub(crate) fn simulated_failure() -> Option<FallbackReason> {
+    let name = std::env::var(PROBE_FAIL_VAR).ok()?;
+    let reason = FallbackReason::simulated(&name);
+    if reason.is_none() {
+        log::warn!(
+            "{PROBE_FAIL_VAR}={name:?} names no reason (expected one of {:?}); ignored",
+            FallbackReason::SIMULATED
+        );
+    }
+    reason
+}
+
+/// The backend `requested` stands for once `STRAIT_NATIVE_BACKEND` is read (it
+/// overrides `Auto` only).
+fn effective(requested: Backend) -> Backend {
+    if requested != Backend::Auto {
+        return requested;
+    }
+    match std::env::var(BACKEND_VAR) {
+        Ok(value) => Backend::parse(&value).unwrap_or_else(|| {
+            log::warn!("{BACKEND_VAR}={value:?} is not auto, io_uring or epoll; using auto");
+            Backend::Auto
+        }),
+        Err(_) => Backend::Auto,
+    }
+}
+
+/// Makes the selector for `requested`; with the reason epoll replaced io_uring.
+pub(crate) fn open(requested: Backend) -> io::Result<(Selector, Option<FallbackReason>)> {
+    match effective(requested) {
+        Backend::Epoll => Ok((Selector::Epoll(epoll::Selector::new()?), None)),
+        Backend::IoUring => match uring::Ring::open() {
+            Ok(ring) => Ok((Selector::Uring(ring), None)),
+            Err(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
+        },
+        Backend::Auto => match uring::Ring::open() {
+            Ok(ring) => Ok((Selector::Uring(ring), None)),
+            Err(reason) => {
+                log::info!("strait-native: io_uring unavailable ({reason}); using epoll");
+                Ok((Selector::Epoll(epoll::Selector::new()?), Some(reason)))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_simulated_name_parses_to_a_distinct_reason() {
+        let reasons: Vec<_> = FallbackReason::SIMULATED
+            .iter()
+            .map(|n| FallbackReason::simulated(n).expect(n))
+            .collect();
+        for (i, a) in reasons.iter().enumerate() {
+            for b in &reasons[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(FallbackReason::simulated("bogus"), None);
+    }
+
+    #[test]
+    fn setup_errors_map_to_reasons() {
+        let r = |e| FallbackReason::from_setup_error(&io::Error::from_raw_os_error(e));
+        assert_eq!(r(libc::ENOSYS), FallbackReason::Unsupported);
+        assert_eq!(r(libc::EPERM), FallbackReason::Disabled);
+        assert_eq!(r(libc::ENOMEM), FallbackReason::Memlock);
+        assert_eq!(r(libc::EINVAL), FallbackReason::Os(libc::EINVAL));
+    }
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in [Backend::Auto, Backend::IoUring, Backend::Epoll] {
+            assert_eq!(Backend::parse(b.name()), Some(b));
+        }
+        assert_eq!(Backend::parse("kqueue"), None);
+    }
+}
