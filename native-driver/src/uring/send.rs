@@ -1,0 +1,190 @@
+//! Write-behind sends: `poll_write` copies into the socket's driver-owned buffer and
+//! returns; one `SEND` at a time carries the unsent bytes to the kernel, a short send
+//! resubmits the rest in order, and `poll_flush` completes once every byte written has
+//! been accepted by the kernel. A send error is reported by the next write or flush.
+//!
+//! The buffer belongs to the slot: a send's bytes `[sent, sent + in flight)` are never
+//! moved or freed before its CQE (new bytes are appended past them, within the fixed
+//! capacity, and compaction only runs between sends). Dropping the writer lets the
+//! slot finish delivering what was written, then frees it.
+
+use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use io_uring::{opcode, squeue, types};
+
+use super::ops::{Body, Key, Phase};
+use super::{Completions, Next};
+
+/// The write-behind buffer of one socket (a slot body).
+pub(crate) struct SendState {
+    /// Bytes written and not yet accepted by the kernel start at `sent`; the capacity
+    /// is fixed at creation, so appending never moves the block.
+    buf: Vec<u8>,
+    sent: usize,
+    error: Option<i32>,
+}
+
+impl SendState {
+    fn new(capacity: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(capacity),
+            sent: 0,
+            error: None,
+        }
+    }
+
+    /// The `SEND` for every unsent byte.
+    pub(super) fn entry(&self, fd: types::Fd) -> squeue::Entry {
+        let unsent = &self.buf[self.sent..];
+        opcode::Send::new(fd, unsent.as_ptr(), unsent.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    /// Handles the CQE of a `SEND`.
+    pub(super) fn on_cqe(&mut self, result: i32, _orphaned: bool) -> Next {
+        if result < 0 {
+            self.error.get_or_insert(-result);
+            return Next::Done;
+        }
+        self.sent += result as usize;
+        if self.sent == self.buf.len() {
+            self.buf.clear();
+            self.sent = 0;
+            return Next::Done;
+        }
+        // No send is in flight now: move the unsent bytes to the front.
+        self.buf.copy_within(self.sent.., 0);
+        self.buf.truncate(self.buf.len() - self.sent);
+        self.sent = 0;
+        Next::Resubmit
+    }
+
+    /// Records a failed submission.
+    pub(super) fn fail(&mut self, errno: i32) {
+        self.error.get_or_insert(errno);
+    }
+
+    /// A send failed: nothing more will be delivered.
+    pub(super) fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// The sending half of a socket on the ring (write-behind). Dropping it delivers what
+/// was written, then frees the slot (and its reference to the descriptor).
+pub(crate) struct SendBehind {
+    completions: Arc<Completions>,
+    key: Key,
+}
+
+impl SendBehind {
+    /// A write-behind buffer for `fd` (a connected stream socket), of the configured
+    /// capacity.
+    pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
+        let state = SendState::new(completions.send_capacity);
+        let key = completions.open(Body::Send(state), fd, false)?;
+        Ok(Self {
+            completions: completions.clone(),
+            key,
+        })
+    }
+
+    /// Copies as much of `data` as fits; `Pending` when the buffer is full.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(data)])
+    }
+
+    /// Copies as much of `bufs` (in order) as fits; `Pending` when the buffer is full.
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        let mut room = send.buf.capacity() - send.buf.len();
+        if room == 0 {
+            slot.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        let mut copied = 0;
+        for b in bufs {
+            let n = b.len().min(room);
+            // Within capacity: the block does not move under a send in flight.
+            send.buf.extend_from_slice(&b[..n]);
+            copied += n;
+            room -= n;
+            if room == 0 {
+                break;
+            }
+        }
+        if slot.phase == Phase::Idle {
+            let submit = &*self.completions.submit;
+            if let Err(e) = driver.submit_again(submit, self.key) {
+                // The bytes were not accepted after all.
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Ready(Ok(copied))
+    }
+
+    /// Completes when every byte written has been accepted by the kernel.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        if send.buf.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        slot.set_waker(cx.waker());
+        Poll::Pending
+    }
+
+    /// Bytes written and not yet accepted by the kernel.
+    pub(crate) fn buffered(&self) -> usize {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &slot.body else {
+            unreachable!("send slot")
+        };
+        send.buf.len() - send.sent
+    }
+}
+
+impl Drop for SendBehind {
+    fn drop(&mut self) {
+        self.completions.release(self.key);
+    }
+}
