@@ -55,7 +55,12 @@ impl RecvState {
         bufs: &mut BufRing,
         counters: &mut Counters,
     ) -> Next {
-        if let Some(bid) = cqueue::buffer_select(flags) {
+        let bid = cqueue::buffer_select(flags);
+        if result > 0 && bid.is_none() {
+            // Data without a buffer cannot happen with buffer selection.
+            counters.anomalies += 1;
+        }
+        if let Some(bid) = bid {
             if bufs.take(bid).is_err() {
                 counters.anomalies += 1;
             }

@@ -50,6 +50,11 @@ impl SendState {
             self.error.get_or_insert(-result);
             return Next::Done;
         }
+        if result == 0 {
+            // A stream socket that takes nothing of a non-empty send will not take more.
+            self.error.get_or_insert(libc::EPIPE);
+            return Next::Done;
+        }
         self.sent += result as usize;
         if self.sent == self.buf.len() {
             self.buf.clear();
