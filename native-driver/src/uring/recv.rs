@@ -177,8 +177,8 @@ pub(crate) struct RecvQueue {
 impl RecvQueue {
     /// Arms a multishot receive on `fd` (a connected stream socket).
     pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
-        let capacity = completions.buffer_entries().min(64);
-        let key = completions.open(Body::Recv(RecvState::new(capacity)), fd, true)?;
+        // Grows to the socket's high-water mark, then never allocates again.
+        let key = completions.open(Body::Recv(RecvState::new(8)), fd, true)?;
         Ok(Self {
             completions: completions.clone(),
             key,

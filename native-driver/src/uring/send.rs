@@ -18,22 +18,49 @@ use io_uring::{opcode, squeue, types};
 use super::ops::{Body, Key, Phase};
 use super::{Completions, Next};
 
+/// Smallest write-behind block allocated (unless the limit is smaller).
+const MIN_BLOCK: usize = 4096;
+
 /// The write-behind buffer of one socket (a slot body).
 pub(crate) struct SendState {
-    /// Bytes written and not yet accepted by the kernel start at `sent`; the capacity
-    /// is fixed at creation, so appending never moves the block.
+    /// Bytes written and not yet accepted by the kernel start at `sent`. Allocated on
+    /// first write and grown (doubling, up to `limit`) only while no send is in flight,
+    /// so the block never moves under the kernel; an idle socket that never wrote
+    /// holds no block, and one that did keeps its high-water block (no allocation per
+    /// write in steady state).
     buf: Vec<u8>,
     sent: usize,
+    limit: usize,
     error: Option<i32>,
 }
 
 impl SendState {
-    fn new(capacity: usize) -> Self {
+    fn new(limit: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(capacity),
+            buf: Vec::new(),
             sent: 0,
+            limit: limit.max(1),
             error: None,
         }
+    }
+
+    /// Makes room for `want` more bytes if it can (no send in flight), within the limit.
+    fn grow(&mut self, want: usize) {
+        let need = (self.buf.len() + want).min(self.limit);
+        if need > self.buf.capacity() {
+            let target = need
+                .max((self.buf.capacity() * 2).min(self.limit))
+                .max(MIN_BLOCK.min(self.limit));
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+    }
+
+    /// Bytes that can be appended without moving the block.
+    fn room(&self) -> usize {
+        self.buf
+            .capacity()
+            .min(self.limit)
+            .saturating_sub(self.buf.len())
     }
 
     /// The `SEND` for every unsent byte.
@@ -87,8 +114,8 @@ pub(crate) struct SendBehind {
 }
 
 impl SendBehind {
-    /// A write-behind buffer for `fd` (a connected stream socket), of the configured
-    /// capacity.
+    /// A write-behind buffer for `fd` (a connected stream socket), holding up to the
+    /// configured capacity (allocated as it is first needed).
     pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
         let state = SendState::new(completions.send_capacity);
         let key = completions.open(Body::Send(state), fd, false)?;
@@ -128,7 +155,10 @@ impl SendBehind {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        let mut room = send.buf.capacity() - send.buf.len();
+        if !slot.phase.in_kernel() {
+            send.grow(bufs.iter().map(|b| b.len()).sum());
+        }
+        let mut room = send.room();
         if room == 0 {
             slot.set_waker(cx.waker());
             return Poll::Pending;
@@ -191,5 +221,31 @@ impl SendBehind {
 impl Drop for SendBehind {
     fn drop(&mut self) {
         self.completions.release(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_is_allocated_on_demand_and_bounded() {
+        let mut send = SendState::new(10_000);
+        assert_eq!(
+            (send.buf.capacity(), send.room()),
+            (0, 0),
+            "an idle socket holds nothing"
+        );
+        send.grow(10);
+        assert_eq!(send.buf.capacity(), MIN_BLOCK);
+        send.buf.extend_from_slice(&[0; 4000]);
+        send.grow(1000);
+        assert_eq!(send.buf.capacity(), 8192, "doubles");
+        send.grow(1 << 20);
+        assert_eq!(send.buf.capacity(), 10_000, "never past the limit");
+        assert_eq!(send.room(), 6000);
+        let mut tiny = SendState::new(100);
+        tiny.grow(1);
+        assert_eq!(tiny.room(), 100);
     }
 }
