@@ -1,12 +1,14 @@
 //! Write-behind sends: `poll_write` copies into the socket's driver-owned buffer and
-//! returns; one `SEND` at a time carries the unsent bytes to the kernel, a short send
+//! returns, or a zero-copy writer fills the buffer in place (`poll_prepare`, then
+//! `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
 //! resubmits the rest in order, and `poll_flush` completes once every byte written has
 //! been accepted by the kernel. A send error is reported by the next write or flush.
 //!
-//! The buffer belongs to the slot: a send's bytes `[sent, sent + in flight)` are never
-//! moved or freed before its CQE (new bytes are appended past them, within the fixed
-//! capacity, and compaction only runs between sends). Dropping the writer lets the
-//! slot finish delivering what was written, then frees it.
+//! The buffer belongs to the slot: a send's bytes `[sent, len)` are never moved or
+//! freed before its CQE. New bytes go past `len`, within the block's capacity (it only
+//! grows while no send is in flight), and compaction only runs between sends and never
+//! while a prepared window is lent out. Dropping the writer lets the slot finish
+//! delivering what was written, then frees it.
 
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
@@ -32,6 +34,9 @@ pub(crate) struct SendState {
     sent: usize,
     limit: usize,
     error: Option<i32>,
+    /// A window past `len` is lent to a zero-copy writer (`poll_prepare`): the bytes
+    /// below it must not move until it is committed or given up.
+    lent: bool,
 }
 
 impl SendState {
@@ -41,6 +46,7 @@ impl SendState {
             sent: 0,
             limit: limit.max(1),
             error: None,
+            lent: false,
         }
     }
 
@@ -52,7 +58,28 @@ impl SendState {
                 .max((self.buf.capacity() * 2).min(self.limit))
                 .max(MIN_BLOCK.min(self.limit));
             self.buf.reserve_exact(target - self.buf.len());
+            // Initialise the spare capacity once, so windows lent past `len` are plain
+            // bytes (truncating and compacting never de-initialise them).
+            self.buf
+                .spare_capacity_mut()
+                .fill(std::mem::MaybeUninit::new(0));
         }
+    }
+
+    /// With no send in flight and no window lent: drops what was sent and moves the
+    /// unsent bytes to the front.
+    fn compact(&mut self) {
+        if self.sent == 0 {
+            return;
+        }
+        self.buf.copy_within(self.sent.., 0);
+        self.buf.truncate(self.buf.len() - self.sent);
+        self.sent = 0;
+    }
+
+    /// Bytes written and not yet accepted by the kernel.
+    fn unsent(&self) -> usize {
+        self.buf.len() - self.sent
     }
 
     /// Bytes that can be appended without moving the block.
@@ -72,7 +99,7 @@ impl SendState {
     }
 
     /// Handles the CQE of a `SEND`.
-    pub(super) fn on_cqe(&mut self, result: i32, _orphaned: bool) -> Next {
+    pub(super) fn on_cqe(&mut self, result: i32, orphaned: bool) -> Next {
         if result < 0 {
             self.error.get_or_insert(-result);
             return Next::Done;
@@ -83,16 +110,15 @@ impl SendState {
             return Next::Done;
         }
         self.sent += result as usize;
-        if self.sent == self.buf.len() {
-            self.buf.clear();
-            self.sent = 0;
-            return Next::Done;
+        // A dropped writer lent nothing any more.
+        if !self.lent || orphaned {
+            self.compact();
         }
-        // No send is in flight now: move the unsent bytes to the front.
-        self.buf.copy_within(self.sent.., 0);
-        self.buf.truncate(self.buf.len() - self.sent);
-        self.sent = 0;
-        Next::Resubmit
+        if self.unsent() == 0 {
+            Next::Done
+        } else {
+            Next::Resubmit
+        }
     }
 
     /// Records a failed submission.
@@ -152,10 +178,13 @@ impl SendBehind {
         if let Some(errno) = send.error {
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
+        // `&mut self`: no window is lent any more.
+        send.lent = false;
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
         if !slot.phase.in_kernel() {
+            send.compact();
             send.grow(bufs.iter().map(|b| b.len()).sum());
         }
         let mut room = send.room();
@@ -197,7 +226,7 @@ impl SendBehind {
         if let Some(errno) = send.error {
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
-        if send.buf.is_empty() {
+        if send.unsent() == 0 {
             return Poll::Ready(Ok(()));
         }
         slot.set_waker(cx.waker());
@@ -214,7 +243,75 @@ impl SendBehind {
         let Body::Send(send) = &slot.body else {
             unreachable!("send slot")
         };
-        send.buf.len() - send.sent
+        send.unsent()
+    }
+
+    /// Lends the free part of the write-behind buffer for a zero-copy writer to fill;
+    /// `Pending` while it is full. Hand the bytes over with [`commit`](Self::commit).
+    pub(crate) fn poll_prepare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut [u8]>> {
+        let mut guard = self.completions.lock();
+        let slot = guard
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        if !slot.phase.in_kernel() {
+            send.lent = false;
+            send.compact();
+            if send.room() < MIN_BLOCK {
+                send.grow(MIN_BLOCK);
+            }
+        }
+        let room = send.room();
+        if room == 0 {
+            slot.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        send.lent = true;
+        // SAFETY: `len + room <= capacity`, inside the block.
+        let window = unsafe { send.buf.as_mut_ptr().add(send.buf.len()) };
+        drop(guard);
+        // SAFETY: the bytes `[len, len + room)` are initialised (`grow` zeroes spare
+        // capacity) and nobody else touches them while this borrow lives: the kernel
+        // reads only `[sent, len)`, the completion side neither compacts nor grows while
+        // `lent` is set, and every other use of the block goes through `&mut self`,
+        // which this borrow holds. The block lives in the slot, which `self` keeps.
+        Poll::Ready(Ok(unsafe { std::slice::from_raw_parts_mut(window, room) }))
+    }
+
+    /// Hands the first `n` bytes of the window from [`poll_prepare`](Self::poll_prepare)
+    /// to the kernel (write-behind, like `poll_write`).
+    ///
+    /// # Panics
+    /// If no window was prepared or `n` exceeds it.
+    pub(crate) fn commit(&mut self, n: usize) -> io::Result<()> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        assert!(send.lent, "commit without a prepared window");
+        assert!(n <= send.room(), "committing past the prepared window");
+        send.lent = false;
+        // SAFETY: the `n` bytes past `len` lie within capacity and are initialised
+        // (`grow` zeroes spare capacity; the writer filled them).
+        unsafe { send.buf.set_len(send.buf.len() + n) };
+        if let Some(errno) = send.error {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        if slot.phase == Phase::Idle && send.unsent() > 0 {
+            driver.submit_again(&*self.completions.submit, self.key)?;
+        }
+        Ok(())
     }
 }
 

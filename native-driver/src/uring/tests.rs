@@ -165,12 +165,27 @@ fn transfer(
         let mut progress = false;
         if written < len {
             let n = rng.range(1, chunk.len()).min(len - written);
-            fill_stream(seed, written as u64, &mut chunk[..n]);
-            let poll = if rng.chance(30) && n > 1 {
-                let (a, b) = chunk[..n].split_at(n / 2);
-                tx.poll_write_vectored(&mut cx, &[IoSlice::new(a), IoSlice::new(b)])
-            } else {
-                tx.poll_write(&mut cx, &chunk[..n])
+            let poll = match rng.range(0, 3) {
+                0 if n > 1 => {
+                    fill_stream(seed, written as u64, &mut chunk[..n]);
+                    let (a, b) = chunk[..n].split_at(n / 2);
+                    tx.poll_write_vectored(&mut cx, &[IoSlice::new(a), IoSlice::new(b)])
+                }
+                1 => match tx.poll_prepare(&mut cx) {
+                    Poll::Ready(window) => {
+                        // Zero copy: the bytes are made in the driver's buffer.
+                        let window = window.unwrap();
+                        let n = n.min(window.len());
+                        fill_stream(seed, written as u64, &mut window[..n]);
+                        tx.commit(n).unwrap();
+                        Poll::Ready(Ok(n))
+                    }
+                    Poll::Pending => Poll::Pending,
+                },
+                _ => {
+                    fill_stream(seed, written as u64, &mut chunk[..n]);
+                    tx.poll_write(&mut cx, &chunk[..n])
+                }
             };
             if let Poll::Ready(r) = poll {
                 written += r.unwrap();
@@ -612,6 +627,49 @@ fn write_behind_is_bounded_and_flush_waits_for_the_kernel() {
 }
 
 #[test]
+fn zero_copy_writes_keep_their_order_around_sends_in_flight() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let mut cx = noop_cx();
+    assert_eq!(
+        tx.poll_write(&mut cx, b"abc").map(Result::unwrap),
+        Poll::Ready(3)
+    );
+    // The window is lent while the send of "abc" completes: nothing may move under it.
+    let Poll::Ready(Ok(window)) = tx.poll_prepare(&mut cx) else {
+        panic!("room")
+    };
+    ring.turn(&c, true);
+    window[..3].copy_from_slice(b"def");
+    tx.commit(3).unwrap();
+    // A window given up without commit sends nothing.
+    let Poll::Ready(Ok(window)) = tx.poll_prepare(&mut cx) else {
+        panic!("room")
+    };
+    window[..3].copy_from_slice(b"xxx");
+    assert_eq!(
+        tx.poll_write(&mut cx, b"ghi").map(Result::unwrap),
+        Poll::Ready(3)
+    );
+    ring.run_until(&c, || {
+        tx.poll_flush(&mut noop_cx()).is_ready() && rx.queued() == 9
+    });
+    let mut got = [0u8; 16];
+    assert_eq!(
+        rx.poll_read(&mut cx, &mut got).map(Result::unwrap),
+        Poll::Ready(9)
+    );
+    assert_eq!(&got[..9], b"abcdefghi");
+    drop((tx, rx));
+    settle(&ring, &c);
+}
+
+#[test]
 fn exhausted_buffer_ring_rearms_when_buffers_return() {
     let Some(ring) = TestRing::new(16) else {
         return;
@@ -912,9 +970,22 @@ impl Torture {
             0..=39 => {
                 let pair = &mut self.pairs[p];
                 let n = self.rng.range(1, self.scratch.len());
-                fill_stream(pair.seed, pair.written, &mut self.scratch[..n]);
-                if let Poll::Ready(r) = pair.tx.poll_write(&mut cx, &self.scratch[..n]) {
-                    pair.written += r.unwrap() as u64;
+                if self.rng.chance(30) {
+                    if let Poll::Ready(r) = pair.tx.poll_prepare(&mut cx) {
+                        let window = r.unwrap();
+                        let n = n.min(window.len());
+                        fill_stream(pair.seed, pair.written, &mut window[..n]);
+                        // Sometimes the writer gives the window up without committing.
+                        if self.rng.chance(90) {
+                            pair.tx.commit(n).unwrap();
+                            pair.written += n as u64;
+                        }
+                    }
+                } else {
+                    fill_stream(pair.seed, pair.written, &mut self.scratch[..n]);
+                    if let Poll::Ready(r) = pair.tx.poll_write(&mut cx, &self.scratch[..n]) {
+                        pair.written += r.unwrap() as u64;
+                    }
                 }
             }
             40..=74 => {
