@@ -156,6 +156,15 @@ pub(crate) struct Counters {
     pub(crate) buffer_exhaustions: u64,
     /// Multishot operations submitted again after their final CQE.
     pub(crate) rearms: u64,
+    /// Reads (`poll_read*`, `poll_fill`) that found data or the end already queued on
+    /// their first poll.
+    pub(crate) reads_inline: u64,
+    /// Reads that had to wait (returned `Pending` first).
+    pub(crate) reads_waited: u64,
+    /// Writes (`poll_write*`, `poll_prepare`) that found room on their first poll.
+    pub(crate) writes_inline: u64,
+    /// Writes that had to wait for room.
+    pub(crate) writes_waited: u64,
     /// CQEs naming a slot that is gone, or a buffer id out of order (driver bugs; 0).
     pub(crate) anomalies: u64,
 }
@@ -175,6 +184,16 @@ struct Driver {
     /// Receives stopped by `ENOBUFS`, re-armed as buffers come back (oldest first).
     starved: VecDeque<Key>,
     counters: Counters,
+}
+
+/// Counts a finished read or write as inline or waited; `waited` is the stream's flag
+/// set when it returned `Pending`.
+fn count_ready(waited: &mut bool, inline: &mut u64, after_wait: &mut u64) {
+    if std::mem::take(waited) {
+        *after_wait += 1;
+    } else {
+        *inline += 1;
+    }
 }
 
 /// What a slot wants after its operation's final CQE.

@@ -19,7 +19,7 @@ use io_uring::cqueue;
 
 use super::buf_ring::BufRing;
 use super::ops::{Body, Key};
-use super::{Completions, Counters, Next};
+use super::{count_ready, Completions, Counters, Next};
 
 /// How the stream ended (delivered after the queued data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub(crate) struct RecvState {
     /// Bytes of the front buffer already read.
     offset: usize,
     end: Option<End>,
+    /// The last read returned `Pending` (for the inline/waited counters).
+    waited: bool,
 }
 
 impl RecvState {
@@ -43,6 +45,7 @@ impl RecvState {
             queue: VecDeque::with_capacity(capacity),
             offset: 0,
             end: None,
+            waited: false,
         }
     }
 
@@ -213,14 +216,26 @@ impl RecvQueue {
         let Body::Recv(recv) = &mut slot.body else {
             unreachable!("receive slot")
         };
+        let counters = &mut driver.counters;
         if !recv.queue.is_empty() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
             let n = recv.copy_out(&mut driver.bufs, dst);
             driver.rearm_starved(&*self.completions.submit);
             return Poll::Ready(Ok(n));
         }
         if let Some(end) = recv.end_result() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
             return Poll::Ready(end.map(|()| 0));
         }
+        recv.waited = true;
         slot.set_waker(cx.waker());
         Poll::Pending
     }
@@ -237,7 +252,13 @@ impl RecvQueue {
         let Body::Recv(recv) = &mut slot.body else {
             unreachable!("receive slot")
         };
+        let counters = &mut driver.counters;
         if let Some(&(bid, len)) = recv.queue.front() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
             let ptr = driver.bufs.raw(bid);
             let offset = recv.offset;
             drop(guard);
@@ -250,8 +271,14 @@ impl RecvQueue {
             return Poll::Ready(Ok(bytes));
         }
         if let Some(end) = recv.end_result() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
             return Poll::Ready(end.map(|()| &[][..]));
         }
+        recv.waited = true;
         slot.set_waker(cx.waker());
         Poll::Pending
     }

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use io_uring::{opcode, squeue, types};
 
 use super::ops::{Body, Key, Phase};
-use super::{Completions, Next};
+use super::{count_ready, Completions, Next};
 
 /// Smallest write-behind block allocated (unless the limit is smaller).
 const MIN_BLOCK: usize = 4096;
@@ -34,6 +34,8 @@ pub(crate) struct SendState {
     sent: usize,
     limit: usize,
     error: Option<i32>,
+    /// The last write returned `Pending` (for the inline/waited counters).
+    waited: bool,
     /// A window past `len` is lent to a zero-copy writer (`poll_prepare`): the bytes
     /// below it must not move until it is committed or given up.
     lent: bool,
@@ -47,6 +49,7 @@ impl SendState {
             limit: limit.max(1),
             error: None,
             lent: false,
+            waited: false,
         }
     }
 
@@ -188,10 +191,17 @@ impl SendBehind {
             send.grow(bufs.iter().map(|b| b.len()).sum());
         }
         let mut room = send.room();
+        let counters = &mut driver.counters;
         if room == 0 {
+            send.waited = true;
             slot.set_waker(cx.waker());
             return Poll::Pending;
         }
+        count_ready(
+            &mut send.waited,
+            &mut counters.writes_inline,
+            &mut counters.writes_waited,
+        );
         let mut copied = 0;
         for b in bufs {
             let n = b.len().min(room);
@@ -250,7 +260,8 @@ impl SendBehind {
     /// `Pending` while it is full. Hand the bytes over with [`commit`](Self::commit).
     pub(crate) fn poll_prepare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut [u8]>> {
         let mut guard = self.completions.lock();
-        let slot = guard
+        let driver = &mut *guard;
+        let slot = driver
             .slots
             .get_mut(self.key)
             .expect("a send buffer's slot lives with it");
@@ -268,10 +279,17 @@ impl SendBehind {
             }
         }
         let room = send.room();
+        let counters = &mut driver.counters;
         if room == 0 {
+            send.waited = true;
             slot.set_waker(cx.waker());
             return Poll::Pending;
         }
+        count_ready(
+            &mut send.waited,
+            &mut counters.writes_inline,
+            &mut counters.writes_waited,
+        );
         send.lent = true;
         // SAFETY: `len + room <= capacity`, inside the block.
         let window = unsafe { send.buf.as_mut_ptr().add(send.buf.len()) };

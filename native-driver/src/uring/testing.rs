@@ -53,14 +53,21 @@ impl TestRing {
     /// Submits what is queued, waits up to 100 ms for one CQE when `wait`, and
     /// dispatches every CQE there is. Returns how many were dispatched.
     pub(crate) fn turn(&self, completions: &Completions, wait: bool) -> usize {
+        self.turn_for(completions, wait.then_some(100_000_000))
+    }
+
+    /// [`turn`](Self::turn), waiting up to `wait_ns` nanoseconds when given. The ring
+    /// stays locked while it waits, so a thread pushing meanwhile waits too: a host
+    /// thread that waits while others push uses a short timeout.
+    pub(crate) fn turn_for(&self, completions: &Completions, wait_ns: Option<u32>) -> usize {
         let mut batch = [(0u64, 0i32, 0u32); BATCH];
         let mut total = 0;
         let mut first = true;
         loop {
             let n = {
                 let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-                let submitted = if wait && first {
-                    let ts = types::Timespec::new().nsec(100_000_000);
+                let submitted = if let (Some(ns), true) = (wait_ns, first) {
+                    let ts = types::Timespec::new().nsec(ns);
                     let args = types::SubmitArgs::new().timespec(&ts);
                     ring.submitter().submit_with_args(1, &args)
                 } else {

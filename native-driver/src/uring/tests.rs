@@ -670,6 +670,129 @@ fn zero_copy_writes_keep_their_order_around_sends_in_flight() {
 }
 
 #[test]
+fn a_multishot_ended_by_the_kernel_is_rearmed() {
+    // A completion queue of 8: the kernel ends the multishot receive when it overflows.
+    let Some(ring) = TestRing::new(4) else { return };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    ring.turn(&c, false);
+    let mut peer = std::fs::File::from(Arc::try_unwrap(a).unwrap());
+    for i in 0..200u8 {
+        // Each write's task work posts a CQE before the next one.
+        peer.write_all(&[i]).unwrap();
+    }
+    let mut cx = noop_cx();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 200 {
+        match rx.poll_read(&mut cx, &mut buf) {
+            Poll::Ready(r) => got.extend_from_slice(&buf[..r.unwrap()]),
+            Poll::Pending => {
+                ring.turn(&c, true);
+            }
+        }
+    }
+    assert!(got.iter().copied().eq(0..200u8), "in order, once each");
+    let counters = c.counters();
+    assert!(counters.rearms >= 1, "{counters:?}");
+    assert_eq!(counters.buffer_exhaustions, 0);
+    drop(rx);
+    settle(&ring, &c);
+}
+
+#[test]
+fn accept_errors_are_reported_and_accepting_resumes() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    // Not listening: every accept fails with EINVAL.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(socket))).unwrap();
+    for round in 1..=2 {
+        ring.run_until(&c, || c.counters().finished >= round);
+        let Poll::Ready(Err(e)) = acceptor.poll_accept(&mut noop_cx()) else {
+            panic!("the error is reported")
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    }
+    assert_eq!(
+        c.counters().rearms,
+        0,
+        "re-armed by the reader, not by the CQE"
+    );
+    drop(acceptor);
+    settle(&ring, &c);
+}
+
+#[test]
+fn completions_run_on_another_thread() {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let host = std::thread::spawn({
+        let (ring, c, stop) = (ring.clone(), c.clone(), stop.clone());
+        move || {
+            while !stop.load(Ordering::SeqCst) {
+                ring.turn_for(&c, Some(200_000));
+            }
+        }
+    });
+    let (a, b) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let len = 2 << 20;
+    let (mut written, mut read) = (0usize, 0usize);
+    let mut chunk = [0u8; 7000];
+    while read < len {
+        let mut progress = false;
+        if written < len {
+            let n = chunk.len().min(len - written);
+            fill_stream(77, written as u64, &mut chunk[..n]);
+            if let Poll::Ready(r) = tx.poll_write(&mut cx, &chunk[..n]) {
+                written += r.unwrap();
+                progress = true;
+            }
+        }
+        if let Poll::Ready(r) = rx.poll_fill(&mut cx) {
+            let window = r.unwrap();
+            assert!(!window.is_empty());
+            let n = window.len();
+            check_stream(77, read as u64, window);
+            rx.consume(n);
+            read += n;
+            progress = true;
+        }
+        if !progress {
+            std::thread::park_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+    drop((tx, rx));
+    while c.slots_in_use() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    stop.store(true, Ordering::SeqCst);
+    host.join().unwrap();
+    let counters = c.counters();
+    assert!(
+        counters.reads_waited > 0 && counters.reads_inline > 0,
+        "{counters:?}"
+    );
+    settle(&ring, &c);
+}
+
+#[test]
 fn exhausted_buffer_ring_rearms_when_buffers_return() {
     let Some(ring) = TestRing::new(16) else {
         return;
@@ -857,6 +980,17 @@ fn wakers_fire_on_completion() {
     assert_eq!(
         rx.poll_read(&mut cx, &mut [0u8; 8]).map(Result::unwrap),
         Poll::Ready(7)
+    );
+    let counters = c.counters();
+    assert_eq!(
+        (counters.reads_waited, counters.reads_inline),
+        (1, 0),
+        "{counters:?}"
+    );
+    assert_eq!(
+        (counters.writes_inline, counters.writes_waited),
+        (1, 0),
+        "{counters:?}"
     );
     drop((rx, tx));
     settle(&ring, &c);
