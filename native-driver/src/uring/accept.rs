@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::ops::{Body, Key, Phase};
-use super::{Completions, Next};
+use super::{to_error, Completions, Next};
 
 /// The accept queue of one listener (a slot body).
 pub(crate) struct AcceptState {
@@ -88,7 +88,7 @@ impl Acceptor {
                 // The error is reported: accept again (a later failure shows next time).
                 let _ = driver.submit_again(&*self.completions.submit, self.key);
             }
-            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+            return Poll::Ready(Err(to_error(errno)));
         }
         slot.set_waker(cx.waker());
         Poll::Pending

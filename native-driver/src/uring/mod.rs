@@ -184,6 +184,21 @@ struct Driver {
     /// Receives stopped by `ENOBUFS`, re-armed as buffers come back (oldest first).
     starved: VecDeque<Key>,
     counters: Counters,
+    /// [`Completions::shutdown`] ran: nothing is submitted any more.
+    shut_down: bool,
+}
+
+/// The errno stored when an operation ended because the layer shut down (outside the
+/// errno range); [`to_error`] turns it into the driver's "context gone" error.
+const GONE: i32 = i32::MAX;
+
+/// The error for a stored errno.
+fn to_error(errno: i32) -> io::Error {
+    if errno == GONE {
+        crate::scheduled_io::context_gone()
+    } else {
+        io::Error::from_raw_os_error(errno)
+    }
 }
 
 /// Counts a finished read or write as inline or waited; `waited` is the stream's flag
@@ -221,6 +236,7 @@ impl Completions {
                 bufs,
                 starved: VecDeque::new(),
                 counters: Counters::default(),
+                shut_down: false,
             }),
             submit,
             send_capacity: config.send_capacity,
@@ -282,6 +298,36 @@ impl Completions {
         self.lock().bufs.unregister(submitter)
     }
 
+    /// Shuts the layer down: cancels every operation in flight (lingering sends too)
+    /// and refuses new ones. Operations of live handles end with the driver's "context
+    /// gone" error; orphaned slots are freed as their final CQEs arrive, so the host
+    /// drains the ring until [`slots_in_use`](Self::slots_in_use) counts only live
+    /// handles before it closes the ring.
+    pub(crate) fn shutdown(&self) {
+        let mut guard = self.lock();
+        let driver = &mut *guard;
+        driver.shut_down = true;
+        for index in 0..driver.slots.capacity() {
+            let Some(slot) = driver.slots.at(index) else {
+                continue;
+            };
+            if slot.phase != Phase::InFlight {
+                continue;
+            }
+            let target = Key {
+                index: index as u32,
+                generation: slot.generation,
+            };
+            let cancel = opcode::AsyncCancel::new(target.user_data())
+                .build()
+                .user_data(internal_user_data(target.index, target.generation));
+            if self.submit.push(cancel).is_ok() {
+                slot.phase = Phase::Canceled;
+                driver.counters.canceled += 1;
+            }
+        }
+    }
+
     fn submit_oneshot(
         &self,
         entry: squeue::Entry,
@@ -289,6 +335,9 @@ impl Completions {
         keep: Keep,
     ) -> io::Result<Key> {
         let mut driver = self.lock();
+        if driver.shut_down {
+            return Err(to_error(GONE));
+        }
         let key = driver.slots.insert(Body::Oneshot(keep), fd);
         if let Err(e) = self.submit.push(entry.user_data(key.user_data())) {
             driver.slots.remove(key);
@@ -380,6 +429,12 @@ impl Driver {
         flags: u32,
     ) -> Option<Waker> {
         self.counters.completions += 1;
+        // Cancelled by the shutdown: report the context gone, not a cancellation.
+        let result = if self.shut_down && result == -libc::ECANCELED {
+            -GONE
+        } else {
+            result
+        };
         let Some(slot) = self.slots.get_mut(key) else {
             // Slots outlive their final CQE, so this does not happen; keep the buffer.
             self.counters.anomalies += 1;
@@ -444,6 +499,15 @@ impl Driver {
     fn submit_again(&mut self, submit: &dyn Submit, key: Key) -> io::Result<()> {
         let bgid = self.bufs.bgid();
         let slot = self.slots.get_mut(key).expect("submitting a live slot");
+        if self.shut_down {
+            match &mut slot.body {
+                Body::Recv(recv) => recv.fail(GONE),
+                Body::Accept(accept) => accept.fail(GONE),
+                Body::Send(send) => send.fail(GONE),
+                _ => {}
+            }
+            return Err(to_error(GONE));
+        }
         let fd = types::Fd(slot.raw_fd());
         let entry = match &slot.body {
             Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),

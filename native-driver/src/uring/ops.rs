@@ -227,6 +227,13 @@ impl Slab {
         body
     }
 
+    /// The live slot at `index`, whatever its generation.
+    pub(crate) fn at(&mut self, index: usize) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(index)
+            .filter(|s| !matches!(s.body, Body::Vacant(_)))
+    }
+
     /// Slots allocated (in any phase).
     pub(crate) fn in_use(&self) -> usize {
         self.in_use
@@ -298,7 +305,7 @@ impl<T: Resource> Future for Op<T> {
             Poll::Ready((result, flags, keep)) => {
                 self.key = None;
                 let result = if result < 0 {
-                    Err(io::Error::from_raw_os_error(-result))
+                    Err(super::to_error(-result))
                 } else {
                     Ok(result as u32)
                 };

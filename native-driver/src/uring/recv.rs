@@ -19,7 +19,7 @@ use io_uring::cqueue;
 
 use super::buf_ring::BufRing;
 use super::ops::{Body, Key};
-use super::{count_ready, Completions, Counters, Next};
+use super::{count_ready, to_error, Completions, Counters, Next};
 
 /// How the stream ended (delivered after the queued data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,7 @@ impl RecvState {
     fn end_result(&self) -> Option<io::Result<()>> {
         match self.end? {
             End::Eof => Some(Ok(())),
-            End::Error(errno) => Some(Err(io::Error::from_raw_os_error(errno))),
+            End::Error(errno) => Some(Err(to_error(errno))),
         }
     }
 }

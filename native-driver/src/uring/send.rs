@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use io_uring::{opcode, squeue, types};
 
 use super::ops::{Body, Key, Phase};
-use super::{count_ready, Completions, Next};
+use super::{count_ready, to_error, Completions, Next};
 
 /// Smallest write-behind block allocated (unless the limit is smaller).
 const MIN_BLOCK: usize = 4096;
@@ -179,7 +179,7 @@ impl SendBehind {
             unreachable!("send slot")
         };
         if let Some(errno) = send.error {
-            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+            return Poll::Ready(Err(to_error(errno)));
         }
         // `&mut self`: no window is lent any more.
         send.lent = false;
@@ -234,13 +234,31 @@ impl SendBehind {
             unreachable!("send slot")
         };
         if let Some(errno) = send.error {
-            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+            return Poll::Ready(Err(to_error(errno)));
         }
         if send.unsent() == 0 {
             return Poll::Ready(Ok(()));
         }
         slot.set_waker(cx.waker());
         Poll::Pending
+    }
+
+    /// Flushes, then shuts the socket's write side (`SHUT_WR`): the peer reads every
+    /// byte written, then end of stream.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_flush(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        // SAFETY: plain syscall on the descriptor the slot keeps open.
+        if unsafe { libc::shutdown(slot.raw_fd(), libc::SHUT_WR) } == -1 {
+            return Poll::Ready(Err(io::Error::last_os_error()));
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Bytes written and not yet accepted by the kernel.
@@ -269,7 +287,7 @@ impl SendBehind {
             unreachable!("send slot")
         };
         if let Some(errno) = send.error {
-            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+            return Poll::Ready(Err(to_error(errno)));
         }
         if !slot.phase.in_kernel() {
             send.lent = false;
@@ -324,7 +342,7 @@ impl SendBehind {
         // (`grow` zeroes spare capacity; the writer filled them).
         unsafe { send.buf.set_len(send.buf.len() + n) };
         if let Some(errno) = send.error {
-            return Err(io::Error::from_raw_os_error(errno));
+            return Err(to_error(errno));
         }
         if slot.phase == Phase::Idle && send.unsent() > 0 {
             driver.submit_again(&*self.completions.submit, self.key)?;

@@ -793,6 +793,100 @@ fn completions_run_on_another_thread() {
 }
 
 #[test]
+fn shutdown_write_side_after_the_buffered_bytes() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let mut cx = noop_cx();
+    assert!(tx.poll_write(&mut cx, b"bye").is_ready());
+    ring.run_until(&c, || tx.poll_shutdown(&mut noop_cx()).is_ready());
+    assert!(matches!(tx.poll_shutdown(&mut cx), Poll::Ready(Ok(()))));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8];
+    loop {
+        match rx.poll_read(&mut cx, &mut buf) {
+            Poll::Ready(Ok(0)) => break,
+            Poll::Ready(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Poll::Ready(Err(e)) => panic!("{e}"),
+            Poll::Pending => {
+                ring.turn(&c, true);
+            }
+        }
+    }
+    assert_eq!(got, b"bye");
+    drop((tx, rx));
+    settle(&ring, &c);
+}
+
+#[test]
+fn shutdown_cancels_everything_and_refuses_new_operations() {
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    // A receive, an accept and a one-shot read that wait forever, live.
+    let (a, b) = socketpair();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    let (r, _w) = pipe();
+    // SAFETY: the entry points into the lent Vec and names the slot's descriptor.
+    let mut op = unsafe {
+        Op::submit(&c, Some(r.clone()), vec![0u8; 16], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    }
+    .unwrap();
+    // A dropped writer lingering on bytes its peer never reads.
+    let (c1, c2) = socketpair();
+    socket2::SockRef::from(&*c1)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    let mut tx = SendBehind::new(&c, c1).unwrap();
+    let block = [0u8; 16 * 1024];
+    for _ in 0..50 {
+        let _ = tx.poll_write(&mut noop_cx(), &block);
+        ring.turn(&c, false);
+    }
+    assert!(tx.poll_write(&mut noop_cx(), &block).is_pending() && tx.buffered() > 0);
+    drop(tx);
+    ring.turn(&c, false);
+    assert_eq!(
+        c.slots_in_use(),
+        4,
+        "three live handles and the lingering send"
+    );
+    c.shutdown();
+    // Only the three live handles keep slots; the lingering send is gone.
+    ring.run_until(&c, || c.slots_in_use() == 3 && c.counters().finished >= 4);
+    let gone = |e: &std::io::Error| e.to_string().contains("IoContext");
+    let mut cx = noop_cx();
+    let Poll::Ready(Err(e)) = rx.poll_read(&mut cx, &mut [0u8; 4]) else {
+        panic!("receive ends")
+    };
+    assert!(gone(&e), "{e:?}");
+    let Poll::Ready(Err(e)) = acceptor.poll_accept(&mut cx) else {
+        panic!("accept ends")
+    };
+    assert!(gone(&e), "{e:?}");
+    let Poll::Ready(outcome) = Pin::new(&mut op).poll(&mut cx) else {
+        panic!("read ends")
+    };
+    assert!(gone(&outcome.result.unwrap_err()));
+    assert_eq!(outcome.resource.len(), 16, "the buffer comes back");
+    // SAFETY: a NOP points at nothing.
+    let refused = unsafe { Op::submit(&c, None, (), |(), _| opcode::Nop::new().build()) };
+    assert!(gone(&refused.err().expect("refused after shutdown")));
+    assert!(RecvQueue::new(&c, a).is_err());
+    drop((rx, acceptor, op, c2));
+    settle(&ring, &c);
+}
+
+#[test]
 fn exhausted_buffer_ring_rearms_when_buffers_return() {
     let Some(ring) = TestRing::new(16) else {
         return;
