@@ -16,14 +16,21 @@
 //!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
 //!   returns to the ring. An orphaned queue returns its buffers at once (the kernel
 //!   handed them over, it no longer writes them).
-//! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer,
-//!   owned by its slot; a send's bytes stay put until its CQE (compaction only happens
+//! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
+//!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
+//!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
 //!   with no send in flight). A dropped writer lingers: what was accepted is still sent.
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
-//! - **Teardown**: the host drops (or closes) its ring before dropping the last
-//!   `Arc<Completions>`. Should operations still be in the kernel when `Completions`
-//!   drops, the buffer ring's memory is leaked rather than freed under the kernel.
+//! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
+//!   drains the ring until only live handles hold slots, then closes it, and drops the
+//!   last `Arc<Completions>` after that. Should operations still be in the kernel when
+//!   `Completions` drops, their slots and the buffer ring are leaked rather than freed
+//!   under the kernel.
+//!
+//! ## Kernel
+//! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
+//! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
 //!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
@@ -31,11 +38,15 @@
 //! bits 0..32, generation in bits 32..62), `0b11` this layer's internal entries
 //! (cancellations; same index and generation, naming their target).
 //!
-//! ## Locking
-//! One mutex guards the slots, the buffer ring and the queues. [`Submit::push`] is
-//! called while it is held (arming, re-arming, cancelling), so the host must not hold a
-//! lock that `push` needs while it calls [`Completions::complete`] (with the io-uring
-//! crate: copy the CQEs out of the completion queue, release it, then dispatch).
+//! ## Locking and threads
+//! One mutex guards the slots, the buffer ring and the queues; handles and
+//! `Completions` are `Send`, so any runner thread may poll, drop or complete.
+//! [`Submit::push`] is called while the mutex is held (arming, re-arming, cancelling),
+//! so the host must not hold a lock that `push` needs while it calls
+//! [`Completions::complete`] (with the io-uring crate: copy the CQEs out of the
+//! completion queue, release it, then dispatch). An SQE pushed by one thread while
+//! another waits in `io_uring_enter` is only submitted when someone enters the kernel
+//! next: the host's `push` submits it itself or wakes the waiting thread.
 
 mod accept;
 mod buf_ring;
