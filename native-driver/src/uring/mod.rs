@@ -15,7 +15,11 @@
 //!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
 //!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
 //!   returns to the ring. An orphaned queue returns its buffers at once (the kernel
-//!   handed them over, it no longer writes them).
+//!   handed them over, it no longer writes them). The ring is shared, so one socket may
+//!   hold only its share (`Config::socket_buffers`): its receive pauses there and
+//!   resumes when the reader has consumed half. Should a burst still leave the ring
+//!   empty while others starve, the excess of a paused socket is copied out of the
+//!   ring into that socket's own memory (the overload path, counted as a spill).
 //! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
 //!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
 //!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
@@ -141,6 +145,10 @@ pub(crate) struct Config {
     pub(crate) bgid: u16,
     /// Write-behind bytes per socket.
     pub(crate) send_capacity: usize,
+    /// Buffers one socket's receive queue may hold before its receive pauses, so a
+    /// reader that does not read cannot take the whole ring from the others (it
+    /// resumes when the reader has consumed half).
+    pub(crate) socket_buffers: u16,
 }
 
 impl Default for Config {
@@ -150,6 +158,7 @@ impl Default for Config {
             buf_size: 4096,
             bgid: 0,
             send_capacity: 64 * 1024,
+            socket_buffers: 64,
         }
     }
 }
@@ -167,6 +176,11 @@ pub(crate) struct Counters {
     pub(crate) buffer_exhaustions: u64,
     /// Multishot operations submitted again after their final CQE.
     pub(crate) rearms: u64,
+    /// Receives paused because their socket held its share of buffers.
+    pub(crate) pauses: u64,
+    /// Paused sockets whose excess buffers were copied out of the ring because others
+    /// starved (the overload path; it allocates).
+    pub(crate) spills: u64,
     /// Reads (`poll_read*`, `poll_fill`) that found data or the end already queued on
     /// their first poll.
     pub(crate) reads_inline: u64,
@@ -186,6 +200,7 @@ pub(crate) struct Completions {
     driver: Mutex<Driver>,
     submit: Arc<dyn Submit + Send + Sync>,
     send_capacity: usize,
+    socket_buffers: u16,
 }
 
 /// Everything behind the lock.
@@ -194,6 +209,8 @@ struct Driver {
     bufs: BufRing,
     /// Receives stopped by `ENOBUFS`, re-armed as buffers come back (oldest first).
     starved: VecDeque<Key>,
+    /// Paused receives holding more than their share, spilled if others starve.
+    overfull: VecDeque<Key>,
     counters: Counters,
     /// [`Completions::shutdown`] ran: nothing is submitted any more.
     shut_down: bool,
@@ -231,6 +248,8 @@ enum Next {
     Resubmit,
     /// Re-arm when a buffer returns to the ring.
     Starved,
+    /// Cancel the multishot still in flight (the socket holds its share of buffers).
+    Pause,
 }
 
 impl Completions {
@@ -246,11 +265,13 @@ impl Completions {
                 slots: Slab::default(),
                 bufs,
                 starved: VecDeque::new(),
+                overfull: VecDeque::new(),
                 counters: Counters::default(),
                 shut_down: false,
             }),
             submit,
             send_capacity: config.send_capacity,
+            socket_buffers: config.socket_buffers.max(1),
         }))
     }
 
@@ -472,6 +493,17 @@ impl Driver {
             Body::Vacant(_) => unreachable!("get_mut skips vacant slots"),
         };
         let waker = slot.waker.take();
+        if next == Next::Pause && more && slot.phase == Phase::InFlight {
+            let cancel = opcode::AsyncCancel::new(key.user_data())
+                .build()
+                .user_data(internal_user_data(key.index, key.generation));
+            // Without the cancel the receive just goes on past the socket's share.
+            if submit.push(cancel).is_ok() {
+                slot.phase = Phase::Canceled;
+            } else if let Body::Recv(recv) = &mut slot.body {
+                recv.pause_failed();
+            }
+        }
         if more {
             self.rearm_starved(submit);
             return waker;
@@ -484,6 +516,9 @@ impl Driver {
             return waker;
         }
         slot.phase = Phase::Idle;
+        if matches!(&slot.body, Body::Recv(recv) if recv.over_share()) && !orphaned {
+            self.overfull.push_back(key);
+        }
         match next {
             Next::Resubmit => {
                 self.counters.rearms += 1;
@@ -491,7 +526,7 @@ impl Driver {
                 let _ = self.submit_again(submit, key);
             }
             Next::Starved => self.starved.push_back(key),
-            Next::Done => {}
+            Next::Done | Next::Pause => {}
         }
         if orphaned
             && self
@@ -557,6 +592,9 @@ impl Driver {
 
     /// Re-arms one starved receive per buffer back in the ring.
     fn rearm_starved(&mut self, submit: &dyn Submit) {
+        if self.bufs.available() == 0 && !self.starved.is_empty() {
+            self.relieve();
+        }
         while self.bufs.available() > 0 {
             let Some(key) = self.starved.pop_front() else {
                 return;
@@ -570,6 +608,27 @@ impl Driver {
                 self.counters.rearms += 1;
                 let _ = self.submit_again(submit, key);
                 return;
+            }
+        }
+    }
+}
+
+impl Driver {
+    /// The ring is empty and receives starve: spills one paused socket that holds more
+    /// than its share, so a reader that does not read cannot stall the others.
+    fn relieve(&mut self) {
+        while let Some(key) = self.overfull.pop_front() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if slot.phase != Phase::Idle || slot.orphaned {
+                continue;
+            }
+            if let Body::Recv(recv) = &mut slot.body {
+                if recv.spill_excess(&mut self.bufs) {
+                    self.counters.spills += 1;
+                    return;
+                }
             }
         }
     }

@@ -8,6 +8,13 @@
 //! errors are delivered after the data that arrived before them. The receive is
 //! re-armed after a final CQE that did not end the stream, and after `ENOBUFS` once
 //! buffers come back to the ring.
+//!
+//! Fair share: a queue that reaches `Config::socket_buffers` buffers pauses its
+//! receive (cancels the multishot; that `ECANCELED` is no error) and re-arms once the
+//! reader consumed half. The kernel may hand over a burst before the pause lands, so
+//! when the ring runs dry while other sockets starve, a paused socket's buffers past
+//! its share are copied into a spill it owns and returned (`spill_excess`): a reader
+//! that does not read (a proxy waiting on its other side) cannot stall the others.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
@@ -37,15 +44,31 @@ pub(crate) struct RecvState {
     end: Option<End>,
     /// The last read returned `Pending` (for the inline/waited counters).
     waited: bool,
+    /// Buffers this queue may hold before the receive pauses.
+    cap: usize,
+    /// The queue holds its share: no receive until the reader consumed half.
+    paused: bool,
+    /// A cancellation for the pause is in flight: its `ECANCELED` is no error.
+    pausing: bool,
+    /// Bytes that followed the queued buffers, copied out of the ring when this paused
+    /// socket held more than its share while others starved (`spill_excess`); read
+    /// after the queue, and the receive stays paused until they are.
+    spill: Vec<u8>,
+    spill_pos: usize,
 }
 
 impl RecvState {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, cap: usize) -> Self {
         Self {
             queue: VecDeque::with_capacity(capacity),
             offset: 0,
             end: None,
             waited: false,
+            cap,
+            paused: false,
+            pausing: false,
+            spill: Vec::new(),
+            spill_pos: 0,
         }
     }
 
@@ -58,6 +81,11 @@ impl RecvState {
         bufs: &mut BufRing,
         counters: &mut Counters,
     ) -> Next {
+        let more = cqueue::more(flags);
+        let pausing = self.pausing;
+        if !more {
+            self.pausing = false;
+        }
         let bid = cqueue::buffer_select(flags);
         if result > 0 && bid.is_none() {
             // Data without a buffer cannot happen with buffer selection.
@@ -76,6 +104,17 @@ impl RecvState {
         match result {
             r if r > 0 => {
                 if orphaned {
+                    return Next::Done;
+                }
+                if self.queue.len() >= self.cap && !self.paused {
+                    self.paused = true;
+                    counters.pauses += 1;
+                    if more {
+                        self.pausing = true;
+                        return Next::Pause;
+                    }
+                }
+                if self.paused {
                     Next::Done
                 } else {
                     Next::Resubmit // only acted on when the multishot ended
@@ -93,7 +132,13 @@ impl RecvState {
                     Next::Starved
                 }
             }
-            r if r == -libc::ECANCELED && orphaned => Next::Done,
+            r if r == -libc::ECANCELED && (orphaned || pausing) => {
+                if orphaned || self.paused {
+                    Next::Done
+                } else {
+                    Next::Resubmit // the reader caught up while the cancel was in flight
+                }
+            }
             r => {
                 self.end.get_or_insert(End::Error(-r));
                 Next::Done
@@ -106,9 +151,84 @@ impl RecvState {
         self.end.get_or_insert(End::Error(errno));
     }
 
-    /// Still expects data (not ended): worth re-arming.
+    /// Still expects data (not ended, not paused): worth re-arming.
     pub(super) fn wants_data(&self) -> bool {
-        self.end.is_none()
+        self.end.is_none() && !self.paused
+    }
+
+    /// The pause could not cancel the receive: it goes on past the share.
+    pub(super) fn pause_failed(&mut self) {
+        self.pausing = false;
+    }
+
+    /// Ends a pause once the reader consumed half the share; `true` when the receive
+    /// must be re-armed by the caller.
+    fn resume_if_drained(&mut self) -> bool {
+        if self.paused && self.queue.len() <= self.cap / 2 && self.spill.is_empty() {
+            self.paused = false;
+            // While the pause's cancel is in flight its final CQE re-arms instead.
+            return !self.pausing && self.end.is_none();
+        }
+        false
+    }
+
+    /// Paused and holding more than its share (a candidate for `spill_excess`).
+    pub(super) fn over_share(&self) -> bool {
+        self.paused && self.queue.len() > self.cap
+    }
+
+    /// Copies the buffers past this queue's share out of the ring (into `spill`) and
+    /// returns them, so sockets starved by a reader that does not read can go on.
+    /// Only while no receive is in flight (nothing can arrive behind the spill), and
+    /// allocates: it is the overload path, counted in `Counters::spills`.
+    pub(super) fn spill_excess(&mut self, bufs: &mut BufRing) -> bool {
+        if !self.over_share() || !self.spill.is_empty() {
+            return false;
+        }
+        // The front buffer may be partly read: it always stays queued.
+        let keep = self.cap.max(1);
+        let bytes: usize = self
+            .queue
+            .iter()
+            .skip(keep)
+            .map(|&(_, len)| len as usize)
+            .sum();
+        let mut spill = Vec::with_capacity(bytes);
+        for (bid, len) in self.queue.drain(keep..) {
+            spill.extend_from_slice(bufs.bytes(bid, len as usize));
+            bufs.put(bid).expect("a queued buffer is held");
+        }
+        self.spill = spill;
+        self.spill_pos = 0;
+        true
+    }
+
+    /// Bytes queued and not read (buffers and spill).
+    fn unread(&self) -> usize {
+        self.queue
+            .iter()
+            .map(|&(_, len)| len as usize)
+            .sum::<usize>()
+            - self.offset
+            + (self.spill.len() - self.spill_pos)
+    }
+
+    /// Something to read (queued buffers or spilled bytes).
+    fn has_data(&self) -> bool {
+        !self.queue.is_empty() || self.spill_pos < self.spill.len()
+    }
+
+    /// The unread bytes at the front: the front buffer's, else the spill's.
+    fn front_raw(&self, bufs: &BufRing) -> Option<(*const u8, usize)> {
+        if let Some(&(bid, len)) = self.queue.front() {
+            // SAFETY: `offset <= len <= buffer size`, inside the held buffer.
+            let ptr = unsafe { bufs.raw(bid).add(self.offset) };
+            return Some((ptr, len as usize - self.offset));
+        }
+        self.spill
+            .get(self.spill_pos..)
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| (rest.as_ptr(), rest.len()))
     }
 
     /// Returns every queued buffer to the ring (the queue's owner is gone).
@@ -119,6 +239,8 @@ impl RecvState {
             }
         }
         self.offset = 0;
+        self.spill = Vec::new();
+        self.spill_pos = 0;
     }
 
     /// Copies queued bytes into `dst`, returning fully read buffers to the ring.
@@ -127,38 +249,54 @@ impl RecvState {
         for out in dst.iter_mut() {
             let mut filled = 0;
             while filled < out.len() {
-                let Some(&(bid, len)) = self.queue.front() else {
+                let n = if let Some(&(bid, len)) = self.queue.front() {
+                    let src = &bufs.bytes(bid, len as usize)[self.offset..];
+                    let n = src.len().min(out.len() - filled);
+                    out[filled..filled + n].copy_from_slice(&src[..n]);
+                    n
+                } else if self.spill_pos < self.spill.len() {
+                    let src = &self.spill[self.spill_pos..];
+                    let n = src.len().min(out.len() - filled);
+                    out[filled..filled + n].copy_from_slice(&src[..n]);
+                    n
+                } else {
                     break;
                 };
-                let src = &bufs.bytes(bid, len as usize)[self.offset..];
-                let n = src.len().min(out.len() - filled);
-                out[filled..filled + n].copy_from_slice(&src[..n]);
                 filled += n;
                 self.advance(bufs, n);
             }
             copied += filled;
-            if self.queue.is_empty() {
+            if !self.has_data() {
                 break;
             }
         }
         copied
     }
 
-    /// Marks `n` bytes of the front buffer read; a finished buffer goes back.
+    /// Marks `n` bytes at the front read; a finished buffer goes back to the ring, a
+    /// finished spill is freed.
     fn advance(&mut self, bufs: &mut BufRing, n: usize) {
-        let Some(&(bid, len)) = self.queue.front() else {
-            assert_eq!(n, 0, "consuming from an empty receive queue");
+        if let Some(&(bid, len)) = self.queue.front() {
+            self.offset += n;
+            assert!(
+                self.offset <= len as usize,
+                "consumed past the front buffer"
+            );
+            if self.offset == len as usize {
+                self.queue.pop_front();
+                self.offset = 0;
+                bufs.put(bid).expect("a queued buffer is held");
+            }
             return;
-        };
-        self.offset += n;
+        }
+        self.spill_pos += n;
         assert!(
-            self.offset <= len as usize,
-            "consumed past the front buffer"
+            self.spill_pos <= self.spill.len(),
+            "consumed past the received bytes"
         );
-        if self.offset == len as usize {
-            self.queue.pop_front();
-            self.offset = 0;
-            bufs.put(bid).expect("a queued buffer is held");
+        if self.spill_pos == self.spill.len() {
+            self.spill = Vec::new();
+            self.spill_pos = 0;
         }
     }
 
@@ -181,7 +319,8 @@ impl RecvQueue {
     /// Arms a multishot receive on `fd` (a connected stream socket).
     pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
         // Grows to the socket's high-water mark, then never allocates again.
-        let key = completions.open(Body::Recv(RecvState::new(8)), fd, true)?;
+        let state = RecvState::new(8, usize::from(completions.socket_buffers));
+        let key = completions.open(Body::Recv(state), fd, true)?;
         Ok(Self {
             completions: completions.clone(),
             key,
@@ -217,14 +356,15 @@ impl RecvQueue {
             unreachable!("receive slot")
         };
         let counters = &mut driver.counters;
-        if !recv.queue.is_empty() {
+        if recv.has_data() {
             count_ready(
                 &mut recv.waited,
                 &mut counters.reads_inline,
                 &mut counters.reads_waited,
             );
             let n = recv.copy_out(&mut driver.bufs, dst);
-            driver.rearm_starved(&*self.completions.submit);
+            let resume = recv.resume_if_drained();
+            self.after_read(driver, resume);
             return Poll::Ready(Ok(n));
         }
         if let Some(end) = recv.end_result() {
@@ -253,21 +393,20 @@ impl RecvQueue {
             unreachable!("receive slot")
         };
         let counters = &mut driver.counters;
-        if let Some(&(bid, len)) = recv.queue.front() {
+        if let Some((ptr, len)) = recv.front_raw(&driver.bufs) {
             count_ready(
                 &mut recv.waited,
                 &mut counters.reads_inline,
                 &mut counters.reads_waited,
             );
-            let ptr = driver.bufs.raw(bid);
-            let offset = recv.offset;
             drop(guard);
-            // SAFETY: buffer `bid` is held by this queue's front entry: the kernel does
-            // not write it, and only `consume`/`poll_read*` (which need `&mut self`, so
-            // cannot run while this borrow lives) or dropping `self` (likewise) give it
-            // back. The mapping lives as long as `self.completions`, which `self` keeps.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(ptr.add(offset), len as usize - offset) };
+            // SAFETY: the front bytes are this queue's own: a held buffer the kernel
+            // does not write, or the spill, which only a reader or `spill_excess` (never
+            // while the spill is non-empty) changes. Only `consume`/`poll_read*` (which
+            // need `&mut self`, so cannot run while this borrow lives) or dropping
+            // `self` (likewise) give them up. The memory lives in the buffer mapping or
+            // the spill's heap block, kept by the slot that `self` keeps.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
             return Poll::Ready(Ok(bytes));
         }
         if let Some(end) = recv.end_result() {
@@ -298,7 +437,25 @@ impl RecvQueue {
             unreachable!("receive slot")
         };
         recv.advance(&mut driver.bufs, n);
-        driver.rearm_starved(&*self.completions.submit);
+        let resume = recv.resume_if_drained();
+        self.after_read(driver, resume);
+    }
+
+    /// After buffers went back: re-arms this receive if its pause ended, and starved
+    /// ones as the returned buffers allow.
+    fn after_read(&self, driver: &mut super::Driver, resume: bool) {
+        let submit = &*self.completions.submit;
+        if resume
+            && driver
+                .slots
+                .get_mut(self.key)
+                .is_some_and(|slot| slot.phase == super::ops::Phase::Idle)
+        {
+            driver.counters.rearms += 1;
+            // A failure is recorded as the stream's end.
+            let _ = driver.submit_again(submit, self.key);
+        }
+        driver.rearm_starved(submit);
     }
 
     /// Bytes queued and not yet read.
@@ -311,11 +468,7 @@ impl RecvQueue {
         let Body::Recv(recv) = &slot.body else {
             unreachable!("receive slot")
         };
-        recv.queue
-            .iter()
-            .map(|&(_, len)| len as usize)
-            .sum::<usize>()
-            - recv.offset
+        recv.unread()
     }
 }
 

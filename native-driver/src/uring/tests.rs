@@ -887,6 +887,76 @@ fn shutdown_cancels_everything_and_refuses_new_operations() {
 }
 
 #[test]
+fn a_reader_that_does_not_read_cannot_starve_the_others() {
+    let Some(ring) = TestRing::new(32) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        buf_entries: 16,
+        buf_size: 1024,
+        socket_buffers: 4,
+        ..Config::default()
+    });
+    let (a, a_peer) = socketpair();
+    let (b, b_peer) = socketpair();
+    let mut slow = RecvQueue::new(&c, a).unwrap();
+    let mut busy = RecvQueue::new(&c, b).unwrap();
+    let feed = |fd: Arc<OwnedFd>, seed: u64, len: usize| {
+        let mut peer = std::fs::File::from(Arc::try_unwrap(fd).unwrap());
+        std::thread::spawn(move || {
+            let mut data = vec![0u8; len];
+            fill_stream(seed, 0, &mut data);
+            peer.write_all(&data).unwrap();
+        })
+    };
+    let slow_writer = feed(a_peer, 1, 256 * 1024);
+    let busy_writer = feed(b_peer, 2, 256 * 1024);
+    let mut cx = noop_cx();
+    let mut buf = [0u8; 3000];
+    // Only `busy` is read: `slow` keeps about its share of the ring (CQEs reaped
+    // before its pause took effect come on top), never all of it.
+    let (mut read, mut idle, mut most) = (0, 0, 0);
+    while read < 256 * 1024 {
+        match busy.poll_read(&mut cx, &mut buf) {
+            Poll::Ready(r) => {
+                let n = r.unwrap();
+                check_stream(2, read as u64, &buf[..n]);
+                read += n;
+                idle = 0;
+            }
+            Poll::Pending => {
+                if ring.turn(&c, true) == 0 {
+                    idle += 1;
+                    assert!(idle < 20, "the busy socket starved");
+                }
+            }
+        }
+        most = most.max(slow.queued());
+    }
+    busy_writer.join().unwrap();
+    let counters = c.counters();
+    assert!(counters.pauses >= 1, "{counters:?}");
+    eprintln!("slow socket: at most {most} bytes unread; {counters:?}");
+    // Now the slow reader catches up: its receive resumes, nothing is lost.
+    let mut read = 0;
+    while read < 256 * 1024 {
+        match slow.poll_read(&mut cx, &mut buf) {
+            Poll::Ready(r) => {
+                let n = r.unwrap();
+                check_stream(1, read as u64, &buf[..n]);
+                read += n;
+            }
+            Poll::Pending => {
+                ring.turn(&c, true);
+            }
+        }
+    }
+    slow_writer.join().unwrap();
+    drop((slow, busy));
+    settle(&ring, &c);
+}
+
+#[test]
 fn exhausted_buffer_ring_rearms_when_buffers_return() {
     let Some(ring) = TestRing::new(16) else {
         return;
@@ -1385,6 +1455,7 @@ fn torture(ops: usize) {
         buf_entries: 64,
         buf_size: 1024,
         send_capacity: 16 * 1024,
+        socket_buffers: 16,
         ..Config::default()
     });
     let mut t = Torture::new(ring.clone(), c.clone(), 0x70_27_u64, 8);
@@ -1430,10 +1501,13 @@ fn steady_state_allocates_nothing_per_operation() {
         return;
     };
     assert!(strait_conformance::counting_installed());
+    // A ring large enough that it never runs dry: the overload path (spilling a
+    // socket's excess out of an empty ring) allocates by design.
     let c = ring.completions(Config {
-        buf_entries: 64,
+        buf_entries: 1024,
         buf_size: 1024,
         send_capacity: 16 * 1024,
+        socket_buffers: 16,
         ..Config::default()
     });
     let mut t = Torture::new(ring.clone(), c.clone(), 0xa110c, 4);
@@ -1447,6 +1521,7 @@ fn steady_state_allocates_nothing_per_operation() {
         t.step(false);
     }
     let allocations = strait_conformance::allocations() - before;
+    assert_eq!(c.counters().spills, 0, "the ring never ran dry");
     assert_eq!(
         allocations, 0,
         "{allocations} allocations in {steps} operations"
