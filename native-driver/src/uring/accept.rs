@@ -1,7 +1,9 @@
 //! Multishot `ACCEPT`: each CQE is a new connection, owned as an `OwnedFd` the moment
 //! it is handled and queued until taken (closed if the acceptor goes away first). An
 //! error ends the multishot; it is reported in order, after the connections queued
-//! before it, and the accept is re-armed when it has been reported.
+//! before it, and the accept is re-armed when it has been reported. A queue that
+//! reaches `Config::accept_queue` pauses the accept (the kernel's backlog holds the
+//! rest) until half of it has been taken.
 
 use std::collections::VecDeque;
 use std::io;
@@ -10,17 +12,34 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::ops::{Body, Key, Phase};
-use super::{to_error, Completions, Next};
+use super::{to_error, Completions, Counters, Next};
 
 /// The accept queue of one listener (a slot body).
 pub(crate) struct AcceptState {
     queue: VecDeque<OwnedFd>,
     error: Option<i32>,
+    /// Connections queued before the accept pauses.
+    cap: usize,
+    /// The queue is full: no accept until half is taken.
+    paused: bool,
+    /// A cancellation for the pause is in flight: its `ECANCELED` is no error.
+    pausing: bool,
 }
 
 impl AcceptState {
     /// Handles one CQE of the multishot accept.
-    pub(super) fn on_cqe(&mut self, result: i32, orphaned: bool) -> Next {
+    pub(super) fn on_cqe(
+        &mut self,
+        result: i32,
+        flags: u32,
+        orphaned: bool,
+        counters: &mut Counters,
+    ) -> Next {
+        let more = io_uring::cqueue::more(flags);
+        let pausing = self.pausing;
+        if !more {
+            self.pausing = false;
+        }
         if result >= 0 {
             // SAFETY: a successful accept CQE carries a new descriptor nobody owns yet.
             let fd = unsafe { OwnedFd::from_raw_fd(result) };
@@ -29,12 +48,46 @@ impl AcceptState {
                 return Next::Done;
             }
             self.queue.push_back(fd);
-            return Next::Resubmit; // acted on only if the multishot ended
+            if self.queue.len() >= self.cap && !self.paused {
+                self.paused = true;
+                counters.pauses += 1;
+                if more {
+                    self.pausing = true;
+                    return Next::Pause;
+                }
+            }
+            // Resubmit is acted on only if the multishot ended.
+            return if self.paused {
+                Next::Done
+            } else {
+                Next::Resubmit
+            };
         }
-        if !(orphaned && result == -libc::ECANCELED) {
-            self.error.get_or_insert(-result);
+        if result == -libc::ECANCELED && (orphaned || pausing) {
+            return if orphaned || self.paused {
+                Next::Done
+            } else {
+                Next::Resubmit
+            };
         }
+        self.error.get_or_insert(-result);
         Next::Done
+    }
+
+    /// The pause could not cancel the accept: it goes on past the limit.
+    pub(super) fn pause_failed(&mut self) {
+        self.pausing = false;
+    }
+
+    /// Ends a pause once half the queue was taken; `true` when the accept must be
+    /// re-armed by the caller.
+    fn resume_if_drained(&mut self) -> bool {
+        if self.paused && self.queue.len() <= self.cap / 2 {
+            self.paused = false;
+            // While the pause's cancel is in flight its final CQE re-arms instead.
+            return !self.pausing && self.error.is_none();
+        }
+        false
     }
 
     /// Records a failed (re-)submission.
@@ -61,6 +114,9 @@ impl Acceptor {
         let state = AcceptState {
             queue: VecDeque::with_capacity(16),
             error: None,
+            cap: usize::from(completions.accept_queue),
+            paused: false,
+            pausing: false,
         };
         let key = completions.open(Body::Accept(state), fd, true)?;
         Ok(Self {
@@ -81,6 +137,11 @@ impl Acceptor {
             unreachable!("accept slot")
         };
         if let Some(fd) = accept.queue.pop_front() {
+            if accept.resume_if_drained() && slot.phase == Phase::Idle {
+                driver.counters.rearms += 1;
+                // A failure is recorded and reported by the next call.
+                let _ = driver.submit_again(&*self.completions.submit, self.key);
+            }
             return Poll::Ready(Ok(fd));
         }
         if let Some(errno) = accept.error.take() {

@@ -149,6 +149,9 @@ pub(crate) struct Config {
     /// reader that does not read cannot take the whole ring from the others (it
     /// resumes when the reader has consumed half).
     pub(crate) socket_buffers: u16,
+    /// Accepted connections a listener queues before its accept pauses (the kernel's
+    /// backlog holds the rest until half were taken).
+    pub(crate) accept_queue: u16,
 }
 
 impl Default for Config {
@@ -159,6 +162,7 @@ impl Default for Config {
             bgid: 0,
             send_capacity: 64 * 1024,
             socket_buffers: 64,
+            accept_queue: 256,
         }
     }
 }
@@ -176,7 +180,8 @@ pub(crate) struct Counters {
     pub(crate) buffer_exhaustions: u64,
     /// Multishot operations submitted again after their final CQE.
     pub(crate) rearms: u64,
-    /// Receives paused because their socket held its share of buffers.
+    /// Receives (and accepts) paused because their socket held its share of buffers
+    /// (its listener queued `accept_queue` connections).
     pub(crate) pauses: u64,
     /// Paused sockets whose excess buffers were copied out of the ring because others
     /// starved (the overload path; it allocates).
@@ -201,6 +206,7 @@ pub(crate) struct Completions {
     submit: Arc<dyn Submit + Send + Sync>,
     send_capacity: usize,
     socket_buffers: u16,
+    accept_queue: u16,
 }
 
 /// Everything behind the lock.
@@ -272,6 +278,7 @@ impl Completions {
             submit,
             send_capacity: config.send_capacity,
             socket_buffers: config.socket_buffers.max(1),
+            accept_queue: config.accept_queue.max(1),
         }))
     }
 
@@ -489,7 +496,7 @@ impl Driver {
                 recv.on_cqe(result, flags, orphaned, &mut self.bufs, &mut self.counters)
             }
             Body::Send(send) => send.on_cqe(result, orphaned),
-            Body::Accept(accept) => accept.on_cqe(result, orphaned),
+            Body::Accept(accept) => accept.on_cqe(result, flags, orphaned, &mut self.counters),
             Body::Vacant(_) => unreachable!("get_mut skips vacant slots"),
         };
         let waker = slot.waker.take();
@@ -500,8 +507,12 @@ impl Driver {
             // Without the cancel the receive just goes on past the socket's share.
             if submit.push(cancel).is_ok() {
                 slot.phase = Phase::Canceled;
-            } else if let Body::Recv(recv) = &mut slot.body {
-                recv.pause_failed();
+            } else {
+                match &mut slot.body {
+                    Body::Recv(recv) => recv.pause_failed(),
+                    Body::Accept(accept) => accept.pause_failed(),
+                    _ => {}
+                }
             }
         }
         if more {

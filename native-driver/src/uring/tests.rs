@@ -1069,6 +1069,42 @@ fn many_connections_are_accepted_and_untaken_ones_closed() {
 }
 
 #[test]
+fn a_full_accept_queue_pauses_until_half_is_taken() {
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        accept_queue: 4,
+        ..Config::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    ring.turn(&c, false);
+    let clients: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    ring.run_until(&c, || {
+        c.counters().pauses >= 1 && c.counters().finished >= 1
+    });
+    // Paused: what the kernel handed over before the pause landed, the rest waits in
+    // the listen backlog.
+    let held = acceptor.queued();
+    for _ in 0..5 {
+        ring.turn(&c, false);
+    }
+    assert_eq!(acceptor.queued(), held, "no accept while paused");
+    let mut accepted = Vec::new();
+    ring.run_until(&c, || {
+        while let Poll::Ready(fd) = acceptor.poll_accept(&mut noop_cx()) {
+            accepted.push(fd.unwrap());
+        }
+        accepted.len() == clients.len()
+    });
+    assert!(c.counters().rearms >= 1);
+    drop((acceptor, accepted, clients));
+    settle(&ring, &c);
+}
+
+#[test]
 fn dropped_ops_keep_their_buffer_until_the_kernel_is_done() {
     let Some(ring) = TestRing::new(16) else {
         return;
