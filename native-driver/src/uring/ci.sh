@@ -4,5 +4,5 @@
 # workspace. Exits non-zero on failure; about a minute after the release build.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-cargo test -p strait-native --release --lib uring::tests::cancellation_torture_million \
+cargo test -p strait-native --release --lib uring::tests::torture::cancellation_torture_million \
     -- --ignored --exact --nocapture
