@@ -160,6 +160,8 @@ impl Key {
 
 /// The slab of slots: grows to its high-water mark, never shrinks, recycles freed slots
 /// (a freed slot's generation moves on, so late CQEs for it are recognised as stale).
+/// Slots move when the slab grows, so nothing the kernel sees lives inline in a slot:
+/// buffers, addresses and send blocks are separate heap blocks the slot owns.
 #[derive(Default)]
 pub(crate) struct Slab {
     slots: Vec<Slot>,
