@@ -36,6 +36,14 @@
 //! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
 //! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
 //!
+//! ## Use by the sockets (the TCP integration, next)
+//! A connected socket is an `Arc<OwnedFd>` with a [`RecvQueue`] and a [`SendBehind`]:
+//! `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
+//! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit`. A listener is an
+//! [`Acceptor`]; `connect` is an [`Op`] lending a boxed `sockaddr_storage`
+//! ([`Keep::Addr`]). Each handle stores one waker, like the epoll streams' slots.
+//!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
 //! host's own entries (never seen here), `0b10` this layer's operations (slot index in
