@@ -1,0 +1,277 @@
+//! The provided-buffer ring (`IORING_REGISTER_PBUF_RING`, Linux 5.19): one group of
+//! equal-sized receive buffers the kernel picks from when a `RECV` with buffer
+//! selection has data.
+//!
+//! Ownership: both mappings (the ring of entries and the buffers) belong to the
+//! [`BufRing`]. A buffer is *in the ring* (the kernel may pick it and write into it at
+//! any time) or *held* (the kernel handed it over in a CQE with `IORING_CQE_F_BUFFER`;
+//! only the driver reads it, until [`put`](BufRing::put) publishes it again). The
+//! `held` bitmap turns a wrong or repeated id into an error instead of a buffer the
+//! kernel and a reader share.
+
+use std::io;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::types::BufRingEntry;
+use io_uring::Submitter;
+
+/// Why a buffer id was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BufIdError {
+    /// The id is not below the ring's entry count.
+    OutOfRange(u16),
+    /// `take`: the id is already held (the kernel cannot hand out a buffer twice).
+    AlreadyHeld(u16),
+    /// `put`: the id is not held (a double return).
+    NotHeld(u16),
+}
+
+/// An anonymous private mapping, unmapped on drop unless leaked.
+struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(len: usize) -> io::Result<Self> {
+        // SAFETY: a fresh anonymous mapping at an address the kernel chooses; no existing
+        // memory is affected. The result is checked against MAP_FAILED.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(Self { ptr, len })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return; // leaked by its owner
+        }
+        // SAFETY: `ptr`/`len` are exactly what mmap returned; the owner only drops a
+        // mapping once the kernel can no longer write into it (`BufRing::drop`).
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A registered provided-buffer ring with its buffers.
+pub(crate) struct BufRing {
+    ring: Mapping,
+    buffers: Mapping,
+    entries: u16,
+    buf_size: u32,
+    bgid: u16,
+    /// Our copy of the ring tail (the kernel only reads the shared one).
+    tail: u16,
+    held: Vec<bool>,
+    held_count: usize,
+    /// Set when the kernel may still write into the buffers at drop time: the
+    /// mappings are leaked rather than freed under it.
+    leak_on_drop: bool,
+}
+
+// SAFETY: the raw mappings are owned exclusively by this value; every access goes
+// through `&mut self` (or `&self` for reading held buffers, which the kernel does not
+// write), so moving it between threads is sound.
+unsafe impl Send for BufRing {}
+
+impl BufRing {
+    /// Maps `entries` buffers of `buf_size` bytes, publishes all of them and registers
+    /// the ring as buffer group `bgid`.
+    pub(crate) fn new(
+        submitter: &Submitter<'_>,
+        entries: u16,
+        buf_size: u32,
+        bgid: u16,
+    ) -> io::Result<Self> {
+        if !entries.is_power_of_two() || entries > 1 << 15 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("buffer ring entries must be a power of two up to 32768, not {entries}"),
+            ));
+        }
+        if buf_size == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "buffer size 0"));
+        }
+        let ring = Mapping::new(usize::from(entries) * std::mem::size_of::<BufRingEntry>())?;
+        let buffers = Mapping::new(usize::from(entries) * buf_size as usize)?;
+        let mut this = Self {
+            ring,
+            buffers,
+            entries,
+            buf_size,
+            bgid,
+            tail: 0,
+            held: vec![true; usize::from(entries)],
+            held_count: usize::from(entries),
+            leak_on_drop: false,
+        };
+        for bid in 0..entries {
+            this.put(bid).expect("fresh buffers are held");
+        }
+        // SAFETY: the ring mapping is page-aligned (mmap), sized for `entries` entries,
+        // initialised above, and stays mapped until `self` drops; `BufRing::drop` leaks
+        // it instead of unmapping while the kernel may still use it.
+        unsafe {
+            submitter.register_buf_ring_with_flags(
+                this.ring.ptr.as_ptr() as u64,
+                entries,
+                bgid,
+                0,
+            )?;
+        }
+        Ok(this)
+    }
+
+    /// The buffer group id to name in `RECV` with buffer selection.
+    pub(crate) fn bgid(&self) -> u16 {
+        self.bgid
+    }
+
+    /// Number of buffers.
+    pub(crate) fn entries(&self) -> u16 {
+        self.entries
+    }
+
+    /// Buffers in the ring (not held by the driver).
+    pub(crate) fn available(&self) -> usize {
+        usize::from(self.entries) - self.held_count
+    }
+
+    /// Records that a CQE handed buffer `bid` over (it left the ring).
+    pub(crate) fn take(&mut self, bid: u16) -> Result<(), BufIdError> {
+        let held = self
+            .held
+            .get_mut(usize::from(bid))
+            .ok_or(BufIdError::OutOfRange(bid))?;
+        if *held {
+            return Err(BufIdError::AlreadyHeld(bid));
+        }
+        *held = true;
+        self.held_count += 1;
+        Ok(())
+    }
+
+    /// Publishes held buffer `bid` to the kernel again.
+    pub(crate) fn put(&mut self, bid: u16) -> Result<(), BufIdError> {
+        let held = self
+            .held
+            .get_mut(usize::from(bid))
+            .ok_or(BufIdError::OutOfRange(bid))?;
+        if !*held {
+            return Err(BufIdError::NotHeld(bid));
+        }
+        *held = false;
+        self.held_count -= 1;
+        let mask = self.entries - 1;
+        let base = self.ring.ptr.as_ptr().cast::<BufRingEntry>();
+        // SAFETY: `tail & mask < entries`, so the entry lies inside the ring mapping;
+        // the kernel only reads entries between its head and the published tail, and
+        // this one is past the published tail until the store below.
+        let entry = unsafe { &mut *base.add(usize::from(self.tail & mask)) };
+        // SAFETY: bid < entries, so the buffer lies inside the buffer mapping.
+        let addr = unsafe {
+            self.buffers
+                .ptr
+                .as_ptr()
+                .add(usize::from(bid) * self.buf_size as usize)
+        };
+        entry.set_addr(addr as u64);
+        entry.set_len(self.buf_size);
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+        // SAFETY: `base` is the ring's first entry, initialised (mmap zero-fills);
+        // the tail field is a naturally aligned u16 the kernel reads with acquire
+        // semantics, so it is published with a release store.
+        unsafe {
+            let tail = BufRingEntry::tail(base).cast_mut();
+            AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The first `len` bytes of held buffer `bid`.
+    ///
+    /// # Panics
+    /// If `bid` is not held or `len` exceeds the buffer size (a driver bug).
+    pub(crate) fn bytes(&self, bid: u16, len: usize) -> &[u8] {
+        assert!(
+            self.held.get(usize::from(bid)) == Some(&true) && len <= self.buf_size as usize,
+            "reading buffer {bid} ({len} bytes) that is not held"
+        );
+        // SAFETY: the buffer is held, so the kernel does not write it until `put`, which
+        // takes `&mut self` and so cannot run while this borrow lives; the range lies
+        // inside the buffer mapping (bid < entries, len <= buf_size).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.buffers
+                    .ptr
+                    .as_ptr()
+                    .add(usize::from(bid) * self.buf_size as usize),
+                len,
+            )
+        }
+    }
+
+    /// Address of held buffer `bid` (for zero-copy borrows that outlive the lock).
+    pub(crate) fn raw(&self, bid: u16) -> *const u8 {
+        assert!(
+            self.held.get(usize::from(bid)) == Some(&true),
+            "buffer {bid} not held"
+        );
+        // SAFETY: bid < entries (checked by the `held` lookup), inside the mapping.
+        unsafe {
+            self.buffers
+                .ptr
+                .as_ptr()
+                .add(usize::from(bid) * self.buf_size as usize)
+        }
+    }
+
+    /// Unregisters the group: the kernel stops picking from it.
+    pub(crate) fn unregister(&self, submitter: &Submitter<'_>) -> io::Result<()> {
+        submitter.unregister_buf_ring(self.bgid)
+    }
+
+    /// Keep the mappings alive forever (the kernel may still write into them).
+    pub(crate) fn leak_on_drop(&mut self) {
+        self.leak_on_drop = true;
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if self.leak_on_drop {
+            // A receive may still be in flight: never free memory the kernel can write.
+            let ring = std::mem::replace(
+                &mut self.ring,
+                Mapping {
+                    ptr: NonNull::dangling(),
+                    len: 0,
+                },
+            );
+            let buffers = std::mem::replace(
+                &mut self.buffers,
+                Mapping {
+                    ptr: NonNull::dangling(),
+                    len: 0,
+                },
+            );
+            std::mem::forget(ring);
+            std::mem::forget(buffers);
+        }
+    }
+}

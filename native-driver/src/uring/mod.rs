@@ -1,0 +1,669 @@
+//! The io_uring completion layer: what the io_uring TCP path runs on.
+//!
+//! The ring itself belongs to the host (the reactor's io_uring backend). This layer
+//! never owns it: it pushes SQEs through [`Submit`] and is handed every CQE whose
+//! user_data kind is `0b1x` through [`Completions::complete`].
+//!
+//! ## Ownership: the kernel only ever holds memory the driver owns
+//! - **Operation slots** (`ops`): every operation the kernel runs has a slot. The slot
+//!   owns the descriptor (`Arc<OwnedFd>`), and every buffer or address the SQE points
+//!   to, until the operation's *final* CQE (one without `IORING_CQE_F_MORE`). Dropping
+//!   the handle (a future, a socket half) only marks the slot orphaned and, when the
+//!   operation is in flight, submits `IORING_OP_ASYNC_CANCEL`; closing the socket only
+//!   drops the handle's `Arc`. Nothing the kernel may write is freed before that CQE.
+//! - **Received data** (`buf_ring`, `recv`): lands in a provided-buffer ring the driver
+//!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
+//!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
+//!   returns to the ring. An orphaned queue returns its buffers at once (the kernel
+//!   handed them over, it no longer writes them). The ring is shared, so one socket may
+//!   hold only its share (`Config::socket_buffers`): its receive pauses there and
+//!   resumes when the reader has consumed half. Should a burst still leave the ring
+//!   empty while others starve, the excess of a paused socket is copied out of the
+//!   ring into that socket's own memory (the overload path, counted as a spill).
+//! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
+//!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
+//!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
+//!   with no send in flight). A dropped writer lingers: what was accepted is still sent.
+//! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
+//!   handled, queued until taken and closed if never taken.
+//! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
+//!   drains the ring until only live handles hold slots, then closes it, and drops the
+//!   last `Arc<Completions>` after that. Should operations still be in the kernel when
+//!   `Completions` drops, their slots and the buffer ring are leaked rather than freed
+//!   under the kernel.
+//!
+//! ## Kernel
+//! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
+//! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
+//!
+//! ## Use by the sockets (the TCP integration, next)
+//! A connected socket is an `Arc<OwnedFd>` with a [`RecvQueue`] and a [`SendBehind`]:
+//! `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
+//! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit`. A listener is an
+//! [`Acceptor`]; `connect` is an [`Op`] lending a boxed `sockaddr_storage`
+//! ([`Keep::Addr`]). Each handle stores one waker, like the epoll streams' slots.
+//!
+//! ## user_data layout (shared with the ring host)
+//! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
+//! host's own entries (never seen here), `0b10` this layer's operations (slot index in
+//! bits 0..32, generation in bits 32..62), `0b11` this layer's internal entries
+//! (cancellations; same index and generation, naming their target).
+//!
+//! ## Locking and threads
+//! One mutex guards the slots, the buffer ring and the queues; handles and
+//! `Completions` are `Send`, so any runner thread may poll, drop or complete.
+//! [`Submit::push`] is called while the mutex is held (arming, re-arming, cancelling),
+//! so the host must not hold a lock that `push` needs while it calls
+//! [`Completions::complete`] (with the io-uring crate: copy the CQEs out of the
+//! completion queue, release it, then dispatch). An SQE pushed by one thread while
+//! another waits in `io_uring_enter` is only submitted when someone enters the kernel
+//! next: the host's `push` submits it itself or wakes the waiting thread.
+
+mod accept;
+mod buf_ring;
+mod ops;
+mod recv;
+mod send;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{cqueue, opcode, squeue, types, Submitter};
+
+pub(crate) use accept::Acceptor;
+use buf_ring::BufRing;
+pub(crate) use ops::{Keep, Op, Outcome, Resource};
+
+use ops::{Body, Key, Phase, Slab};
+pub(crate) use recv::RecvQueue;
+pub(crate) use send::SendBehind;
+
+/// Where this layer's SQEs go: the host's submission queue.
+pub(crate) trait Submit {
+    /// Queues `entry` for submission; may submit to make room when the queue is full.
+    ///
+    /// The entry's memory is owned by the slot it names (see the module docs), so the
+    /// implementation may treat it as valid until its final CQE.
+    fn push(&self, entry: squeue::Entry) -> io::Result<()>;
+}
+
+/// Bit position of the user_data kind.
+const KIND_SHIFT: u32 = 62;
+/// user_data kind of readiness registrations (the host's tokens).
+pub(crate) const KIND_READINESS: u8 = 0b00;
+/// user_data kind of the host's internal entries.
+pub(crate) const KIND_HOST: u8 = 0b01;
+/// user_data kind of this layer's operations.
+pub(crate) const KIND_OP: u8 = 0b10;
+/// user_data kind of this layer's internal entries (cancellations).
+pub(crate) const KIND_INTERNAL: u8 = 0b11;
+/// Generations are 30 bits (bits 32..62).
+pub(crate) const GENERATION_MASK: u32 = (1 << 30) - 1;
+
+/// The owner of a CQE, from its user_data's top two bits.
+pub(crate) fn user_data_kind(user_data: u64) -> u8 {
+    (user_data >> KIND_SHIFT) as u8
+}
+
+/// `true` when a CQE belongs to this layer (kind `0b1x`).
+pub(crate) fn is_completion(user_data: u64) -> bool {
+    user_data_kind(user_data) & 0b10 != 0
+}
+
+fn encode(kind: u8, index: u32, generation: u32) -> u64 {
+    (u64::from(kind) << KIND_SHIFT)
+        | (u64::from(generation & GENERATION_MASK) << 32)
+        | u64::from(index)
+}
+
+/// user_data of slot `index`'s operations.
+pub(crate) fn op_user_data(index: u32, generation: u32) -> u64 {
+    encode(KIND_OP, index, generation)
+}
+
+/// user_data of an internal entry (a cancellation) aimed at slot `index`.
+pub(crate) fn internal_user_data(index: u32, generation: u32) -> u64 {
+    encode(KIND_INTERNAL, index, generation)
+}
+
+/// `(kind, slot index, generation)` of a user_data.
+pub(crate) fn decode_user_data(user_data: u64) -> (u8, u32, u32) {
+    (
+        user_data_kind(user_data),
+        user_data as u32,
+        (user_data >> 32) as u32 & GENERATION_MASK,
+    )
+}
+
+/// Sizes of the completion layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    /// Provided buffers (a power of two up to 32768).
+    pub(crate) buf_entries: u16,
+    /// Bytes per provided buffer.
+    pub(crate) buf_size: u32,
+    /// The buffer group id.
+    pub(crate) bgid: u16,
+    /// Write-behind bytes per socket.
+    pub(crate) send_capacity: usize,
+    /// Buffers one socket's receive queue may hold before its receive pauses, so a
+    /// reader that does not read cannot take the whole ring from the others (it
+    /// resumes when the reader has consumed half).
+    pub(crate) socket_buffers: u16,
+    /// Accepted connections a listener queues before its accept pauses (the kernel's
+    /// backlog holds the rest until half were taken).
+    pub(crate) accept_queue: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            buf_entries: 256,
+            buf_size: 4096,
+            bgid: 0,
+            send_capacity: 64 * 1024,
+            socket_buffers: 64,
+            accept_queue: 256,
+        }
+    }
+}
+
+/// What the layer has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// CQEs of operations handled.
+    pub(crate) completions: u64,
+    /// Operations whose final CQE arrived.
+    pub(crate) finished: u64,
+    /// Cancellations requested (`IORING_OP_ASYNC_CANCEL` submitted).
+    pub(crate) canceled: u64,
+    /// Multishot receives ended by `ENOBUFS` (the buffer ring was empty).
+    pub(crate) buffer_exhaustions: u64,
+    /// Multishot operations submitted again after their final CQE.
+    pub(crate) rearms: u64,
+    /// Receives (and accepts) paused because their socket held its share of buffers
+    /// (its listener queued `accept_queue` connections).
+    pub(crate) pauses: u64,
+    /// Paused sockets whose excess buffers were copied out of the ring because others
+    /// starved (the overload path; it allocates).
+    pub(crate) spills: u64,
+    /// Reads (`poll_read*`, `poll_fill`) that found data or the end already queued on
+    /// their first poll.
+    pub(crate) reads_inline: u64,
+    /// Reads that had to wait (returned `Pending` first).
+    pub(crate) reads_waited: u64,
+    /// Writes (`poll_write*`, `poll_prepare`) that found room on their first poll.
+    pub(crate) writes_inline: u64,
+    /// Writes that had to wait for room.
+    pub(crate) writes_waited: u64,
+    /// CQEs naming a slot that is gone, or a buffer id out of order (driver bugs; 0).
+    pub(crate) anomalies: u64,
+}
+
+/// The completion layer: operation slots, the provided-buffer ring, the receive, send
+/// and accept queues, and the entry point for their CQEs.
+pub(crate) struct Completions {
+    driver: Mutex<Driver>,
+    submit: Arc<dyn Submit + Send + Sync>,
+    send_capacity: usize,
+    socket_buffers: u16,
+    accept_queue: u16,
+}
+
+/// Everything behind the lock.
+struct Driver {
+    slots: Slab,
+    bufs: BufRing,
+    /// Receives stopped by `ENOBUFS`, re-armed as buffers come back (oldest first).
+    starved: VecDeque<Key>,
+    /// Paused receives holding more than their share, spilled if others starve.
+    overfull: VecDeque<Key>,
+    counters: Counters,
+    /// [`Completions::shutdown`] ran: nothing is submitted any more.
+    shut_down: bool,
+}
+
+/// The errno stored when an operation ended because the layer shut down (outside the
+/// errno range); [`to_error`] turns it into the driver's "context gone" error.
+const GONE: i32 = i32::MAX;
+
+/// The error for a stored errno.
+fn to_error(errno: i32) -> io::Error {
+    if errno == GONE {
+        crate::scheduled_io::context_gone()
+    } else {
+        io::Error::from_raw_os_error(errno)
+    }
+}
+
+/// Counts a finished read or write as inline or waited; `waited` is the stream's flag
+/// set when it returned `Pending`.
+fn count_ready(waited: &mut bool, inline: &mut u64, after_wait: &mut u64) {
+    if std::mem::take(waited) {
+        *after_wait += 1;
+    } else {
+        *inline += 1;
+    }
+}
+
+/// What a slot wants after its operation's final CQE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Nothing more (or the handle decides later).
+    Done,
+    /// Submit the slot's operation again.
+    Resubmit,
+    /// Re-arm when a buffer returns to the ring.
+    Starved,
+    /// Cancel the multishot still in flight (the socket holds its share of buffers).
+    Pause,
+}
+
+impl Completions {
+    /// Maps and registers the buffer ring through `submitter`; SQEs go to `submit`.
+    pub(crate) fn new(
+        submitter: &Submitter<'_>,
+        submit: Arc<dyn Submit + Send + Sync>,
+        config: Config,
+    ) -> io::Result<Arc<Self>> {
+        let bufs = BufRing::new(submitter, config.buf_entries, config.buf_size, config.bgid)?;
+        Ok(Arc::new(Self {
+            driver: Mutex::new(Driver {
+                slots: Slab::default(),
+                bufs,
+                starved: VecDeque::new(),
+                overfull: VecDeque::new(),
+                counters: Counters::default(),
+                shut_down: false,
+            }),
+            submit,
+            send_capacity: config.send_capacity,
+            socket_buffers: config.socket_buffers.max(1),
+            accept_queue: config.accept_queue.max(1),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Driver> {
+        self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles one CQE whose user_data kind is `0b1x`.
+    pub(crate) fn complete(&self, user_data: u64, result: i32, flags: u32) {
+        let (kind, index, generation) = decode_user_data(user_data);
+        let waker = {
+            let mut driver = self.lock();
+            match kind {
+                KIND_OP => {
+                    driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags)
+                }
+                KIND_INTERNAL => None, // a cancellation's own CQE: its target reports
+                _ => {
+                    driver.counters.anomalies += 1;
+                    None
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The counters so far.
+    pub(crate) fn counters(&self) -> Counters {
+        self.lock().counters
+    }
+
+    /// Slots allocated (handles alive plus orphans awaiting their final CQE).
+    pub(crate) fn slots_in_use(&self) -> usize {
+        self.lock().slots.in_use()
+    }
+
+    /// The slab's high-water mark.
+    pub(crate) fn slot_capacity(&self) -> usize {
+        self.lock().slots.capacity()
+    }
+
+    /// Buffers currently in the ring (not held by any receive queue).
+    pub(crate) fn buffers_available(&self) -> usize {
+        self.lock().bufs.available()
+    }
+
+    /// Buffers in the ring in total.
+    pub(crate) fn buffer_entries(&self) -> usize {
+        usize::from(self.lock().bufs.entries())
+    }
+
+    /// Unregisters the buffer ring (teardown, with no receive in flight).
+    pub(crate) fn unregister(&self, submitter: &Submitter<'_>) -> io::Result<()> {
+        self.lock().bufs.unregister(submitter)
+    }
+
+    /// Shuts the layer down: cancels every operation in flight (lingering sends too)
+    /// and refuses new ones. Operations of live handles end with the driver's "context
+    /// gone" error; orphaned slots are freed as their final CQEs arrive, so the host
+    /// drains the ring until [`slots_in_use`](Self::slots_in_use) counts only live
+    /// handles before it closes the ring.
+    pub(crate) fn shutdown(&self) {
+        let mut guard = self.lock();
+        let driver = &mut *guard;
+        driver.shut_down = true;
+        for index in 0..driver.slots.capacity() {
+            let Some(slot) = driver.slots.at(index) else {
+                continue;
+            };
+            if slot.phase != Phase::InFlight {
+                continue;
+            }
+            let target = Key {
+                index: index as u32,
+                generation: slot.generation,
+            };
+            let cancel = opcode::AsyncCancel::new(target.user_data())
+                .build()
+                .user_data(internal_user_data(target.index, target.generation));
+            if self.submit.push(cancel).is_ok() {
+                slot.phase = Phase::Canceled;
+                driver.counters.canceled += 1;
+            }
+        }
+    }
+
+    fn submit_oneshot(
+        &self,
+        entry: squeue::Entry,
+        fd: Option<Arc<std::os::fd::OwnedFd>>,
+        keep: Keep,
+    ) -> io::Result<Key> {
+        let mut driver = self.lock();
+        if driver.shut_down {
+            return Err(to_error(GONE));
+        }
+        let key = driver.slots.insert(Body::Oneshot(keep), fd);
+        if let Err(e) = self.submit.push(entry.user_data(key.user_data())) {
+            driver.slots.remove(key);
+            return Err(e);
+        }
+        driver.slots.get_mut(key).expect("just inserted").phase = Phase::InFlight;
+        Ok(key)
+    }
+
+    fn poll_oneshot(&self, key: Key, cx: &mut Context<'_>) -> Poll<(i32, u32, Keep)> {
+        let mut driver = self.lock();
+        let slot = driver
+            .slots
+            .get_mut(key)
+            .expect("an Op's slot lives until it completes");
+        match slot.phase {
+            Phase::Completed { result, flags } => {
+                let Body::Oneshot(keep) = driver.slots.remove(key) else {
+                    unreachable!("an Op's slot holds a one-shot body")
+                };
+                Poll::Ready((result, flags, keep))
+            }
+            _ => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Inserts a multishot/stream slot for `fd` and submits its first operation.
+    fn open(&self, body: Body, fd: Arc<std::os::fd::OwnedFd>, arm: bool) -> io::Result<Key> {
+        let mut driver = self.lock();
+        let key = driver.slots.insert(body, Some(fd));
+        if arm {
+            if let Err(e) = driver.submit_again(&*self.submit, key) {
+                driver.free(key);
+                return Err(e);
+            }
+        }
+        Ok(key)
+    }
+
+    /// The handle of slot `key` is gone: free it now, or orphan it until its final CQE
+    /// (cancelling its operation, except a send that still has bytes to deliver).
+    fn release(&self, key: Key) {
+        let mut guard = self.lock();
+        let driver = &mut *guard;
+        let in_kernel = match driver.slots.get_mut(key) {
+            Some(slot) => {
+                slot.waker = None;
+                slot.phase.in_kernel()
+            }
+            None => return,
+        };
+        if !in_kernel {
+            driver.free(key);
+            driver.rearm_starved(&*self.submit);
+            return;
+        }
+        let slot = driver.slots.get_mut(key).expect("checked above");
+        slot.orphaned = true;
+        match &mut slot.body {
+            Body::Send(send) if !send.failed() => return, // lingers until delivered
+            Body::Recv(recv) => recv.return_all(&mut driver.bufs, &mut driver.counters),
+            Body::Accept(accept) => accept.close_queued(),
+            _ => {}
+        }
+        if slot.phase == Phase::InFlight {
+            let cancel = opcode::AsyncCancel::new(key.user_data())
+                .build()
+                .user_data(internal_user_data(key.index, key.generation));
+            // If the cancel cannot be queued the operation still ends on its own; the
+            // slot stays orphaned until then.
+            if self.submit.push(cancel).is_ok() {
+                slot.phase = Phase::Canceled;
+                driver.counters.canceled += 1;
+            }
+        }
+        driver.rearm_starved(&*self.submit);
+    }
+}
+
+impl Driver {
+    fn on_op_cqe(
+        &mut self,
+        submit: &dyn Submit,
+        key: Key,
+        result: i32,
+        flags: u32,
+    ) -> Option<Waker> {
+        self.counters.completions += 1;
+        // Cancelled by the shutdown: report the context gone, not a cancellation.
+        let result = if self.shut_down && result == -libc::ECANCELED {
+            -GONE
+        } else {
+            result
+        };
+        let Some(slot) = self.slots.get_mut(key) else {
+            // Slots outlive their final CQE, so this does not happen; keep the buffer.
+            self.counters.anomalies += 1;
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                let _ = self.bufs.take(bid);
+                let _ = self.bufs.put(bid);
+            }
+            return None;
+        };
+        let more = cqueue::more(flags);
+        let orphaned = slot.orphaned;
+        let next = match &mut slot.body {
+            Body::Oneshot(_) => {
+                if !more {
+                    slot.phase = Phase::Completed { result, flags };
+                }
+                Next::Done
+            }
+            Body::Recv(recv) => {
+                recv.on_cqe(result, flags, orphaned, &mut self.bufs, &mut self.counters)
+            }
+            Body::Send(send) => send.on_cqe(result, orphaned),
+            Body::Accept(accept) => accept.on_cqe(result, flags, orphaned, &mut self.counters),
+            Body::Vacant(_) => unreachable!("get_mut skips vacant slots"),
+        };
+        let waker = slot.waker.take();
+        if next == Next::Pause && more && slot.phase == Phase::InFlight {
+            let cancel = opcode::AsyncCancel::new(key.user_data())
+                .build()
+                .user_data(internal_user_data(key.index, key.generation));
+            // Without the cancel the receive just goes on past the socket's share.
+            if submit.push(cancel).is_ok() {
+                slot.phase = Phase::Canceled;
+            } else {
+                match &mut slot.body {
+                    Body::Recv(recv) => recv.pause_failed(),
+                    Body::Accept(accept) => accept.pause_failed(),
+                    _ => {}
+                }
+            }
+        }
+        if more {
+            self.rearm_starved(submit);
+            return waker;
+        }
+        self.counters.finished += 1;
+        if let Phase::Completed { .. } = slot.phase {
+            if orphaned {
+                self.free(key);
+            }
+            return waker;
+        }
+        slot.phase = Phase::Idle;
+        if matches!(&slot.body, Body::Recv(recv) if recv.over_share()) && !orphaned {
+            self.overfull.push_back(key);
+        }
+        match next {
+            Next::Resubmit => {
+                self.counters.rearms += 1;
+                // A failed submission is recorded in the body; its handle reports it.
+                let _ = self.submit_again(submit, key);
+            }
+            Next::Starved => self.starved.push_back(key),
+            Next::Done | Next::Pause => {}
+        }
+        if orphaned
+            && self
+                .slots
+                .get_mut(key)
+                .is_some_and(|s| !s.phase.in_kernel())
+        {
+            self.free(key);
+        }
+        self.rearm_starved(submit);
+        waker
+    }
+
+    /// Submits slot `key`'s operation (multishot receive or accept, or the next send).
+    /// On failure the body records the error (its handle reports it) and it is returned.
+    fn submit_again(&mut self, submit: &dyn Submit, key: Key) -> io::Result<()> {
+        let bgid = self.bufs.bgid();
+        let slot = self.slots.get_mut(key).expect("submitting a live slot");
+        if self.shut_down {
+            match &mut slot.body {
+                Body::Recv(recv) => recv.fail(GONE),
+                Body::Accept(accept) => accept.fail(GONE),
+                Body::Send(send) => send.fail(GONE),
+                _ => {}
+            }
+            return Err(to_error(GONE));
+        }
+        let fd = types::Fd(slot.raw_fd());
+        let entry = match &slot.body {
+            Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),
+            Body::Accept(_) => opcode::AcceptMulti::new(fd)
+                .flags(libc::SOCK_CLOEXEC)
+                .build(),
+            Body::Send(send) => send.entry(fd),
+            Body::Oneshot(_) | Body::Vacant(_) => {
+                unreachable!("one-shot operations are not resubmitted")
+            }
+        };
+        match submit.push(entry.user_data(key.user_data())) {
+            Ok(()) => {
+                slot.phase = Phase::InFlight;
+                Ok(())
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                match &mut slot.body {
+                    Body::Recv(recv) => recv.fail(errno),
+                    Body::Accept(accept) => accept.fail(errno),
+                    Body::Send(send) => send.fail(errno),
+                    _ => {}
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Frees slot `key` (the kernel is done with it), returning any buffers it held.
+    fn free(&mut self, key: Key) {
+        if let Body::Recv(mut recv) = self.slots.remove(key) {
+            recv.return_all(&mut self.bufs, &mut self.counters);
+        }
+    }
+
+    /// Re-arms one starved receive per buffer back in the ring.
+    fn rearm_starved(&mut self, submit: &dyn Submit) {
+        if self.bufs.available() == 0 && !self.starved.is_empty() {
+            self.relieve();
+        }
+        while self.bufs.available() > 0 {
+            let Some(key) = self.starved.pop_front() else {
+                return;
+            };
+            let wants = self.slots.get_mut(key).is_some_and(|slot| {
+                slot.phase == Phase::Idle
+                    && !slot.orphaned
+                    && matches!(&slot.body, Body::Recv(recv) if recv.wants_data())
+            });
+            if wants {
+                self.counters.rearms += 1;
+                let _ = self.submit_again(submit, key);
+                return;
+            }
+        }
+    }
+}
+
+impl Driver {
+    /// The ring is empty and receives starve: spills one paused socket that holds more
+    /// than its share, so a reader that does not read cannot stall the others.
+    fn relieve(&mut self) {
+        while let Some(key) = self.overfull.pop_front() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if slot.phase != Phase::Idle || slot.orphaned {
+                continue;
+            }
+            if let Body::Recv(recv) = &mut slot.body {
+                if recv.spill_excess(&mut self.bufs) {
+                    self.counters.spills += 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Completions {
+    fn drop(&mut self) {
+        let driver = self
+            .driver
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if driver.slots.in_kernel() > 0 {
+            // Operations the kernel may still complete: leak their buffers, descriptors
+            // and the buffer ring rather than free memory it can write.
+            driver.bufs.leak_on_drop();
+            std::mem::forget(std::mem::take(&mut driver.slots));
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Per-socket multishot `RECV` with buffer selection.
+//!
+//! Each data CQE names a provided buffer; the socket's queue holds `(buffer id, len)`
+//! in arrival order until a reader has taken every byte, then the buffer goes back to
+//! the ring. A reader copies (`poll_read`, `poll_read_vectored`) or borrows the front
+//! buffer with zero copy (`poll_fill` / `consume`); partially read buffers keep an
+//! offset, so a read that is dropped or returns early loses nothing. End of stream and
+//! errors are delivered after the data that arrived before them. The receive is
+//! re-armed after a final CQE that did not end the stream, and after `ENOBUFS` once
+//! buffers come back to the ring.
+//!
+//! Fair share: a queue that reaches `Config::socket_buffers` buffers pauses its
+//! receive (cancels the multishot; that `ECANCELED` is no error) and re-arms once the
+//! reader consumed half. The kernel may hand over a burst before the pause lands, so
+//! when the ring runs dry while other sockets starve, a paused socket's buffers past
+//! its share are copied into a spill it owns and returned (`spill_excess`): a reader
+//! that does not read (a proxy waiting on its other side) cannot stall the others.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSliceMut};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use io_uring::cqueue;
+
+use super::buf_ring::BufRing;
+use super::ops::{Body, Key};
+use super::{count_ready, to_error, Completions, Counters, Next};
+
+/// How the stream ended (delivered after the queued data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Eof,
+    Error(i32),
+}
+
+/// The receive queue of one socket (a slot body).
+pub(crate) struct RecvState {
+    /// Received buffers `(id, len)`, oldest first.
+    queue: VecDeque<(u16, u32)>,
+    /// Bytes of the front buffer already read.
+    offset: usize,
+    end: Option<End>,
+    /// The last read returned `Pending` (for the inline/waited counters).
+    waited: bool,
+    /// Buffers this queue may hold before the receive pauses.
+    cap: usize,
+    /// The queue holds its share: no receive until the reader consumed half.
+    paused: bool,
+    /// A cancellation for the pause is in flight: its `ECANCELED` is no error.
+    pausing: bool,
+    /// Bytes that followed the queued buffers, copied out of the ring when this paused
+    /// socket held more than its share while others starved (`spill_excess`); read
+    /// after the queue, and the receive stays paused until they are.
+    spill: Vec<u8>,
+    spill_pos: usize,
+}
+
+impl RecvState {
+    fn new(capacity: usize, cap: usize) -> Self {
+        Self {
+            queue: VecDeque::with_capacity(capacity),
+            offset: 0,
+            end: None,
+            waited: false,
+            cap,
+            paused: false,
+            pausing: false,
+            spill: Vec::new(),
+            spill_pos: 0,
+        }
+    }
+
+    /// Handles one CQE of the multishot receive.
+    pub(super) fn on_cqe(
+        &mut self,
+        result: i32,
+        flags: u32,
+        orphaned: bool,
+        bufs: &mut BufRing,
+        counters: &mut Counters,
+    ) -> Next {
+        let more = cqueue::more(flags);
+        let pausing = self.pausing;
+        if !more {
+            self.pausing = false;
+        }
+        let bid = cqueue::buffer_select(flags);
+        if result > 0 && bid.is_none() {
+            // Data without a buffer cannot happen with buffer selection.
+            counters.anomalies += 1;
+        }
+        if let Some(bid) = bid {
+            if bufs.take(bid).is_err() {
+                counters.anomalies += 1;
+            }
+            if result > 0 && !orphaned && self.end.is_none() {
+                self.queue.push_back((bid, result as u32));
+            } else if bufs.put(bid).is_err() {
+                counters.anomalies += 1;
+            }
+        }
+        match result {
+            r if r > 0 => {
+                if orphaned {
+                    return Next::Done;
+                }
+                if self.queue.len() >= self.cap && !self.paused {
+                    self.paused = true;
+                    counters.pauses += 1;
+                    if more {
+                        self.pausing = true;
+                        return Next::Pause;
+                    }
+                }
+                if self.paused {
+                    Next::Done
+                } else {
+                    Next::Resubmit // only acted on when the multishot ended
+                }
+            }
+            0 => {
+                self.end.get_or_insert(End::Eof);
+                Next::Done
+            }
+            r if r == -libc::ENOBUFS => {
+                counters.buffer_exhaustions += 1;
+                if orphaned {
+                    Next::Done
+                } else {
+                    Next::Starved
+                }
+            }
+            r if r == -libc::ECANCELED && (orphaned || pausing) => {
+                if orphaned || self.paused {
+                    Next::Done
+                } else {
+                    Next::Resubmit // the reader caught up while the cancel was in flight
+                }
+            }
+            r => {
+                self.end.get_or_insert(End::Error(-r));
+                Next::Done
+            }
+        }
+    }
+
+    /// Records a failed (re-)submission as the stream's end.
+    pub(super) fn fail(&mut self, errno: i32) {
+        self.end.get_or_insert(End::Error(errno));
+    }
+
+    /// Still expects data (not ended, not paused): worth re-arming.
+    pub(super) fn wants_data(&self) -> bool {
+        self.end.is_none() && !self.paused
+    }
+
+    /// The pause could not cancel the receive: it goes on past the share.
+    pub(super) fn pause_failed(&mut self) {
+        self.pausing = false;
+    }
+
+    /// Ends a pause once the reader consumed half the share; `true` when the receive
+    /// must be re-armed by the caller.
+    fn resume_if_drained(&mut self) -> bool {
+        if self.paused && self.queue.len() <= self.cap / 2 && self.spill.is_empty() {
+            self.paused = false;
+            // While the pause's cancel is in flight its final CQE re-arms instead.
+            return !self.pausing && self.end.is_none();
+        }
+        false
+    }
+
+    /// Paused and holding more than its share (a candidate for `spill_excess`).
+    pub(super) fn over_share(&self) -> bool {
+        self.paused && self.queue.len() > self.cap
+    }
+
+    /// Copies the buffers past this queue's share out of the ring (into `spill`) and
+    /// returns them, so sockets starved by a reader that does not read can go on.
+    /// Only while no receive is in flight (nothing can arrive behind the spill), and
+    /// allocates: it is the overload path, counted in `Counters::spills`.
+    pub(super) fn spill_excess(&mut self, bufs: &mut BufRing) -> bool {
+        if !self.over_share() || !self.spill.is_empty() {
+            return false;
+        }
+        // The front buffer may be partly read: it always stays queued.
+        let keep = self.cap.max(1);
+        let bytes: usize = self
+            .queue
+            .iter()
+            .skip(keep)
+            .map(|&(_, len)| len as usize)
+            .sum();
+        let mut spill = Vec::with_capacity(bytes);
+        for (bid, len) in self.queue.drain(keep..) {
+            spill.extend_from_slice(bufs.bytes(bid, len as usize));
+            bufs.put(bid).expect("a queued buffer is held");
+        }
+        self.spill = spill;
+        self.spill_pos = 0;
+        true
+    }
+
+    /// Bytes queued and not read (buffers and spill).
+    fn unread(&self) -> usize {
+        self.queue
+            .iter()
+            .map(|&(_, len)| len as usize)
+            .sum::<usize>()
+            - self.offset
+            + (self.spill.len() - self.spill_pos)
+    }
+
+    /// Something to read (queued buffers or spilled bytes).
+    fn has_data(&self) -> bool {
+        !self.queue.is_empty() || self.spill_pos < self.spill.len()
+    }
+
+    /// The unread bytes at the front: the front buffer's, else the spill's.
+    fn front_raw(&self, bufs: &BufRing) -> Option<(*const u8, usize)> {
+        if let Some(&(bid, len)) = self.queue.front() {
+            // SAFETY: `offset <= len <= buffer size`, inside the held buffer.
+            let ptr = unsafe { bufs.raw(bid).add(self.offset) };
+            return Some((ptr, len as usize - self.offset));
+        }
+        self.spill
+            .get(self.spill_pos..)
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| (rest.as_ptr(), rest.len()))
+    }
+
+    /// Returns every queued buffer to the ring (the queue's owner is gone).
+    pub(super) fn return_all(&mut self, bufs: &mut BufRing, counters: &mut Counters) {
+        for (bid, _) in self.queue.drain(..) {
+            if bufs.put(bid).is_err() {
+                counters.anomalies += 1;
+            }
+        }
+        self.offset = 0;
+        self.spill = Vec::new();
+        self.spill_pos = 0;
+    }
+
+    /// Copies queued bytes into `dst`, returning fully read buffers to the ring.
+    fn copy_out(&mut self, bufs: &mut BufRing, dst: &mut [IoSliceMut<'_>]) -> usize {
+        let mut copied = 0;
+        for out in dst.iter_mut() {
+            let mut filled = 0;
+            while filled < out.len() {
+                let n = if let Some(&(bid, len)) = self.queue.front() {
+                    let src = &bufs.bytes(bid, len as usize)[self.offset..];
+                    let n = src.len().min(out.len() - filled);
+                    out[filled..filled + n].copy_from_slice(&src[..n]);
+                    n
+                } else if self.spill_pos < self.spill.len() {
+                    let src = &self.spill[self.spill_pos..];
+                    let n = src.len().min(out.len() - filled);
+                    out[filled..filled + n].copy_from_slice(&src[..n]);
+                    n
+                } else {
+                    break;
+                };
+                filled += n;
+                self.advance(bufs, n);
+            }
+            copied += filled;
+            if !self.has_data() {
+                break;
+            }
+        }
+        copied
+    }
+
+    /// Marks `n` bytes at the front read; a finished buffer goes back to the ring, a
+    /// finished spill is freed.
+    fn advance(&mut self, bufs: &mut BufRing, n: usize) {
+        if let Some(&(bid, len)) = self.queue.front() {
+            self.offset += n;
+            assert!(
+                self.offset <= len as usize,
+                "consumed past the front buffer"
+            );
+            if self.offset == len as usize {
+                self.queue.pop_front();
+                self.offset = 0;
+                bufs.put(bid).expect("a queued buffer is held");
+            }
+            return;
+        }
+        self.spill_pos += n;
+        assert!(
+            self.spill_pos <= self.spill.len(),
+            "consumed past the received bytes"
+        );
+        if self.spill_pos == self.spill.len() {
+            self.spill = Vec::new();
+            self.spill_pos = 0;
+        }
+    }
+
+    fn end_result(&self) -> Option<io::Result<()>> {
+        match self.end? {
+            End::Eof => Some(Ok(())),
+            End::Error(errno) => Some(Err(to_error(errno))),
+        }
+    }
+}
+
+/// The receiving half of a socket on the ring: a multishot receive and its queue.
+/// Dropping it cancels the receive and returns the queued buffers.
+pub(crate) struct RecvQueue {
+    completions: Arc<Completions>,
+    key: Key,
+}
+
+impl RecvQueue {
+    /// Arms a multishot receive on `fd` (a connected stream socket).
+    pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
+        // Grows to the socket's high-water mark, then never allocates again.
+        let state = RecvState::new(8, usize::from(completions.socket_buffers));
+        let key = completions.open(Body::Recv(state), fd, true)?;
+        Ok(Self {
+            completions: completions.clone(),
+            key,
+        })
+    }
+
+    /// Reads into `dst`: queued bytes at once, else waits. `Ok(0)` is end of stream
+    /// (or an empty `dst`).
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_vectored(cx, &mut [IoSliceMut::new(dst)])
+    }
+
+    /// Reads into `dst` in order, like [`poll_read`](Self::poll_read).
+    pub(crate) fn poll_read_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if dst.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &mut slot.body else {
+            unreachable!("receive slot")
+        };
+        let counters = &mut driver.counters;
+        if recv.has_data() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
+            let n = recv.copy_out(&mut driver.bufs, dst);
+            let resume = recv.resume_if_drained();
+            self.after_read(driver, resume);
+            return Poll::Ready(Ok(n));
+        }
+        if let Some(end) = recv.end_result() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
+            return Poll::Ready(end.map(|()| 0));
+        }
+        recv.waited = true;
+        slot.set_waker(cx.waker());
+        Poll::Pending
+    }
+
+    /// Borrows the unread bytes of the front buffer with zero copy; empty at end of
+    /// stream. They stay queued until [`consume`](Self::consume).
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &mut slot.body else {
+            unreachable!("receive slot")
+        };
+        let counters = &mut driver.counters;
+        if let Some((ptr, len)) = recv.front_raw(&driver.bufs) {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
+            drop(guard);
+            // SAFETY: the front bytes are this queue's own: a held buffer the kernel
+            // does not write, or the spill, which only a reader or `spill_excess` (never
+            // while the spill is non-empty) changes. Only `consume`/`poll_read*` (which
+            // need `&mut self`, so cannot run while this borrow lives) or dropping
+            // `self` (likewise) give them up. The memory lives in the buffer mapping or
+            // the spill's heap block, kept by the slot that `self` keeps.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+            return Poll::Ready(Ok(bytes));
+        }
+        if let Some(end) = recv.end_result() {
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
+            return Poll::Ready(end.map(|()| &[][..]));
+        }
+        recv.waited = true;
+        slot.set_waker(cx.waker());
+        Poll::Pending
+    }
+
+    /// Marks the first `n` bytes returned by [`poll_fill`](Self::poll_fill) as read.
+    ///
+    /// # Panics
+    /// If `n` exceeds what `poll_fill` returned.
+    pub(crate) fn consume(&mut self, n: usize) {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &mut slot.body else {
+            unreachable!("receive slot")
+        };
+        recv.advance(&mut driver.bufs, n);
+        let resume = recv.resume_if_drained();
+        self.after_read(driver, resume);
+    }
+
+    /// After buffers went back: re-arms this receive if its pause ended, and starved
+    /// ones as the returned buffers allow.
+    fn after_read(&self, driver: &mut super::Driver, resume: bool) {
+        let submit = &*self.completions.submit;
+        if resume
+            && driver
+                .slots
+                .get_mut(self.key)
+                .is_some_and(|slot| slot.phase == super::ops::Phase::Idle)
+        {
+            driver.counters.rearms += 1;
+            // A failure is recorded as the stream's end.
+            let _ = driver.submit_again(submit, self.key);
+        }
+        driver.rearm_starved(submit);
+    }
+
+    /// Bytes queued and not yet read.
+    pub(crate) fn queued(&self) -> usize {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &slot.body else {
+            unreachable!("receive slot")
+        };
+        recv.unread()
+    }
+}
+
+impl Drop for RecvQueue {
+    fn drop(&mut self) {
+        self.completions.release(self.key);
+    }
+}

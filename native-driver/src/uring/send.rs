@@ -1,0 +1,384 @@
+//! Write-behind sends: `poll_write` copies into the socket's driver-owned buffer and
+//! returns, or a zero-copy writer fills the buffer in place (`poll_prepare`, then
+//! `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
+//! resubmits the rest in order, and `poll_flush` completes once every byte written has
+//! been accepted by the kernel. A send error is reported by the next write or flush.
+//!
+//! The buffer belongs to the slot: a send's bytes `[sent, len)` are never moved or
+//! freed before its CQE. New bytes go past `len`, within the block's capacity (it only
+//! grows while no send is in flight), and compaction only runs between sends and never
+//! while a prepared window is lent out. Dropping the writer lets the slot finish
+//! delivering what was written, then frees it.
+
+use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use io_uring::{opcode, squeue, types};
+
+use super::ops::{Body, Key, Phase};
+use super::{count_ready, to_error, Completions, Next};
+
+/// Smallest write-behind block allocated (unless the limit is smaller).
+const MIN_BLOCK: usize = 4096;
+
+/// The write-behind buffer of one socket (a slot body).
+pub(crate) struct SendState {
+    /// Bytes written and not yet accepted by the kernel start at `sent`. Allocated on
+    /// first write and grown (doubling, up to `limit`) only while no send is in flight,
+    /// so the block never moves under the kernel; an idle socket that never wrote
+    /// holds no block, and one that did keeps its high-water block (no allocation per
+    /// write in steady state).
+    buf: Vec<u8>,
+    sent: usize,
+    limit: usize,
+    error: Option<i32>,
+    /// The last write returned `Pending` (for the inline/waited counters).
+    waited: bool,
+    /// A window past `len` is lent to a zero-copy writer (`poll_prepare`): the bytes
+    /// below it must not move until it is committed or given up.
+    lent: bool,
+}
+
+impl SendState {
+    fn new(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            sent: 0,
+            limit: limit.max(1),
+            error: None,
+            lent: false,
+            waited: false,
+        }
+    }
+
+    /// Makes room for `want` more bytes if it can (no send in flight), within the limit.
+    fn grow(&mut self, want: usize) {
+        let need = (self.buf.len() + want).min(self.limit);
+        if need > self.buf.capacity() {
+            let target = need
+                .max((self.buf.capacity() * 2).min(self.limit))
+                .max(MIN_BLOCK.min(self.limit));
+            self.buf.reserve_exact(target - self.buf.len());
+            // Initialise the spare capacity once, so windows lent past `len` are plain
+            // bytes (truncating and compacting never de-initialise them).
+            self.buf
+                .spare_capacity_mut()
+                .fill(std::mem::MaybeUninit::new(0));
+        }
+    }
+
+    /// With no send in flight and no window lent: drops what was sent and moves the
+    /// unsent bytes to the front.
+    fn compact(&mut self) {
+        if self.sent == 0 {
+            return;
+        }
+        self.buf.copy_within(self.sent.., 0);
+        self.buf.truncate(self.buf.len() - self.sent);
+        self.sent = 0;
+    }
+
+    /// Bytes written and not yet accepted by the kernel.
+    fn unsent(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+
+    /// Bytes that can be appended without moving the block.
+    fn room(&self) -> usize {
+        self.buf
+            .capacity()
+            .min(self.limit)
+            .saturating_sub(self.buf.len())
+    }
+
+    /// The `SEND` for every unsent byte.
+    pub(super) fn entry(&self, fd: types::Fd) -> squeue::Entry {
+        let unsent = &self.buf[self.sent..];
+        opcode::Send::new(fd, unsent.as_ptr(), unsent.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    /// Handles the CQE of a `SEND`.
+    pub(super) fn on_cqe(&mut self, result: i32, orphaned: bool) -> Next {
+        if result < 0 {
+            self.error.get_or_insert(-result);
+            return Next::Done;
+        }
+        if result == 0 {
+            // A stream socket that takes nothing of a non-empty send will not take more.
+            self.error.get_or_insert(libc::EPIPE);
+            return Next::Done;
+        }
+        self.sent += result as usize;
+        // A dropped writer lent nothing any more.
+        if !self.lent || orphaned {
+            self.compact();
+        }
+        if self.unsent() == 0 {
+            Next::Done
+        } else {
+            Next::Resubmit
+        }
+    }
+
+    /// Records a failed submission.
+    pub(super) fn fail(&mut self, errno: i32) {
+        self.error.get_or_insert(errno);
+    }
+
+    /// A send failed: nothing more will be delivered.
+    pub(super) fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// The sending half of a socket on the ring (write-behind). Dropping it delivers what
+/// was written, then frees the slot (and its reference to the descriptor).
+pub(crate) struct SendBehind {
+    completions: Arc<Completions>,
+    key: Key,
+}
+
+impl SendBehind {
+    /// A write-behind buffer for `fd` (a connected stream socket), holding up to the
+    /// configured capacity (allocated as it is first needed).
+    pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
+        let state = SendState::new(completions.send_capacity);
+        let key = completions.open(Body::Send(state), fd, false)?;
+        Ok(Self {
+            completions: completions.clone(),
+            key,
+        })
+    }
+
+    /// Copies as much of `data` as fits; `Pending` when the buffer is full.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(data)])
+    }
+
+    /// Copies as much of `bufs` (in order) as fits; `Pending` when the buffer is full.
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(to_error(errno)));
+        }
+        // `&mut self`: no window is lent any more.
+        send.lent = false;
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        if !slot.phase.in_kernel() {
+            send.compact();
+            send.grow(bufs.iter().map(|b| b.len()).sum());
+        }
+        let mut room = send.room();
+        let counters = &mut driver.counters;
+        if room == 0 {
+            send.waited = true;
+            slot.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        count_ready(
+            &mut send.waited,
+            &mut counters.writes_inline,
+            &mut counters.writes_waited,
+        );
+        let mut copied = 0;
+        for b in bufs {
+            let n = b.len().min(room);
+            // Within capacity: the block does not move under a send in flight.
+            send.buf.extend_from_slice(&b[..n]);
+            copied += n;
+            room -= n;
+            if room == 0 {
+                break;
+            }
+        }
+        if slot.phase == Phase::Idle {
+            let submit = &*self.completions.submit;
+            if let Err(e) = driver.submit_again(submit, self.key) {
+                // The bytes were not accepted after all.
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Ready(Ok(copied))
+    }
+
+    /// Completes when every byte written has been accepted by the kernel.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(to_error(errno)));
+        }
+        if send.unsent() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        slot.set_waker(cx.waker());
+        Poll::Pending
+    }
+
+    /// Flushes, then shuts the socket's write side (`SHUT_WR`): the peer reads every
+    /// byte written, then end of stream.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = std::task::ready!(self.poll_flush(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        // SAFETY: plain syscall on the descriptor the slot keeps open.
+        if unsafe { libc::shutdown(slot.raw_fd(), libc::SHUT_WR) } == -1 {
+            return Poll::Ready(Err(io::Error::last_os_error()));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Bytes written and not yet accepted by the kernel.
+    pub(crate) fn buffered(&self) -> usize {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &slot.body else {
+            unreachable!("send slot")
+        };
+        send.unsent()
+    }
+
+    /// Lends the free part of the write-behind buffer for a zero-copy writer to fill;
+    /// `Pending` while it is full. Hand the bytes over with [`commit`](Self::commit).
+    pub(crate) fn poll_prepare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut [u8]>> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if let Some(errno) = send.error {
+            return Poll::Ready(Err(to_error(errno)));
+        }
+        if !slot.phase.in_kernel() {
+            send.lent = false;
+            send.compact();
+            if send.room() < MIN_BLOCK {
+                send.grow(MIN_BLOCK);
+            }
+        }
+        let room = send.room();
+        let counters = &mut driver.counters;
+        if room == 0 {
+            send.waited = true;
+            slot.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        count_ready(
+            &mut send.waited,
+            &mut counters.writes_inline,
+            &mut counters.writes_waited,
+        );
+        send.lent = true;
+        // SAFETY: `len + room <= capacity`, inside the block.
+        let window = unsafe { send.buf.as_mut_ptr().add(send.buf.len()) };
+        drop(guard);
+        // SAFETY: the bytes `[len, len + room)` are initialised (`grow` zeroes spare
+        // capacity) and nobody else touches them while this borrow lives: the kernel
+        // reads only `[sent, len)`, the completion side neither compacts nor grows while
+        // `lent` is set, and every other use of the block goes through `&mut self`,
+        // which this borrow holds. The block lives in the slot, which `self` keeps.
+        Poll::Ready(Ok(unsafe { std::slice::from_raw_parts_mut(window, room) }))
+    }
+
+    /// Hands the first `n` bytes of the window from [`poll_prepare`](Self::poll_prepare)
+    /// to the kernel (write-behind, like `poll_write`).
+    ///
+    /// # Panics
+    /// If no window was prepared or `n` exceeds it.
+    pub(crate) fn commit(&mut self, n: usize) -> io::Result<()> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        assert!(send.lent, "commit without a prepared window");
+        assert!(n <= send.room(), "committing past the prepared window");
+        send.lent = false;
+        // SAFETY: the `n` bytes past `len` lie within capacity and are initialised
+        // (`grow` zeroes spare capacity; the writer filled them).
+        unsafe { send.buf.set_len(send.buf.len() + n) };
+        if let Some(errno) = send.error {
+            return Err(to_error(errno));
+        }
+        if slot.phase == Phase::Idle && send.unsent() > 0 {
+            driver.submit_again(&*self.completions.submit, self.key)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SendBehind {
+    fn drop(&mut self) {
+        self.completions.release(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_is_allocated_on_demand_and_bounded() {
+        let mut send = SendState::new(10_000);
+        assert_eq!(
+            (send.buf.capacity(), send.room()),
+            (0, 0),
+            "an idle socket holds nothing"
+        );
+        send.grow(10);
+        assert_eq!(send.buf.capacity(), MIN_BLOCK);
+        send.buf.extend_from_slice(&[0; 4000]);
+        send.grow(1000);
+        assert_eq!(send.buf.capacity(), 8192, "doubles");
+        send.grow(1 << 20);
+        assert_eq!(send.buf.capacity(), 10_000, "never past the limit");
+        assert_eq!(send.room(), 6000);
+        let mut tiny = SendState::new(100);
+        tiny.grow(1);
+        assert_eq!(tiny.room(), 100);
+    }
+}

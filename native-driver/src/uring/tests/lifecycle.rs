@@ -1,0 +1,242 @@
+//! Operations and handles coming and going: accept, one-shot operations dropped or
+//! completed, shutdown.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::*;
+
+#[test]
+fn accept_errors_are_reported_and_accepting_resumes() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    // Not listening: every accept fails with EINVAL.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(socket))).unwrap();
+    for round in 1..=2 {
+        ring.run_until(&c, || c.counters().finished >= round);
+        let Poll::Ready(Err(e)) = acceptor.poll_accept(&mut noop_cx()) else {
+            panic!("the error is reported")
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    }
+    assert_eq!(
+        c.counters().rearms,
+        0,
+        "re-armed by the reader, not by the CQE"
+    );
+    drop(acceptor);
+    settle(&ring, &c);
+}
+
+#[test]
+fn shutdown_cancels_everything_and_refuses_new_operations() {
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    // A receive, an accept and a one-shot read that wait forever, live.
+    let (a, b) = socketpair();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    let (r, _w) = pipe();
+    // SAFETY: the entry points into the lent Vec and names the slot's descriptor.
+    let mut op = unsafe {
+        Op::submit(&c, Some(r.clone()), vec![0u8; 16], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    }
+    .unwrap();
+    // A dropped writer lingering on bytes its peer never reads.
+    let (c1, c2) = socketpair();
+    socket2::SockRef::from(&*c1)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    let mut tx = SendBehind::new(&c, c1).unwrap();
+    let block = [0u8; 16 * 1024];
+    for _ in 0..50 {
+        let _ = tx.poll_write(&mut noop_cx(), &block);
+        ring.turn(&c, false);
+    }
+    assert!(tx.poll_write(&mut noop_cx(), &block).is_pending() && tx.buffered() > 0);
+    drop(tx);
+    ring.turn(&c, false);
+    assert_eq!(
+        c.slots_in_use(),
+        4,
+        "three live handles and the lingering send"
+    );
+    c.shutdown();
+    // Only the three live handles keep slots; the lingering send is gone.
+    ring.run_until(&c, || c.slots_in_use() == 3 && c.counters().finished >= 4);
+    let gone = |e: &std::io::Error| e.to_string().contains("IoContext");
+    let mut cx = noop_cx();
+    let Poll::Ready(Err(e)) = rx.poll_read(&mut cx, &mut [0u8; 4]) else {
+        panic!("receive ends")
+    };
+    assert!(gone(&e), "{e:?}");
+    let Poll::Ready(Err(e)) = acceptor.poll_accept(&mut cx) else {
+        panic!("accept ends")
+    };
+    assert!(gone(&e), "{e:?}");
+    let Poll::Ready(outcome) = Pin::new(&mut op).poll(&mut cx) else {
+        panic!("read ends")
+    };
+    assert!(gone(&outcome.result.unwrap_err()));
+    assert_eq!(outcome.resource.len(), 16, "the buffer comes back");
+    // SAFETY: a NOP points at nothing.
+    let refused = unsafe { Op::submit(&c, None, (), |(), _| opcode::Nop::new().build()) };
+    assert!(gone(&refused.err().expect("refused after shutdown")));
+    assert!(RecvQueue::new(&c, a).is_err());
+    drop((rx, acceptor, op, c2));
+    settle(&ring, &c);
+}
+
+#[test]
+fn many_connections_are_accepted_and_untaken_ones_closed() {
+    if !in_child("uring::tests::lifecycle::many_connections_are_accepted_and_untaken_ones_closed") {
+        return;
+    }
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let baseline = open_fds();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    let mut clients = Vec::new();
+    let mut accepted = Vec::new();
+    let mut cx = noop_cx();
+    for i in 0..300 {
+        clients.push(TcpStream::connect(addr).unwrap());
+        if i % 3 == 0 {
+            ring.turn(&c, false);
+            while let Poll::Ready(fd) = acceptor.poll_accept(&mut cx) {
+                accepted.push(fd.unwrap());
+            }
+        }
+    }
+    ring.run_until(&c, || {
+        while let Poll::Ready(fd) = acceptor.poll_accept(&mut noop_cx()) {
+            accepted.push(fd.unwrap());
+        }
+        accepted.len() == 300
+    });
+    // Each accepted descriptor is one of the clients' peers.
+    let mut peers: Vec<SocketAddr> = accepted
+        .iter()
+        .map(|fd| {
+            socket2::SockRef::from(fd)
+                .peer_addr()
+                .unwrap()
+                .as_socket()
+                .unwrap()
+        })
+        .collect();
+    let mut locals: Vec<SocketAddr> = clients.iter().map(|s| s.local_addr().unwrap()).collect();
+    peers.sort();
+    locals.sort();
+    assert_eq!(peers, locals);
+    drop(accepted);
+    // Ten more, never taken: closed with the acceptor.
+    for _ in 0..10 {
+        clients.push(TcpStream::connect(addr).unwrap());
+    }
+    ring.run_until(&c, || acceptor.queued() == 10);
+    drop(acceptor);
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    drop(clients);
+    assert_eq!(open_fds(), baseline, "no descriptor leaked");
+}
+
+#[test]
+fn a_full_accept_queue_pauses_until_half_is_taken() {
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        accept_queue: 4,
+        ..Config::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    ring.turn(&c, false);
+    let clients: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    ring.run_until(&c, || {
+        c.counters().pauses >= 1 && c.counters().finished >= 1
+    });
+    // Paused: what the kernel handed over before the pause landed, the rest waits in
+    // the listen backlog.
+    let held = acceptor.queued();
+    for _ in 0..5 {
+        ring.turn(&c, false);
+    }
+    assert_eq!(acceptor.queued(), held, "no accept while paused");
+    let mut accepted = Vec::new();
+    ring.run_until(&c, || {
+        while let Poll::Ready(fd) = acceptor.poll_accept(&mut noop_cx()) {
+            accepted.push(fd.unwrap());
+        }
+        accepted.len() == clients.len()
+    });
+    assert!(c.counters().rearms >= 1);
+    drop((acceptor, accepted, clients));
+    settle(&ring, &c);
+}
+
+#[test]
+fn dropped_ops_keep_their_buffer_until_the_kernel_is_done() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (r, w) = pipe();
+    let mut cx = noop_cx();
+    // A read nobody feeds, dropped: the buffer and the descriptor stay with the slot.
+    // SAFETY: the entry points into the lent Vec and names the slot's descriptor.
+    let op = unsafe {
+        Op::submit(&c, Some(r.clone()), vec![0u8; 64], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    }
+    .unwrap();
+    ring.turn(&c, false);
+    drop(op);
+    drop(r);
+    assert_eq!(c.slots_in_use(), 1, "the orphan waits for its CQE");
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    assert_eq!(c.counters().canceled, 1);
+    // A read that completes hands its buffer back with the result.
+    let (r, w2) = pipe();
+    // SAFETY: as above.
+    let mut op = unsafe {
+        Op::submit(&c, Some(r), vec![0u8; 64], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    }
+    .unwrap();
+    std::fs::File::from(Arc::try_unwrap(w2).unwrap())
+        .write_all(b"ping")
+        .unwrap();
+    let outcome = loop {
+        if let Poll::Ready(o) = Pin::new(&mut op).poll(&mut cx) {
+            break o;
+        }
+        ring.turn(&c, true);
+    };
+    assert_eq!(outcome.result.unwrap(), 4);
+    assert!(
+        !io_uring::cqueue::more(outcome.flags),
+        "a one-shot read ends with its CQE"
+    );
+    assert_eq!(&outcome.resource[..4], b"ping");
+    drop(op);
+    assert_eq!(c.slots_in_use(), 0);
+    drop(w);
+    settle(&ring, &c);
+}
