@@ -2,7 +2,9 @@
 # The whole strait-native test suite (the conformance stream suite over TCP and Unix
 # sockets included) on each backend: once with STRAIT_NATIVE_BACKEND=epoll, once with
 # STRAIT_NATIVE_BACKEND=io_uring (which fails, rather than falls back, when the kernel
-# has no usable io_uring: `backend::this_run_uses_the_backend_the_environment_names`).
+# has no usable io_uring: `backend::this_run_uses_the_backend_the_environment_names`);
+# then the io_uring completion layer's full cancellation torture (10^6 operations, in
+# release: the debug run above does 10^5).
 # Idempotent, needs nothing beyond cargo. Run from anywhere: bash native-driver/ci.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +13,6 @@ for backend in epoll io_uring; do
     echo "strait-native ci: STRAIT_NATIVE_BACKEND=$backend"
     STRAIT_NATIVE_BACKEND=$backend cargo test -p strait-native
 done
+cargo test -p strait-native --release --lib uring::tests::torture::cancellation_torture_million \
+    -- --ignored --exact --nocapture
 echo "strait-native ci: ok"
