@@ -15,7 +15,7 @@
 //! Unlike a Treiber stack emptied whole, taking needs no reversal: a take of `n`
 //! runnables touches exactly those `n` task headers, right before they run.
 
-use std::ptr::{self, NonNull};
+use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 use super::RunQueue;
@@ -115,19 +115,65 @@ impl Inject {
     /// takes, so a context can take a batch right before running it instead of
     /// walking every queued task.
     pub fn take_batch(&self, max: usize) -> RunQueue {
-        let mut queue = RunQueue::new();
         if max == 0 || self.is_empty_relaxed() {
-            return queue;
+            return RunQueue::new();
         }
         let _consumer = Consumer::lock(self);
-        while queue.len() < max {
-            // SAFETY: `_consumer` makes this thread the only consumer.
-            match unsafe { self.pop() } {
-                Some(task) => queue.push_back(task),
-                None => break,
+        // Vyukov's pop in a loop: the taken nodes stay chained through their own links
+        // (fixed up where the stub sat between two of them), so the batch needs no
+        // relinking.
+        let (mut first, mut last, mut taken) =
+            (ptr::null_mut::<Header>(), ptr::null_mut::<Header>(), 0);
+        let mut tail = self.tail.load(Relaxed);
+        while taken < max {
+            // SAFETY: `tail` is the stub or a queued header; only this consumer
+            // (holding `consuming`) removes nodes.
+            let mut next = unsafe { self.link(tail) }.load(Acquire);
+            if tail == stub() {
+                if next.is_null() {
+                    break;
+                }
+                tail = next;
+                if !last.is_null() {
+                    // SAFETY: `last` is a node this take already owns.
+                    unsafe { (*last).queue_next.store(tail, Relaxed) };
+                }
+                // SAFETY: `tail` was linked in after the stub: a queued header.
+                next = unsafe { self.link(tail) }.load(Acquire);
             }
+            if next.is_null() {
+                if tail != self.head.load(Acquire) {
+                    // A poster swapped itself in after `tail` and has not linked it
+                    // yet: leave `tail` for a later take.
+                    break;
+                }
+                // `tail` is the newest node: put the stub behind it so it can leave.
+                self.stub_next.store(ptr::null_mut(), Relaxed);
+                // SAFETY: the stub, pushed by the consumer, with a null link.
+                unsafe { self.push_node(stub()) };
+                // SAFETY: `tail` is still queued (only this consumer removes nodes).
+                next = unsafe { self.link(tail) }.load(Acquire);
+                if next.is_null() {
+                    // A poster got in between: its link to `tail` comes later.
+                    break;
+                }
+            }
+            // `tail` (not the stub) leaves the queue.
+            if first.is_null() {
+                first = tail;
+            }
+            last = tail;
+            taken += 1;
+            tail = next;
         }
-        queue
+        self.tail.store(tail, Relaxed);
+        if taken == 0 {
+            return RunQueue::new();
+        }
+        // SAFETY: `first ..= last` are `taken` headers from `Runnable::into_raw` in
+        // `push`, chained in order through their links, and have left the queue; the
+        // batch owns them now.
+        unsafe { RunQueue::from_chain(first, last, taken) }
     }
 
     /// [`is_empty`](Self::is_empty) without ordering: a hint (a stale "empty" only
@@ -135,46 +181,6 @@ impl Inject {
     #[inline]
     fn is_empty_relaxed(&self) -> bool {
         self.head.load(Relaxed) == stub() && self.tail.load(Relaxed) == stub()
-    }
-
-    /// Vyukov's pop: the oldest runnable, or `None` when the queue is empty or a
-    /// poster has swapped but not linked yet.
-    ///
-    /// # Safety
-    /// Only one thread at a time (the holder of `consuming`).
-    unsafe fn pop(&self) -> Option<Runnable> {
-        let mut tail = self.tail.load(Relaxed);
-        // SAFETY: `tail` is the stub or the oldest queued header.
-        let mut next = unsafe { self.link(tail) }.load(Acquire);
-        if tail == stub() {
-            if next.is_null() {
-                return None;
-            }
-            self.tail.store(next, Relaxed);
-            tail = next;
-            // SAFETY: `next` was linked in, so it is a queued header.
-            next = unsafe { self.link(tail) }.load(Acquire);
-        }
-        if next.is_null() {
-            if tail != self.head.load(Acquire) {
-                // A poster swapped itself in after `tail` and has not linked it yet.
-                return None;
-            }
-            // `tail` is the newest node: put the stub behind it so it can leave.
-            self.stub_next.store(ptr::null_mut(), Relaxed);
-            // SAFETY: the stub, pushed by the consumer, with a null link.
-            unsafe { self.push_node(stub()) };
-            // SAFETY: `tail` is still queued (only this consumer removes nodes).
-            next = unsafe { self.link(tail) }.load(Acquire);
-            if next.is_null() {
-                // A poster got in between: its link to `tail` comes later.
-                return None;
-            }
-        }
-        self.tail.store(next, Relaxed);
-        // SAFETY: `tail` came from `Runnable::into_raw` in `push` (it is not the stub)
-        // and leaves the queue exactly once, here.
-        Some(unsafe { Runnable::from_raw(NonNull::new_unchecked(tail)) })
     }
 }
 

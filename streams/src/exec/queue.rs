@@ -30,6 +30,17 @@ impl RunQueue {
         }
     }
 
+    /// A queue of the chain `head ..= tail` of `len` runnables.
+    ///
+    /// # Safety
+    /// The runnables came from `Runnable::into_raw` and are owned by the caller, each
+    /// linked to the next through `queue_next`; `tail` is the `len`th.
+    pub(crate) unsafe fn from_chain(head: *mut Header, tail: *mut Header, len: usize) -> Self {
+        // SAFETY: caller contract: `tail` is ours; the queue ends there.
+        unsafe { (*tail).queue_next.store(ptr::null_mut(), Relaxed) };
+        RunQueue { head, tail, len }
+    }
+
     /// Number of queued runnables.
     pub fn len(&self) -> usize {
         self.len
