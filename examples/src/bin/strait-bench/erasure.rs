@@ -134,18 +134,13 @@ pub fn run(report: &mut Report) {
                 std::hint::black_box(drive(s.read(&mut buf[..])).unwrap());
             })
         })
-        // Both erased futures cross an opaque boundary (`black_box`), as when a trait
-        // method returns them: otherwise the compiler may see the concrete future
-        // behind one of them, call its poll directly and inline the body (it did for
-        // `Box::pin`: no vtable call, the future's fields kept in registers), and the
-        // pair compares devirtualization instead of the erased call both exist for.
         .subject("Box::pin future per call", {
             let (mut s, mut buf) = (AlwaysReady, [0u8; 64]);
             per_op(move || {
                 let (s, b) = (&mut s, &mut buf);
                 let fut: Pin<Box<dyn Future<Output = io::Result<usize>> + Send + '_>> =
                     Box::pin(async move { ReadStreamExt::read(s, &mut b[..]).await });
-                std::hint::black_box(drive(std::hint::black_box(fut)).unwrap());
+                std::hint::black_box(drive(fut).unwrap());
             })
         })
         .subject("strait-Task per call", {
@@ -154,7 +149,7 @@ pub fn run(report: &mut Report) {
                 let (s, b) = (&mut s, &mut buf);
                 let fut: Task<'_, io::Result<usize>> =
                     Task::new(async move { ReadStreamExt::read(s, &mut b[..]).await });
-                std::hint::black_box(drive(std::hint::black_box(fut)).unwrap());
+                std::hint::black_box(drive(fut).unwrap());
             })
         })
         .pair("strait-AnyReadStream", "Box<dyn futures::AsyncRead>")
