@@ -4,7 +4,7 @@
 //!
 //! # Writing an executor
 //! Queue [`Runnable`](crate::Runnable)s intrusively ([`RunQueue`], the lock-free
-//! [`Inject`] stack for posts from other threads); keep an [`OwnedTasks`] and return it
+//! [`Inject`] queue for posts from other threads); keep an [`OwnedTasks`] and return it
 //! from [`Executor::owned_tasks`](crate::Executor::owned_tasks) so dropping the context
 //! can abort what it owns ([`OwnedTasks::close_and_abort_all`]); return a
 //! [`TimerService`] from [`Executor::timer_service`](crate::Executor::timer_service) so

@@ -613,3 +613,134 @@ fn an_owned_abort_and_a_foreign_poll_never_both_run_the_task() {
         assert!(spin_on(handle).unwrap_err().is_aborted());
     });
 }
+
+/// An executor that keeps the runnables its spawns post, for a model to hand out.
+struct Collect(Mutex<Vec<Runnable>>);
+
+impl Executor for Collect {
+    fn post(&self, task: Runnable) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+// SAFETY (for the test type): the loom mutex guards the list.
+unsafe impl Sync for Collect {}
+// SAFETY: runnables are Send.
+unsafe impl Send for Collect {}
+
+/// One runnable per id, each recording its id in `log` when it runs; made on the
+/// model's main thread so the posters below do nothing but post.
+fn logging_runnables(log: &Arc<Mutex<Vec<u32>>>, ids: &[u32]) -> Vec<Runnable> {
+    let exec = std::sync::Arc::new(Collect(Mutex::new(Vec::new())));
+    for &id in ids {
+        let env = IoEnv {
+            frame_allocator: FrameAlloc::system(),
+            ..IoEnv::new(AnyExecutor::from_arc(exec.clone()))
+        };
+        let log = log.clone();
+        crate::task::spawn_with_env(async move { log.lock().unwrap().push(id) }, env).detach();
+    }
+    let runnables = std::mem::take(&mut *exec.0.lock().unwrap());
+    runnables
+}
+
+/// Runs everything `inject` yields one take at a time until `total` ran; a take that
+/// finds a poster between its swap and its link returns short, and the consumer
+/// retries after yielding (it never waits inside the queue).
+fn consume(inject: &crate::driver::Inject, total: usize, per_take: usize) {
+    let mut ran = 0;
+    while ran < total {
+        let mut batch = inject.take_batch(per_take);
+        assert!(batch.len() <= per_take);
+        if batch.is_empty() {
+            thread::yield_now();
+        }
+        while let Some(task) = batch.pop() {
+            task.run();
+            ran += 1;
+        }
+    }
+}
+
+/// Explores every interleaving with at most `bound` preemptions (the models with
+/// spinning consumers are too large to explore exhaustively in CI time).
+fn bounded_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(f);
+}
+
+#[test]
+fn inject_two_posters_lose_nothing_and_keep_each_posters_order() {
+    bounded_model(3, || {
+        let inject = std::sync::Arc::new(crate::driver::Inject::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut runnables = logging_runnables(&log, &[1, 2, 3]).into_iter();
+        let (r1, r2, r3) = (
+            runnables.next().unwrap(),
+            runnables.next().unwrap(),
+            runnables.next().unwrap(),
+        );
+        let a = {
+            let inject = inject.clone();
+            thread::spawn(move || {
+                inject.push(r1);
+                inject.push(r2);
+            })
+        };
+        let b = {
+            let inject = inject.clone();
+            thread::spawn(move || inject.push(r3))
+        };
+        consume(&inject, 3, 2);
+        a.join().unwrap();
+        b.join().unwrap();
+        assert!(inject.is_empty());
+        assert!(inject.take().is_empty());
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 3, "every post ran exactly once: {log:?}");
+        let pos = |id| log.iter().position(|&x| x == id).unwrap();
+        assert!(pos(1) < pos(2), "one poster's posts run in order: {log:?}");
+    });
+}
+
+#[test]
+fn inject_is_never_empty_while_a_post_waits() {
+    // The consumer takes the last queued runnable (putting the stub behind it) while a
+    // poster swaps itself in: `is_empty` must still count both, or a context going to
+    // sleep (announce, fence, check) could miss a post whose poster saw no sleeper.
+    loom::model(|| {
+        let inject = std::sync::Arc::new(crate::driver::Inject::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut runnables = logging_runnables(&log, &[1, 2]).into_iter();
+        inject.push(runnables.next().unwrap());
+        let sleeping = Arc::new(AtomicBool::new(false));
+        let woken = Arc::new(AtomicBool::new(false));
+        let poster = {
+            let (inject, sleeping, woken) = (inject.clone(), sleeping.clone(), woken.clone());
+            let task = runnables.next().unwrap();
+            thread::spawn(move || {
+                inject.push(task);
+                loom::sync::atomic::fence(SeqCst);
+                if sleeping.load(SeqCst) {
+                    woken.store(true, SeqCst);
+                }
+            })
+        };
+        let mut batch = inject.take();
+        let mut ran = 0;
+        while let Some(task) = batch.pop() {
+            task.run();
+            ran += 1;
+        }
+        sleeping.store(true, SeqCst);
+        loom::sync::atomic::fence(SeqCst);
+        let would_sleep = inject.is_empty();
+        poster.join().unwrap();
+        if would_sleep && !woken.load(SeqCst) {
+            assert_eq!(ran, 2, "the consumer slept with a post left behind");
+        }
+        consume(&inject, 2 - ran, usize::MAX);
+        assert_eq!(log.lock().unwrap().len(), 2);
+    });
+}

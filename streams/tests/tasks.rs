@@ -378,3 +378,56 @@ fn a_spawned_future_that_panics_on_drop_frees_its_task() {
     assert!(rl.block_on(handle).unwrap_err().is_panic());
     assert_eq!(counting.live.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn a_task_is_two_words_and_frees_its_frame_to_the_allocator_that_made_it() {
+    // Two words, like `Pin<Box<dyn Future>>`: it moves in registers, and the frame
+    // keeps the allocator's handle.
+    assert_eq!(
+        std::mem::size_of::<strait_streams::Task<'static, u64>>(),
+        2 * std::mem::size_of::<usize>()
+    );
+    let counting = Arc::new(Counting::default());
+    let alloc = strait_streams::FrameAlloc::custom(counting.clone());
+    let big = [7u64; 20];
+    let task = strait_streams::Task::new_in(
+        async move {
+            yield_now().await;
+            big.iter().sum::<u64>()
+        },
+        alloc,
+    );
+    assert_eq!(counting.live.load(Ordering::SeqCst), 1);
+    assert!(
+        format!("{task:?}").contains("FrameAlloc::custom"),
+        "{task:?}"
+    );
+    assert_eq!(strait_streams::block_on(task), 140);
+    assert_eq!(
+        counting.live.load(Ordering::SeqCst),
+        0,
+        "the frame was freed"
+    );
+    assert_eq!(
+        Arc::strong_count(&counting),
+        1,
+        "the frame's allocator handle was dropped with it"
+    );
+}
+
+#[test]
+fn a_zero_sized_task_allocates_nothing_and_keeps_no_allocator() {
+    struct Zst;
+    impl Future for Zst {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+            Poll::Ready(5)
+        }
+    }
+    let counting = Arc::new(Counting::default());
+    let task =
+        strait_streams::Task::new_in(Zst, strait_streams::FrameAlloc::custom(counting.clone()));
+    assert_eq!(counting.live.load(Ordering::SeqCst), 0);
+    assert_eq!(Arc::strong_count(&counting), 1, "no frame keeps the handle");
+    assert_eq!(strait_streams::block_on(task), 5);
+}

@@ -19,9 +19,10 @@
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::FrameAllocator;
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, AtomicUsize, Mutex};
 
 /// Smallest pooled block.
 const MIN_BLOCK: usize = 64;
@@ -146,6 +147,10 @@ impl Chain {
 /// The global overflow pool; a type so loom models can instantiate it.
 pub(crate) struct GlobalPool {
     lists: Mutex<[FreeList; CLASSES]>,
+    /// Each list's length, written under the lock and read without it: a spawn storm
+    /// beyond the pool (every refill finds it empty, every spill finds it full) then
+    /// skips the lock. A stale read only costs one block allocated or freed anew.
+    lens: [AtomicUsize; CLASSES],
 }
 
 // SAFETY: the raw block pointers are owned by the pool and only touched under its mutex.
@@ -158,6 +163,7 @@ impl GlobalPool {
     pub(crate) const fn new() -> Self {
         GlobalPool {
             lists: Mutex::new([FreeList::EMPTY; CLASSES]),
+            lens: [const { AtomicUsize::new(0) }; CLASSES],
         }
     }
 
@@ -165,16 +171,26 @@ impl GlobalPool {
     pub(crate) fn new() -> Self {
         GlobalPool {
             lists: Mutex::new([FreeList::EMPTY; CLASSES]),
+            lens: std::array::from_fn(|_| AtomicUsize::new(0)),
         }
+    }
+
+    /// Publishes `list`'s length for the lock-free checks (caller holds the lock).
+    fn publish(&self, class: usize, list: &FreeList) {
+        self.lens[class].store(list.len, Relaxed);
     }
 
     /// Moves up to [`SPILL`] blocks of `class` into `local` (half a local list, so a
     /// refilled list is far from spilling again); returns how many moved.
     pub(crate) fn refill(&self, class: usize, local: &mut FreeList) -> usize {
+        if self.lens[class].load(Relaxed) == 0 {
+            return 0;
+        }
         let mut lists = lock(&self.lists);
         let moved = lists[class].len.min(SPILL);
         if moved > 0 {
             local.push_chain(lists[class].cut_front(moved));
+            self.publish(class, &lists[class]);
         }
         moved
     }
@@ -190,16 +206,21 @@ impl GlobalPool {
         }
         // SAFETY: caller contract.
         unsafe { lists[class].push(block) };
+        self.publish(class, &lists[class]);
         Ok(())
     }
 
     /// Takes a whole chain of `class` blocks, or returns it when it does not fit.
     pub(crate) fn give_chain(&self, class: usize, chain: Chain) -> Result<(), Chain> {
+        if self.lens[class].load(Relaxed) + chain.len > GLOBAL_CAP {
+            return Err(chain);
+        }
         let mut lists = lock(&self.lists);
         if lists[class].len + chain.len > GLOBAL_CAP {
             return Err(chain);
         }
         lists[class].push_chain(chain);
+        self.publish(class, &lists[class]);
         Ok(())
     }
 
@@ -225,6 +246,7 @@ impl GlobalPool {
                 unsafe { std::alloc::dealloc(block, block_layout(class)) };
                 freed += 1;
             }
+            self.publish(class, list);
         }
         freed
     }

@@ -4,7 +4,7 @@
 //!
 //! Rules every executor here keeps (the papers' executor concept):
 //! - `post` never runs the task inline; it queues it, and queuing never allocates. The
-//!   run loop and the pool post through the lock-free [`Inject`](crate::driver::Inject) stack and take their
+//!   run loop and the pool post through the lock-free [`Inject`](crate::driver::Inject) queue and take their
 //!   queue's lock only to wake a consumer that announced it is going to sleep.
 //! - `dispatch` may run the task sooner — in a "run next" slot — only when called from a
 //!   thread that is running this executor; otherwise it posts. No executor here runs a

@@ -1,9 +1,10 @@
 //! [`RunQueue`]: an intrusive FIFO of runnables, linked through their task headers:
 //! pushing and popping never allocate. Executors (here and in drivers) guard it with
 //! their own lock or keep it to one thread; posts from other threads arrive lock-free
-//! through an [`Inject`](super::Inject) stack and are appended in batches.
+//! through an [`Inject`](super::Inject) queue and are appended in batches.
 
 use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::task::raw::Header;
 use crate::task::Runnable;
@@ -29,6 +30,17 @@ impl RunQueue {
         }
     }
 
+    /// A queue of the chain `head ..= tail` of `len` runnables.
+    ///
+    /// # Safety
+    /// The runnables came from `Runnable::into_raw` and are owned by the caller, each
+    /// linked to the next through `queue_next`; `tail` is the `len`th.
+    pub(crate) unsafe fn from_chain(head: *mut Header, tail: *mut Header, len: usize) -> Self {
+        // SAFETY: caller contract: `tail` is ours; the queue ends there.
+        unsafe { (*tail).queue_next.store(ptr::null_mut(), Relaxed) };
+        RunQueue { head, tail, len }
+    }
+
     /// Number of queued runnables.
     pub fn len(&self) -> usize {
         self.len
@@ -43,12 +55,12 @@ impl RunQueue {
     pub fn push_back(&mut self, task: Runnable) {
         let node = task.into_raw().as_ptr().cast_const();
         // SAFETY: we own the runnable, hence its link field.
-        unsafe { *(*node).queue_next.get() = ptr::null() };
+        unsafe { (*node).queue_next.store(ptr::null_mut(), Relaxed) };
         if self.tail.is_null() {
             self.head = node;
         } else {
             // SAFETY: `tail` is a runnable we own.
-            unsafe { *(*self.tail).queue_next.get() = node };
+            unsafe { (*self.tail).queue_next.store(node.cast_mut(), Relaxed) };
         }
         self.tail = node;
         self.len += 1;
@@ -58,7 +70,7 @@ impl RunQueue {
     pub fn push_front(&mut self, task: Runnable) {
         let node = task.into_raw().as_ptr().cast_const();
         // SAFETY: we own the runnable, hence its link field.
-        unsafe { *(*node).queue_next.get() = self.head };
+        unsafe { (*node).queue_next.store(self.head.cast_mut(), Relaxed) };
         if self.tail.is_null() {
             self.tail = node;
         }
@@ -70,7 +82,7 @@ impl RunQueue {
     pub fn pop(&mut self) -> Option<Runnable> {
         let node = NonNull::new(self.head.cast_mut())?;
         // SAFETY: `head` is a runnable we own.
-        self.head = unsafe { *node.as_ref().queue_next.get() };
+        self.head = unsafe { node.as_ref().queue_next.load(Relaxed) };
         if self.head.is_null() {
             self.tail = ptr::null();
         }
@@ -85,7 +97,11 @@ impl RunQueue {
             return;
         }
         // SAFETY: `front.tail` is a runnable `front` owns, now handed to us.
-        unsafe { *(*front.tail).queue_next.get() = self.head };
+        unsafe {
+            (*front.tail)
+                .queue_next
+                .store(self.head.cast_mut(), Relaxed)
+        };
         if self.tail.is_null() {
             self.tail = front.tail;
         }
@@ -102,16 +118,31 @@ impl RunQueue {
         *self = back;
     }
 
-    /// Moves up to `max` runnables from the front of this queue into a new one.
+    /// Moves up to `max` runnables from the front of this queue into a new one. Cuts
+    /// the list after the `max`th: reads that many links, writes one.
     pub fn pop_batch(&mut self, max: usize) -> RunQueue {
-        let mut batch = RunQueue::new();
-        while batch.len < max {
-            match self.pop() {
-                Some(task) => batch.push_back(task),
-                None => break,
-            }
+        if max >= self.len {
+            return self.take();
         }
-        batch
+        if max == 0 {
+            return RunQueue::new();
+        }
+        let head = self.head;
+        let mut last = head;
+        for _ in 1..max {
+            // SAFETY: the first `max` (< len) nodes are runnables we own.
+            last = unsafe { (*last).queue_next.load(Relaxed) };
+        }
+        // SAFETY: `last` is the `max`th runnable; it has a successor (max < len).
+        self.head = unsafe { (*last).queue_next.load(Relaxed) };
+        // SAFETY: as above; the batch ends at `last`.
+        unsafe { (*last).queue_next.store(ptr::null_mut(), Relaxed) };
+        self.len -= max;
+        RunQueue {
+            head,
+            tail: last,
+            len: max,
+        }
     }
 
     /// Moves every runnable out (to drop them outside the caller's lock).

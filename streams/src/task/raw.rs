@@ -38,7 +38,6 @@
 //! dropped by the last reference with its destructor's panic discarded.
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -48,7 +47,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::env::{EnvGuard, IoEnv};
-use crate::sync::{fence, lock, AtomicUsize, Mutex};
+use crate::sync::{fence, lock, AtomicPtr, AtomicUsize, Mutex};
 
 const SCHEDULED: usize = 1;
 const RUNNING: usize = 2;
@@ -132,8 +131,10 @@ pub(crate) struct VTable {
 pub(crate) struct Header {
     state: AtomicUsize,
     refs: AtomicUsize,
-    /// Intrusive run-queue link; owned by whichever queue holds the runnable.
-    pub(crate) queue_next: UnsafeCell<*const Header>,
+    /// Intrusive run-queue link; owned by whichever queue holds the runnable. Atomic
+    /// for [`Inject`](crate::driver::Inject), whose posters link it while the consumer
+    /// reads; plain queues use relaxed accesses (ordinary moves).
+    pub(crate) queue_next: AtomicPtr<Header>,
     vtable: &'static VTable,
     /// The join handle's and the foreign scheduler's wakers, behind one lock (neither
     /// is on a hot path of the other, and one mutex keeps the header small).
@@ -261,7 +262,7 @@ where
             state: AtomicUsize::new(SCHEDULED | work),
             // the runnable and the join handle
             refs: AtomicUsize::new(2),
-            queue_next: UnsafeCell::new(std::ptr::null()),
+            queue_next: AtomicPtr::new(std::ptr::null_mut()),
             vtable: vtable::<F>(),
             wakers: Mutex::new(Wakers {
                 join: None,
