@@ -549,7 +549,8 @@ impl IoContext {
         // Posted tasks are taken inside `with`, after its runner check: a thread that
         // may not run this context must not hold (and, panicking, drop) any of them.
         let mut batch = shared.queue.with(|queue| {
-            queue.append(shared.inject.take());
+            // Only what this turn can run: the rest stays in the post queue, untouched.
+            queue.append(shared.inject.take_batch(BATCH.min(max)));
             queue.pop_batch(BATCH.min(max))
         });
         if !batch.is_empty() {

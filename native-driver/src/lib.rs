@@ -45,7 +45,8 @@
 //!   submissions, completions and wake-ups ([`IoStats`]).
 //! - **Run queues**: a task woken on the thread running the context is queued in a
 //!   thread-local list, handed to the context under one lock when the batch ends; posts
-//!   from other threads go through a lock-free stack (`strait_streams::driver::Inject`).
+//!   from other threads go through a lock-free MPSC queue (`strait_streams::driver::Inject`),
+//!   from which each turn takes only the batch it runs.
 //!   [`IoContext::new_single_threaded`] goes further: its one runner owns the queue and
 //!   takes no lock at all (the mode for thread-per-core servers).
 //! - **Several runner threads** ([`IoContext::new`]): runners about to block in
