@@ -91,6 +91,15 @@ pub(crate) trait Submit {
     ///
     /// The entry's memory is owned by the slot it names (see the module docs), so the
     /// implementation may treat it as valid until its final CQE.
+    ///
+    /// # Contract
+    /// `Err` only if the entry was not queued. On `Err` the layer frees what the entry
+    /// points to (a one-shot operation's buffer or address, its slot and its descriptor
+    /// reference), so an implementation that queued the entry and then failed a
+    /// follow-up submit (or `io_uring_enter` to make room for a later entry) must
+    /// return `Ok(())`: the entry is in the submission queue and is submitted the next
+    /// time anyone enters the kernel. Returning `Err` after queueing lets the kernel
+    /// write into freed memory.
     fn push(&self, entry: squeue::Entry) -> io::Result<()>;
 }
 

@@ -1,28 +1,55 @@
 //! A private ring and a tiny loop for the completion layer's tests.
 
 use std::io;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use io_uring::{squeue, types, IoUring};
 
 use super::{Completions, Config, Submit};
 
-/// A private `IoUring` implementing [`Submit`].
+/// A private `IoUring` implementing [`Submit`] (honouring its contract: `Err` only
+/// when the entry was not queued), with knobs that model a busy host.
 pub(crate) struct TestRing {
     ring: Mutex<IoUring>,
+    /// The next `refuse` pushes fail with `EBUSY` without queueing their entry (a host
+    /// whose submission queue is full and cannot be drained just now).
+    pub(crate) refuse: AtomicUsize,
+    /// The next `fail_after_queue` pushes queue their entry, then the submit that
+    /// follows fails (`EBUSY`). The entry is queued, so the push reports `Ok` and the
+    /// entry goes to the kernel at the next turn: returning the submit's error here
+    /// would break [`Submit`]'s contract and let the layer free memory the kernel
+    /// writes.
+    pub(crate) fail_after_queue: AtomicUsize,
+}
+
+/// Decrements `knob` if it is positive; `true` when it was.
+fn consume(knob: &AtomicUsize) -> bool {
+    knob.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl Submit for TestRing {
     fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+        if consume(&self.refuse) {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        }
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             // SAFETY: every entry this layer pushes points only into memory its slot owns
             // until the final CQE (module docs of `uring`).
             if unsafe { ring.submission().push(&entry) }.is_ok() {
-                return Ok(());
+                break;
             }
+            // Not queued yet: an error here leaves nothing in the queue.
             ring.submit()?;
         }
+        // A host that submits here may see that submit fail (`fail_after_queue` models
+        // it): the entry is queued all the same, so the push succeeds and the entry
+        // goes to the kernel at the next enter (the next turn).
+        let _submit_failed = consume(&self.fail_after_queue);
+        Ok(())
     }
 }
 
@@ -35,6 +62,8 @@ impl TestRing {
         match IoUring::new(entries) {
             Ok(ring) => Some(Arc::new(Self {
                 ring: Mutex::new(ring),
+                refuse: AtomicUsize::new(0),
+                fail_after_queue: AtomicUsize::new(0),
             })),
             Err(e) => {
                 eprintln!("skipped: io_uring unavailable here ({e})");

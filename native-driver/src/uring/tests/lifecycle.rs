@@ -240,3 +240,61 @@ fn dropped_ops_keep_their_buffer_until_the_kernel_is_done() {
     drop(w);
     settle(&ring, &c);
 }
+
+#[test]
+fn a_push_error_means_not_queued_and_only_then_is_the_slot_freed() {
+    // The layer frees a one-shot operation's buffer on a push error: that is sound
+    // only under the contract the trait states.
+    assert!(include_str!("../mod.rs").contains("`Err` only if the entry was not queued"));
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (r, w) = pipe();
+    let mut w = std::fs::File::from(Arc::try_unwrap(w).unwrap());
+    let mut cx = noop_cx();
+    // The reviewer's case: the entry is queued, the submit after it fails. The host
+    // honours the contract (the push succeeded), so the slot keeps the buffer and the
+    // descriptor until the read's CQE.
+    ring.fail_after_queue.store(1, Ordering::SeqCst);
+    // SAFETY: the entry points into the lent Vec and names the slot's descriptor.
+    let mut op = unsafe {
+        Op::submit(&c, Some(r.clone()), vec![0u8; 64], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    }
+    .expect("queued, so the push succeeded");
+    assert_eq!(ring.fail_after_queue.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        c.slots_in_use(),
+        1,
+        "the slot owns the buffer the kernel writes"
+    );
+    w.write_all(b"pong").unwrap();
+    let outcome = loop {
+        if let Poll::Ready(o) = Pin::new(&mut op).poll(&mut cx) {
+            break o;
+        }
+        ring.turn(&c, true);
+    };
+    assert_eq!(outcome.result.unwrap(), 4);
+    assert_eq!(&outcome.resource[..4], b"pong");
+    drop(op);
+    // A host that cannot queue refuses: the slot and the lent buffer are freed, and
+    // nothing reaches the kernel.
+    ring.refuse.store(1, Ordering::SeqCst);
+    // SAFETY: as above.
+    let refused = unsafe {
+        Op::submit(&c, Some(r.clone()), vec![0u8; 64], |buf, fd| {
+            opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build()
+        })
+    };
+    assert_eq!(
+        refused.err().and_then(|e| e.raw_os_error()),
+        Some(libc::EBUSY)
+    );
+    assert_eq!(c.slots_in_use(), 0);
+    w.write_all(b"late").unwrap();
+    assert_eq!(ring.turn(&c, false), 0, "the refused read never ran");
+    settle(&ring, &c);
+}
