@@ -237,6 +237,10 @@ struct Driver {
     counters: Counters,
     /// [`Completions::shutdown`] ran: nothing is submitted any more.
     shut_down: bool,
+    /// Wakers of handles whose operation failed on behalf of someone else (a starved
+    /// receive that could not be re-armed, the shutdown), woken once the lock is
+    /// released ([`Completions::unlock`]). Empty, and so unallocated, in steady state.
+    deferred: Vec<Waker>,
 }
 
 /// The errno stored when an operation ended because the layer shut down (outside the
@@ -291,6 +295,7 @@ impl Completions {
                 overfull: VecDeque::new(),
                 counters: Counters::default(),
                 shut_down: false,
+                deferred: Vec::new(),
             }),
             submit,
             send_capacity: config.send_capacity,
@@ -303,22 +308,28 @@ impl Completions {
         self.driver.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Releases the lock, then wakes the handles deferred while it was held.
+    fn unlock(&self, mut guard: MutexGuard<'_, Driver>) {
+        let deferred = std::mem::take(&mut guard.deferred);
+        drop(guard);
+        for waker in deferred {
+            waker.wake();
+        }
+    }
+
     /// Handles one CQE whose user_data kind is `0b1x`.
     pub(crate) fn complete(&self, user_data: u64, result: i32, flags: u32) {
         let (kind, index, generation) = decode_user_data(user_data);
-        let waker = {
-            let mut driver = self.lock();
-            match kind {
-                KIND_OP => {
-                    driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags)
-                }
-                KIND_INTERNAL => None, // a cancellation's own CQE: its target reports
-                _ => {
-                    driver.counters.anomalies += 1;
-                    None
-                }
+        let mut driver = self.lock();
+        let waker = match kind {
+            KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
+            KIND_INTERNAL => None, // a cancellation's own CQE: its target reports
+            _ => {
+                driver.counters.anomalies += 1;
+                None
             }
         };
+        self.unlock(driver);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -356,8 +367,10 @@ impl Completions {
 
     /// Shuts the layer down: cancels every operation in flight (lingering sends too)
     /// and refuses new ones. Operations of live handles end with the driver's "context
-    /// gone" error; orphaned slots are freed as their final CQEs arrive, so the host
-    /// drains the ring until [`slots_in_use`](Self::slots_in_use) counts only live
+    /// gone" error: those in the kernel when their final CQE arrives, the others (a
+    /// receive starved or paused, an idle accept or send) at once, and their handles'
+    /// wakers are woken. Orphaned slots are freed as their final CQEs arrive, so the
+    /// host drains the ring until [`slots_in_use`](Self::slots_in_use) counts only live
     /// handles before it closes the ring.
     pub(crate) fn shutdown(&self) {
         let mut guard = self.lock();
@@ -367,6 +380,19 @@ impl Completions {
             let Some(slot) = driver.slots.at(index) else {
                 continue;
             };
+            if !slot.phase.in_kernel() {
+                // Nothing of the kernel's will end it: end it here, wake its reader.
+                match &mut slot.body {
+                    Body::Recv(recv) => recv.fail(GONE),
+                    Body::Accept(accept) => accept.fail(GONE),
+                    Body::Send(send) => send.fail(GONE),
+                    Body::Oneshot(_) | Body::Vacant(_) => continue,
+                }
+                if let Some(waker) = slot.waker.take() {
+                    driver.deferred.push(waker);
+                }
+                continue;
+            }
             if slot.phase != Phase::InFlight {
                 continue;
             }
@@ -382,6 +408,7 @@ impl Completions {
                 driver.counters.canceled += 1;
             }
         }
+        self.unlock(guard);
     }
 
     fn submit_oneshot(
@@ -451,6 +478,7 @@ impl Completions {
         if !in_kernel {
             driver.free(key);
             driver.rearm_starved(&*self.submit);
+            self.unlock(guard);
             return;
         }
         let slot = driver.slots.get_mut(key).expect("checked above");
@@ -473,6 +501,7 @@ impl Completions {
             }
         }
         driver.rearm_starved(&*self.submit);
+        self.unlock(guard);
     }
 }
 
@@ -634,7 +663,12 @@ impl Driver {
             });
             if wants {
                 self.counters.rearms += 1;
-                let _ = self.submit_again(submit, key);
+                if self.submit_again(submit, key).is_err() {
+                    // Recorded as the stream's end: its reader must hear of it.
+                    if let Some(waker) = self.slots.get_mut(key).and_then(|s| s.waker.take()) {
+                        self.deferred.push(waker);
+                    }
+                }
                 return;
             }
         }

@@ -365,6 +365,7 @@ impl RecvQueue {
             let n = recv.copy_out(&mut driver.bufs, dst);
             let resume = recv.resume_if_drained();
             self.after_read(driver, resume);
+            self.completions.unlock(guard);
             return Poll::Ready(Ok(n));
         }
         if let Some(end) = recv.end_result() {
@@ -439,6 +440,7 @@ impl RecvQueue {
         recv.advance(&mut driver.bufs, n);
         let resume = recv.resume_if_drained();
         self.after_read(driver, resume);
+        self.completions.unlock(guard);
     }
 
     /// After buffers went back: re-arms this receive if its pause ended, and starved

@@ -16,6 +16,7 @@ use super::*;
 mod footprint;
 mod lifecycle;
 mod streams;
+mod teardown;
 mod torture;
 
 #[global_allocator]
@@ -77,6 +78,26 @@ fn check_stream(seed: u64, from: u64, got: &[u8]) {
             from + k as u64
         );
     });
+}
+
+/// A waker that counts its wakes.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Count {
+    fn new() -> (Arc<Self>, Waker) {
+        let count = Arc::new(Self(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        (count, waker)
+    }
+    fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 fn noop_cx() -> Context<'static> {
