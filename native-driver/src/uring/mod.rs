@@ -17,9 +17,12 @@
 //!   returns to the ring. An orphaned queue returns its buffers at once (the kernel
 //!   handed them over, it no longer writes them). The ring is shared, so one socket may
 //!   hold only its share (`Config::socket_buffers`): its receive pauses there and
-//!   resumes when the reader has consumed half. Should a burst still leave the ring
-//!   empty while others starve, the excess of a paused socket is copied out of the
-//!   ring into that socket's own memory (the overload path, counted as a spill).
+//!   resumes when the reader has consumed half. Shares alone do not keep the ring
+//!   live (`buf_entries / socket_buffers` paused sockets hold all of it), so should the
+//!   ring be empty while receives starve, a paused socket's buffers but its front one
+//!   are copied out of the ring into that socket's own memory (the overload path,
+//!   counted as a spill), one socket per starved re-arm. The ring thus stays live for
+//!   the others as long as fewer sockets than `buf_entries` hold unread data.
 //! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
 //!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
 //!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
@@ -200,8 +203,8 @@ pub(crate) struct Counters {
     /// Receives (and accepts) paused because their socket held its share of buffers
     /// (its listener queued `accept_queue` connections).
     pub(crate) pauses: u64,
-    /// Paused sockets whose excess buffers were copied out of the ring because others
-    /// starved (the overload path; it allocates).
+    /// Paused sockets whose buffers (but the front one) were copied out of the ring
+    /// because others starved (the overload path; it allocates).
     pub(crate) spills: u64,
     /// Reads (`poll_read*`, `poll_fill`) that found data or the end already queued on
     /// their first poll.
@@ -232,7 +235,8 @@ struct Driver {
     bufs: BufRing,
     /// Receives stopped by `ENOBUFS`, re-armed as buffers come back (oldest first).
     starved: VecDeque<Key>,
-    /// Paused receives holding more than their share, spilled if others starve.
+    /// Paused receives holding buffers beyond their front one, spilled (oldest first)
+    /// if others starve.
     overfull: VecDeque<Key>,
     counters: Counters,
     /// [`Completions::shutdown`] ran: nothing is submitted any more.
@@ -573,7 +577,7 @@ impl Driver {
             return waker;
         }
         slot.phase = Phase::Idle;
-        if matches!(&slot.body, Body::Recv(recv) if recv.over_share()) && !orphaned {
+        if matches!(&slot.body, Body::Recv(recv) if recv.spillable()) && !orphaned {
             self.overfull.push_back(key);
         }
         match next {
@@ -676,8 +680,8 @@ impl Driver {
 }
 
 impl Driver {
-    /// The ring is empty and receives starve: spills one paused socket that holds more
-    /// than its share, so a reader that does not read cannot stall the others.
+    /// The ring is empty and receives starve: spills one paused socket down to its
+    /// front buffer, so readers that do not read cannot stall the others.
     fn relieve(&mut self) {
         while let Some(key) = self.overfull.pop_front() {
             let Some(slot) = self.slots.get_mut(key) else {

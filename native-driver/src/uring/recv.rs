@@ -11,10 +11,12 @@
 //!
 //! Fair share: a queue that reaches `Config::socket_buffers` buffers pauses its
 //! receive (cancels the multishot; that `ECANCELED` is no error) and re-arms once the
-//! reader consumed half. The kernel may hand over a burst before the pause lands, so
-//! when the ring runs dry while other sockets starve, a paused socket's buffers past
-//! its share are copied into a spill it owns and returned (`spill_excess`): a reader
-//! that does not read (a proxy waiting on its other side) cannot stall the others.
+//! reader consumed half. Shares alone do not keep the ring live (`buf_entries /
+//! socket_buffers` paused sockets hold all of it, and a burst may land before a pause),
+//! so when the ring runs dry while other sockets starve, a paused socket's buffers
+//! except its front one are copied into a spill it owns and returned
+//! (`spill_excess`): a reader that does not read (a proxy waiting on its other side)
+//! cannot stall the others.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
@@ -27,6 +29,9 @@ use io_uring::cqueue;
 use super::buf_ring::BufRing;
 use super::ops::{Body, Key};
 use super::{count_ready, to_error, Completions, Counters, Next};
+
+/// Buffers a spilled queue keeps: the front one, which a reader may be borrowing.
+const SPILL_FLOOR: usize = 1;
 
 /// How the stream ended (delivered after the queued data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,21 +177,23 @@ impl RecvState {
         false
     }
 
-    /// Paused and holding more than its share (a candidate for `spill_excess`).
-    pub(super) fn over_share(&self) -> bool {
-        self.paused && self.queue.len() > self.cap
+    /// Paused with buffers beyond its front one and no spill yet: a candidate for
+    /// `spill_excess`.
+    pub(super) fn spillable(&self) -> bool {
+        self.paused && self.queue.len() > SPILL_FLOOR && self.spill.is_empty()
     }
 
-    /// Copies the buffers past this queue's share out of the ring (into `spill`) and
-    /// returns them, so sockets starved by a reader that does not read can go on.
-    /// Only while no receive is in flight (nothing can arrive behind the spill), and
-    /// allocates: it is the overload path, counted in `Counters::spills`.
+    /// Copies every buffer but the front one out of the ring (into `spill`) and returns
+    /// them, so sockets starved by readers that do not read can go on. Only while no
+    /// receive is in flight (nothing can arrive behind the spill), and allocates: it is
+    /// the overload path, counted in `Counters::spills`.
     pub(super) fn spill_excess(&mut self, bufs: &mut BufRing) -> bool {
-        if !self.over_share() || !self.spill.is_empty() {
+        if !self.spillable() {
             return false;
         }
-        // The front buffer may be partly read: it always stays queued.
-        let keep = self.cap.max(1);
+        // The front buffer may be partly read, or lent to a zero-copy reader
+        // (`poll_fill`): it always stays queued.
+        let keep = SPILL_FLOOR;
         let bytes: usize = self
             .queue
             .iter()

@@ -15,6 +15,7 @@ use super::*;
 
 mod footprint;
 mod lifecycle;
+mod overload;
 mod streams;
 mod teardown;
 mod torture;
