@@ -11,6 +11,9 @@
 //!   the handle (a future, a socket half) only marks the slot orphaned and, when the
 //!   operation is in flight, submits `IORING_OP_ASYNC_CANCEL`; closing the socket only
 //!   drops the handle's `Arc`. Nothing the kernel may write is freed before that CQE.
+//!   A multishot never ends on its own, so a cancel the host cannot queue (or that
+//!   comes back `EALREADY`) is retried on every CQE, and an abandoned multishot's
+//!   next CQE asks again.
 //! - **Received data** (`buf_ring`, `recv`): lands in a provided-buffer ring the driver
 //!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
 //!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
@@ -245,6 +248,10 @@ struct Driver {
     /// receive that could not be re-armed, the shutdown), woken once the lock is
     /// released ([`Completions::unlock`]). Empty, and so unallocated, in steady state.
     deferred: Vec<Waker>,
+    /// Orphaned or shut-down operations whose cancellation could not be queued (or
+    /// came back `EALREADY`): retried on every [`Completions::complete`], since a
+    /// multishot accept or receive never ends on its own.
+    cancel_pending: VecDeque<Key>,
 }
 
 /// The errno stored when an operation ended because the layer shut down (outside the
@@ -300,6 +307,7 @@ impl Completions {
                 counters: Counters::default(),
                 shut_down: false,
                 deferred: Vec::new(),
+                cancel_pending: VecDeque::new(),
             }),
             submit,
             send_capacity: config.send_capacity,
@@ -327,12 +335,20 @@ impl Completions {
         let mut driver = self.lock();
         let waker = match kind {
             KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
-            KIND_INTERNAL => None, // a cancellation's own CQE: its target reports
+            // A cancellation's own CQE: its target reports, unless it could not be
+            // canceled just now.
+            KIND_INTERNAL => {
+                driver.on_cancel_cqe(Key { index, generation }, result);
+                None
+            }
             _ => {
                 driver.counters.anomalies += 1;
                 None
             }
         };
+        if !driver.cancel_pending.is_empty() {
+            driver.retry_cancels(&*self.submit);
+        }
         self.unlock(driver);
         if let Some(waker) = waker {
             waker.wake();
@@ -404,13 +420,13 @@ impl Completions {
                 index: index as u32,
                 generation: slot.generation,
             };
-            let cancel = opcode::AsyncCancel::new(target.user_data())
-                .build()
-                .user_data(internal_user_data(target.index, target.generation));
-            if self.submit.push(cancel).is_ok() {
-                slot.phase = Phase::Canceled;
-                driver.counters.canceled += 1;
-            }
+            cancel(
+                &*self.submit,
+                target,
+                slot,
+                &mut driver.counters,
+                &mut driver.cancel_pending,
+            );
         }
         self.unlock(guard);
     }
@@ -494,15 +510,14 @@ impl Completions {
             _ => {}
         }
         if slot.phase == Phase::InFlight {
-            let cancel = opcode::AsyncCancel::new(key.user_data())
-                .build()
-                .user_data(internal_user_data(key.index, key.generation));
-            // If the cancel cannot be queued the operation still ends on its own; the
-            // slot stays orphaned until then.
-            if self.submit.push(cancel).is_ok() {
-                slot.phase = Phase::Canceled;
-                driver.counters.canceled += 1;
-            }
+            // A cancel that cannot be queued now is retried on every CQE.
+            cancel(
+                &*self.submit,
+                key,
+                slot,
+                &mut driver.counters,
+                &mut driver.cancel_pending,
+            );
         }
         driver.rearm_starved(&*self.submit);
         self.unlock(guard);
@@ -551,11 +566,8 @@ impl Driver {
         };
         let waker = slot.waker.take();
         if next == Next::Pause && more && slot.phase == Phase::InFlight {
-            let cancel = opcode::AsyncCancel::new(key.user_data())
-                .build()
-                .user_data(internal_user_data(key.index, key.generation));
             // Without the cancel the receive just goes on past the socket's share.
-            if submit.push(cancel).is_ok() {
+            if submit.push(cancel_entry(key)).is_ok() {
                 slot.phase = Phase::Canceled;
             } else {
                 match &mut slot.body {
@@ -564,6 +576,17 @@ impl Driver {
                     _ => {}
                 }
             }
+        }
+        if more && slot.phase == Phase::InFlight && (orphaned || self.shut_down) {
+            // An abandoned multishot still running: its cancel was not queued, or came
+            // back EALREADY. Ask again (or keep it pending).
+            cancel(
+                submit,
+                key,
+                slot,
+                &mut self.counters,
+                &mut self.cancel_pending,
+            );
         }
         if more {
             self.rearm_starved(submit);
@@ -679,7 +702,81 @@ impl Driver {
     }
 }
 
+/// The `IORING_OP_ASYNC_CANCEL` aimed at slot `key`.
+fn cancel_entry(key: Key) -> squeue::Entry {
+    opcode::AsyncCancel::new(key.user_data())
+        .build()
+        .user_data(internal_user_data(key.index, key.generation))
+}
+
+/// Asks the kernel to cancel slot `key`'s operation (in flight); when the cancel
+/// cannot be queued now, `key` waits in `pending` for the next CQE to retry it.
+fn cancel(
+    submit: &dyn Submit,
+    key: Key,
+    slot: &mut ops::Slot,
+    counters: &mut Counters,
+    pending: &mut VecDeque<Key>,
+) {
+    if submit.push(cancel_entry(key)).is_ok() {
+        slot.phase = Phase::Canceled;
+        counters.canceled += 1;
+    } else if !pending.contains(&key) {
+        pending.push_back(key);
+    }
+}
+
 impl Driver {
+    /// A cancellation's CQE. `EALREADY`: the operation could not be stopped just now
+    /// and, if multishot, may go on for ever, so an abandoned one is asked again (a
+    /// pause gives up, like a pause whose cancel could not be queued).
+    fn on_cancel_cqe(&mut self, target: Key, result: i32) {
+        if result != -libc::EALREADY {
+            return; // canceled (the target's final CQE reports) or already finished
+        }
+        let shut_down = self.shut_down;
+        let Some(slot) = self.slots.get_mut(target) else {
+            return;
+        };
+        if slot.phase != Phase::Canceled {
+            return;
+        }
+        slot.phase = Phase::InFlight;
+        if slot.orphaned || shut_down {
+            if !self.cancel_pending.contains(&target) {
+                self.cancel_pending.push_back(target);
+            }
+        } else {
+            match &mut slot.body {
+                Body::Recv(recv) => recv.pause_failed(),
+                Body::Accept(accept) => accept.pause_failed(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Queues the cancellations that could not be queued before, oldest first, until
+    /// the host refuses one.
+    fn retry_cancels(&mut self, submit: &dyn Submit) {
+        let shut_down = self.shut_down;
+        while let Some(&key) = self.cancel_pending.front() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                self.cancel_pending.pop_front();
+                continue;
+            };
+            if slot.phase != Phase::InFlight || !(slot.orphaned || shut_down) {
+                self.cancel_pending.pop_front();
+                continue;
+            }
+            if submit.push(cancel_entry(key)).is_err() {
+                return;
+            }
+            slot.phase = Phase::Canceled;
+            self.counters.canceled += 1;
+            self.cancel_pending.pop_front();
+        }
+    }
+
     /// The ring is empty and receives starve: spills one paused socket down to its
     /// front buffer, so readers that do not read cannot stall the others.
     fn relieve(&mut self) {

@@ -42,3 +42,74 @@ fn shutdown_wakes_a_receive_starved_for_buffers() {
     ring.run_until(&c, || c.slots_in_use() == 0);
     assert_eq!(c.buffers_available(), 4);
 }
+
+#[test]
+fn a_dropped_acceptor_whose_cancel_was_refused_still_ends() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    ring.turn(&c, false);
+    // The host cannot queue the cancellation when the acceptor goes.
+    ring.refuse.store(1, Ordering::SeqCst);
+    drop(acceptor);
+    assert_eq!(
+        ring.refuse.load(Ordering::SeqCst),
+        0,
+        "the cancel was refused"
+    );
+    for _ in 0..5 {
+        // Connections the abandoned accept takes (and closes) until it ends.
+        let _ = TcpStream::connect(addr);
+        ring.turn(&c, true);
+    }
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the listener was closed with its slot"
+    );
+    assert!(c.counters().canceled >= 1);
+}
+
+#[test]
+fn shutdown_ends_a_receive_whose_cancel_was_refused() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    ring.turn(&c, false);
+    ring.refuse.store(1, Ordering::SeqCst);
+    c.shutdown();
+    assert_eq!(
+        ring.refuse.load(Ordering::SeqCst),
+        0,
+        "the cancel was refused"
+    );
+    // The multishot goes on; its next CQE retries the cancel.
+    let mut peer = std::fs::File::from(Arc::try_unwrap(a).unwrap());
+    peer.write_all(b"more").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    let mut turns = 0;
+    let err = loop {
+        match rx.poll_read(&mut noop_cx(), &mut buf) {
+            Poll::Ready(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Poll::Ready(Err(e)) => break e,
+            Poll::Pending => {
+                turns += 1;
+                assert!(turns < 50, "the receive never ended");
+                ring.turn(&c, true);
+            }
+        }
+    };
+    assert!(err.to_string().contains("IoContext"), "{err:?}");
+    assert_eq!(got, b"more", "the data before the end is delivered");
+    drop(rx);
+    assert_eq!(c.slots_in_use(), 0);
+    assert_eq!(c.buffers_available(), c.buffer_entries());
+}
