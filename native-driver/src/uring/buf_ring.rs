@@ -165,6 +165,12 @@ impl BufRing {
         Ok(())
     }
 
+    /// `true` when buffer `bid` is held (out of the ring).
+    #[cfg(test)]
+    pub(crate) fn is_held(&self, bid: u16) -> bool {
+        self.held.get(usize::from(bid)) == Some(&true)
+    }
+
     /// Publishes held buffer `bid` to the kernel again.
     pub(crate) fn put(&mut self, bid: u16) -> Result<(), BufIdError> {
         let held = self

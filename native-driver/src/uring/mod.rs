@@ -540,11 +540,14 @@ impl Driver {
             result
         };
         let Some(slot) = self.slots.get_mut(key) else {
-            // Slots outlive their final CQE, so this does not happen; keep the buffer.
+            // Slots outlive their final CQE, so this does not happen. A buffer it names
+            // goes back to the ring only if it really left it: one already held belongs
+            // to a live queue (maybe lent to a reader) and is not this CQE's to return.
             self.counters.anomalies += 1;
             if let Some(bid) = cqueue::buffer_select(flags) {
-                let _ = self.bufs.take(bid);
-                let _ = self.bufs.put(bid);
+                if self.bufs.take(bid).is_ok() {
+                    let _ = self.bufs.put(bid);
+                }
             }
             return None;
         };

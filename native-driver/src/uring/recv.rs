@@ -98,9 +98,10 @@ impl RecvState {
         }
         if let Some(bid) = bid {
             if bufs.take(bid).is_err() {
+                // Not a buffer the kernel handed over (out of range, or held already,
+                // maybe by this very queue): neither queue nor return it.
                 counters.anomalies += 1;
-            }
-            if result > 0 && !orphaned && self.end.is_none() {
+            } else if result > 0 && !orphaned && self.end.is_none() {
                 self.queue.push_back((bid, result as u32));
             } else if bufs.put(bid).is_err() {
                 counters.anomalies += 1;

@@ -365,6 +365,44 @@ fn buffer_ids_are_checked() {
 }
 
 #[test]
+fn a_cqe_naming_a_held_buffer_neither_returns_nor_queues_it() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        buf_entries: 4,
+        buf_size: 64,
+        ..Config::default()
+    });
+    let (a, b) = socketpair();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let mut peer = std::fs::File::from(Arc::try_unwrap(a).unwrap());
+    peer.write_all(b"x").unwrap();
+    ring.run_until(&c, || rx.queued() == 1);
+    let bid = (0..4u16)
+        .find(|&bid| c.lock().bufs.is_held(bid))
+        .expect("the queued buffer is held");
+    let buffer = 1 | (u32::from(bid) << 16); // IORING_CQE_F_BUFFER
+                                             // A stale slot's CQE naming it: the live queue keeps it, the ring does not get it.
+    c.complete(op_user_data(1000, 0), 1, buffer);
+    assert_eq!(c.buffers_available(), 3);
+    // The live receive's CQE naming it again: not queued twice.
+    c.complete(op_user_data(0, 0), 1, buffer | 2); // IORING_CQE_F_MORE
+    assert_eq!((rx.queued(), c.buffers_available()), (1, 3));
+    assert_eq!(c.counters().anomalies, 2);
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        rx.poll_read(&mut noop_cx(), &mut buf).map(Result::unwrap),
+        Poll::Ready(1)
+    );
+    assert_eq!(buf[0], b'x');
+    assert!(rx.poll_read(&mut noop_cx(), &mut buf).is_pending());
+    assert_eq!(c.buffers_available(), 4);
+    drop((rx, peer));
+    ring.run_until(&c, || c.slots_in_use() == 0);
+}
+
+#[test]
 fn slots_are_recycled_with_new_generations() {
     let mut slab = ops::Slab::default();
     let a = slab.insert(ops::Body::Oneshot(Keep::None), None);
