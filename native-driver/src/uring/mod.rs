@@ -29,7 +29,12 @@
 //! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
 //!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
 //!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
-//!   with no send in flight). A dropped writer lingers: what was accepted is still sent.
+//!   with no send in flight). A dropped writer lingers: what was accepted is still sent,
+//!   within bounds ([`Completions::set_linger`]): a lingering send still unsent after
+//!   the linger time (30 s by default), or the oldest ones once all lingering sends of
+//!   this layer hold more than the linger budget (16 MiB), is canceled and its
+//!   descriptor released. Deadlines are checked on every CQE and every handle drop,
+//!   and when the host calls [`Completions::expire_lingering`].
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
@@ -80,6 +85,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, Submitter};
 
@@ -220,6 +226,9 @@ pub(crate) struct Counters {
     pub(crate) writes_waited: u64,
     /// CQEs naming a slot that is gone, or a buffer id out of order (driver bugs; 0).
     pub(crate) anomalies: u64,
+    /// Lingering sends of dropped writers canceled before they were delivered (past
+    /// the linger time, or over the linger budget).
+    pub(crate) lingers_canceled: u64,
 }
 
 /// The completion layer: operation slots, the provided-buffer ring, the receive, send
@@ -252,7 +261,27 @@ struct Driver {
     /// came back `EALREADY`): retried on every [`Completions::complete`], since a
     /// multishot accept or receive never ends on its own.
     cancel_pending: VecDeque<Key>,
+    /// Sends of dropped writers still delivering, oldest first.
+    lingering: VecDeque<Lingering>,
+    /// Unsent bytes of `lingering` when their writers dropped (an upper bound).
+    lingering_bytes: usize,
+    /// How long a dropped writer's send may linger.
+    linger: Duration,
+    /// Unsent bytes all lingering sends together may hold.
+    linger_budget: usize,
 }
+
+/// A dropped writer's send still delivering.
+struct Lingering {
+    key: Key,
+    deadline: Instant,
+    bytes: usize,
+}
+
+/// Default of [`Completions::set_linger`]'s time.
+const LINGER: Duration = Duration::from_secs(30);
+/// Default of [`Completions::set_linger`]'s budget.
+const LINGER_BUDGET: usize = 16 << 20;
 
 /// The errno stored when an operation ended because the layer shut down (outside the
 /// errno range); [`to_error`] turns it into the driver's "context gone" error.
@@ -308,6 +337,10 @@ impl Completions {
                 shut_down: false,
                 deferred: Vec::new(),
                 cancel_pending: VecDeque::new(),
+                lingering: VecDeque::new(),
+                lingering_bytes: 0,
+                linger: LINGER,
+                linger_budget: LINGER_BUDGET,
             }),
             submit,
             send_capacity: config.send_capacity,
@@ -349,10 +382,35 @@ impl Completions {
         if !driver.cancel_pending.is_empty() {
             driver.retry_cancels(&*self.submit);
         }
+        if !driver.lingering.is_empty() {
+            driver.expire_lingering(&*self.submit, Instant::now());
+        }
         self.unlock(driver);
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// Bounds what dropped writers leave behind: a send still undelivered `limit`
+    /// after its writer dropped is canceled (its bytes are lost, its descriptor
+    /// released), and so are the oldest lingering sends whenever all of them together
+    /// held more than `budget` unsent bytes when their writers dropped (a send larger
+    /// than `budget` does not linger at all). Defaults: 30 s, 16 MiB.
+    pub(crate) fn set_linger(&self, limit: Duration, budget: usize) {
+        let mut driver = self.lock();
+        driver.linger = limit;
+        driver.linger_budget = budget;
+    }
+
+    /// Cancels the lingering sends past their deadline and returns the next deadline,
+    /// if any: a host whose ring may stay quiet calls it when that deadline passes
+    /// (every CQE checks too).
+    pub(crate) fn expire_lingering(&self) -> Option<Instant> {
+        let mut driver = self.lock();
+        driver.expire_lingering(&*self.submit, Instant::now());
+        let next = driver.lingering.front().map(|l| l.deadline);
+        self.unlock(driver);
+        next
     }
 
     /// The counters so far.
@@ -504,7 +562,13 @@ impl Completions {
         let slot = driver.slots.get_mut(key).expect("checked above");
         slot.orphaned = true;
         match &mut slot.body {
-            Body::Send(send) if !send.failed() => return, // lingers until delivered
+            Body::Send(send) if !send.failed() => {
+                // Lingers until delivered, within the linger bounds.
+                let bytes = send.unsent();
+                driver.linger(&*self.submit, key, bytes);
+                self.unlock(guard);
+                return;
+            }
             Body::Recv(recv) => recv.return_all(&mut driver.bufs, &mut driver.counters),
             Body::Accept(accept) => accept.close_queued(),
             _ => {}
@@ -672,8 +736,71 @@ impl Driver {
 
     /// Frees slot `key` (the kernel is done with it), returning any buffers it held.
     fn free(&mut self, key: Key) {
-        if let Body::Recv(mut recv) = self.slots.remove(key) {
-            recv.return_all(&mut self.bufs, &mut self.counters);
+        match self.slots.remove(key) {
+            Body::Recv(mut recv) => recv.return_all(&mut self.bufs, &mut self.counters),
+            Body::Send(_) if !self.lingering.is_empty() => {
+                if let Some(i) = self.lingering.iter().position(|l| l.key == key) {
+                    let done = self.lingering.remove(i).expect("found");
+                    self.lingering_bytes -= done.bytes;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Slot `key`'s writer dropped with `bytes` unsent (its send in flight): it
+    /// lingers, unless that exceeds the budget; older lingering sends make room.
+    fn linger(&mut self, submit: &dyn Submit, key: Key, bytes: usize) {
+        let now = Instant::now();
+        self.expire_lingering(submit, now);
+        while self.lingering_bytes + bytes > self.linger_budget {
+            let Some(oldest) = self.lingering.pop_front() else {
+                break;
+            };
+            self.lingering_bytes -= oldest.bytes;
+            self.abandon_send(submit, oldest.key);
+        }
+        if bytes > self.linger_budget {
+            self.abandon_send(submit, key);
+            return;
+        }
+        self.lingering_bytes += bytes;
+        self.lingering.push_back(Lingering {
+            key,
+            deadline: now + self.linger,
+            bytes,
+        });
+    }
+
+    /// Cancels the lingering sends whose deadline passed (oldest first: they were
+    /// all given the same time).
+    fn expire_lingering(&mut self, submit: &dyn Submit, now: Instant) {
+        while self.lingering.front().is_some_and(|l| l.deadline <= now) {
+            let expired = self.lingering.pop_front().expect("checked");
+            self.lingering_bytes -= expired.bytes;
+            self.abandon_send(submit, expired.key);
+        }
+    }
+
+    /// Gives up a dropped writer's send: it sends nothing more, and its operation is
+    /// canceled; the slot (and the descriptor) go with its final CQE.
+    fn abandon_send(&mut self, submit: &dyn Submit, key: Key) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Body::Send(send) = &mut slot.body else {
+            return;
+        };
+        send.fail(libc::ECANCELED);
+        self.counters.lingers_canceled += 1;
+        if slot.phase == Phase::InFlight {
+            cancel(
+                submit,
+                key,
+                slot,
+                &mut self.counters,
+                &mut self.cancel_pending,
+            );
         }
     }
 

@@ -8,7 +8,7 @@
 //! freed before its CQE. New bytes go past `len`, within the block's capacity (it only
 //! grows while no send is in flight), and compaction only runs between sends and never
 //! while a prepared window is lent out. Dropping the writer lets the slot finish
-//! delivering what was written, then frees it.
+//! delivering what was written, then frees it; within bounds (`Completions::set_linger`).
 
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
@@ -81,7 +81,7 @@ impl SendState {
     }
 
     /// Bytes written and not yet accepted by the kernel.
-    fn unsent(&self) -> usize {
+    pub(super) fn unsent(&self) -> usize {
         self.buf.len() - self.sent
     }
 
@@ -117,7 +117,8 @@ impl SendState {
         if !self.lent || orphaned {
             self.compact();
         }
-        if self.unsent() == 0 {
+        if self.unsent() == 0 || self.error.is_some() {
+            // Delivered, or given up (a lingering send canceled): nothing more.
             Next::Done
         } else {
             Next::Resubmit

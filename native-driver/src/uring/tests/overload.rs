@@ -69,3 +69,94 @@ fn paused_readers_that_do_not_read_cannot_take_the_whole_ring() {
     drop((slow, third, peers));
     settle(&ring, &c);
 }
+
+/// A write-behind on a socket whose peer never reads, filled until it refuses more;
+/// returns the peer (never read) to keep the connection open.
+fn stuck_writer(ring: &TestRing, c: &Arc<Completions>) -> (SendBehind, Arc<OwnedFd>) {
+    let (fd, peer) = socketpair();
+    socket2::SockRef::from(&*fd)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    let mut tx = SendBehind::new(c, fd).unwrap();
+    let block = [0u8; 4096];
+    while tx.poll_write(&mut noop_cx(), &block).is_ready() {
+        ring.turn(c, false);
+    }
+    assert!(tx.buffered() > 0);
+    (tx, peer)
+}
+
+#[test]
+fn a_dropped_writer_lingers_no_longer_than_its_deadline() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        send_capacity: 16 * 1024,
+        ..Config::default()
+    });
+    c.set_linger(std::time::Duration::from_millis(50), usize::MAX);
+    let (tx, peer) = stuck_writer(&ring, &c);
+    drop(tx);
+    ring.turn(&c, false);
+    assert_eq!(c.slots_in_use(), 1, "the send lingers");
+    let deadline = c
+        .expire_lingering()
+        .expect("a lingering send has a deadline");
+    std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+    assert_eq!(
+        c.expire_lingering(),
+        None,
+        "past its deadline it is canceled"
+    );
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    let counters = c.counters();
+    assert_eq!(counters.lingers_canceled, 1, "{counters:?}");
+    // The descriptor went with the slot: the peer sees the end after what was sent.
+    let mut peer = std::fs::File::from(Arc::try_unwrap(peer).unwrap());
+    let mut sink = Vec::new();
+    std::io::Read::read_to_end(&mut peer, &mut sink).unwrap();
+    assert!(!sink.is_empty());
+    settle(&ring, &c);
+}
+
+#[test]
+fn lingering_sends_are_bounded_by_a_budget_oldest_canceled_first() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        send_capacity: 16 * 1024,
+        ..Config::default()
+    });
+    let (first, first_peer) = stuck_writer(&ring, &c);
+    let (second, second_peer) = stuck_writer(&ring, &c);
+    let (third, third_peer) = stuck_writer(&ring, &c);
+    let (a, b, t) = (first.buffered(), second.buffered(), third.buffered());
+    // Room for the first two, not for all three; the third alone fits.
+    c.set_linger(std::time::Duration::from_secs(3600), a + b);
+    assert!(t <= a + b);
+    drop(first);
+    drop(second);
+    assert_eq!(c.counters().lingers_canceled, 0);
+    drop(third);
+    let counters = c.counters();
+    assert!(counters.lingers_canceled >= 1, "{counters:?}");
+    ring.run_until(&c, || {
+        c.slots_in_use() == 3 - counters.lingers_canceled as usize
+    });
+    // The first (oldest) is gone: its peer reads to the end.
+    let mut peer = std::fs::File::from(Arc::try_unwrap(first_peer).unwrap());
+    let mut sink = Vec::new();
+    std::io::Read::read_to_end(&mut peer, &mut sink).unwrap();
+    // A writer bigger than the whole budget does not linger at all.
+    let (big, big_peer) = stuck_writer(&ring, &c);
+    c.set_linger(std::time::Duration::from_secs(3600), big.buffered() - 1);
+    let before = c.counters().lingers_canceled;
+    drop(big);
+    assert!(c.counters().lingers_canceled > before);
+    c.shutdown();
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    drop((second_peer, third_peer, big_peer));
+    assert_eq!(c.counters().anomalies, 0);
+}
