@@ -62,7 +62,8 @@ impl Drop for Mapping {
             return; // leaked by its owner
         }
         // SAFETY: `ptr`/`len` are exactly what mmap returned; the owner only drops a
-        // mapping once the kernel can no longer write into it (`BufRing::drop`).
+        // mapping once the kernel can no longer write into it (`BufRing::drop`: the
+        // group is unregistered and no receive is in flight).
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
@@ -81,7 +82,17 @@ pub(crate) struct BufRing {
     /// Set when the kernel may still write into the buffers at drop time: the
     /// mappings are leaked rather than freed under it.
     leak_on_drop: bool,
+    /// The group is registered with the ring. Dropped while still registered, the
+    /// mappings are leaked too: the ring may be open, and a receive naming the group
+    /// would have the kernel write through addresses no longer ours.
+    registered: bool,
 }
+
+/// `struct io_uring_buf` (kernel ABI): `addr: u64` at 0, `len: u32` at 8, `bid: u16`
+/// at 12, `resv: u16` at 14 — which, in entry 0, is the ring tail the kernel reads.
+const ENTRY_LEN: usize = 8;
+const ENTRY_BID: usize = 12;
+const _: () = assert!(std::mem::size_of::<BufRingEntry>() == 16);
 
 // SAFETY: the raw mappings are owned exclusively by this value; every access goes
 // through `&mut self` (or `&self` for reading held buffers, which the kernel does not
@@ -118,6 +129,7 @@ impl BufRing {
             held: vec![true; usize::from(entries)],
             held_count: usize::from(entries),
             leak_on_drop: false,
+            registered: false,
         };
         for bid in 0..entries {
             this.put(bid).expect("fresh buffers are held");
@@ -133,6 +145,7 @@ impl BufRing {
                 0,
             )?;
         }
+        this.registered = true;
         Ok(this)
     }
 
@@ -184,10 +197,10 @@ impl BufRing {
         self.held_count -= 1;
         let mask = self.entries - 1;
         let base = self.ring.ptr.as_ptr().cast::<BufRingEntry>();
-        // SAFETY: `tail & mask < entries`, so the entry lies inside the ring mapping;
-        // the kernel only reads entries between its head and the published tail, and
-        // this one is past the published tail until the store below.
-        let entry = unsafe { &mut *base.add(usize::from(self.tail & mask)) };
+        // SAFETY: `tail & mask < entries`, so the pointer stays inside the ring mapping.
+        // No reference to the entry is made: in entry 0 the last field is the tail the
+        // kernel reads concurrently, so only the three fields written are touched.
+        let entry = unsafe { base.add(usize::from(self.tail & mask)) }.cast::<u8>();
         // SAFETY: bid < entries, so the buffer lies inside the buffer mapping.
         let addr = unsafe {
             self.buffers
@@ -195,9 +208,15 @@ impl BufRing {
                 .as_ptr()
                 .add(usize::from(bid) * self.buf_size as usize)
         };
-        entry.set_addr(addr as u64);
-        entry.set_len(self.buf_size);
-        entry.set_bid(bid);
+        // SAFETY: the entry is 16-byte aligned inside the ring mapping (page-aligned,
+        // 16-byte entries), so each field is in bounds and naturally aligned; the
+        // kernel only reads entries between its head and the published tail, and this
+        // one is past the published tail until the store below.
+        unsafe {
+            entry.cast::<u64>().write(addr as u64);
+            entry.add(ENTRY_LEN).cast::<u32>().write(self.buf_size);
+            entry.add(ENTRY_BID).cast::<u16>().write(bid);
+        }
         self.tail = self.tail.wrapping_add(1);
         // SAFETY: `base` is the ring's first entry, initialised (mmap zero-fills);
         // the tail field is a naturally aligned u16 the kernel reads with acquire
@@ -247,9 +266,26 @@ impl BufRing {
         }
     }
 
-    /// Unregisters the group: the kernel stops picking from it.
-    pub(crate) fn unregister(&self, submitter: &Submitter<'_>) -> io::Result<()> {
-        submitter.unregister_buf_ring(self.bgid)
+    /// Unregisters the group: the kernel stops picking from it (and the mappings
+    /// can be freed on drop).
+    pub(crate) fn unregister(&mut self, submitter: &Submitter<'_>) -> io::Result<()> {
+        if self.registered {
+            submitter.unregister_buf_ring(self.bgid)?;
+            self.registered = false;
+        }
+        Ok(())
+    }
+
+    /// The group is registered with the ring.
+    pub(crate) fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    /// Someone else unregistered the group ([`Submit::unregister_buf_ring`]).
+    ///
+    /// [`Submit::unregister_buf_ring`]: super::Submit::unregister_buf_ring
+    pub(crate) fn unregistered(&mut self) {
+        self.registered = false;
     }
 
     /// Keep the mappings alive forever (the kernel may still write into them).
@@ -260,8 +296,9 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        if self.leak_on_drop {
-            // A receive may still be in flight: never free memory the kernel can write.
+        if self.leak_on_drop || self.registered {
+            // A receive may still be in flight, or be submitted on the still registered
+            // group: never free memory the kernel can write.
             let ring = std::mem::replace(
                 &mut self.ring,
                 Mapping {

@@ -113,6 +113,17 @@ pub(crate) trait Submit {
     /// time anyone enters the kernel. Returning `Err` after queueing lets the kernel
     /// write into freed memory.
     fn push(&self, entry: squeue::Entry) -> io::Result<()>;
+
+    /// Unregisters provided-buffer group `bgid` from the ring, if the ring is still
+    /// open; `None` when the host cannot. Called when the last `Completions` drops
+    /// with its group still registered (not [`Completions::unregister`]ed) and
+    /// nothing in the kernel: on `Some(Ok(()))` the buffer mappings are freed,
+    /// otherwise they are leaked rather than unmapped while a registered group names
+    /// them. The default cannot.
+    fn unregister_buf_ring(&self, bgid: u16) -> Option<io::Result<()>> {
+        let _ = bgid;
+        None
+    }
 }
 
 /// Bit position of the user_data kind.
@@ -438,7 +449,9 @@ impl Completions {
         usize::from(self.lock().bufs.entries())
     }
 
-    /// Unregisters the buffer ring (teardown, with no receive in flight).
+    /// Unregisters the buffer ring (teardown, with no receive in flight). Without it,
+    /// dropping the last `Completions` asks [`Submit::unregister_buf_ring`], and leaks
+    /// the buffer mappings if the host cannot.
     pub(crate) fn unregister(&self, submitter: &Submitter<'_>) -> io::Result<()> {
         self.lock().bufs.unregister(submitter)
     }
@@ -938,6 +951,11 @@ impl Drop for Completions {
             // and the buffer ring rather than free memory it can write.
             driver.bufs.leak_on_drop();
             std::mem::forget(std::mem::take(&mut driver.slots));
+        } else if driver.bufs.is_registered() {
+            // Unmapped only once the group is gone (else `BufRing` leaks it).
+            if let Some(Ok(())) = self.submit.unregister_buf_ring(driver.bufs.bgid()) {
+                driver.bufs.unregistered();
+            }
         }
     }
 }

@@ -96,7 +96,9 @@ impl SendState {
     /// The `SEND` for every unsent byte.
     pub(super) fn entry(&self, fd: types::Fd) -> squeue::Entry {
         let unsent = &self.buf[self.sent..];
-        opcode::Send::new(fd, unsent.as_ptr(), unsent.len() as u32)
+        // One SEND carries at most 4 GiB - 1; a short send resubmits the rest.
+        let len = u32::try_from(unsent.len()).unwrap_or(u32::MAX);
+        opcode::Send::new(fd, unsent.as_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
     }

@@ -51,6 +51,12 @@ impl Submit for TestRing {
         let _submit_failed = consume(&self.fail_after_queue);
         Ok(())
     }
+
+    fn unregister_buf_ring(&self, bgid: u16) -> Option<io::Result<()>> {
+        // The ring is open: `Completions` keeps this `TestRing` alive.
+        let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(ring.submitter().unregister_buf_ring(bgid))
+    }
 }
 
 /// CQEs dispatched per batch.

@@ -113,3 +113,34 @@ fn shutdown_ends_a_receive_whose_cancel_was_refused() {
     assert_eq!(c.slots_in_use(), 0);
     assert_eq!(c.buffers_available(), c.buffer_entries());
 }
+
+#[test]
+fn the_last_completions_unregisters_its_buffer_group() {
+    let Some(ring) = TestRing::new(8) else {
+        return;
+    };
+    let config = Config {
+        buf_entries: 4,
+        buf_size: 64,
+        bgid: 5,
+        ..Config::default()
+    };
+    let (a, b) = socketpair();
+    let c = ring.completions(config);
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    std::fs::File::from(Arc::try_unwrap(a).unwrap())
+        .write_all(b"bye")
+        .unwrap();
+    ring.run_until(&c, || {
+        rx.poll_read(&mut noop_cx(), &mut [0u8; 8])
+            .map(Result::unwrap)
+            == Poll::Ready(0)
+    });
+    drop(rx);
+    settle(&ring, &c);
+    drop(c);
+    // Group 5 is free again on the same (open) ring: the drop unregistered it before
+    // unmapping its buffers (registering a group twice fails with EEXIST).
+    let again = ring.completions(config);
+    assert_eq!(again.buffer_entries(), 4);
+}
