@@ -39,9 +39,11 @@
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
 //!   drains the ring until only live handles hold slots, then closes it, and drops the
-//!   last `Arc<Completions>` after that. Should operations still be in the kernel when
-//!   `Completions` drops, their slots and the buffer ring are leaked rather than freed
-//!   under the kernel.
+//!   last `Arc<Completions>` after that (having unregistered the buffer ring with
+//!   [`Completions::unregister`], or letting the drop do it through
+//!   [`Submit::unregister_buf_ring`]). Should operations still be in the kernel when
+//!   `Completions` drops, or the buffer group still be registered, their slots and the
+//!   buffer ring are leaked rather than freed under the kernel.
 //!
 //! ## Kernel
 //! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
@@ -119,7 +121,8 @@ pub(crate) trait Submit {
     /// with its group still registered (not [`Completions::unregister`]ed) and
     /// nothing in the kernel: on `Some(Ok(()))` the buffer mappings are freed,
     /// otherwise they are leaked rather than unmapped while a registered group names
-    /// them. The default cannot.
+    /// them. The default cannot. It runs in `Completions`' drop, so the host must not
+    /// drop the last `Completions` while holding a lock this needs.
     fn unregister_buf_ring(&self, bgid: u16) -> Option<io::Result<()>> {
         let _ = bgid;
         None

@@ -144,3 +144,22 @@ fn the_last_completions_unregisters_its_buffer_group() {
     let again = ring.completions(config);
     assert_eq!(again.buffer_entries(), 4);
 }
+
+#[test]
+fn a_cancel_that_comes_back_ealready_is_asked_again() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let acceptor = Acceptor::new(&c, Arc::new(OwnedFd::from(listener))).unwrap();
+    ring.turn(&c, false);
+    drop(acceptor);
+    assert_eq!(c.counters().canceled, 1);
+    // The kernel could not stop the multishot just now (slot 0, generation 0): it
+    // goes on, so the layer asks again.
+    c.complete(internal_user_data(0, 0), -libc::EALREADY, 0);
+    assert_eq!(c.counters().canceled, 2, "the cancel was queued again");
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    assert_eq!(c.counters().anomalies, 0);
+}
