@@ -34,11 +34,14 @@ use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Instant;
 
-use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
+use strait_streams::{delay_until, ConstBuffer, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
 
-use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+use crate::proto::{
+    CloseCode, Config, Connection, Error, Event, InPlaceAt, Message, MessageKind, Role,
+    MAX_HEADER_LEN,
+};
 
 #[cfg(feature = "futures")]
 mod futures;
@@ -49,6 +52,10 @@ pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
 const READ_BUFFER: usize = 16 * 1024;
+
+/// Messages from this size on are written straight from the caller's bytes (header and
+/// payload in one vectored write) by a server; smaller ones are cheaper to copy.
+const DIRECT_SEND_MIN: usize = 2048;
 
 /// The largest handshake head [`accept`] and [`connect`] read.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -263,7 +270,10 @@ pub async fn connect<S: Stream + Unpin>(
 /// A WebSocket connection over a stream, after the opening handshake.
 ///
 /// Sends write their frame out (and flush) before returning: a slow peer slows the
-/// sender. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
+/// sender. A message that arrives as one frame is delivered from the read buffer, unmasked
+/// in place, without a copy: the read buffer (16 KiB at first) grows, by doubling as the
+/// bytes arrive, to the largest such message (at most [`Config::max_message_size`]) and
+/// is reused. A server writes large messages straight from the caller's bytes. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
 /// and no queued frame (positions live in `self`), the next call continues.
 /// Cancellation through the environment's stop token reaches the pending read, write
 /// or timer and ends the call with the canceled error.
@@ -279,6 +289,8 @@ pub struct WebSocket<S> {
     read_eof: bool,
     shut_down: bool,
     protocol: Option<String>,
+    /// The message last delivered in place: its kind and payload range in `rbuf`.
+    inplace: Option<(MessageKind, usize, usize)>,
 }
 
 impl<S: Stream + Unpin> WebSocket<S> {
@@ -310,6 +322,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
             read_eof: false,
             shut_down: false,
             protocol: None,
+            inplace: None,
         }
     }
 
@@ -344,6 +357,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// errors.
     pub async fn next_event(&mut self) -> io::Result<Option<Event<'_>>> {
         self.drive().await?;
+        if self.inplace.is_some() {
+            return Ok(Some(Event::Message(self.inplace_message())));
+        }
         if self.conn.has_event() {
             return Ok(self.conn.poll_event());
         }
@@ -365,6 +381,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
         loop {
             self.drive().await?;
+            if self.inplace.is_some() {
+                return Ok(Some(self.inplace_message()));
+            }
             if self.conn.has_message_event() {
                 return Ok(match self.conn.poll_event() {
                     Some(Event::Message(m)) => Some(m),
@@ -384,6 +403,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// [`Error::Closed`] (as `io::Error`) after a close; the stream's errors.
     pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
+        if self.send_direct(MessageKind::Text, text.as_bytes()).await? {
+            return Ok(());
+        }
         self.send_with(|c| c.send_text(text)).await
     }
 
@@ -392,6 +414,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// As [`send_text`](Self::send_text).
     pub async fn send_binary(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.send_direct(MessageKind::Binary, data).await? {
+            return Ok(());
+        }
         self.send_with(|c| c.send_binary(data)).await
     }
 
@@ -414,12 +439,64 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
         loop {
             self.drive().await?;
+            if self.inplace.is_some() {
+                continue;
+            }
             if !self.conn.has_event() {
                 self.shutdown_once().await;
                 return Ok(());
             }
             let _ = self.conn.poll_event();
         }
+    }
+
+    /// The message [`drive`](Self::drive) found in place (its text already validated).
+    fn inplace_message(&self) -> Message<'_> {
+        let (kind, start, end) = self.inplace.expect("a message in place");
+        let payload = &self.rbuf[start..end];
+        match kind {
+            MessageKind::Binary => Message::Binary(payload),
+            MessageKind::Text => {
+                Message::Text(std::str::from_utf8(payload).expect("validated by drive"))
+            }
+        }
+    }
+
+    /// A large message from a server: header and payload written together, straight
+    /// from `payload`. `Ok(false)`: not sent, take the copying path (small, client role
+    /// (masking needs a copy anyway), or compressed).
+    async fn send_direct(&mut self, kind: MessageKind, payload: &[u8]) -> io::Result<bool> {
+        if payload.len() < DIRECT_SEND_MIN || self.conn.role() == Role::Client {
+            return Ok(false);
+        }
+        // Earlier frames first: the header must follow them directly.
+        self.flush_tx().await?;
+        let Some(frame) = self.conn.send_message_header(kind, payload.len())? else {
+            return Ok(false);
+        };
+        debug_assert!(frame.mask().is_none(), "a server does not mask");
+        let mut write = DirectWrite {
+            header: [0; MAX_HEADER_LEN],
+            header_len: frame.header().len(),
+            payload,
+            written: 0,
+            wbuf: &mut self.wbuf,
+            wpos: &mut self.wpos,
+        };
+        write.header[..write.header_len].copy_from_slice(frame.header());
+        let total = write.header_len + payload.len();
+        while write.written < total {
+            let (h, p) = write.rest();
+            let bufs = [ConstBuffer::from(h), ConstBuffer::from(p)];
+            let n = self.stream.write(&bufs[..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            write.written += n;
+        }
+        drop(write);
+        self.stream.flush().await?;
+        Ok(true)
     }
 
     async fn send_with(
@@ -438,7 +515,11 @@ impl<S: Stream + Unpin> WebSocket<S> {
 
     /// Reads, feeds and writes until an event is ready or the connection is over
     /// (`Ok` with no event ready).
+    /// Messages that arrive as one frame are found in place in the read buffer
+    /// (`self.inplace`); a partial one is gathered there, the buffer growing as its
+    /// bytes arrive.
     async fn drive(&mut self) -> io::Result<()> {
+        self.inplace = None;
         loop {
             self.flush_tx().await?;
             if self.conn.has_event() || self.conn.is_closed() {
@@ -447,14 +528,45 @@ impl<S: Stream + Unpin> WebSocket<S> {
             if self.rstart < self.rend {
                 let r = self
                     .conn
-                    .handle_input(Instant::now(), &self.rbuf[self.rstart..self.rend]);
+                    .handle_input_at(Instant::now(), &mut self.rbuf[self.rstart..self.rend]);
                 match r {
-                    Ok(n) => self.rstart += n,
+                    Ok(InPlaceAt::Used(n)) => {
+                        self.rstart += n;
+                        continue;
+                    }
+                    Ok(InPlaceAt::Message { used, kind, start }) => {
+                        let (start, end) = (self.rstart + start, self.rstart + used);
+                        self.rstart = end;
+                        if kind == MessageKind::Text
+                            && std::str::from_utf8(&self.rbuf[start..end]).is_err()
+                        {
+                            let e = self.conn.fail(Error::InvalidUtf8);
+                            return Err(self.abort(e).await);
+                        }
+                        self.inplace = Some((kind, start, end));
+                        return Ok(());
+                    }
+                    Ok(InPlaceAt::Incomplete { used, frame_len }) => {
+                        self.rstart += used;
+                        self.make_room(frame_len);
+                    }
                     Err(e) => return Err(self.abort(e).await),
                 }
-                continue;
             }
             if self.read_eof {
+                if self.rstart < self.rend {
+                    // A message cut short: let the connection see what there is.
+                    let r = self
+                        .conn
+                        .handle_input(Instant::now(), &self.rbuf[self.rstart..self.rend]);
+                    match r {
+                        Ok(n) => self.rstart += n,
+                        Err(e) => return Err(self.abort(e).await),
+                    }
+                    if self.conn.has_event() || self.conn.is_closed() {
+                        continue;
+                    }
+                }
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the stream ended without a close frame",
@@ -462,7 +574,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
             }
             match self.read_or_deadline().await? {
                 Some(0) => self.read_eof = true,
-                Some(n) => (self.rstart, self.rend) = (0, n),
+                Some(n) => self.rend += n,
                 None => {
                     if let Err(e) = self.conn.handle_timeout(Instant::now()) {
                         return Err(self.abort(e).await);
@@ -472,14 +584,35 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 
-    /// One read into the (drained) read buffer, or `None` when the connection's deadline
-    /// passes first.
+    /// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the
+    /// partial frame moves to the front if it would not fit, and a full buffer grows (at
+    /// most doubling, so memory follows the bytes that actually arrived).
+    fn make_room(&mut self, frame_len: usize) {
+        if self.rstart + frame_len > self.rbuf.len() && self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        if self.rend == self.rbuf.len() {
+            let grown = (self.rbuf.len() * 2).min(self.rstart + frame_len);
+            self.rbuf.resize(grown, 0);
+        }
+    }
+
+    /// One read after the bytes buffered (into the whole buffer when it is drained),
+    /// or `None` when the connection's deadline passes first.
     async fn read_or_deadline(&mut self) -> io::Result<Option<usize>> {
+        if self.rstart == self.rend {
+            (self.rstart, self.rend) = (0, 0);
+        }
         let delay = self.conn.poll_timeout().map(delay_until);
         let mut delay = pin!(delay);
-        let Self { stream, rbuf, .. } = self;
+        let Self {
+            stream, rbuf, rend, ..
+        } = self;
+        let rend = *rend;
         poll_fn(|cx| {
-            let mut bufs = [MutableBuffer::new(&mut rbuf[..])];
+            let mut bufs = [MutableBuffer::new(&mut rbuf[rend..])];
             if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
                 return Poll::Ready(r.map(Some));
             }
@@ -529,6 +662,41 @@ impl<S: Stream + Unpin> WebSocket<S> {
             self.shut_down = true;
             // The peer may already be gone; the close handshake is what mattered.
             let _ = self.stream.shutdown().await;
+        }
+    }
+}
+
+/// A direct write in progress. Dropped before it finished (the send's future canceled),
+/// it moves the bytes not yet written into the write buffer, so the frame still goes out
+/// whole on the next write and the stream stays in sync.
+struct DirectWrite<'a> {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    payload: &'a [u8],
+    written: usize,
+    wbuf: &'a mut Vec<u8>,
+    wpos: &'a mut usize,
+}
+
+impl DirectWrite<'_> {
+    /// The header and payload bytes not yet written.
+    fn rest(&self) -> (&[u8], &[u8]) {
+        let h = self.written.min(self.header_len);
+        let p = self.written - h;
+        (&self.header[h..self.header_len], &self.payload[p..])
+    }
+}
+
+impl Drop for DirectWrite<'_> {
+    fn drop(&mut self) {
+        if self.written < self.header_len + self.payload.len() {
+            let h = self.written.min(self.header_len);
+            let p = self.written - h;
+            self.wbuf.clear();
+            self.wbuf
+                .extend_from_slice(&self.header[h..self.header_len]);
+            self.wbuf.extend_from_slice(&self.payload[p..]);
+            *self.wpos = 0;
         }
     }
 }
