@@ -34,28 +34,25 @@ use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Instant;
 
-use strait_streams::{delay_until, ConstBuffer, MutableBuffer, Stream, WriteStreamExt};
+use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
 
 use crate::proto::{
     CloseCode, Config, Connection, Error, Event, InPlaceAt, Message, MessageKind, Role,
-    MAX_HEADER_LEN,
 };
 
 #[cfg(feature = "futures")]
 mod futures;
+mod sender;
 mod split;
 #[cfg(feature = "futures")]
 pub use futures::{OwnedMessage, WebSocketStream};
+pub use sender::Sender;
 pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
 const READ_BUFFER: usize = 16 * 1024;
-
-/// Messages from this size on are written straight from the caller's bytes (header and
-/// payload in one vectored write) by a server; smaller ones are cheaper to copy.
-const DIRECT_SEND_MIN: usize = 2048;
 
 /// The largest handshake head [`accept`] and [`connect`] read.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -289,8 +286,11 @@ pub struct WebSocket<S> {
     read_eof: bool,
     shut_down: bool,
     protocol: Option<String>,
-    /// The message last delivered in place: its kind and payload range in `rbuf`.
+    /// The message last delivered in place: its kind and payload range in `rbuf`
+    /// (start `usize::MAX`: the first `end` bytes of `mbuf`).
     inplace: Option<(MessageKind, usize, usize)>,
+    /// A message copied out of the connection for [`next_message_with_sender`](Self::next_message_with_sender).
+    mbuf: Vec<u8>,
 }
 
 impl<S: Stream + Unpin> WebSocket<S> {
@@ -323,6 +323,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
             shut_down: false,
             protocol: None,
             inplace: None,
+            mbuf: Vec::new(),
         }
     }
 
@@ -398,15 +399,90 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 
+    /// The next whole message, as [`next_message`](Self::next_message), with a
+    /// [`Sender`] that can send while the message is borrowed: an echo or a reply built
+    /// from the message, without copying it out first.
+    ///
+    /// # Errors
+    /// As [`next_message`](Self::next_message).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn echo<S: strait_streams::Stream + Unpin>(mut ws: strait_websocket::io::WebSocket<S>) -> std::io::Result<()> {
+    /// use strait_websocket::proto::Message;
+    /// while let Some((message, mut tx)) = ws.next_message_with_sender().await? {
+    ///     match message {
+    ///         Message::Text(t) => tx.send_text(t).await?,
+    ///         Message::Binary(b) => tx.send_binary(b).await?,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_message_with_sender(
+        &mut self,
+    ) -> io::Result<Option<(Message<'_>, Sender<'_, S>)>> {
+        if self.conn.config().fragments {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "next_message_with_sender needs whole-message mode",
+            ));
+        }
+        loop {
+            self.drive().await?;
+            if self.inplace.is_some() {
+                break;
+            }
+            if self.conn.has_message_event() {
+                // A fragmented or compressed message lives in the connection, which
+                // the sender needs: copy it out.
+                if let Some(Event::Message(m)) = self.conn.poll_event() {
+                    self.mbuf.clear();
+                    self.mbuf.extend_from_slice(m.as_bytes());
+                    let len = self.mbuf.len();
+                    self.inplace = Some((m.kind(), usize::MAX, len));
+                }
+                break;
+            }
+            if !self.conn.has_event() {
+                self.shutdown_once().await;
+                return Ok(None);
+            }
+            let _ = self.conn.poll_event();
+        }
+        let (kind, start, end) = self.inplace.expect("a message is ready");
+        let Self {
+            stream,
+            conn,
+            rbuf,
+            mbuf,
+            wbuf,
+            wpos,
+            ..
+        } = self;
+        let payload = if start == usize::MAX {
+            &mbuf[..end]
+        } else {
+            &rbuf[start..end]
+        };
+        let message = match kind {
+            MessageKind::Binary => Message::Binary(payload),
+            MessageKind::Text => Message::Text(std::str::from_utf8(payload).expect("validated")),
+        };
+        let sender = Sender {
+            stream,
+            conn,
+            wbuf,
+            wpos,
+        };
+        Ok(Some((message, sender)))
+    }
+
     /// Sends a text message.
     ///
     /// # Errors
     /// [`Error::Closed`] (as `io::Error`) after a close; the stream's errors.
     pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
-        if self.send_direct(MessageKind::Text, text.as_bytes()).await? {
-            return Ok(());
-        }
-        self.send_with(|c| c.send_text(text)).await
+        self.sender().send_text(text).await
     }
 
     /// Sends a binary message.
@@ -414,10 +490,16 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// As [`send_text`](Self::send_text).
     pub async fn send_binary(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.send_direct(MessageKind::Binary, data).await? {
-            return Ok(());
-        }
-        self.send_with(|c| c.send_binary(data)).await
+        self.sender().send_binary(data).await
+    }
+
+    /// Sends a binary message; a client masks a large `data` in place rather than a
+    /// copy of it, as [`Sender::send_binary_mut`] explains.
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text).
+    pub async fn send_binary_mut(&mut self, data: &mut [u8]) -> io::Result<()> {
+        self.sender().send_binary_mut(data).await
     }
 
     /// Sends a ping.
@@ -425,7 +507,21 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// As [`send_text`](Self::send_text); a payload over 125 bytes.
     pub async fn send_ping(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.send_with(|c| c.send_ping(payload)).await
+        self.sender().send_ping(payload).await
+    }
+
+    /// The sending side, borrowing what sends need (not the read buffer).
+    fn sender(&mut self) -> Sender<'_, S> {
+        Sender {
+            stream: &mut self.stream,
+            conn: &mut self.conn,
+            wbuf: &mut self.wbuf,
+            wpos: &mut self.wpos,
+        }
+    }
+
+    async fn flush_tx(&mut self) -> io::Result<()> {
+        self.sender().flush_tx().await
     }
 
     /// Closes: sends our close frame, then reads (discarding messages) until the peer's
@@ -460,57 +556,6 @@ impl<S: Stream + Unpin> WebSocket<S> {
                 Message::Text(std::str::from_utf8(payload).expect("validated by drive"))
             }
         }
-    }
-
-    /// A large message from a server: header and payload written together, straight
-    /// from `payload`. `Ok(false)`: not sent, take the copying path (small, client role
-    /// (masking needs a copy anyway), or compressed).
-    async fn send_direct(&mut self, kind: MessageKind, payload: &[u8]) -> io::Result<bool> {
-        if payload.len() < DIRECT_SEND_MIN || self.conn.role() == Role::Client {
-            return Ok(false);
-        }
-        // Earlier frames first: the header must follow them directly.
-        self.flush_tx().await?;
-        let Some(frame) = self.conn.send_message_header(kind, payload.len())? else {
-            return Ok(false);
-        };
-        debug_assert!(frame.mask().is_none(), "a server does not mask");
-        let mut write = DirectWrite {
-            header: [0; MAX_HEADER_LEN],
-            header_len: frame.header().len(),
-            payload,
-            written: 0,
-            wbuf: &mut self.wbuf,
-            wpos: &mut self.wpos,
-        };
-        write.header[..write.header_len].copy_from_slice(frame.header());
-        let total = write.header_len + payload.len();
-        while write.written < total {
-            let (h, p) = write.rest();
-            let bufs = [ConstBuffer::from(h), ConstBuffer::from(p)];
-            let n = self.stream.write(&bufs[..]).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            write.written += n;
-        }
-        drop(write);
-        self.stream.flush().await?;
-        Ok(true)
-    }
-
-    async fn send_with(
-        &mut self,
-        mut send: impl FnMut(&mut Connection) -> Result<(), Error>,
-    ) -> io::Result<()> {
-        match send(&mut self.conn) {
-            Err(Error::SendBufferFull) => {
-                self.flush_tx().await?;
-                send(&mut self.conn)?;
-            }
-            r => r?,
-        }
-        self.flush_tx().await
     }
 
     /// Reads, feeds and writes until an event is ready or the connection is over
@@ -626,30 +671,6 @@ impl<S: Stream + Unpin> WebSocket<S> {
         .await
     }
 
-    /// Writes everything the connection queued, then flushes.
-    async fn flush_tx(&mut self) -> io::Result<()> {
-        let mut wrote = false;
-        loop {
-            if self.wpos == self.wbuf.len() {
-                self.wbuf.clear();
-                self.wpos = 0;
-                if self.conn.poll_transmit(&mut self.wbuf) == 0 {
-                    break;
-                }
-            }
-            let n = self.stream.write(&self.wbuf[self.wpos..]).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.wpos += n;
-            wrote = true;
-        }
-        if wrote {
-            self.stream.flush().await?;
-        }
-        Ok(())
-    }
-
     /// After a failure: best effort to deliver the close frame, then shut down.
     async fn abort(&mut self, e: Error) -> io::Error {
         let _ = self.flush_tx().await;
@@ -662,41 +683,6 @@ impl<S: Stream + Unpin> WebSocket<S> {
             self.shut_down = true;
             // The peer may already be gone; the close handshake is what mattered.
             let _ = self.stream.shutdown().await;
-        }
-    }
-}
-
-/// A direct write in progress. Dropped before it finished (the send's future canceled),
-/// it moves the bytes not yet written into the write buffer, so the frame still goes out
-/// whole on the next write and the stream stays in sync.
-struct DirectWrite<'a> {
-    header: [u8; MAX_HEADER_LEN],
-    header_len: usize,
-    payload: &'a [u8],
-    written: usize,
-    wbuf: &'a mut Vec<u8>,
-    wpos: &'a mut usize,
-}
-
-impl DirectWrite<'_> {
-    /// The header and payload bytes not yet written.
-    fn rest(&self) -> (&[u8], &[u8]) {
-        let h = self.written.min(self.header_len);
-        let p = self.written - h;
-        (&self.header[h..self.header_len], &self.payload[p..])
-    }
-}
-
-impl Drop for DirectWrite<'_> {
-    fn drop(&mut self) {
-        if self.written < self.header_len + self.payload.len() {
-            let h = self.written.min(self.header_len);
-            let p = self.written - h;
-            self.wbuf.clear();
-            self.wbuf
-                .extend_from_slice(&self.header[h..self.header_len]);
-            self.wbuf.extend_from_slice(&self.payload[p..]);
-            *self.wpos = 0;
         }
     }
 }
