@@ -292,6 +292,15 @@ fn target_form_fits(method: &Method, target: &str) -> bool {
     }
 }
 
+/// The method: one or more token characters before the first space.
+fn check_method(head: &[u8]) -> Result<(), Error> {
+    let method_end = head.iter().position(|&b| b == b' ').unwrap_or(head.len());
+    if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
+        return Err(Error::InvalidMethod);
+    }
+    Ok(())
+}
+
 impl HeadIndex {
     /// Becomes a copy of `other`, reusing this index's storage.
     pub(crate) fn copy_from(&mut self, other: &HeadIndex) {
@@ -317,10 +326,7 @@ impl HeadIndex {
 
     /// Parses a complete request head (its end already found by [`HeadScanner`]).
     pub(crate) fn parse_request(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
-        let method_end = head.iter().position(|&b| b == b' ').unwrap_or(head.len());
-        if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
-            return Err(Error::InvalidMethod);
-        }
+        check_method(head)?;
         // Uninitialized slots: filling 128 empty headers would cost more than parsing.
         let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
         let mut req = httparse::Request::new(&mut []);
@@ -329,6 +335,50 @@ impl HeadIndex {
             Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
             Err(e) => return Err(map_httparse(e, head)),
         }
+        self.store_request(head, &req)
+    }
+
+    /// Parses the request head at the start of `data` in one pass when all of it is
+    /// there and it is clean: `httparse` finds its end, then the line rules it is lenient
+    /// about are checked from its result (every line ended by CRLF: the two bytes before
+    /// each field name and the last four; httparse itself refuses bare CR and obs-fold in
+    /// a request) with the start line and head size limits. Returns the head's length.
+    /// `None` when the head is incomplete or anything is wrong: the caller then finds the
+    /// end with [`HeadScanner`] and [`parse_request`](Self::parse_request) reports the
+    /// exact error, in the order a byte-at-a-time reading meets it.
+    pub(crate) fn parse_request_whole(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
+        // Also refuses a leading bare LF, which httparse would skip.
+        check_method(data).ok()?;
+        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+        let mut req = httparse::Request::new(&mut []);
+        let len = match req.parse_with_uninit_headers(data, &mut storage[..limits.max_headers]) {
+            Ok(httparse::Status::Complete(len)) => len,
+            _ => return None,
+        };
+        let head = &data[..len];
+        if len > limits.max_head_bytes || !head.ends_with(b"\r\n\r\n") {
+            return None;
+        }
+        let base = head.as_ptr() as usize;
+        let mut first_line_end = len - 4;
+        for (i, f) in req.headers.iter().enumerate() {
+            let at = f.name.as_ptr() as usize - base;
+            if at < 2 || head[at - 2..at] != *b"\r\n" {
+                return None;
+            }
+            if i == 0 {
+                first_line_end = at - 2;
+            }
+        }
+        if first_line_end > limits.max_request_line {
+            return None;
+        }
+        self.store_request(head, &req).ok()?;
+        Some(len)
+    }
+
+    /// The start line's checks httparse does not make, and the head stored as offsets.
+    fn store_request(&mut self, head: &[u8], req: &httparse::Request<'_, '_>) -> Result<(), Error> {
         let method = req.method.ok_or(Error::InvalidStartLine)?;
         self.method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::InvalidMethod)?;
         let target = req.path.ok_or(Error::InvalidStartLine)?;

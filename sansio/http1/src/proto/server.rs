@@ -307,22 +307,39 @@ impl ServerConnection {
         if self.head_started.is_none() {
             self.head_started = Some(self.now);
         }
-        let found = self.scanner.scan(
-            self.input.data(),
-            limits.max_request_line,
-            limits.max_head_bytes,
-            Error::HeadTooLarge,
-        );
-        let len = match found {
-            Err(e) => return Err(self.fail(e)),
-            Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
-                return Err(self.fail(Error::IncompleteHead))
+        // A head that arrived whole is parsed in one pass; anything else is found
+        // incrementally by the scanner, then parsed.
+        let whole = if self.scanner.started() {
+            None
+        } else {
+            self.head.parse_request_whole(self.input.data(), &limits)
+        };
+        let len = match whole {
+            Some(len) => len,
+            None => {
+                let found = self.scanner.scan(
+                    self.input.data(),
+                    limits.max_request_line,
+                    limits.max_head_bytes,
+                    Error::HeadTooLarge,
+                );
+                match found {
+                    Err(e) => return Err(self.fail(e)),
+                    Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
+                        return Err(self.fail(Error::IncompleteHead))
+                    }
+                    Ok(None) => return Ok(None),
+                    Ok(Some(len)) => len,
+                }
             }
-            Ok(None) => return Ok(None),
-            Ok(Some(len)) => len,
         };
         let data = &self.input.data()[..len];
-        let parsed = self.head.parse_request(data, &limits).and_then(|()| {
+        let parsed = if whole.is_some() {
+            Ok(())
+        } else {
+            self.head.parse_request(data, &limits)
+        };
+        let parsed = parsed.and_then(|()| {
             let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
             let framing = summary.request_framing(self.head.version)?;
             if let BodyFraming::Length(n) = framing {
