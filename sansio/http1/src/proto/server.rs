@@ -14,6 +14,9 @@ use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
 
+/// The smallest request head: `X / HTTP/1.1` and two CRLFs.
+const MIN_REQUEST_HEAD: usize = 16;
+
 /// A request read but not yet fully answered.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -309,7 +312,8 @@ impl ServerConnection {
         }
         // A head that arrived whole is parsed in one pass; anything else is found
         // incrementally by the scanner, then parsed.
-        let whole = if self.scanner.started() {
+        // (Fewer bytes than the smallest request head: not worth a try.)
+        let whole = if self.scanner.started() || self.input.len() < MIN_REQUEST_HEAD {
             None
         } else {
             self.head.parse_request_whole(self.input.data(), &limits)
