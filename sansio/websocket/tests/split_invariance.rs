@@ -308,3 +308,19 @@ fn in_place_leaves_oversized_frames_to_the_limits() {
     ));
     assert_eq!(sent_close_code(&take_tx(&mut conn)), Some(Some(1009)));
 }
+
+#[test]
+fn in_place_text_still_arriving_fails_on_its_first_bad_piece() {
+    let now = Instant::now();
+    let mut payload = b"ok \xFF".to_vec();
+    payload.resize(1000, b'a');
+    let mut wire = Vec::new();
+    client_frame(&mut wire, true, OpCode::Text, &payload);
+    let mut conn = server(false);
+    // Header and the bad byte, not the rest: no waiting for the frame's end.
+    assert_eq!(
+        conn.handle_input_in_place(now, &mut wire[..20]),
+        Err(Error::InvalidUtf8)
+    );
+    assert_eq!(sent_close_code(&take_tx(&mut conn)), Some(Some(1007)));
+}

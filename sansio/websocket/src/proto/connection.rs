@@ -397,11 +397,12 @@ impl Connection {
 
     /// [`handle_input`](Self::handle_input) without copying messages: a whole message
     /// that arrived as one frame and lies entirely in `data` is unmasked in place there
-    /// and returned borrowed from it ([`InPlace::Message`]); one that lies only partly in
-    /// `data` is left unconsumed ([`InPlace::Incomplete`], with the frame's size) so the
-    /// caller can gather it and call again. Fragmented and compressed messages and
-    /// control frames go through the connection as with `handle_input`
-    /// ([`InPlace::Used`]). `data` may be modified (unmasked) up to the bytes used.
+    /// and returned borrowed from it ([`InPlace::Message`]); a binary one that lies only
+    /// partly in `data` is left unconsumed ([`InPlace::Incomplete`], with the frame's
+    /// size) so the caller can gather it and call again. Text still arriving, fragmented
+    /// and compressed messages and control frames go through the connection as with
+    /// `handle_input` ([`InPlace::Used`]): text is then checked piece by piece, failing
+    /// on the first invalid byte. `data` may be modified (unmasked) up to the bytes used.
     ///
     /// # Errors
     /// As [`handle_input`](Self::handle_input).
@@ -472,30 +473,28 @@ impl Connection {
                     Ok(single) => single,
                     Err(e) => return Err(self.fail(e)),
                 };
-                if let Some(SingleFrame {
-                    header_len,
-                    payload_len,
-                    mask,
-                    kind,
-                }) = single
-                {
-                    let frame_len = header_len + payload_len;
-                    if len - at < frame_len {
+                if let Some(f) = single {
+                    let frame_len = f.header_len + f.payload_len;
+                    if len - at >= frame_len {
+                        let start = at + f.header_len;
+                        let end = at + frame_len;
+                        if let Some(key) = f.mask {
+                            apply_mask(&mut data[start..end], key, 0);
+                        }
+                        return Ok(InPlaceAt::Message {
+                            used: end,
+                            kind: f.kind,
+                            start,
+                        });
+                    }
+                    if f.kind == MessageKind::Binary {
                         return Ok(InPlaceAt::Incomplete {
                             used: at,
                             frame_len,
                         });
                     }
-                    let start = at + header_len;
-                    let end = at + frame_len;
-                    if let Some(key) = mask {
-                        apply_mask(&mut data[start..end], key, 0);
-                    }
-                    return Ok(InPlaceAt::Message {
-                        used: end,
-                        kind,
-                        start,
-                    });
+                    // Text still arriving takes the copying path, whose UTF-8 check
+                    // fails on the first bad piece rather than at the frame's end.
                 }
             }
             let rest = &data[at..];
