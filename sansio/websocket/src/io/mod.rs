@@ -593,7 +593,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
                     }
                     Ok(InPlaceAt::Incomplete { used, frame_len }) => {
                         self.rstart += used;
-                        self.make_room(frame_len);
+                        make_room(&mut self.rbuf, &mut self.rstart, &mut self.rend, frame_len);
                     }
                     Err(e) => return Err(self.abort(e).await),
                 }
@@ -626,21 +626,6 @@ impl<S: Stream + Unpin> WebSocket<S> {
                     }
                 }
             }
-        }
-    }
-
-    /// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the
-    /// partial frame moves to the front if it would not fit, and a full buffer grows (at
-    /// most doubling, so memory follows the bytes that actually arrived).
-    fn make_room(&mut self, frame_len: usize) {
-        if self.rstart + frame_len > self.rbuf.len() && self.rstart > 0 {
-            self.rbuf.copy_within(self.rstart..self.rend, 0);
-            self.rend -= self.rstart;
-            self.rstart = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            let grown = (self.rbuf.len() * 2).min(self.rstart + frame_len);
-            self.rbuf.resize(grown, 0);
         }
     }
 
@@ -684,5 +669,20 @@ impl<S: Stream + Unpin> WebSocket<S> {
             // The peer may already be gone; the close handshake is what mattered.
             let _ = self.stream.shutdown().await;
         }
+    }
+}
+
+/// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the partial
+/// frame moves to the front if it would not fit, and a full buffer grows (at most
+/// doubling, so memory follows the bytes that actually arrived).
+fn make_room(rbuf: &mut Vec<u8>, rstart: &mut usize, rend: &mut usize, frame_len: usize) {
+    if *rstart + frame_len > rbuf.len() && *rstart > 0 {
+        rbuf.copy_within(*rstart..*rend, 0);
+        *rend -= *rstart;
+        *rstart = 0;
+    }
+    if *rend == rbuf.len() {
+        let grown = (rbuf.len() * 2).min(*rstart + frame_len);
+        rbuf.resize(grown, 0);
     }
 }
