@@ -42,7 +42,28 @@ impl HeadScanner {
 
     /// Returns the head's length once `data` (the head so far, from its first byte)
     /// holds its final empty line.
+    #[inline]
     pub(crate) fn scan(
+        &mut self,
+        data: &[u8],
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Result<Option<usize>, Error> {
+        // A byte at a time: an ordinary byte only moves the position on.
+        if data.len() == self.pos + 1 && data.len() <= max_bytes {
+            let b = data[self.pos];
+            if b != b'\r' && b != b'\n' {
+                self.check_line(data.len(), max_line)?;
+                self.pos = data.len();
+                return Ok(None);
+            }
+        }
+        self.scan_words(data, max_line, max_bytes, too_large)
+    }
+
+    #[inline(never)]
+    fn scan_words(
         &mut self,
         data: &[u8],
         max_line: usize,
@@ -54,14 +75,6 @@ impl HeadScanner {
         let stop = data.len().min(max_bytes);
         let from = self.pos.min(stop);
         let hay = &data[from..stop];
-        if let [b] = *hay {
-            // A byte at a time: an ordinary byte only moves the position on.
-            if b != b'\r' && b != b'\n' && data.len() <= max_bytes {
-                self.check_line(stop, max_line)?;
-                self.pos = data.len();
-                return Ok(None);
-            }
-        }
         // Where undecided bytes start: a CRLF's LF is decided with its CR.
         let mut next = self.pos;
         // Eight bytes at a time: a word's bytes below 0x0E (CR, LF, and the tabs and

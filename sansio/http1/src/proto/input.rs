@@ -71,7 +71,12 @@ impl Input {
         // The common case: it fits after the buffered bytes as they lie.
         let end = self.end + data.len();
         if end <= self.buf.len() && end - self.start <= max {
-            self.buf[self.end..end].copy_from_slice(data);
+            if let [b] = *data {
+                // A byte at a time: cheaper than a call to memcpy.
+                self.buf[self.end] = b;
+            } else {
+                self.buf[self.end..end].copy_from_slice(data);
+            }
             self.end = end;
             return data.len();
         }

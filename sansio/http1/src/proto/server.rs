@@ -286,7 +286,8 @@ impl ServerConnection {
     }
 
     fn poll_head(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let limits = self.config.limits;
+        // Borrowed, not copied: this runs for every byte that arrives alone.
+        let limits = &self.config.limits;
         if self.pending.len() >= limits.max_pipelined {
             return Ok(None);
         }
@@ -316,7 +317,7 @@ impl ServerConnection {
         let whole = if self.scanner.started() || self.input.len() < MIN_REQUEST_HEAD {
             None
         } else {
-            self.head.parse_request_whole(self.input.data(), &limits)
+            self.head.parse_request_whole(self.input.data(), limits)
         };
         let len = match whole {
             Some(len) => len,
@@ -341,7 +342,7 @@ impl ServerConnection {
         let parsed = if whole.is_some() {
             Ok(())
         } else {
-            self.head.parse_request(data, &limits)
+            self.head.parse_request(data, limits)
         };
         let parsed = parsed.and_then(|()| {
             let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
