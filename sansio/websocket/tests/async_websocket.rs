@@ -291,3 +291,44 @@ fn client_masks_in_place_with_send_binary_mut() {
         assert_eq!(echoed, 3);
     });
 }
+
+#[test]
+fn a_canceled_direct_send_still_goes_out_whole() {
+    use strait_streams::timeout;
+    // A small pipe the client does not read yet: the server's large send blocks part
+    // way through its vectored write, and is dropped there.
+    let (a, b) = duplex(1024);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    let big: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+    block_on(async {
+        let blocked = timeout(Duration::from_millis(20), server.send_binary(&big)).await;
+        assert!(
+            blocked.is_err(),
+            "the send should have been waiting on the peer"
+        );
+        let send = async {
+            // The rest of the canceled frame goes first, then this one.
+            server.send_binary(b"after").await?;
+            server.send_binary(&big[..5000]).await
+        };
+        let read = async {
+            assert_eq!(
+                client.next_message().await?,
+                Some(Message::Binary(&big[..]))
+            );
+            assert_eq!(
+                client.next_message().await?,
+                Some(Message::Binary(&b"after"[..]))
+            );
+            assert_eq!(
+                client.next_message().await?,
+                Some(Message::Binary(&big[..5000]))
+            );
+            Ok::<_, io::Error>(())
+        };
+        // A frame cut short would leave the client waiting for the rest: bounded.
+        let done = timeout(Duration::from_secs(10), when_all((send, read))).await;
+        done.expect("the stream stayed in sync");
+    });
+}
