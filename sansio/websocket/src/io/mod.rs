@@ -674,7 +674,8 @@ impl<S: Stream + Unpin> WebSocket<S> {
 
 /// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the partial
 /// frame moves to the front if it would not fit, and a full buffer grows (at most
-/// doubling, so memory follows the bytes that actually arrived).
+/// doubling, so memory follows the bytes that actually arrived) to the frame plus
+/// [`GATHER_SLACK`].
 fn make_room(rbuf: &mut Vec<u8>, rstart: &mut usize, rend: &mut usize, frame_len: usize) {
     if *rstart + frame_len > rbuf.len() && *rstart > 0 {
         rbuf.copy_within(*rstart..*rend, 0);
@@ -682,7 +683,11 @@ fn make_room(rbuf: &mut Vec<u8>, rstart: &mut usize, rend: &mut usize, frame_len
         *rstart = 0;
     }
     if *rend == rbuf.len() {
-        let grown = (rbuf.len() * 2).min(*rstart + frame_len);
+        let grown = (rbuf.len() * 2).min(*rstart + frame_len + GATHER_SLACK);
         rbuf.resize(grown, 0);
     }
 }
+
+/// Room kept past a gathered frame: the read that completes it is then a short read,
+/// after which a driver waits for readiness rather than trying a read that would block.
+const GATHER_SLACK: usize = 4096;
