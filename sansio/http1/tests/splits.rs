@@ -233,3 +233,96 @@ fn client_rejects_smuggling_shapes() {
         &["ERR UnexpectedResponse"],
     );
 }
+
+mod whole_head_fast_path {
+    //! A head that arrives whole is parsed in one pass; it must decide exactly as the
+    //! incremental path (byte at a time) does, errors and limits included.
+    use super::common::server_events;
+    use proptest::prelude::*;
+    use strait_http1::proto::Limits;
+
+    fn terminator() -> impl Strategy<Value = &'static [u8]> {
+        prop_oneof![
+            8 => Just(&b"\r\n"[..]),
+            1 => Just(&b"\n"[..]),
+            1 => Just(&b"\r"[..]),
+            1 => Just(&b"\r\r\n"[..]),
+        ]
+    }
+
+    fn field() -> impl Strategy<Value = Vec<u8>> {
+        let name = prop_oneof![
+            Just(b"Host".to_vec()),
+            Just(b"X-A".to_vec()),
+            Just(b"Content-Length".to_vec()),
+            Just(b" Folded".to_vec()),
+            Just(b"Bad Name".to_vec()),
+            Just(b"".to_vec()),
+        ];
+        let value = prop_oneof![
+            Just(b"x".to_vec()),
+            Just(b" 0 ".to_vec()),
+            Just(b"a\x01b".to_vec()),
+            Just(b"\xFFhigh".to_vec()),
+            Just(b"".to_vec()),
+            "[a-z ]{0,20}".prop_map(String::into_bytes),
+        ];
+        (name, value, terminator()).prop_map(|(n, v, t)| {
+            let mut line = n;
+            line.extend_from_slice(b": ");
+            line.extend_from_slice(&v);
+            line.extend_from_slice(t);
+            line
+        })
+    }
+
+    fn head() -> impl Strategy<Value = Vec<u8>> {
+        let start = prop_oneof![
+            Just(b"GET / HTTP/1.1".to_vec()),
+            Just(b"GET /a/long/path/here?q=1 HTTP/1.1".to_vec()),
+            Just(b"\nGET / HTTP/1.1".to_vec()),
+            Just(b"GET / HTTP/1.0".to_vec()),
+            Just(b"G(T / HTTP/1.1".to_vec()),
+            Just(b"GET * HTTP/1.1".to_vec()),
+            Just(b"GET / HTTP/2.0".to_vec()),
+        ];
+        (
+            start,
+            terminator(),
+            proptest::collection::vec(field(), 0..5),
+            terminator(),
+            "[a-z]{0,3}",
+        )
+            .prop_map(|(s, t, fields, end, rest)| {
+                let mut head = s;
+                head.extend_from_slice(t);
+                for f in fields {
+                    head.extend_from_slice(&f);
+                }
+                head.extend_from_slice(end);
+                head.extend_from_slice(rest.as_bytes());
+                head
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn whole_decides_like_byte_at_a_time(
+            head in head(),
+            eof in any::<bool>(),
+            max_request_line in 10usize..40,
+            max_head_bytes in 20usize..200,
+        ) {
+            for limits in [
+                Limits::default(),
+                Limits::default().max_request_line(max_request_line).max_head_bytes(max_head_bytes),
+            ] {
+                let whole = server_events(limits, &[&head], eof);
+                let bytes: Vec<&[u8]> = head.chunks(1).collect();
+                let bytewise = server_events(limits, &bytes, eof);
+                prop_assert_eq!(&whole, &bytewise, "{:?}", String::from_utf8_lossy(&head));
+            }
+        }
+    }
+}

@@ -23,6 +23,14 @@
 //! - Input stops at each event ([`proto::Connection::handle_input`] returns the bytes it
 //!   used) and events borrow the connection's buffer: no allocation and no copy beyond
 //!   the one that unmasks. The receive buffer grows to the largest message and is reused.
+//! - Zero-copy paths beside it, still sans-I/O:
+//!   [`proto::Connection::handle_input_in_place`] unmasks a message that arrived as one
+//!   frame in the caller's buffer and lends it from there (the async layer gathers such a
+//!   frame in its read buffer, which grows as the bytes arrive);
+//!   [`proto::Connection::send_message_header`] encodes only the header, for a vectored
+//!   write of header and payload. [`io::WebSocket::next_message_with_sender`] answers a
+//!   message while it is borrowed; [`io::WebSocket::send_binary_mut`] lets a client mask
+//!   in place.
 //! - Payload is unmasked, inflated and UTF-8 checked as it arrives: invalid text fails on
 //!   the piece that holds the first bad byte, oversized frames on their header, bombs as
 //!   they inflate.

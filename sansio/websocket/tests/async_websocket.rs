@@ -202,3 +202,142 @@ fn handshake_negotiates_compression() {
         });
     }
 }
+
+#[test]
+fn echo_with_sender_answers_in_place_and_fragmented_messages() {
+    use std::time::Instant;
+    use strait_websocket::proto::{Connection, MessageKind};
+    // Small chunks: the large one-frame message is gathered in place across many reads
+    // and its echo goes out through many partial vectored writes.
+    let (mut raw, b) = duplex_with_chunk(4096, 1000);
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    let mut client = Connection::new(Role::Client, Config::default());
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    client.send_binary(&big).unwrap();
+    client
+        .send_fragment(MessageKind::Text, "hé".as_bytes(), false)
+        .unwrap();
+    client
+        .send_fragment(MessageKind::Text, "llo".as_bytes(), true)
+        .unwrap();
+    client.send_text("small").unwrap();
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    block_on(async {
+        let serve = async {
+            let mut n = 0;
+            while let Some((m, mut tx)) = server.next_message_with_sender().await? {
+                n += 1;
+                match m {
+                    Message::Text(t) => tx.send_text(t).await?,
+                    Message::Binary(b) => tx.send_binary(b).await?,
+                }
+                if n == 3 {
+                    break;
+                }
+            }
+            Ok::<_, io::Error>(n)
+        };
+        let talk = async {
+            write_all(&mut raw, &wire[..]).await?;
+            let mut got = Vec::new();
+            let mut buf = vec![0; 8192];
+            while got.len() < 3 {
+                let n = raw.read(&mut buf).await?;
+                assert!(n > 0, "the server ended early");
+                let mut rest = &buf[..n];
+                while !rest.is_empty() {
+                    let used = client.handle_input(Instant::now(), rest).unwrap();
+                    rest = &rest[used..];
+                    while let Some(e) = client.poll_event() {
+                        if let Event::Message(m) = e {
+                            got.push((m.kind(), m.as_bytes().to_vec()));
+                        }
+                    }
+                }
+            }
+            Ok::<_, io::Error>(got)
+        };
+        let (n, got) = when_all((serve, talk)).await.unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            got,
+            vec![
+                (MessageKind::Binary, big.clone()),
+                (MessageKind::Text, "héllo".as_bytes().to_vec()),
+                (MessageKind::Text, b"small".to_vec()),
+            ]
+        );
+    });
+}
+
+#[test]
+fn client_masks_in_place_with_send_binary_mut() {
+    let (a, b) = duplex_with_chunk(4096, 777);
+    let mut client = WebSocket::new(a, Role::Client, Config::default());
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    let original: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    block_on(async {
+        let talk = async {
+            for size in [10, 5000, 50_000] {
+                let mut buf = original[..size].to_vec();
+                client.send_binary_mut(&mut buf).await?;
+                let echoed = client.next_message().await?;
+                assert_eq!(echoed, Some(Message::Binary(&original[..size])));
+            }
+            client.close(CloseCode::NORMAL, "").await
+        };
+        let (echoed, ()) = when_all((echo(&mut server), talk)).await.unwrap();
+        assert_eq!(echoed, 3);
+    });
+}
+
+#[test]
+fn a_canceled_direct_send_still_goes_out_whole() {
+    use std::time::Instant;
+    use strait_streams::{read_to_end, timeout, WriteStreamExt};
+    use strait_websocket::proto::Connection;
+    // A small pipe nobody reads yet: the server's large send blocks part way through its
+    // vectored write, and is dropped there.
+    let (mut raw, b) = duplex(1024);
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    let big: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+    let wire = block_on(async {
+        let blocked = timeout(Duration::from_millis(20), server.send_binary(&big)).await;
+        assert!(
+            blocked.is_err(),
+            "the send should have been waiting on the peer"
+        );
+        let send = async {
+            // The rest of the canceled frame goes first, then these.
+            server.send_binary(b"after").await?;
+            server.send_binary(&big[..5000]).await?;
+            server.into_inner().shutdown().await
+        };
+        let read = async {
+            let mut wire = Vec::new();
+            read_to_end(&mut raw, strait_streams::VecBuffer::new(&mut wire, 1 << 20)).await?;
+            Ok::<_, io::Error>(wire)
+        };
+        let ((), wire) = when_all((send, read)).await.unwrap();
+        wire
+    });
+    // The bytes are exactly the three frames, whole and in order.
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut got = Vec::new();
+    let mut rest = &wire[..];
+    while !rest.is_empty() {
+        let n = client.handle_input(Instant::now(), rest).unwrap();
+        rest = &rest[n..];
+        while let Some(e) = client.poll_event() {
+            if let Event::Message(m) = e {
+                got.push(m.as_bytes().to_vec());
+            }
+        }
+    }
+    assert_eq!(
+        got,
+        vec![big.clone(), b"after".to_vec(), big[..5000].to_vec()]
+    );
+    assert_eq!(wire.len(), (4 + 20_000) + (2 + 5) + (4 + 5000));
+}

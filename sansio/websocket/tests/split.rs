@@ -143,3 +143,43 @@ fn a_canceled_read_loses_nothing() {
     })
     .unwrap();
 }
+
+#[test]
+fn reader_gathers_large_messages_in_small_reads() {
+    use strait_streams::io::duplex_with_chunk;
+    let (a, b) = duplex_with_chunk(4096, 333);
+    let mut server = WebSocket::new(b, Role::Server, Config::default());
+    let (mut reader, writer) = WebSocket::new(a, Role::Client, Config::default()).split();
+    let sizes = [0usize, 10, 5000, 70_000, 3, 40_000];
+    block_on(async {
+        let echo = async {
+            let mut n = 0;
+            while let Some((m, mut tx)) = server.next_message_with_sender().await? {
+                match m {
+                    Message::Text(t) => tx.send_text(t).await?,
+                    Message::Binary(b) => tx.send_binary(b).await?,
+                }
+                n += 1;
+            }
+            io::Result::Ok(n)
+        };
+        let talk = async {
+            for (i, &size) in sizes.iter().enumerate() {
+                let text = "é".repeat(size / 2);
+                let bin: Vec<u8> = (0..size).map(|j| (j * 7 + i) as u8).collect();
+                writer.send_text(&text).await?;
+                assert_eq!(reader.next_message().await?, Some(Message::Text(&text)));
+                writer.send_binary(&bin).await?;
+                assert_eq!(
+                    reader.next_message().await?,
+                    Some(Message::Binary(&bin[..]))
+                );
+            }
+            writer.close(CloseCode::NORMAL, "").await?;
+            assert_eq!(reader.next_message().await?, None);
+            io::Result::Ok(())
+        };
+        let (n, ()) = when_all((echo, talk)).await.unwrap();
+        assert_eq!(n, 2 * sizes.len());
+    });
+}

@@ -6,7 +6,7 @@ mod util;
 use std::time::Instant;
 
 use proptest::prelude::*;
-use strait_websocket::proto::{Config, Connection, OpCode, Role};
+use strait_websocket::proto::{Config, Connection, Error, InPlace, Message, OpCode, Role};
 use util::*;
 
 /// One step of a peer's script.
@@ -98,6 +98,58 @@ fn encode(steps: &[Step]) -> (Vec<u8>, Vec<Ev>) {
     (wire, expected)
 }
 
+/// Feeds `wire` as it would arrive in pieces cut at `cuts`, through
+/// `handle_input_in_place`, gathering a partial one-frame message in the buffer the way
+/// the async layer does.
+fn feed_in_place(
+    conn: &mut Connection,
+    now: Instant,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<Ev>, Result<(), Error>) {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(wire.len())).collect();
+    cuts.push(wire.len());
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut events = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut arrived = 0;
+    for cut in cuts {
+        buf.extend_from_slice(&wire[arrived..cut]);
+        arrived = cut;
+        let mut start = 0;
+        while start < buf.len() {
+            match conn.handle_input_in_place(now, &mut buf[start..]) {
+                Err(e) => return (events, Err(e)),
+                Ok(InPlace::Message { used, message }) => {
+                    events.push(match message {
+                        Message::Text(t) => Ev::Text(t.to_owned()),
+                        Message::Binary(b) => Ev::Binary(b.to_vec()),
+                    });
+                    start += used;
+                }
+                Ok(InPlace::Used(n)) => {
+                    start += n;
+                    let mut got = false;
+                    while let Some(e) = conn.poll_event() {
+                        events.push(Ev::from_event(e));
+                        got = true;
+                    }
+                    assert!(n > 0 || got, "no progress");
+                }
+                Ok(InPlace::Incomplete { used, frame_len }) => {
+                    start += used;
+                    assert!(buf.len() - start < frame_len);
+                    break;
+                }
+            }
+        }
+        buf.drain(..start);
+    }
+    assert!(buf.is_empty(), "a frame left incomplete at the end");
+    (events, Ok(()))
+}
+
 /// A server delivering whole messages, or fragments. Whole-message mode reports a ping
 /// that interrupts a message before the message, fragment mode between its fragments:
 /// joining fragments at the message's end gives the same order.
@@ -124,6 +176,11 @@ proptest! {
         let (split, r) = feed_split(&mut server(false), now, &wire, &cuts);
         prop_assert!(r.is_ok());
         prop_assert_eq!(&split, &expected);
+
+        // In place, gathering partial one-frame messages.
+        let (inplace, r) = feed_in_place(&mut server(false), now, &wire, &cuts);
+        prop_assert!(r.is_ok(), "{r:?}");
+        prop_assert_eq!(&inplace, &expected);
 
         // Fragment mode: the same messages once joined.
         let (frags, r) = feed_split(&mut server(true), now, &wire, &cuts);
@@ -222,4 +279,48 @@ fn sent_fragments_arrive_as_one_message() {
         events,
         [Ev::Ping(b"between".to_vec()), Ev::Text("añb".into())]
     );
+}
+
+#[test]
+fn in_place_text_is_validated() {
+    let now = Instant::now();
+    let mut wire = Vec::new();
+    client_frame(&mut wire, true, OpCode::Text, b"ok \xFF");
+    let mut conn = server(false);
+    assert_eq!(
+        conn.handle_input_in_place(now, &mut wire),
+        Err(Error::InvalidUtf8)
+    );
+    // The failure is answered with 1007.
+    assert_eq!(sent_close_code(&take_tx(&mut conn)), Some(Some(1007)));
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn in_place_leaves_oversized_frames_to_the_limits() {
+    let now = Instant::now();
+    let mut wire = Vec::new();
+    client_frame(&mut wire, true, OpCode::Binary, &[0; 300]);
+    let mut conn = Connection::new(Role::Server, Config::default().max_message_size(100));
+    assert!(matches!(
+        conn.handle_input_in_place(now, &mut wire),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    assert_eq!(sent_close_code(&take_tx(&mut conn)), Some(Some(1009)));
+}
+
+#[test]
+fn in_place_text_still_arriving_fails_on_its_first_bad_piece() {
+    let now = Instant::now();
+    let mut payload = b"ok \xFF".to_vec();
+    payload.resize(1000, b'a');
+    let mut wire = Vec::new();
+    client_frame(&mut wire, true, OpCode::Text, &payload);
+    let mut conn = server(false);
+    // Header and the bad byte, not the rest: no waiting for the frame's end.
+    assert_eq!(
+        conn.handle_input_in_place(now, &mut wire[..20]),
+        Err(Error::InvalidUtf8)
+    );
+    assert_eq!(sent_close_code(&take_tx(&mut conn)), Some(Some(1007)));
 }

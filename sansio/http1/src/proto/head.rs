@@ -9,6 +9,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use super::framing::is_forbidden_trailer;
 use super::{Error, Limits, MAX_HEADERS_CAP};
 
+/// `0x0101…01`: multiplied by a byte, that byte in every lane of a word.
+const LOW_BYTES: u64 = u64::from_le_bytes([1; 8]);
+/// `0x8080…80`: the top bit of every lane.
+const HIGH_BITS: u64 = LOW_BYTES * 0x80;
+
 /// Finds the end of a head (or trailer section) across any split of its bytes, looking
 /// at each byte once, and enforces the line rules httparse is lenient about: bare LF,
 /// bare CR, obs-fold, and the start line and head size limits.
@@ -37,6 +42,7 @@ impl HeadScanner {
 
     /// Returns the head's length once `data` (the head so far, from its first byte)
     /// holds its final empty line.
+    #[inline]
     pub(crate) fn scan(
         &mut self,
         data: &[u8],
@@ -44,43 +50,54 @@ impl HeadScanner {
         max_bytes: usize,
         too_large: Error,
     ) -> Result<Option<usize>, Error> {
+        // A byte at a time: an ordinary byte only moves the position on.
+        if data.len() == self.pos + 1 && data.len() <= max_bytes {
+            let b = data[self.pos];
+            if b != b'\r' && b != b'\n' {
+                self.check_line(data.len(), max_line)?;
+                self.pos = data.len();
+                return Ok(None);
+            }
+        }
+        self.scan_words(data, max_line, max_bytes, too_large)
+    }
+
+    #[inline(never)]
+    fn scan_words(
+        &mut self,
+        data: &[u8],
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Result<Option<usize>, Error> {
         // Errors are decided as if byte by byte, in order, so any split of the input
-        // meets the same one first; only CR and LF need a look, found with memchr.
+        // meets the same one first; only CR and LF need a look.
         let stop = data.len().min(max_bytes);
         let from = self.pos.min(stop);
         let hay = &data[from..stop];
         // Where undecided bytes start: a CRLF's LF is decided with its CR.
         let mut next = self.pos;
-        if hay.len() < 16 {
-            // The few bytes a small read brings: memchr's set-up would cost more.
-            for (off, &b) in hay.iter().enumerate() {
-                if (b == b'\r' || b == b'\n') && from + off >= next {
-                    if let Some(r) = self.at_cr_or_lf(
-                        data,
-                        from + off,
-                        &mut next,
-                        max_line,
-                        max_bytes,
-                        too_large,
-                    ) {
-                        return r;
-                    }
+        // Eight bytes at a time: a word's bytes below 0x0E (CR, LF, and the tabs and
+        // controls that share the range) are flagged, possibly with false alarms just
+        // above a true one; each flagged byte is looked at. Header lines are short, so
+        // this beats a per-hit memchr set-up.
+        let mut words = hay.chunks_exact(8);
+        let mut base = from;
+        for word in &mut words {
+            let v = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            let mut flagged = v.wrapping_sub(LOW_BYTES * 0x0E) & !v & HIGH_BITS;
+            while flagged != 0 {
+                let at = base + (flagged.trailing_zeros() / 8) as usize;
+                flagged &= flagged - 1;
+                if let Some(r) = self.at_byte(data, at, &mut next, max_line, max_bytes, too_large) {
+                    return r;
                 }
             }
-        } else {
-            for off in memchr::memchr2_iter(b'\r', b'\n', hay) {
-                if from + off >= next {
-                    if let Some(r) = self.at_cr_or_lf(
-                        data,
-                        from + off,
-                        &mut next,
-                        max_line,
-                        max_bytes,
-                        too_large,
-                    ) {
-                        return r;
-                    }
-                }
+            base += 8;
+        }
+        for at in base..stop {
+            if let Some(r) = self.at_byte(data, at, &mut next, max_line, max_bytes, too_large) {
+                return r;
             }
         }
         // Every byte left is an ordinary line byte.
@@ -90,6 +107,26 @@ impl HeadScanner {
         }
         self.pos = data.len();
         Ok(None)
+    }
+
+    /// Looks at the byte at `at`, flagged as possibly CR or LF: `at_cr_or_lf` when it is
+    /// one that is not yet decided.
+    #[inline(always)]
+    fn at_byte(
+        &mut self,
+        data: &[u8],
+        at: usize,
+        next: &mut usize,
+        max_line: usize,
+        max_bytes: usize,
+        too_large: Error,
+    ) -> Option<Result<Option<usize>, Error>> {
+        let b = data[at];
+        if (b == b'\r' || b == b'\n') && at >= *next {
+            self.at_cr_or_lf(data, at, next, max_line, max_bytes, too_large)
+        } else {
+            None
+        }
     }
 
     /// Decides the CR or LF at `at` (every byte before it, from `*next`, being an
@@ -268,6 +305,15 @@ fn target_form_fits(method: &Method, target: &str) -> bool {
     }
 }
 
+/// The method: one or more token characters before the first space.
+fn check_method(head: &[u8]) -> Result<(), Error> {
+    let method_end = head.iter().position(|&b| b == b' ').unwrap_or(head.len());
+    if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
+        return Err(Error::InvalidMethod);
+    }
+    Ok(())
+}
+
 impl HeadIndex {
     /// Becomes a copy of `other`, reusing this index's storage.
     pub(crate) fn copy_from(&mut self, other: &HeadIndex) {
@@ -293,10 +339,7 @@ impl HeadIndex {
 
     /// Parses a complete request head (its end already found by [`HeadScanner`]).
     pub(crate) fn parse_request(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
-        let method_end = head.iter().position(|&b| b == b' ').unwrap_or(head.len());
-        if method_end == 0 || !head[..method_end].iter().all(|&b| is_tchar(b)) {
-            return Err(Error::InvalidMethod);
-        }
+        check_method(head)?;
         // Uninitialized slots: filling 128 empty headers would cost more than parsing.
         let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
         let mut req = httparse::Request::new(&mut []);
@@ -305,6 +348,50 @@ impl HeadIndex {
             Ok(httparse::Status::Partial) => return Err(Error::InvalidStartLine),
             Err(e) => return Err(map_httparse(e, head)),
         }
+        self.store_request(head, &req)
+    }
+
+    /// Parses the request head at the start of `data` in one pass when all of it is
+    /// there and it is clean: `httparse` finds its end, then the line rules it is lenient
+    /// about are checked from its result (every line ended by CRLF: the two bytes before
+    /// each field name and the last four; httparse itself refuses bare CR and obs-fold in
+    /// a request) with the start line and head size limits. Returns the head's length.
+    /// `None` when the head is incomplete or anything is wrong: the caller then finds the
+    /// end with [`HeadScanner`] and [`parse_request`](Self::parse_request) reports the
+    /// exact error, in the order a byte-at-a-time reading meets it.
+    pub(crate) fn parse_request_whole(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
+        // Also refuses a leading bare LF, which httparse would skip.
+        check_method(data).ok()?;
+        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+        let mut req = httparse::Request::new(&mut []);
+        let len = match req.parse_with_uninit_headers(data, &mut storage[..limits.max_headers]) {
+            Ok(httparse::Status::Complete(len)) => len,
+            _ => return None,
+        };
+        let head = &data[..len];
+        if len > limits.max_head_bytes || !head.ends_with(b"\r\n\r\n") {
+            return None;
+        }
+        let base = head.as_ptr() as usize;
+        let mut first_line_end = len - 4;
+        for (i, f) in req.headers.iter().enumerate() {
+            let at = f.name.as_ptr() as usize - base;
+            if at < 2 || head[at - 2..at] != *b"\r\n" {
+                return None;
+            }
+            if i == 0 {
+                first_line_end = at - 2;
+            }
+        }
+        if first_line_end > limits.max_request_line {
+            return None;
+        }
+        self.store_request(head, &req).ok()?;
+        Some(len)
+    }
+
+    /// The start line's checks httparse does not make, and the head stored as offsets.
+    fn store_request(&mut self, head: &[u8], req: &httparse::Request<'_, '_>) -> Result<(), Error> {
         let method = req.method.ok_or(Error::InvalidStartLine)?;
         self.method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::InvalidMethod)?;
         let target = req.path.ok_or(Error::InvalidStartLine)?;
@@ -654,7 +741,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The scanner as first written: every byte looked at, one by one. The memchr
+    /// The scanner as first written: every byte looked at, one by one. The word-wise
     /// scanner must decide exactly as it does, under every split.
     fn reference(data: &[u8], max_line: usize, max_bytes: usize) -> Result<Option<usize>, Error> {
         let (mut line_start, mut first_line_done) = (0, false);
@@ -789,9 +876,13 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
         #[test]
-        fn memchr_scanner_decides_like_the_bytewise_one(
+        fn word_scanner_decides_like_the_bytewise_one(
             data in proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b':')],
+                prop_oneof![
+                    Just(b'a'), Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b':'),
+                    // Around the word-wise filter's threshold, and high bytes.
+                    Just(0x0C), Just(0x0E), Just(0x80), Just(0xFF),
+                ],
                 0..48,
             ),
             cuts in proptest::collection::vec(0usize..64, 0..6),

@@ -12,18 +12,22 @@ pub(crate) struct Input {
 }
 
 impl Input {
+    #[inline]
     pub(crate) fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.end - self.start
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());
         self.start += n;
@@ -62,7 +66,25 @@ impl Input {
     }
 
     /// Copies as much of `data` as fits under `max` buffered bytes; returns how much.
+    #[inline]
     pub(crate) fn push(&mut self, data: &[u8], max: usize) -> usize {
+        // The common case: it fits after the buffered bytes as they lie.
+        let end = self.end + data.len();
+        if end <= self.buf.len() && end - self.start <= max {
+            if let [b] = *data {
+                // A byte at a time: cheaper than a call to memcpy.
+                self.buf[self.end] = b;
+            } else {
+                self.buf[self.end..end].copy_from_slice(data);
+            }
+            self.end = end;
+            return data.len();
+        }
+        self.push_slow(data, max)
+    }
+
+    #[cold]
+    fn push_slow(&mut self, data: &[u8], max: usize) -> usize {
         let mut done = 0;
         while done < data.len() {
             let room = self.spare(max);

@@ -14,6 +14,9 @@ use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
 
+/// The smallest request head: `X / HTTP/1.1` and two CRLFs.
+const MIN_REQUEST_HEAD: usize = 16;
+
 /// A request read but not yet fully answered.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -283,7 +286,8 @@ impl ServerConnection {
     }
 
     fn poll_head(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let limits = self.config.limits;
+        // Borrowed, not copied: this runs for every byte that arrives alone.
+        let limits = &self.config.limits;
         if self.pending.len() >= limits.max_pipelined {
             return Ok(None);
         }
@@ -307,22 +311,40 @@ impl ServerConnection {
         if self.head_started.is_none() {
             self.head_started = Some(self.now);
         }
-        let found = self.scanner.scan(
-            self.input.data(),
-            limits.max_request_line,
-            limits.max_head_bytes,
-            Error::HeadTooLarge,
-        );
-        let len = match found {
-            Err(e) => return Err(self.fail(e)),
-            Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
-                return Err(self.fail(Error::IncompleteHead))
+        // A head that arrived whole is parsed in one pass; anything else is found
+        // incrementally by the scanner, then parsed.
+        // (Fewer bytes than the smallest request head: not worth a try.)
+        let whole = if self.scanner.started() || self.input.len() < MIN_REQUEST_HEAD {
+            None
+        } else {
+            self.head.parse_request_whole(self.input.data(), limits)
+        };
+        let len = match whole {
+            Some(len) => len,
+            None => {
+                let found = self.scanner.scan(
+                    self.input.data(),
+                    limits.max_request_line,
+                    limits.max_head_bytes,
+                    Error::HeadTooLarge,
+                );
+                match found {
+                    Err(e) => return Err(self.fail(e)),
+                    Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
+                        return Err(self.fail(Error::IncompleteHead))
+                    }
+                    Ok(None) => return Ok(None),
+                    Ok(Some(len)) => len,
+                }
             }
-            Ok(None) => return Ok(None),
-            Ok(Some(len)) => len,
         };
         let data = &self.input.data()[..len];
-        let parsed = self.head.parse_request(data, &limits).and_then(|()| {
+        let parsed = if whole.is_some() {
+            Ok(())
+        } else {
+            self.head.parse_request(data, limits)
+        };
+        let parsed = parsed.and_then(|()| {
             let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
             let framing = summary.request_framing(self.head.version)?;
             if let BodyFraming::Length(n) = framing {

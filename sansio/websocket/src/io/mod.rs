@@ -38,13 +38,17 @@ use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
 
-use crate::proto::{CloseCode, Config, Connection, Error, Event, Message, Role};
+use crate::proto::{
+    CloseCode, Config, Connection, Error, Event, InPlaceAt, Message, MessageKind, Role,
+};
 
 #[cfg(feature = "futures")]
 mod futures;
+mod sender;
 mod split;
 #[cfg(feature = "futures")]
 pub use futures::{OwnedMessage, WebSocketStream};
+pub use sender::Sender;
 pub use split::{WebSocketReader, WebSocketWriter};
 
 /// Default size of the read buffer.
@@ -263,7 +267,10 @@ pub async fn connect<S: Stream + Unpin>(
 /// A WebSocket connection over a stream, after the opening handshake.
 ///
 /// Sends write their frame out (and flush) before returning: a slow peer slows the
-/// sender. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
+/// sender. A message that arrives as one frame is delivered from the read buffer, unmasked
+/// in place, without a copy: the read buffer (16 KiB at first) grows, by doubling as the
+/// bytes arrive, to the largest such message (at most [`Config::max_message_size`]) and
+/// is reused. A server writes large messages straight from the caller's bytes. [`split`](Self::split) gives a reader and a writer for two tasks. Every method is cancel-safe: dropping its future loses no received byte
 /// and no queued frame (positions live in `self`), the next call continues.
 /// Cancellation through the environment's stop token reaches the pending read, write
 /// or timer and ends the call with the canceled error.
@@ -279,6 +286,11 @@ pub struct WebSocket<S> {
     read_eof: bool,
     shut_down: bool,
     protocol: Option<String>,
+    /// The message last delivered in place: its kind and payload range in `rbuf`
+    /// (start `usize::MAX`: the first `end` bytes of `mbuf`).
+    inplace: Option<(MessageKind, usize, usize)>,
+    /// A message copied out of the connection for [`next_message_with_sender`](Self::next_message_with_sender).
+    mbuf: Vec<u8>,
 }
 
 impl<S: Stream + Unpin> WebSocket<S> {
@@ -310,6 +322,8 @@ impl<S: Stream + Unpin> WebSocket<S> {
             read_eof: false,
             shut_down: false,
             protocol: None,
+            inplace: None,
+            mbuf: Vec::new(),
         }
     }
 
@@ -344,6 +358,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// errors.
     pub async fn next_event(&mut self) -> io::Result<Option<Event<'_>>> {
         self.drive().await?;
+        if self.inplace.is_some() {
+            return Ok(Some(Event::Message(self.inplace_message())));
+        }
         if self.conn.has_event() {
             return Ok(self.conn.poll_event());
         }
@@ -365,6 +382,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
         loop {
             self.drive().await?;
+            if self.inplace.is_some() {
+                return Ok(Some(self.inplace_message()));
+            }
             if self.conn.has_message_event() {
                 return Ok(match self.conn.poll_event() {
                     Some(Event::Message(m)) => Some(m),
@@ -379,12 +399,90 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 
+    /// The next whole message, as [`next_message`](Self::next_message), with a
+    /// [`Sender`] that can send while the message is borrowed: an echo or a reply built
+    /// from the message, without copying it out first.
+    ///
+    /// # Errors
+    /// As [`next_message`](Self::next_message).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn echo<S: strait_streams::Stream + Unpin>(mut ws: strait_websocket::io::WebSocket<S>) -> std::io::Result<()> {
+    /// use strait_websocket::proto::Message;
+    /// while let Some((message, mut tx)) = ws.next_message_with_sender().await? {
+    ///     match message {
+    ///         Message::Text(t) => tx.send_text(t).await?,
+    ///         Message::Binary(b) => tx.send_binary(b).await?,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_message_with_sender(
+        &mut self,
+    ) -> io::Result<Option<(Message<'_>, Sender<'_, S>)>> {
+        if self.conn.config().fragments {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "next_message_with_sender needs whole-message mode",
+            ));
+        }
+        loop {
+            self.drive().await?;
+            if self.inplace.is_some() {
+                break;
+            }
+            if self.conn.has_message_event() {
+                // A fragmented or compressed message lives in the connection, which
+                // the sender needs: copy it out.
+                if let Some(Event::Message(m)) = self.conn.poll_event() {
+                    self.mbuf.clear();
+                    self.mbuf.extend_from_slice(m.as_bytes());
+                    let len = self.mbuf.len();
+                    self.inplace = Some((m.kind(), usize::MAX, len));
+                }
+                break;
+            }
+            if !self.conn.has_event() {
+                self.shutdown_once().await;
+                return Ok(None);
+            }
+            let _ = self.conn.poll_event();
+        }
+        let (kind, start, end) = self.inplace.expect("a message is ready");
+        let Self {
+            stream,
+            conn,
+            rbuf,
+            mbuf,
+            wbuf,
+            wpos,
+            ..
+        } = self;
+        let payload = if start == usize::MAX {
+            &mbuf[..end]
+        } else {
+            &rbuf[start..end]
+        };
+        let message = match kind {
+            MessageKind::Binary => Message::Binary(payload),
+            MessageKind::Text => Message::Text(std::str::from_utf8(payload).expect("validated")),
+        };
+        let sender = Sender {
+            stream,
+            conn,
+            wbuf,
+            wpos,
+        };
+        Ok(Some((message, sender)))
+    }
+
     /// Sends a text message.
     ///
     /// # Errors
     /// [`Error::Closed`] (as `io::Error`) after a close; the stream's errors.
     pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
-        self.send_with(|c| c.send_text(text)).await
+        self.sender().send_text(text).await
     }
 
     /// Sends a binary message.
@@ -392,7 +490,16 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// As [`send_text`](Self::send_text).
     pub async fn send_binary(&mut self, data: &[u8]) -> io::Result<()> {
-        self.send_with(|c| c.send_binary(data)).await
+        self.sender().send_binary(data).await
+    }
+
+    /// Sends a binary message; a client masks a large `data` in place rather than a
+    /// copy of it, as [`Sender::send_binary_mut`] explains.
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text).
+    pub async fn send_binary_mut(&mut self, data: &mut [u8]) -> io::Result<()> {
+        self.sender().send_binary_mut(data).await
     }
 
     /// Sends a ping.
@@ -400,7 +507,21 @@ impl<S: Stream + Unpin> WebSocket<S> {
     /// # Errors
     /// As [`send_text`](Self::send_text); a payload over 125 bytes.
     pub async fn send_ping(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.send_with(|c| c.send_ping(payload)).await
+        self.sender().send_ping(payload).await
+    }
+
+    /// The sending side, borrowing what sends need (not the read buffer).
+    fn sender(&mut self) -> Sender<'_, S> {
+        Sender {
+            stream: &mut self.stream,
+            conn: &mut self.conn,
+            wbuf: &mut self.wbuf,
+            wpos: &mut self.wpos,
+        }
+    }
+
+    async fn flush_tx(&mut self) -> io::Result<()> {
+        self.sender().flush_tx().await
     }
 
     /// Closes: sends our close frame, then reads (discarding messages) until the peer's
@@ -414,6 +535,9 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
         loop {
             self.drive().await?;
+            if self.inplace.is_some() {
+                continue;
+            }
             if !self.conn.has_event() {
                 self.shutdown_once().await;
                 return Ok(());
@@ -422,23 +546,25 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 
-    async fn send_with(
-        &mut self,
-        mut send: impl FnMut(&mut Connection) -> Result<(), Error>,
-    ) -> io::Result<()> {
-        match send(&mut self.conn) {
-            Err(Error::SendBufferFull) => {
-                self.flush_tx().await?;
-                send(&mut self.conn)?;
+    /// The message [`drive`](Self::drive) found in place (its text already validated).
+    fn inplace_message(&self) -> Message<'_> {
+        let (kind, start, end) = self.inplace.expect("a message in place");
+        let payload = &self.rbuf[start..end];
+        match kind {
+            MessageKind::Binary => Message::Binary(payload),
+            MessageKind::Text => {
+                Message::Text(std::str::from_utf8(payload).expect("validated by drive"))
             }
-            r => r?,
         }
-        self.flush_tx().await
     }
 
     /// Reads, feeds and writes until an event is ready or the connection is over
     /// (`Ok` with no event ready).
+    /// Messages that arrive as one frame are found in place in the read buffer
+    /// (`self.inplace`); a partial one is gathered there, the buffer growing as its
+    /// bytes arrive.
     async fn drive(&mut self) -> io::Result<()> {
+        self.inplace = None;
         loop {
             self.flush_tx().await?;
             if self.conn.has_event() || self.conn.is_closed() {
@@ -447,14 +573,45 @@ impl<S: Stream + Unpin> WebSocket<S> {
             if self.rstart < self.rend {
                 let r = self
                     .conn
-                    .handle_input(Instant::now(), &self.rbuf[self.rstart..self.rend]);
+                    .handle_input_at(Instant::now(), &mut self.rbuf[self.rstart..self.rend]);
                 match r {
-                    Ok(n) => self.rstart += n,
+                    Ok(InPlaceAt::Used(n)) => {
+                        self.rstart += n;
+                        continue;
+                    }
+                    Ok(InPlaceAt::Message { used, kind, start }) => {
+                        let (start, end) = (self.rstart + start, self.rstart + used);
+                        self.rstart = end;
+                        if kind == MessageKind::Text
+                            && std::str::from_utf8(&self.rbuf[start..end]).is_err()
+                        {
+                            let e = self.conn.fail(Error::InvalidUtf8);
+                            return Err(self.abort(e).await);
+                        }
+                        self.inplace = Some((kind, start, end));
+                        return Ok(());
+                    }
+                    Ok(InPlaceAt::Incomplete { used, frame_len }) => {
+                        self.rstart += used;
+                        make_room(&mut self.rbuf, &mut self.rstart, &mut self.rend, frame_len);
+                    }
                     Err(e) => return Err(self.abort(e).await),
                 }
-                continue;
             }
             if self.read_eof {
+                if self.rstart < self.rend {
+                    // A message cut short: let the connection see what there is.
+                    let r = self
+                        .conn
+                        .handle_input(Instant::now(), &self.rbuf[self.rstart..self.rend]);
+                    match r {
+                        Ok(n) => self.rstart += n,
+                        Err(e) => return Err(self.abort(e).await),
+                    }
+                    if self.conn.has_event() || self.conn.is_closed() {
+                        continue;
+                    }
+                }
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the stream ended without a close frame",
@@ -462,7 +619,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
             }
             match self.read_or_deadline().await? {
                 Some(0) => self.read_eof = true,
-                Some(n) => (self.rstart, self.rend) = (0, n),
+                Some(n) => self.rend += n,
                 None => {
                     if let Err(e) = self.conn.handle_timeout(Instant::now()) {
                         return Err(self.abort(e).await);
@@ -472,14 +629,20 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 
-    /// One read into the (drained) read buffer, or `None` when the connection's deadline
-    /// passes first.
+    /// One read after the bytes buffered (into the whole buffer when it is drained),
+    /// or `None` when the connection's deadline passes first.
     async fn read_or_deadline(&mut self) -> io::Result<Option<usize>> {
+        if self.rstart == self.rend {
+            (self.rstart, self.rend) = (0, 0);
+        }
         let delay = self.conn.poll_timeout().map(delay_until);
         let mut delay = pin!(delay);
-        let Self { stream, rbuf, .. } = self;
+        let Self {
+            stream, rbuf, rend, ..
+        } = self;
+        let rend = *rend;
         poll_fn(|cx| {
-            let mut bufs = [MutableBuffer::new(&mut rbuf[..])];
+            let mut bufs = [MutableBuffer::new(&mut rbuf[rend..])];
             if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
                 return Poll::Ready(r.map(Some));
             }
@@ -491,30 +654,6 @@ impl<S: Stream + Unpin> WebSocket<S> {
             Poll::Pending
         })
         .await
-    }
-
-    /// Writes everything the connection queued, then flushes.
-    async fn flush_tx(&mut self) -> io::Result<()> {
-        let mut wrote = false;
-        loop {
-            if self.wpos == self.wbuf.len() {
-                self.wbuf.clear();
-                self.wpos = 0;
-                if self.conn.poll_transmit(&mut self.wbuf) == 0 {
-                    break;
-                }
-            }
-            let n = self.stream.write(&self.wbuf[self.wpos..]).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.wpos += n;
-            wrote = true;
-        }
-        if wrote {
-            self.stream.flush().await?;
-        }
-        Ok(())
     }
 
     /// After a failure: best effort to deliver the close frame, then shut down.
@@ -532,3 +671,23 @@ impl<S: Stream + Unpin> WebSocket<S> {
         }
     }
 }
+
+/// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the partial
+/// frame moves to the front if it would not fit, and a full buffer grows (at most
+/// doubling, so memory follows the bytes that actually arrived) to the frame plus
+/// [`GATHER_SLACK`].
+fn make_room(rbuf: &mut Vec<u8>, rstart: &mut usize, rend: &mut usize, frame_len: usize) {
+    if *rstart + frame_len > rbuf.len() && *rstart > 0 {
+        rbuf.copy_within(*rstart..*rend, 0);
+        *rend -= *rstart;
+        *rstart = 0;
+    }
+    if *rend == rbuf.len() {
+        let grown = (rbuf.len() * 2).min(*rstart + frame_len + GATHER_SLACK);
+        rbuf.resize(grown, 0);
+    }
+}
+
+/// Room kept past a gathered frame: the read that completes it is then a short read,
+/// after which a driver waits for readiness rather than trying a read that would block.
+const GATHER_SLACK: usize = 4096;

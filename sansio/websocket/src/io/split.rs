@@ -18,8 +18,8 @@ use strait_streams::{
     WriteHalf, WriteStreamExt,
 };
 
-use super::WebSocket;
-use crate::proto::{CloseCode, Connection, Error, Event, Message};
+use super::{make_room, WebSocket};
+use crate::proto::{CloseCode, Connection, Error, Event, InPlaceAt, Message, MessageKind};
 
 /// The part both halves share.
 struct Shared<S> {
@@ -83,7 +83,8 @@ impl<S: Stream + Unpin> Tx<S> {
     }
 }
 
-/// The receiving half made by [`WebSocket::split`]. Messages are copied out of the
+/// The receiving half made by [`WebSocket::split`]. A message that arrived as one frame
+/// is lent from the read buffer, as [`WebSocket`] does; others are copied out of the
 /// connection into buffers of the reader's own (reused: no allocation per message once
 /// they have grown to the largest).
 pub struct WebSocketReader<S> {
@@ -199,7 +200,41 @@ impl<S: Stream + Unpin> WebSocketReader<S> {
                 tx.shutdown_once().await;
                 return Ok(None);
             }
-            if self.rstart < self.rend {
+            let mut gather = false;
+            if self.rstart < self.rend && !self.read_eof {
+                // A message that arrived as one frame is lent from the read buffer.
+                let r = self
+                    .shared
+                    .conn()
+                    .handle_input_at(Instant::now(), &mut self.rbuf[self.rstart..self.rend]);
+                match r {
+                    Ok(InPlaceAt::Used(n)) => self.rstart += n,
+                    Ok(InPlaceAt::Message { used, kind, start }) => {
+                        let (start, end) = (self.rstart + start, self.rstart + used);
+                        self.rstart = end;
+                        let payload = &self.rbuf[start..end];
+                        if kind == MessageKind::Binary {
+                            return Ok(Some(Message::Binary(&self.rbuf[start..end])));
+                        }
+                        if std::str::from_utf8(payload).is_err() {
+                            let e = self.shared.conn().fail(Error::InvalidUtf8);
+                            return Err(self.abort(e).await);
+                        }
+                        let text = std::str::from_utf8(&self.rbuf[start..end]);
+                        return Ok(Some(Message::Text(text.expect("checked above"))));
+                    }
+                    Ok(InPlaceAt::Incomplete { used, frame_len }) => {
+                        self.rstart += used;
+                        make_room(&mut self.rbuf, &mut self.rstart, &mut self.rend, frame_len);
+                        gather = true;
+                    }
+                    Err(e) => return Err(self.abort(e).await),
+                }
+                if !gather {
+                    continue;
+                }
+            } else if self.rstart < self.rend {
+                // The stream ended: what is left goes to the connection as it is.
                 let r = self
                     .shared
                     .conn()
@@ -218,7 +253,7 @@ impl<S: Stream + Unpin> WebSocketReader<S> {
             }
             match self.read_or_deadline().await? {
                 Some(0) => self.read_eof = true,
-                Some(n) => (self.rstart, self.rend) = (0, n),
+                Some(n) => self.rend += n,
                 None => {
                     let r = self.shared.conn().handle_timeout(Instant::now());
                     if let Err(e) = r {
@@ -229,16 +264,23 @@ impl<S: Stream + Unpin> WebSocketReader<S> {
         }
     }
 
-    /// One read, or `None` when the connection's deadline passes (or moves) first.
+    /// One read after the bytes buffered (into the whole buffer when it is drained), or
+    /// `None` when the connection's deadline passes (or moves) first.
     async fn read_or_deadline(&mut self) -> io::Result<Option<usize>> {
+        if self.rstart == self.rend {
+            (self.rstart, self.rend) = (0, 0);
+        }
         let shared = &*self.shared;
         shared.deadline_moved.clear();
         let delay = shared.conn().poll_timeout().map(delay_until);
         let mut delay = pin!(delay);
         let mut moved = pin!(shared.deadline_moved.wait());
-        let Self { stream, rbuf, .. } = self;
+        let Self {
+            stream, rbuf, rend, ..
+        } = self;
+        let rend = *rend;
         poll_fn(|cx| {
-            let mut bufs = [MutableBuffer::new(&mut rbuf[..])];
+            let mut bufs = [MutableBuffer::new(&mut rbuf[rend..])];
             if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
                 return Poll::Ready(r.map(Some));
             }

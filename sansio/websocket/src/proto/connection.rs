@@ -5,7 +5,9 @@ use std::time::Instant;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::config::{Config, Role};
 use super::error::{Error, ProtocolError};
-use super::frame::{DecoderRules, FrameHeader, HeaderDecoder, OpCode, MAX_CONTROL_PAYLOAD};
+use super::frame::{
+    DecoderRules, FrameHeader, HeaderDecoder, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+};
 use super::mask::apply_mask;
 use super::mask_keys::MaskKeys;
 use super::utf8::Utf8Validator;
@@ -102,6 +104,77 @@ pub enum Event<'a> {
     /// The peer's close frame (`None`: it carried no status code). Our answer is already
     /// queued if we had not closed first; the connection is now closed.
     Close(Option<CloseFrame<'a>>),
+}
+
+/// What [`Connection::handle_input_in_place`] did with its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlace<'d> {
+    /// As [`Connection::handle_input`]: this many bytes were used, and any event waits in
+    /// [`Connection::poll_event`].
+    Used(usize),
+    /// A whole message that arrived as one frame, unmasked (and validated) in place:
+    /// it borrows the input. `used` counts the bytes through the frame's end.
+    Message {
+        /// Bytes used, the frame included.
+        used: usize,
+        /// The message, borrowed from the input.
+        message: Message<'d>,
+    },
+    /// `used` bytes were used; then comes a one-frame message of `frame_len` bytes
+    /// (header included) of which the input holds only a part, left unconsumed. Offer the
+    /// input again from `used` with at least `frame_len` bytes to receive the message in
+    /// place, or pass it to [`Connection::handle_input`] to have it copied as it arrives.
+    Incomplete {
+        /// Bytes used before the frame.
+        used: usize,
+        /// The whole frame's size, header included.
+        frame_len: usize,
+    },
+}
+
+/// [`InPlace`] with the message as a position in the input (text not yet validated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InPlaceAt {
+    Used(usize),
+    Message {
+        used: usize,
+        kind: MessageKind,
+        start: usize,
+    },
+    Incomplete {
+        used: usize,
+        frame_len: usize,
+    },
+}
+
+/// The header of a one-frame message whose payload the caller writes itself, from
+/// [`Connection::send_message_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectFrame {
+    header: [u8; MAX_HEADER_LEN],
+    len: u8,
+    mask: Option<[u8; 4]>,
+}
+
+impl DirectFrame {
+    /// The header bytes to write before the payload.
+    pub fn header(&self) -> &[u8] {
+        &self.header[..usize::from(self.len)]
+    }
+
+    /// The key to mask the payload with ([`apply_mask`](super::apply_mask) from offset 0)
+    /// before writing it: `Some` in the client role.
+    pub fn mask(&self) -> Option<[u8; 4]> {
+        self.mask
+    }
+}
+
+/// A frame carrying a whole message, seen by [`Connection::peek_single`].
+struct SingleFrame {
+    header_len: usize,
+    payload_len: usize,
+    mask: Option<[u8; 4]>,
+    kind: MessageKind,
 }
 
 /// The payload still to read of the current frame.
@@ -322,6 +395,150 @@ impl Connection {
         Ok(len - data.len())
     }
 
+    /// [`handle_input`](Self::handle_input) without copying messages: a whole message
+    /// that arrived as one frame and lies entirely in `data` is unmasked in place there
+    /// and returned borrowed from it ([`InPlace::Message`]); a binary one that lies only
+    /// partly in `data` is left unconsumed ([`InPlace::Incomplete`], with the frame's
+    /// size) so the caller can gather it and call again. Text still arriving, fragmented
+    /// and compressed messages and control frames go through the connection as with
+    /// `handle_input` ([`InPlace::Used`]): text is then checked piece by piece, failing
+    /// on the first invalid byte. `data` may be modified (unmasked) up to the bytes used.
+    ///
+    /// # Errors
+    /// As [`handle_input`](Self::handle_input).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Instant;
+    /// use strait_websocket::proto::{Config, Connection, InPlace, Message, Role};
+    /// let now = Instant::now();
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// client.send_binary(b"abc").unwrap();
+    /// let mut wire = Vec::new();
+    /// client.poll_transmit(&mut wire);
+    /// let n = wire.len();
+    /// assert_eq!(
+    ///     server.handle_input_in_place(now, &mut wire[..n - 1]),
+    ///     Ok(InPlace::Incomplete { used: 0, frame_len: n })
+    /// );
+    /// assert_eq!(
+    ///     server.handle_input_in_place(now, &mut wire),
+    ///     Ok(InPlace::Message { used: n, message: Message::Binary(b"abc") })
+    /// );
+    /// ```
+    pub fn handle_input_in_place<'d>(
+        &mut self,
+        now: Instant,
+        data: &'d mut [u8],
+    ) -> Result<InPlace<'d>, Error> {
+        Ok(match self.handle_input_at(now, data)? {
+            InPlaceAt::Used(n) => InPlace::Used(n),
+            InPlaceAt::Incomplete { used, frame_len } => InPlace::Incomplete { used, frame_len },
+            InPlaceAt::Message { used, kind, start } => {
+                let data: &'d [u8] = data;
+                let payload = &data[start..used];
+                let message = match kind {
+                    MessageKind::Binary => Message::Binary(payload),
+                    MessageKind::Text => Message::Text(
+                        std::str::from_utf8(payload).map_err(|_| self.fail(Error::InvalidUtf8))?,
+                    ),
+                };
+                InPlace::Message { used, message }
+            }
+        })
+    }
+
+    /// [`handle_input_in_place`](Self::handle_input_in_place) with the message as a
+    /// position: the caller validates a text message's UTF-8 (failing the connection
+    /// with [`Error::InvalidUtf8`]) when it makes the `&str`.
+    pub(crate) fn handle_input_at(
+        &mut self,
+        now: Instant,
+        data: &mut [u8],
+    ) -> Result<InPlaceAt, Error> {
+        self.release();
+        let len = data.len();
+        if self.closed {
+            return Ok(InPlaceAt::Used(len));
+        }
+        if len != 0 {
+            self.last_input = Some(now);
+            self.ping_outstanding = false;
+        }
+        let mut at = 0;
+        while at < len && self.ready.is_none() {
+            if self.payload.is_none() && self.message.is_none() && !self.config.fragments {
+                let single = match self.peek_single(&data[at..]) {
+                    Ok(single) => single,
+                    Err(e) => return Err(self.fail(e)),
+                };
+                if let Some(f) = single {
+                    let frame_len = f.header_len + f.payload_len;
+                    if len - at >= frame_len {
+                        let start = at + f.header_len;
+                        let end = at + frame_len;
+                        if let Some(key) = f.mask {
+                            apply_mask(&mut data[start..end], key, 0);
+                        }
+                        return Ok(InPlaceAt::Message {
+                            used: end,
+                            kind: f.kind,
+                            start,
+                        });
+                    }
+                    if f.kind == MessageKind::Binary {
+                        return Ok(InPlaceAt::Incomplete {
+                            used: at,
+                            frame_len,
+                        });
+                    }
+                    // Text still arriving takes the copying path, whose UTF-8 check
+                    // fails on the first bad piece rather than at the frame's end.
+                }
+            }
+            let rest = &data[at..];
+            let used = match self.payload {
+                None => self.read_header(rest),
+                Some(p) => self.read_payload(p, rest),
+            };
+            match used {
+                Ok(n) => at += n,
+                Err(e) => return Err(self.fail(e)),
+            }
+            if self.closed {
+                break;
+            }
+        }
+        Ok(InPlaceAt::Used(at))
+    }
+
+    /// The frame at the start of `data`, when its header is all there and it carries a
+    /// whole uncompressed message within the limits: header size, payload size, masking
+    /// key and kind. Anything else is left to the copying path (which reports errors
+    /// the header alone does not show).
+    #[inline]
+    fn peek_single(&self, data: &[u8]) -> Result<Option<SingleFrame>, Error> {
+        let Some((header_len, h)) = self.decoder.peek(data)? else {
+            return Ok(None);
+        };
+        let kind = match h.opcode {
+            OpCode::Binary => MessageKind::Binary,
+            OpCode::Text => MessageKind::Text,
+            _ => return Ok(None),
+        };
+        let limit = self.config.max_frame_size.min(self.config.max_message_size) as u64;
+        if !h.fin || h.rsv != 0 || h.payload_len > limit {
+            return Ok(None);
+        }
+        Ok(Some(SingleFrame {
+            header_len,
+            payload_len: h.payload_len as usize,
+            mask: h.mask,
+            kind,
+        }))
+    }
+
     /// Tells the connection that `now` has reached the deadline from
     /// [`poll_timeout`](Self::poll_timeout) (earlier calls do nothing).
     ///
@@ -460,6 +677,72 @@ impl Connection {
         self.send_data(opcode, fin, data)?;
         self.sending = if fin { None } else { Some(kind) };
         Ok(())
+    }
+
+    /// Starts a one-frame message of `len` bytes whose payload the caller writes itself,
+    /// typically header and payload in one vectored write, without copying the payload
+    /// into the connection. Checks as [`send_binary`](Self::send_binary) does (but not
+    /// the send buffer, which the message bypasses).
+    ///
+    /// `Ok(None)`: send the message with [`send_text`](Self::send_text) or
+    /// [`send_binary`](Self::send_binary) instead — permessage-deflate would compress
+    /// it, or output is still queued. Otherwise write, before anything the connection
+    /// queues later, the frame's [`header`](DirectFrame::header) and then the payload,
+    /// masked with [`mask`](DirectFrame::mask) when there is one (client role). A text
+    /// payload must be UTF-8.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after our close frame, [`Error::FragmentOrder`] while a
+    /// fragmented message is being sent.
+    ///
+    /// # Examples
+    /// ```
+    /// use strait_websocket::proto::{Config, Connection, MessageKind, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let frame = server.send_message_header(MessageKind::Binary, 300).unwrap().unwrap();
+    /// assert_eq!(frame.header(), &[0x82, 126, 0x01, 0x2C]);
+    /// assert_eq!(frame.mask(), None);
+    /// ```
+    pub fn send_message_header(
+        &mut self,
+        kind: MessageKind,
+        len: usize,
+    ) -> Result<Option<DirectFrame>, Error> {
+        if self.close_sent || self.closed {
+            return Err(Error::Closed);
+        }
+        if self.sending.is_some() {
+            return Err(Error::FragmentOrder);
+        }
+        let compress = self
+            .codec
+            .as_ref()
+            .is_some_and(|c| len >= c.min_message_size());
+        if compress || !self.tx.is_empty() {
+            return Ok(None);
+        }
+        let mask = match self.role {
+            Role::Client => Some(self.keys.next()),
+            Role::Server => None,
+        };
+        let opcode = match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        let mut frame = DirectFrame {
+            header: [0; MAX_HEADER_LEN],
+            len: 0,
+            mask,
+        };
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        };
+        frame.len = header.encode(&mut frame.header) as u8;
+        Ok(Some(frame))
     }
 
     /// Queues a ping.

@@ -244,7 +244,81 @@ impl HeaderDecoder {
     /// let header = header.unwrap();
     /// assert_eq!((used, header.opcode, header.payload_len), (1, OpCode::Binary, 256));
     /// ```
+    #[inline]
     pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<FrameHeader>), ProtocolError> {
+        // The common case: a whole header at a frame boundary, parsed straight from the
+        // input without staging it.
+        if self.len == 0 {
+            if let [b0, b1, ..] = *input {
+                let need = header_len(b1);
+                if input.len() >= need {
+                    let header = self.parse_whole(b0, b1, &input[..need])?;
+                    return Ok((need, Some(header)));
+                }
+            }
+        }
+        self.decode_split(input)
+    }
+
+    /// Validates and parses a header whose `need` bytes are all in `head`, with the
+    /// checks of the byte-at-a-time path in the same order.
+    #[inline]
+    fn parse_whole(&self, b0: u8, b1: u8, head: &[u8]) -> Result<FrameHeader, ProtocolError> {
+        let opcode = self.first_opcode(b0)?;
+        self.check_second_with(opcode, b1)?;
+        let (payload_len, at) = match b1 & 0x7F {
+            126 => (u64::from(u16::from_be_bytes([head[2], head[3]])), 4),
+            127 => {
+                let n = u64::from_be_bytes(head[2..10].try_into().expect("8 bytes"));
+                if n >> 63 != 0 {
+                    return Err(ProtocolError::LengthOverflow);
+                }
+                (n, 10)
+            }
+            n => (u64::from(n), 2),
+        };
+        // The key, when present, ends the header.
+        let mask = match head.last_chunk::<4>() {
+            Some(key) if b1 & 0x80 != 0 => Some(*key),
+            _ => None,
+        };
+        debug_assert_eq!(head.len(), at + if mask.is_some() { 4 } else { 0 });
+        Ok(FrameHeader {
+            fin: b0 & 0x80 != 0,
+            rsv: (b0 >> 4) & 0b111,
+            opcode,
+            mask,
+            payload_len,
+        })
+    }
+
+    /// The header at the start of `input` without consuming it, when the decoder is at a
+    /// frame boundary and `input` holds all of it: its size and the header. `Ok(None)`
+    /// otherwise (mid-header, or too few bytes).
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    #[inline]
+    pub(crate) fn peek(&self, input: &[u8]) -> Result<Option<(usize, FrameHeader)>, ProtocolError> {
+        if self.len != 0 {
+            return Ok(None);
+        }
+        let [b0, b1, ..] = *input else {
+            return Ok(None);
+        };
+        let need = header_len(b1);
+        if input.len() < need {
+            return Ok(None);
+        }
+        Ok(Some((need, self.parse_whole(b0, b1, &input[..need])?)))
+    }
+
+    /// [`decode`](Self::decode) for a header split across inputs: staged in `buf`.
+    #[cold]
+    fn decode_split(
+        &mut self,
+        input: &[u8],
+    ) -> Result<(usize, Option<FrameHeader>), ProtocolError> {
         let mut used = 0;
         // First two bytes: everything needed to validate and to know the header's size.
         while self.len < 2 {
@@ -274,7 +348,8 @@ impl HeaderDecoder {
         Ok((used, Some(header)))
     }
 
-    fn check_first(&self, b: u8) -> Result<(), ProtocolError> {
+    #[inline]
+    fn first_opcode(&self, b: u8) -> Result<OpCode, ProtocolError> {
         let rsv = (b >> 4) & 0b111;
         if rsv & !self.rules.allowed_rsv != 0 {
             return Err(ProtocolError::ReservedBits);
@@ -283,31 +358,34 @@ impl HeaderDecoder {
         if opcode.is_control() && b & 0x80 == 0 {
             return Err(ProtocolError::FragmentedControl);
         }
-        Ok(())
+        Ok(opcode)
     }
 
-    fn check_second(&self, b: u8) -> Result<(), ProtocolError> {
+    fn check_first(&self, b: u8) -> Result<(), ProtocolError> {
+        self.first_opcode(b).map(|_| ())
+    }
+
+    #[inline]
+    fn check_second_with(&self, opcode: OpCode, b: u8) -> Result<(), ProtocolError> {
         let masked = b & 0x80 != 0;
         match self.rules.require_mask {
             Some(true) if !masked => return Err(ProtocolError::UnmaskedFrame),
             Some(false) if masked => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
-        let opcode = OpCode::from_bits(self.buf[0] & 0x0F).expect("checked on the first byte");
         if opcode.is_control() && usize::from(b & 0x7F) > MAX_CONTROL_PAYLOAD {
             return Err(ProtocolError::ControlTooLong);
         }
         Ok(())
     }
 
+    fn check_second(&self, b: u8) -> Result<(), ProtocolError> {
+        let opcode = OpCode::from_bits(self.buf[0] & 0x0F).expect("checked on the first byte");
+        self.check_second_with(opcode, b)
+    }
+
     fn needed(&self) -> usize {
-        let mask = if self.buf[1] & 0x80 != 0 { 4 } else { 0 };
-        2 + mask
-            + match self.buf[1] & 0x7F {
-                126 => 2,
-                127 => 8,
-                _ => 0,
-            }
+        header_len(self.buf[1])
     }
 
     fn finish(&self) -> Result<FrameHeader, ProtocolError> {
@@ -332,6 +410,18 @@ impl HeaderDecoder {
             payload_len,
         })
     }
+}
+
+/// A header's size, from its second byte.
+#[inline]
+const fn header_len(b1: u8) -> usize {
+    let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+    2 + mask
+        + match b1 & 0x7F {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        }
 }
 
 #[cfg(test)]

@@ -22,26 +22,27 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    // Rotate the key so that index 0 of `buf` lines up with key byte `offset % 4`.
-    let key = rotate(key, offset);
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // The key as a little-endian word, rotated so that its low byte is the one for
+    // index 0 of `buf` (key byte `offset % 4`).
+    let key = u32::from_le_bytes(key).rotate_right(8 * (offset & 3) as u32);
+    let wide = u64::from(key) | (u64::from(key) << 32);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let bytes: [u8; 8] = (*chunk).try_into().expect("chunk of 8");
-        chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+        chunk.copy_from_slice(&(u64::from_le_bytes(bytes) ^ wide).to_le_bytes());
     }
     // The tail starts at a multiple of 8, hence of 4: the rotated key lines up again.
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+    let mut tail = chunks.into_remainder();
+    if tail.len() >= 4 {
+        let (word, rest) = tail.split_at_mut(4);
+        let bytes: [u8; 4] = (*word).try_into().expect("4 bytes");
+        word.copy_from_slice(&(u32::from_le_bytes(bytes) ^ key).to_le_bytes());
+        tail = rest;
     }
-}
-
-#[inline]
-fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let s = offset & 3;
-    [key[s], key[(s + 1) & 3], key[(s + 2) & 3], key[(s + 3) & 3]]
+    let key = key.to_le_bytes();
+    for (b, k) in tail.iter_mut().zip(key) {
+        *b ^= k;
+    }
 }
 
 /// Masks `buf` byte by byte: the reference implementation for tests.

@@ -16,7 +16,9 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, Role};
-pub use connection::{Connection, Event, Message, MessageKind};
+#[cfg(feature = "io")]
+pub(crate) use connection::InPlaceAt;
+pub use connection::{Connection, DirectFrame, Event, InPlace, Message, MessageKind};
 pub use error::{Error, ProtocolError};
 pub use frame::{
     DecoderRules, FrameHeader, HeaderDecoder, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,

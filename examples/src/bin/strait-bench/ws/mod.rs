@@ -8,7 +8,11 @@
 //! library on both ends, no handshake (each wraps a connected socket in its server or
 //! client role), no compression, whole messages delivered to the application, each
 //! client waiting for its echo before the next send. Every library keeps its own read
-//! buffer size (strait 16 KiB, tungstenite 128 KiB, fastwebsockets its default).
+//! buffer size (strait 16 KiB, growing to hold a one-frame message; tungstenite 128 KiB;
+//! fastwebsockets its default, growing likewise). Each server echoes the message it
+//! read without copying it first (strait through `next_message_with_sender`), and each
+//! client masks in place where the library allows it (fastwebsockets' `BorrowedMut`,
+//! strait's `send_binary_mut`; tungstenite masks a copy).
 
 mod peer_fastws;
 mod peer_tungstenite;
