@@ -228,6 +228,7 @@ impl Ring {
 
     /// Queues `entry`; when the queue is full, submits what it holds first. Submits at
     /// once when a runner sleeps in the kernel (it would not see the entry otherwise).
+    /// `Err` only when the entry was not queued.
     ///
     /// Only for entries that point at no memory (polls, removals, no-ops): that is the
     /// safety argument below. The completion layer's submission seam
@@ -259,7 +260,14 @@ impl Ring {
         // or this thread sees the runner and submits for it.
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
-            self.submit()?;
+            // The entry is queued: an error now must not reach the caller, who would
+            // take it as "not queued" (`register` would forget a poll the kernel still
+            // holds, and the socket would never be removed). The next wait submits it.
+            if let Err(e) = self.submit() {
+                log::warn!(
+                    "io_uring: submitting a queued entry failed ({e}); the next wait submits it"
+                );
+            }
         }
         Ok(())
     }
