@@ -31,10 +31,11 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use strait_streams::{delay_until, MutableBuffer, Stream, WriteStreamExt};
+use strait_streams::combinators::Delay;
+use strait_streams::{delay_until, MutableBuffer, ReadStream, Stream, WriteStreamExt};
 
 use crate::handshake::{self, HandshakeError};
 
@@ -641,19 +642,7 @@ impl<S: Stream + Unpin> WebSocket<S> {
             stream, rbuf, rend, ..
         } = self;
         let rend = *rend;
-        poll_fn(|cx| {
-            let mut bufs = [MutableBuffer::new(&mut rbuf[rend..])];
-            if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
-                return Poll::Ready(r.map(Some));
-            }
-            if let Some(d) = delay.as_mut().as_pin_mut() {
-                if let Poll::Ready(r) = d.poll(cx) {
-                    return Poll::Ready(r.map(|()| None));
-                }
-            }
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| poll_read_or_delay(cx, stream, &mut rbuf[rend..], delay.as_mut())).await
     }
 
     /// After a failure: best effort to deliver the close frame, then shut down.
@@ -670,6 +659,27 @@ impl<S: Stream + Unpin> WebSocket<S> {
             let _ = self.stream.shutdown().await;
         }
     }
+}
+
+/// One poll of a read into `buf` raced against the connection's deadline: `Some(n)` when
+/// the read completed, `None` when `delay` fired first (shared by the whole and the split
+/// connection).
+fn poll_read_or_delay<S: ReadStream + Unpin>(
+    cx: &mut Context<'_>,
+    stream: &mut S,
+    buf: &mut [u8],
+    delay: Pin<&mut Option<Delay>>,
+) -> Poll<io::Result<Option<usize>>> {
+    let mut bufs = [MutableBuffer::new(buf)];
+    if let Poll::Ready(r) = Pin::new(stream).poll_read_some(cx, &mut bufs) {
+        return Poll::Ready(r.map(Some));
+    }
+    if let Some(d) = delay.as_pin_mut() {
+        if let Poll::Ready(r) = d.poll(cx) {
+            return Poll::Ready(r.map(|()| None));
+        }
+    }
+    Poll::Pending
 }
 
 /// Room after `rend` for a frame of `frame_len` bytes starting at `rstart`: the partial

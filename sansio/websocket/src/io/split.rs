@@ -8,17 +8,16 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Instant;
 
 use strait_streams::{
-    delay_until, split, AsyncEvent, AsyncMutex, MutableBuffer, ReadHalf, ReadStream, Stream,
-    WriteHalf, WriteStreamExt,
+    delay_until, split, AsyncEvent, AsyncMutex, ReadHalf, Stream, WriteHalf, WriteStreamExt,
 };
 
-use super::{make_room, WebSocket};
+use super::{make_room, poll_read_or_delay, WebSocket};
 use crate::proto::{CloseCode, Connection, Error, Event, InPlaceAt, Message, MessageKind};
 
 /// The part both halves share.
@@ -280,14 +279,10 @@ impl<S: Stream + Unpin> WebSocketReader<S> {
         } = self;
         let rend = *rend;
         poll_fn(|cx| {
-            let mut bufs = [MutableBuffer::new(&mut rbuf[rend..])];
-            if let Poll::Ready(r) = Pin::new(&mut *stream).poll_read_some(cx, &mut bufs) {
-                return Poll::Ready(r.map(Some));
-            }
-            if let Some(d) = delay.as_mut().as_pin_mut() {
-                if let Poll::Ready(r) = d.poll(cx) {
-                    return Poll::Ready(r.map(|()| None));
-                }
+            if let Poll::Ready(r) =
+                poll_read_or_delay(cx, stream, &mut rbuf[rend..], delay.as_mut())
+            {
+                return Poll::Ready(r);
             }
             if let Poll::Ready(r) = moved.as_mut().poll(cx) {
                 return Poll::Ready(r.map(|()| None));
