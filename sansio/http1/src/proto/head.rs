@@ -190,18 +190,18 @@ impl HeadScanner {
 /// Offsets of one header field in its head: name and value ranges.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FieldIndex {
-    name: (u32, u32),
-    value: (u32, u32),
+    pub(crate) name: (u32, u32),
+    pub(crate) value: (u32, u32),
 }
 
 /// A parsed head kept as offsets into the input buffer: no allocation per message.
 #[derive(Debug)]
 pub(crate) struct HeadIndex {
     pub(crate) method: Method,
-    target: (u32, u32),
+    pub(crate) target: (u32, u32),
     pub(crate) version: Version,
     pub(crate) status: StatusCode,
-    reason: (u32, u32),
+    pub(crate) reason: (u32, u32),
     pub(crate) fields: Vec<FieldIndex>,
     /// Head length in bytes, CRLFs included.
     pub(crate) len: usize,
@@ -278,7 +278,7 @@ fn map_httparse(e: httparse::Error, head: &[u8]) -> Error {
 /// RFC 9112 §3.2: origin-form (`/path?query`) for any method, absolute-form
 /// (`scheme://authority/path`) for any method, authority-form (`host:port`) only for
 /// CONNECT, which takes nothing else, and asterisk-form (`*`) only for OPTIONS.
-fn target_form_fits(method: &Method, target: &str) -> bool {
+pub(crate) fn target_form_fits(method: &Method, target: &str) -> bool {
     let absolute = || {
         target.split_once("://").is_some_and(|(scheme, rest)| {
             // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then an authority.
@@ -351,45 +351,6 @@ impl HeadIndex {
         self.store_request(head, &req)
     }
 
-    /// Parses the request head at the start of `data` in one pass when all of it is
-    /// there and it is clean: `httparse` finds its end, then the line rules it is lenient
-    /// about are checked from its result (every line ended by CRLF: the two bytes before
-    /// each field name and the last four; httparse itself refuses bare CR and obs-fold in
-    /// a request) with the start line and head size limits. Returns the head's length.
-    /// `None` when the head is incomplete or anything is wrong: the caller then finds the
-    /// end with [`HeadScanner`] and [`parse_request`](Self::parse_request) reports the
-    /// exact error, in the order a byte-at-a-time reading meets it.
-    pub(crate) fn parse_request_whole(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
-        // Also refuses a leading bare LF, which httparse would skip.
-        check_method(data).ok()?;
-        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
-        let mut req = httparse::Request::new(&mut []);
-        let len = match req.parse_with_uninit_headers(data, &mut storage[..limits.max_headers]) {
-            Ok(httparse::Status::Complete(len)) => len,
-            _ => return None,
-        };
-        let head = &data[..len];
-        if len > limits.max_head_bytes || !head.ends_with(b"\r\n\r\n") {
-            return None;
-        }
-        let base = head.as_ptr() as usize;
-        let mut first_line_end = len - 4;
-        for (i, f) in req.headers.iter().enumerate() {
-            let at = f.name.as_ptr() as usize - base;
-            if at < 2 || head[at - 2..at] != *b"\r\n" {
-                return None;
-            }
-            if i == 0 {
-                first_line_end = at - 2;
-            }
-        }
-        if first_line_end > limits.max_request_line {
-            return None;
-        }
-        self.store_request(head, &req).ok()?;
-        Some(len)
-    }
-
     /// The start line's checks httparse does not make, and the head stored as offsets.
     fn store_request(&mut self, head: &[u8], req: &httparse::Request<'_, '_>) -> Result<(), Error> {
         let method = req.method.ok_or(Error::InvalidStartLine)?;
@@ -425,10 +386,13 @@ impl HeadIndex {
         };
         let code = res.code.ok_or(Error::InvalidStatus)?;
         self.status = StatusCode::from_u16(code).map_err(|_| Error::InvalidStatus)?;
-        self.reason = range_in(head, res.reason.unwrap_or("").as_bytes());
-        if res.reason.is_none() {
-            self.reason = (0, 0);
-        }
+        // The reason as received, obs-text included (httparse hands back an empty
+        // string for one with obs-text): after `HTTP/1.x NNN ` on the status line,
+        // which may follow empty lines.
+        let start = head.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+        let line = &head[start..];
+        let line_len = line.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(line.len());
+        self.reason = ((start + line_len.min(13)) as u32, (start + line_len) as u32);
         self.store_fields(head, res.headers);
         self.len = head.len();
         Ok(())

@@ -33,6 +33,7 @@ mod head;
 mod input;
 mod limits;
 mod server;
+mod tokenize;
 
 pub use client::ClientConnection;
 pub use encode::{imf_fixdate, BodyLength, DataFrame};
