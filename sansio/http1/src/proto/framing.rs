@@ -68,16 +68,61 @@ fn parse_length(v: &[u8]) -> Result<u64, Error> {
     Ok(n)
 }
 
+/// The fields framing and persistence depend on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Host,
+    Expect,
+    Upgrade,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+}
+
+/// Whether the field name `name` (a token, as every parsed name is) is `lower` (lower
+/// case letters and `-`, of the same length) in any case: for a token, setting bit
+/// 0x20 of each byte folds case and maps nothing else onto a lower case letter or `-`.
+#[inline(always)]
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert_eq!(name.len(), lower.len());
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
+    let n = name.len();
+    if n >= 8 {
+        // Whole words, the last one overlapping the one before.
+        let fold = u64::from_le_bytes([0x20; 8]);
+        let mut at = 0;
+        while at + 8 < n {
+            if word(name, at) | fold != word(lower, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(name, n - 8) | fold == word(lower, n - 8)
+    } else if n >= 4 {
+        let fold = u32::from_le_bytes([0x20; 4]);
+        half(name, 0) | fold == half(lower, 0) && half(name, n - 4) | fold == half(lower, n - 4)
+    } else {
+        name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+    }
+}
+
 impl FieldSummary {
     pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
         let mut s = Self::default();
         let mut codings = 0usize;
         for (name, value) in headers.iter_bytes() {
             // Most fields are none of these: their length alone says so.
-            if !matches!(name.len(), 4 | 6 | 7 | 10 | 14 | 17) {
-                continue;
-            }
-            if name.eq_ignore_ascii_case(b"content-length") {
+            let field = match name.len() {
+                4 if name_is(name, b"host") => Field::Host,
+                6 if name_is(name, b"expect") => Field::Expect,
+                7 if name_is(name, b"upgrade") => Field::Upgrade,
+                10 if name_is(name, b"connection") => Field::Connection,
+                14 if name_is(name, b"content-length") => Field::ContentLength,
+                17 if name_is(name, b"transfer-encoding") => Field::TransferEncoding,
+                _ => continue,
+            };
+            if field == Field::ContentLength {
                 // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
                 // differs is refused.
                 let mut any = false;
@@ -92,7 +137,7 @@ impl FieldSummary {
                 if !any {
                     return Err(Error::InvalidContentLength);
                 }
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            } else if field == Field::TransferEncoding {
                 s.transfer_encoding = true;
                 for coding in list(value) {
                     let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
@@ -112,7 +157,7 @@ impl FieldSummary {
                         s.other_coding = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case(b"connection") {
+            } else if field == Field::Connection {
                 for token in list(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         s.close = true;
@@ -122,11 +167,11 @@ impl FieldSummary {
                         s.connection_upgrade = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case(b"upgrade") {
+            } else if field == Field::Upgrade {
                 s.upgrade = true;
-            } else if name.eq_ignore_ascii_case(b"expect") {
+            } else if field == Field::Expect {
                 s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case(b"host") {
+            } else {
                 s.hosts += 1;
             }
         }

@@ -389,9 +389,15 @@ impl HeadIndex {
         // The reason as received, obs-text included (httparse hands back an empty
         // string for one with obs-text): after `HTTP/1.x NNN ` on the status line,
         // which may follow empty lines.
-        let start = head.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+        let start = head
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
         let line = &head[start..];
-        let line_len = line.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(line.len());
+        let line_len = line
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(line.len());
         self.reason = ((start + line_len.min(13)) as u32, (start + line_len) as u32);
         self.store_fields(head, res.headers);
         self.len = head.len();
