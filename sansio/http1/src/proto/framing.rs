@@ -79,11 +79,11 @@ enum Field {
     TransferEncoding,
 }
 
-/// Whether the field name `name` (a token, as every parsed name is) is `lower` (lower
-/// case letters and `-`, of the same length) in any case: for a token, setting bit
-/// 0x20 of each byte folds case and maps nothing else onto a lower case letter or `-`.
+/// Whether `name` (a field name or value as parsed: no CR or LF in it) is `lower` (lower
+/// case letters and `-`, of the same length) in any case: setting bit 0x20 of each byte
+/// folds case, and maps nothing but CR (onto `-`) onto a lower case letter or `-`.
 #[inline(always)]
-fn name_is(name: &[u8], lower: &[u8]) -> bool {
+fn eq_fold(name: &[u8], lower: &[u8]) -> bool {
     debug_assert_eq!(name.len(), lower.len());
     let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
     let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
@@ -108,20 +108,35 @@ fn name_is(name: &[u8], lower: &[u8]) -> bool {
 }
 
 impl FieldSummary {
+    /// One option of a Connection field; whether it is one we act on.
+    fn connection_option(&mut self, token: &[u8]) -> bool {
+        match token.len() {
+            5 if eq_fold(token, b"close") => self.close = true,
+            10 if eq_fold(token, b"keep-alive") => self.keep_alive = true,
+            7 if eq_fold(token, b"upgrade") => self.connection_upgrade = true,
+            _ => return false,
+        }
+        true
+    }
+
     pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
         let mut s = Self::default();
         let mut codings = 0usize;
-        for (name, value) in headers.iter_bytes() {
+        let (buf, fields) = headers.raw();
+        for f in fields {
+            let (from, to) = (f.name.0 as usize, f.name.1 as usize);
             // Most fields are none of these: their length alone says so.
-            let field = match name.len() {
-                4 if name_is(name, b"host") => Field::Host,
-                6 if name_is(name, b"expect") => Field::Expect,
-                7 if name_is(name, b"upgrade") => Field::Upgrade,
-                10 if name_is(name, b"connection") => Field::Connection,
-                14 if name_is(name, b"content-length") => Field::ContentLength,
-                17 if name_is(name, b"transfer-encoding") => Field::TransferEncoding,
+            let name = || &buf[from..to];
+            let field = match to - from {
+                4 if eq_fold(name(), b"host") => Field::Host,
+                6 if eq_fold(name(), b"expect") => Field::Expect,
+                7 if eq_fold(name(), b"upgrade") => Field::Upgrade,
+                10 if eq_fold(name(), b"connection") => Field::Connection,
+                14 if eq_fold(name(), b"content-length") => Field::ContentLength,
+                17 if eq_fold(name(), b"transfer-encoding") => Field::TransferEncoding,
                 _ => continue,
             };
+            let value = &buf[f.value.0 as usize..f.value.1 as usize];
             if field == Field::ContentLength {
                 // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
                 // differs is refused.
@@ -158,13 +173,10 @@ impl FieldSummary {
                     }
                 }
             } else if field == Field::Connection {
-                for token in list(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        s.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        s.keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
-                        s.connection_upgrade = true;
+                // Usually one known option, the whole (trimmed) value: no list to split.
+                if !s.connection_option(value) {
+                    for token in list(value) {
+                        s.connection_option(token);
                     }
                 }
             } else if field == Field::Upgrade {
@@ -301,4 +313,33 @@ pub(crate) fn is_forbidden_trailer(name: &[u8]) -> bool {
         b"content-range",
     ];
     FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eq_fold;
+
+    #[test]
+    fn eq_fold_is_eq_ignore_ascii_case_for_every_byte_a_name_or_value_may_hold() {
+        for lower in [
+            &b"host"[..],
+            b"te",
+            b"expect",
+            b"keep-alive",
+            b"transfer-encoding",
+        ] {
+            for at in 0..lower.len() {
+                for b in (0u8..=255).filter(|&b| b != b'\r' && b != b'\n') {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(
+                        eq_fold(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?}",
+                        String::from_utf8_lossy(&name)
+                    );
+                }
+            }
+        }
+    }
 }

@@ -448,15 +448,10 @@ impl<'a> Headers<'a> {
         self.fields.is_empty()
     }
 
-    /// Every field as raw `(name, value)` bytes, in order (no UTF-8 check of names).
-    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let buf = self.buf;
-        self.fields.iter().map(move |f| {
-            (
-                &buf[f.name.0 as usize..f.name.1 as usize],
-                &buf[f.value.0 as usize..f.value.1 as usize],
-            )
-        })
+    /// The buffer and the fields' ranges into it (for a pass that slices only the
+    /// fields it wants).
+    pub(crate) fn raw(&self) -> (&'a [u8], &'a [FieldIndex]) {
+        (self.buf, self.fields)
     }
 
     /// Every field as `(name, value)`, in order.

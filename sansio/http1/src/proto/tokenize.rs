@@ -96,12 +96,13 @@ fn token_end(data: &[u8], mut at: usize) -> usize {
             at += 8;
             continue;
         }
-        let i = at + lane(uncommon);
-        if TCHAR[data[i] as usize] == 0 {
-            return i;
+        // The flagged byte, taken from the word.
+        let b = (w >> (uncommon.trailing_zeros() & !7)) as u8;
+        if TCHAR[b as usize] == 0 {
+            return at + lane(uncommon);
         }
         // A rarer tchar (`_`, `.`, ...): look on past it.
-        at = i + 1;
+        at += lane(uncommon) + 1;
     }
     while at < data.len() && TCHAR[data[at] as usize] == 1 {
         at += 1;
@@ -280,16 +281,22 @@ fn tokenize_fields(
         if name_end == at || *data.get(name_end)? != b':' {
             return None;
         }
-        // Whitespace around the value is not part of it (RFC 9112 §5.1). In a value
-        // only SP and HTAB are at or below 0x20.
+        // Whitespace around the value is not part of it (RFC 9112 §5.1); usually one
+        // SP before it and none after. In a value only SP and HTAB are at or below
+        // 0x20.
         let mut start = name_end + 1;
+        if data.get(start) == Some(&b' ') {
+            start += 1;
+        }
         while *data.get(start)? <= b' ' && matches!(data[start], b' ' | b'\t') {
             start += 1;
         }
         let cr = value_end(data, start)?;
         let mut end = cr;
-        while end > start && data[end - 1] <= b' ' {
-            end -= 1;
+        if data[end - 1] <= b' ' {
+            while end > start && data[end - 1] <= b' ' {
+                end -= 1;
+            }
         }
         if fields.len() == max {
             return None;
