@@ -1,4 +1,5 @@
-//! Heads: finding their end incrementally, parsing them once with `httparse`, and the
+//! Heads: finding their end incrementally, parsing those the tokenizer (see
+//! `tokenize.rs`) does not take with `httparse` for the exact error, and the
 //! borrowed views handed to the application.
 
 use std::fmt;
@@ -337,7 +338,9 @@ impl HeadIndex {
         }
     }
 
-    /// Parses a complete request head (its end already found by [`HeadScanner`]).
+    /// Parses a complete request head (its end already found by [`HeadScanner`]) that
+    /// the tokenizer did not take: `httparse` and the start-line checks say what is
+    /// wrong with it, or parse what the tokenizer leaves to them (a target with UTF-8).
     pub(crate) fn parse_request(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
         check_method(head)?;
         // Uninitialized slots: filling 128 empty headers would cost more than parsing.
@@ -459,7 +462,7 @@ impl<'a> Headers<'a> {
         let buf = self.buf;
         self.fields.iter().map(move |f| {
             let name = &buf[f.name.0 as usize..f.name.1 as usize];
-            // httparse accepted the name as a token, so it is ASCII.
+            // Parsed names are tokens, so ASCII.
             let name = std::str::from_utf8(name).unwrap_or("");
             (name, &buf[f.value.0 as usize..f.value.1 as usize])
         })
@@ -484,7 +487,7 @@ impl<'a> Headers<'a> {
     pub fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::with_capacity(self.len());
         for (name, value) in self.iter() {
-            // httparse validated both; the conversions cannot fail on its output.
+            // Both were validated when parsed; the conversions cannot fail.
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_bytes(value),
@@ -529,7 +532,7 @@ impl<'a> RequestHead<'a> {
     /// The request target as received (origin, absolute, authority or asterisk form).
     pub fn target(&self) -> &'a str {
         let t = &self.buf[self.index.target.0 as usize..self.index.target.1 as usize];
-        // httparse accepts only visible ASCII in the target.
+        // A parsed target is visible ASCII (tokenizer) or UTF-8 (httparse).
         std::str::from_utf8(t).unwrap_or("")
     }
 
