@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Subjects: `strait` (the state machine, each head in one chunk), `strait64` (in
-//! 64-byte chunks), `strait16` (16-byte chunks), `httparse` (httparse alone, into 32
+//! 64-byte chunks), `strait16` (16-byte chunks), `strait1` (a byte at a time), `httparse` (httparse alone, into 32
 //! header slots, as the strait-bench `http` parse rows do). Heads: `short` (a GET with
 //! one field), `browser` (the strait-bench head: a browser's GET with 8 fields),
 //! `response` (a response head with 5 fields, parsed by the client).
@@ -115,7 +115,8 @@ fn measure_httparse(head: &[u8], response: bool, n: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: head_cost strait|strait64|strait16|httparse short|browser|response N";
+    let usage =
+        "usage: head_cost strait|strait64|strait16|strait1|httparse short|browser|response N";
     let [_, subject, head, n] = &args[..] else {
         panic!("{usage}")
     };
@@ -131,6 +132,7 @@ fn main() {
         "strait" => head.len(),
         "strait64" => 64,
         "strait16" => 16,
+        "strait1" => 1,
         _ => panic!("{usage}"),
     };
     let limits = Limits::default().max_pipelined(n.max(1));
