@@ -387,8 +387,9 @@ impl ServerConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let limits = self.config.limits;
-        let step = self.body.step(self.input.data(), self.input.eof, &limits);
+        let step = self
+            .body
+            .step(self.input.data(), self.input.eof, &self.config.limits);
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {
@@ -402,7 +403,8 @@ impl ServerConnection {
             }
             Ok(Step::Trailers { skip, len }) => {
                 self.input.consume(skip);
-                if let Err(e) = self.head.parse_trailers(&self.input.data()[..len], &limits) {
+                let section = &self.input.data()[..len];
+                if let Err(e) = self.head.parse_trailers(section, &self.config.limits) {
                     return Err(self.fail(e));
                 }
                 self.borrowed = len;

@@ -147,11 +147,12 @@ fn value_end(data: &[u8], mut at: usize) -> Option<usize> {
         let mut stop = None;
         for w in &mut words {
             let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            // Lanes below 0x20 (controls, HTAB, CR, LF) and lanes equal to 0x7F.
-            let ctl = w.wrapping_sub(LOW * 0x20) & !w;
-            let x = w ^ (LOW * 0x7F);
-            let del = x.wrapping_sub(LOW) & !x;
-            let flagged = (ctl | del) & HIGH;
+            // Lanes below 0x20 (controls, HTAB, CR, LF) or equal to 0x7F: below 0x80,
+            // those whose seven low bits plus one, kept to seven bits, are below 0x21
+            // (0x7F wraps to 0). With each lane's top bit set first, no sum or
+            // difference crosses a lane: the test is exact in every lane.
+            let next = (w & !HIGH).wrapping_add(LOW) & !HIGH;
+            let flagged = !((next | HIGH).wrapping_sub(LOW * 0x21) | w) & HIGH;
             if flagged != 0 {
                 stop = Some(at + lane(flagged));
                 break;
@@ -211,11 +212,15 @@ impl HeadIndex {
             }
         }
         let version_at = target_end + 1;
-        let version = match data.get(version_at..version_at + 10)? {
-            b"HTTP/1.1\r\n" => Version::HTTP_11,
-            b"HTTP/1.0\r\n" => Version::HTTP_10,
+        let (version, crlf) = data.get(version_at..version_at + 10)?.split_at(8);
+        let version = match u64::from_le_bytes(version.try_into().expect("8 bytes")) {
+            v if v == u64::from_le_bytes(*b"HTTP/1.1") => Version::HTTP_11,
+            v if v == u64::from_le_bytes(*b"HTTP/1.0") => Version::HTTP_10,
             _ => return None,
         };
+        if crlf != b"\r\n" {
+            return None;
+        }
         if version_at + 8 > limits.max_request_line {
             return None;
         }
@@ -315,6 +320,27 @@ mod tests {
     use super::super::Error;
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn value_scan_flags_only_true_lanes_after_obs_text() {
+        // Every pair (obs-text or not, then any byte) in every lane of a word.
+        for first in [0x80u8, 0x85, 0xA0, 0xFF, b'a'] {
+            for b in 0u8..=255 {
+                for at in 0..15 {
+                    let mut data = vec![b'a'; 16];
+                    data[at] = first;
+                    data[at + 1] = b;
+                    data.extend_from_slice(b"\r\n");
+                    let value = b == b'\t' || b == b' ' || (0x21..=0x7E).contains(&b) || b >= 0x80;
+                    assert_eq!(
+                        value_end(&data, 0),
+                        value.then_some(16),
+                        "{first:#x} {b:#x} at {at}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn word_scans_stop_at_the_first_byte_out_of_their_run() {
