@@ -10,6 +10,7 @@ use super::encode::{write_decimal, write_fields, DataFrame, Encoder, Sending};
 use super::framing::{BodyFraming, FieldSummary};
 use super::head::{HeadIndex, HeadScanner, Headers, ResponseHead};
 use super::input::Input;
+use super::tokenize::Stop;
 use super::{BodyLength, Error, Event, Limits, SendError};
 
 #[derive(Debug, Clone, Copy)]
@@ -294,7 +295,14 @@ impl ClientConnection {
         let whole = if self.scanner.started() {
             None
         } else {
-            self.head.tokenize_response(self.input.data(), &limits)
+            match self.head.tokenize_response(self.input.data(), &limits) {
+                Ok(len) => Some(len),
+                Err(Stop::More(clean)) => {
+                    self.scanner.resume_at(clean);
+                    None
+                }
+                Err(Stop::Other) => None,
+            }
         };
         let (len, parsed) = match whole {
             Some(len) => (len, Ok(())),
@@ -315,8 +323,11 @@ impl ClientConnection {
                 };
                 let data = &self.input.data()[..len];
                 match self.head.tokenize_response(data, &limits) {
-                    Some(_) => (len, Ok(())),
-                    None => (len, self.head.parse_response(data, &limits)),
+                    Ok(_) => (len, Ok(())),
+                    Err(_) => {
+                        self.head.resume = 0;
+                        (len, self.head.parse_response(data, &limits))
+                    }
                 }
             }
         };

@@ -36,6 +36,16 @@ impl HeadScanner {
         };
     }
 
+    /// Takes over at `at`, the start of a line every byte before which is known clean
+    /// (the tokenizer's `More`): the state a byte-at-a-time reading has there.
+    pub(crate) fn resume_at(&mut self, at: usize) {
+        *self = Self {
+            pos: at,
+            line_start: at,
+            first_line_done: at > 0,
+        };
+    }
+
     /// Whether any byte of the head has been seen.
     pub(crate) fn started(&self) -> bool {
         self.pos > 0
@@ -133,6 +143,7 @@ impl HeadScanner {
     /// Decides the CR or LF at `at` (every byte before it, from `*next`, being an
     /// ordinary line byte): `None` when a line ended there (`*next` moves past it),
     /// else what `scan` returns.
+    #[inline(always)]
     fn at_cr_or_lf(
         &mut self,
         data: &[u8],
@@ -206,6 +217,8 @@ pub(crate) struct HeadIndex {
     pub(crate) fields: Vec<FieldIndex>,
     /// Head length in bytes, CRLFs included.
     pub(crate) len: usize,
+    /// Where the tokenizer resumes on a head that arrives in pieces (0: at the start).
+    pub(crate) resume: usize,
 }
 
 impl Default for HeadIndex {
@@ -218,6 +231,7 @@ impl Default for HeadIndex {
             reason: (0, 0),
             fields: Vec::new(),
             len: 0,
+            resume: 0,
         }
     }
 }

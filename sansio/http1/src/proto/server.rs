@@ -12,6 +12,7 @@ use super::encode::{
 use super::framing::{wants_upgrade, BodyFraming, FieldSummary};
 use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
+use super::tokenize::Stop;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
 
 /// The smallest request head: `X / HTTP/1.1` and two CRLFs.
@@ -312,13 +313,22 @@ impl ServerConnection {
             self.head_started = Some(self.now);
         }
         // A head that arrived whole is tokenized in one pass. Anything else is found
-        // incrementally by the scanner, then tokenized; a head the tokenizer does not
-        // take is parsed by httparse, which (with the scanner) reports the exact error.
+        // incrementally by the scanner (from where the tokenizer ran out, when it did),
+        // then tokenized (resuming there); a head the tokenizer does not take is parsed
+        // by httparse, which (with the scanner) reports the exact error.
         // (Fewer bytes than the smallest request head: not worth a try.)
         let whole = if self.scanner.started() || self.input.len() < MIN_REQUEST_HEAD {
             None
         } else {
-            self.head.tokenize_request(self.input.data(), limits)
+            match self.head.tokenize_request(self.input.data(), limits) {
+                Ok(len) => Some(len),
+                Err(Stop::More(clean)) => {
+                    // Not all there: the scanner takes over after the clean lines.
+                    self.scanner.resume_at(clean);
+                    None
+                }
+                Err(Stop::Other) => None,
+            }
         };
         let (len, parsed) = match whole {
             Some(len) => (len, Ok(())),
@@ -339,8 +349,11 @@ impl ServerConnection {
                 };
                 let data = &self.input.data()[..len];
                 match self.head.tokenize_request(data, limits) {
-                    Some(_) => (len, Ok(())),
-                    None => (len, self.head.parse_request(data, limits)),
+                    Ok(_) => (len, Ok(())),
+                    Err(_) => {
+                        self.head.resume = 0;
+                        (len, self.head.parse_request(data, limits))
+                    }
                 }
             }
         };

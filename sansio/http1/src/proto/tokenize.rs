@@ -23,6 +23,22 @@ use http::{Method, StatusCode, Version};
 use super::head::{target_form_fits, FieldIndex, HeadIndex};
 use super::Limits;
 
+/// Why the tokenizer stopped short of a whole head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The data ends inside the line that starts at this offset, and every line before
+    /// it is clean: the scanner may take over there, and the next call resumes there.
+    More(usize),
+    /// Something the tokenizer does not take: the incremental path decides.
+    Other,
+}
+
+/// The byte at `at`, or `More(line)` when the data ends before it.
+#[inline(always)]
+fn byte(data: &[u8], at: usize, line: usize) -> Result<u8, Stop> {
+    data.get(at).copied().ok_or(Stop::More(line))
+}
+
 /// `0x0101…01`: multiplied by a byte, that byte in every lane of a word.
 const LOW: u64 = u64::from_le_bytes([1; 8]);
 /// `0x8080…80`: the top bit of every lane.
@@ -138,21 +154,22 @@ fn visible_end(data: &[u8], at: usize) -> usize {
 }
 
 /// The index of the CR ending the field value (or reason phrase) that starts at `at`,
-/// its LF checked; `None` for any byte a value may not hold (RFC 9110 §5.5: HTAB, SP,
-/// VCHAR and obs-text only), a bare CR or LF, or the end of `data`.
+/// its LF checked: `Other` for any byte a value may not hold (RFC 9110 §5.5: HTAB, SP,
+/// VCHAR and obs-text only) or a bare CR or LF, `More(line)` when the data ends first.
 #[inline(always)]
-fn value_end(data: &[u8], mut at: usize) -> Option<usize> {
+fn value_end(data: &[u8], mut at: usize, line: usize) -> Result<usize, Stop> {
     loop {
-        let mut words = data.get(at..)?.chunks_exact(8);
+        let mut words = data.get(at..).ok_or(Stop::More(line))?.chunks_exact(8);
         let mut stop = None;
         for w in &mut words {
             let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            // Lanes below 0x20 (controls, HTAB, CR, LF) or equal to 0x7F: below 0x80,
-            // those whose seven low bits plus one, kept to seven bits, are below 0x21
-            // (0x7F wraps to 0). With each lane's top bit set first, no sum or
-            // difference crosses a lane: the test is exact in every lane.
-            let next = (w & !HIGH).wrapping_add(LOW) & !HIGH;
-            let flagged = !((next | HIGH).wrapping_sub(LOW * 0x21) | w) & HIGH;
+            // Lanes below 0x20 (controls, HTAB, CR, LF), and lanes equal to 0x7F (zero
+            // after the xor). A borrow only starts in such a lane, so it may flag lanes
+            // above a true one, never below: the lowest flagged lane is exact.
+            let ctl = w.wrapping_sub(LOW * 0x20) & !w;
+            let x = w ^ (LOW * 0x7F);
+            let del = x.wrapping_sub(LOW) & !x;
+            let flagged = (ctl | del) & HIGH;
             if flagged != 0 {
                 stop = Some(at + lane(flagged));
                 break;
@@ -162,16 +179,20 @@ fn value_end(data: &[u8], mut at: usize) -> Option<usize> {
         let stop = match stop {
             Some(stop) => stop,
             None => {
-                at + words
-                    .remainder()
-                    .iter()
-                    .position(|&b| b < 0x20 || b == 0x7F)?
+                let tail = words.remainder();
+                let i = tail.iter().position(|&b| b < 0x20 || b == 0x7F);
+                at + i.ok_or(Stop::More(line))?
             }
         };
-        match *data.get(stop)? {
+        match data[stop] {
             b'\t' => at = stop + 1,
-            b'\r' if data.get(stop + 1) == Some(&b'\n') => return Some(stop),
-            _ => return None,
+            b'\r' => {
+                return match byte(data, stop + 1, line)? {
+                    b'\n' => Ok(stop),
+                    _ => Err(Stop::Other),
+                }
+            }
+            _ => return Err(Stop::Other),
         }
     }
 }
@@ -182,109 +203,157 @@ fn range(start: usize, end: usize) -> (u32, u32) {
 
 impl HeadIndex {
     /// Parses the request head at the start of `data` in one pass when all of it is
-    /// there and it is clean (see the module docs); returns its length. `None` means
-    /// "take the incremental path": nothing is decided.
-    pub(crate) fn tokenize_request(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
+    /// there and it is clean (see the module docs); returns its length. After
+    /// `More(at)`, the next call (with the same bytes and more) resumes at `at`.
+    /// `Other` leaves the head to the incremental path: nothing is decided.
+    pub(crate) fn tokenize_request(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
         let data = &data[..data.len().min(limits.max_head_bytes)];
+        if self.resume == 0 {
+            let line_end = self.tokenize_request_line(data, limits)?;
+            self.fields.clear();
+            self.resume = line_end + 2;
+        }
+        self.finish(data, limits)
+    }
+
+    /// The request line, into `self`; returns the index of its CR.
+    fn tokenize_request_line(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
+        let more = Stop::More(0);
         // The method: the two most common spelled out, any other token looked up.
-        let (method, target_start) = match data.get(..5)? {
+        let (method, target_start) = match data.get(..5).ok_or(more)? {
             [b'G', b'E', b'T', b' ', _] => (Method::GET, 4),
             b"POST " => (Method::POST, 5),
             _ => {
                 let end = token_end(data, 0);
-                if end == 0 || *data.get(end)? != b' ' {
-                    return None;
+                if byte(data, end, 0)? != b' ' || end == 0 {
+                    return Err(Stop::Other);
                 }
-                (Method::from_bytes(&data[..end]).ok()?, end + 1)
+                (
+                    Method::from_bytes(&data[..end]).map_err(|_| Stop::Other)?,
+                    end + 1,
+                )
             }
         };
         let target_end = visible_end(data, target_start);
-        if target_end == target_start || *data.get(target_end)? != b' ' {
-            return None;
+        if byte(data, target_end, 0)? != b' ' || target_end == target_start {
+            return Err(Stop::Other);
         }
         let target = &data[target_start..target_end];
         // Origin-form fits every method but CONNECT; other forms take a closer look.
         if target[0] != b'/' || method == Method::CONNECT {
             // Visible ASCII only, so UTF-8.
-            let target = std::str::from_utf8(target).ok()?;
-            if !target_form_fits(&method, target) {
-                return None;
+            let fits = std::str::from_utf8(target).is_ok_and(|t| target_form_fits(&method, t));
+            if !fits {
+                return Err(Stop::Other);
             }
         }
         let version_at = target_end + 1;
-        let (version, crlf) = data.get(version_at..version_at + 10)?.split_at(8);
+        let (version, crlf) = data
+            .get(version_at..version_at + 10)
+            .ok_or(more)?
+            .split_at(8);
         let version = match u64::from_le_bytes(version.try_into().expect("8 bytes")) {
             v if v == u64::from_le_bytes(*b"HTTP/1.1") => Version::HTTP_11,
             v if v == u64::from_le_bytes(*b"HTTP/1.0") => Version::HTTP_10,
-            _ => return None,
+            _ => return Err(Stop::Other),
         };
-        if crlf != b"\r\n" {
-            return None;
+        if crlf != b"\r\n" || version_at + 8 > limits.max_request_line {
+            return Err(Stop::Other);
         }
-        if version_at + 8 > limits.max_request_line {
-            return None;
-        }
-        let len = tokenize_fields(&mut self.fields, data, version_at + 10, limits.max_headers)?;
         self.method = method;
         self.target = range(target_start, target_end);
         self.version = version;
-        self.len = len;
-        Some(len)
+        Ok(version_at + 8)
     }
 
     /// Parses the response head at the start of `data` in one pass when all of it is
     /// there and it is clean; as [`tokenize_request`](Self::tokenize_request).
-    pub(crate) fn tokenize_response(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
+    pub(crate) fn tokenize_response(
+        &mut self,
+        data: &[u8],
+        limits: &Limits,
+    ) -> Result<usize, Stop> {
         let data = &data[..data.len().min(limits.max_head_bytes)];
-        let line = data.get(..13)?;
+        if self.resume == 0 {
+            let line_end = self.tokenize_status_line(data, limits)?;
+            self.fields.clear();
+            self.resume = line_end + 2;
+        }
+        self.finish(data, limits)
+    }
+
+    /// The status line, into `self`; returns the index of its CR.
+    fn tokenize_status_line(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
+        let line = data.get(..13).ok_or(Stop::More(0))?;
         let version = match &line[..9] {
             b"HTTP/1.1 " => Version::HTTP_11,
             b"HTTP/1.0 " => Version::HTTP_10,
-            _ => return None,
+            _ => return Err(Stop::Other),
         };
         let [h, t, o] = [line[9], line[10], line[11]];
         if ![h, t, o].iter().all(u8::is_ascii_digit) {
-            return None;
+            return Err(Stop::Other);
         }
         let code = u16::from(h - b'0') * 100 + u16::from(t - b'0') * 10 + u16::from(o - b'0');
-        let status = StatusCode::from_u16(code).ok()?;
+        let status = StatusCode::from_u16(code).map_err(|_| Stop::Other)?;
         let (reason, line_end) = match line[12] {
             b' ' => {
-                let cr = value_end(data, 13)?;
+                let cr = value_end(data, 13, 0)?;
                 (range(13, cr), cr)
             }
-            b'\r' if data.get(13) == Some(&b'\n') => ((12, 12), 12),
-            _ => return None,
+            b'\r' if byte(data, 13, 0)? == b'\n' => ((12, 12), 12),
+            _ => return Err(Stop::Other),
         };
         if line_end > limits.max_request_line {
-            return None;
+            return Err(Stop::Other);
         }
-        let len = tokenize_fields(&mut self.fields, data, line_end + 2, limits.max_headers)?;
         self.version = version;
         self.status = status;
         self.reason = reason;
-        self.len = len;
-        Some(len)
+        Ok(line_end)
+    }
+
+    /// The field lines from `self.resume` on; the head's length once all are there.
+    fn finish(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
+        match tokenize_fields(&mut self.fields, data, self.resume, limits.max_headers) {
+            Ok(len) => {
+                self.resume = 0;
+                self.len = len;
+                Ok(len)
+            }
+            Err(Stop::More(at)) => {
+                self.resume = at;
+                Err(Stop::More(at))
+            }
+            Err(Stop::Other) => {
+                self.resume = 0;
+                Err(Stop::Other)
+            }
+        }
     }
 }
 
-/// The field lines from `at` to the empty line ending the head, into `fields` (at most
-/// `max`); returns the head's length. Out of line, so that its loops have the registers.
+/// The field lines from `at` (a line start) to the empty line ending the head, appended
+/// to `fields` (at most `max` in all); returns the head's length.
+/// Out of line, so that its loops have the registers.
 #[inline(never)]
 fn tokenize_fields(
     fields: &mut Vec<FieldIndex>,
     data: &[u8],
     mut at: usize,
     max: usize,
-) -> Option<usize> {
-    fields.clear();
+) -> Result<usize, Stop> {
     loop {
-        if *data.get(at)? == b'\r' {
-            return (*data.get(at + 1)? == b'\n').then_some(at + 2);
+        let line = at;
+        if byte(data, at, line)? == b'\r' {
+            return match byte(data, at + 1, line)? {
+                b'\n' => Ok(at + 2),
+                _ => Err(Stop::Other),
+            };
         }
         let name_end = token_end(data, at);
-        if name_end == at || *data.get(name_end)? != b':' {
-            return None;
+        if byte(data, name_end, line)? != b':' || name_end == at {
+            return Err(Stop::Other);
         }
         // Whitespace around the value is not part of it (RFC 9112 §5.1); usually one
         // SP before it and none after. In a value only SP and HTAB are at or below
@@ -293,10 +362,10 @@ fn tokenize_fields(
         if data.get(start) == Some(&b' ') {
             start += 1;
         }
-        while *data.get(start)? <= b' ' && matches!(data[start], b' ' | b'\t') {
+        while byte(data, start, line)? <= b' ' && matches!(data[start], b' ' | b'\t') {
             start += 1;
         }
-        let cr = value_end(data, start)?;
+        let cr = value_end(data, start, line)?;
         let mut end = cr;
         if data[end - 1] <= b' ' {
             while end > start && data[end - 1] <= b' ' {
@@ -304,7 +373,7 @@ fn tokenize_fields(
             }
         }
         if fields.len() == max {
-            return None;
+            return Err(Stop::Other);
         }
         fields.push(FieldIndex {
             name: range(at, name_end),
@@ -333,7 +402,7 @@ mod tests {
                     data.extend_from_slice(b"\r\n");
                     let value = b == b'\t' || b == b' ' || (0x21..=0x7E).contains(&b) || b >= 0x80;
                     assert_eq!(
-                        value_end(&data, 0),
+                        value_end(&data, 0, 0).ok(),
                         value.then_some(16),
                         "{first:#x} {b:#x} at {at}"
                     );
@@ -359,7 +428,11 @@ mod tests {
                 data.extend_from_slice(b"\r\n");
                 let value = b == b'\t' || b == b' ' || (0x21..=0x7E).contains(&b) || b >= 0x80;
                 // A CR inside is bare (an `a` follows it): no value ends there.
-                assert_eq!(value_end(&data, 0), value.then_some(24), "{b:#x} at {at}");
+                assert_eq!(
+                    value_end(&data, 0, 0).ok(),
+                    value.then_some(24),
+                    "{b:#x} at {at}"
+                );
             }
         }
     }
@@ -498,22 +571,40 @@ mod tests {
 
     /// The tokenizer takes only what the incremental path takes, with the same result;
     /// and it takes every clean head the incremental path takes.
-    fn agrees(data: &[u8], limits: &Limits, response: bool) -> Result<(), TestCaseError> {
-        let mut tokenized = HeadIndex::default();
-        let taken = if response {
-            tokenized.tokenize_response(data, limits)
+    fn tokenize(
+        index: &mut HeadIndex,
+        data: &[u8],
+        limits: &Limits,
+        response: bool,
+    ) -> Result<usize, Stop> {
+        if response {
+            index.tokenize_response(data, limits)
         } else {
-            tokenized.tokenize_request(data, limits)
-        };
+            index.tokenize_request(data, limits)
+        }
+    }
+
+    /// The tokenizer takes only what the incremental path takes, with the same result,
+    /// and it takes every clean head the incremental path takes. Stopped at `cut` for
+    /// want of bytes, the scanner may take over where it says and it resumes there to
+    /// the same result.
+    fn agrees(
+        data: &[u8],
+        limits: &Limits,
+        response: bool,
+        cut: usize,
+    ) -> Result<(), TestCaseError> {
+        let mut tokenized = HeadIndex::default();
+        let taken = tokenize(&mut tokenized, data, limits, response);
         let want = incremental(data, limits, response);
         let shown = String::from_utf8_lossy(data);
         match (taken, &want) {
-            (Some(len), Ok(index)) => {
+            (Ok(len), Ok(index)) => {
                 prop_assert_eq!(len, index.len, "{:?}", shown);
                 prop_assert!(same(&tokenized, index, response), "{:?}", shown);
             }
-            (Some(_), Err(e)) => prop_assert!(false, "took {:?}, incremental says {:?}", shown, e),
-            (None, Ok(_)) => {
+            (Ok(_), Err(e)) => prop_assert!(false, "took {:?}, incremental says {:?}", shown, e),
+            (Err(_), Ok(_)) => {
                 // Only heads with something unusual are left to the incremental path.
                 let clean = !data.starts_with(b"\r\n")
                     && !data.windows(2).any(|w| w == b" \r" || w == b"\t\r")
@@ -522,7 +613,40 @@ mod tests {
                         .all(|&b| b == b'\r' || b == b'\n' || (0x20..0x7F).contains(&b));
                 prop_assert!(!clean, "left {:?} to the incremental path", shown);
             }
-            (None, Err(_)) => {}
+            (Err(_), Err(_)) => {}
+        }
+        let cut = cut % (data.len() + 1);
+        let mut resumed = HeadIndex::default();
+        if let Err(Stop::More(clean)) = tokenize(&mut resumed, &data[..cut], limits, response) {
+            prop_assert!(clean <= cut);
+            let scan = |scanner: &mut HeadScanner| {
+                scanner.scan(
+                    &data[..cut],
+                    limits.max_request_line,
+                    limits.max_head_bytes,
+                    Error::HeadTooLarge,
+                )
+            };
+            let mut from_start = HeadScanner::default();
+            let mut taking_over = HeadScanner::default();
+            taking_over.resume_at(clean);
+            prop_assert_eq!(
+                scan(&mut taking_over),
+                scan(&mut from_start),
+                "{:?} cut at {}",
+                shown,
+                cut
+            );
+            let again = tokenize(&mut resumed, data, limits, response);
+            prop_assert_eq!(again, taken, "{:?} cut at {}", shown, cut);
+            if again.is_ok() {
+                prop_assert!(
+                    same(&resumed, &tokenized, response),
+                    "{:?} cut at {}",
+                    shown,
+                    cut
+                );
+            }
         }
         Ok(())
     }
@@ -533,16 +657,18 @@ mod tests {
         fn the_tokenizer_decides_like_the_incremental_path_on_requests(
             data in request(),
             limits in limits(),
+            cut in any::<usize>(),
         ) {
-            agrees(&data, &limits, false)?;
+            agrees(&data, &limits, false, cut)?;
         }
 
         #[test]
         fn the_tokenizer_decides_like_the_incremental_path_on_responses(
             data in response(),
             limits in limits(),
+            cut in any::<usize>(),
         ) {
-            agrees(&data, &limits, true)?;
+            agrees(&data, &limits, true, cut)?;
         }
     }
 
@@ -553,7 +679,7 @@ mod tests {
         let request = b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Pad: \t v \t\r\n\r\nbody";
         assert_eq!(
             index.tokenize_request(request, &limits),
-            Some(request.len() - 4)
+            Ok(request.len() - 4)
         );
         let field = |i: usize| {
             let f = index.fields[i];
@@ -566,12 +692,20 @@ mod tests {
         let response = b"HTTP/1.0 404 Not \xFFFound\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(
             index.tokenize_response(response, &limits),
-            Some(response.len())
+            Ok(response.len())
         );
         assert_eq!(index.status, StatusCode::NOT_FOUND);
         let (a, b) = index.reason;
         assert_eq!(&response[a as usize..b as usize], b"Not \xFFFound");
         // Incomplete: left to the scanner.
-        assert_eq!(index.tokenize_request(&request[..20], &limits), None);
+        assert_eq!(
+            index.tokenize_request(&request[..20], &limits),
+            Err(Stop::More(19))
+        );
+        // ... and resumes where the clean lines end.
+        assert_eq!(
+            index.tokenize_request(request, &limits),
+            Ok(request.len() - 4)
+        );
     }
 }
