@@ -10,7 +10,6 @@ use super::encode::{write_decimal, write_fields, DataFrame, Encoder, Sending};
 use super::framing::{BodyFraming, FieldSummary};
 use super::head::{HeadIndex, HeadScanner, Headers, ResponseHead};
 use super::input::Input;
-use super::tokenize::Stop;
 use super::{BodyLength, Error, Event, Limits, SendError};
 
 #[derive(Debug, Clone, Copy)]
@@ -297,11 +296,13 @@ impl ClientConnection {
         } else {
             match self.head.tokenize_response(self.input.data(), &limits) {
                 Ok(len) => Some(len),
-                Err(Stop::More(clean)) => {
-                    self.scanner.resume_at(clean);
+                Err(stop) => {
+                    // Not all there: the scanner takes over after the clean lines.
+                    if let Some(clean) = stop.clean_prefix() {
+                        self.scanner.resume_at(clean);
+                    }
                     None
                 }
-                Err(Stop::Other) => None,
             }
         };
         let (len, parsed) = match whole {

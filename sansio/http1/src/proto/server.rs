@@ -12,7 +12,6 @@ use super::encode::{
 use super::framing::{wants_upgrade, BodyFraming, FieldSummary};
 use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
-use super::tokenize::Stop;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
 
 /// The smallest request head: `X / HTTP/1.1` and two CRLFs.
@@ -322,12 +321,13 @@ impl ServerConnection {
         } else {
             match self.head.tokenize_request(self.input.data(), limits) {
                 Ok(len) => Some(len),
-                Err(Stop::More(clean)) => {
+                Err(stop) => {
                     // Not all there: the scanner takes over after the clean lines.
-                    self.scanner.resume_at(clean);
+                    if let Some(clean) = stop.clean_prefix() {
+                        self.scanner.resume_at(clean);
+                    }
                     None
                 }
-                Err(Stop::Other) => None,
             }
         };
         let (len, parsed) = match whole {

@@ -23,20 +23,32 @@ use http::{Method, StatusCode, Version};
 use super::head::{target_form_fits, FieldIndex, HeadIndex};
 use super::Limits;
 
-/// Why the tokenizer stopped short of a whole head.
+/// Why the tokenizer stopped short of a whole head: [`Stop::OTHER`], something it does
+/// not take (the incremental path decides), or [`Stop::more`]`(at)`, the data ends
+/// inside the line that starts at `at` and every line before it is clean — the scanner
+/// may take over there, and the next call resumes there. One word, so results travel
+/// in registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// The data ends inside the line that starts at this offset, and every line before
-    /// it is clean: the scanner may take over there, and the next call resumes there.
-    More(usize),
-    /// Something the tokenizer does not take: the incremental path decides.
-    Other,
+pub(crate) struct Stop(usize);
+
+impl Stop {
+    pub(crate) const OTHER: Stop = Stop(usize::MAX);
+
+    #[inline(always)]
+    fn more(at: usize) -> Stop {
+        Stop(at)
+    }
+
+    /// Where the clean lines end, for a stop for want of bytes.
+    pub(crate) fn clean_prefix(self) -> Option<usize> {
+        (self != Self::OTHER).then_some(self.0)
+    }
 }
 
 /// The byte at `at`, or `More(line)` when the data ends before it.
 #[inline(always)]
 fn byte(data: &[u8], at: usize, line: usize) -> Result<u8, Stop> {
-    data.get(at).copied().ok_or(Stop::More(line))
+    data.get(at).copied().ok_or(Stop::more(line))
 }
 
 /// `0x0101…01`: multiplied by a byte, that byte in every lane of a word.
@@ -159,29 +171,26 @@ fn visible_end(data: &[u8], at: usize) -> usize {
 #[inline(always)]
 fn value_end(data: &[u8], mut at: usize, line: usize) -> Result<usize, Stop> {
     loop {
-        let mut words = data.get(at..).ok_or(Stop::More(line))?.chunks_exact(8);
+        let rest = data.get(at..).ok_or(Stop::more(line))?;
+        // Two words per step: half the loop overhead on long values.
+        let mut pairs = rest.chunks_exact(16);
         let mut stop = None;
-        for w in &mut words {
-            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            // Lanes below 0x20 (controls, HTAB, CR, LF), and lanes equal to 0x7F (zero
-            // after the xor). A borrow only starts in such a lane, so it may flag lanes
-            // above a true one, never below: the lowest flagged lane is exact.
-            let ctl = w.wrapping_sub(LOW * 0x20) & !w;
-            let x = w ^ (LOW * 0x7F);
-            let del = x.wrapping_sub(LOW) & !x;
-            let flagged = (ctl | del) & HIGH;
-            if flagged != 0 {
-                stop = Some(at + lane(flagged));
+        for pair in &mut pairs {
+            let (a, b) = pair.split_at(8);
+            let a = value_stops(u64::from_le_bytes(a.try_into().expect("8 bytes")));
+            let b = value_stops(u64::from_le_bytes(b.try_into().expect("8 bytes")));
+            if a | b != 0 {
+                stop = Some(at + if a != 0 { lane(a) } else { 8 + lane(b) });
                 break;
             }
-            at += 8;
+            at += 16;
         }
         let stop = match stop {
             Some(stop) => stop,
             None => {
-                let tail = words.remainder();
+                let tail = pairs.remainder();
                 let i = tail.iter().position(|&b| b < 0x20 || b == 0x7F);
-                at + i.ok_or(Stop::More(line))?
+                at + i.ok_or(Stop::more(line))?
             }
         };
         match data[stop] {
@@ -189,12 +198,23 @@ fn value_end(data: &[u8], mut at: usize, line: usize) -> Result<usize, Stop> {
             b'\r' => {
                 return match byte(data, stop + 1, line)? {
                     b'\n' => Ok(stop),
-                    _ => Err(Stop::Other),
+                    _ => Err(Stop::OTHER),
                 }
             }
-            _ => return Err(Stop::Other),
+            _ => return Err(Stop::OTHER),
         }
     }
+}
+
+/// Lanes of `w` a field value may not hold as such: below 0x20 (controls, HTAB, CR,
+/// LF) or 0x7F (zero after the xor). A borrow only starts in such a lane, so it may
+/// flag lanes above a true one, never below: the lowest flagged lane is exact.
+#[inline(always)]
+fn value_stops(w: u64) -> u64 {
+    let ctl = w.wrapping_sub(LOW * 0x20) & !w;
+    let x = w ^ (LOW * 0x7F);
+    let del = x.wrapping_sub(LOW) & !x;
+    (ctl | del) & HIGH
 }
 
 fn range(start: usize, end: usize) -> (u32, u32) {
@@ -218,7 +238,7 @@ impl HeadIndex {
 
     /// The request line, into `self`; returns the index of its CR.
     fn tokenize_request_line(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
-        let more = Stop::More(0);
+        let more = Stop::more(0);
         // The method: the two most common spelled out, any other token looked up.
         let (method, target_start) = match data.get(..5).ok_or(more)? {
             [b'G', b'E', b'T', b' ', _] => (Method::GET, 4),
@@ -226,17 +246,17 @@ impl HeadIndex {
             _ => {
                 let end = token_end(data, 0);
                 if byte(data, end, 0)? != b' ' || end == 0 {
-                    return Err(Stop::Other);
+                    return Err(Stop::OTHER);
                 }
                 (
-                    Method::from_bytes(&data[..end]).map_err(|_| Stop::Other)?,
+                    Method::from_bytes(&data[..end]).map_err(|_| Stop::OTHER)?,
                     end + 1,
                 )
             }
         };
         let target_end = visible_end(data, target_start);
         if byte(data, target_end, 0)? != b' ' || target_end == target_start {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         let target = &data[target_start..target_end];
         // Origin-form fits every method but CONNECT; other forms take a closer look.
@@ -244,7 +264,7 @@ impl HeadIndex {
             // Visible ASCII only, so UTF-8.
             let fits = std::str::from_utf8(target).is_ok_and(|t| target_form_fits(&method, t));
             if !fits {
-                return Err(Stop::Other);
+                return Err(Stop::OTHER);
             }
         }
         let version_at = target_end + 1;
@@ -255,10 +275,10 @@ impl HeadIndex {
         let version = match u64::from_le_bytes(version.try_into().expect("8 bytes")) {
             v if v == u64::from_le_bytes(*b"HTTP/1.1") => Version::HTTP_11,
             v if v == u64::from_le_bytes(*b"HTTP/1.0") => Version::HTTP_10,
-            _ => return Err(Stop::Other),
+            _ => return Err(Stop::OTHER),
         };
         if crlf != b"\r\n" || version_at + 8 > limits.max_request_line {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         self.method = method;
         self.target = range(target_start, target_end);
@@ -284,28 +304,28 @@ impl HeadIndex {
 
     /// The status line, into `self`; returns the index of its CR.
     fn tokenize_status_line(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
-        let line = data.get(..13).ok_or(Stop::More(0))?;
+        let line = data.get(..13).ok_or(Stop::more(0))?;
         let version = match &line[..9] {
             b"HTTP/1.1 " => Version::HTTP_11,
             b"HTTP/1.0 " => Version::HTTP_10,
-            _ => return Err(Stop::Other),
+            _ => return Err(Stop::OTHER),
         };
         let [h, t, o] = [line[9], line[10], line[11]];
         if ![h, t, o].iter().all(u8::is_ascii_digit) {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         let code = u16::from(h - b'0') * 100 + u16::from(t - b'0') * 10 + u16::from(o - b'0');
-        let status = StatusCode::from_u16(code).map_err(|_| Stop::Other)?;
+        let status = StatusCode::from_u16(code).map_err(|_| Stop::OTHER)?;
         let (reason, line_end) = match line[12] {
             b' ' => {
                 let cr = value_end(data, 13, 0)?;
                 (range(13, cr), cr)
             }
             b'\r' if byte(data, 13, 0)? == b'\n' => ((12, 12), 12),
-            _ => return Err(Stop::Other),
+            _ => return Err(Stop::OTHER),
         };
         if line_end > limits.max_request_line {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         self.version = version;
         self.status = status;
@@ -321,13 +341,9 @@ impl HeadIndex {
                 self.len = len;
                 Ok(len)
             }
-            Err(Stop::More(at)) => {
-                self.resume = at;
-                Err(Stop::More(at))
-            }
-            Err(Stop::Other) => {
-                self.resume = 0;
-                Err(Stop::Other)
+            Err(stop) => {
+                self.resume = stop.clean_prefix().unwrap_or(0);
+                Err(stop)
             }
         }
     }
@@ -348,12 +364,12 @@ fn tokenize_fields(
         if byte(data, at, line)? == b'\r' {
             return match byte(data, at + 1, line)? {
                 b'\n' => Ok(at + 2),
-                _ => Err(Stop::Other),
+                _ => Err(Stop::OTHER),
             };
         }
         let name_end = token_end(data, at);
         if byte(data, name_end, line)? != b':' || name_end == at {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         // Whitespace around the value is not part of it (RFC 9112 §5.1); usually one
         // SP before it and none after. In a value only SP and HTAB are at or below
@@ -373,7 +389,7 @@ fn tokenize_fields(
             }
         }
         if fields.len() == max {
-            return Err(Stop::Other);
+            return Err(Stop::OTHER);
         }
         fields.push(FieldIndex {
             name: range(at, name_end),
@@ -617,7 +633,10 @@ mod tests {
         }
         let cut = cut % (data.len() + 1);
         let mut resumed = HeadIndex::default();
-        if let Err(Stop::More(clean)) = tokenize(&mut resumed, &data[..cut], limits, response) {
+        if let Some(clean) = tokenize(&mut resumed, &data[..cut], limits, response)
+            .err()
+            .and_then(Stop::clean_prefix)
+        {
             prop_assert!(clean <= cut);
             let scan = |scanner: &mut HeadScanner| {
                 scanner.scan(
@@ -700,7 +719,7 @@ mod tests {
         // Incomplete: left to the scanner.
         assert_eq!(
             index.tokenize_request(&request[..20], &limits),
-            Err(Stop::More(19))
+            Err(Stop::more(19))
         );
         // ... and resumes where the clean lines end.
         assert_eq!(
