@@ -6,15 +6,21 @@
 //! every line ends in CRLF, the method and field names are tokens (RFC 9110 §5.6.2),
 //! the request target is visible ASCII, field values are HTAB, SP, VCHAR or obs-text
 //! (§5.5), the version is `HTTP/1.0` or `HTTP/1.1`, and the start line and head size
-//! limits hold. Anything else — an incomplete head, a bare CR or LF, obs-fold, a space
-//! before a colon, a stray control byte, too many fields, a target with non-ASCII
-//! bytes — returns `None`, and the caller takes the incremental path, which reports the
-//! exact error in the order a byte-at-a-time reading meets it. So the smuggling rules
-//! have one home, and the tokenizer only has to be right about clean heads.
+//! limits hold. Anything else — a bare CR or LF, obs-fold, a space before a colon, a
+//! stray control byte, too many fields, a target with non-ASCII bytes — stops it with
+//! [`Stop::OTHER`], and the caller takes the incremental path, which reports the exact
+//! error in the order a byte-at-a-time reading meets it. So the smuggling rules have
+//! one home, and the tokenizer only has to be right about clean heads.
 //!
-//! Bytes are looked at eight at a time where runs are long (request target, field
+//! A head not all there stops it with [`Stop::more`]: the lines before the one the data
+//! ends in are clean, so the scanner takes over at that line (in the state a
+//! byte-at-a-time reading has there) and the tokenizer resumes there once the scanner
+//! has found the end; no line is tokenized twice.
+//!
+//! Bytes are looked at eight at a time (field names, request target) or sixteen (field
 //! values): a word's lanes that end the run are flagged with a few integer operations,
-//! exactly for the lowest flagged lane, which is all the scan needs.
+//! exactly for the lowest flagged lane, which is all the scan needs; the `tchar` table
+//! decides only the bytes a name is rarely made of.
 //!
 //! [`HeadScanner`]: super::head::HeadScanner
 
@@ -45,7 +51,7 @@ impl Stop {
     }
 }
 
-/// The byte at `at`, or `More(line)` when the data ends before it.
+/// The byte at `at`, or `Stop::more(line)` when the data ends before it.
 #[inline(always)]
 fn byte(data: &[u8], at: usize, line: usize) -> Result<u8, Stop> {
     data.get(at).copied().ok_or(Stop::more(line))
@@ -166,8 +172,8 @@ fn visible_end(data: &[u8], at: usize) -> usize {
 }
 
 /// The index of the CR ending the field value (or reason phrase) that starts at `at`,
-/// its LF checked: `Other` for any byte a value may not hold (RFC 9110 §5.5: HTAB, SP,
-/// VCHAR and obs-text only) or a bare CR or LF, `More(line)` when the data ends first.
+/// its LF checked: `Stop::OTHER` for any byte a value may not hold (RFC 9110 §5.5: HTAB, SP,
+/// VCHAR and obs-text only) or a bare CR or LF, `Stop::more(line)` when the data ends first.
 #[inline(always)]
 fn value_end(data: &[u8], mut at: usize, line: usize) -> Result<usize, Stop> {
     loop {
@@ -224,8 +230,8 @@ fn range(start: usize, end: usize) -> (u32, u32) {
 impl HeadIndex {
     /// Parses the request head at the start of `data` in one pass when all of it is
     /// there and it is clean (see the module docs); returns its length. After
-    /// `More(at)`, the next call (with the same bytes and more) resumes at `at`.
-    /// `Other` leaves the head to the incremental path: nothing is decided.
+    /// `Stop::more(at)`, the next call (with the same bytes and more) resumes at `at`.
+    /// `Stop::OTHER` leaves the head to the incremental path: nothing is decided.
     pub(crate) fn tokenize_request(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
         let data = &data[..data.len().min(limits.max_head_bytes)];
         if self.resume == 0 {
