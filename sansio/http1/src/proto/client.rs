@@ -288,22 +288,52 @@ impl ClientConnection {
         let Some(&request) = self.sent.front() else {
             return Err(self.fail(Error::UnexpectedResponse));
         };
-        let found = self.scanner.scan(
-            self.input.data(),
-            limits.max_request_line,
-            limits.max_head_bytes,
-            Error::HeadTooLarge,
-        );
-        let len = match found {
-            Err(e) => return Err(self.fail(e)),
-            Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
-                return Err(self.fail(Error::IncompleteHead))
+        // As the server reads requests: a whole head tokenized in one pass, anything
+        // else found by the scanner, then tokenized, or parsed by httparse for the
+        // exact error.
+        let whole = if self.scanner.started() {
+            None
+        } else {
+            match self.head.tokenize_response(self.input.data(), &limits) {
+                Ok(len) => Some(len),
+                Err(stop) => {
+                    // Not all there: the scanner takes over after the clean lines.
+                    if let Some(clean) = stop.clean_prefix() {
+                        self.scanner.resume_at(clean);
+                    }
+                    None
+                }
             }
-            Ok(None) => return Ok(None),
-            Ok(Some(len)) => len,
+        };
+        let (len, parsed) = match whole {
+            Some(len) => (len, Ok(())),
+            None => {
+                let found = self.scanner.scan(
+                    self.input.data(),
+                    limits.max_request_line,
+                    limits.max_head_bytes,
+                    Error::HeadTooLarge,
+                );
+                let len = match found {
+                    Err(e) => return Err(self.fail(e)),
+                    Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
+                        return Err(self.fail(Error::IncompleteHead))
+                    }
+                    Ok(None) => return Ok(None),
+                    Ok(Some(len)) => len,
+                };
+                let data = &self.input.data()[..len];
+                match self.head.tokenize_response(data, &limits) {
+                    Ok(_) => (len, Ok(())),
+                    Err(_) => {
+                        self.head.resume = 0;
+                        (len, self.head.parse_response(data, &limits))
+                    }
+                }
+            }
         };
         let data = &self.input.data()[..len];
-        let parsed = self.head.parse_response(data, &limits).and_then(|()| {
+        let parsed = parsed.and_then(|()| {
             let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
             let framing =
                 summary.response_framing(self.head.version, request.head, self.head.status)?;

@@ -68,12 +68,76 @@ fn parse_length(v: &[u8]) -> Result<u64, Error> {
     Ok(n)
 }
 
+/// The fields framing and persistence depend on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Host,
+    Expect,
+    Upgrade,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+}
+
+/// Whether `name` (a field name or value as parsed: no CR or LF in it) is `lower` (lower
+/// case letters and `-`, of the same length) in any case: setting bit 0x20 of each byte
+/// folds case, and maps nothing but CR (onto `-`) onto a lower case letter or `-`.
+#[inline(always)]
+fn eq_fold(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert_eq!(name.len(), lower.len());
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
+    let n = name.len();
+    if n >= 8 {
+        // Whole words, the last one overlapping the one before.
+        let fold = u64::from_le_bytes([0x20; 8]);
+        let mut at = 0;
+        while at + 8 < n {
+            if word(name, at) | fold != word(lower, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(name, n - 8) | fold == word(lower, n - 8)
+    } else if n >= 4 {
+        let fold = u32::from_le_bytes([0x20; 4]);
+        half(name, 0) | fold == half(lower, 0) && half(name, n - 4) | fold == half(lower, n - 4)
+    } else {
+        name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+    }
+}
+
 impl FieldSummary {
+    /// One option of a Connection field; whether it is one we act on.
+    fn connection_option(&mut self, token: &[u8]) -> bool {
+        match token.len() {
+            5 if eq_fold(token, b"close") => self.close = true,
+            10 if eq_fold(token, b"keep-alive") => self.keep_alive = true,
+            7 if eq_fold(token, b"upgrade") => self.connection_upgrade = true,
+            _ => return false,
+        }
+        true
+    }
+
     pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
         let mut s = Self::default();
         let mut codings = 0usize;
-        for (name, value) in headers.iter_bytes() {
-            if name.eq_ignore_ascii_case(b"content-length") {
+        let (buf, fields) = headers.raw();
+        for f in fields {
+            let (from, to) = (f.name.0 as usize, f.name.1 as usize);
+            // Most fields are none of these: their length alone says so.
+            let name = || &buf[from..to];
+            let field = match to - from {
+                4 if eq_fold(name(), b"host") => Field::Host,
+                6 if eq_fold(name(), b"expect") => Field::Expect,
+                7 if eq_fold(name(), b"upgrade") => Field::Upgrade,
+                10 if eq_fold(name(), b"connection") => Field::Connection,
+                14 if eq_fold(name(), b"content-length") => Field::ContentLength,
+                17 if eq_fold(name(), b"transfer-encoding") => Field::TransferEncoding,
+                _ => continue,
+            };
+            let value = &buf[f.value.0 as usize..f.value.1 as usize];
+            if field == Field::ContentLength {
                 // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
                 // differs is refused.
                 let mut any = false;
@@ -88,7 +152,7 @@ impl FieldSummary {
                 if !any {
                     return Err(Error::InvalidContentLength);
                 }
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            } else if field == Field::TransferEncoding {
                 s.transfer_encoding = true;
                 for coding in list(value) {
                     let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
@@ -108,21 +172,18 @@ impl FieldSummary {
                         s.other_coding = true;
                     }
                 }
-            } else if name.eq_ignore_ascii_case(b"connection") {
-                for token in list(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        s.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        s.keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
-                        s.connection_upgrade = true;
+            } else if field == Field::Connection {
+                // Usually one known option, the whole (trimmed) value: no list to split.
+                if !s.connection_option(value) {
+                    for token in list(value) {
+                        s.connection_option(token);
                     }
                 }
-            } else if name.eq_ignore_ascii_case(b"upgrade") {
+            } else if field == Field::Upgrade {
                 s.upgrade = true;
-            } else if name.eq_ignore_ascii_case(b"expect") {
+            } else if field == Field::Expect {
                 s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case(b"host") {
+            } else {
                 s.hosts += 1;
             }
         }
@@ -252,4 +313,33 @@ pub(crate) fn is_forbidden_trailer(name: &[u8]) -> bool {
         b"content-range",
     ];
     FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eq_fold;
+
+    #[test]
+    fn eq_fold_is_eq_ignore_ascii_case_for_every_byte_a_name_or_value_may_hold() {
+        for lower in [
+            &b"host"[..],
+            b"te",
+            b"expect",
+            b"keep-alive",
+            b"transfer-encoding",
+        ] {
+            for at in 0..lower.len() {
+                for b in (0u8..=255).filter(|&b| b != b'\r' && b != b'\n') {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(
+                        eq_fold(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?}",
+                        String::from_utf8_lossy(&name)
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Heads: finding their end incrementally, parsing them once with `httparse`, and the
+//! Heads: finding their end incrementally, parsing those the tokenizer (see
+//! `tokenize.rs`) does not take with `httparse` for the exact error, and the
 //! borrowed views handed to the application.
 
 use std::fmt;
@@ -32,6 +33,16 @@ impl HeadScanner {
             pos: 0,
             line_start: 0,
             first_line_done: trailers,
+        };
+    }
+
+    /// Takes over at `at`, the start of a line every byte before which is known clean
+    /// (the tokenizer's `More`): the state a byte-at-a-time reading has there.
+    pub(crate) fn resume_at(&mut self, at: usize) {
+        *self = Self {
+            pos: at,
+            line_start: at,
+            first_line_done: at > 0,
         };
     }
 
@@ -132,6 +143,7 @@ impl HeadScanner {
     /// Decides the CR or LF at `at` (every byte before it, from `*next`, being an
     /// ordinary line byte): `None` when a line ended there (`*next` moves past it),
     /// else what `scan` returns.
+    #[inline(always)]
     fn at_cr_or_lf(
         &mut self,
         data: &[u8],
@@ -190,21 +202,23 @@ impl HeadScanner {
 /// Offsets of one header field in its head: name and value ranges.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FieldIndex {
-    name: (u32, u32),
-    value: (u32, u32),
+    pub(crate) name: (u32, u32),
+    pub(crate) value: (u32, u32),
 }
 
 /// A parsed head kept as offsets into the input buffer: no allocation per message.
 #[derive(Debug)]
 pub(crate) struct HeadIndex {
     pub(crate) method: Method,
-    target: (u32, u32),
+    pub(crate) target: (u32, u32),
     pub(crate) version: Version,
     pub(crate) status: StatusCode,
-    reason: (u32, u32),
+    pub(crate) reason: (u32, u32),
     pub(crate) fields: Vec<FieldIndex>,
     /// Head length in bytes, CRLFs included.
     pub(crate) len: usize,
+    /// Where the tokenizer resumes on a head that arrives in pieces (0: at the start).
+    pub(crate) resume: usize,
 }
 
 impl Default for HeadIndex {
@@ -217,6 +231,7 @@ impl Default for HeadIndex {
             reason: (0, 0),
             fields: Vec::new(),
             len: 0,
+            resume: 0,
         }
     }
 }
@@ -278,7 +293,7 @@ fn map_httparse(e: httparse::Error, head: &[u8]) -> Error {
 /// RFC 9112 §3.2: origin-form (`/path?query`) for any method, absolute-form
 /// (`scheme://authority/path`) for any method, authority-form (`host:port`) only for
 /// CONNECT, which takes nothing else, and asterisk-form (`*`) only for OPTIONS.
-fn target_form_fits(method: &Method, target: &str) -> bool {
+pub(crate) fn target_form_fits(method: &Method, target: &str) -> bool {
     let absolute = || {
         target.split_once("://").is_some_and(|(scheme, rest)| {
             // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then an authority.
@@ -337,7 +352,9 @@ impl HeadIndex {
         }
     }
 
-    /// Parses a complete request head (its end already found by [`HeadScanner`]).
+    /// Parses a complete request head (its end already found by [`HeadScanner`]) that
+    /// the tokenizer did not take: `httparse` and the start-line checks say what is
+    /// wrong with it, or parse what the tokenizer leaves to them (a target with UTF-8).
     pub(crate) fn parse_request(&mut self, head: &[u8], limits: &Limits) -> Result<(), Error> {
         check_method(head)?;
         // Uninitialized slots: filling 128 empty headers would cost more than parsing.
@@ -349,45 +366,6 @@ impl HeadIndex {
             Err(e) => return Err(map_httparse(e, head)),
         }
         self.store_request(head, &req)
-    }
-
-    /// Parses the request head at the start of `data` in one pass when all of it is
-    /// there and it is clean: `httparse` finds its end, then the line rules it is lenient
-    /// about are checked from its result (every line ended by CRLF: the two bytes before
-    /// each field name and the last four; httparse itself refuses bare CR and obs-fold in
-    /// a request) with the start line and head size limits. Returns the head's length.
-    /// `None` when the head is incomplete or anything is wrong: the caller then finds the
-    /// end with [`HeadScanner`] and [`parse_request`](Self::parse_request) reports the
-    /// exact error, in the order a byte-at-a-time reading meets it.
-    pub(crate) fn parse_request_whole(&mut self, data: &[u8], limits: &Limits) -> Option<usize> {
-        // Also refuses a leading bare LF, which httparse would skip.
-        check_method(data).ok()?;
-        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
-        let mut req = httparse::Request::new(&mut []);
-        let len = match req.parse_with_uninit_headers(data, &mut storage[..limits.max_headers]) {
-            Ok(httparse::Status::Complete(len)) => len,
-            _ => return None,
-        };
-        let head = &data[..len];
-        if len > limits.max_head_bytes || !head.ends_with(b"\r\n\r\n") {
-            return None;
-        }
-        let base = head.as_ptr() as usize;
-        let mut first_line_end = len - 4;
-        for (i, f) in req.headers.iter().enumerate() {
-            let at = f.name.as_ptr() as usize - base;
-            if at < 2 || head[at - 2..at] != *b"\r\n" {
-                return None;
-            }
-            if i == 0 {
-                first_line_end = at - 2;
-            }
-        }
-        if first_line_end > limits.max_request_line {
-            return None;
-        }
-        self.store_request(head, &req).ok()?;
-        Some(len)
     }
 
     /// The start line's checks httparse does not make, and the head stored as offsets.
@@ -425,10 +403,19 @@ impl HeadIndex {
         };
         let code = res.code.ok_or(Error::InvalidStatus)?;
         self.status = StatusCode::from_u16(code).map_err(|_| Error::InvalidStatus)?;
-        self.reason = range_in(head, res.reason.unwrap_or("").as_bytes());
-        if res.reason.is_none() {
-            self.reason = (0, 0);
-        }
+        // The reason as received, obs-text included (httparse hands back an empty
+        // string for one with obs-text): after `HTTP/1.x NNN ` on the status line,
+        // which may follow empty lines.
+        let start = head
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        let line = &head[start..];
+        let line_len = line
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(line.len());
+        self.reason = ((start + line_len.min(13)) as u32, (start + line_len) as u32);
         self.store_fields(head, res.headers);
         self.len = head.len();
         Ok(())
@@ -478,15 +465,10 @@ impl<'a> Headers<'a> {
         self.fields.is_empty()
     }
 
-    /// Every field as raw `(name, value)` bytes, in order (no UTF-8 check of names).
-    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let buf = self.buf;
-        self.fields.iter().map(move |f| {
-            (
-                &buf[f.name.0 as usize..f.name.1 as usize],
-                &buf[f.value.0 as usize..f.value.1 as usize],
-            )
-        })
+    /// The buffer and the fields' ranges into it (for a pass that slices only the
+    /// fields it wants).
+    pub(crate) fn raw(&self) -> (&'a [u8], &'a [FieldIndex]) {
+        (self.buf, self.fields)
     }
 
     /// Every field as `(name, value)`, in order.
@@ -494,7 +476,7 @@ impl<'a> Headers<'a> {
         let buf = self.buf;
         self.fields.iter().map(move |f| {
             let name = &buf[f.name.0 as usize..f.name.1 as usize];
-            // httparse accepted the name as a token, so it is ASCII.
+            // Parsed names are tokens, so ASCII.
             let name = std::str::from_utf8(name).unwrap_or("");
             (name, &buf[f.value.0 as usize..f.value.1 as usize])
         })
@@ -519,7 +501,7 @@ impl<'a> Headers<'a> {
     pub fn to_header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::with_capacity(self.len());
         for (name, value) in self.iter() {
-            // httparse validated both; the conversions cannot fail on its output.
+            // Both were validated when parsed; the conversions cannot fail.
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_bytes(value),
@@ -564,7 +546,7 @@ impl<'a> RequestHead<'a> {
     /// The request target as received (origin, absolute, authority or asterisk form).
     pub fn target(&self) -> &'a str {
         let t = &self.buf[self.index.target.0 as usize..self.index.target.1 as usize];
-        // httparse accepts only visible ASCII in the target.
+        // A parsed target is visible ASCII (tokenizer) or UTF-8 (httparse).
         std::str::from_utf8(t).unwrap_or("")
     }
 

@@ -10,9 +10,13 @@
 //!   Content-Length and Transfer-Encoding, repeated or malformed lengths, bare LF or
 //!   CR, obs-fold, a final coding other than chunked, chunk-size overflow, a chunk not
 //!   followed by CRLF) is an [`Error`] with the status to answer before closing.
-//! - **Heads are found incrementally and parsed once.** A scanner looks at each head
-//!   byte once across any split of the input; `httparse` runs once on the complete
-//!   head. The parsed head is kept as offsets into the input buffer and lent to the
+//! - **Heads are tokenized in one pass; the rules have one home.** A head that arrived
+//!   whole is read once by our tokenizer (start line and fields validated as they are
+//!   scanned, eight bytes at a time). A head that arrives in pieces is found by a
+//!   scanner that looks at each byte once across any split, then tokenized. The
+//!   tokenizer takes only clean heads; anything else goes to the scanner and `httparse`,
+//!   which decide the exact error, so every split of the input meets the same one. The
+//!   parsed head is kept as offsets into the input buffer and lent to the
 //!   application as [`RequestHead`]/[`ResponseHead`] (method, version and status as
 //!   `http` types; [`RequestHead::to_parts`] builds `http::request::Parts` when wanted).
 //!   Building a `HeaderMap` and `Uri` per request would allocate: lending views is how
@@ -33,6 +37,7 @@ mod head;
 mod input;
 mod limits;
 mod server;
+mod tokenize;
 
 pub use client::ClientConnection;
 pub use encode::{imf_fixdate, BodyLength, DataFrame};

@@ -311,16 +311,27 @@ impl ServerConnection {
         if self.head_started.is_none() {
             self.head_started = Some(self.now);
         }
-        // A head that arrived whole is parsed in one pass; anything else is found
-        // incrementally by the scanner, then parsed.
+        // A head that arrived whole is tokenized in one pass. Anything else is found
+        // incrementally by the scanner (from where the tokenizer ran out, when it did),
+        // then tokenized (resuming there); a head the tokenizer does not take is parsed
+        // by httparse, which (with the scanner) reports the exact error.
         // (Fewer bytes than the smallest request head: not worth a try.)
         let whole = if self.scanner.started() || self.input.len() < MIN_REQUEST_HEAD {
             None
         } else {
-            self.head.parse_request_whole(self.input.data(), limits)
+            match self.head.tokenize_request(self.input.data(), limits) {
+                Ok(len) => Some(len),
+                Err(stop) => {
+                    // Not all there: the scanner takes over after the clean lines.
+                    if let Some(clean) = stop.clean_prefix() {
+                        self.scanner.resume_at(clean);
+                    }
+                    None
+                }
+            }
         };
-        let len = match whole {
-            Some(len) => len,
+        let (len, parsed) = match whole {
+            Some(len) => (len, Ok(())),
             None => {
                 let found = self.scanner.scan(
                     self.input.data(),
@@ -328,22 +339,25 @@ impl ServerConnection {
                     limits.max_head_bytes,
                     Error::HeadTooLarge,
                 );
-                match found {
+                let len = match found {
                     Err(e) => return Err(self.fail(e)),
                     Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
                         return Err(self.fail(Error::IncompleteHead))
                     }
                     Ok(None) => return Ok(None),
                     Ok(Some(len)) => len,
+                };
+                let data = &self.input.data()[..len];
+                match self.head.tokenize_request(data, limits) {
+                    Ok(_) => (len, Ok(())),
+                    Err(_) => {
+                        self.head.resume = 0;
+                        (len, self.head.parse_request(data, limits))
+                    }
                 }
             }
         };
         let data = &self.input.data()[..len];
-        let parsed = if whole.is_some() {
-            Ok(())
-        } else {
-            self.head.parse_request(data, limits)
-        };
         let parsed = parsed.and_then(|()| {
             let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
             let framing = summary.request_framing(self.head.version)?;
@@ -386,8 +400,9 @@ impl ServerConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let limits = self.config.limits;
-        let step = self.body.step(self.input.data(), self.input.eof, &limits);
+        let step = self
+            .body
+            .step(self.input.data(), self.input.eof, &self.config.limits);
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {
@@ -401,7 +416,8 @@ impl ServerConnection {
             }
             Ok(Step::Trailers { skip, len }) => {
                 self.input.consume(skip);
-                if let Err(e) = self.head.parse_trailers(&self.input.data()[..len], &limits) {
+                let section = &self.input.data()[..len];
+                if let Err(e) = self.head.parse_trailers(section, &self.config.limits) {
                     return Err(self.fail(e));
                 }
                 self.borrowed = len;
