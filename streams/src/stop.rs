@@ -453,7 +453,7 @@ impl<F: FnOnce() + Send + 'static> Drop for StopCallback<F> {
 /// Wakes the latest registered waker when the token's source requests stop: what an
 /// environment publisher (the task harness, `with_stop_token`, a combinator, a
 /// driver's `block_on`) keeps so a stop wakes its task, and what primitives with their
-/// own wait queues (`AsyncMutex`, `AsyncEvent`, `Delay`) embed.
+/// own wait queues (`AsyncMutex`, `AsyncEvent`) embed.
 ///
 /// Call [`poll_stopped`](Self::poll_stopped) on every poll of the operation before
 /// returning `Pending`; it returns `true` when stop was requested.

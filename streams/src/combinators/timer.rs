@@ -9,7 +9,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::{Scope, TimerTable};
-use crate::stop::StopWaker;
 use crate::sync::lock;
 
 /// Identifies one scheduled wake-up of a [`TimerService`]. Opaque to callers: each
@@ -173,12 +172,17 @@ pub fn delay_until(deadline: Instant) -> Delay {
     Delay {
         deadline,
         service: None,
-        key: None,
-        armed: None,
         waker: None,
-        stop: None,
+        key: 0,
+        flags: 0,
     }
 }
+
+/// `Delay::flags`: `key` names an entry of the service (scheduled, fired or canceled).
+const HAS_KEY: u8 = 1;
+/// `Delay::flags`: the entry is scheduled for `deadline` with `waker` and has not fired
+/// (its deadline has not passed).
+const ARMED: u8 = 2;
 
 /// Future of [`delay`]: `Ok(())` at the deadline, or the [canceled](crate::canceled)
 /// error as soon as the environment's stop token is triggered. A deadline already past
@@ -188,16 +192,21 @@ pub fn delay_until(deadline: Instant) -> Delay {
 /// A re-poll before the deadline with the same waker (a sibling in [`when_any`]
 /// woke the task, say) touches neither the timer service nor a lock.
 ///
+/// A stop wakes the task through the environment's publisher (see [`crate::env`]), so
+/// the delay keeps no stop registration of its own: it checks the token on every poll,
+/// as every leaf operation does, and stays small (a timer task fits a 256-byte frame).
+///
 /// [`when_any`]: crate::when_any
 pub struct Delay {
     deadline: Instant,
     service: Option<Arc<dyn TimerService>>,
-    key: Option<TimerKey>,
-    /// The deadline the timer entry is scheduled for, while it may still be pending.
-    armed: Option<Instant>,
-    /// The waker the timer entry and the stop registration hold.
+    /// The waker the timer entry holds.
     waker: Option<Waker>,
-    stop: Option<StopWaker>,
+    /// The raw [`TimerKey`] of the entry, when `flags` has `HAS_KEY`.
+    key: u64,
+    /// `HAS_KEY` and `ARMED`, packed beside `key` (an `Option<TimerKey>` and a flag
+    /// would take a word each).
+    flags: u8,
 }
 
 impl Delay {
@@ -209,15 +218,24 @@ impl Delay {
     /// Re-arms the delay for `deadline`, reusing its timer entry (no allocation), so one
     /// `Delay` can pace a loop.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        // SAFETY: only the deadline changes; nothing pinned moves.
-        unsafe { self.get_unchecked_mut() }.deadline = deadline;
+        // SAFETY: nothing in a `Delay` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.deadline != deadline {
+            this.deadline = deadline;
+            // The next pending poll updates the entry (same key) for the new deadline.
+            this.flags &= !ARMED;
+        }
+    }
+
+    fn key(&self) -> Option<TimerKey> {
+        (self.flags & HAS_KEY != 0).then_some(TimerKey(self.key))
     }
 }
 
 impl Future for Delay {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: only `stop` is structurally pinned, and it is never moved once set.
+        // SAFETY: nothing in a `Delay` is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         if this.service.is_none() {
             // The context's service, if any; the fallback timer is started only when
@@ -226,34 +244,21 @@ impl Future for Delay {
         }
         let now = this.service.as_ref().map_or_else(Instant::now, |s| s.now());
         if now >= this.deadline {
-            this.armed = None;
+            this.flags &= !ARMED;
             return Poll::Ready(Ok(()));
         }
-        let same_waker = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        if same_waker {
-            // The stop registration already holds this waker: only the flag can change.
-            if this
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.token().stop_requested())
-            {
-                return Poll::Ready(Err(crate::canceled()));
-            }
-        } else {
-            let stop = this.stop.get_or_insert_with(|| {
-                StopWaker::new(crate::env::with_env(|env| env.stop_token.clone()))
-            });
-            // SAFETY: `stop` lives in the pinned delay.
-            if unsafe { Pin::new_unchecked(stop) }.poll_stopped(cx.waker()) {
-                return Poll::Ready(Err(crate::canceled()));
-            }
+        // The environment's publisher wakes the task on stop; here it is only checked.
+        if crate::stop_requested() {
+            return Poll::Ready(Err(crate::canceled()));
         }
+        let same_waker = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
         // An entry fires only once its deadline passed, which the check above rules
         // out: with the same deadline and waker it is still armed.
-        if !same_waker || this.armed != Some(this.deadline) {
+        if !same_waker || this.flags & ARMED == 0 {
+            let key = this.key();
             let service = this.service.get_or_insert_with(|| FallbackTimer::global());
-            this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
-            this.armed = Some(this.deadline);
+            this.key = service.schedule(this.deadline, cx.waker(), key).into_raw();
+            this.flags = HAS_KEY | ARMED;
         }
         if !same_waker {
             this.waker = Some(cx.waker().clone());
@@ -264,7 +269,7 @@ impl Future for Delay {
 
 impl Drop for Delay {
     fn drop(&mut self) {
-        if let (Some(service), Some(key)) = (&self.service, self.key) {
+        if let (Some(service), Some(key)) = (&self.service, self.key()) {
             service.cancel(key);
         }
     }
@@ -359,5 +364,15 @@ impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
             }
         }
         Poll::Pending
+    }
+}
+
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+mod layout_tests {
+    #[test]
+    fn delay_size() {
+        // deadline, service, waker: two words each; key and flags: two more. A timer
+        // task's frame must fit a 256-byte block (see `task::raw`'s layout tests).
+        assert_eq!(std::mem::size_of::<super::Delay>(), 64);
     }
 }
