@@ -479,6 +479,26 @@ fn a_delay_re_polled_with_the_same_deadline_and_waker_does_not_call_its_timer_se
     assert_eq!(timers.cancels.load(Ordering::SeqCst), 1, "dropping cancels");
 }
 
+/// A delay that completes at the deadline it is scheduled for leaves its (due) entry
+/// to the service: dropping it takes no service lock.
+#[test]
+fn a_delay_that_completed_at_its_scheduled_deadline_cancels_nothing_on_drop() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let timers = Arc::new(CountingTimers::default());
+    let env =
+        strait_streams::IoEnv::new(strait_streams::AnyExecutor::new(WithTimers(timers.clone())));
+    strait_streams::driver::enter_env(&env, || {
+        let mut d = std::pin::pin!(delay(Duration::from_millis(5)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(d.as_mut().poll(&mut cx).is_pending());
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(d.as_mut().poll(&mut cx).is_ready());
+    });
+    assert_eq!(timers.schedules.load(Ordering::SeqCst), 1);
+    assert_eq!(timers.cancels.load(Ordering::SeqCst), 0);
+}
+
 #[test]
 fn a_token_a_child_kept_is_never_stopped_by_a_later_combinator() {
     let rl = RunLoop::new();

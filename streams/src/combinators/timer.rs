@@ -172,9 +172,34 @@ pub fn delay_until(deadline: Instant) -> Delay {
     Delay {
         deadline,
         service: None,
-        waker: None,
+        waker: WakerId::NONE,
         key: 0,
         flags: 0,
+    }
+}
+
+/// Which waker the timer entry holds: its data and vtable addresses, compared as
+/// [`Waker::will_wake`] compares them, without holding a reference of our own (no
+/// reference-count traffic on the task per delay).
+///
+/// Comparing addresses is sound only while the entry is `ARMED`: the service then still
+/// holds its clone of that waker, so the task it names is alive and no other waker can
+/// have the same addresses. When the entry is not armed, `poll` schedules anyway.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerId {
+    data: usize,
+    vtable: usize,
+}
+
+impl WakerId {
+    /// No waker (a vtable address is never 0).
+    const NONE: WakerId = WakerId { data: 0, vtable: 0 };
+
+    fn of(waker: &Waker) -> WakerId {
+        WakerId {
+            data: waker.data().addr(),
+            vtable: std::ptr::from_ref(waker.vtable()).addr(),
+        }
     }
 }
 
@@ -200,8 +225,8 @@ const ARMED: u8 = 2;
 pub struct Delay {
     deadline: Instant,
     service: Option<Arc<dyn TimerService>>,
-    /// The waker the timer entry holds.
-    waker: Option<Waker>,
+    /// The waker the timer entry holds (while `ARMED`).
+    waker: WakerId,
     /// The raw [`TimerKey`] of the entry, when `flags` has `HAS_KEY`.
     key: u64,
     /// `HAS_KEY` and `ARMED`, packed beside `key` (an `Option<TimerKey>` and a flag
@@ -244,24 +269,27 @@ impl Future for Delay {
         }
         let now = this.service.as_ref().map_or_else(Instant::now, |s| s.now());
         if now >= this.deadline {
-            this.flags &= !ARMED;
+            if this.flags & ARMED != 0 {
+                // The entry is due, so the service drops it (firing it, or it already
+                // did): forget the key, and drop cancels nothing (no lock). A late
+                // firing wakes the task once more, which is harmless.
+                this.flags = 0;
+            }
             return Poll::Ready(Ok(()));
         }
         // The environment's publisher wakes the task on stop; here it is only checked.
         if crate::stop_requested() {
             return Poll::Ready(Err(crate::canceled()));
         }
-        let same_waker = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
         // An entry fires only once its deadline passed, which the check above rules
-        // out: with the same deadline and waker it is still armed.
-        if !same_waker || this.flags & ARMED == 0 {
+        // out: armed with the same deadline and waker, there is nothing to update.
+        let waker = WakerId::of(cx.waker());
+        if this.flags & ARMED == 0 || this.waker != waker {
             let key = this.key();
             let service = this.service.get_or_insert_with(|| FallbackTimer::global());
             this.key = service.schedule(this.deadline, cx.waker(), key).into_raw();
             this.flags = HAS_KEY | ARMED;
-        }
-        if !same_waker {
-            this.waker = Some(cx.waker().clone());
+            this.waker = waker;
         }
         Poll::Pending
     }
@@ -371,7 +399,7 @@ impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
 mod layout_tests {
     #[test]
     fn delay_size() {
-        // deadline, service, waker: two words each; key and flags: two more. A timer
+        // deadline, service, waker identity: two words each; key and flags: two more. A timer
         // task's frame must fit a 256-byte block (see `task::raw`'s layout tests).
         assert_eq!(std::mem::size_of::<super::Delay>(), 64);
     }
