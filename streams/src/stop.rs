@@ -313,6 +313,18 @@ impl StopToken {
         self.state.is_some()
     }
 
+    /// The source's stop flag, or null for a token no source can stop: what the
+    /// environment publishes so that [`stop_requested`](crate::stop_requested), the check
+    /// in front of every operation, is one thread-local load (and one more for a token
+    /// that can stop). The pointer is valid while this token (or another of the source)
+    /// is alive.
+    #[inline]
+    pub(crate) fn stop_flag(&self) -> *const AtomicBool {
+        self.state
+            .as_ref()
+            .map_or(ptr::null(), |s| ptr::from_ref(&s.stopped))
+    }
+
     /// `true` when both tokens observe the same source (or both observe none).
     pub fn same_source(&self, other: &StopToken) -> bool {
         match (&self.state, &other.state) {
