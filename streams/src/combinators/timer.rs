@@ -269,12 +269,10 @@ impl Future for Delay {
         }
         let now = this.service.as_ref().map_or_else(Instant::now, |s| s.now());
         if now >= this.deadline {
-            if this.flags & ARMED != 0 {
-                // The entry is due, so the service drops it (firing it, or it already
-                // did): forget the key, and drop cancels nothing (no lock). A late
-                // firing wakes the task once more, which is harmless.
-                this.flags = 0;
-            }
+            // The key stays: a poll at the deadline may come before the service fired
+            // the entry (a spurious or unrelated wake), and a finished delay leaves no
+            // entry behind, so drop still cancels (a fired key is ignored).
+            this.flags &= !ARMED;
             return Poll::Ready(Ok(()));
         }
         // The environment's publisher wakes the task on stop; here it is only checked.
