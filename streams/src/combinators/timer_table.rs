@@ -34,6 +34,9 @@ pub struct TimerTable {
     heap: Vec<HeapEntry>,
     /// The instant tick 0 stands for: the first deadline ever scheduled.
     epoch: Option<Instant>,
+    /// The last `now` given to `pop_due` and its tick: a firing loop passes the same
+    /// `now` for every entry it pops, so it converts it once.
+    last_now: Option<(Instant, i64)>,
 }
 
 #[derive(Debug)]
@@ -147,8 +150,16 @@ impl TimerTable {
     /// had none); `None` when nothing is due.
     pub fn pop_due(&mut self, now: Instant) -> Option<Option<Waker>> {
         let first = self.heap.first()?.tick;
-        let epoch = self.epoch.expect("a scheduled entry set the epoch");
-        if first > tick_from(epoch, now) {
+        let now_tick = match self.last_now {
+            Some((at, tick)) if at == now => tick,
+            _ => {
+                let epoch = self.epoch.expect("a scheduled entry set the epoch");
+                let tick = tick_from(epoch, now);
+                self.last_now = Some((now, tick));
+                tick
+            }
+        };
+        if first > now_tick {
             return None;
         }
         Some(self.remove_at(0))
@@ -249,9 +260,17 @@ impl TimerTable {
 /// `at` in nanoseconds from `epoch`, clamped to the range of an `i64` (±292 years).
 fn tick_from(epoch: Instant, at: Instant) -> i64 {
     match at.checked_duration_since(epoch) {
-        Some(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
-        None => i64::try_from(epoch.duration_since(at).as_nanos()).map_or(i64::MIN, |n| -n),
+        Some(after) => nanos(after).unwrap_or(i64::MAX),
+        None => nanos(epoch.duration_since(at)).map_or(i64::MIN, |n| -n),
     }
+}
+
+/// `d` in nanoseconds, if that fits an `i64` (64-bit arithmetic: `as_nanos` is 128-bit).
+fn nanos(d: Duration) -> Option<i64> {
+    i64::try_from(d.as_secs())
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(i64::from(d.subsec_nanos()))
 }
 
 fn pack(slot: u32, generation: u32) -> TimerKey {
