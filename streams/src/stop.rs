@@ -313,6 +313,18 @@ impl StopToken {
         self.state.is_some()
     }
 
+    /// The source's stop flag, or null for a token no source can stop: what the
+    /// environment publishes so that [`stop_requested`](crate::stop_requested), the check
+    /// in front of every operation, is one thread-local load (and one more for a token
+    /// that can stop). The pointer is valid while this token (or another of the source)
+    /// is alive.
+    #[inline]
+    pub(crate) fn stop_flag(&self) -> *const AtomicBool {
+        self.state
+            .as_ref()
+            .map_or(ptr::null(), |s| ptr::from_ref(&s.stopped))
+    }
+
     /// `true` when both tokens observe the same source (or both observe none).
     pub fn same_source(&self, other: &StopToken) -> bool {
         match (&self.state, &other.state) {
@@ -453,7 +465,7 @@ impl<F: FnOnce() + Send + 'static> Drop for StopCallback<F> {
 /// Wakes the latest registered waker when the token's source requests stop: what an
 /// environment publisher (the task harness, `with_stop_token`, a combinator, a
 /// driver's `block_on`) keeps so a stop wakes its task, and what primitives with their
-/// own wait queues (`AsyncMutex`, `AsyncEvent`, `Delay`) embed.
+/// own wait queues (`AsyncMutex`, `AsyncEvent`) embed.
 ///
 /// Call [`poll_stopped`](Self::poll_stopped) on every poll of the operation before
 /// returning `Pending`; it returns `true` when stop was requested.

@@ -232,6 +232,52 @@ fn a_delay_under_a_stopped_token_is_canceled_without_waiting() {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
+/// A delay keeps no stop registration of its own: the environment's publisher
+/// (`with_stop_token` here, the task harness below) wakes it, and it then completes
+/// as canceled, long before its deadline.
+#[test]
+fn a_pending_delay_is_canceled_promptly_when_its_token_stops() {
+    let source = StopSource::new();
+    let stopper = {
+        let source = source.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            source.request_stop();
+        })
+    };
+    let started = Instant::now();
+    let err = block_on(with_stop_token(
+        source.token(),
+        delay(Duration::from_secs(10)),
+    ))
+    .unwrap_err();
+    assert!(is_canceled(&err));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stopper.join().unwrap();
+}
+
+#[test]
+fn a_spawned_task_pending_on_a_delay_is_canceled_when_its_token_stops() {
+    let rl = RunLoop::new();
+    let source = StopSource::new();
+    let stopper = {
+        let source = source.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            source.request_stop();
+        })
+    };
+    let started = Instant::now();
+    // The task inherits the stop token; its harness wakes it on stop.
+    let joined = rl.block_on(with_stop_token(source.token(), async {
+        strait_streams::spawn(delay(Duration::from_secs(10))).await
+    }));
+    let err = joined.unwrap().unwrap_err();
+    assert!(is_canceled(&err));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stopper.join().unwrap();
+}
+
 #[test]
 fn many_thousand_timers_alive_at_once_all_fire() {
     let rl = RunLoop::new();
@@ -431,6 +477,27 @@ fn a_delay_re_polled_with_the_same_deadline_and_waker_does_not_call_its_timer_se
         ));
     });
     assert_eq!(timers.cancels.load(Ordering::SeqCst), 1, "dropping cancels");
+}
+
+/// A delay polled at its deadline may see it pass before its service fired the entry
+/// (a spurious or unrelated wake): dropping it still cancels, so no entry outlives it.
+#[test]
+fn a_delay_that_completed_still_cancels_its_entry_on_drop() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let timers = Arc::new(CountingTimers::default());
+    let env =
+        strait_streams::IoEnv::new(strait_streams::AnyExecutor::new(WithTimers(timers.clone())));
+    strait_streams::driver::enter_env(&env, || {
+        let mut d = std::pin::pin!(delay(Duration::from_millis(5)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(d.as_mut().poll(&mut cx).is_pending());
+        std::thread::sleep(Duration::from_millis(10));
+        // `CountingTimers` never fires: the entry is still scheduled here.
+        assert!(d.as_mut().poll(&mut cx).is_ready());
+    });
+    assert_eq!(timers.schedules.load(Ordering::SeqCst), 1);
+    assert_eq!(timers.cancels.load(Ordering::SeqCst), 1);
 }
 
 #[test]

@@ -88,3 +88,32 @@ fn nested_block_on_restores_the_outer_environment() {
     assert_eq!(a, inner.executor());
     assert_eq!(b, outer.executor());
 }
+
+/// `stop_requested()` follows the published environment as it nests and unwinds: the
+/// per-operation check reads a slot the environment guard keeps in step.
+#[test]
+fn stop_requested_follows_nested_environments_and_their_restoration() {
+    use strait_streams::{block_on, driver::enter_env, stop_requested, StopToken};
+    let stopped = StopSource::new();
+    stopped.request_stop();
+    let running = StopSource::new();
+    assert!(!stop_requested(), "outside every environment");
+    block_on(with_stop_token(stopped.token(), async {
+        assert!(stop_requested());
+        with_stop_token(StopToken::never(), async {
+            assert!(!stop_requested(), "a token that cannot stop");
+        })
+        .await;
+        assert!(stop_requested(), "restored after the child");
+        with_stop_token(running.token(), async {
+            assert!(!stop_requested());
+            running.request_stop();
+            assert!(stop_requested(), "seen as soon as it is requested");
+        })
+        .await;
+        let plain = IoEnv::new(system_executor());
+        enter_env(&plain, || assert!(!stop_requested()));
+        assert!(stop_requested(), "restored after enter_env");
+    }));
+    assert!(!stop_requested(), "restored after block_on");
+}

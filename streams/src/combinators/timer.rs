@@ -9,7 +9,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::{Scope, TimerTable};
-use crate::stop::StopWaker;
 use crate::sync::lock;
 
 /// Identifies one scheduled wake-up of a [`TimerService`]. Opaque to callers: each
@@ -173,12 +172,42 @@ pub fn delay_until(deadline: Instant) -> Delay {
     Delay {
         deadline,
         service: None,
-        key: None,
-        armed: None,
-        waker: None,
-        stop: None,
+        waker: WakerId::NONE,
+        key: 0,
+        flags: 0,
     }
 }
+
+/// Which waker the timer entry holds: its data and vtable addresses, compared as
+/// [`Waker::will_wake`] compares them, without holding a reference of our own (no
+/// reference-count traffic on the task per delay).
+///
+/// Comparing addresses is sound only while the entry is `ARMED`: the service then still
+/// holds its clone of that waker, so the task it names is alive and no other waker can
+/// have the same addresses. When the entry is not armed, `poll` schedules anyway.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerId {
+    data: usize,
+    vtable: usize,
+}
+
+impl WakerId {
+    /// No waker (a vtable address is never 0).
+    const NONE: WakerId = WakerId { data: 0, vtable: 0 };
+
+    fn of(waker: &Waker) -> WakerId {
+        WakerId {
+            data: waker.data().addr(),
+            vtable: std::ptr::from_ref(waker.vtable()).addr(),
+        }
+    }
+}
+
+/// `Delay::flags`: `key` names an entry of the service (scheduled, fired or canceled).
+const HAS_KEY: u8 = 1;
+/// `Delay::flags`: the entry is scheduled for `deadline` with `waker` and has not fired
+/// (its deadline has not passed).
+const ARMED: u8 = 2;
 
 /// Future of [`delay`]: `Ok(())` at the deadline, or the [canceled](crate::canceled)
 /// error as soon as the environment's stop token is triggered. A deadline already past
@@ -188,16 +217,21 @@ pub fn delay_until(deadline: Instant) -> Delay {
 /// A re-poll before the deadline with the same waker (a sibling in [`when_any`]
 /// woke the task, say) touches neither the timer service nor a lock.
 ///
+/// A stop wakes the task through the environment's publisher (see [`crate::env`]), so
+/// the delay keeps no stop registration of its own: it checks the token on every poll,
+/// as every leaf operation does, and stays small (a timer task fits a 256-byte frame).
+///
 /// [`when_any`]: crate::when_any
 pub struct Delay {
     deadline: Instant,
     service: Option<Arc<dyn TimerService>>,
-    key: Option<TimerKey>,
-    /// The deadline the timer entry is scheduled for, while it may still be pending.
-    armed: Option<Instant>,
-    /// The waker the timer entry and the stop registration hold.
-    waker: Option<Waker>,
-    stop: Option<StopWaker>,
+    /// The waker the timer entry holds (while `ARMED`).
+    waker: WakerId,
+    /// The raw [`TimerKey`] of the entry, when `flags` has `HAS_KEY`.
+    key: u64,
+    /// `HAS_KEY` and `ARMED`, packed beside `key` (an `Option<TimerKey>` and a flag
+    /// would take a word each).
+    flags: u8,
 }
 
 impl Delay {
@@ -209,15 +243,24 @@ impl Delay {
     /// Re-arms the delay for `deadline`, reusing its timer entry (no allocation), so one
     /// `Delay` can pace a loop.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        // SAFETY: only the deadline changes; nothing pinned moves.
-        unsafe { self.get_unchecked_mut() }.deadline = deadline;
+        // SAFETY: nothing in a `Delay` is structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.deadline != deadline {
+            this.deadline = deadline;
+            // The next pending poll updates the entry (same key) for the new deadline.
+            this.flags &= !ARMED;
+        }
+    }
+
+    fn key(&self) -> Option<TimerKey> {
+        (self.flags & HAS_KEY != 0).then_some(TimerKey(self.key))
     }
 }
 
 impl Future for Delay {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: only `stop` is structurally pinned, and it is never moved once set.
+        // SAFETY: nothing in a `Delay` is structurally pinned; nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         if this.service.is_none() {
             // The context's service, if any; the fallback timer is started only when
@@ -226,37 +269,25 @@ impl Future for Delay {
         }
         let now = this.service.as_ref().map_or_else(Instant::now, |s| s.now());
         if now >= this.deadline {
-            this.armed = None;
+            // The key stays: a poll at the deadline may come before the service fired
+            // the entry (a spurious or unrelated wake), and a finished delay leaves no
+            // entry behind, so drop still cancels (a fired key is ignored).
+            this.flags &= !ARMED;
             return Poll::Ready(Ok(()));
         }
-        let same_waker = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
-        if same_waker {
-            // The stop registration already holds this waker: only the flag can change.
-            if this
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.token().stop_requested())
-            {
-                return Poll::Ready(Err(crate::canceled()));
-            }
-        } else {
-            let stop = this.stop.get_or_insert_with(|| {
-                StopWaker::new(crate::env::with_env(|env| env.stop_token.clone()))
-            });
-            // SAFETY: `stop` lives in the pinned delay.
-            if unsafe { Pin::new_unchecked(stop) }.poll_stopped(cx.waker()) {
-                return Poll::Ready(Err(crate::canceled()));
-            }
+        // The environment's publisher wakes the task on stop; here it is only checked.
+        if crate::stop_requested() {
+            return Poll::Ready(Err(crate::canceled()));
         }
         // An entry fires only once its deadline passed, which the check above rules
-        // out: with the same deadline and waker it is still armed.
-        if !same_waker || this.armed != Some(this.deadline) {
+        // out: armed with the same deadline and waker, there is nothing to update.
+        let waker = WakerId::of(cx.waker());
+        if this.flags & ARMED == 0 || this.waker != waker {
+            let key = this.key();
             let service = this.service.get_or_insert_with(|| FallbackTimer::global());
-            this.key = Some(service.schedule(this.deadline, cx.waker(), this.key));
-            this.armed = Some(this.deadline);
-        }
-        if !same_waker {
-            this.waker = Some(cx.waker().clone());
+            this.key = service.schedule(this.deadline, cx.waker(), key).into_raw();
+            this.flags = HAS_KEY | ARMED;
+            this.waker = waker;
         }
         Poll::Pending
     }
@@ -264,7 +295,7 @@ impl Future for Delay {
 
 impl Drop for Delay {
     fn drop(&mut self) {
-        if let (Some(service), Some(key)) = (&self.service, self.key) {
+        if let (Some(service), Some(key)) = (&self.service, self.key()) {
             service.cancel(key);
         }
     }
@@ -359,5 +390,15 @@ impl<T, F: Future<Output = io::Result<T>>> Future for Timeout<F> {
             }
         }
         Poll::Pending
+    }
+}
+
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+mod layout_tests {
+    #[test]
+    fn delay_size() {
+        // deadline, service, waker identity: two words each; key and flags: two more. A timer
+        // task's frame must fit a 256-byte block (see `task::raw`'s layout tests).
+        assert_eq!(std::mem::size_of::<super::Delay>(), 64);
     }
 }

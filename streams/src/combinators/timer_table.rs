@@ -4,9 +4,13 @@
 //! holds live timers only (a canceled one leaves nothing behind), and its storage grows
 //! to the most timers alive at once and is reused from then on (no allocation in steady
 //! state). Callers add their own lock and their own way to wait.
+//!
+//! The heap orders signed nanosecond ticks from the table's epoch (its first deadline),
+//! not `Instant`s: one integer comparison per child instead of two, and 16-byte entries
+//! (24 with an `Instant`), so a node's four children take 64 bytes.
 
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::timer::TimerKey;
 
@@ -28,6 +32,11 @@ pub struct TimerTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     heap: Vec<HeapEntry>,
+    /// The instant tick 0 stands for: the first deadline ever scheduled.
+    epoch: Option<Instant>,
+    /// The last `now` given to `pop_due` and its tick: a firing loop passes the same
+    /// `now` for every entry it pops, so it converts it once.
+    last_now: Option<(Instant, i64)>,
 }
 
 #[derive(Debug)]
@@ -40,7 +49,8 @@ struct Slot {
 
 #[derive(Debug, Clone, Copy)]
 struct HeapEntry {
-    deadline: Instant,
+    /// The deadline in nanoseconds from `epoch` (see [`TimerTable::tick`]).
+    tick: i64,
     slot: u32,
 }
 
@@ -72,25 +82,26 @@ impl TimerTable {
         waker: &Waker,
         key: Option<TimerKey>,
     ) -> (TimerKey, bool) {
-        let before = self.next_deadline();
+        let before = self.heap.first().map(|e| e.tick);
+        let tick = self.tick(deadline);
         let (slot, moved) = match key.and_then(|k| self.live_slot(k)) {
             Some(slot) => {
                 let pos = self.slots[slot as usize].pos as usize;
-                let old = self.heap[pos].deadline;
-                if old != deadline {
-                    self.heap[pos].deadline = deadline;
-                    if deadline < old {
+                let old = self.heap[pos].tick;
+                if old != tick {
+                    self.heap[pos].tick = tick;
+                    if tick < old {
                         self.sift_up(pos);
                     } else {
                         self.sift_down(pos);
                     }
                 }
-                (slot, old != deadline)
+                (slot, old != tick)
             }
             None => {
                 let slot = self.allocate_slot();
                 let pos = self.heap.len();
-                self.heap.push(HeapEntry { deadline, slot });
+                self.heap.push(HeapEntry { tick, slot });
                 self.slots[slot as usize].pos = pos as u32;
                 self.sift_up(pos);
                 (slot, true)
@@ -102,7 +113,7 @@ impl TimerTable {
             w => *w = Some(waker.clone()),
         }
         let key = pack(slot, entry.generation);
-        let earliest = moved && before.is_none_or(|b| deadline < b);
+        let earliest = moved && before.is_none_or(|b| tick < b);
         (key, earliest)
     }
 
@@ -116,13 +127,39 @@ impl TimerTable {
 
     /// The earliest live deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.heap.first().map(|e| e.deadline)
+        let tick = self.heap.first()?.tick;
+        let epoch = self.epoch.expect("a scheduled entry set the epoch");
+        let offset = Duration::from_nanos(tick.unsigned_abs());
+        // A clamped tick (below) may not map back: the epoch's far end is as good.
+        Some(if tick >= 0 {
+            epoch.checked_add(offset).unwrap_or(epoch)
+        } else {
+            epoch.checked_sub(offset).unwrap_or(epoch)
+        })
+    }
+
+    /// `at` in nanoseconds from the epoch (set to `at` when there is none yet), clamped
+    /// to ±292 years: exact, and so ordered exactly, for every deadline a program can
+    /// wait for; one 292 years past the first deadline fires at that point.
+    fn tick(&mut self, at: Instant) -> i64 {
+        let epoch = *self.epoch.get_or_insert(at);
+        tick_from(epoch, at)
     }
 
     /// Removes the next entry due at `now` and returns its waker (`Some(None)` when it
     /// had none); `None` when nothing is due.
     pub fn pop_due(&mut self, now: Instant) -> Option<Option<Waker>> {
-        if self.heap.first()?.deadline > now {
+        let first = self.heap.first()?.tick;
+        let now_tick = match self.last_now {
+            Some((at, tick)) if at == now => tick,
+            _ => {
+                let epoch = self.epoch.expect("a scheduled entry set the epoch");
+                let tick = tick_from(epoch, now);
+                self.last_now = Some((now, tick));
+                tick
+            }
+        };
+        if first > now_tick {
             return None;
         }
         Some(self.remove_at(0))
@@ -160,7 +197,7 @@ impl TimerTable {
             // The former last entry now sits at `pos`: restore the order around it.
             let moved = self.heap[pos].slot;
             self.slots[moved as usize].pos = pos as u32;
-            if pos > 0 && self.heap[pos].deadline < self.heap[(pos - 1) / ARITY].deadline {
+            if pos > 0 && self.heap[pos].tick < self.heap[(pos - 1) / ARITY].tick {
                 self.sift_up(pos);
             } else {
                 self.sift_down(pos);
@@ -177,7 +214,7 @@ impl TimerTable {
         let item = self.heap[pos];
         while pos > 0 {
             let parent = (pos - 1) / ARITY;
-            if self.heap[parent].deadline <= item.deadline {
+            if self.heap[parent].tick <= item.tick {
                 break;
             }
             self.place(pos, self.heap[parent]);
@@ -195,17 +232,20 @@ impl TimerTable {
                 break;
             }
             let last = (first + ARITY).min(len);
-            let mut min = first;
-            for c in first + 1..last {
-                if self.heap[c].deadline < self.heap[min].deadline {
-                    min = c;
+            // One slice for the children: no bounds check per comparison.
+            let children = &self.heap[first..last];
+            let mut min = 0;
+            for (i, c) in children.iter().enumerate().skip(1) {
+                if c.tick < children[min].tick {
+                    min = i;
                 }
             }
-            if item.deadline <= self.heap[min].deadline {
+            let child = children[min];
+            if item.tick <= child.tick {
                 break;
             }
-            self.place(pos, self.heap[min]);
-            pos = min;
+            self.place(pos, child);
+            pos = first + min;
         }
         self.place(pos, item);
     }
@@ -215,6 +255,22 @@ impl TimerTable {
         self.heap[pos] = entry;
         self.slots[entry.slot as usize].pos = pos as u32;
     }
+}
+
+/// `at` in nanoseconds from `epoch`, clamped to the range of an `i64` (±292 years).
+fn tick_from(epoch: Instant, at: Instant) -> i64 {
+    match at.checked_duration_since(epoch) {
+        Some(after) => nanos(after).unwrap_or(i64::MAX),
+        None => nanos(epoch.duration_since(at)).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// `d` in nanoseconds, if that fits an `i64` (64-bit arithmetic: `as_nanos` is 128-bit).
+fn nanos(d: Duration) -> Option<i64> {
+    i64::try_from(d.as_secs())
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(i64::from(d.subsec_nanos()))
 }
 
 fn pack(slot: u32, generation: u32) -> TimerKey {
@@ -273,6 +329,43 @@ mod tests {
             t.pop_due(now + Duration::from_secs(11)).is_none(),
             "the old deadline is gone"
         );
+    }
+
+    #[test]
+    fn deadlines_before_the_epoch_and_far_ahead_keep_their_order_and_never_fire_early() {
+        let mut t = TimerTable::new();
+        let now = Instant::now();
+        let w = Waker::noop();
+        // The first deadline sets the epoch; the next ones lie before it.
+        t.schedule(now + Duration::from_secs(10), w, None);
+        let (_, earliest) = t.schedule(now + Duration::from_millis(5), w, None);
+        assert!(earliest);
+        let (_, earliest) = t.schedule(now + Duration::from_millis(1), w, None);
+        assert!(earliest);
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(1)));
+        assert!(
+            t.pop_due(now).is_none(),
+            "nothing is due before its deadline"
+        );
+        assert!(t.pop_due(now + Duration::from_millis(1)).is_some());
+        assert!(t.pop_due(now + Duration::from_millis(4)).is_none());
+        assert!(t.pop_due(now + Duration::from_millis(5)).is_some());
+        // Far ahead (past the ±292-year tick range when it is representable at all).
+        if let Some(far) = now.checked_add(Duration::from_secs(400 * 365 * 24 * 3600)) {
+            t.schedule(far, w, None);
+            assert_eq!(t.len(), 2);
+            assert!(t.pop_due(now + Duration::from_secs(11)).is_some());
+            assert!(t.pop_due(now + Duration::from_secs(3600)).is_none());
+            assert!(t
+                .next_deadline()
+                .is_some_and(|d| d > now + Duration::from_secs(3600)));
+        }
+    }
+
+    #[test]
+    fn heap_entries_are_16_bytes() {
+        // A node's four children take 64 bytes (a cache line's worth).
+        assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
     }
 
     /// Random schedule, reschedule, cancel and fire against a sorted reference model.

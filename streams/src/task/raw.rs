@@ -800,3 +800,31 @@ pub(crate) mod join {
         unsafe { ptr.as_ref() }.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 }
+
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+mod layout_tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The allocation a spawned `future` gets (before the allocator rounds it up).
+    fn cell_size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<Cell<F>>()
+    }
+
+    #[test]
+    fn header_size() {
+        // Grows only on purpose: every task pays it, and a timer task must stay within
+        // a 256-byte frame block (below).
+        assert_eq!(std::mem::size_of::<Header>(), 144);
+    }
+
+    #[test]
+    fn timer_task_fits_a_256_byte_frame_block() {
+        let at = Instant::now();
+        // The shape of a timer-heavy task (strait-bench's timer fire row).
+        let task = async move { crate::delay_until(at).await };
+        assert!(cell_size(&task) <= 256, "{} B", cell_size(&task));
+        let task = async move { crate::delay(std::time::Duration::from_millis(1)).await };
+        assert!(cell_size(&task) <= 256, "{} B", cell_size(&task));
+    }
+}
