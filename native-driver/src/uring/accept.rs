@@ -155,6 +155,28 @@ impl Acceptor {
         Poll::Pending
     }
 
+    /// Ready when an accept would not wait (a connection or an error queued); else
+    /// stores the waker. Takes nothing.
+    pub(crate) fn poll_acceptable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("an acceptor's slot lives with it");
+        let Body::Accept(accept) = &slot.body else {
+            unreachable!("accept slot")
+        };
+        match accept.error {
+            _ if !accept.queue.is_empty() => Poll::Ready(Ok(())),
+            Some(super::GONE) => Poll::Ready(Err(to_error(super::GONE))),
+            Some(_) => Poll::Ready(Ok(())),
+            None => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
     /// Connections accepted and not taken yet.
     pub(crate) fn queued(&self) -> usize {
         let mut driver = self.completions.lock();

@@ -87,11 +87,17 @@ pub(crate) use send::SendBehind;
 
 /// Where this layer's SQEs go: the host's submission queue.
 pub(crate) trait Submit {
-    /// Queues `entry` for submission; may submit to make room when the queue is full.
+    /// Queues `entry` for submission; may submit to make room when the queue is full,
+    /// and must make it reach the kernel even while another thread sleeps in
+    /// `io_uring_enter` (submit at once, or wake that thread).
     ///
-    /// The entry's memory is owned by the slot it names (see the module docs), so the
-    /// implementation may treat it as valid until its final CQE.
-    fn push(&self, entry: squeue::Entry) -> io::Result<()>;
+    /// # Safety
+    /// Every buffer, address and descriptor `entry` points to must stay valid until
+    /// the entry's final CQE (one without `IORING_CQE_F_MORE`) has been handed to
+    /// [`Completions::complete`]. In this layer that memory is owned by the slot the
+    /// entry's user_data names (see the module docs), which outlives its final CQE;
+    /// cancellations point at nothing.
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()>;
 }
 
 /// Bit position of the user_data kind.
@@ -217,6 +223,15 @@ pub(crate) struct Completions {
     accept_queue: u16,
 }
 
+impl std::fmt::Debug for Completions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completions")
+            .field("send_capacity", &self.send_capacity)
+            .field("socket_buffers", &self.socket_buffers)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything behind the lock.
 struct Driver {
     slots: Slab,
@@ -315,6 +330,20 @@ impl Completions {
         }
     }
 
+    /// Operations the kernel still holds (in flight, or canceled and not yet ended).
+    pub(crate) fn in_kernel(&self) -> usize {
+        self.lock().slots.in_kernel()
+    }
+
+    /// Takes the waker stored by slot `key`'s handle, if any (for a `cancel` that
+    /// wakes it).
+    pub(crate) fn take_waker(&self, key: Key) -> Option<Waker> {
+        self.lock()
+            .slots
+            .get_mut(key)
+            .and_then(|slot| slot.waker.take())
+    }
+
     /// The counters so far.
     pub(crate) fn counters(&self) -> Counters {
         self.lock().counters
@@ -368,7 +397,8 @@ impl Completions {
             let cancel = opcode::AsyncCancel::new(target.user_data())
                 .build()
                 .user_data(internal_user_data(target.index, target.generation));
-            if self.submit.push(cancel).is_ok() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { self.submit.push(cancel) }.is_ok() {
                 slot.phase = Phase::Canceled;
                 driver.counters.canceled += 1;
             }
@@ -386,7 +416,10 @@ impl Completions {
             return Err(to_error(GONE));
         }
         let key = driver.slots.insert(Body::Oneshot(keep), fd);
-        if let Err(e) = self.submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the caller (`Op::submit`) guarantees the entry points only into the
+        // kept resource and the descriptor, both moved into the slot just inserted,
+        // which holds them until the final CQE.
+        if let Err(e) = unsafe { self.submit.push(entry.user_data(key.user_data())) } {
             driver.slots.remove(key);
             return Err(e);
         }
@@ -458,7 +491,8 @@ impl Completions {
                 .user_data(internal_user_data(key.index, key.generation));
             // If the cancel cannot be queued the operation still ends on its own; the
             // slot stays orphaned until then.
-            if self.submit.push(cancel).is_ok() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { self.submit.push(cancel) }.is_ok() {
                 slot.phase = Phase::Canceled;
                 driver.counters.canceled += 1;
             }
@@ -513,7 +547,8 @@ impl Driver {
                 .build()
                 .user_data(internal_user_data(key.index, key.generation));
             // Without the cancel the receive just goes on past the socket's share.
-            if submit.push(cancel).is_ok() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { submit.push(cancel) }.is_ok() {
                 slot.phase = Phase::Canceled;
             } else {
                 match &mut slot.body {
@@ -584,7 +619,11 @@ impl Driver {
                 unreachable!("one-shot operations are not resubmitted")
             }
         };
-        match submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the entry points at the slot's descriptor (its `Arc<OwnedFd>`), the
+        // provided-buffer ring (alive as long as `Completions`) or the slot's send
+        // block, which does not move while the send is in flight; the slot outlives
+        // the final CQE (orphaned slots are freed only after it).
+        match unsafe { submit.push(entry.user_data(key.user_data())) } {
             Ok(()) => {
                 slot.phase = Phase::InFlight;
                 Ok(())

@@ -380,6 +380,31 @@ impl RecvQueue {
         Poll::Pending
     }
 
+    /// Ready when a read would not wait (data or the end queued; the context-gone
+    /// error once the layer shut down); else stores the waker. Counts nothing and
+    /// consumes nothing.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &slot.body else {
+            unreachable!("receive slot")
+        };
+        if recv.has_data() {
+            return Poll::Ready(Ok(()));
+        }
+        match recv.end {
+            Some(End::Error(super::GONE)) => Poll::Ready(Err(to_error(super::GONE))),
+            Some(_) => Poll::Ready(Ok(())),
+            None => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
     /// Borrows the unread bytes of the front buffer with zero copy; empty at end of
     /// stream. They stay queued until [`consume`](Self::consume).
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {

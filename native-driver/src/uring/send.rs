@@ -351,6 +351,13 @@ impl SendBehind {
     }
 }
 
+impl SendBehind {
+    /// Takes the waker its last `Pending` poll stored (a `cancel` wakes it).
+    pub(crate) fn take_waker(&self) -> Option<std::task::Waker> {
+        self.completions.take_waker(self.key)
+    }
+}
+
 impl Drop for SendBehind {
     fn drop(&mut self) {
         self.completions.release(self.key);

@@ -13,7 +13,7 @@ pub(crate) struct TestRing {
 }
 
 impl Submit for TestRing {
-    fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             // SAFETY: every entry this layer pushes points only into memory its slot owns
