@@ -56,10 +56,27 @@
 //! registrations (reactor tokens: generation in bits 32..62, slot in bits 0..32),
 //! `0b01` this module's own entries (the wake poll with generation 0, which no token
 //! has; a poll removal carries the removed token), `0b10`/`0b11` the
-//! completion layer's operations and housekeeping. That layer (provided-buffer rings,
-//! multishot receive, write-behind sends) is the next step: it will own the TCP path
-//! and receive its CQEs here. Until it is wired in, CQEs of kind `0b1x` are counted
-//! (`IoStats::foreign_completions`) and dropped.
+//! completion layer's operations and housekeeping.
+//!
+//! # The completion layer on this ring (`Host`)
+//! [`Host`] pairs the ring with `crate::uring::Completions`, which runs TCP (multishot
+//! receive into a provided-buffer ring, write-behind sends, multishot accept). The
+//! ring implements `uring::Submit`: an unsafe entry point whose caller keeps what the
+//! entry points to alive until its final CQE (the layer's slots own it). A push
+//! reaches the kernel even while another runner sleeps in `io_uring_enter` (the
+//! `waiters` handshake submits at once). Drains copy the layer's CQEs (kinds `0b1x`)
+//! out of the completion queue into a `Batch`; the runner hands them to
+//! `Completions::complete` after releasing the queue's lock (the layer pushes while it
+//! holds its own) and after dispatching readiness, so the tasks it wakes are queued
+//! locally. Batches carry tickets taken under the queue's lock and are handed over in
+//! ticket order: several runners drain at once, but one socket's CQEs (a multishot
+//! receive's buffers) must reach the layer in the order the kernel posted them. The
+//! probe asks for Linux 6.0 (multishot receive; the opcode probe cannot see flags)
+//! and `Completions::new` for provided-buffer rings. Teardown (`Host::shut_down`, at
+//! context drop): the layer cancels everything in flight, the ring is drained until
+//! the kernel holds none of its operations, and the ring closes when its last `Arc`
+//! (the layer's) goes, before the layer's memory. Only TCP is on this path: UDP, Unix
+//! sockets, signals and file readiness stay on the multishot polls above.
 
 use std::io;
 use std::os::fd::RawFd;

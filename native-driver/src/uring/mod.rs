@@ -36,13 +36,16 @@
 //! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
 //! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
 //!
-//! ## Use by the sockets (the TCP integration, next)
-//! A connected socket is an `Arc<OwnedFd>` with a [`RecvQueue`] and a [`SendBehind`]:
-//! `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
+//! ## Use by the sockets (`net::tcp_ring`)
+//! On the io_uring backend the ring host (`sys::uring::Host`) owns one `Completions`
+//! per context, and TCP runs on it. A connected socket is an `Arc<OwnedFd>` with a
+//! [`RecvQueue`] and a [`SendBehind`]: `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
 //! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
-//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit`. A listener is an
-//! [`Acceptor`]; `connect` is an [`Op`] lending a boxed `sockaddr_storage`
-//! ([`Keep::Addr`]). Each handle stores one waker, like the epoll streams' slots.
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit` (the `BufferSource`/
+//! `BufferSink` impls on `TcpStream` are not written yet). A listener is an
+//! [`Acceptor`]. `connect` does not use an [`Op`] yet: it waits on a readiness
+//! registration it drops once connected. Each handle stores one waker; the TCP types
+//! give the receive and accept slots a waker that wakes every task waiting on them.
 //!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
