@@ -36,7 +36,6 @@ impl AcceptState {
         counters: &mut Counters,
     ) -> Next {
         let more = io_uring::cqueue::more(flags);
-        let pausing = self.pausing;
         if !more {
             self.pausing = false;
         }
@@ -63,7 +62,9 @@ impl AcceptState {
                 Next::Resubmit
             };
         }
-        if result == -libc::ECANCELED && (orphaned || pausing) {
+        // As for receives: ECANCELED not of our making (the submitting thread exited)
+        // re-arms.
+        if result == -libc::ECANCELED {
             return if orphaned || self.paused {
                 Next::Done
             } else {

@@ -82,7 +82,6 @@ impl RecvState {
         counters: &mut Counters,
     ) -> Next {
         let more = cqueue::more(flags);
-        let pausing = self.pausing;
         if !more {
             self.pausing = false;
         }
@@ -132,11 +131,14 @@ impl RecvState {
                     Next::Starved
                 }
             }
-            r if r == -libc::ECANCELED && (orphaned || pausing) => {
+            // Ours (an orphan, a pause), or the kernel's: a request whose submitting
+            // thread exited has its wake-ups run by a kernel worker, which ends it
+            // with ECANCELED. Only an orphan or a pause stays stopped.
+            r if r == -libc::ECANCELED => {
                 if orphaned || self.paused {
                     Next::Done
                 } else {
-                    Next::Resubmit // the reader caught up while the cancel was in flight
+                    Next::Resubmit // the reader caught up, or the kernel ended it
                 }
             }
             r => {
