@@ -631,6 +631,8 @@ impl IoContext {
         for &(token, bits) in &scratch.ready {
             shared.reactor.dispatch(token, bits);
         }
+        // The completion layer's CQEs (io_uring), with the queue's lock released.
+        shared.reactor.selector.complete(&mut scratch.events);
         if shared.timers.next_deadline().is_some() {
             shared.timers.fire_expired(Instant::now());
         }
@@ -798,8 +800,7 @@ impl Handle {
 
     /// The reactor's counters (see [`IoContext::stats`]).
     pub fn stats(&self) -> IoStats {
-        let selector = &self.shared.reactor.selector;
-        selector.counters().snapshot(selector.backend())
+        self.shared.reactor.selector.stats()
     }
 
     /// `true` when both handles lead to the same context.

@@ -101,6 +101,31 @@ impl Reactor {
         for io in registered {
             io.shut_down();
         }
+        // The completion layer's operations end with the context-gone error too.
+        self.selector.shut_down();
+    }
+
+    /// io_uring: submits what is queued and handles the completions already there,
+    /// without waiting. A dropped socket calls it after its operations' cancellations
+    /// were queued, so its descriptor closes now (the slots hold it until their final
+    /// CQE) rather than at the next turn of a context that may not run again.
+    pub(crate) fn settle(&self) {
+        let Selector::Uring(host) = &self.selector else {
+            return;
+        };
+        let (mut rearm, mut ready) = (Vec::new(), Vec::new());
+        let mut ops = crate::sys::uring::Batch::default();
+        let zero = Some(std::time::Duration::ZERO);
+        if host
+            .ring
+            .wait(&mut rearm, zero, &mut ready, &mut ops)
+            .is_ok()
+        {
+            for (token, bits) in ready {
+                self.dispatch(token, bits);
+            }
+            host.complete(&mut ops);
+        }
     }
 
     /// Delivers one selector event.

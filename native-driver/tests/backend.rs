@@ -200,6 +200,10 @@ fn every_simulated_probe_failure_hands_over_to_epoll() {
         ),
         ("opcode", FallbackReason::MissingOpcode("POLL_REMOVE")),
         ("einval", FallbackReason::Os(libc::EINVAL)),
+        (
+            "old_kernel",
+            FallbackReason::MissingFeature("multishot recv (Linux 6.0)"),
+        ),
     ];
     assert_eq!(
         expected.clone().map(|(name, _)| name),
@@ -313,7 +317,10 @@ fn counters_follow_the_work() {
         assert!(after.enters > registered.enters, "{backend}: {after:?}");
         assert!(after.completions > 0, "{backend}: {after:?}");
         assert!(after.submissions_per_enter() > 0.0, "{backend}: {after:?}");
-        assert_eq!(after.foreign_completions, 0);
+        if backend == Backend::IoUring {
+            // The round trip's TCP reads ran on the completion path.
+            assert!(after.reads_inline + after.reads_waited > 0, "{after:?}");
+        }
 
         // A post from another thread while the runner sleeps wakes it (an eventfd
         // write). The poster retries until one finds the runner asleep (a loaded
@@ -477,6 +484,5 @@ fn several_runners_share_one_ring_under_churn() {
             "{backend}: {:?}",
             t.elapsed()
         );
-        assert_eq!(ctx.stats().foreign_completions, 0);
     }
 }

@@ -4,6 +4,7 @@ mod addr;
 mod socket_api;
 mod stream_io;
 mod tcp;
+mod tcp_ring;
 mod udp;
 mod unix;
 

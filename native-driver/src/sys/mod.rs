@@ -71,7 +71,7 @@ pub(crate) use syscall;
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Selector {
     Epoll(epoll::Selector),
-    Uring(uring::Ring),
+    Uring(uring::Host),
 }
 
 /// Per-runner scratch space for a wait.
@@ -81,6 +81,9 @@ pub(crate) struct Events {
     epoll: Vec<libc::epoll_event>,
     /// Readiness tokens whose multishot poll ended and must be armed again.
     rearm: Vec<u64>,
+    /// The completion layer's CQEs `(user_data, result, flags)`, copied out of the
+    /// completion queue for [`Selector::complete`].
+    ops: uring::Batch,
 }
 
 impl Events {
@@ -88,6 +91,7 @@ impl Events {
         Events {
             epoll: Vec::with_capacity(n),
             rearm: Vec::new(),
+            ops: uring::Batch::default(),
         }
     }
 }
@@ -106,7 +110,7 @@ impl Selector {
     pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.register(fd, token),
-            Selector::Uring(r) => r.register(fd, token),
+            Selector::Uring(h) => h.ring.register(fd, token),
         }
     }
 
@@ -115,7 +119,7 @@ impl Selector {
     pub(crate) fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.deregister(fd),
-            Selector::Uring(r) => r.deregister(token),
+            Selector::Uring(h) => h.ring.deregister(token),
         }
     }
 
@@ -130,7 +134,9 @@ impl Selector {
     ) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.wait(&mut events.epoll, timeout, out),
-            Selector::Uring(r) => r.wait(&mut events.rearm, timeout, out),
+            Selector::Uring(h) => h
+                .ring
+                .wait(&mut events.rearm, timeout, out, &mut events.ops),
         }
     }
 
@@ -138,14 +144,52 @@ impl Selector {
     pub(crate) fn wake(&self) {
         match self {
             Selector::Epoll(s) => s.wake(),
-            Selector::Uring(r) => r.wake(),
+            Selector::Uring(h) => h.ring.wake(),
         }
+    }
+
+    /// Hands the completion layer's CQEs of the last wait to it (io_uring; nothing on
+    /// epoll). Called with no selector lock held.
+    pub(crate) fn complete(&self, events: &mut Events) {
+        if let Selector::Uring(h) = self {
+            h.complete(&mut events.ops);
+        }
+    }
+
+    /// The completion layer, on io_uring.
+    pub(crate) fn completions(&self) -> Option<&std::sync::Arc<crate::uring::Completions>> {
+        match self {
+            Selector::Uring(h) => Some(&h.completions),
+            Selector::Epoll(_) => None,
+        }
+    }
+
+    /// The context is dropped: see [`uring::Host::shut_down`].
+    pub(crate) fn shut_down(&self) {
+        if let Selector::Uring(h) = self {
+            h.shut_down(Duration::from_secs(2));
+        }
+    }
+
+    /// The counters, the completion layer's merged in.
+    pub(crate) fn stats(&self) -> IoStats {
+        let mut stats = self.counters().snapshot(self.backend());
+        if let Some(c) = self.completions() {
+            let c = c.counters();
+            stats.reads_inline = c.reads_inline;
+            stats.reads_waited = c.reads_waited;
+            stats.writes_inline = c.writes_inline;
+            stats.writes_waited = c.writes_waited;
+            stats.buffer_exhaustions = c.buffer_exhaustions;
+            stats.cancellations = c.canceled;
+        }
+        stats
     }
 
     pub(crate) fn counters(&self) -> &Counters {
         match self {
             Selector::Epoll(s) => &s.counters,
-            Selector::Uring(r) => &r.counters,
+            Selector::Uring(h) => &h.ring.counters,
         }
     }
 }
@@ -158,7 +202,6 @@ pub(crate) struct Counters {
     pub(crate) completions: AtomicU64,
     pub(crate) wakeups: AtomicU64,
     pub(crate) rearms: AtomicU64,
-    pub(crate) foreign: AtomicU64,
 }
 
 impl Counters {
@@ -175,7 +218,12 @@ impl Counters {
             completions: get(&self.completions),
             wakeups: get(&self.wakeups),
             rearms: get(&self.rearms),
-            foreign_completions: get(&self.foreign),
+            reads_inline: 0,
+            reads_waited: 0,
+            writes_inline: 0,
+            writes_waited: 0,
+            buffer_exhaustions: 0,
+            cancellations: 0,
         }
     }
 }
@@ -183,7 +231,7 @@ impl Counters {
 /// Counters of an [`IoContext`](crate::IoContext)'s reactor since it was made, read with
 /// [`IoContext::stats`](crate::IoContext::stats). Counts are exact but read without a
 /// common lock: a snapshot taken while runners work may mix slightly different moments.
-/// More counters will join these (the completion path's), hence `non_exhaustive`.
+/// More counters may join these, hence `non_exhaustive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IoStats {
@@ -206,12 +254,38 @@ pub struct IoStats {
     /// removals submitted again (the kernel answers `EALREADY` while the poll's
     /// wake-up runs).
     pub rearms: u64,
-    /// io_uring only: completions of the completion layer's operations (user_data
-    /// kinds `0b10`/`0b11`) that arrived before that layer is wired in, and were dropped.
-    pub foreign_completions: u64,
+    /// io_uring only (the completion path: TCP streams): reads that found data, or the
+    /// end of the stream, already received when first polled.
+    pub reads_inline: u64,
+    /// io_uring only: reads that had to wait for the kernel (returned `Pending` first).
+    pub reads_waited: u64,
+    /// io_uring only: writes that found room in the socket's write-behind buffer when
+    /// first polled.
+    pub writes_inline: u64,
+    /// io_uring only: writes that waited for room (the kernel had not taken the
+    /// bytes before them yet).
+    pub writes_waited: u64,
+    /// io_uring only: multishot receives stopped because the shared provided-buffer
+    /// ring was empty (re-armed as buffers come back).
+    pub buffer_exhaustions: u64,
+    /// io_uring only: cancellations submitted (`IORING_OP_ASYNC_CANCEL`): dropped or
+    /// stopped operations, paused receives, teardown.
+    pub cancellations: u64,
 }
 
 impl IoStats {
+    /// The fraction of completion-path reads that completed without waiting
+    /// (`reads_inline / (reads_inline + reads_waited)`; 0 before any read, and always
+    /// on epoll, whose reads are counted nowhere).
+    pub fn inline_read_fraction(&self) -> f64 {
+        let all = self.reads_inline + self.reads_waited;
+        if all == 0 {
+            0.0
+        } else {
+            self.reads_inline as f64 / all as f64
+        }
+    }
+
     /// Submitted requests per kernel call (`submitted / enters`; 0 before any call): a
     /// measure of batching. epoll makes one `epoll_ctl` per change, so its figure stays
     /// below 1; io_uring hands changes over with the waits.

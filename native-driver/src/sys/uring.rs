@@ -56,15 +56,32 @@
 //! registrations (reactor tokens: generation in bits 32..62, slot in bits 0..32),
 //! `0b01` this module's own entries (the wake poll with generation 0, which no token
 //! has; a poll removal carries the removed token), `0b10`/`0b11` the
-//! completion layer's operations and housekeeping. That layer (provided-buffer rings,
-//! multishot receive, write-behind sends) is the next step: it will own the TCP path
-//! and receive its CQEs here. Until it is wired in, CQEs of kind `0b1x` are counted
-//! (`IoStats::foreign_completions`) and dropped.
+//! completion layer's operations and housekeeping.
+//!
+//! # The completion layer on this ring (`Host`)
+//! [`Host`] pairs the ring with `crate::uring::Completions`, which runs TCP (multishot
+//! receive into a provided-buffer ring, write-behind sends, multishot accept). The
+//! ring implements `uring::Submit`: an unsafe entry point whose caller keeps what the
+//! entry points to alive until its final CQE (the layer's slots own it). A push
+//! reaches the kernel even while another runner sleeps in `io_uring_enter` (the
+//! `waiters` handshake submits at once). Drains copy the layer's CQEs (kinds `0b1x`)
+//! out of the completion queue into a `Batch`; the runner hands them to
+//! `Completions::complete` after releasing the queue's lock (the layer pushes while it
+//! holds its own) and after dispatching readiness, so the tasks it wakes are queued
+//! locally. Batches carry tickets taken under the queue's lock and are handed over in
+//! ticket order: several runners drain at once, but one socket's CQEs (a multishot
+//! receive's buffers) must reach the layer in the order the kernel posted them. The
+//! probe asks for Linux 6.0 (multishot receive; the opcode probe cannot see flags)
+//! and `Completions::new` for provided-buffer rings. Teardown (`Host::shut_down`, at
+//! context drop): the layer cancels everything in flight, the ring is drained until
+//! the kernel holds none of its operations, and the ring closes when its last `Arc`
+//! (the layer's) goes, before the layer's memory. Only TCP is on this path: UDP, Unix
+//! sockets, signals and file readiness stay on the multishot polls above.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
@@ -73,6 +90,7 @@ use super::epoll::EventFd;
 use super::select::{simulated_failure, FallbackReason};
 use super::{readiness, ready, Counters};
 use crate::sync::lock;
+use crate::uring::{self as completion, Completions};
 
 /// Submission queue entries; the completion queue is larger (readiness CQEs of many
 /// descriptors can arrive between two drains).
@@ -108,7 +126,21 @@ pub(crate) struct Ring {
     /// Threads in (or about to enter) a blocking `io_uring_enter`: entries queued
     /// while one sleeps are submitted at once.
     waiters: AtomicUsize,
+    /// Completion-layer batches in completion queue order: `(next ticket, turn,
+    /// threads waiting for their turn)`.
+    /// Runners drain and dispatch in parallel, but a socket's CQEs (a multishot
+    /// receive's buffers) must reach the layer in the order the kernel posted them.
+    order: Mutex<(u64, u64, u32)>,
+    turn: Condvar,
     pub(crate) counters: Counters,
+}
+
+/// The completion layer's CQEs `(user_data, result, flags)` copied out by one drain,
+/// with their place in the order of batches.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    cqes: Vec<(u64, i32, u32)>,
+    ticket: Option<u64>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -126,6 +158,11 @@ impl Ring {
     pub(crate) fn open() -> Result<Ring, FallbackReason> {
         if let Some(reason) = simulated_failure() {
             return Err(reason);
+        }
+        // Multishot receive (the TCP path's reads) came with Linux 6.0; the opcode
+        // probe cannot see flags, so the version decides.
+        if !kernel_at_least(6, 0) {
+            return Err(FallbackReason::MissingFeature(MULTISHOT_RECV));
         }
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES)
@@ -146,6 +183,10 @@ impl Ring {
         for (code, name) in [
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::PollRemove::CODE, "POLL_REMOVE"),
+            (opcode::Recv::CODE, "RECV"),
+            (opcode::Send::CODE, "SEND"),
+            (opcode::Accept::CODE, "ACCEPT"),
+            (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
         ] {
             if !probe.is_supported(code) {
                 return Err(FallbackReason::MissingOpcode(name));
@@ -159,6 +200,8 @@ impl Ring {
             live: Mutex::new(Vec::new()),
             waker,
             waiters: AtomicUsize::new(0),
+            order: Mutex::new((0, 0, 0)),
+            turn: Condvar::new(),
             counters: Counters::default(),
         };
         ring.arm_waker()?;
@@ -234,15 +277,24 @@ impl Ring {
     /// (`uring::Submit::push`, see the io_uring contract) will need its own, whose
     /// caller keeps an operation's buffers alive until its completion.
     fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+        // SAFETY: the entries pushed here carry no pointer (see the doc above), so
+        // nothing the kernel reads or writes can be freed before it completes.
+        unsafe { self.push_owned(&entry) }
+    }
+
+    /// Queues an entry that may point at memory (the completion layer's operations).
+    ///
+    /// # Safety
+    /// As [`completion::Submit::push`]: what `entry` points to stays valid until its
+    /// final CQE has been handed to the completion layer.
+    unsafe fn push_owned(&self, entry: &squeue::Entry) -> io::Result<()> {
         {
             let _sq = lock(&self.sq);
             // SAFETY: the `sq` mutex is held, so no other submission queue handle
             // exists.
             let mut sq = unsafe { self.ring.submission_shared() };
-            // SAFETY: the entries pushed here carry no pointer (see the doc above), so
-            // nothing the kernel reads or writes can be freed before it completes.
-            while unsafe { sq.push(&entry) }.is_err() {
-                // Full: hand the queue to the kernel and retry.
+            // SAFETY: the caller keeps the entry's memory valid until its final CQE.
+            while unsafe { sq.push(entry) }.is_err() {
                 sq.sync();
                 self.enter_submit()?;
                 sq.sync();
@@ -255,11 +307,17 @@ impl Ring {
             }
             Counters::add(&self.counters.submitted, 1);
         }
-        // Pairs with the fence in `wait`: either that runner's enter sees this entry,
-        // or this thread sees the runner and submits for it.
+        // As in `push`: a runner asleep in the kernel would not see the entry.
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
-            self.submit()?;
+            // The entry is queued: an error now must not reach the caller, who would
+            // free what the entry points to (`Submit::push`'s contract). The next
+            // wait submits it.
+            if let Err(e) = self.submit() {
+                log::warn!(
+                    "io_uring: submitting a queued entry failed ({e}); the next wait submits it"
+                );
+            }
         }
         Ok(())
     }
@@ -282,11 +340,16 @@ impl Ring {
 
     /// Waits up to `timeout` for completions (none: forever; zero: no wait, and no
     /// syscall when nothing is queued either way), then turns them into readiness.
+    ///
+    /// The completion layer's CQEs (kinds `0b10`/`0b11`) are copied into `ops`, for the
+    /// caller to hand to [`Completions::complete`] once the completion queue's lock is
+    /// released (the layer pushes entries while it holds its own lock).
     pub(crate) fn wait(
         &self,
         rearm: &mut Vec<u64>,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
+        ops: &mut Batch,
     ) -> io::Result<()> {
         if timeout != Some(Duration::ZERO) && self.cq_is_empty() {
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -298,7 +361,7 @@ impl Ring {
         } else if self.has_pending_work() {
             self.submit()?;
         }
-        self.drain(rearm, out);
+        self.drain(rearm, out, ops);
         self.rearm(rearm);
         Ok(())
     }
@@ -348,8 +411,8 @@ impl Ring {
     }
 
     /// Takes up to `DRAIN_MAX` completions: readiness into `out`, ended polls into
-    /// `rearm`.
-    fn drain(&self, rearm: &mut Vec<u64>, out: &mut Vec<(u64, usize)>) {
+    /// `rearm`, the completion layer's into `ops`.
+    fn drain(&self, rearm: &mut Vec<u64>, out: &mut Vec<(u64, usize)>, ops: &mut Batch) {
         let _cq = lock(&self.cq);
         // SAFETY: the `cq` mutex is held, so no other completion queue handle exists.
         let cq = unsafe { self.ring.completion_shared() };
@@ -391,11 +454,16 @@ impl Ring {
                         rearm.push(data);
                     }
                 }
-                // Kinds 0b10/0b11 belong to the completion layer (`crate::uring`, see
-                // the io_uring contract: `uring::Completions::complete`). It is not wired
-                // to this ring yet, so nothing submits them; count and drop strays.
-                _ => Counters::add(&self.counters.foreign, 1),
+                // Kinds 0b10/0b11 belong to the completion layer: copied out, handed
+                // to `Completions::complete` after this lock is released.
+                _ => ops.cqes.push((data, result, flags)),
             }
+        }
+        if !ops.cqes.is_empty() && ops.ticket.is_none() {
+            // Taken under the `cq` lock: tickets follow the completion queue's order.
+            let mut order = lock(&self.order);
+            ops.ticket = Some(order.0);
+            order.0 += 1;
         }
         Counters::add(&self.counters.completions, n);
     }
@@ -430,6 +498,128 @@ impl Ring {
             }
             rearm.pop();
         }
+    }
+}
+
+// SAFETY (of the impl): `push` is `push_owned`, whose contract is the trait's.
+impl completion::Submit for Ring {
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+        // SAFETY: the caller upholds `Submit::push`'s contract, which is `push_owned`'s.
+        unsafe { self.push_owned(&entry) }
+    }
+}
+
+/// The io_uring backend: the ring (readiness for every descriptor that asks, see the
+/// module docs) and the completion layer on it (the TCP path).
+#[derive(Debug)]
+pub(crate) struct Host {
+    pub(crate) ring: Arc<Ring>,
+    pub(crate) completions: Arc<Completions>,
+}
+
+impl Host {
+    /// Opens the ring and the completion layer on it (its provided-buffer ring needs
+    /// Linux 5.19; `Ring::open` already asked for 6.0).
+    pub(crate) fn open() -> Result<Host, FallbackReason> {
+        let ring = Arc::new(Ring::open()?);
+        let submit: Arc<dyn completion::Submit + Send + Sync> = ring.clone();
+        let completions = Completions::new(
+            &ring.ring.submitter(),
+            submit,
+            completion::Config::default(),
+        )
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) => FallbackReason::MissingFeature("provided buffer rings"),
+            _ => FallbackReason::from_setup_error(&e),
+        })?;
+        Ok(Host { ring, completions })
+    }
+
+    /// Hands the completion layer's CQEs copied out by a wait to it (no ring lock is
+    /// held here: the layer may push entries).
+    ///
+    /// Batches are handed over in the order they were drained (a runner whose batch
+    /// was drained after another's waits for that one to be handed over first).
+    pub(crate) fn complete(&self, ops: &mut Batch) {
+        let Some(ticket) = ops.ticket.take() else {
+            return;
+        };
+        let ring = &*self.ring;
+        {
+            let mut order = lock(&ring.order);
+            while order.1 != ticket {
+                order.2 += 1;
+                order = ring
+                    .turn
+                    .wait(order)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                order.2 -= 1;
+            }
+        }
+        for (data, result, flags) in ops.cqes.drain(..) {
+            self.completions.complete(data, result, flags);
+        }
+        let mut order = lock(&ring.order);
+        order.1 += 1;
+        // No syscall when nobody waits (the usual case).
+        if order.2 > 0 {
+            ring.turn.notify_all();
+        }
+    }
+
+    /// Teardown, when the context is dropped: the completion layer cancels everything
+    /// in flight (its handles' operations end with the context-gone error), then the
+    /// ring is drained until the kernel holds none of the layer's operations (or
+    /// `limit` passed: what is left is leaked, never freed under the kernel). The ring
+    /// closes when its last `Arc` goes (the layer's, once no socket refers to it), and
+    /// the layer's memory after that.
+    pub(crate) fn shut_down(&self, limit: Duration) {
+        self.completions.shutdown();
+        let deadline = Instant::now() + limit;
+        let (mut rearm, mut out, mut ops) = (Vec::new(), Vec::new(), Batch::default());
+        while self.completions.in_kernel() > 0 && Instant::now() < deadline {
+            let step = Some(Duration::from_millis(10));
+            if self
+                .ring
+                .wait(&mut rearm, step, &mut out, &mut ops)
+                .is_err()
+            {
+                break;
+            }
+            out.clear();
+            self.complete(&mut ops);
+        }
+        if self.completions.in_kernel() == 0 {
+            // No receive can pick a buffer any more: unregister the group, so the
+            // layer frees its buffer memory when it drops (otherwise leaked, never
+            // unmapped under a registered group).
+            let _ = self.completions.unregister(&self.ring.ring.submitter());
+        }
+    }
+}
+
+/// The feature named when the kernel is older than 6.0.
+pub(crate) const MULTISHOT_RECV: &str = "multishot recv (Linux 6.0)";
+
+/// Whether the running kernel's release (`uname -r`) is at least `major.minor`; an
+/// unreadable release counts as new enough (the probe and the first operations then
+/// tell).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: `uname` fills the zeroed struct it is given.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return true;
+    }
+    // SAFETY: the kernel NUL-terminates `release` within the array.
+    let release = unsafe { std::ffi::CStr::from_ptr(name.release.as_ptr()) };
+    let release = release.to_string_lossy();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => true,
     }
 }
 
@@ -482,7 +672,13 @@ mod tests {
 
     fn wait(ring: &Ring, timeout: Duration) -> Vec<(u64, usize)> {
         let mut out = Vec::new();
-        ring.wait(&mut Vec::new(), Some(timeout), &mut out).unwrap();
+        ring.wait(
+            &mut Vec::new(),
+            Some(timeout),
+            &mut out,
+            &mut Batch::default(),
+        )
+        .unwrap();
         out
     }
 
@@ -535,13 +731,15 @@ mod tests {
         };
         let start = Instant::now();
         let mut out = Vec::new();
-        ring.wait(&mut Vec::new(), None, &mut out).unwrap();
+        ring.wait(&mut Vec::new(), None, &mut out, &mut Batch::default())
+            .unwrap();
         assert!(out.is_empty(), "a wake-up reports nothing");
         assert!(start.elapsed() < Duration::from_secs(5));
         waker.join().unwrap();
         // The wake poll is still armed: a second wake ends a second wait.
         ring.wake();
-        ring.wait(&mut Vec::new(), None, &mut out).unwrap();
+        ring.wait(&mut Vec::new(), None, &mut out, &mut Batch::default())
+            .unwrap();
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
     }
 
@@ -553,8 +751,13 @@ mod tests {
             std::thread::spawn(move || {
                 let mut out = Vec::new();
                 while out.is_empty() {
-                    ring.wait(&mut Vec::new(), Some(Duration::from_secs(10)), &mut out)
-                        .unwrap();
+                    ring.wait(
+                        &mut Vec::new(),
+                        Some(Duration::from_secs(10)),
+                        &mut out,
+                        &mut Batch::default(),
+                    )
+                    .unwrap();
                 }
                 out
             })
@@ -575,18 +778,28 @@ mod tests {
     }
 
     #[test]
-    fn completions_of_the_completion_layer_are_counted_and_dropped() {
+    fn completions_of_the_completion_layer_are_copied_out_not_reported_as_readiness() {
         let ring = Ring::open().unwrap();
         for kind in [0b10u64, 0b11] {
             let nop = opcode::Nop::new().build().user_data(kind << KIND_SHIFT | 7);
             ring.push(nop).unwrap();
         }
-        let mut seen = Vec::new();
+        let (mut seen, mut ops) = (Vec::new(), Batch::default());
         let start = Instant::now();
-        while ring.counters.foreign.load(Ordering::Relaxed) < 2 {
-            seen.extend(wait(&ring, Duration::from_millis(100)));
+        while ops.cqes.len() < 2 {
+            let step = Some(Duration::from_millis(100));
+            ring.wait(&mut Vec::new(), step, &mut seen, &mut ops)
+                .unwrap();
             assert!(start.elapsed() < Duration::from_secs(5));
         }
         assert!(seen.is_empty(), "{seen:?}");
+        let kinds: Vec<u64> = ops.cqes.iter().map(|(d, _, _)| d >> KIND_SHIFT).collect();
+        assert_eq!(kinds, [0b10, 0b11]);
+    }
+
+    #[test]
+    fn kernel_versions_compare() {
+        assert!(kernel_at_least(2, 6));
+        assert!(!kernel_at_least(999, 0));
     }
 }

@@ -36,7 +36,6 @@ impl AcceptState {
         counters: &mut Counters,
     ) -> Next {
         let more = io_uring::cqueue::more(flags);
-        let pausing = self.pausing;
         if !more {
             self.pausing = false;
         }
@@ -63,7 +62,9 @@ impl AcceptState {
                 Next::Resubmit
             };
         }
-        if result == -libc::ECANCELED && (orphaned || pausing) {
+        // As for receives: ECANCELED not of our making (the submitting thread exited)
+        // re-arms.
+        if result == -libc::ECANCELED {
             return if orphaned || self.paused {
                 Next::Done
             } else {
@@ -153,6 +154,28 @@ impl Acceptor {
         }
         slot.set_waker(cx.waker());
         Poll::Pending
+    }
+
+    /// Ready when an accept would not wait (a connection or an error queued); else
+    /// stores the waker. Takes nothing.
+    pub(crate) fn poll_acceptable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("an acceptor's slot lives with it");
+        let Body::Accept(accept) = &slot.body else {
+            unreachable!("accept slot")
+        };
+        match accept.error {
+            _ if !accept.queue.is_empty() => Poll::Ready(Ok(())),
+            Some(super::GONE) => Poll::Ready(Err(to_error(super::GONE))),
+            Some(_) => Poll::Ready(Ok(())),
+            None => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
     }
 
     /// Connections accepted and not taken yet.

@@ -49,13 +49,16 @@
 //! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
 //! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
 //!
-//! ## Use by the sockets (the TCP integration, next)
-//! A connected socket is an `Arc<OwnedFd>` with a [`RecvQueue`] and a [`SendBehind`]:
-//! `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
+//! ## Use by the sockets (`net::tcp_ring`)
+//! On the io_uring backend the ring host (`sys::uring::Host`) owns one `Completions`
+//! per context, and TCP runs on it. A connected socket is an `Arc<OwnedFd>` with a
+//! [`RecvQueue`] and a [`SendBehind`]: `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
 //! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
-//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit`. A listener is an
-//! [`Acceptor`]; `connect` is an [`Op`] lending a boxed `sockaddr_storage`
-//! ([`Keep::Addr`]). Each handle stores one waker, like the epoll streams' slots.
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit` (the `BufferSource`/
+//! `BufferSink` impls on `TcpStream` are not written yet). A listener is an
+//! [`Acceptor`]. `connect` does not use an [`Op`] yet: it waits on a readiness
+//! registration it drops once connected. Each handle stores one waker; the TCP types
+//! give the receive and accept slots a waker that wakes every task waiting on them.
 //!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
@@ -101,10 +104,9 @@ pub(crate) use send::SendBehind;
 
 /// Where this layer's SQEs go: the host's submission queue.
 pub(crate) trait Submit {
-    /// Queues `entry` for submission; may submit to make room when the queue is full.
-    ///
-    /// The entry's memory is owned by the slot it names (see the module docs), so the
-    /// implementation may treat it as valid until its final CQE.
+    /// Queues `entry` for submission; may submit to make room when the queue is full,
+    /// and must make it reach the kernel even while another thread sleeps in
+    /// `io_uring_enter` (submit at once, or wake that thread).
     ///
     /// # Contract
     /// `Err` only if the entry was not queued. On `Err` the layer frees what the entry
@@ -114,7 +116,14 @@ pub(crate) trait Submit {
     /// return `Ok(())`: the entry is in the submission queue and is submitted the next
     /// time anyone enters the kernel. Returning `Err` after queueing lets the kernel
     /// write into freed memory.
-    fn push(&self, entry: squeue::Entry) -> io::Result<()>;
+    ///
+    /// # Safety
+    /// Every buffer, address and descriptor `entry` points to must stay valid until
+    /// the entry's final CQE (one without `IORING_CQE_F_MORE`) has been handed to
+    /// [`Completions::complete`]. In this layer that memory is owned by the slot the
+    /// entry's user_data names (see the module docs), which outlives its final CQE;
+    /// cancellations point at nothing.
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()>;
 
     /// Unregisters provided-buffer group `bgid` from the ring, if the ring is still
     /// open; `None` when the host cannot. Called when the last `Completions` drops
@@ -253,6 +262,15 @@ pub(crate) struct Completions {
     send_capacity: usize,
     socket_buffers: u16,
     accept_queue: u16,
+}
+
+impl std::fmt::Debug for Completions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completions")
+            .field("send_capacity", &self.send_capacity)
+            .field("socket_buffers", &self.socket_buffers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything behind the lock.
@@ -427,6 +445,20 @@ impl Completions {
         next
     }
 
+    /// Operations the kernel still holds (in flight, or canceled and not yet ended).
+    pub(crate) fn in_kernel(&self) -> usize {
+        self.lock().slots.in_kernel()
+    }
+
+    /// Takes the waker stored by slot `key`'s handle, if any (for a `cancel` that
+    /// wakes it).
+    pub(crate) fn take_waker(&self, key: Key) -> Option<Waker> {
+        self.lock()
+            .slots
+            .get_mut(key)
+            .and_then(|slot| slot.waker.take())
+    }
+
     /// The counters so far.
     pub(crate) fn counters(&self) -> Counters {
         self.lock().counters
@@ -516,7 +548,10 @@ impl Completions {
             return Err(to_error(GONE));
         }
         let key = driver.slots.insert(Body::Oneshot(keep), fd);
-        if let Err(e) = self.submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the caller (`Op::submit`) guarantees the entry points only into the
+        // kept resource and the descriptor, both moved into the slot just inserted,
+        // which holds them until the final CQE.
+        if let Err(e) = unsafe { self.submit.push(entry.user_data(key.user_data())) } {
             driver.slots.remove(key);
             return Err(e);
         }
@@ -650,7 +685,8 @@ impl Driver {
         let waker = slot.waker.take();
         if next == Next::Pause && more && slot.phase == Phase::InFlight {
             // Without the cancel the receive just goes on past the socket's share.
-            if submit.push(cancel_entry(key)).is_ok() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
                 slot.phase = Phase::Canceled;
             } else {
                 match &mut slot.body {
@@ -732,7 +768,11 @@ impl Driver {
                 unreachable!("one-shot operations are not resubmitted")
             }
         };
-        match submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the entry points at the slot's descriptor (its `Arc<OwnedFd>`), the
+        // provided-buffer ring (alive as long as `Completions`) or the slot's send
+        // block, which does not move while the send is in flight; the slot outlives
+        // the final CQE (orphaned slots are freed only after it).
+        match unsafe { submit.push(entry.user_data(key.user_data())) } {
             Ok(()) => {
                 slot.phase = Phase::InFlight;
                 Ok(())
@@ -864,7 +904,8 @@ fn cancel(
     counters: &mut Counters,
     pending: &mut VecDeque<Key>,
 ) {
-    if submit.push(cancel_entry(key)).is_ok() {
+    // SAFETY: a cancellation points at no memory (its target is a user_data).
+    if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
         slot.phase = Phase::Canceled;
         counters.canceled += 1;
     } else if !pending.contains(&key) {
@@ -914,7 +955,8 @@ impl Driver {
                 self.cancel_pending.pop_front();
                 continue;
             }
-            if submit.push(cancel_entry(key)).is_err() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { submit.push(cancel_entry(key)) }.is_err() {
                 return;
             }
             slot.phase = Phase::Canceled;

@@ -31,7 +31,7 @@ fn consume(knob: &AtomicUsize) -> bool {
 }
 
 impl Submit for TestRing {
-    fn push(&self, entry: squeue::Entry) -> io::Result<()> {
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         if consume(&self.refuse) {
             return Err(io::Error::from_raw_os_error(libc::EBUSY));
         }
