@@ -124,9 +124,12 @@ impl RingStream {
         let mut recv = lock(&self.recv);
         let mut slices = IoSliceMutArray::from_buffers(bufs);
         let shared = Waker::from(self.readers.waiters.clone());
-        let polled = recv.poll_read_vectored(&mut Context::from_waker(&shared), &mut slices);
+        let mut polled = recv.poll_read_vectored(&mut Context::from_waker(&shared), &mut slices);
         if polled.is_pending() {
             self.readers.waiters.add(cx.waker());
+            // A completion handled on another runner between the poll and `add` woke
+            // the shared waker before this task's waker was in it: look again.
+            polled = recv.poll_read_vectored(&mut Context::from_waker(&shared), &mut slices);
         }
         match polled {
             Poll::Ready(r) => self.done(READ_WAITING, READ_CANCEL, r),
