@@ -614,6 +614,9 @@ impl IoContext {
     fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>, sleeping: bool) {
         let shared = self.shared();
         scratch.ready.clear();
+        // Tasks woken by the wait (the completion layer's CQEs on io_uring) and the
+        // dispatch below are collected locally and queued under one lock.
+        let _running = Running::enter(shared);
         let waited = shared
             .reactor
             .selector
@@ -622,8 +625,6 @@ impl IoContext {
             // Awake again: wakes raised while dispatching below need no eventfd write.
             shared.sleepers.fetch_sub(1, Ordering::SeqCst);
         }
-        // Tasks woken below are collected locally and queued under one lock.
-        let _running = Running::enter(shared);
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("{} wait failed: {e}", shared.reactor.selector.backend());
@@ -631,8 +632,6 @@ impl IoContext {
         for &(token, bits) in &scratch.ready {
             shared.reactor.dispatch(token, bits);
         }
-        // The completion layer's CQEs (io_uring), with the queue's lock released.
-        shared.reactor.selector.complete(&mut scratch.events);
         if shared.timers.next_deadline().is_some() {
             shared.timers.fire_expired(Instant::now());
         }

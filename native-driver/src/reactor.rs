@@ -27,6 +27,11 @@ struct Slab {
     shut_down: bool,
 }
 
+/// How long dropping a registration waits for the kernel to confirm its poll's
+/// removal on io_uring (normally at once; `EALREADY` lasts until the poll's pending
+/// wake-up has run).
+const REMOVAL_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Generations wrap within 30 bits: a token is `generation << 32 | slot`, and its top
 /// two bits stay 0 (the readiness kind of the io_uring user_data layout, `sys::uring`).
 const GENERATION_MASK: u32 = (1 << 30) - 1;
@@ -108,23 +113,40 @@ impl Reactor {
     /// io_uring: submits what is queued and handles the completions already there,
     /// without waiting. A dropped socket calls it after its operations' cancellations
     /// were queued, so its descriptor closes now (the slots hold it until their final
-    /// CQE) rather than at the next turn of a context that may not run again.
-    pub(crate) fn settle(&self) {
+    /// CQE) rather than at the next turn of a context that may not run again. It never
+    /// waits for a lock: when another thread drains (or this one is inside a dispatch)
+    /// that one handles the completions. `false` when it could not drain.
+    pub(crate) fn settle(&self) -> bool {
+        let Selector::Uring(host) = &self.selector else {
+            return true;
+        };
+        let mut ready = Vec::new();
+        let drained = host.poll_now(&mut ready);
+        for (token, bits) in ready {
+            self.dispatch(token, bits);
+        }
+        drained
+    }
+
+    /// io_uring: returns once the kernel confirmed the removal of `token`'s poll (it
+    /// holds the descriptor's file open until then; it may answer `EALREADY` for a
+    /// moment, and the removal is retried by whichever drain sees that), driving the
+    /// ring meanwhile, or after `REMOVAL_WAIT` at most (then the removal stays queued
+    /// in the ring and the file closes a little later).
+    fn await_removal(&self, token: u64) {
         let Selector::Uring(host) = &self.selector else {
             return;
         };
-        let (mut rearm, mut ready) = (Vec::new(), Vec::new());
-        let mut ops = crate::sys::uring::Batch::default();
-        let zero = Some(std::time::Duration::ZERO);
-        if host
-            .ring
-            .wait(&mut rearm, zero, &mut ready, &mut ops)
-            .is_ok()
-        {
-            for (token, bits) in ready {
-                self.dispatch(token, bits);
+        let deadline = std::time::Instant::now() + REMOVAL_WAIT;
+        while host.ring.removal_pending(token) {
+            if std::time::Instant::now() >= deadline {
+                log::debug!("io_uring: a poll removal is still unconfirmed; its file closes later");
+                return;
             }
-            host.complete(&mut ops);
+            if !self.settle() {
+                // Another thread drains: give it the moment it needs.
+                std::thread::yield_now();
+            }
         }
     }
 
@@ -160,7 +182,15 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let _ = self.reactor.selector.deregister(self.fd, self.token);
+        if self
+            .reactor
+            .selector
+            .deregister(self.fd, self.token)
+            .is_ok()
+        {
+            // The descriptor closes after this: the kernel must be done with it.
+            self.reactor.await_removal(self.token);
+        }
         self.reactor.release(self.token);
         // Operations borrow the object, so none is pending; this releases stale wakers.
         self.io.wake_all();

@@ -77,21 +77,14 @@ pub(crate) enum Selector {
 /// Per-runner scratch space for a wait.
 #[derive(Debug)]
 pub(crate) struct Events {
-    /// Filled by `epoll_wait`.
+    /// Filled by `epoll_wait` (io_uring keeps what outlives a wait in the ring).
     epoll: Vec<libc::epoll_event>,
-    /// Readiness tokens whose multishot poll ended and must be armed again.
-    rearm: Vec<u64>,
-    /// The completion layer's CQEs `(user_data, result, flags)`, copied out of the
-    /// completion queue for [`Selector::complete`].
-    ops: uring::Batch,
 }
 
 impl Events {
     pub(crate) fn with_capacity(n: usize) -> Events {
         Events {
             epoll: Vec::with_capacity(n),
-            rearm: Vec::new(),
-            ops: uring::Batch::default(),
         }
     }
 }
@@ -114,8 +107,9 @@ impl Selector {
         }
     }
 
-    /// Stops the events of `fd` registered with `token`. Once this returns, the
-    /// descriptor may be closed (the kernel drops its interest before or at the close).
+    /// Stops the events of `fd` registered with `token`. On epoll the descriptor may
+    /// be closed once this returns; on io_uring the kernel may confirm the removal a
+    /// moment later (`uring::Ring::removal_pending`), which the reactor waits for.
     pub(crate) fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.deregister(fd),
@@ -125,7 +119,10 @@ impl Selector {
 
     /// Waits up to `timeout` (forever when `None`, not at all when zero) and appends
     /// `(token, readiness)` pairs to `out`. Wake-ups are handled inside: they only end
-    /// the wait. A signal ends the wait early with what has arrived.
+    /// the wait. A signal ends the wait early with what has arrived. On io_uring the
+    /// completion layer's CQEs are handed to it inside, before this returns (so the
+    /// caller marks its thread as running the context first: the tasks they wake are
+    /// queued locally).
     pub(crate) fn wait(
         &self,
         events: &mut Events,
@@ -134,9 +131,7 @@ impl Selector {
     ) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.wait(&mut events.epoll, timeout, out),
-            Selector::Uring(h) => h
-                .ring
-                .wait(&mut events.rearm, timeout, out, &mut events.ops),
+            Selector::Uring(h) => h.wait(timeout, out),
         }
     }
 
@@ -145,14 +140,6 @@ impl Selector {
         match self {
             Selector::Epoll(s) => s.wake(),
             Selector::Uring(h) => h.ring.wake(),
-        }
-    }
-
-    /// Hands the completion layer's CQEs of the last wait to it (io_uring; nothing on
-    /// epoll). Called with no selector lock held.
-    pub(crate) fn complete(&self, events: &mut Events) {
-        if let Selector::Uring(h) = self {
-            h.complete(&mut events.ops);
         }
     }
 
@@ -202,6 +189,7 @@ pub(crate) struct Counters {
     pub(crate) completions: AtomicU64,
     pub(crate) wakeups: AtomicU64,
     pub(crate) rearms: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Counters {
@@ -218,6 +206,7 @@ impl Counters {
             completions: get(&self.completions),
             wakeups: get(&self.wakeups),
             rearms: get(&self.rearms),
+            dropped_completions: get(&self.dropped),
             reads_inline: 0,
             reads_waited: 0,
             writes_inline: 0,
@@ -254,6 +243,11 @@ pub struct IoStats {
     /// removals submitted again (the kernel answers `EALREADY` while the poll's
     /// wake-up runs).
     pub rearms: u64,
+    /// io_uring only: times the kernel reported a dropped completion (`EBADR`: no
+    /// memory for its overflow list). Each one re-armed every registration and ended
+    /// the completion path's streams with an error (their state was unknown); 0 on a
+    /// healthy machine.
+    pub dropped_completions: u64,
     /// io_uring only (the completion path: TCP streams): reads that found data, or the
     /// end of the stream, already received when first polled.
     pub reads_inline: u64,
