@@ -297,6 +297,9 @@ struct Driver {
     lingering: VecDeque<Lingering>,
     /// Unsent bytes of `lingering` when their writers dropped (an upper bound).
     lingering_bytes: usize,
+    /// The ring dropped a completion ([`Completions::completions_lost`]): a
+    /// cancellation that finds nothing names an operation whose final CQE was lost.
+    recovering: bool,
     /// How long a dropped writer's send may linger.
     linger: Duration,
     /// Unsent bytes all lingering sends together may hold.
@@ -319,12 +322,19 @@ const LINGER_BUDGET: usize = 16 << 20;
 /// errno range); [`to_error`] turns it into the driver's "context gone" error.
 const GONE: i32 = i32::MAX;
 
+/// The errno stored when a stream's state became unknown because the ring dropped a
+/// completion ([`Completions::completions_lost`]; outside the errno range).
+const LOST: i32 = i32::MAX - 1;
+
 /// The error for a stored errno.
 fn to_error(errno: i32) -> io::Error {
-    if errno == GONE {
-        crate::scheduled_io::context_gone()
-    } else {
-        io::Error::from_raw_os_error(errno)
+    match errno {
+        GONE => crate::scheduled_io::context_gone(),
+        LOST => io::Error::other(
+            "io_uring dropped a completion (the kernel was out of memory): \
+             what this operation sent or received is unknown",
+        ),
+        _ => io::Error::from_raw_os_error(errno),
     }
 }
 
@@ -370,6 +380,7 @@ impl Completions {
                 deferred: Vec::new(),
                 cancel_pending: VecDeque::new(),
                 lingering: VecDeque::new(),
+                recovering: false,
                 lingering_bytes: 0,
                 linger: LINGER,
                 linger_budget: LINGER_BUDGET,
@@ -402,10 +413,7 @@ impl Completions {
             KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
             // A cancellation's own CQE: its target reports, unless it could not be
             // canceled just now.
-            KIND_INTERNAL => {
-                driver.on_cancel_cqe(Key { index, generation }, result);
-                None
-            }
+            KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, Key { index, generation }, result),
             _ => {
                 driver.counters.anomalies += 1;
                 None
@@ -421,6 +429,50 @@ impl Completions {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// The host's ring dropped a completion (`EBADR`: the kernel had no memory for its
+    /// overflow list) and cannot say whose. A stream whose receive or send was in the
+    /// kernel may have lost bytes, or cannot know what was sent: it fails (after the
+    /// data queued before) with an error that says so. Every operation in flight is
+    /// canceled, so each ends with a CQE; one whose final CQE was the lost one is
+    /// found by its cancellation coming back `ENOENT` while the operation still
+    /// counts as in the kernel, and ends there (its memory is the layer's again: the
+    /// kernel no longer knows it); an accept is re-armed, anything else fails.
+    pub(crate) fn completions_lost(&self) {
+        let mut guard = self.lock();
+        let driver = &mut *guard;
+        driver.recovering = true;
+        for index in 0..driver.slots.capacity() {
+            let Some(slot) = driver.slots.at(index) else {
+                continue;
+            };
+            if !slot.phase.in_kernel() {
+                continue;
+            }
+            match &mut slot.body {
+                Body::Recv(recv) => recv.fail(LOST),
+                Body::Send(send) => send.fail(LOST),
+                _ => {}
+            }
+            if let Some(waker) = slot.waker.take() {
+                driver.deferred.push(waker);
+            }
+            if slot.phase == Phase::InFlight {
+                let key = Key {
+                    index: index as u32,
+                    generation: slot.generation,
+                };
+                cancel(
+                    &*self.submit,
+                    key,
+                    slot,
+                    &mut driver.counters,
+                    &mut driver.cancel_pending,
+                );
+            }
+        }
+        self.unlock(guard);
     }
 
     /// Bounds what dropped writers leave behind: a send still undelivered `limit`
@@ -917,16 +969,27 @@ impl Driver {
     /// A cancellation's CQE. `EALREADY`: the operation could not be stopped just now
     /// and, if multishot, may go on for ever, so an abandoned one is asked again (a
     /// pause gives up, like a pause whose cancel could not be queued).
-    fn on_cancel_cqe(&mut self, target: Key, result: i32) {
+    fn on_cancel_cqe(&mut self, submit: &dyn Submit, target: Key, result: i32) -> Option<Waker> {
+        if result == -libc::ENOENT && self.recovering {
+            // Not in the kernel, yet no final CQE came before this one (the kernel
+            // posts it before a cancellation that finds nothing): it was the one lost.
+            let slot = self.slots.get_mut(target)?;
+            if !slot.phase.in_kernel() {
+                return None;
+            }
+            let errno = match slot.body {
+                Body::Accept(_) => libc::ECANCELED, // re-armed
+                _ => LOST,
+            };
+            return self.on_op_cqe(submit, target, -errno, 0);
+        }
         if result != -libc::EALREADY {
-            return; // canceled (the target's final CQE reports) or already finished
+            return None; // canceled (the target's final CQE reports) or already finished
         }
         let shut_down = self.shut_down;
-        let Some(slot) = self.slots.get_mut(target) else {
-            return;
-        };
+        let slot = self.slots.get_mut(target)?;
         if slot.phase != Phase::Canceled {
-            return;
+            return None;
         }
         slot.phase = Phase::InFlight;
         if slot.orphaned || shut_down {
@@ -940,6 +1003,7 @@ impl Driver {
                 _ => {}
             }
         }
+        None
     }
 
     /// Queues the cancellations that could not be queued before, oldest first, until

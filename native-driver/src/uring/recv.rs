@@ -141,7 +141,7 @@ impl RecvState {
             // thread exited has its wake-ups run by a kernel worker, which ends it
             // with ECANCELED. Only an orphan or a pause stays stopped.
             r if r == -libc::ECANCELED => {
-                if orphaned || self.paused {
+                if orphaned || self.paused || self.end.is_some() {
                     Next::Done
                 } else {
                     Next::Resubmit // the reader caught up, or the kernel ended it
