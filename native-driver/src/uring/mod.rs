@@ -812,8 +812,10 @@ impl Driver {
         let fd = types::Fd(slot.raw_fd());
         let entry = match &slot.body {
             Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),
+            // Non-blocking like every socket of the driver: a stream syscalls it
+            // directly (shutdown, options), and a user may take it out.
             Body::Accept(_) => opcode::AcceptMulti::new(fd)
-                .flags(libc::SOCK_CLOEXEC)
+                .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
                 .build(),
             Body::Send(send) => send.entry(fd),
             Body::Oneshot(_) | Body::Vacant(_) => {
