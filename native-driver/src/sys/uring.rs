@@ -1196,6 +1196,28 @@ mod tests {
         assert_eq!(host.completions.in_kernel(), 0, "the receive ended");
     }
 
+    #[test]
+    fn accepted_sockets_are_non_blocking_and_close_on_exec() {
+        let host = Host::open().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fd = Arc::new(OwnedFd::from(listener));
+        let mut acceptor = completion::Acceptor::new(&host.completions, fd).unwrap();
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let accepted = drive(&host, |cx| acceptor.poll_accept(cx)).unwrap();
+        // SAFETY: F_GETFL/F_GETFD on a descriptor this test owns.
+        let (flags, fd_flags) = unsafe {
+            (
+                libc::fcntl(accepted.as_raw_fd(), libc::F_GETFL),
+                libc::fcntl(accepted.as_raw_fd(), libc::F_GETFD),
+            )
+        };
+        assert_ne!(flags & libc::O_NONBLOCK, 0, "blocking: {flags:o}");
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0);
+        drop(acceptor);
+        host.shut_down(Duration::from_secs(2));
+    }
+
     fn ring_counter(c: &std::sync::atomic::AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }
