@@ -196,3 +196,35 @@ impl Drop for Registration {
         self.io.wake_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::sys::uring::Host;
+
+    #[test]
+    fn once_a_registration_is_dropped_its_descriptor_may_be_closed() {
+        // io_uring: the poll request holds the file open until the kernel removed it,
+        // and the kernel may refuse the removal for a moment (EALREADY). Dropping the
+        // registration must see it done, even with no runner to retry it later.
+        let host = Host::open().unwrap();
+        let ring = host.ring.clone();
+        let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
+        let (a, b) = UnixStream::pair().unwrap();
+        let reg = reactor.register(a.as_raw_fd()).unwrap();
+        assert!(reactor.settle(), "the poll is armed");
+        ring.simulate_removal_busy();
+        drop(reg);
+        drop(a);
+        // The peer sees the close at once: nothing holds the file.
+        b.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let read = (&b).read(&mut byte);
+        assert!(matches!(read, Ok(0)), "the file is still open: {read:?}");
+        reactor.shut_down();
+    }
+}

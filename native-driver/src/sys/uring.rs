@@ -368,6 +368,13 @@ impl Ring {
         self.submit()
     }
 
+    /// Test hook: the next removal is answered `EALREADY` without reaching the kernel
+    /// (the poll's wake-up running), as the kernel does now and then.
+    #[cfg(test)]
+    pub(crate) fn simulate_removal_busy(&self) {
+        lock(&self.simulate).removal_busy = true;
+    }
+
     /// The kernel has not confirmed the removal of `token`'s poll yet.
     pub(crate) fn removal_pending(&self, token: u64) -> bool {
         lock(&self.removing).contains(&token)
