@@ -91,7 +91,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
@@ -155,6 +155,9 @@ pub(crate) struct Ring {
     /// Threads in (or about to enter) a blocking `io_uring_enter`: entries queued
     /// while one sleeps are submitted at once.
     waiters: AtomicUsize,
+    /// The kernel reported a dropped completion: waits `poll(2)` the ring's
+    /// descriptor from then on (see [`Ring::poll_wait`]).
+    waits_by_poll: AtomicBool,
     /// Test hooks: the next wait fails with `EBADR` (a CQE the kernel dropped); the
     /// next removal is answered `EALREADY` without reaching the kernel.
     #[cfg(test)]
@@ -272,6 +275,7 @@ impl Ring {
             removing: Mutex::new(Vec::new()),
             waker,
             waiters: AtomicUsize::new(0),
+            waits_by_poll: AtomicBool::new(false),
             #[cfg(test)]
             simulate: Mutex::new(Simulate::default()),
             counters: Counters::default(),
@@ -521,7 +525,11 @@ impl Ring {
     fn enter_wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
         #[cfg(test)]
         if std::mem::take(&mut lock(&self.simulate).dropped_cqe) {
+            self.waits_by_poll.store(true, Ordering::Relaxed);
             return Ok(true);
+        }
+        if self.waits_by_poll.load(Ordering::Relaxed) {
+            return self.poll_wait(timeout).map(|()| false);
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
@@ -546,11 +554,41 @@ impl Ring {
                     Some(libc::EBUSY | libc::EAGAIN) => return Ok(false),
                     // The kernel could not allocate an overflow entry and dropped a
                     // completion (NODROP rings, Linux 5.19+): recovered by the caller.
-                    Some(libc::EBADR) => return Ok(true),
+                    Some(libc::EBADR) => {
+                        self.waits_by_poll.store(true, Ordering::Relaxed);
+                        return Ok(true);
+                    }
                     _ => return Err(e),
                 },
             }
         }
+    }
+
+    /// Waits after a dropped completion: the kernel keeps the ring marked, and
+    /// kernels that check the mark fail every waiting `io_uring_enter` with `EBADR`
+    /// at once from then on (a busy loop, were it retried). So waits submit what is
+    /// queued, then `poll(2)` the ring's descriptor, readable while the completion
+    /// queue holds entries: one syscall more per wait, only on a ring that lost a
+    /// completion.
+    fn poll_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.submit()?;
+        let ms = timeout.map_or(-1, |t| {
+            i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
+        });
+        let mut fd = libc::pollfd {
+            fd: self.ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        Counters::add(&self.counters.enters, 1);
+        // SAFETY: one valid pollfd, for the duration of the call.
+        if unsafe { libc::poll(&mut fd, 1, ms) } == -1 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The kernel dropped a completion (out of memory for its overflow list), and
