@@ -170,7 +170,8 @@ impl Executor for Shared {
     }
 
     fn on_work_finished(&self) {
-        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SeqCst: pairs with the sleeper's announce-then-check in `turn`.
+        if self.work.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.wake_reactor();
         }
     }
@@ -527,6 +528,10 @@ impl IoContext {
                 let _budget = crate::budget::Grant::new();
                 let out = strait_streams::driver::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
+                    // Its waits may have taken a wake-up meant for a runner asleep in
+                    // the selector (the news of a post, or of an idle context): pass
+                    // it on, as `run` does when it leaves.
+                    self.shared().wake_reactor();
                     return out;
                 }
             }
@@ -594,6 +599,10 @@ impl IoContext {
             || !shared.queue.with(|q| q.is_empty())
             || interrupted()
             || self.stopped()
+            // The last task may have finished since the check above: its wake-up saw
+            // no sleeper, so `run` must see the idle context here (Dekker with
+            // `on_work_finished`).
+            || (interrupt.is_none() && shared.work.load(Ordering::SeqCst) == 0)
         {
             shared.sleepers.fetch_sub(1, Ordering::SeqCst);
             return 0;

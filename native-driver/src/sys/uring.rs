@@ -645,7 +645,7 @@ impl Ring {
             },
         };
         let mut rearm = Vec::new();
-        let mut n = 0;
+        let (mut n, mut woken) = (0, false);
         for cqe in held.queue().take(DRAIN_MAX) {
             n += 1;
             let (data, result, flags) = (cqe.user_data(), cqe.result(), cqe.flags());
@@ -670,6 +670,7 @@ impl Ring {
                     }
                 }
                 0b01 if data == WAKE_DATA => {
+                    woken = true;
                     if ended {
                         rearm.push(data);
                     }
@@ -705,6 +706,11 @@ impl Ring {
         }
         drop(held);
         Counters::add(&self.counters.completions, n);
+        if woken && take == Take::Try {
+            // A wake-up is for a runner about to sleep (or asleep) in the kernel, not
+            // for a socket's drop that drained on the way: pass it on.
+            self.wake();
+        }
         if !rearm.is_empty() {
             self.queue_rearm(&rearm);
         }
