@@ -626,14 +626,20 @@ impl IoContext {
         // Tasks woken by the wait (the completion layer's CQEs on io_uring) and the
         // dispatch below are collected locally and queued under one lock.
         let _running = Running::enter(shared);
-        let waited = shared
-            .reactor
-            .selector
-            .wait(&mut scratch.events, timeout, &mut scratch.ready);
-        if sleeping {
-            // Awake again: wakes raised while dispatching below need no eventfd write.
-            shared.sleepers.fetch_sub(1, Ordering::SeqCst);
-        }
+        // Awake again as soon as the kernel wait ends: the wake-ups the dispatch raises
+        // (the completion layer's, inside the wait, and readiness below) need no
+        // eventfd write.
+        let mut awake = || {
+            if sleeping {
+                shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        let waited = shared.reactor.selector.wait(
+            &mut scratch.events,
+            timeout,
+            &mut scratch.ready,
+            &mut awake,
+        );
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("{} wait failed: {e}", shared.reactor.selector.backend());

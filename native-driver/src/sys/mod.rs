@@ -122,16 +122,23 @@ impl Selector {
     /// the wait. A signal ends the wait early with what has arrived. On io_uring the
     /// completion layer's CQEs are handed to it inside, before this returns (so the
     /// caller marks its thread as running the context first: the tasks they wake are
-    /// queued locally).
+    /// queued locally). `awake` runs once, as soon as the kernel wait is over (before
+    /// anything is dispatched): the caller stops counting itself as a sleeper there, so
+    /// the wake-ups the dispatch raises need no eventfd write.
     pub(crate) fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
+        awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
         match self {
-            Selector::Epoll(s) => s.wait(&mut events.epoll, timeout, out),
-            Selector::Uring(h) => h.wait(timeout, out),
+            Selector::Epoll(s) => {
+                let waited = s.wait(&mut events.epoll, timeout, out);
+                awake();
+                waited
+            }
+            Selector::Uring(h) => h.wait(timeout, out, awake),
         }
     }
 

@@ -461,7 +461,8 @@ impl Ring {
     /// syscall when nothing is queued either way), then turns them into readiness
     /// (`out`) and hands the completion layer's (kinds `0b10`/`0b11`) to `layer`, in
     /// the order the kernel posted them, with no ring lock held (the layer pushes
-    /// entries). `Ok(true)` when the kernel said it dropped a completion (`EBADR`):
+    /// entries). `awake` runs once the kernel wait is over, before any of that.
+    /// `Ok(true)` when the kernel said it dropped a completion (`EBADR`):
     /// every live registration was reported ready and armed again (see
     /// [`recover_dropped`](Self::recover_dropped)); the caller tells the layer.
     pub(crate) fn wait(
@@ -469,6 +470,7 @@ impl Ring {
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
         layer: &dyn Fn(u64, i32, u32),
+        awake: &mut dyn FnMut(),
     ) -> io::Result<bool> {
         let mut dropped = false;
         if timeout != Some(Duration::ZERO) && self.cq_is_empty() {
@@ -477,9 +479,13 @@ impl Ring {
             fence(Ordering::SeqCst);
             let waited = self.enter_wait(timeout);
             self.waiters.fetch_sub(1, Ordering::SeqCst);
+            awake();
             dropped = waited?;
-        } else if self.has_pending_work() {
-            self.submit()?;
+        } else {
+            awake();
+            if self.has_pending_work() {
+                self.submit()?;
+            }
         }
         if dropped {
             self.recover_dropped(out);
@@ -834,9 +840,10 @@ impl Host {
         &self,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
+        awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
         let complete = |data, result, flags| self.completions.complete(data, result, flags);
-        if self.ring.wait(timeout, out, &complete)? {
+        if self.ring.wait(timeout, out, &complete, awake)? {
             // Whose completion was lost nobody knows: the layer ends what it must.
             self.completions.completions_lost();
         }
@@ -863,7 +870,7 @@ impl Host {
         let mut out = Vec::new();
         while self.completions.in_kernel() > 0 && Instant::now() < deadline {
             if self
-                .wait(Some(Duration::from_millis(10)), &mut out)
+                .wait(Some(Duration::from_millis(10)), &mut out, &mut || {})
                 .is_err()
             {
                 break;
@@ -955,7 +962,8 @@ mod tests {
 
     fn wait(ring: &Ring, timeout: Duration) -> Vec<(u64, usize)> {
         let mut out = Vec::new();
-        ring.wait(Some(timeout), &mut out, &|_, _, _| {}).unwrap();
+        ring.wait(Some(timeout), &mut out, &|_, _, _| {}, &mut || {})
+            .unwrap();
         out
     }
 
@@ -1008,13 +1016,15 @@ mod tests {
         };
         let start = Instant::now();
         let mut out = Vec::new();
-        ring.wait(None, &mut out, &|_, _, _| {}).unwrap();
+        ring.wait(None, &mut out, &|_, _, _| {}, &mut || {})
+            .unwrap();
         assert!(out.is_empty(), "a wake-up reports nothing");
         assert!(start.elapsed() < Duration::from_secs(5));
         waker.join().unwrap();
         // The wake poll is still armed: a second wake ends a second wait.
         ring.wake();
-        ring.wait(None, &mut out, &|_, _, _| {}).unwrap();
+        ring.wait(None, &mut out, &|_, _, _| {}, &mut || {})
+            .unwrap();
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
     }
 
@@ -1026,8 +1036,13 @@ mod tests {
             std::thread::spawn(move || {
                 let mut out = Vec::new();
                 while out.is_empty() {
-                    ring.wait(Some(Duration::from_secs(10)), &mut out, &|_, _, _| {})
-                        .unwrap();
+                    ring.wait(
+                        Some(Duration::from_secs(10)),
+                        &mut out,
+                        &|_, _, _| {},
+                        &mut || {},
+                    )
+                    .unwrap();
                 }
                 out
             })
@@ -1059,7 +1074,7 @@ mod tests {
         let start = Instant::now();
         while lock(&ops).len() < 2 {
             let step = Some(Duration::from_millis(100));
-            ring.wait(step, &mut seen, &layer).unwrap();
+            ring.wait(step, &mut seen, &layer, &mut || {}).unwrap();
             assert!(start.elapsed() < Duration::from_secs(5));
         }
         assert!(seen.is_empty(), "{seen:?}");
@@ -1093,7 +1108,7 @@ mod tests {
                     while !done.load(Ordering::SeqCst) {
                         let step = Some(Duration::from_millis(2));
                         let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            ring.wait(step, &mut out, &layer).unwrap()
+                            ring.wait(step, &mut out, &layer, &mut || {}).unwrap()
                         }));
                         assert!(waited.is_ok() || panic_at.is_some());
                         out.clear();
@@ -1158,7 +1173,12 @@ mod tests {
         lock(&ring.simulate).dropped_cqe = true;
         let mut out = Vec::new();
         let dropped = ring
-            .wait(Some(Duration::from_secs(1)), &mut out, &|_, _, _| {})
+            .wait(
+                Some(Duration::from_secs(1)),
+                &mut out,
+                &|_, _, _| {},
+                &mut || {},
+            )
             .unwrap();
         assert!(dropped, "EBADR is reported, not an error");
         assert!(
@@ -1218,7 +1238,7 @@ mod tests {
                 return v;
             }
             assert!(start.elapsed() < Duration::from_secs(5), "never ready");
-            host.wait(Some(Duration::from_millis(10)), &mut Vec::new())
+            host.wait(Some(Duration::from_millis(10)), &mut Vec::new(), &mut || {})
                 .unwrap();
         }
     }
@@ -1235,7 +1255,7 @@ mod tests {
         assert_eq!(&buf[..n], b"before");
         lock(&host.ring.simulate).dropped_cqe = true;
         while ring_counter(&host.ring.counters.dropped) == 0 {
-            host.wait(Some(Duration::from_millis(10)), &mut Vec::new())
+            host.wait(Some(Duration::from_millis(10)), &mut Vec::new(), &mut || {})
                 .unwrap();
         }
         // Whether a byte was lost nobody knows: the stream ends with an error that
