@@ -486,3 +486,47 @@ fn several_runners_share_one_ring_under_churn() {
         );
     }
 }
+
+#[test]
+fn a_single_threaded_ping_pong_wakes_nobody_through_the_eventfd() {
+    // The runner's own wake-ups (a read's completion waking its task) are queued
+    // locally: no cross-thread wake-up (eventfd write) per round trip, on either
+    // backend.
+    for backend in [Backend::Epoll, Backend::IoUring] {
+        let ctx = IoContext::builder()
+            .backend(backend)
+            .single_threaded(true)
+            .build()
+            .unwrap();
+        let listener = TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        const TRIPS: usize = 200;
+        let server = ctx.spawn(async move {
+            let (mut conn, _) = listener.accept().await?;
+            let mut buf = [0u8; 16];
+            for _ in 0..TRIPS {
+                read_exact(&mut conn, &mut buf[..]).await?;
+                write_all(&mut conn, &buf[..]).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        });
+        let handle = ctx.handle();
+        let before = ctx.block_on(async {
+            let mut conn = TcpStream::connect(&handle, addr).await.unwrap();
+            let before = handle.stats();
+            let mut buf = [7u8; 16];
+            for _ in 0..TRIPS {
+                let msg = buf;
+                write_all(&mut conn, &msg[..]).await.unwrap();
+                read_exact(&mut conn, &mut buf[..]).await.unwrap();
+            }
+            before
+        });
+        ctx.block_on(server).unwrap().unwrap();
+        let wakeups = ctx.stats().wakeups - before.wakeups;
+        assert!(
+            wakeups <= 2,
+            "{backend}: {wakeups} wake-ups in {TRIPS} round trips"
+        );
+    }
+}
