@@ -1,5 +1,7 @@
 //! TCP on the io_uring backend: completion I/O through the completion layer
-//! (`crate::uring`), not readiness.
+//! (`crate::uring`), not readiness. Nothing here is TCP-specific but
+//! [`RingListener::accept_once`]'s peer address: Unix stream sockets (`net::unix`) run
+//! on the same types.
 //!
 //! A stream is its descriptor (`Arc<OwnedFd>`, shared with the operation slots that
 //! name it) with a multishot receive into the shared provided-buffer ring
@@ -445,6 +447,17 @@ impl RingListener {
     /// The next connection, as a ring stream, with its peer's address (`getpeername`:
     /// multishot accept reports none).
     pub(crate) async fn accept_once(&self) -> io::Result<(RingStream, SocketAddr)> {
+        let stream = self.accept_stream().await?;
+        let peer = socket2::SockRef::from(stream.fd())
+            .peer_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer"))?;
+        Ok((stream, peer))
+    }
+
+    /// The next connection, as a ring stream, of any socket family (Unix listeners
+    /// use it too).
+    pub(crate) async fn accept_stream(&self) -> io::Result<RingStream> {
         let mut waiter = GateWaiter::new(&self.gate);
         let fd = std::future::poll_fn(|cx| {
             super::stream_io::stoppable(cx, |cx| {
@@ -455,11 +468,7 @@ impl RingListener {
             })
         })
         .await?;
-        let peer = socket2::SockRef::from(&fd)
-            .peer_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer"))?;
-        Ok((RingStream::new(&self.reactor, &self.completions, fd)?, peer))
+        RingStream::new(&self.reactor, &self.completions, fd)
     }
 
     fn registration(&self) -> io::Result<&Registration> {
