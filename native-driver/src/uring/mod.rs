@@ -78,6 +78,7 @@
 
 mod accept;
 mod buf_ring;
+pub(crate) mod file;
 mod ops;
 mod recv;
 mod send;
@@ -927,6 +928,9 @@ impl Driver {
         };
         if slot.phase != Phase::Canceled {
             return;
+        }
+        if matches!(slot.body, Body::Oneshot(_)) {
+            return; // a one-shot (a file read in the kernel's workers) ends on its own
         }
         slot.phase = Phase::InFlight;
         if slot.orphaned || shut_down {
