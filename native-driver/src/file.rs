@@ -81,6 +81,9 @@ impl RandomAccessFile {
     /// As `pread`; the canceled error after a stop.
     pub async fn read_at(&self, mut buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
         if let Some((_, ring)) = ring::current() {
+            if strait_streams::stop_requested() {
+                return (Err(strait_streams::canceled()), buf); // starts nothing
+            }
             return ring::read_at(&ring, &self.fd, buf, offset).await;
         }
         let fd = self.fd.clone();
@@ -104,6 +107,9 @@ impl RandomAccessFile {
     /// stop (some of `buf` may have been written).
     pub async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (io::Result<()>, Vec<u8>) {
         if let Some((_, ring)) = ring::current() {
+            if strait_streams::stop_requested() {
+                return (Err(strait_streams::canceled()), buf); // starts nothing
+            }
             let mut write = ring::WriteAll::start(ring, self.fd.clone(), buf, offset);
             return poll_fn(|cx| {
                 if strait_streams::stop_requested() {

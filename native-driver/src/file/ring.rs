@@ -25,6 +25,8 @@ pub(super) fn current() -> Option<(Handle, Arc<Completions>)> {
 /// it is canceled, and what it lent stays in its slot until the kernel is done).
 pub(super) async fn run<T: Resource>(op: io::Result<Op<T>>) -> io::Result<Outcome<T>> {
     let mut op = op?;
+    // (Callers check the token before submitting: an already-stopped one starts
+    // nothing.)
     poll_fn(|cx| {
         if strait_streams::stop_requested() {
             return Poll::Ready(Err(strait_streams::canceled()));
@@ -143,6 +145,9 @@ impl WriteAll {
 
 /// `fsync` on the ring.
 pub(super) async fn sync_all(ring: &Arc<Completions>, fd: &Arc<OwnedFd>) -> io::Result<()> {
+    if strait_streams::stop_requested() {
+        return Err(strait_streams::canceled());
+    }
     run(ops::fsync(ring, fd)).await?.result.map(drop)
 }
 
