@@ -326,7 +326,7 @@ impl Drop for RingListener {
 /// Waits that `cancel` completes: each counts itself in `pending` while it waits and
 /// remembers the `epoch` it saw; `cancel` bumps the epoch when any waits.
 #[derive(Default)]
-struct Gate {
+pub(super) struct Gate {
     waiters: Arc<Waiters>,
     pending: AtomicU64,
     epoch: AtomicU64,
@@ -334,7 +334,7 @@ struct Gate {
 
 impl Gate {
     /// Completes the current waits as canceled; whether any was waiting.
-    fn cancel(&self) -> bool {
+    pub(super) fn cancel(&self) -> bool {
         if self.pending.load(Ordering::Acquire) == 0 {
             return false;
         }
@@ -342,22 +342,29 @@ impl Gate {
         Wake::wake_by_ref(&self.waiters);
         true
     }
+
+    /// Completes every current wait as canceled (`close`: later waits are refused by
+    /// their owner's closed flag).
+    pub(super) fn close(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Wake::wake_by_ref(&self.waiters);
+    }
 }
 
 /// One pending wait through a [`Gate`].
-struct GateWaiter<'a> {
+pub(super) struct GateWaiter<'a> {
     gate: &'a Gate,
     /// The cancel epoch seen when it first waited.
     epoch: Option<u64>,
 }
 
 impl<'a> GateWaiter<'a> {
-    fn new(gate: &'a Gate) -> Self {
+    pub(super) fn new(gate: &'a Gate) -> Self {
         Self { gate, epoch: None }
     }
 
     /// Polls `op` with the gate's shared waker, `cx`'s waker registered with it.
-    fn poll<T>(
+    pub(super) fn poll<T>(
         &mut self,
         cx: &mut Context<'_>,
         op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
@@ -512,7 +519,6 @@ impl RingListener {
         if let Some(reg) = self.wait_reg.get() {
             reg.io.close();
         }
-        self.gate.epoch.fetch_add(1, Ordering::AcqRel);
-        Wake::wake_by_ref(&self.gate.waiters);
+        self.gate.close();
     }
 }
