@@ -78,6 +78,7 @@
 
 mod accept;
 mod buf_ring;
+pub(crate) mod datagram;
 pub(crate) mod file;
 mod ops;
 mod recv;
