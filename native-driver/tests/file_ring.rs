@@ -180,3 +180,34 @@ fn a_stream_file_dropped_with_a_write_in_flight_still_writes_it() {
     assert!(std::fs::read(&path).unwrap() == data);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Not a check: the read loop to profile (`strace -c -f`, callgrind) on each backend.
+/// `cargo test --test file_ring -- --ignored profile_a_read_loop`
+#[test]
+#[ignore = "a profiling workload, run by hand"]
+fn profile_a_read_loop() {
+    let ctx = IoContext::new_single_threaded().unwrap();
+    let path = temp("profile");
+    std::fs::write(&path, vec![5u8; 8 << 20]).unwrap();
+    let f = ctx
+        .block_on(RandomAccessFile::open(
+            &path,
+            OpenOptions::new().read(true).clone(),
+        ))
+        .unwrap();
+    let reads = ctx.block_on(async {
+        let mut buf = vec![0; 4096];
+        let (mut at, mut reads) = (0u64, 0u32);
+        loop {
+            let (n, b) = f.read_at(buf, at).await;
+            reads += 1;
+            match n.unwrap() {
+                0 => break reads,
+                n => at += n as u64,
+            }
+            buf = b;
+        }
+    });
+    eprintln!("{reads} reads on {:?}: {:?}", ctx.backend(), ctx.stats());
+    std::fs::remove_file(&path).unwrap();
+}

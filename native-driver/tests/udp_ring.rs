@@ -161,3 +161,39 @@ fn sockets_dropped_with_a_receive_in_flight_release_their_descriptors() {
         assert!(again.is_ok(), "{addr} still bound: {again:?}");
     }
 }
+
+/// Not a check: the echo to profile (`strace -c -f`, callgrind) on each backend.
+/// `cargo test --test udp_ring -- --ignored profile_an_echo`
+#[test]
+#[ignore = "a profiling workload, run by hand"]
+fn profile_an_echo() {
+    let ctx = IoContext::new_single_threaded().unwrap();
+    let server = UdpSocket::bind(&ctx, any()).unwrap();
+    let client = UdpSocket::bind(&ctx, any()).unwrap();
+    let to = server.local_addr().unwrap();
+    let rounds = 5000u32;
+    ctx.block_on(async {
+        let echo = async {
+            let mut buf = [0u8; 64];
+            for _ in 0..rounds {
+                let (n, from) = server.recv_from(&mut buf).await?;
+                server.send_to(&buf[..n], from).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let ask = async {
+            let mut buf = [0u8; 64];
+            for i in 0..rounds {
+                client.send_to(&i.to_le_bytes(), to).await?;
+                client.recv_from(&mut buf).await?;
+            }
+            Ok(())
+        };
+        when_all((echo, ask)).await.unwrap();
+    });
+    eprintln!(
+        "{rounds} round trips on {:?}: {:?}",
+        ctx.backend(),
+        ctx.stats()
+    );
+}
