@@ -175,3 +175,81 @@ pub(crate) fn send_msg(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::net::UdpSocket;
+    use std::os::fd::OwnedFd;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::super::testing::TestRing;
+    use super::super::{Completions, Config, Op, Outcome};
+    use super::{recv_msg, send_msg, MsgBuf};
+
+    fn wait(ring: &TestRing, c: &Completions, mut op: Op<Box<MsgBuf>>) -> Outcome<Box<MsgBuf>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = None;
+        ring.run_until(c, || {
+            if let Poll::Ready(o) = Pin::new(&mut op).poll(&mut cx) {
+                out = Some(o);
+            }
+            out.is_some()
+        });
+        out.expect("completed")
+    }
+
+    fn udp() -> (UdpSocket, Arc<OwnedFd>) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = Arc::new(OwnedFd::from(s.try_clone().unwrap()));
+        (s, fd)
+    }
+
+    #[test]
+    fn datagrams_go_out_to_their_target_and_come_in_with_their_sender() {
+        let Some(ring) = TestRing::new(16) else {
+            return;
+        };
+        let c = ring.completions(Config::default());
+        let (a, a_fd) = udp();
+        let (b, b_fd) = udp();
+        let mut msg = MsgBuf::new();
+        msg.fill(b"to b", Some(b.local_addr().unwrap()));
+        let out = wait(&ring, &c, send_msg(&c, &a_fd, msg).unwrap());
+        assert_eq!(out.result.unwrap(), 4);
+        let out = wait(&ring, &c, recv_msg(&c, &b_fd, out.resource).unwrap());
+        let n = out.result.unwrap() as usize;
+        assert_eq!(out.resource.data(n), b"to b");
+        assert_eq!(out.resource.sender(), Some(a.local_addr().unwrap()));
+        // Zero-length datagrams, over a connected socket (no address).
+        a.connect(b.local_addr().unwrap()).unwrap();
+        let mut msg = out.resource;
+        msg.fill(b"", None);
+        let out = wait(&ring, &c, send_msg(&c, &a_fd, msg).unwrap());
+        assert_eq!(out.result.unwrap(), 0);
+        let out = wait(&ring, &c, recv_msg(&c, &b_fd, out.resource).unwrap());
+        assert_eq!(out.result.unwrap(), 0);
+        ring.run_until(&c, || c.slots_in_use() == 0);
+    }
+
+    #[test]
+    fn a_dropped_receive_keeps_its_block_until_its_cqe_then_frees_it() {
+        let Some(ring) = TestRing::new(16) else {
+            return;
+        };
+        let c = ring.completions(Config::default());
+        let (_b, b_fd) = udp();
+        let mut op = recv_msg(&c, &b_fd, MsgBuf::new()).unwrap();
+        ring.turn(&c, false);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut op).poll(&mut cx).is_pending());
+        drop(op);
+        assert_eq!(c.slots_in_use(), 1, "the slot keeps the block");
+        ring.run_until(&c, || c.slots_in_use() == 0);
+        assert_eq!(c.in_kernel(), 0);
+        assert!(c.counters().canceled >= 1);
+        assert_eq!(c.counters().anomalies, 0);
+    }
+}
