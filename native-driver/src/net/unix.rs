@@ -141,10 +141,17 @@ impl UnixStream {
             Err(e) => return Err(e),
         }
         let reactor = ctx.as_ref().reactor();
+        if reactor.selector.completions().is_none() {
+            let stream = UnixStream::from_fd(reactor, socket.into())?;
+            let StreamIo::Ready { reg, sock } = &stream.io else {
+                unreachable!("an epoll stream")
+            };
+            stream_io::finish_connect(&reg.io, &SockRef::from(sock)).await?;
+            return Ok(stream);
+        }
         {
-            // The connect's readiness only (on io_uring the stream then runs on the
-            // completion layer; on epoll `from_fd` registers again, which is cheap
-            // next to a connect).
+            // The connect's readiness only: deregistered once it is known, so the
+            // connected stream's reads and writes make no readiness events.
             let reg = reactor.register(socket.as_raw_fd())?;
             stream_io::finish_connect(&reg.io, &SockRef::from(&socket)).await?;
         }
