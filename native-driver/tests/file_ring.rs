@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use strait_native::{Backend, IoContext, RandomAccessFile};
 
+#[global_allocator]
+static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
+
 fn temp(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("strait-file-ring-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&p);
@@ -178,6 +181,39 @@ fn a_stream_file_dropped_with_a_write_in_flight_still_writes_it() {
             .unwrap();
     }
     assert!(std::fs::read(&path).unwrap() == data);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// On io_uring a read is a ring operation in a recycled slot that lends the kernel the
+/// caller's own buffer: no allocation per read (the blocking pool allocates a job each).
+#[test]
+fn ring_reads_allocate_nothing_in_steady_state() {
+    let ctx = IoContext::new().unwrap();
+    if ctx.backend() != Backend::IoUring {
+        return;
+    }
+    let path = temp("alloc");
+    std::fs::write(&path, vec![3u8; 64 * 1024]).unwrap();
+    let f = ctx
+        .block_on(RandomAccessFile::open(
+            &path,
+            OpenOptions::new().read(true).clone(),
+        ))
+        .unwrap();
+    let allocated = ctx.block_on(async {
+        let mut buf = vec![0; 4096];
+        for _ in 0..5 {
+            buf = f.read_at(buf, 0).await.1; // warm-up: the slot
+        }
+        let before = strait_conformance::allocations();
+        for i in 0..1000u64 {
+            let (n, b) = f.read_at(buf, (i % 16) * 4096).await;
+            assert_eq!(n.unwrap(), 4096);
+            buf = b;
+        }
+        strait_conformance::allocations() - before
+    });
+    assert_eq!(allocated, 0, "allocations in 1000 ring reads");
     std::fs::remove_file(&path).unwrap();
 }
 

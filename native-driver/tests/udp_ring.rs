@@ -8,6 +8,9 @@ use std::time::Duration;
 use strait_native::{Backend, IoContext, UdpSocket};
 use strait_streams::{is_canceled, timeout, when_all};
 
+#[global_allocator]
+static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;
+
 fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -160,6 +163,36 @@ fn sockets_dropped_with_a_receive_in_flight_release_their_descriptors() {
         let again = UdpSocket::bind(&ctx, addr);
         assert!(again.is_ok(), "{addr} still bound: {again:?}");
     }
+}
+
+/// Sends and receives recycle their message blocks (io_uring) or use none (epoll): an
+/// echo allocates nothing per datagram once warm.
+#[test]
+fn an_echo_allocates_nothing_in_steady_state() {
+    let ctx = IoContext::new().unwrap();
+    let server = UdpSocket::bind(&ctx, any()).unwrap();
+    let client = UdpSocket::bind(&ctx, any()).unwrap();
+    let to = server.local_addr().unwrap();
+    let allocated = ctx.block_on(async {
+        let round = async || {
+            let mut sbuf = [0u8; 64];
+            let mut cbuf = [0u8; 64];
+            client.send_to(b"ping", to).await.unwrap();
+            let (n, from) = server.recv_from(&mut sbuf).await.unwrap();
+            server.send_to(&sbuf[..n], from).await.unwrap();
+            let (n, _) = client.recv_from(&mut cbuf).await.unwrap();
+            assert_eq!(&cbuf[..n], b"ping");
+        };
+        for _ in 0..5 {
+            round().await; // warm-up: slots, message blocks, waiter lists
+        }
+        let before = strait_conformance::allocations();
+        for _ in 0..1000 {
+            round().await;
+        }
+        strait_conformance::allocations() - before
+    });
+    assert_eq!(allocated, 0, "allocations in 1000 echoes");
 }
 
 /// Not a check: the echo to profile (`strace -c -f`, callgrind) on each backend.
