@@ -92,9 +92,13 @@
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!
-//! Not yet here (later issues): on io_uring, UDP, Unix sockets, signals and files still
-//! run the readiness code on the ring's multishot polls (files through the blocking
-//! pool), and timers stay in the context's timer queue; the TCP streams have no
+//! On io_uring, TCP and Unix streams, UDP and file reads, writes and `fsync` run on
+//! the completion layer (`uring`); Unix datagram sockets, signals (`signalfd`) and
+//! readiness `wait`s use the ring's multishot polls, and timers the context's timer
+//! queue (the nearest deadline is the wait's timeout).
+//!
+//! Not yet here (later issues): file opening, `size` and `set_len` use the blocking
+//! pool on both backends; the TCP streams have no
 //! `BufferSource`/`BufferSink` impls yet (the completion layer's zero-copy
 //! `poll_fill`/`consume` and `poll_prepare`/`commit` exist, unused), no `SEND_ZC`, and
 //! one ring per context (no `DEFER_TASKRUN` rings per runner thread).

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strait_native::{Backend, FallbackReason, IoContext, TcpListener, TcpStream, UdpSocket};
+use strait_native::{Backend, FallbackReason, IoContext, TcpListener, TcpStream, UnixDatagram};
 use strait_streams::{read_exact, write_all};
 
 const BACKEND_VAR: &str = "STRAIT_NATIVE_BACKEND";
@@ -361,15 +361,19 @@ fn more_ready_registrations_than_the_completion_queue_holds() {
     raise_descriptor_limit(SOCKETS as u64 + 500);
     for backend in [Backend::Epoll, Backend::IoUring] {
         let ctx = IoContext::builder().backend(backend).build().unwrap();
-        let sockets: Vec<UdpSocket> = (0..SOCKETS)
-            .map(|_| UdpSocket::bind(&ctx, "127.0.0.1:0").unwrap())
+        // Unix datagram sockets: they wait on readiness on both backends (UDP on
+        // io_uring is completion I/O and registers no poll).
+        let dir = std::env::temp_dir().join(format!("strait-cq-{}-{backend}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let sockets: Vec<UnixDatagram> = (0..SOCKETS)
+            .map(|i| UnixDatagram::bind(&ctx, dir.join(i.to_string())).unwrap())
             .collect();
         // Every new poll finds its socket writable and posts a CQE.
         ctx.poll();
-        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let sender = Arc::new(sender);
+        let sender = Arc::new(std::os::unix::net::UnixDatagram::unbound().unwrap());
         for &i in &[0, SOCKETS / 2, SOCKETS - 1] {
-            let to = sockets[i].local_addr().unwrap();
+            let to = dir.join(i.to_string());
             let late = {
                 let sender = sender.clone();
                 std::thread::spawn(move || {
@@ -381,11 +385,13 @@ fn more_ready_registrations_than_the_completion_queue_holds() {
             // Nothing queued yet: the receive waits for readiness.
             let got = ctx.block_on(strait_streams::timeout(
                 Duration::from_secs(5),
-                sockets[i].recv_from(&mut buf[..]),
+                sockets[i].recv(&mut buf[..]),
             ));
-            assert_eq!(got.unwrap().0, 4, "{backend}: socket {i}");
+            assert_eq!(got.unwrap(), 4, "{backend}: socket {i}");
             late.join().unwrap();
         }
+        drop(sockets);
+        std::fs::remove_dir_all(&dir).unwrap();
         let stats = ctx.stats();
         if backend == Backend::IoUring {
             assert!(stats.rearms > 0, "the kernel ended some polls: {stats:?}");

@@ -6,6 +6,7 @@ mod stream_io;
 mod tcp;
 mod tcp_ring;
 mod udp;
+mod udp_ring;
 mod unix;
 
 pub use addr::ToSocketAddr;

@@ -1,5 +1,7 @@
 //! TCP on the io_uring backend: completion I/O through the completion layer
-//! (`crate::uring`), not readiness.
+//! (`crate::uring`), not readiness. Nothing here is TCP-specific but
+//! [`RingListener::accept_once`]'s peer address: Unix stream sockets (`net::unix`) run
+//! on the same types.
 //!
 //! A stream is its descriptor (`Arc<OwnedFd>`, shared with the operation slots that
 //! name it) with a multishot receive into the shared provided-buffer ring
@@ -327,7 +329,7 @@ impl Drop for RingListener {
 /// Waits that `cancel` completes: each counts itself in `pending` while it waits and
 /// remembers the `epoch` it saw; `cancel` bumps the epoch when any waits.
 #[derive(Default)]
-struct Gate {
+pub(super) struct Gate {
     waiters: Arc<Waiters>,
     pending: AtomicU64,
     epoch: AtomicU64,
@@ -335,7 +337,7 @@ struct Gate {
 
 impl Gate {
     /// Completes the current waits as canceled; whether any was waiting.
-    fn cancel(&self) -> bool {
+    pub(super) fn cancel(&self) -> bool {
         if self.pending.load(Ordering::Acquire) == 0 {
             return false;
         }
@@ -343,22 +345,29 @@ impl Gate {
         Wake::wake_by_ref(&self.waiters);
         true
     }
+
+    /// Completes every current wait as canceled (`close`: later waits are refused by
+    /// their owner's closed flag).
+    pub(super) fn close(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Wake::wake_by_ref(&self.waiters);
+    }
 }
 
 /// One pending wait through a [`Gate`].
-struct GateWaiter<'a> {
+pub(super) struct GateWaiter<'a> {
     gate: &'a Gate,
     /// The cancel epoch seen when it first waited.
     epoch: Option<u64>,
 }
 
 impl<'a> GateWaiter<'a> {
-    fn new(gate: &'a Gate) -> Self {
+    pub(super) fn new(gate: &'a Gate) -> Self {
         Self { gate, epoch: None }
     }
 
     /// Polls `op` with the gate's shared waker, `cx`'s waker registered with it.
-    fn poll<T>(
+    pub(super) fn poll<T>(
         &mut self,
         cx: &mut Context<'_>,
         op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
@@ -448,6 +457,17 @@ impl RingListener {
     /// The next connection, as a ring stream, with its peer's address (`getpeername`:
     /// multishot accept reports none).
     pub(crate) async fn accept_once(&self) -> io::Result<(RingStream, SocketAddr)> {
+        let stream = self.accept_stream().await?;
+        let peer = socket2::SockRef::from(stream.fd())
+            .peer_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer"))?;
+        Ok((stream, peer))
+    }
+
+    /// The next connection, as a ring stream, of any socket family (Unix listeners
+    /// use it too).
+    pub(crate) async fn accept_stream(&self) -> io::Result<RingStream> {
         let mut waiter = GateWaiter::new(&self.gate);
         let fd = std::future::poll_fn(|cx| {
             super::stream_io::stoppable(cx, |cx| {
@@ -458,11 +478,7 @@ impl RingListener {
             })
         })
         .await?;
-        let peer = socket2::SockRef::from(&fd)
-            .peer_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer"))?;
-        Ok((RingStream::new(&self.reactor, &self.completions, fd)?, peer))
+        RingStream::new(&self.reactor, &self.completions, fd)
     }
 
     fn registration(&self) -> io::Result<&Registration> {
@@ -506,7 +522,6 @@ impl RingListener {
         if let Some(reg) = self.wait_reg.get() {
             reg.io.close();
         }
-        self.gate.epoch.fetch_add(1, Ordering::AcqRel);
-        Wake::wake_by_ref(&self.gate.waiters);
+        self.gate.close();
     }
 }

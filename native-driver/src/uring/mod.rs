@@ -60,6 +60,10 @@
 //! registration it drops once connected. Each handle stores one waker; the TCP types
 //! give the receive and accept slots a waker that wakes every task waiting on them.
 //!
+//! Unix streams use the same types. UDP (`net::udp_ring`) and files (`file::ring`)
+//! run one-shot [`Op`]s (`datagram`: `RECVMSG`/`SENDMSG` over a slot-owned message
+//! block; `file`: positional `READ`/`WRITE`, `FSYNC` over the caller's `Vec`).
+//!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
 //! host's own entries (never seen here), `0b10` this layer's operations (slot index in
@@ -78,6 +82,8 @@
 
 mod accept;
 mod buf_ring;
+pub(crate) mod datagram;
+pub(crate) mod file;
 mod ops;
 mod recv;
 mod send;
@@ -992,6 +998,9 @@ impl Driver {
         let slot = self.slots.get_mut(target)?;
         if slot.phase != Phase::Canceled {
             return None;
+        }
+        if matches!(slot.body, Body::Oneshot(_)) {
+            return; // a one-shot (a file read in the kernel's workers) ends on its own
         }
         slot.phase = Phase::InFlight;
         if slot.orphaned || shut_down {
