@@ -1000,7 +1000,7 @@ impl Driver {
             return None;
         }
         if matches!(slot.body, Body::Oneshot(_)) {
-            return; // a one-shot (a file read in the kernel's workers) ends on its own
+            return None; // a one-shot (a file read in the kernel's workers) ends on its own
         }
         slot.phase = Phase::InFlight;
         if slot.orphaned || shut_down {
