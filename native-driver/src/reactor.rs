@@ -227,4 +227,24 @@ mod tests {
         assert!(matches!(read, Ok(0)), "the file is still open: {read:?}");
         reactor.shut_down();
     }
+
+    #[test]
+    fn a_poll_removal_that_cannot_be_queued_is_queued_later_and_the_file_closes() {
+        // A submission queue that stays full for a moment refuses the removal: it must
+        // be retried, or the multishot poll holds the file open until the ring closes.
+        let host = Host::open().unwrap();
+        let ring = host.ring.clone();
+        let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
+        let (a, b) = UnixStream::pair().unwrap();
+        let reg = reactor.register(a.as_raw_fd()).unwrap();
+        assert!(reactor.settle(), "the poll is armed");
+        ring.simulate_refused_pushes(1);
+        drop(reg);
+        drop(a);
+        b.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let read = (&b).read(&mut byte);
+        assert!(matches!(read, Ok(0)), "the file is still open: {read:?}");
+        reactor.shut_down();
+    }
 }

@@ -170,6 +170,8 @@ pub(crate) struct Ring {
 struct Simulate {
     dropped_cqe: bool,
     removal_busy: bool,
+    /// The next this many pushes fail as a submission queue that stays full would.
+    refuse_pushes: usize,
 }
 
 /// The `cq` mutex held: the only way to the completion queue's handle.
@@ -365,9 +367,12 @@ impl Ring {
             self.queue_rearm(&[KIND_INTERNAL | token]);
             return Ok(());
         }
-        if let Err(e) = self.push(poll_remove(token)) {
-            lock(&self.removing).retain(|&t| t != token);
-            return Err(e);
+        if self.push(poll_remove(token)).is_err() {
+            // A submission queue that stays full for a moment: the re-arm list asks
+            // again (the live entry is gone, so nothing else would, and the poll would
+            // hold the file open until the ring closes).
+            self.queue_rearm(&[KIND_INTERNAL | token]);
+            return Ok(());
         }
         self.submit()
     }
@@ -377,6 +382,12 @@ impl Ring {
     #[cfg(test)]
     pub(crate) fn simulate_removal_busy(&self) {
         lock(&self.simulate).removal_busy = true;
+    }
+
+    /// Test hook: the next `n` pushes fail as a submission queue that stays full does.
+    #[cfg(test)]
+    pub(crate) fn simulate_refused_pushes(&self, n: usize) {
+        lock(&self.simulate).refuse_pushes = n;
     }
 
     /// The kernel has not confirmed the removal of `token`'s poll yet.
@@ -409,6 +420,14 @@ impl Ring {
     /// As [`completion::Submit::push`]: what `entry` points to stays valid until its
     /// final CQE has been handed to the completion layer.
     unsafe fn push_owned(&self, entry: &squeue::Entry) -> io::Result<()> {
+        #[cfg(test)]
+        {
+            let mut simulate = lock(&self.simulate);
+            if simulate.refuse_pushes > 0 {
+                simulate.refuse_pushes -= 1;
+                return Err(queue_full());
+            }
+        }
         {
             let mut held = self.lock_sq();
             let mut sq = held.queue();
@@ -418,10 +437,7 @@ impl Ring {
                 self.enter_submit()?;
                 sq.sync();
                 if sq.is_full() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        "io_uring submission queue stays full",
-                    ));
+                    return Err(queue_full());
                 }
             }
             Counters::add(&self.counters.submitted, 1);
@@ -781,6 +797,13 @@ impl Ring {
         self.rearm_pending
             .store(!rearm.is_empty(), Ordering::Release);
     }
+}
+
+/// A submission queue that stays full after an `io_uring_enter` (the kernel out of
+/// memory for requests, or overflowed completions to flush first): transient. `EBUSY`,
+/// the kernel's own word for it, so that a caller that fails on it says something true.
+fn queue_full() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
 }
 
 // SAFETY (of the impl): `push` is `push_owned`, whose contract is the trait's.
