@@ -464,7 +464,9 @@ impl Completions {
             if let Some(waker) = slot.waker.take() {
                 driver.deferred.push(waker);
             }
-            if slot.phase == Phase::InFlight {
+            // Canceled ones too: if the lost CQE was their final one, only another
+            // cancellation's `ENOENT` can end them.
+            if slot.phase.in_kernel() {
                 let key = Key {
                     index: index as u32,
                     generation: slot.generation,
