@@ -303,9 +303,11 @@ struct Driver {
     lingering: VecDeque<Lingering>,
     /// Unsent bytes of `lingering` when their writers dropped (an upper bound).
     lingering_bytes: usize,
-    /// The ring dropped a completion ([`Completions::completions_lost`]): a
-    /// cancellation that finds nothing names an operation whose final CQE was lost.
-    recovering: bool,
+    /// Operations in the kernel when the ring dropped a completion
+    /// ([`Completions::completions_lost`]) whose final CQE has not come since: for
+    /// these only, a cancellation that finds nothing names an operation whose final
+    /// CQE was the lost one. Empty (unallocated) but after a loss.
+    suspects: Vec<Key>,
     /// How long a dropped writer's send may linger.
     linger: Duration,
     /// Unsent bytes all lingering sends together may hold.
@@ -386,7 +388,7 @@ impl Completions {
                 deferred: Vec::new(),
                 cancel_pending: VecDeque::new(),
                 lingering: VecDeque::new(),
-                recovering: false,
+                suspects: Vec::new(),
                 lingering_bytes: 0,
                 linger: LINGER,
                 linger_budget: LINGER_BUDGET,
@@ -448,7 +450,6 @@ impl Completions {
     pub(crate) fn completions_lost(&self) {
         let mut guard = self.lock();
         let driver = &mut *guard;
-        driver.recovering = true;
         for index in 0..driver.slots.capacity() {
             let Some(slot) = driver.slots.at(index) else {
                 continue;
@@ -471,6 +472,9 @@ impl Completions {
                     index: index as u32,
                     generation: slot.generation,
                 };
+                if !driver.suspects.contains(&key) {
+                    driver.suspects.push(key);
+                }
                 cancel(
                     &*self.submit,
                     key,
@@ -714,6 +718,9 @@ impl Driver {
         } else {
             result
         };
+        if !self.suspects.is_empty() && !cqueue::more(flags) {
+            self.suspects.retain(|&k| k != key); // its final CQE was not the lost one
+        }
         let Some(slot) = self.slots.get_mut(key) else {
             // Slots outlive their final CQE, so this does not happen. A buffer it names
             // goes back to the ring only if it really left it: one already held belongs
@@ -980,7 +987,7 @@ impl Driver {
     /// and, if multishot, may go on for ever, so an abandoned one is asked again (a
     /// pause gives up, like a pause whose cancel could not be queued).
     fn on_cancel_cqe(&mut self, submit: &dyn Submit, target: Key, result: i32) -> Option<Waker> {
-        if result == -libc::ENOENT && self.recovering {
+        if result == -libc::ENOENT && self.suspects.contains(&target) {
             // Not in the kernel, yet no final CQE came before this one (the kernel
             // posts it before a cancellation that finds nothing): it was the one lost.
             let slot = self.slots.get_mut(target)?;
@@ -1028,7 +1035,8 @@ impl Driver {
                 self.cancel_pending.pop_front();
                 continue;
             };
-            if slot.phase != Phase::InFlight || !(slot.orphaned || shut_down) {
+            let suspect = slot.phase.in_kernel() && self.suspects.contains(&key);
+            if !suspect && (slot.phase != Phase::InFlight || !(slot.orphaned || shut_down)) {
                 self.cancel_pending.pop_front();
                 continue;
             }

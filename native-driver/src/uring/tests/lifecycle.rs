@@ -346,3 +346,59 @@ fn a_canceled_op_whose_final_cqe_was_lost_is_recovered() {
     );
     assert_eq!(c.slots_in_use(), 0);
 }
+
+/// Only operations in the kernel when a CQE was lost are suspects: long after such a
+/// loss, a cancellation that finds nothing (its target's final CQE posted but not yet
+/// dispatched) must not end the target in its stead, which would free the memory the
+/// real CQE then names. Review 21, R21-2.
+#[test]
+fn a_loss_long_ago_does_not_make_a_later_cancellations_enoent_final() {
+    use std::io::Write;
+    use std::task::{Context, Waker};
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    c.completions_lost(); // a loss with nothing in flight
+    let (r, mut w) = std::io::pipe().unwrap();
+    let r = Arc::new(OwnedFd::from(r));
+    let mut op =
+        crate::uring::file::read_at(&c, &r, vec![0; 64], crate::uring::file::CURSOR).unwrap();
+    ring.turn(&c, false);
+    assert!(Pin::new(&mut op)
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    w.write_all(b"data").unwrap();
+    // The read's final CQE is posted but held back (as if another runner had taken it
+    // and not dispatched it yet)...
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        ring.turn_losing(&c, &mut |u, res, f| {
+            let op = crate::uring::user_data_kind(u) == crate::uring::KIND_OP;
+            if op {
+                held.push((u, res, f));
+            }
+            op
+        });
+        if !held.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(held.len(), 1, "the read completed");
+    // ...while the drop's cancellation finds nothing (ENOENT) and is dispatched first.
+    drop(op);
+    for _ in 0..3 {
+        ring.turn(&c, true);
+    }
+    assert_eq!(
+        c.in_kernel(),
+        1,
+        "an ENOENT ended an operation that was no suspect"
+    );
+    for (u, res, f) in held {
+        c.complete(u, res, f);
+    }
+    assert_eq!(c.counters().anomalies, 0);
+    assert_eq!(c.in_kernel(), 0);
+    assert_eq!(c.slots_in_use(), 0);
+}
