@@ -308,6 +308,12 @@ struct Driver {
     /// these only, a cancellation that finds nothing names an operation whose final
     /// CQE was the lost one. Empty (unallocated) but after a loss.
     suspects: Vec<Key>,
+    /// The starved receive `rearm_starved` re-armed last, and [`BufRing::puts`] then.
+    starved_rearm: Option<(Key, u32)>,
+    /// `BufRing::puts` when that receive found the ring empty anyway while
+    /// `available() > 0` with no buffer back since: a buffer CQE the kernel dropped
+    /// left the count too high, and it is not trusted until a buffer goes back.
+    count_doubted_at: Option<u32>,
     /// How long a dropped writer's send may linger.
     linger: Duration,
     /// Unsent bytes all lingering sends together may hold.
@@ -389,6 +395,8 @@ impl Completions {
                 cancel_pending: VecDeque::new(),
                 lingering: VecDeque::new(),
                 suspects: Vec::new(),
+                starved_rearm: None,
+                count_doubted_at: None,
                 lingering_bytes: 0,
                 linger: LINGER,
                 linger_budget: LINGER_BUDGET,
@@ -795,7 +803,16 @@ impl Driver {
                 // A failed submission is recorded in the body; its handle reports it.
                 let _ = self.submit_again(submit, key);
             }
-            Next::Starved => self.starved.push_back(key),
+            Next::Starved => {
+                // Its CQEs come after those of the buffers taken before it: with none
+                // put back since its re-arm, the ring really is empty (R21-7).
+                let puts = self.bufs.puts();
+                if self.starved_rearm == Some((key, puts)) && self.bufs.available() > 0 {
+                    self.counters.anomalies += 1;
+                    self.count_doubted_at = Some(puts);
+                }
+                self.starved.push_back(key);
+            }
             Next::Done | Next::Pause => {}
         }
         if orphaned
@@ -931,10 +948,11 @@ impl Driver {
 
     /// Re-arms one starved receive per buffer back in the ring.
     fn rearm_starved(&mut self, submit: &dyn Submit) {
-        if self.bufs.available() == 0 && !self.starved.is_empty() {
+        let in_doubt = self.count_doubted_at == Some(self.bufs.puts());
+        if (in_doubt || self.bufs.available() == 0) && !self.starved.is_empty() {
             self.relieve();
         }
-        while self.bufs.available() > 0 {
+        while self.bufs.available() > 0 && self.count_doubted_at != Some(self.bufs.puts()) {
             let Some(key) = self.starved.pop_front() else {
                 return;
             };
@@ -944,6 +962,7 @@ impl Driver {
                     && matches!(&slot.body, Body::Recv(recv) if recv.wants_data())
             });
             if wants {
+                self.starved_rearm = Some((key, self.bufs.puts()));
                 self.counters.rearms += 1;
                 if self.submit_again(submit, key).is_err() {
                     // Recorded as the stream's end: its reader must hear of it.
