@@ -104,6 +104,8 @@ use super::{readiness, ready, Counters};
 use crate::sync::lock;
 use crate::uring::{self as completion, Completions};
 
+/// The longest a wait sleeps while entries the ring refused wait to be queued again.
+const RETRY_WAIT: Duration = Duration::from_millis(1);
 /// Submission queue entries; the completion queue is larger (readiness CQEs of many
 /// descriptors can arrive between two drains).
 const SQ_ENTRIES: u32 = 256;
@@ -158,6 +160,9 @@ pub(crate) struct Ring {
     /// The kernel reported a dropped completion: waits `poll(2)` the ring's
     /// descriptor from then on (see [`Ring::poll_wait`]).
     waits_by_poll: AtomicBool,
+    /// The completion layer had an entry refused (a submission queue that stays
+    /// full): the host has it retry ([`Completions::retry_pending`]) after each wait.
+    layer_refused: AtomicBool,
     /// Test hooks: the next wait fails with `EBADR` (a CQE the kernel dropped); the
     /// next removal is answered `EALREADY` without reaching the kernel.
     #[cfg(test)]
@@ -278,6 +283,7 @@ impl Ring {
             waker,
             waiters: AtomicUsize::new(0),
             waits_by_poll: AtomicBool::new(false),
+            layer_refused: AtomicBool::new(false),
             #[cfg(test)]
             simulate: Mutex::new(Simulate::default()),
             counters: Counters::default(),
@@ -810,7 +816,11 @@ fn queue_full() -> io::Error {
 impl completion::Submit for Ring {
     unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         // SAFETY: the caller upholds `Submit::push`'s contract, which is `push_owned`'s.
-        unsafe { self.push_owned(&entry) }
+        let pushed = unsafe { self.push_owned(&entry) };
+        if pushed.is_err() {
+            self.layer_refused.store(true, Ordering::Release);
+        }
+        pushed
     }
 }
 
@@ -866,11 +876,30 @@ impl Host {
         awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
         let complete = |data, result, flags| self.completions.complete(data, result, flags);
-        if self.ring.wait(timeout, out, &complete, awake)? {
+        // Entries refused for a moment are asked again after a short wait at most,
+        // should nothing else wake a runner.
+        let timeout = if self.retry_refused() {
+            Some(timeout.map_or(RETRY_WAIT, |t| t.min(RETRY_WAIT)))
+        } else {
+            timeout
+        };
+        let lost = self.ring.wait(timeout, out, &complete, awake);
+        self.retry_refused();
+        if lost? {
             // Whose completion was lost nobody knows: the layer ends what it must.
             self.completions.completions_lost();
         }
         Ok(())
+    }
+
+    /// Has the completion layer queue what the ring refused before (the wait made
+    /// room). `true` when something is still refused (the layer's or the ring's own).
+    fn retry_refused(&self) -> bool {
+        if self.ring.layer_refused.swap(false, Ordering::AcqRel) {
+            self.completions.retry_pending();
+        }
+        self.ring.layer_refused.load(Ordering::Acquire)
+            || self.ring.rearm_pending.load(Ordering::Acquire)
     }
 
     /// Submits and handles what is there without waiting for the kernel or a lock
@@ -878,7 +907,9 @@ impl Host {
     /// was draining.
     pub(crate) fn poll_now(&self, out: &mut Vec<(u64, usize)>) -> bool {
         let complete = |data, result, flags| self.completions.complete(data, result, flags);
-        self.ring.poll_now(out, &complete).unwrap_or(false)
+        let drained = self.ring.poll_now(out, &complete).unwrap_or(false);
+        self.retry_refused();
+        drained
     }
 
     /// Teardown, when the context is dropped: the completion layer cancels everything
@@ -1288,6 +1319,24 @@ mod tests {
         drop(recv);
         host.shut_down(Duration::from_secs(2));
         assert_eq!(host.completions.in_kernel(), 0, "the receive ended");
+    }
+
+    #[test]
+    fn a_receive_the_ring_refuses_for_a_moment_is_armed_by_a_later_wait() {
+        let host = Host::open().unwrap();
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        host.ring.simulate_refused_pushes(1);
+        // Its first arming is refused: the stream opens anyway, and the host's next
+        // wait arms it.
+        let mut recv =
+            completion::RecvQueue::new(&host.completions, Arc::new(OwnedFd::from(a))).unwrap();
+        (&b).write_all(b"later").unwrap();
+        let mut buf = [0u8; 16];
+        let n = drive(&host, |cx| recv.poll_read(cx, &mut buf)).unwrap();
+        assert_eq!(&buf[..n], b"later");
+        drop(recv);
+        host.shut_down(Duration::from_secs(2));
+        assert_eq!(host.completions.in_kernel(), 0);
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub(crate) struct AcceptState {
 }
 
 impl AcceptState {
+    /// Neither paused nor holding an error to report: the accept is to be armed.
+    pub(super) fn wants_connections(&self) -> bool {
+        !self.paused && self.error.is_none()
+    }
+
     /// Handles one CQE of the multishot accept.
     pub(super) fn on_cqe(
         &mut self,

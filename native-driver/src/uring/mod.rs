@@ -299,6 +299,10 @@ struct Driver {
     /// came back `EALREADY`): retried on every [`Completions::complete`], since a
     /// multishot accept or receive never ends on its own.
     cancel_pending: VecDeque<Key>,
+    /// Re-arms and resends the host refused for a moment (a submission queue that
+    /// stays full): retried on every [`Completions::complete`] and
+    /// [`Completions::retry_pending`], rather than ending the stream or listener.
+    rearm_pending: VecDeque<Key>,
     /// Sends of dropped writers still delivering, oldest first.
     lingering: VecDeque<Lingering>,
     /// Unsent bytes of `lingering` when their writers dropped (an upper bound).
@@ -393,6 +397,7 @@ impl Completions {
                 shut_down: false,
                 deferred: Vec::new(),
                 cancel_pending: VecDeque::new(),
+                rearm_pending: VecDeque::new(),
                 lingering: VecDeque::new(),
                 suspects: Vec::new(),
                 starved_rearm: None,
@@ -437,6 +442,9 @@ impl Completions {
         };
         if !driver.cancel_pending.is_empty() {
             driver.retry_cancels(&*self.submit);
+        }
+        if !driver.rearm_pending.is_empty() {
+            driver.retry_rearms(&*self.submit);
         }
         if !driver.lingering.is_empty() {
             driver.expire_lingering(&*self.submit, Instant::now());
@@ -515,6 +523,19 @@ impl Completions {
         let next = driver.lingering.front().map(|l| l.deadline);
         self.unlock(driver);
         next
+    }
+
+    /// Queues the cancellations, re-arms and resends the host refused before: a host
+    /// calls it once its submission queue has room again (`complete` does too).
+    pub(crate) fn retry_pending(&self) {
+        let mut driver = self.lock();
+        if !driver.cancel_pending.is_empty() {
+            driver.retry_cancels(&*self.submit);
+        }
+        if !driver.rearm_pending.is_empty() {
+            driver.retry_rearms(&*self.submit);
+        }
+        self.unlock(driver);
     }
 
     /// Operations the kernel still holds (in flight, or canceled and not yet ended).
@@ -672,7 +693,8 @@ impl Completions {
         let in_kernel = match driver.slots.get_mut(key) {
             Some(slot) => {
                 slot.waker = None;
-                slot.phase.in_kernel()
+                // A refused resend still has bytes to deliver: it lingers too.
+                slot.phase.in_kernel() || driver.rearm_pending.contains(&key)
             }
             None => return,
         };
@@ -820,6 +842,7 @@ impl Driver {
                 .slots
                 .get_mut(key)
                 .is_some_and(|s| !s.phase.in_kernel())
+            && !self.rearm_pending.contains(&key)
         {
             self.free(key);
         }
@@ -861,6 +884,14 @@ impl Driver {
         match unsafe { submit.push(entry.user_data(key.user_data())) } {
             Ok(()) => {
                 slot.phase = Phase::InFlight;
+                Ok(())
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                // Refused for a moment (the submission queue stays full): retried
+                // later, and the stream or listener goes on (R21-4).
+                if !self.rearm_pending.contains(&key) {
+                    self.rearm_pending.push_back(key);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -1043,6 +1074,42 @@ impl Driver {
             }
         }
         None
+    }
+
+    /// Submits again the re-arms and resends the host refused, oldest first, until it
+    /// refuses one; drops those no longer wanted (freeing an orphan's slot).
+    fn retry_rearms(&mut self, submit: &dyn Submit) {
+        while let Some(key) = self.rearm_pending.pop_front() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            let orphaned = slot.orphaned;
+            let wanted = slot.phase == Phase::Idle
+                && match &slot.body {
+                    Body::Recv(recv) => !orphaned && recv.wants_data(),
+                    Body::Accept(accept) => !orphaned && accept.wants_connections(),
+                    Body::Send(send) => !send.failed() && send.unsent() > 0,
+                    _ => false,
+                };
+            if wanted {
+                if self.submit_again(submit, key).is_err() {
+                    // Failed for good: recorded in the body, its handle must hear.
+                    if let Some(waker) = self.slots.get_mut(key).and_then(|s| s.waker.take()) {
+                        self.deferred.push(waker);
+                    }
+                } else if self.rearm_pending.contains(&key) {
+                    return; // refused again
+                }
+            }
+            if orphaned
+                && self
+                    .slots
+                    .get_mut(key)
+                    .is_some_and(|s| !s.phase.in_kernel())
+            {
+                self.free(key);
+            }
+        }
     }
 
     /// Queues the cancellations that could not be queued before, oldest first, until
