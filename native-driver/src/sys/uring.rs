@@ -822,6 +822,11 @@ impl completion::Submit for Ring {
         }
         pushed
     }
+
+    fn unregister_buf_ring(&self, bgid: u16) -> Option<io::Result<()>> {
+        // The ring is open: `Completions` holds this `Ring`'s `Arc`. No lock is taken.
+        Some(self.ring.submitter().unregister_buf_ring(bgid))
+    }
 }
 
 /// Sets its flag when dropped, which only an unwind does (it is forgotten otherwise).
@@ -1337,6 +1342,16 @@ mod tests {
         drop(recv);
         host.shut_down(Duration::from_secs(2));
         assert_eq!(host.completions.in_kernel(), 0);
+    }
+
+    #[test]
+    fn a_layer_dropped_without_the_host_shutdown_unregisters_its_buffer_ring() {
+        // Else its mapping (4 MiB by default) is leaked for every such context.
+        let host = Host::open().unwrap();
+        let ring = host.ring.clone();
+        drop(host); // no `shut_down`: the layer's drop unregisters, or leaks
+        let again = ring.ring.submitter().unregister_buf_ring(0);
+        assert!(again.is_err(), "the buffer group was still registered");
     }
 
     #[test]
