@@ -132,11 +132,17 @@ impl Reactor {
     /// holds the descriptor's file open until then; it may answer `EALREADY` for a
     /// moment, and the removal is retried by whichever drain sees that), driving the
     /// ring meanwhile, or after `REMOVAL_WAIT` at most (then the removal stays queued
-    /// in the ring and the file closes a little later).
+    /// in the ring and the file closes a little later); at once inside the completion
+    /// layer's dispatch on this thread, which no drain can pass meanwhile.
     fn await_removal(&self, token: u64) {
         let Selector::Uring(host) = &self.selector else {
             return;
         };
+        if crate::sys::uring::dispatching_here() {
+            // This thread holds the hand-over lock: nobody can drain the removal's
+            // CQE until it returns, so waiting would only stall every runner.
+            return;
+        }
         let deadline = std::time::Instant::now() + REMOVAL_WAIT;
         while host.ring.removal_pending(token) {
             if std::time::Instant::now() >= deadline {
@@ -245,6 +251,52 @@ mod tests {
         let mut byte = [0u8; 1];
         let read = (&b).read(&mut byte);
         assert!(matches!(read, Ok(0)), "the file is still open: {read:?}");
+        reactor.shut_down();
+    }
+
+    #[test]
+    fn a_registration_dropped_inside_a_dispatch_does_not_stall_the_ring() {
+        // A waker run by the completion layer's dispatch may drop a future that owns
+        // a registration. That thread holds the hand-over lock: waiting there for the
+        // removal's CQE (which no drain can hand over meanwhile) only stalls.
+        let host = Host::open().unwrap();
+        let (ring, completions) = (host.ring.clone(), host.completions.clone());
+        let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
+        let (a, _b) = UnixStream::pair().unwrap();
+        let reg = std::cell::RefCell::new(Some(reactor.register(a.as_raw_fd()).unwrap()));
+        assert!(reactor.settle(), "the poll is armed");
+        let (c, mut c_peer) = UnixStream::pair().unwrap();
+        let _recv = crate::uring::RecvQueue::new(&completions, Arc::new(c.into())).unwrap();
+        std::io::Write::write_all(&mut c_peer, b"x").unwrap();
+        let took = std::cell::Cell::new(None);
+        let layer = |data, result, flags| {
+            completions.complete(data, result, flags);
+            if let Some(reg) = reg.borrow_mut().take() {
+                let start = std::time::Instant::now();
+                drop(reg);
+                took.set(Some(start.elapsed()));
+            }
+        };
+        let start = std::time::Instant::now();
+        while took.get().is_none() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "no CQE"
+            );
+            ring.wait(
+                Some(std::time::Duration::from_millis(10)),
+                &mut Vec::new(),
+                &layer,
+                &mut || {},
+            )
+            .unwrap();
+        }
+        let took = took.get().unwrap();
+        assert!(
+            took < std::time::Duration::from_millis(20),
+            "the drop waited {took:?}"
+        );
+        drop(a);
         reactor.shut_down();
     }
 }

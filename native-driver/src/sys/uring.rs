@@ -104,6 +104,19 @@ use super::{readiness, ready, Counters};
 use crate::sync::lock;
 use crate::uring::{self as completion, Completions};
 
+thread_local! {
+    /// This thread hands the completion layer its CQEs (and holds the hand-over lock,
+    /// so no drain can make progress until it is done).
+    static DISPATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `true` inside the completion layer's dispatch on this thread (a waker that drops a
+/// future, say): waiting there for the ring to drain would only spin (see
+/// [`Reactor::await_removal`](crate::reactor::Reactor)).
+pub(crate) fn dispatching_here() -> bool {
+    DISPATCHING.with(std::cell::Cell::get)
+}
+
 /// The longest a wait sleeps while entries the ring refused wait to be queued again.
 const RETRY_WAIT: Duration = Duration::from_millis(1);
 /// Submission queue entries; the completion queue is larger (readiness CQEs of many
@@ -747,9 +760,11 @@ impl Ring {
             // order, and the next drain hands it over (the guard is released by the
             // unwind like any other).
             let unwinding = Unwinding(&self.handover_left);
+            let dispatching = Dispatching::enter();
             while let Some((data, result, flags)) = handover.pop_front() {
                 layer(data, result, flags);
             }
+            drop(dispatching);
             std::mem::forget(unwinding);
             self.handover_left.store(false, Ordering::Release);
         }
@@ -826,6 +841,22 @@ impl completion::Submit for Ring {
     fn unregister_buf_ring(&self, bgid: u16) -> Option<io::Result<()>> {
         // The ring is open: `Completions` holds this `Ring`'s `Arc`. No lock is taken.
         Some(self.ring.submitter().unregister_buf_ring(bgid))
+    }
+}
+
+/// Marks this thread as dispatching ([`dispatching_here`]) until dropped (an unwind
+/// included).
+struct Dispatching(bool);
+
+impl Dispatching {
+    fn enter() -> Dispatching {
+        Dispatching(DISPATCHING.with(|d| d.replace(true)))
+    }
+}
+
+impl Drop for Dispatching {
+    fn drop(&mut self) {
+        DISPATCHING.with(|d| d.set(self.0));
     }
 }
 
