@@ -657,3 +657,39 @@ fn a_transiently_refused_rearm_does_not_end_the_stream() {
     drop(rx);
     settle(&ring, &c);
 }
+
+/// A send (and a dropped writer's lingering send) the host refuses for a moment is
+/// retried: the write is accepted, flushes, and every byte arrives. Review 21, R21-4.
+#[test]
+fn a_transiently_refused_send_is_retried_and_delivered() {
+    let Some(ring) = TestRing::new(32) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, a_peer) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut peer = std::os::unix::net::UnixStream::from(Arc::try_unwrap(a_peer).unwrap());
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut data = vec![0u8; 8 * 1024];
+    fill_stream(3, 0, &mut data);
+    ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+    let Poll::Ready(n) = tx.poll_write(&mut noop_cx(), &data[..4096]) else {
+        panic!("the write waits")
+    };
+    assert_eq!(n.expect("the write failed on a transient refusal"), 4096);
+    ring.run_until(&c, || tx.poll_flush(&mut noop_cx()).is_ready());
+    assert!(matches!(tx.poll_flush(&mut noop_cx()), Poll::Ready(Ok(()))));
+    // A writer dropped while its send is refused: the bytes still go.
+    ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        tx.poll_write(&mut noop_cx(), &data[4096..]),
+        Poll::Ready(Ok(4096))
+    ));
+    drop(tx);
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    let mut got = vec![0u8; 8 * 1024];
+    std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+    check_stream(3, 0, &got);
+    settle(&ring, &c);
+}
