@@ -121,7 +121,10 @@ pub(crate) trait Submit {
     /// follow-up submit (or `io_uring_enter` to make room for a later entry) must
     /// return `Ok(())`: the entry is in the submission queue and is submitted the next
     /// time anyone enters the kernel. Returning `Err` after queueing lets the kernel
-    /// write into freed memory.
+    /// write into freed memory. `EBUSY` or `EAGAIN` says the queue stays full for a
+    /// moment: a re-arm or resend is kept and retried (the host calls
+    /// [`Completions::retry_pending`] once it may have room); other errors end the
+    /// stream or listener with that errno.
     ///
     /// # Safety
     /// Every buffer, address and descriptor `entry` points to must stay valid until
