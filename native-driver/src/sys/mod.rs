@@ -253,7 +253,11 @@ pub struct IoStats {
     /// io_uring only: times the kernel reported a dropped completion (`EBADR`: no
     /// memory for its overflow list). Each one re-armed every registration and ended
     /// the completion path's streams with an error (their state was unknown); 0 on a
-    /// healthy machine.
+    /// healthy machine. Non-zero also means the context is degraded for the rest of
+    /// its life: the kernel keeps the ring marked, so its waits `poll(2)` the ring
+    /// (one syscall more each), and a further dropped completion can no longer be
+    /// detected (an operation whose completion it was would wait for ever). A service
+    /// that sees it should replace the context.
     pub dropped_completions: u64,
     /// io_uring only (the completion path: TCP streams): reads that found data, or the
     /// end of the stream, already received when first polled.
