@@ -2,7 +2,9 @@
 # The whole strait-native test suite (the conformance stream suite over TCP and Unix
 # sockets included) on each backend: once with STRAIT_NATIVE_BACKEND=epoll, once with
 # STRAIT_NATIVE_BACKEND=io_uring (which fails, rather than falls back, when the kernel
-# has no usable io_uring: `backend::this_run_uses_the_backend_the_environment_names`);
+# has no usable io_uring: `backend::this_run_uses_the_backend_the_environment_names`;
+# on io_uring TCP runs the completion layer, and `tests/tcp_torture.rs` drops, stops
+# and cancels its reads, writes and accepts at random through the public API);
 # then the io_uring completion layer's full cancellation torture (10^6 operations, in
 # release: the debug run above does 10^5).
 # Idempotent, needs nothing beyond cargo. Run from anywhere: bash native-driver/ci.sh

@@ -170,7 +170,8 @@ impl Executor for Shared {
     }
 
     fn on_work_finished(&self) {
-        if self.work.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SeqCst: pairs with the sleeper's announce-then-check in `turn`.
+        if self.work.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.wake_reactor();
         }
     }
@@ -527,6 +528,10 @@ impl IoContext {
                 let _budget = crate::budget::Grant::new();
                 let out = strait_streams::driver::enter_env(&env, || future.as_mut().poll(&mut cx));
                 if let Poll::Ready(out) = out {
+                    // Its waits may have taken a wake-up meant for a runner asleep in
+                    // the selector (the news of a post, or of an idle context): pass
+                    // it on, as `run` does when it leaves.
+                    self.shared().wake_reactor();
                     return out;
                 }
             }
@@ -594,6 +599,10 @@ impl IoContext {
             || !shared.queue.with(|q| q.is_empty())
             || interrupted()
             || self.stopped()
+            // The last task may have finished since the check above: its wake-up saw
+            // no sleeper, so `run` must see the idle context here (Dekker with
+            // `on_work_finished`).
+            || (interrupt.is_none() && shared.work.load(Ordering::SeqCst) == 0)
         {
             shared.sleepers.fetch_sub(1, Ordering::SeqCst);
             return 0;
@@ -614,16 +623,23 @@ impl IoContext {
     fn wait_reactor(&self, scratch: &mut Scratch, timeout: Option<Duration>, sleeping: bool) {
         let shared = self.shared();
         scratch.ready.clear();
-        let waited = shared
-            .reactor
-            .selector
-            .wait(&mut scratch.events, timeout, &mut scratch.ready);
-        if sleeping {
-            // Awake again: wakes raised while dispatching below need no eventfd write.
-            shared.sleepers.fetch_sub(1, Ordering::SeqCst);
-        }
-        // Tasks woken below are collected locally and queued under one lock.
+        // Tasks woken by the wait (the completion layer's CQEs on io_uring) and the
+        // dispatch below are collected locally and queued under one lock.
         let _running = Running::enter(shared);
+        // Awake again as soon as the kernel wait ends: the wake-ups the dispatch raises
+        // (the completion layer's, inside the wait, and readiness below) need no
+        // eventfd write.
+        let mut awake = || {
+            if sleeping {
+                shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        let waited = shared.reactor.selector.wait(
+            &mut scratch.events,
+            timeout,
+            &mut scratch.ready,
+            &mut awake,
+        );
         if let Err(e) = waited {
             // The selector failing is not recoverable for this context.
             panic!("{} wait failed: {e}", shared.reactor.selector.backend());
@@ -798,8 +814,7 @@ impl Handle {
 
     /// The reactor's counters (see [`IoContext::stats`]).
     pub fn stats(&self) -> IoStats {
-        let selector = &self.shared.reactor.selector;
-        selector.counters().snapshot(selector.backend())
+        self.shared.reactor.selector.stats()
     }
 
     /// `true` when both handles lead to the same context.

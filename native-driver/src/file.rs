@@ -1,10 +1,21 @@
 //! Files: [`RandomAccessFile`] (owned-buffer reads and writes at offsets) and
-//! [`StreamFile`] (a file as a stream). Blocking file I/O runs on a shared pool of
-//! blocking threads, never on a reactor thread (epoll cannot wait for regular files).
+//! [`StreamFile`] (a file as a stream).
+//!
+//! Where the I/O runs is decided per operation, by the context of the task that awaits
+//! it: on an io_uring context reads, writes and `fsync` are ring operations (`ring`:
+//! positional `IORING_OP_READ`/`WRITE`, `IORING_OP_FSYNC`), whose slot owns the
+//! caller's buffer until the kernel is done with it; elsewhere (epoll, which cannot
+//! wait for regular files, or outside any context) they run on a shared pool of
+//! blocking threads, never on a reactor thread. Opening, `size` and `set_len` always
+//! use the pool.
+
+mod ring;
 
 use std::fs::{File, OpenOptions};
 use std::future::{poll_fn, Future};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::pin::Pin;
@@ -13,6 +24,8 @@ use std::task::{Context, Poll};
 
 use strait_streams::{JoinHandle, ReadStream, WriteStream};
 use strait_vocab::{buffer_copy, ConstBuffer, MutableBuffer};
+
+use crate::context::Handle;
 
 /// Size of a [`StreamFile`]'s transfer buffer.
 const CHUNK: usize = 64 * 1024;
@@ -23,11 +36,30 @@ async fn offload<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) ->
     offload_on(file_pool(), job).await
 }
 
+/// The descriptor as a `File` for `std`'s methods, without owning it.
+fn as_file(fd: &OwnedFd) -> ManuallyDrop<File> {
+    // SAFETY: `fd` is an open descriptor for as long as the borrow lives, and the
+    // `File` is never dropped (`ManuallyDrop`), so it never closes what it does not own.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd.as_raw_fd()) })
+}
+
+/// Opens `path` on the blocking pool.
+async fn open_fd(path: &Path, options: OpenOptions) -> io::Result<Arc<OwnedFd>> {
+    let path = path.to_owned();
+    let file = offload(move || options.open(path)).await??;
+    Ok(Arc::new(OwnedFd::from(file)))
+}
+
 /// A file read and written at explicit offsets with owned buffers (the shape io_uring
 /// needs: the kernel may hold a buffer the caller cannot drop).
+///
+/// On an io_uring context an operation is a ring operation that owns the buffer until
+/// its completion: dropping the future (or a stop) cancels it and the buffer is freed
+/// only once the kernel is done with it; the caller then never gets it back. On epoll
+/// the operation runs on the blocking pool and runs to its end even if dropped.
 #[derive(Debug, Clone)]
 pub struct RandomAccessFile {
-    file: Arc<File>,
+    fd: Arc<OwnedFd>,
 }
 
 impl RandomAccessFile {
@@ -36,23 +68,28 @@ impl RandomAccessFile {
     /// # Errors
     /// As `open(2)`: `NotFound`, `PermissionDenied`, ...
     pub async fn open(path: impl AsRef<Path>, options: OpenOptions) -> io::Result<Self> {
-        let path = path.as_ref().to_owned();
-        let file = offload(move || options.open(path)).await??;
         Ok(RandomAccessFile {
-            file: Arc::new(file),
+            fd: open_fd(path.as_ref(), options).await?,
         })
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; returns the count (0 at end of file)
-    /// and the buffer.
+    /// and the buffer (a fresh one of the same length after a stop, or an error that
+    /// kept the original).
     ///
     /// # Errors
-    /// As `pread`.
+    /// As `pread`; the canceled error after a stop.
     pub async fn read_at(&self, mut buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
-        let file = self.file.clone();
+        if let Some((_, ring)) = ring::current() {
+            if strait_streams::stop_requested() {
+                return (Err(strait_streams::canceled()), buf); // starts nothing
+            }
+            return ring::read_at(&ring, &self.fd, buf, offset).await;
+        }
+        let fd = self.fd.clone();
         let len = buf.len();
         let result = offload(move || {
-            let r = file.read_at(&mut buf, offset);
+            let r = as_file(&fd).read_at(&mut buf, offset);
             (r, buf)
         })
         .await;
@@ -62,13 +99,28 @@ impl RandomAccessFile {
         }
     }
 
-    /// Writes all of `buf` at `offset`; returns the buffer.
+    /// Writes all of `buf` at `offset`; returns the buffer (empty after a stop, or an
+    /// error that kept the original).
     ///
     /// # Errors
-    /// As `pwrite`.
+    /// As `pwrite`; `WriteZero` if the file takes no more; the canceled error after a
+    /// stop (some of `buf` may have been written).
     pub async fn write_all_at(&self, buf: Vec<u8>, offset: u64) -> (io::Result<()>, Vec<u8>) {
-        let file = self.file.clone();
-        match offload(move || (file.write_all_at(&buf, offset), buf)).await {
+        if let Some((_, ring)) = ring::current() {
+            if strait_streams::stop_requested() {
+                return (Err(strait_streams::canceled()), buf); // starts nothing
+            }
+            let mut write = ring::WriteAll::start(ring, self.fd.clone(), buf, offset);
+            return poll_fn(|cx| {
+                if strait_streams::stop_requested() {
+                    return Poll::Ready((Err(strait_streams::canceled()), Vec::new()));
+                }
+                write.poll(cx)
+            })
+            .await;
+        }
+        let fd = self.fd.clone();
+        match offload(move || (as_file(&fd).write_all_at(&buf, offset), buf)).await {
             Ok(pair) => pair,
             Err(e) => (Err(e), Vec::new()),
         }
@@ -79,8 +131,8 @@ impl RandomAccessFile {
     /// # Errors
     /// As `fstat`.
     pub async fn size(&self) -> io::Result<u64> {
-        let file = self.file.clone();
-        offload(move || file.metadata().map(|m| m.len())).await?
+        let fd = self.fd.clone();
+        offload(move || as_file(&fd).metadata().map(|m| m.len())).await?
     }
 
     /// Truncates or extends the file to `len` bytes.
@@ -88,8 +140,8 @@ impl RandomAccessFile {
     /// # Errors
     /// As `ftruncate`.
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
-        let file = self.file.clone();
-        offload(move || file.set_len(len)).await?
+        let fd = self.fd.clone();
+        offload(move || as_file(&fd).set_len(len)).await?
     }
 
     /// Flushes data and metadata to the device.
@@ -97,21 +149,26 @@ impl RandomAccessFile {
     /// # Errors
     /// As `fsync`.
     pub async fn sync_all(&self) -> io::Result<()> {
-        let file = self.file.clone();
-        offload(move || file.sync_all()).await?
+        if let Some((_, ring)) = ring::current() {
+            return ring::sync_all(&ring, &self.fd).await;
+        }
+        let fd = self.fd.clone();
+        offload(move || as_file(&fd).sync_all()).await?
     }
 }
 
 /// A file as a [`Stream`](strait_streams::Stream): reads and writes at a cursor.
 ///
-/// Reads fill an internal 64 KiB buffer on the blocking pool, then copy out. Writes are
+/// Reads fill an internal 64 KiB buffer (one ring read at the file position on an
+/// io_uring context, else a read on the blocking pool), then copy out. Writes are
 /// write-behind (as in tokio's `File`): a write (`poll_write_some`) copies into the
 /// internal buffer, starts the write and returns; an error surfaces on the next
 /// operation, and `flush` (so `write_all`, which flushes at its end), `shutdown` and
-/// [`sync_all`](Self::sync_all) wait for the write in flight.
+/// [`sync_all`](Self::sync_all) wait for the write in flight. Dropping the file still
+/// finishes a write in flight; a read ahead in flight is canceled.
 #[derive(Debug)]
 pub struct StreamFile {
-    file: Arc<File>,
+    fd: Arc<OwnedFd>,
     state: State,
     /// Bytes read ahead and not yet handed out.
     read_buf: Vec<u8>,
@@ -123,8 +180,11 @@ pub struct StreamFile {
 #[derive(Debug)]
 enum State {
     Idle(Vec<u8>),
-    Reading(JoinHandle<(io::Result<usize>, Vec<u8>)>),
-    Writing(JoinHandle<(io::Result<()>, Vec<u8>)>),
+    PoolRead(JoinHandle<(io::Result<usize>, Vec<u8>)>),
+    PoolWrite(JoinHandle<(io::Result<()>, Vec<u8>)>),
+    RingRead(ring::ReadAhead),
+    /// The write and the context it runs on (where a dropped file finishes it).
+    RingWrite(ring::WriteAll, Handle),
 }
 
 impl StreamFile {
@@ -133,10 +193,8 @@ impl StreamFile {
     /// # Errors
     /// As `open(2)`.
     pub async fn open(path: impl AsRef<Path>, options: OpenOptions) -> io::Result<Self> {
-        let path = path.as_ref().to_owned();
-        let file = offload(move || options.open(path)).await??;
         Ok(StreamFile {
-            file: Arc::new(file),
+            fd: open_fd(path.as_ref(), options).await?,
             state: State::Idle(Vec::with_capacity(CHUNK)),
             read_buf: Vec::new(),
             read_pos: 0,
@@ -150,8 +208,40 @@ impl StreamFile {
     /// A deferred write error, or `fsync`'s.
     pub async fn sync_all(&mut self) -> io::Result<()> {
         poll_fn(|cx| self.poll_idle(cx)).await?;
-        let file = self.file.clone();
-        offload(move || file.sync_all()).await?
+        if let Some((_, ring)) = ring::current() {
+            return ring::sync_all(&ring, &self.fd).await;
+        }
+        let fd = self.fd.clone();
+        offload(move || as_file(&fd).sync_all()).await?
+    }
+
+    /// A read finished with `r` into `buf`: its bytes become the read-ahead (the old
+    /// read-ahead buffer, all handed out, is the next transfer buffer).
+    fn read_done(&mut self, r: io::Result<usize>, mut buf: Vec<u8>) -> io::Result<()> {
+        match r {
+            Ok(n) => {
+                buf.truncate(n);
+                let mut spare = std::mem::replace(&mut self.read_buf, buf);
+                spare.clear();
+                self.read_pos = 0;
+                self.state = State::Idle(spare);
+                Ok(())
+            }
+            Err(e) => {
+                buf.clear();
+                self.state = State::Idle(buf);
+                Err(e)
+            }
+        }
+    }
+
+    /// A write finished with `r`: its error is deferred to the next operation.
+    fn write_done(&mut self, r: io::Result<()>, mut buf: Vec<u8>) {
+        buf.clear();
+        self.state = State::Idle(buf);
+        if let Err(e) = r {
+            self.deferred = Some(e);
+        }
     }
 
     /// Finishes the job in flight (if any) and surfaces a deferred error.
@@ -164,33 +254,37 @@ impl StreamFile {
                         None => Ok(()),
                     })
                 }
-                State::Writing(h) => {
-                    let (r, mut buf) = std::task::ready!(Pin::new(h).poll(cx))
-                        .unwrap_or_else(|e| (Err(io::Error::other(e.to_string())), Vec::new()));
-                    buf.clear();
-                    self.state = State::Idle(buf);
-                    if let Err(e) = r {
-                        self.deferred = Some(e);
-                    }
-                }
-                State::Reading(h) => {
+                State::PoolWrite(h) => {
                     let (r, buf) = std::task::ready!(Pin::new(h).poll(cx))
                         .unwrap_or_else(|e| (Err(io::Error::other(e.to_string())), Vec::new()));
-                    match r {
-                        Ok(n) => {
-                            let mut buf = buf;
-                            buf.truncate(n);
-                            self.read_buf = buf;
-                            self.read_pos = 0;
-                            self.state = State::Idle(Vec::with_capacity(CHUNK));
-                        }
-                        Err(e) => {
-                            self.state = State::Idle(Vec::with_capacity(CHUNK));
-                            return Poll::Ready(Err(e));
-                        }
-                    }
+                    self.write_done(r, buf);
+                }
+                State::RingWrite(w, _) => {
+                    let (r, buf) = std::task::ready!(w.poll(cx));
+                    self.write_done(r, buf);
+                }
+                State::PoolRead(h) => {
+                    let (r, buf) = std::task::ready!(Pin::new(h).poll(cx))
+                        .unwrap_or_else(|e| (Err(io::Error::other(e.to_string())), Vec::new()));
+                    self.read_done(r, buf)?;
+                }
+                State::RingRead(read) => {
+                    let (r, buf) = std::task::ready!(read.poll(cx));
+                    self.read_done(r, buf)?;
                 }
             }
+        }
+    }
+}
+
+impl Drop for StreamFile {
+    fn drop(&mut self) {
+        // A pool job runs to its end anyway; a ring write is finished by a task of its
+        // context (a ring read is canceled by its `Op`'s drop).
+        if let State::RingWrite(write, handle) =
+            std::mem::replace(&mut self.state, State::Idle(Vec::new()))
+        {
+            write.detach(&handle);
         }
     }
 }
@@ -211,7 +305,7 @@ impl ReadStream for StreamFile {
                 this.read_pos += n;
                 return Poll::Ready(Ok(n));
             }
-            let was_reading = matches!(this.state, State::Reading(_));
+            let was_reading = matches!(this.state, State::PoolRead(_) | State::RingRead(_));
             std::task::ready!(this.poll_idle(cx))?;
             if was_reading {
                 if this.read_buf.is_empty() {
@@ -225,12 +319,23 @@ impl ReadStream for StreamFile {
                 unreachable!("idle after poll_idle")
             };
             buf.resize(CHUNK, 0);
-            let file = this.file.clone();
-            this.state = State::Reading(file_pool().spawn(async move {
-                let mut f: &File = &file;
-                let r = f.read(&mut buf);
-                (r, buf)
-            }));
+            this.state = match ring::current() {
+                Some((_, ring)) => match ring::ReadAhead::start(&ring, &this.fd, buf) {
+                    Ok(op) => State::RingRead(op),
+                    Err(e) => {
+                        this.state = State::Idle(Vec::with_capacity(CHUNK));
+                        return Poll::Ready(Err(e));
+                    }
+                },
+                None => {
+                    let fd = this.fd.clone();
+                    State::PoolRead(file_pool().spawn(async move {
+                        let mut f: &File = &as_file(&fd);
+                        let r = f.read(&mut buf);
+                        (r, buf)
+                    }))
+                }
+            };
         }
     }
 }
@@ -249,7 +354,7 @@ impl WriteStream for StreamFile {
         if this.read_pos < this.read_buf.len() {
             // Read-ahead moved the OS cursor past what was handed out: step back.
             let unread = (this.read_buf.len() - this.read_pos) as i64;
-            let mut f: &File = &this.file;
+            let mut f: &File = &as_file(&this.fd);
             f.seek(SeekFrom::Current(-unread))?;
             this.read_buf.clear();
             this.read_pos = 0;
@@ -266,12 +371,20 @@ impl WriteStream for StreamFile {
             }
         }
         let n = buf.len();
-        let file = this.file.clone();
-        this.state = State::Writing(file_pool().spawn(async move {
-            let mut f: &File = &file;
-            let r = f.write_all(&buf);
-            (r, buf)
-        }));
+        this.state = match ring::current() {
+            Some((handle, ring)) => State::RingWrite(
+                ring::WriteAll::start(ring, this.fd.clone(), buf, ring::CURSOR),
+                handle,
+            ),
+            None => {
+                let fd = this.fd.clone();
+                State::PoolWrite(file_pool().spawn(async move {
+                    let mut f: &File = &as_file(&fd);
+                    let r = f.write_all(&buf);
+                    (r, buf)
+                }))
+            }
+        };
         Poll::Ready(Ok(n))
     }
 

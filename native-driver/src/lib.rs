@@ -42,7 +42,21 @@
 //!   runs on each backend: `native-driver/ci.sh`), and
 //!   `STRAIT_NATIVE_URING_PROBE_FAIL=<reason>` makes the probe fail with a simulated
 //!   reason ([`FallbackReason::SIMULATED`]). [`IoContext::stats`] counts kernel calls,
-//!   submissions, completions and wake-ups ([`IoStats`]).
+//!   submissions, completions and wake-ups ([`IoStats`]), and on io_uring the
+//!   completion path's reads and writes completed inline or after waiting, buffer-ring
+//!   exhaustion and cancellations.
+//! - **TCP on io_uring is completion I/O** (`net::tcp_ring` over the completion layer
+//!   `uring`, whose module docs tell the design): a connected stream keeps a multishot
+//!   receive into the context's shared provided-buffer ring (reads copy out of it;
+//!   unread bytes stay queued, so a dropped, stopped or canceled read loses none) and a
+//!   write-behind send buffer (`poll_write` copies, the kernel sends meanwhile,
+//!   `flush`/`shutdown` wait for it); a listener keeps a multishot accept (peer address
+//!   from `getpeername`). The ring host (`sys::uring`) submits the layer's entries
+//!   (at once when a runner sleeps in the kernel), hands it its CQEs in completion
+//!   queue order with no ring lock held, and on context drop cancels and drains its
+//!   operations before the ring may close. `cancel`, `close`, stop tokens, `&TcpStream`
+//!   shared access and context-drop errors behave as on epoll; readiness `wait`
+//!   registers a ring stream for readiness on first use.
 //! - **Run queues**: a task woken on the thread running the context is queued in a
 //!   thread-local list, handed to the context under one lock when the batch ends; posts
 //!   from other threads go through a lock-free MPSC queue (`strait_streams::driver::Inject`),
@@ -78,11 +92,16 @@
 //! - **Shared access**: connected stream sockets implement the stream traits for `&T`
 //!   too, so one task can read while another writes, waits or cancels.
 //!
-//! Not yet here (later issues): the io_uring completion path — operations submitted on
-//! the ring (provided-buffer rings with multishot receive, multishot accept,
-//! write-behind sends, cancellation; being built in `uring`), and with it files, UDP,
-//! signals and timers on the ring. Today both backends run the same readiness-based
-//! socket code: io_uring only replaces the waits and the registrations.
+//! On io_uring, TCP and Unix streams, UDP and file reads, writes and `fsync` run on
+//! the completion layer (`uring`); Unix datagram sockets, signals (`signalfd`) and
+//! readiness `wait`s use the ring's multishot polls, and timers the context's timer
+//! queue (the nearest deadline is the wait's timeout).
+//!
+//! Not yet here (later issues): file opening, `size` and `set_len` use the blocking
+//! pool on both backends; the TCP streams have no
+//! `BufferSource`/`BufferSink` impls yet (the completion layer's zero-copy
+//! `poll_fill`/`consume` and `poll_prepare`/`commit` exist, unused), no `SEND_ZC`, and
+//! one ring per context (no `DEFER_TASKRUN` rings per runner thread).
 
 mod blocking;
 mod budget;
@@ -98,8 +117,8 @@ mod sync;
 mod sys;
 mod timer;
 mod timer_queue;
-// The completion layer the io_uring TCP path runs on; wired into the sockets next, so
-// until then only its tests use it.
+// The completion layer the io_uring TCP path runs on (some of its API, the zero-copy
+// halves and one-shot operations, is used only by its tests so far).
 #[cfg_attr(not(test), allow(dead_code, unused_imports))]
 mod uring;
 

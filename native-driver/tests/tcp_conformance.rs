@@ -41,3 +41,42 @@ impl StreamPairFactory for Tcp {
 }
 
 strait_conformance::stream_pair_suite!(tcp, super::Tcp::new());
+
+/// A TCP round trip whose read waits (write, then a read that finds nothing yet and
+/// is completed by the echo) allocates nothing in steady state, on either backend (on
+/// io_uring: the multishot receive, the provided buffers and the write-behind block
+/// are recycled).
+#[test]
+fn a_round_trip_with_a_waiting_read_allocates_nothing_in_steady_state() {
+    use strait_streams::{read_exact, write_all};
+    let tcp = Tcp::new();
+    let (mut a, mut b) = tcp.pair();
+    let allocated = tcp.block_on(async {
+        let mut buf = [0u8; 64];
+        let msg = [7u8; 64];
+        let round = async |a: &mut TcpStream, b: &mut TcpStream, buf: &mut [u8]| {
+            strait_streams::when_all((
+                async {
+                    write_all(&mut *a, &msg[..]).await?;
+                    read_exact(&mut *a, &mut *buf).await
+                },
+                async {
+                    let mut echo = [0u8; 64];
+                    read_exact(&mut *b, &mut echo[..]).await?;
+                    write_all(&mut *b, &echo[..]).await
+                },
+            ))
+            .await
+            .unwrap();
+        };
+        for _ in 0..5 {
+            round(&mut a, &mut b, &mut buf[..]).await; // warm-up: slots, queues, blocks
+        }
+        let before = strait_conformance::allocations();
+        for _ in 0..1000 {
+            round(&mut a, &mut b, &mut buf[..]).await;
+        }
+        strait_conformance::allocations() - before
+    });
+    assert_eq!(allocated, 0, "allocations in 1000 round trips");
+}

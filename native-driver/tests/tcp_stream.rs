@@ -38,9 +38,13 @@ fn connecting_to_a_closed_port_is_refused() {
 fn a_connect_still_in_progress_keeps_waiting() {
     let ctx = IoContext::new().unwrap();
     // A listener that never accepts, with the smallest backlog: once its queue is full
-    // the kernel drops further SYNs, so those connects stay in progress.
-    let listener = TcpListener::bind_with(&ctx, loopback(), 0, false).unwrap();
-    let addr = listener.local_addr().unwrap();
+    // the kernel drops further SYNs, so those connects stay in progress. A plain
+    // socket: on io_uring a `TcpListener` accepts ahead into its own queue.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener.bind(&loopback().into()).unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
     let mut held = Vec::new();
     let mut stuck = 0;
     for _ in 0..8 {

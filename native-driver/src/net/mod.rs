@@ -4,7 +4,9 @@ mod addr;
 mod socket_api;
 mod stream_io;
 mod tcp;
+mod tcp_ring;
 mod udp;
+mod udp_ring;
 mod unix;
 
 pub use addr::ToSocketAddr;

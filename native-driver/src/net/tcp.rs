@@ -1,15 +1,16 @@
-//! [`TcpListener`] and [`TcpStream`] on the context's reactor.
+//! [`TcpListener`] and [`TcpStream`]: readiness on epoll, completion I/O on io_uring
+//! (`tcp_ring`).
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
 
-use super::socket_api::{socket_common, stream_traits};
 use super::stream_io;
+use super::tcp_ring::{RingListener, RingStream};
 use super::ToSocketAddr;
 use crate::context::Handle;
 use crate::reactor::{Interest, Reactor, Registration};
@@ -22,11 +23,23 @@ pub const DEFAULT_BACKLOG: i32 = 1024;
 /// Bound with `SO_REUSEADDR`; an IPv6 unspecified address (`[::]`) accepts IPv4 too
 /// (dual-stack). Accepting under descriptor exhaustion (`EMFILE`/`ENFILE`) backs off
 /// (1 ms, doubling to 100 ms) instead of spinning, and recovers when descriptors free up.
+///
+/// On the io_uring backend it is a multishot accept: the kernel accepts into a queue
+/// the listener owns (connections accepted and never taken are closed with it), and
+/// any number of tasks may wait in `accept` at once, as on epoll.
 #[derive(Debug)]
 pub struct TcpListener {
-    // Deregister before the socket closes: fields drop in order.
-    reg: Registration,
-    sock: std::net::TcpListener,
+    io: ListenerIo,
+}
+
+#[derive(Debug)]
+enum ListenerIo {
+    Ready {
+        // Deregister before the socket closes: fields drop in order.
+        reg: Registration,
+        sock: std::net::TcpListener,
+    },
+    Ring(RingListener),
 }
 
 impl TcpListener {
@@ -63,9 +76,28 @@ impl TcpListener {
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(backlog)?;
-        let sock: std::net::TcpListener = socket.into();
-        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
-        Ok(TcpListener { reg, sock })
+        let reactor = ctx.as_ref().reactor();
+        let io = match reactor.selector.completions() {
+            Some(completions) => {
+                if ctx.as_ref().is_closed() {
+                    return Err(crate::reactor::context_gone());
+                }
+                ListenerIo::Ring(RingListener::new(reactor, completions, socket.into())?)
+            }
+            None => {
+                let sock: std::net::TcpListener = socket.into();
+                let reg = reactor.register(sock.as_raw_fd())?;
+                ListenerIo::Ready { reg, sock }
+            }
+        };
+        Ok(TcpListener { io })
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match &self.io {
+            ListenerIo::Ready { sock, .. } => sock.as_fd(),
+            ListenerIo::Ring(r) => r.fd().as_fd(),
+        }
     }
 
     /// The bound address (with the port the OS chose for port 0).
@@ -73,7 +105,7 @@ impl TcpListener {
     /// # Errors
     /// As `getsockname`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        sock_addr(SockRef::from(&self.fd()).local_addr())
     }
 
     /// Accepts a connection. Cancel-safe: dropping it loses no connection. Honours the
@@ -84,17 +116,30 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut backoff = Duration::from_millis(1);
         loop {
-            let accepted = stream_io::one_shot(&self.reg.io, Interest::Read, || {
-                stream_io::accept_nonblocking(self.sock.as_fd())
-            })
-            .await;
-            match accepted {
-                Ok((sock, peer)) => {
-                    let peer = peer.as_socket().ok_or_else(|| {
-                        io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer")
-                    })?;
-                    return Ok((TcpStream::from_std(self.reg.reactor(), sock.into())?, peer));
+            let accepted = match &self.io {
+                ListenerIo::Ready { reg, sock } => {
+                    stream_io::one_shot(&reg.io, Interest::Read, || {
+                        stream_io::accept_nonblocking(sock.as_fd())
+                    })
+                    .await
+                    .and_then(|(sock, peer)| {
+                        let peer = peer.as_socket().ok_or_else(|| {
+                            io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP peer")
+                        })?;
+                        Ok((TcpStream::from_std(reg.reactor(), sock.into())?, peer))
+                    })
                 }
+                ListenerIo::Ring(r) => r.accept_once().await.map(|(stream, peer)| {
+                    (
+                        TcpStream {
+                            io: StreamIo::Ring(stream),
+                        },
+                        peer,
+                    )
+                }),
+            };
+            match accepted {
+                Ok(accepted) => return Ok(accepted),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     // Out of descriptors: wait, then try again (the pending connection
                     // stays in the backlog).
@@ -107,19 +152,63 @@ impl TcpListener {
     }
 }
 
-/// A connected TCP stream: a [`Stream`](strait_streams::Stream) whose operations try
-/// the syscall first and wait on the reactor only when it would block. Writes use
-/// `MSG_NOSIGNAL`: a closed peer is an `EPIPE` error, never `SIGPIPE`.
+/// A connected TCP stream: a [`Stream`](strait_streams::Stream).
+///
+/// On epoll its operations try the syscall first and wait on the reactor only when it
+/// would block; writes use `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, never
+/// `SIGPIPE`) and go straight to the kernel.
+///
+/// On io_uring it is completion I/O: a multishot receive fills buffers of the
+/// context's shared provided-buffer ring, which reads copy from (a dropped or stopped
+/// read loses nothing: unread bytes stay queued); writes copy into the stream's
+/// write-behind buffer and are sent by the kernel meanwhile (write-behind: call
+/// `flush`, or a composed write that flushes such as
+/// [`write_all`](strait_streams::write_all), before waiting for an answer; `shutdown`
+/// flushes first). Dropping the stream still delivers what was written.
 #[derive(Debug)]
 pub struct TcpStream {
-    reg: Registration,
-    sock: std::net::TcpStream,
+    io: StreamIo,
+}
+
+#[derive(Debug)]
+enum StreamIo {
+    Ready {
+        // Deregister before the socket closes: fields drop in order.
+        reg: Registration,
+        sock: std::net::TcpStream,
+    },
+    Ring(RingStream),
+}
+
+/// A socket address of the IP family.
+fn sock_addr(addr: io::Result<socket2::SockAddr>) -> io::Result<SocketAddr> {
+    addr?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an IP socket"))
 }
 
 impl TcpStream {
     fn from_std(reactor: &Arc<Reactor>, sock: std::net::TcpStream) -> io::Result<TcpStream> {
         let reg = reactor.register(sock.as_raw_fd())?;
-        Ok(TcpStream { reg, sock })
+        Ok(TcpStream {
+            io: StreamIo::Ready { reg, sock },
+        })
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        match &self.io {
+            StreamIo::Ready { sock, .. } => SockRef::from(sock),
+            StreamIo::Ring(r) => SockRef::from(r.fd()),
+        }
+    }
+
+    /// Bytes written that the kernel has not taken yet (io_uring's write-behind
+    /// buffer; always 0 on epoll, whose writes go straight to the kernel).
+    pub fn buffered(&self) -> usize {
+        match &self.io {
+            StreamIo::Ready { .. } => 0,
+            StreamIo::Ring(r) => r.buffered(),
+        }
     }
 
     /// Connects to `addr` on the context `ctx` (`&IoContext` or a [`Handle`]). Honours
@@ -143,9 +232,25 @@ impl TcpStream {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),
         }
-        let stream = TcpStream::from_std(ctx.as_ref().reactor(), socket.into())?;
-        stream_io::finish_connect(&stream.reg.io, &SockRef::from(&stream.sock)).await?;
-        Ok(stream)
+        let reactor = ctx.as_ref().reactor();
+        let Some(completions) = reactor.selector.completions() else {
+            let stream = TcpStream::from_std(reactor, socket.into())?;
+            let StreamIo::Ready { reg, sock } = &stream.io else {
+                unreachable!("an epoll stream")
+            };
+            stream_io::finish_connect(&reg.io, &SockRef::from(sock)).await?;
+            return Ok(stream);
+        };
+        {
+            // The connect's readiness only: deregistered once it is known, so the
+            // connected stream's reads and writes make no readiness events.
+            let reg = reactor.register(socket.as_raw_fd())?;
+            stream_io::finish_connect(&reg.io, &SockRef::from(&socket)).await?;
+        }
+        let fd: OwnedFd = socket.into();
+        Ok(TcpStream {
+            io: StreamIo::Ring(RingStream::new(reactor, completions, fd)?),
+        })
     }
 
     /// Connects to each address in turn (resolver results), returning the first that
@@ -174,7 +279,7 @@ impl TcpStream {
     /// # Errors
     /// As `getsockname`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        sock_addr(self.sock().local_addr())
     }
 
     /// The peer's address.
@@ -182,7 +287,7 @@ impl TcpStream {
     /// # Errors
     /// As `getpeername`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        sock_addr(self.sock().peer_addr())
     }
 
     /// `TCP_NODELAY`.
@@ -190,7 +295,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.sock.set_nodelay(on)
+        self.sock().set_tcp_nodelay(on)
     }
 
     /// `SO_LINGER` (`Some(0)`: reset on close).
@@ -198,7 +303,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        SockRef::from(&self.sock).set_linger(linger)
+        self.sock().set_linger(linger)
     }
 
     /// `SO_KEEPALIVE`.
@@ -206,7 +311,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
-        SockRef::from(&self.sock).set_keepalive(on)
+        self.sock().set_keepalive(on)
     }
 
     /// `SO_SNDBUF` / `SO_RCVBUF`.
@@ -214,7 +319,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_buffer_sizes(&self, send: usize, recv: usize) -> io::Result<()> {
-        let s = SockRef::from(&self.sock);
+        let s = self.sock();
         s.set_send_buffer_size(send)?;
         s.set_recv_buffer_size(recv)
     }
@@ -224,7 +329,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.sock.set_ttl(ttl)
+        self.sock().set_ttl_v4(ttl)
     }
 
     /// Shuts down the read half (`SHUT_RD`); later reads return end of stream.
@@ -232,10 +337,150 @@ impl TcpStream {
     /// # Errors
     /// As `shutdown`.
     pub fn shutdown_read(&self) -> io::Result<()> {
-        self.sock.shutdown(std::net::Shutdown::Read)
+        self.sock().shutdown(std::net::Shutdown::Read)
     }
 }
 
-socket_common!(TcpListener);
-socket_common!(TcpStream);
-stream_traits!(TcpStream);
+/// `wait`, `cancel` and `close` with the documentation `socket_common` gives them.
+macro_rules! tcp_common {
+    ($ty:ident, $io:ident) => {
+        impl $ty {
+            /// Waits until the socket is ready in `interest` (readable: data, a
+            /// connection to accept, end of stream or an error; writable: room to
+            /// send). Exact, not a hint: the kernel is asked once (`poll(2)` with a
+            /// zero timeout) before waiting on the reactor. Consumes nothing.
+            /// Honours the environment's stop token. (On io_uring the socket's first
+            /// `wait` registers it for readiness, which it then keeps.)
+            ///
+            /// # Errors
+            /// The canceled error (see [`strait_streams::is_canceled`]) after a stop,
+            /// [`cancel`](Self::cancel) or [`close`](Self::close); an error saying the
+            /// socket's [`IoContext`](crate::IoContext) was dropped once it is.
+            pub async fn wait(&self, interest: Interest) -> io::Result<()> {
+                match &self.io {
+                    $io::Ready { reg, sock } => {
+                        stream_io::wait(&reg.io, sock.as_fd(), interest).await
+                    }
+                    $io::Ring(r) => r.wait(interest).await,
+                }
+            }
+
+            /// Completes the operations waiting on this socket right now (in either
+            /// direction) as canceled; returns whether any was waiting. A pending
+            /// accept or readiness wait that was woken but has not run again counts
+            /// as waiting: it completes if the kernel has something for it, and as
+            /// canceled if it would wait again. Later operations run normally. (A
+            /// stream read or write whose future was dropped while waiting leaves its
+            /// mark behind; a cancel then applies to the next read or write in that
+            /// direction only if it would wait; one that completes clears it.)
+            pub fn cancel(&self) -> bool {
+                match &self.io {
+                    $io::Ready { reg, .. } => reg.io.cancel(),
+                    $io::Ring(r) => r.cancel(),
+                }
+            }
+
+            /// Completes every pending operation as canceled and fails every later one
+            /// the same way; a connected stream is also shut down in both directions
+            /// (the peer sees end of stream). The descriptor itself is released when
+            /// the socket is dropped.
+            pub fn close(&self) {
+                match &self.io {
+                    $io::Ready { reg, sock } => {
+                        let _ = SockRef::from(sock).shutdown(std::net::Shutdown::Both);
+                        reg.io.close();
+                    }
+                    $io::Ring(r) => r.close(),
+                }
+            }
+        }
+    };
+}
+
+tcp_common!(TcpListener, ListenerIo);
+tcp_common!(TcpStream, StreamIo);
+
+/// Shared access: one task may read while another writes (one reader and one writer
+/// at a time: a second concurrent reader replaces the first one's wake-up).
+impl strait_streams::ReadStream for &TcpStream {
+    fn poll_read_some(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &mut [strait_vocab::MutableBuffer<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match &self.io {
+            StreamIo::Ready { reg, sock } => stream_io::poll_read(&reg.io, sock, cx, bufs),
+            StreamIo::Ring(r) => r.poll_read(cx, bufs),
+        }
+    }
+}
+
+/// Shared access, as for reads.
+impl strait_streams::WriteStream for &TcpStream {
+    fn poll_write_some(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[strait_vocab::ConstBuffer<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match &self.io {
+            StreamIo::Ready { reg, sock } => stream_io::poll_write(&reg.io, sock, cx, bufs),
+            StreamIo::Ring(r) => r.poll_write(cx, bufs),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match &self.io {
+            StreamIo::Ready { .. } => std::task::Poll::Ready(Ok(())),
+            StreamIo::Ring(r) => r.poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match &self.io {
+            StreamIo::Ready { sock, .. } => {
+                std::task::Poll::Ready(sock.shutdown(std::net::Shutdown::Write))
+            }
+            StreamIo::Ring(r) => r.poll_shutdown(cx),
+        }
+    }
+}
+
+impl strait_streams::ReadStream for TcpStream {
+    fn poll_read_some(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &mut [strait_vocab::MutableBuffer<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self).poll_read_some(cx, bufs)
+    }
+}
+
+impl strait_streams::WriteStream for TcpStream {
+    fn poll_write_some(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[strait_vocab::ConstBuffer<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self).poll_write_some(cx, bufs)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut &*self).poll_shutdown(cx)
+    }
+}

@@ -1,26 +1,59 @@
-//! [`UdpSocket`].
+//! [`UdpSocket`]: readiness on epoll, completion I/O on io_uring (`udp_ring`).
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, SockRef, Socket, Type};
 
-use super::socket_api::socket_common;
+use super::socket_api::dual_socket_common;
 use super::stream_io;
+use super::udp_ring::RingUdp;
 use super::ToSocketAddr;
 use crate::context::Handle;
 use crate::reactor::{Interest, Registration};
 
 /// A UDP socket. Datagrams of any size up to the OS limit, zero-length included.
 ///
-/// Any number of tasks may send and receive at once (each waiting operation has its
-/// own wake-up registration; a datagram goes to one receiver). Operations honour the
-/// environment's stop token and are cancel-safe: a dropped `recv` consumes no datagram.
+/// Any number of tasks may send and receive at once (a datagram goes to one
+/// receiver). Operations honour the environment's stop token and are cancel-safe: a
+/// dropped `recv` loses no datagram.
+///
+/// On epoll an operation tries the syscall first and waits for readiness when it would
+/// block (each waiting operation has its own wake-up registration). On io_uring it is
+/// completion I/O: the socket keeps one `RECVMSG` in the kernel, which a dropped
+/// `recv` leaves running (the datagram it brings goes to the next `recv`), and each
+/// send is a `SENDMSG` (a dropped send is canceled; its datagram may have gone out).
 #[derive(Debug)]
 pub struct UdpSocket {
-    reg: Registration,
-    sock: std::net::UdpSocket,
+    io: SocketIo,
+}
+
+#[derive(Debug)]
+enum SocketIo {
+    Ready {
+        // Deregister before the socket closes: fields drop in order.
+        reg: Registration,
+        sock: std::net::UdpSocket,
+    },
+    Ring(RingUdp),
+}
+
+/// A socket address of the IP family.
+fn ip_addr(addr: io::Result<socket2::SockAddr>) -> io::Result<SocketAddr> {
+    addr?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an IP socket"))
+}
+
+/// The sender a ring receive reported.
+fn sender(addr: Option<SocketAddr>) -> io::Result<SocketAddr> {
+    addr.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a datagram from a non-IP sender",
+        )
+    })
 }
 
 impl UdpSocket {
@@ -38,9 +71,29 @@ impl UdpSocket {
         }
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
-        let sock: std::net::UdpSocket = socket.into();
-        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
-        Ok(UdpSocket { reg, sock })
+        let handle = ctx.as_ref();
+        let reactor = handle.reactor();
+        let io = match reactor.selector.completions() {
+            Some(completions) => {
+                if handle.is_closed() {
+                    return Err(crate::reactor::context_gone());
+                }
+                SocketIo::Ring(RingUdp::new(reactor, completions, socket.into()))
+            }
+            None => {
+                let sock: std::net::UdpSocket = socket.into();
+                let reg = reactor.register(sock.as_raw_fd())?;
+                SocketIo::Ready { reg, sock }
+            }
+        };
+        Ok(UdpSocket { io })
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        match &self.io {
+            SocketIo::Ready { sock, .. } => SockRef::from(sock),
+            SocketIo::Ring(r) => SockRef::from(r.fd()),
+        }
     }
 
     /// Sets the default peer for `send`/`recv` and filters datagrams from others.
@@ -48,7 +101,7 @@ impl UdpSocket {
     /// # Errors
     /// As `connect(2)`.
     pub fn connect(&self, addr: impl ToSocketAddr) -> io::Result<()> {
-        self.sock.connect(addr.to_socket_addr()?)
+        self.sock().connect(&addr.to_socket_addr()?.into())
     }
 
     /// The bound address.
@@ -56,7 +109,7 @@ impl UdpSocket {
     /// # Errors
     /// As `getsockname`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        ip_addr(self.sock().local_addr())
     }
 
     /// The connected peer.
@@ -64,7 +117,7 @@ impl UdpSocket {
     /// # Errors
     /// `NotConnected` before `connect`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        ip_addr(self.sock().peer_addr())
     }
 
     /// Sends one datagram to the connected peer.
@@ -72,7 +125,12 @@ impl UdpSocket {
     /// # Errors
     /// As `send`, e.g. `ConnectionRefused` after an ICMP port unreachable.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Interest::Write, || self.sock.send(buf)).await
+        match &self.io {
+            SocketIo::Ready { reg, sock } => {
+                stream_io::one_shot(&reg.io, Interest::Write, || sock.send(buf)).await
+            }
+            SocketIo::Ring(r) => r.send_to(buf, None).await,
+        }
     }
 
     /// Receives one datagram from the connected peer (truncated to `buf`).
@@ -80,7 +138,12 @@ impl UdpSocket {
     /// # Errors
     /// As `recv`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.recv(buf)).await
+        match &self.io {
+            SocketIo::Ready { reg, sock } => {
+                stream_io::one_shot(&reg.io, Interest::Read, || sock.recv(buf)).await
+            }
+            SocketIo::Ring(r) => r.recv_from(buf).await.map(|(n, _)| n),
+        }
     }
 
     /// Sends one datagram to `target`.
@@ -89,10 +152,12 @@ impl UdpSocket {
     /// As `sendto`.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddr) -> io::Result<usize> {
         let target = target.to_socket_addr()?;
-        stream_io::one_shot(&self.reg.io, Interest::Write, || {
-            self.sock.send_to(buf, target)
-        })
-        .await
+        match &self.io {
+            SocketIo::Ready { reg, sock } => {
+                stream_io::one_shot(&reg.io, Interest::Write, || sock.send_to(buf, target)).await
+            }
+            SocketIo::Ring(r) => r.send_to(buf, Some(target)).await,
+        }
     }
 
     /// Receives one datagram and its sender.
@@ -100,7 +165,15 @@ impl UdpSocket {
     /// # Errors
     /// As `recvfrom`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        stream_io::one_shot(&self.reg.io, Interest::Read, || self.sock.recv_from(buf)).await
+        match &self.io {
+            SocketIo::Ready { reg, sock } => {
+                stream_io::one_shot(&reg.io, Interest::Read, || sock.recv_from(buf)).await
+            }
+            SocketIo::Ring(r) => {
+                let (n, from) = r.recv_from(buf).await?;
+                Ok((n, sender(from)?))
+            }
+        }
     }
 
     /// `SO_BROADCAST`.
@@ -108,7 +181,7 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.sock.set_broadcast(on)
+        self.sock().set_broadcast(on)
     }
 
     /// Joins an IPv4 multicast group on `interface` (unspecified: the default).
@@ -116,7 +189,7 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt(IP_ADD_MEMBERSHIP)`.
     pub fn join_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
-        self.sock.join_multicast_v4(&group, &interface)
+        self.sock().join_multicast_v4(&group, &interface)
     }
 
     /// Leaves an IPv4 multicast group.
@@ -124,7 +197,7 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt(IP_DROP_MEMBERSHIP)`.
     pub fn leave_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
-        self.sock.leave_multicast_v4(&group, &interface)
+        self.sock().leave_multicast_v4(&group, &interface)
     }
 
     /// Joins an IPv6 multicast group on interface index `interface` (0: default).
@@ -132,7 +205,7 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt(IPV6_ADD_MEMBERSHIP)`.
     pub fn join_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
-        self.sock.join_multicast_v6(&group, interface)
+        self.sock().join_multicast_v6(&group, interface)
     }
 
     /// Leaves an IPv6 multicast group.
@@ -140,7 +213,7 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt(IPV6_DROP_MEMBERSHIP)`.
     pub fn leave_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
-        self.sock.leave_multicast_v6(&group, interface)
+        self.sock().leave_multicast_v6(&group, interface)
     }
 
     /// `IP_MULTICAST_LOOP`.
@@ -148,8 +221,8 @@ impl UdpSocket {
     /// # Errors
     /// As `setsockopt`.
     pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
-        self.sock.set_multicast_loop_v4(on)
+        self.sock().set_multicast_loop_v4(on)
     }
 }
 
-socket_common!(UdpSocket);
+dual_socket_common!(UdpSocket, SocketIo);

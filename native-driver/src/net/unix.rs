@@ -1,35 +1,67 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (a stream, with socket pairs)
 //! and [`UnixDatagram`].
+//!
+//! Stream sockets run as TCP does: readiness on epoll, the completion layer on
+//! io_uring (`tcp_ring`'s `RingStream`/`RingListener`: multishot receive into the
+//! shared buffer ring, write-behind sends, multishot accept). Datagram sockets run on
+//! readiness on both backends.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net as std_unix;
 use std::path::Path;
+use std::sync::Arc;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
-use super::socket_api::{socket_common, stream_traits};
+use super::socket_api::{dual_socket_common, dual_stream_traits, socket_common};
 use super::stream_io;
+use super::tcp_ring::{RingListener, RingStream};
 use crate::context::Handle;
-use crate::reactor::{Interest, Registration};
+use crate::reactor::{Interest, Reactor, Registration};
 
 /// A listening Unix-domain stream socket.
+///
+/// On io_uring it is a multishot accept (as [`TcpListener`](crate::TcpListener)):
+/// connections accepted and never taken are closed with it.
 #[derive(Debug)]
 pub struct UnixListener {
-    reg: Registration,
-    sock: std_unix::UnixListener,
+    io: ListenerIo,
+}
+
+#[derive(Debug)]
+enum ListenerIo {
+    Ready {
+        // Deregister before the socket closes: fields drop in order.
+        reg: Registration,
+        sock: std_unix::UnixListener,
+    },
+    Ring(RingListener),
 }
 
 impl UnixListener {
     /// Binds and listens on `path` (which must not exist).
     ///
     /// # Errors
-    /// As `bind`/`listen`, e.g. `AddrInUse` when `path` exists.
+    /// As `bind`/`listen`, e.g. `AddrInUse` when `path` exists; the context-gone error.
     pub fn bind(ctx: impl AsRef<Handle>, path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let sock = std_unix::UnixListener::bind(path)?;
         sock.set_nonblocking(true)?;
-        let reg = ctx.as_ref().reactor().register(sock.as_raw_fd())?;
-        Ok(UnixListener { reg, sock })
+        let handle = ctx.as_ref();
+        let reactor = handle.reactor();
+        let io = match reactor.selector.completions() {
+            Some(completions) => {
+                if handle.is_closed() {
+                    return Err(crate::reactor::context_gone());
+                }
+                ListenerIo::Ring(RingListener::new(reactor, completions, sock.into())?)
+            }
+            None => {
+                let reg = reactor.register(sock.as_raw_fd())?;
+                ListenerIo::Ready { reg, sock }
+            }
+        };
+        Ok(UnixListener { io })
     }
 
     /// Accepts a connection. Cancel-safe; honours the stop token.
@@ -37,28 +69,61 @@ impl UnixListener {
     /// # Errors
     /// As `accept4`.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (sock, _) = stream_io::one_shot(&self.reg.io, Interest::Read, || {
-            stream_io::accept_nonblocking(self.sock.as_fd())
-        })
-        .await?;
-        UnixStream::from_std(self.reg.reactor(), sock.into())
+        match &self.io {
+            ListenerIo::Ready { reg, sock } => {
+                let (sock, _) = stream_io::one_shot(&reg.io, Interest::Read, || {
+                    stream_io::accept_nonblocking(sock.as_fd())
+                })
+                .await?;
+                UnixStream::from_fd(reg.reactor(), sock.into())
+            }
+            ListenerIo::Ring(r) => Ok(UnixStream {
+                io: StreamIo::Ring(r.accept_stream().await?),
+            }),
+        }
     }
 }
 
 /// A connected Unix-domain stream socket: a [`Stream`](strait_streams::Stream).
+///
+/// As [`TcpStream`](crate::TcpStream): on epoll reads and writes go straight to the
+/// kernel; on io_uring reads copy from a multishot receive's queue (a dropped read
+/// loses nothing) and writes are write-behind (call `flush`, or a composed write that
+/// flushes, before waiting for an answer; dropping the stream still delivers what was
+/// written).
 #[derive(Debug)]
 pub struct UnixStream {
-    reg: Registration,
-    sock: std_unix::UnixStream,
+    io: StreamIo,
+}
+
+#[derive(Debug)]
+enum StreamIo {
+    Ready {
+        reg: Registration,
+        sock: std_unix::UnixStream,
+    },
+    Ring(RingStream),
 }
 
 impl UnixStream {
-    fn from_std(
-        reactor: &std::sync::Arc<crate::reactor::Reactor>,
-        sock: std_unix::UnixStream,
-    ) -> io::Result<UnixStream> {
-        let reg = reactor.register(sock.as_raw_fd())?;
-        Ok(UnixStream { reg, sock })
+    /// A connected socket `fd` on `reactor`'s backend.
+    fn from_fd(reactor: &Arc<Reactor>, fd: OwnedFd) -> io::Result<UnixStream> {
+        let io = match reactor.selector.completions() {
+            Some(completions) => StreamIo::Ring(RingStream::new(reactor, completions, fd)?),
+            None => {
+                let sock = std_unix::UnixStream::from(fd);
+                let reg = reactor.register(sock.as_raw_fd())?;
+                StreamIo::Ready { reg, sock }
+            }
+        };
+        Ok(UnixStream { io })
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        match &self.io {
+            StreamIo::Ready { sock, .. } => SockRef::from(sock),
+            StreamIo::Ring(r) => SockRef::from(r.fd()),
+        }
     }
 
     /// Connects to the listener at `path`.
@@ -75,9 +140,22 @@ impl UnixStream {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {}
             Err(e) => return Err(e),
         }
-        let stream = UnixStream::from_std(ctx.as_ref().reactor(), socket.into())?;
-        stream_io::finish_connect(&stream.reg.io, &socket2::SockRef::from(&stream.sock)).await?;
-        Ok(stream)
+        let reactor = ctx.as_ref().reactor();
+        if reactor.selector.completions().is_none() {
+            let stream = UnixStream::from_fd(reactor, socket.into())?;
+            let StreamIo::Ready { reg, sock } = &stream.io else {
+                unreachable!("an epoll stream")
+            };
+            stream_io::finish_connect(&reg.io, &SockRef::from(sock)).await?;
+            return Ok(stream);
+        }
+        {
+            // The connect's readiness only: deregistered once it is known, so the
+            // connected stream's reads and writes make no readiness events.
+            let reg = reactor.register(socket.as_raw_fd())?;
+            stream_io::finish_connect(&reg.io, &SockRef::from(&socket)).await?;
+        }
+        UnixStream::from_fd(reactor, socket.into())
     }
 
     /// A connected pair (`socketpair(2)`).
@@ -88,10 +166,20 @@ impl UnixStream {
         let (a, b) = std_unix::UnixStream::pair()?;
         a.set_nonblocking(true)?;
         b.set_nonblocking(true)?;
+        let reactor = ctx.as_ref().reactor();
         Ok((
-            UnixStream::from_std(ctx.as_ref().reactor(), a)?,
-            UnixStream::from_std(ctx.as_ref().reactor(), b)?,
+            UnixStream::from_fd(reactor, a.into())?,
+            UnixStream::from_fd(reactor, b.into())?,
         ))
+    }
+
+    /// Bytes written that the kernel has not taken yet (io_uring's write-behind
+    /// buffer; always 0 on epoll, whose writes go straight to the kernel).
+    pub fn buffered(&self) -> usize {
+        match &self.io {
+            StreamIo::Ready { .. } => 0,
+            StreamIo::Ring(r) => r.buffered(),
+        }
     }
 
     /// Shuts down the read half; later reads return end of stream.
@@ -99,13 +187,13 @@ impl UnixStream {
     /// # Errors
     /// As `shutdown`.
     pub fn shutdown_read(&self) -> io::Result<()> {
-        self.sock.shutdown(std::net::Shutdown::Read)
+        self.sock().shutdown(std::net::Shutdown::Read)
     }
 }
 
-socket_common!(UnixListener);
-socket_common!(UnixStream);
-stream_traits!(UnixStream);
+dual_socket_common!(UnixListener, ListenerIo);
+dual_socket_common!(UnixStream, StreamIo);
+dual_stream_traits!(UnixStream, StreamIo);
 
 /// A Unix-domain datagram socket.
 #[derive(Debug)]

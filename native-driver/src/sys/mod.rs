@@ -71,23 +71,20 @@ pub(crate) use syscall;
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Selector {
     Epoll(epoll::Selector),
-    Uring(uring::Ring),
+    Uring(uring::Host),
 }
 
 /// Per-runner scratch space for a wait.
 #[derive(Debug)]
 pub(crate) struct Events {
-    /// Filled by `epoll_wait`.
+    /// Filled by `epoll_wait` (io_uring keeps what outlives a wait in the ring).
     epoll: Vec<libc::epoll_event>,
-    /// Readiness tokens whose multishot poll ended and must be armed again.
-    rearm: Vec<u64>,
 }
 
 impl Events {
     pub(crate) fn with_capacity(n: usize) -> Events {
         Events {
             epoll: Vec::with_capacity(n),
-            rearm: Vec::new(),
         }
     }
 }
@@ -106,31 +103,42 @@ impl Selector {
     pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.register(fd, token),
-            Selector::Uring(r) => r.register(fd, token),
+            Selector::Uring(h) => h.ring.register(fd, token),
         }
     }
 
-    /// Stops the events of `fd` registered with `token`. Once this returns, the
-    /// descriptor may be closed (the kernel drops its interest before or at the close).
+    /// Stops the events of `fd` registered with `token`. On epoll the descriptor may
+    /// be closed once this returns; on io_uring the kernel may confirm the removal a
+    /// moment later (`uring::Ring::removal_pending`), which the reactor waits for.
     pub(crate) fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.deregister(fd),
-            Selector::Uring(r) => r.deregister(token),
+            Selector::Uring(h) => h.ring.deregister(token),
         }
     }
 
     /// Waits up to `timeout` (forever when `None`, not at all when zero) and appends
     /// `(token, readiness)` pairs to `out`. Wake-ups are handled inside: they only end
-    /// the wait. A signal ends the wait early with what has arrived.
+    /// the wait. A signal ends the wait early with what has arrived. On io_uring the
+    /// completion layer's CQEs are handed to it inside, before this returns (so the
+    /// caller marks its thread as running the context first: the tasks they wake are
+    /// queued locally). `awake` runs once, as soon as the kernel wait is over (before
+    /// anything is dispatched): the caller stops counting itself as a sleeper there, so
+    /// the wake-ups the dispatch raises need no eventfd write.
     pub(crate) fn wait(
         &self,
         events: &mut Events,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
+        awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
         match self {
-            Selector::Epoll(s) => s.wait(&mut events.epoll, timeout, out),
-            Selector::Uring(r) => r.wait(&mut events.rearm, timeout, out),
+            Selector::Epoll(s) => {
+                let waited = s.wait(&mut events.epoll, timeout, out);
+                awake();
+                waited
+            }
+            Selector::Uring(h) => h.wait(timeout, out, awake),
         }
     }
 
@@ -138,14 +146,44 @@ impl Selector {
     pub(crate) fn wake(&self) {
         match self {
             Selector::Epoll(s) => s.wake(),
-            Selector::Uring(r) => r.wake(),
+            Selector::Uring(h) => h.ring.wake(),
         }
+    }
+
+    /// The completion layer, on io_uring.
+    pub(crate) fn completions(&self) -> Option<&std::sync::Arc<crate::uring::Completions>> {
+        match self {
+            Selector::Uring(h) => Some(&h.completions),
+            Selector::Epoll(_) => None,
+        }
+    }
+
+    /// The context is dropped: see [`uring::Host::shut_down`].
+    pub(crate) fn shut_down(&self) {
+        if let Selector::Uring(h) = self {
+            h.shut_down(Duration::from_secs(2));
+        }
+    }
+
+    /// The counters, the completion layer's merged in.
+    pub(crate) fn stats(&self) -> IoStats {
+        let mut stats = self.counters().snapshot(self.backend());
+        if let Some(c) = self.completions() {
+            let c = c.counters();
+            stats.reads_inline = c.reads_inline;
+            stats.reads_waited = c.reads_waited;
+            stats.writes_inline = c.writes_inline;
+            stats.writes_waited = c.writes_waited;
+            stats.buffer_exhaustions = c.buffer_exhaustions;
+            stats.cancellations = c.canceled;
+        }
+        stats
     }
 
     pub(crate) fn counters(&self) -> &Counters {
         match self {
             Selector::Epoll(s) => &s.counters,
-            Selector::Uring(r) => &r.counters,
+            Selector::Uring(h) => &h.ring.counters,
         }
     }
 }
@@ -158,7 +196,7 @@ pub(crate) struct Counters {
     pub(crate) completions: AtomicU64,
     pub(crate) wakeups: AtomicU64,
     pub(crate) rearms: AtomicU64,
-    pub(crate) foreign: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Counters {
@@ -175,7 +213,13 @@ impl Counters {
             completions: get(&self.completions),
             wakeups: get(&self.wakeups),
             rearms: get(&self.rearms),
-            foreign_completions: get(&self.foreign),
+            dropped_completions: get(&self.dropped),
+            reads_inline: 0,
+            reads_waited: 0,
+            writes_inline: 0,
+            writes_waited: 0,
+            buffer_exhaustions: 0,
+            cancellations: 0,
         }
     }
 }
@@ -183,7 +227,7 @@ impl Counters {
 /// Counters of an [`IoContext`](crate::IoContext)'s reactor since it was made, read with
 /// [`IoContext::stats`](crate::IoContext::stats). Counts are exact but read without a
 /// common lock: a snapshot taken while runners work may mix slightly different moments.
-/// More counters will join these (the completion path's), hence `non_exhaustive`.
+/// More counters may join these, hence `non_exhaustive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IoStats {
@@ -206,12 +250,47 @@ pub struct IoStats {
     /// removals submitted again (the kernel answers `EALREADY` while the poll's
     /// wake-up runs).
     pub rearms: u64,
-    /// io_uring only: completions of the completion layer's operations (user_data
-    /// kinds `0b10`/`0b11`) that arrived before that layer is wired in, and were dropped.
-    pub foreign_completions: u64,
+    /// io_uring only: times the kernel reported a dropped completion (`EBADR`: no
+    /// memory for its overflow list). Each one re-armed every registration and ended
+    /// the completion path's streams with an error (their state was unknown); 0 on a
+    /// healthy machine. Non-zero also means the context is degraded for the rest of
+    /// its life: the kernel keeps the ring marked, so its waits `poll(2)` the ring
+    /// (one syscall more each), and a further dropped completion can no longer be
+    /// detected (an operation whose completion it was would wait for ever). A service
+    /// that sees it should replace the context.
+    pub dropped_completions: u64,
+    /// io_uring only (the completion path: TCP streams): reads that found data, or the
+    /// end of the stream, already received when first polled.
+    pub reads_inline: u64,
+    /// io_uring only: reads that had to wait for the kernel (returned `Pending` first).
+    pub reads_waited: u64,
+    /// io_uring only: writes that found room in the socket's write-behind buffer when
+    /// first polled.
+    pub writes_inline: u64,
+    /// io_uring only: writes that waited for room (the kernel had not taken the
+    /// bytes before them yet).
+    pub writes_waited: u64,
+    /// io_uring only: multishot receives stopped because the shared provided-buffer
+    /// ring was empty (re-armed as buffers come back).
+    pub buffer_exhaustions: u64,
+    /// io_uring only: cancellations submitted (`IORING_OP_ASYNC_CANCEL`): dropped or
+    /// stopped operations, paused receives, teardown.
+    pub cancellations: u64,
 }
 
 impl IoStats {
+    /// The fraction of completion-path reads that completed without waiting
+    /// (`reads_inline / (reads_inline + reads_waited)`; 0 before any read, and always
+    /// on epoll, whose reads are counted nowhere).
+    pub fn inline_read_fraction(&self) -> f64 {
+        let all = self.reads_inline + self.reads_waited;
+        if all == 0 {
+            0.0
+        } else {
+            self.reads_inline as f64 / all as f64
+        }
+    }
+
     /// Submitted requests per kernel call (`submitted / enters`; 0 before any call): a
     /// measure of batching. epoll makes one `epoll_ctl` per change, so its figure stays
     /// below 1; io_uring hands changes over with the waits.

@@ -69,7 +69,8 @@ pub enum FallbackReason {
     /// kernels before 5.12) or memory pressure (`ENOMEM`).
     Memlock,
     /// The kernel lacks a feature the ring relies on (`EXT_ARG` for waits with a
-    /// timeout, `NODROP` so completions are never lost, multishot poll).
+    /// timeout, `NODROP` so completions are never lost, multishot poll, multishot
+    /// receive from Linux 6.0, provided-buffer rings).
     MissingFeature(&'static str),
     /// The kernel lacks an operation the ring uses (found with `register_probe`).
     MissingOpcode(&'static str),
@@ -80,8 +81,8 @@ pub enum FallbackReason {
 impl FallbackReason {
     /// The names accepted by `STRAIT_NATIVE_URING_PROBE_FAIL`, one per simulated
     /// reason: `enosys`, `eperm`, `enomem`, `ext_arg`, `nodrop`, `multishot_poll`,
-    /// `opcode`, `einval`.
-    pub const SIMULATED: [&'static str; 8] = [
+    /// `opcode`, `einval`, `old_kernel` (older than 6.0: no multishot receive).
+    pub const SIMULATED: [&'static str; 9] = [
         "enosys",
         "eperm",
         "enomem",
@@ -90,6 +91,7 @@ impl FallbackReason {
         "multishot_poll",
         "opcode",
         "einval",
+        "old_kernel",
     ];
 
     /// The reason an `io_uring_setup` error stands for.
@@ -115,6 +117,7 @@ impl FallbackReason {
             "nodrop" => Some(FallbackReason::MissingFeature("NODROP")),
             "multishot_poll" => Some(FallbackReason::MissingFeature("multishot poll")),
             "opcode" => Some(FallbackReason::MissingOpcode("POLL_REMOVE")),
+            "old_kernel" => Some(FallbackReason::MissingFeature(uring::MULTISHOT_RECV)),
             _ => None,
         }
     }
@@ -177,12 +180,12 @@ fn effective(requested: Backend) -> Backend {
 pub(crate) fn open(requested: Backend) -> io::Result<(Selector, Option<FallbackReason>)> {
     match effective(requested) {
         Backend::Epoll => Ok((Selector::Epoll(epoll::Selector::new()?), None)),
-        Backend::IoUring => match uring::Ring::open() {
-            Ok(ring) => Ok((Selector::Uring(ring), None)),
+        Backend::IoUring => match uring::Host::open() {
+            Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
         },
-        Backend::Auto => match uring::Ring::open() {
-            Ok(ring) => Ok((Selector::Uring(ring), None)),
+        Backend::Auto => match uring::Host::open() {
+            Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => {
                 log::info!("strait-native: io_uring unavailable ({reason}); using epoll");
                 Ok((Selector::Epoll(epoll::Selector::new()?), Some(reason)))

@@ -27,6 +27,11 @@ pub(crate) struct AcceptState {
 }
 
 impl AcceptState {
+    /// Neither paused nor holding an error to report: the accept is to be armed.
+    pub(super) fn wants_connections(&self) -> bool {
+        !self.paused && self.error.is_none()
+    }
+
     /// Handles one CQE of the multishot accept.
     pub(super) fn on_cqe(
         &mut self,
@@ -36,7 +41,6 @@ impl AcceptState {
         counters: &mut Counters,
     ) -> Next {
         let more = io_uring::cqueue::more(flags);
-        let pausing = self.pausing;
         if !more {
             self.pausing = false;
         }
@@ -63,7 +67,9 @@ impl AcceptState {
                 Next::Resubmit
             };
         }
-        if result == -libc::ECANCELED && (orphaned || pausing) {
+        // As for receives: ECANCELED not of our making (the submitting thread exited)
+        // re-arms.
+        if result == -libc::ECANCELED {
             return if orphaned || self.paused {
                 Next::Done
             } else {
@@ -153,6 +159,28 @@ impl Acceptor {
         }
         slot.set_waker(cx.waker());
         Poll::Pending
+    }
+
+    /// Ready when an accept would not wait (a connection or an error queued); else
+    /// stores the waker. Takes nothing.
+    pub(crate) fn poll_acceptable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("an acceptor's slot lives with it");
+        let Body::Accept(accept) = &slot.body else {
+            unreachable!("accept slot")
+        };
+        match accept.error {
+            _ if !accept.queue.is_empty() => Poll::Ready(Ok(())),
+            Some(super::GONE) => Poll::Ready(Err(to_error(super::GONE))),
+            Some(_) => Poll::Ready(Ok(())),
+            None => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
     }
 
     /// Connections accepted and not taken yet.

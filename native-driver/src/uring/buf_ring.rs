@@ -79,6 +79,8 @@ pub(crate) struct BufRing {
     tail: u16,
     held: Vec<bool>,
     held_count: usize,
+    /// Buffers put back so far (wrapping): tells whether any went back since a moment.
+    puts: u32,
     /// Set when the kernel may still write into the buffers at drop time: the
     /// mappings are leaked rather than freed under it.
     leak_on_drop: bool,
@@ -128,6 +130,7 @@ impl BufRing {
             tail: 0,
             held: vec![true; usize::from(entries)],
             held_count: usize::from(entries),
+            puts: 0,
             leak_on_drop: false,
             registered: false,
         };
@@ -164,6 +167,11 @@ impl BufRing {
         usize::from(self.entries) - self.held_count
     }
 
+    /// Buffers put back so far (wrapping).
+    pub(crate) fn puts(&self) -> u32 {
+        self.puts
+    }
+
     /// Records that a CQE handed buffer `bid` over (it left the ring).
     pub(crate) fn take(&mut self, bid: u16) -> Result<(), BufIdError> {
         let held = self
@@ -195,6 +203,7 @@ impl BufRing {
         }
         *held = false;
         self.held_count -= 1;
+        self.puts = self.puts.wrapping_add(1);
         let mask = self.entries - 1;
         let base = self.ring.ptr.as_ptr().cast::<BufRingEntry>();
         // SAFETY: `tail & mask < entries`, so the pointer stays inside the ring mapping.

@@ -49,13 +49,20 @@
 //! Provided-buffer rings need Linux 5.19 ([`Completions::new`] fails before that, and
 //! the host falls back to epoll); multishot receive needs 6.0, multishot accept 5.19.
 //!
-//! ## Use by the sockets (the TCP integration, next)
-//! A connected socket is an `Arc<OwnedFd>` with a [`RecvQueue`] and a [`SendBehind`]:
-//! `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
+//! ## Use by the sockets (`net::tcp_ring`)
+//! On the io_uring backend the ring host (`sys::uring::Host`) owns one `Completions`
+//! per context, and TCP runs on it. A connected socket is an `Arc<OwnedFd>` with a
+//! [`RecvQueue`] and a [`SendBehind`]: `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
 //! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
-//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit`. A listener is an
-//! [`Acceptor`]; `connect` is an [`Op`] lending a boxed `sockaddr_storage`
-//! ([`Keep::Addr`]). Each handle stores one waker, like the epoll streams' slots.
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit` (the `BufferSource`/
+//! `BufferSink` impls on `TcpStream` are not written yet). A listener is an
+//! [`Acceptor`]. `connect` does not use an [`Op`] yet: it waits on a readiness
+//! registration it drops once connected. Each handle stores one waker; the TCP types
+//! give the receive and accept slots a waker that wakes every task waiting on them.
+//!
+//! Unix streams use the same types. UDP (`net::udp_ring`) and files (`file::ring`)
+//! run one-shot [`Op`]s (`datagram`: `RECVMSG`/`SENDMSG` over a slot-owned message
+//! block; `file`: positional `READ`/`WRITE`, `FSYNC` over the caller's `Vec`).
 //!
 //! ## user_data layout (shared with the ring host)
 //! The top two bits name the owner: `0b00` readiness registrations and `0b01` the
@@ -75,6 +82,8 @@
 
 mod accept;
 mod buf_ring;
+pub(crate) mod datagram;
+pub(crate) mod file;
 mod ops;
 mod recv;
 mod send;
@@ -101,10 +110,9 @@ pub(crate) use send::SendBehind;
 
 /// Where this layer's SQEs go: the host's submission queue.
 pub(crate) trait Submit {
-    /// Queues `entry` for submission; may submit to make room when the queue is full.
-    ///
-    /// The entry's memory is owned by the slot it names (see the module docs), so the
-    /// implementation may treat it as valid until its final CQE.
+    /// Queues `entry` for submission; may submit to make room when the queue is full,
+    /// and must make it reach the kernel even while another thread sleeps in
+    /// `io_uring_enter` (submit at once, or wake that thread).
     ///
     /// # Contract
     /// `Err` only if the entry was not queued. On `Err` the layer frees what the entry
@@ -113,8 +121,18 @@ pub(crate) trait Submit {
     /// follow-up submit (or `io_uring_enter` to make room for a later entry) must
     /// return `Ok(())`: the entry is in the submission queue and is submitted the next
     /// time anyone enters the kernel. Returning `Err` after queueing lets the kernel
-    /// write into freed memory.
-    fn push(&self, entry: squeue::Entry) -> io::Result<()>;
+    /// write into freed memory. `EBUSY` or `EAGAIN` says the queue stays full for a
+    /// moment: a re-arm or resend is kept and retried (the host calls
+    /// [`Completions::retry_pending`] once it may have room); other errors end the
+    /// stream or listener with that errno.
+    ///
+    /// # Safety
+    /// Every buffer, address and descriptor `entry` points to must stay valid until
+    /// the entry's final CQE (one without `IORING_CQE_F_MORE`) has been handed to
+    /// [`Completions::complete`]. In this layer that memory is owned by the slot the
+    /// entry's user_data names (see the module docs), which outlives its final CQE;
+    /// cancellations point at nothing.
+    unsafe fn push(&self, entry: squeue::Entry) -> io::Result<()>;
 
     /// Unregisters provided-buffer group `bgid` from the ring, if the ring is still
     /// open; `None` when the host cannot. Called when the last `Completions` drops
@@ -255,6 +273,15 @@ pub(crate) struct Completions {
     accept_queue: u16,
 }
 
+impl std::fmt::Debug for Completions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completions")
+            .field("send_capacity", &self.send_capacity)
+            .field("socket_buffers", &self.socket_buffers)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything behind the lock.
 struct Driver {
     slots: Slab,
@@ -275,10 +302,25 @@ struct Driver {
     /// came back `EALREADY`): retried on every [`Completions::complete`], since a
     /// multishot accept or receive never ends on its own.
     cancel_pending: VecDeque<Key>,
+    /// Re-arms and resends the host refused for a moment (a submission queue that
+    /// stays full): retried on every [`Completions::complete`] and
+    /// [`Completions::retry_pending`], rather than ending the stream or listener.
+    rearm_pending: VecDeque<Key>,
     /// Sends of dropped writers still delivering, oldest first.
     lingering: VecDeque<Lingering>,
     /// Unsent bytes of `lingering` when their writers dropped (an upper bound).
     lingering_bytes: usize,
+    /// Operations in the kernel when the ring dropped a completion
+    /// ([`Completions::completions_lost`]) whose final CQE has not come since: for
+    /// these only, a cancellation that finds nothing names an operation whose final
+    /// CQE was the lost one. Empty (unallocated) but after a loss.
+    suspects: Vec<Key>,
+    /// The starved receive `rearm_starved` re-armed last, and [`BufRing::puts`] then.
+    starved_rearm: Option<(Key, u32)>,
+    /// `BufRing::puts` when that receive found the ring empty anyway while
+    /// `available() > 0` with no buffer back since: a buffer CQE the kernel dropped
+    /// left the count too high, and it is not trusted until a buffer goes back.
+    count_doubted_at: Option<u32>,
     /// How long a dropped writer's send may linger.
     linger: Duration,
     /// Unsent bytes all lingering sends together may hold.
@@ -301,12 +343,19 @@ const LINGER_BUDGET: usize = 16 << 20;
 /// errno range); [`to_error`] turns it into the driver's "context gone" error.
 const GONE: i32 = i32::MAX;
 
+/// The errno stored when a stream's state became unknown because the ring dropped a
+/// completion ([`Completions::completions_lost`]; outside the errno range).
+const LOST: i32 = i32::MAX - 1;
+
 /// The error for a stored errno.
 fn to_error(errno: i32) -> io::Error {
-    if errno == GONE {
-        crate::scheduled_io::context_gone()
-    } else {
-        io::Error::from_raw_os_error(errno)
+    match errno {
+        GONE => crate::scheduled_io::context_gone(),
+        LOST => io::Error::other(
+            "io_uring dropped a completion (the kernel was out of memory): \
+             what this operation sent or received is unknown",
+        ),
+        _ => io::Error::from_raw_os_error(errno),
     }
 }
 
@@ -351,7 +400,11 @@ impl Completions {
                 shut_down: false,
                 deferred: Vec::new(),
                 cancel_pending: VecDeque::new(),
+                rearm_pending: VecDeque::new(),
                 lingering: VecDeque::new(),
+                suspects: Vec::new(),
+                starved_rearm: None,
+                count_doubted_at: None,
                 lingering_bytes: 0,
                 linger: LINGER,
                 linger_budget: LINGER_BUDGET,
@@ -384,10 +437,7 @@ impl Completions {
             KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
             // A cancellation's own CQE: its target reports, unless it could not be
             // canceled just now.
-            KIND_INTERNAL => {
-                driver.on_cancel_cqe(Key { index, generation }, result);
-                None
-            }
+            KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, Key { index, generation }, result),
             _ => {
                 driver.counters.anomalies += 1;
                 None
@@ -396,6 +446,9 @@ impl Completions {
         if !driver.cancel_pending.is_empty() {
             driver.retry_cancels(&*self.submit);
         }
+        if !driver.rearm_pending.is_empty() {
+            driver.retry_rearms(&*self.submit);
+        }
         if !driver.lingering.is_empty() {
             driver.expire_lingering(&*self.submit, Instant::now());
         }
@@ -403,6 +456,54 @@ impl Completions {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// The host's ring dropped a completion (`EBADR`: the kernel had no memory for its
+    /// overflow list) and cannot say whose. A stream whose receive or send was in the
+    /// kernel may have lost bytes, or cannot know what was sent: it fails (after the
+    /// data queued before) with an error that says so. Every operation in flight is
+    /// canceled, so each ends with a CQE; one whose final CQE was the lost one is
+    /// found by its cancellation coming back `ENOENT` while the operation still
+    /// counts as in the kernel, and ends there (its memory is the layer's again: the
+    /// kernel no longer knows it); an accept is re-armed, anything else fails.
+    pub(crate) fn completions_lost(&self) {
+        let mut guard = self.lock();
+        let driver = &mut *guard;
+        for index in 0..driver.slots.capacity() {
+            let Some(slot) = driver.slots.at(index) else {
+                continue;
+            };
+            if !slot.phase.in_kernel() {
+                continue;
+            }
+            match &mut slot.body {
+                Body::Recv(recv) => recv.fail(LOST),
+                Body::Send(send) => send.fail(LOST),
+                _ => {}
+            }
+            if let Some(waker) = slot.waker.take() {
+                driver.deferred.push(waker);
+            }
+            // Canceled ones too: if the lost CQE was their final one, only another
+            // cancellation's `ENOENT` can end them.
+            if slot.phase.in_kernel() {
+                let key = Key {
+                    index: index as u32,
+                    generation: slot.generation,
+                };
+                if !driver.suspects.contains(&key) {
+                    driver.suspects.push(key);
+                }
+                cancel(
+                    &*self.submit,
+                    key,
+                    slot,
+                    &mut driver.counters,
+                    &mut driver.cancel_pending,
+                );
+            }
+        }
+        self.unlock(guard);
     }
 
     /// Bounds what dropped writers leave behind: a send still undelivered `limit`
@@ -425,6 +526,33 @@ impl Completions {
         let next = driver.lingering.front().map(|l| l.deadline);
         self.unlock(driver);
         next
+    }
+
+    /// Queues the cancellations, re-arms and resends the host refused before: a host
+    /// calls it once its submission queue has room again (`complete` does too).
+    pub(crate) fn retry_pending(&self) {
+        let mut driver = self.lock();
+        if !driver.cancel_pending.is_empty() {
+            driver.retry_cancels(&*self.submit);
+        }
+        if !driver.rearm_pending.is_empty() {
+            driver.retry_rearms(&*self.submit);
+        }
+        self.unlock(driver);
+    }
+
+    /// Operations the kernel still holds (in flight, or canceled and not yet ended).
+    pub(crate) fn in_kernel(&self) -> usize {
+        self.lock().slots.in_kernel()
+    }
+
+    /// Takes the waker stored by slot `key`'s handle, if any (for a `cancel` that
+    /// wakes it).
+    pub(crate) fn take_waker(&self, key: Key) -> Option<Waker> {
+        self.lock()
+            .slots
+            .get_mut(key)
+            .and_then(|slot| slot.waker.take())
     }
 
     /// The counters so far.
@@ -516,7 +644,10 @@ impl Completions {
             return Err(to_error(GONE));
         }
         let key = driver.slots.insert(Body::Oneshot(keep), fd);
-        if let Err(e) = self.submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the caller (`Op::submit`) guarantees the entry points only into the
+        // kept resource and the descriptor, both moved into the slot just inserted,
+        // which holds them until the final CQE.
+        if let Err(e) = unsafe { self.submit.push(entry.user_data(key.user_data())) } {
             driver.slots.remove(key);
             return Err(e);
         }
@@ -565,7 +696,8 @@ impl Completions {
         let in_kernel = match driver.slots.get_mut(key) {
             Some(slot) => {
                 slot.waker = None;
-                slot.phase.in_kernel()
+                // A refused resend still has bytes to deliver: it lingers too.
+                slot.phase.in_kernel() || driver.rearm_pending.contains(&key)
             }
             None => return,
         };
@@ -619,6 +751,9 @@ impl Driver {
         } else {
             result
         };
+        if !self.suspects.is_empty() && !cqueue::more(flags) {
+            self.suspects.retain(|&k| k != key); // its final CQE was not the lost one
+        }
         let Some(slot) = self.slots.get_mut(key) else {
             // Slots outlive their final CQE, so this does not happen. A buffer it names
             // goes back to the ring only if it really left it: one already held belongs
@@ -650,7 +785,8 @@ impl Driver {
         let waker = slot.waker.take();
         if next == Next::Pause && more && slot.phase == Phase::InFlight {
             // Without the cancel the receive just goes on past the socket's share.
-            if submit.push(cancel_entry(key)).is_ok() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
                 slot.phase = Phase::Canceled;
             } else {
                 match &mut slot.body {
@@ -692,7 +828,16 @@ impl Driver {
                 // A failed submission is recorded in the body; its handle reports it.
                 let _ = self.submit_again(submit, key);
             }
-            Next::Starved => self.starved.push_back(key),
+            Next::Starved => {
+                // Its CQEs come after those of the buffers taken before it: with none
+                // put back since its re-arm, the ring really is empty (R21-7).
+                let puts = self.bufs.puts();
+                if self.starved_rearm == Some((key, puts)) && self.bufs.available() > 0 {
+                    self.counters.anomalies += 1;
+                    self.count_doubted_at = Some(puts);
+                }
+                self.starved.push_back(key);
+            }
             Next::Done | Next::Pause => {}
         }
         if orphaned
@@ -700,6 +845,7 @@ impl Driver {
                 .slots
                 .get_mut(key)
                 .is_some_and(|s| !s.phase.in_kernel())
+            && !self.rearm_pending.contains(&key)
         {
             self.free(key);
         }
@@ -724,17 +870,31 @@ impl Driver {
         let fd = types::Fd(slot.raw_fd());
         let entry = match &slot.body {
             Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),
+            // Non-blocking like every socket of the driver: a stream syscalls it
+            // directly (shutdown, options), and a user may take it out.
             Body::Accept(_) => opcode::AcceptMulti::new(fd)
-                .flags(libc::SOCK_CLOEXEC)
+                .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
                 .build(),
             Body::Send(send) => send.entry(fd),
             Body::Oneshot(_) | Body::Vacant(_) => {
                 unreachable!("one-shot operations are not resubmitted")
             }
         };
-        match submit.push(entry.user_data(key.user_data())) {
+        // SAFETY: the entry points at the slot's descriptor (its `Arc<OwnedFd>`), the
+        // provided-buffer ring (alive as long as `Completions`) or the slot's send
+        // block, which does not move while the send is in flight; the slot outlives
+        // the final CQE (orphaned slots are freed only after it).
+        match unsafe { submit.push(entry.user_data(key.user_data())) } {
             Ok(()) => {
                 slot.phase = Phase::InFlight;
+                Ok(())
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                // Refused for a moment (the submission queue stays full): retried
+                // later, and the stream or listener goes on (R21-4).
+                if !self.rearm_pending.contains(&key) {
+                    self.rearm_pending.push_back(key);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -822,10 +982,11 @@ impl Driver {
 
     /// Re-arms one starved receive per buffer back in the ring.
     fn rearm_starved(&mut self, submit: &dyn Submit) {
-        if self.bufs.available() == 0 && !self.starved.is_empty() {
+        let in_doubt = self.count_doubted_at == Some(self.bufs.puts());
+        if (in_doubt || self.bufs.available() == 0) && !self.starved.is_empty() {
             self.relieve();
         }
-        while self.bufs.available() > 0 {
+        while self.bufs.available() > 0 && self.count_doubted_at != Some(self.bufs.puts()) {
             let Some(key) = self.starved.pop_front() else {
                 return;
             };
@@ -835,6 +996,7 @@ impl Driver {
                     && matches!(&slot.body, Body::Recv(recv) if recv.wants_data())
             });
             if wants {
+                self.starved_rearm = Some((key, self.bufs.puts()));
                 self.counters.rearms += 1;
                 if self.submit_again(submit, key).is_err() {
                     // Recorded as the stream's end: its reader must hear of it.
@@ -864,7 +1026,8 @@ fn cancel(
     counters: &mut Counters,
     pending: &mut VecDeque<Key>,
 ) {
-    if submit.push(cancel_entry(key)).is_ok() {
+    // SAFETY: a cancellation points at no memory (its target is a user_data).
+    if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
         slot.phase = Phase::Canceled;
         counters.canceled += 1;
     } else if !pending.contains(&key) {
@@ -876,16 +1039,30 @@ impl Driver {
     /// A cancellation's CQE. `EALREADY`: the operation could not be stopped just now
     /// and, if multishot, may go on for ever, so an abandoned one is asked again (a
     /// pause gives up, like a pause whose cancel could not be queued).
-    fn on_cancel_cqe(&mut self, target: Key, result: i32) {
+    fn on_cancel_cqe(&mut self, submit: &dyn Submit, target: Key, result: i32) -> Option<Waker> {
+        if result == -libc::ENOENT && self.suspects.contains(&target) {
+            // Not in the kernel, yet no final CQE came before this one (the kernel
+            // posts it before a cancellation that finds nothing): it was the one lost.
+            let slot = self.slots.get_mut(target)?;
+            if !slot.phase.in_kernel() {
+                return None;
+            }
+            let errno = match slot.body {
+                Body::Accept(_) => libc::ECANCELED, // re-armed
+                _ => LOST,
+            };
+            return self.on_op_cqe(submit, target, -errno, 0);
+        }
         if result != -libc::EALREADY {
-            return; // canceled (the target's final CQE reports) or already finished
+            return None; // canceled (the target's final CQE reports) or already finished
         }
         let shut_down = self.shut_down;
-        let Some(slot) = self.slots.get_mut(target) else {
-            return;
-        };
+        let slot = self.slots.get_mut(target)?;
         if slot.phase != Phase::Canceled {
-            return;
+            return None;
+        }
+        if matches!(slot.body, Body::Oneshot(_)) {
+            return None; // a one-shot (a file read in the kernel's workers) ends on its own
         }
         slot.phase = Phase::InFlight;
         if slot.orphaned || shut_down {
@@ -899,6 +1076,43 @@ impl Driver {
                 _ => {}
             }
         }
+        None
+    }
+
+    /// Submits again the re-arms and resends the host refused, oldest first, until it
+    /// refuses one; drops those no longer wanted (freeing an orphan's slot).
+    fn retry_rearms(&mut self, submit: &dyn Submit) {
+        while let Some(key) = self.rearm_pending.pop_front() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            let orphaned = slot.orphaned;
+            let wanted = slot.phase == Phase::Idle
+                && match &slot.body {
+                    Body::Recv(recv) => !orphaned && recv.wants_data(),
+                    Body::Accept(accept) => !orphaned && accept.wants_connections(),
+                    Body::Send(send) => !send.failed() && send.unsent() > 0,
+                    _ => false,
+                };
+            if wanted {
+                if self.submit_again(submit, key).is_err() {
+                    // Failed for good: recorded in the body, its handle must hear.
+                    if let Some(waker) = self.slots.get_mut(key).and_then(|s| s.waker.take()) {
+                        self.deferred.push(waker);
+                    }
+                } else if self.rearm_pending.contains(&key) {
+                    return; // refused again
+                }
+            }
+            if orphaned
+                && self
+                    .slots
+                    .get_mut(key)
+                    .is_some_and(|s| !s.phase.in_kernel())
+            {
+                self.free(key);
+            }
+        }
     }
 
     /// Queues the cancellations that could not be queued before, oldest first, until
@@ -910,11 +1124,13 @@ impl Driver {
                 self.cancel_pending.pop_front();
                 continue;
             };
-            if slot.phase != Phase::InFlight || !(slot.orphaned || shut_down) {
+            let suspect = slot.phase.in_kernel() && self.suspects.contains(&key);
+            if !suspect && (slot.phase != Phase::InFlight || !(slot.orphaned || shut_down)) {
                 self.cancel_pending.pop_front();
                 continue;
             }
-            if submit.push(cancel_entry(key)).is_err() {
+            // SAFETY: a cancellation points at no memory (its target is a user_data).
+            if unsafe { submit.push(cancel_entry(key)) }.is_err() {
                 return;
             }
             slot.phase = Phase::Canceled;

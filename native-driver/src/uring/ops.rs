@@ -58,6 +58,8 @@ pub(crate) enum Keep {
     Buf(Vec<u8>),
     /// Socket address storage (connect, sendto).
     Addr(Box<libc::sockaddr_storage>),
+    /// Any other heap block (a datagram's message header, address and data).
+    Boxed(Box<dyn std::any::Any + Send>),
 }
 
 /// A value a one-shot operation lends the kernel and gets back with its result.

@@ -87,7 +87,6 @@ impl RecvState {
         counters: &mut Counters,
     ) -> Next {
         let more = cqueue::more(flags);
-        let pausing = self.pausing;
         if !more {
             self.pausing = false;
         }
@@ -138,11 +137,14 @@ impl RecvState {
                     Next::Starved
                 }
             }
-            r if r == -libc::ECANCELED && (orphaned || pausing) => {
-                if orphaned || self.paused {
+            // Ours (an orphan, a pause), or the kernel's: a request whose submitting
+            // thread exited has its wake-ups run by a kernel worker, which ends it
+            // with ECANCELED. Only an orphan or a pause stays stopped.
+            r if r == -libc::ECANCELED => {
+                if orphaned || self.paused || self.end.is_some() {
                     Next::Done
                 } else {
-                    Next::Resubmit // the reader caught up while the cancel was in flight
+                    Next::Resubmit // the reader caught up, or the kernel ended it
                 }
             }
             r => {
@@ -387,6 +389,31 @@ impl RecvQueue {
         recv.waited = true;
         slot.set_waker(cx.waker());
         Poll::Pending
+    }
+
+    /// Ready when a read would not wait (data or the end queued; the context-gone
+    /// error once the layer shut down); else stores the waker. Counts nothing and
+    /// consumes nothing.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut driver = self.completions.lock();
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &slot.body else {
+            unreachable!("receive slot")
+        };
+        if recv.has_data() {
+            return Poll::Ready(Ok(()));
+        }
+        match recv.end {
+            Some(End::Error(super::GONE)) => Poll::Ready(Err(to_error(super::GONE))),
+            Some(_) => Poll::Ready(Ok(())),
+            None => {
+                slot.set_waker(cx.waker());
+                Poll::Pending
+            }
+        }
     }
 
     /// Borrows the unread bytes of the front buffer with zero copy; empty at end of

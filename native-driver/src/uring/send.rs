@@ -105,6 +105,11 @@ impl SendState {
 
     /// Handles the CQE of a `SEND`.
     pub(super) fn on_cqe(&mut self, result: i32, orphaned: bool) -> Next {
+        if result == -libc::ECANCELED && self.error.is_none() && self.unsent() > 0 {
+            // Not ours (a shutdown's arrives as the context-gone error): the kernel
+            // ended the send because the thread that submitted it exited. Send again.
+            return Next::Resubmit;
+        }
         if result < 0 {
             self.error.get_or_insert(-result);
             return Next::Done;
@@ -351,6 +356,13 @@ impl SendBehind {
             driver.submit_again(&*self.completions.submit, self.key)?;
         }
         Ok(())
+    }
+}
+
+impl SendBehind {
+    /// Takes the waker its last `Pending` poll stored (a `cancel` wakes it).
+    pub(crate) fn take_waker(&self) -> Option<std::task::Waker> {
+        self.completions.take_waker(self.key)
     }
 }
 

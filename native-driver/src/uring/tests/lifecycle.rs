@@ -298,3 +298,107 @@ fn a_push_error_means_not_queued_and_only_then_is_the_slot_freed() {
     assert_eq!(ring.turn(&c, false), 0, "the refused read never ran");
     settle(&ring, &c);
 }
+
+/// A slot already `Canceled` when the ring reports a dropped CQE is canceled again by
+/// `completions_lost`: if its final CQE was the lost one, that cancellation's `ENOENT`
+/// ends it (else it would count as in the kernel for ever, and teardown would wait
+/// its limit and leak the buffer ring and every slot). Review 21, R21-3.
+#[test]
+fn a_canceled_op_whose_final_cqe_was_lost_is_recovered() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (r, _w) = std::io::pipe().unwrap();
+    let r = std::sync::Arc::new(std::os::fd::OwnedFd::from(r));
+    let mut op =
+        crate::uring::file::read_at(&c, &r, vec![0; 64], crate::uring::file::CURSOR).unwrap();
+    ring.turn(&c, false);
+    assert!(Pin::new(&mut op)
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    drop(op); // orphaned, cancel queued: Phase::Canceled
+              // The read's final CQE (ECANCELED, kind 0b10) is the one the kernel drops; the
+              // cancellation's own CQE (kind 0b11) arrives.
+    let mut lost = 0;
+    for _ in 0..5 {
+        ring.turn_losing(&c, &mut |u, _, _| {
+            let op = crate::uring::user_data_kind(u) == crate::uring::KIND_OP;
+            lost += usize::from(op);
+            op
+        });
+    }
+    assert_eq!(lost, 1, "the read's final CQE was dropped");
+    c.completions_lost(); // what the host calls after EBADR
+    for _ in 0..10 {
+        ring.turn(&c, true);
+        if c.in_kernel() == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        c.in_kernel(),
+        0,
+        "the canceled read still counts as in the kernel"
+    );
+    assert_eq!(c.slots_in_use(), 0);
+}
+
+/// Only operations in the kernel when a CQE was lost are suspects: long after such a
+/// loss, a cancellation that finds nothing (its target's final CQE posted but not yet
+/// dispatched) must not end the target in its stead, which would free the memory the
+/// real CQE then names. Review 21, R21-2.
+#[test]
+fn a_loss_long_ago_does_not_make_a_later_cancellations_enoent_final() {
+    use std::io::Write;
+    use std::task::{Context, Waker};
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    c.completions_lost(); // a loss with nothing in flight
+    let (r, mut w) = std::io::pipe().unwrap();
+    let r = Arc::new(OwnedFd::from(r));
+    let mut op =
+        crate::uring::file::read_at(&c, &r, vec![0; 64], crate::uring::file::CURSOR).unwrap();
+    ring.turn(&c, false);
+    assert!(Pin::new(&mut op)
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    w.write_all(b"data").unwrap();
+    // The read's final CQE is posted but held back (as if another runner had taken it
+    // and not dispatched it yet)...
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        ring.turn_losing(&c, &mut |u, res, f| {
+            let op = crate::uring::user_data_kind(u) == crate::uring::KIND_OP;
+            if op {
+                held.push((u, res, f));
+            }
+            op
+        });
+        if !held.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(held.len(), 1, "the read completed");
+    // ...while the drop's cancellation finds nothing (ENOENT) and is dispatched first.
+    drop(op);
+    for _ in 0..3 {
+        ring.turn(&c, true);
+    }
+    assert_eq!(
+        c.in_kernel(),
+        1,
+        "an ENOENT ended an operation that was no suspect"
+    );
+    for (u, res, f) in held {
+        c.complete(u, res, f);
+    }
+    assert_eq!(c.counters().anomalies, 0);
+    assert_eq!(c.in_kernel(), 0);
+    assert_eq!(c.slots_in_use(), 0);
+}

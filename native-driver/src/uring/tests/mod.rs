@@ -358,8 +358,7 @@ fn buffer_ids_are_checked() {
                 ..Config::default()
             },
         )
-        .err()
-        .expect("not a power of two");
+        .expect_err("not a power of two");
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 }

@@ -160,3 +160,55 @@ fn lingering_sends_are_bounded_by_a_budget_oldest_canceled_first() {
     drop((second_peer, third_peer, big_peer));
     assert_eq!(c.counters().anomalies, 0);
 }
+
+/// A buffer CQE the kernel dropped leaves the layer counting one buffer too many in
+/// the ring. When the ring is really empty, a starved receive must not be re-armed
+/// into `ENOBUFS` over and over on the strength of that count (a runner spinning
+/// until some reader returns a buffer): when a receive re-armed for that count answers
+/// `ENOBUFS` with no buffer put back since, the count is in doubt until one is.
+/// Review 21, R21-7.
+#[test]
+fn a_lost_buffer_cqe_does_not_make_a_starved_receive_spin() {
+    let Some(ring) = TestRing::new(32) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        buf_entries: 4,
+        buf_size: 1024,
+        socket_buffers: 64,
+        ..Config::default()
+    });
+    let (a, a_peer) = socketpair();
+    let _rx = RecvQueue::new(&c, a).unwrap();
+    let mut peer = std::fs::File::from(Arc::try_unwrap(a_peer).unwrap());
+    peer.write_all(&[7u8; 8 * 1024]).unwrap();
+    let mut lost = 0;
+    for _ in 0..10 {
+        ring.turn_losing(&c, &mut |u, _, f| {
+            let lose = lost == 0
+                && user_data_kind(u) == KIND_OP
+                && io_uring::cqueue::buffer_select(f).is_some();
+            lost += usize::from(lose);
+            lose
+        });
+        if c.counters().buffer_exhaustions > 0 {
+            break;
+        }
+    }
+    assert_eq!(lost, 1, "a buffer CQE was dropped");
+    assert_eq!(
+        c.buffers_available(),
+        1,
+        "the layer thinks one buffer is in the ring"
+    );
+    let before = c.counters().buffer_exhaustions;
+    for _ in 0..20 {
+        ring.turn(&c, false);
+    }
+    let spins = c.counters().buffer_exhaustions - before;
+    assert!(
+        spins <= 1,
+        "re-armed into ENOBUFS {spins} times with no buffer back"
+    );
+    assert_eq!(c.counters().anomalies, 1, "the doubt is counted once");
+}

@@ -607,3 +607,89 @@ fn wakers_fire_on_completion() {
     drop((rx, tx));
     settle(&ring, &c);
 }
+
+/// A re-arm the host refuses for a moment (a submission queue that stays full) is
+/// retried: the stream goes on, every byte in order. Review 21, R21-4.
+#[test]
+fn a_transiently_refused_rearm_does_not_end_the_stream() {
+    let Some(ring) = TestRing::new(32) else {
+        return;
+    };
+    let c = ring.completions(Config {
+        buf_entries: 16,
+        buf_size: 1024,
+        socket_buffers: 2,
+        ..Config::default()
+    });
+    let (a, a_peer) = socketpair();
+    let mut rx = RecvQueue::new(&c, a).unwrap();
+    let mut peer = std::fs::File::from(Arc::try_unwrap(a_peer).unwrap());
+    let mut data = vec![0u8; 64 * 1024];
+    fill_stream(7, 0, &mut data);
+    let writer = std::thread::spawn(move || peer.write_all(&data).map(|()| peer));
+    // Let the receive pause on its share.
+    while c.counters().pauses == 0 {
+        ring.turn(&c, true);
+    }
+    ring.turn(&c, true);
+    let mut cx = noop_cx();
+    let mut buf = [0u8; 700];
+    let (mut read, mut refused) = (0, false);
+    while read < 64 * 1024 {
+        if !refused {
+            // The resume (a re-arm) comes with one of the next reads: refuse it once.
+            ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+            refused = true;
+        }
+        match rx.poll_read(&mut cx, &mut buf) {
+            Poll::Ready(r) => {
+                let n = r.expect("the stream failed on a transient refusal");
+                assert!(n > 0, "early end of stream");
+                check_stream(7, read as u64, &buf[..n]);
+                read += n;
+            }
+            Poll::Pending => {
+                ring.turn(&c, true);
+            }
+        }
+    }
+    let _peer = writer.join().unwrap().unwrap();
+    drop(rx);
+    settle(&ring, &c);
+}
+
+/// A send (and a dropped writer's lingering send) the host refuses for a moment is
+/// retried: the write is accepted, flushes, and every byte arrives. Review 21, R21-4.
+#[test]
+fn a_transiently_refused_send_is_retried_and_delivered() {
+    let Some(ring) = TestRing::new(32) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, a_peer) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut peer = std::os::unix::net::UnixStream::from(Arc::try_unwrap(a_peer).unwrap());
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut data = vec![0u8; 8 * 1024];
+    fill_stream(3, 0, &mut data);
+    ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+    let Poll::Ready(n) = tx.poll_write(&mut noop_cx(), &data[..4096]) else {
+        panic!("the write waits")
+    };
+    assert_eq!(n.expect("the write failed on a transient refusal"), 4096);
+    ring.run_until(&c, || tx.poll_flush(&mut noop_cx()).is_ready());
+    assert!(matches!(tx.poll_flush(&mut noop_cx()), Poll::Ready(Ok(()))));
+    // A writer dropped while its send is refused: the bytes still go.
+    ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        tx.poll_write(&mut noop_cx(), &data[4096..]),
+        Poll::Ready(Ok(4096))
+    ));
+    drop(tx);
+    ring.run_until(&c, || c.slots_in_use() == 0);
+    let mut got = vec![0u8; 8 * 1024];
+    std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+    check_stream(3, 0, &got);
+    settle(&ring, &c);
+}

@@ -9,6 +9,12 @@
 //! `STRAIT_NATIVE_BACKEND` says). The row "reactor kernel calls" counts, from
 //! `IoContext::stats`, what each backend's reactor asks of the kernel per round trip.
 //!
+//! Rows "…: reads completed inline" give, per io_uring subject, the share of reads
+//! that found their data already received (`IoStats::inline_read_fraction`: TCP on
+//! io_uring is completion I/O, so these subjects run the completion path). "idle
+//! memory" opens 10 000 idle loopback connections (2 000 with `--quick`) on each
+//! backend and reports live heap and RSS per connection (client and server socket).
+//!
 //! Like-for-like pairs: strait-native (each backend) on one thread against tokio
 //! current_thread and smol (one thread); strait-native (each backend) on two runner
 //! threads against tokio multi_thread with two workers (multi-connection rows); and
@@ -212,6 +218,7 @@ pub fn run(report: &mut Report) {
             Smol => peer_smol::accept_churn(budget),
         },
     );
+    idle_memory(report, if report.quick { 2_000 } else { 10_000 });
 }
 
 fn mib(bytes_per_sec: io::Result<f64>) -> io::Result<f64> {
@@ -247,19 +254,57 @@ fn measure(
     f: impl Fn(Subject) -> io::Result<f64>,
 ) {
     let f = &f;
+    let inline = &Inline::default();
     let mut row = report.row(SUITE, scenario, metric, unit, Better::Higher);
     for &s in subjects {
         row = row.subject(s.name(), move |_budget| {
-            f(s).unwrap_or_else(|e| {
+            let v = f(s).unwrap_or_else(|e| {
                 eprintln!("failed: {e}");
                 f64::NAN
-            })
+            });
+            inline.note(s);
+            v
         });
     }
     for (a, b) in pairs(subjects) {
         row = row.pair(a.name(), b.name());
     }
     row.run(report);
+    inline.report(report, scenario);
+}
+
+/// The share of reads that completed inline, per io_uring subject and round of a row
+/// (from `IoContext::stats`): reported as a row of its own beside the row's figures.
+#[derive(Default)]
+struct Inline(std::cell::RefCell<Vec<(Subject, Vec<f64>)>>);
+
+impl Inline {
+    /// Takes the share the subject's last run recorded (io_uring subjects only).
+    fn note(&self, s: Subject) {
+        let Some(v) = strait::take_inline() else {
+            return;
+        };
+        let mut all = self.0.borrow_mut();
+        match all.iter_mut().find(|(t, _)| *t == s) {
+            Some((_, rounds)) => rounds.push(v),
+            None => all.push((s, vec![v])),
+        }
+    }
+
+    fn report(&self, report: &mut Report, scenario: &str) {
+        let row = format!("{scenario}: reads completed inline");
+        for (s, rounds) in self.0.take() {
+            report.push_rounds(
+                SUITE,
+                &row,
+                s.name(),
+                "share of reads",
+                "%",
+                Better::Higher,
+                rounds,
+            );
+        }
+    }
 }
 
 /// Ping-pong rows (mean, p50, p99 latency) from the same interleaved runs.
@@ -275,6 +320,7 @@ fn pingpong(report: &mut Report, size: usize, n: usize) {
         .filter(|s| report.wants(s.name()))
         .collect();
     let mut values = vec![[Vec::new(), Vec::new(), Vec::new()]; subjects.len()];
+    let inline = Inline::default();
     for round in 0..report.rounds() {
         for (i, &s) in subjects.iter().enumerate() {
             report.progress(
@@ -284,7 +330,9 @@ fn pingpong(report: &mut Report, size: usize, n: usize) {
             );
             let lat = match s {
                 Strait | Strait2 | StraitUring | StraitUring2 => {
-                    strait::pingpong(s.backend(), size, n)
+                    let lat = strait::pingpong(s.backend(), size, n);
+                    inline.note(s);
+                    lat
                 }
                 TokioCurrentThread | TokioMultiThread2 => {
                     s.tokio().and_then(|rt| peer_tokio::pingpong(&rt, size, n))
@@ -319,5 +367,36 @@ fn pingpong(report: &mut Report, size: usize, n: usize) {
         for (a, b) in pairs(&SINGLE) {
             report.add_pair(SUITE, row, a.name(), b.name());
         }
+    }
+    inline.report(report, &scenario);
+}
+
+/// Memory per idle connection on each backend (io_uring's shared buffer ring against
+/// epoll's per-read buffers): live heap and RSS, in bytes per connection.
+fn idle_memory(report: &mut Report, n: usize) {
+    let scenario = format!("idle memory ({n} connections)");
+    for (metric, rss) in [
+        ("live heap per connection", false),
+        ("RSS per connection", true),
+    ] {
+        let mut row = report.row(SUITE, &scenario, metric, "bytes", Better::Lower);
+        for s in [Strait, StraitUring] {
+            row = row.subject(s.name(), move |_budget| {
+                match strait::idle_memory(s.backend(), n) {
+                    Ok((heap, rss_bytes)) => {
+                        if rss {
+                            rss_bytes
+                        } else {
+                            heap
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("failed: {e}");
+                        f64::NAN
+                    }
+                }
+            });
+        }
+        row.pair(StraitUring.name(), Strait.name()).run(report);
     }
 }

@@ -13,6 +13,24 @@ use strait_streams::{delay, read_exact, when_all, write_all, ReadStreamExt, Writ
 
 use super::{Latencies, LOOPBACK};
 
+std::thread_local! {
+    /// The share of completion-path reads (io_uring) that completed inline in the last
+    /// scenario run on this thread, in percent; `None` when it made none (epoll).
+    static INLINE: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Records `ctx`'s inline-read share (see [`take_inline`]).
+fn note(ctx: &IoContext) {
+    let stats = ctx.stats();
+    let reads = stats.reads_inline + stats.reads_waited;
+    INLINE.set((reads > 0).then(|| 100.0 * stats.inline_read_fraction()));
+}
+
+/// The inline-read share recorded by the last scenario (io_uring subjects), taken.
+pub fn take_inline() -> Option<f64> {
+    INLINE.take()
+}
+
 /// A context on `backend`, for one runner thread or several.
 fn context(backend: Backend, single_threaded: bool) -> io::Result<IoContext> {
     IoContext::builder()
@@ -85,6 +103,7 @@ pub fn pingpong(backend: Backend, size: usize, n: usize) -> io::Result<Latencies
         Ok::<_, io::Error>(lat)
     })?;
     ctx.block_on(server).map_err(join_err)??;
+    note(&ctx);
     Ok(Latencies(lat))
 }
 
@@ -155,6 +174,7 @@ pub fn pairs(
             Ok::<_, io::Error>(total)
         })
     })?;
+    note(&ctx);
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -191,6 +211,7 @@ pub fn unidirectional(backend: Backend, budget: Duration, chunk: usize) -> io::R
     let start = Instant::now();
     ctx.block_on(send_for(&c, chunk, start, budget))?;
     let total = ctx.block_on(reader).map_err(join_err)??;
+    note(&ctx);
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -216,6 +237,7 @@ pub fn bidirectional(backend: Backend, budget: Duration, chunk: usize) -> io::Re
         }
         Ok::<_, io::Error>(total)
     })?;
+    note(&ctx);
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -270,5 +292,83 @@ pub fn accept_churn(backend: Backend, budget: Duration) -> io::Result<f64> {
             n += 1;
         }
         Ok(n as f64 / start.elapsed().as_secs_f64())
+    })
+}
+
+/// Raises this process's soft descriptor limit to the hard limit; the limit now.
+fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit`/`setrlimit` read and write the one valid struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Live heap bytes (glibc malloc's statistics; the bench runs on the system allocator).
+fn live_heap_bytes() -> f64 {
+    // SAFETY: `mallinfo2` only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as f64
+}
+
+/// Resident set size in bytes (`/proc/self/statm`).
+fn rss_bytes() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(f64::NAN);
+    // SAFETY: `sysconf` only reads a system constant.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64
+}
+
+/// Memory per idle connection with `n` loopback connections open on `backend` (both
+/// ends in this context, so a connection is a client and a server socket; each carried
+/// one 4-byte exchange each way, then idles): `(live heap bytes, RSS bytes)` per
+/// connection, measured from after the context, its listener and a warm-up connection
+/// exist (so io_uring's shared buffer ring is not counted per connection: that is the
+/// point of it).
+pub fn idle_memory(backend: Backend, n: usize) -> io::Result<(f64, f64)> {
+    let limit = raise_fd_limit();
+    if (limit as usize) < 2 * n + 64 {
+        return Err(io::Error::other(format!(
+            "RLIMIT_NOFILE is {limit}: {n} connections need {}",
+            2 * n + 64
+        )));
+    }
+    let ctx = context(backend, true)?;
+    let listener = TcpListener::bind(&ctx, LOOPBACK)?;
+    let addr = listener.local_addr()?;
+    let open = || async {
+        let (mut c, (mut s, _)) =
+            when_all((TcpStream::connect(&ctx, addr), listener.accept())).await?;
+        tune(&c)?;
+        let mut buf = [0u8; 4];
+        write_all(&mut c, &b"ping"[..]).await?;
+        read_exact(&mut s, &mut buf[..]).await?;
+        write_all(&mut s, &b"pong"[..]).await?;
+        read_exact(&mut c, &mut buf[..]).await?;
+        Ok::<_, io::Error>((c, s))
+    };
+    ctx.block_on(async {
+        let warm = open().await?;
+        let (heap, rss) = (live_heap_bytes(), rss_bytes());
+        let mut held = Vec::with_capacity(n);
+        for _ in 0..n {
+            held.push(open().await?);
+        }
+        let per = |after: f64, before: f64| (after - before) / n as f64;
+        let out = (per(live_heap_bytes(), heap), per(rss_bytes(), rss));
+        drop((warm, held));
+        Ok(out)
     })
 }
