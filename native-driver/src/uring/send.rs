@@ -23,6 +23,58 @@ use super::{count_ready, to_error, Completions, Next};
 /// Smallest write-behind block allocated (unless the limit is smaller).
 const MIN_BLOCK: usize = 4096;
 
+/// Bytes of drained write-behind blocks the layer keeps for reuse.
+const POOL_BYTES: usize = 1 << 20;
+
+/// `sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL)` of `bufs` on `fd`: synchronous, so the
+/// kernel is done with the caller's memory when it returns.
+fn send_direct(fd: i32, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec`; the kernel only reads through it.
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    loop {
+        // SAFETY: `msg` points at `bufs`, alive for the call; the call is synchronous.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Drained write-behind blocks (emptied, capacity kept), up to [`POOL_BYTES`]: a
+/// socket whose sends drained holds no block, and the next one to need a block takes
+/// one from here instead of allocating.
+#[derive(Default)]
+pub(crate) struct BlockPool {
+    blocks: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BlockPool {
+    /// A block (empty, maybe with capacity) for a socket that has none.
+    fn take(&mut self) -> Vec<u8> {
+        let block = self.blocks.pop().unwrap_or_default();
+        self.bytes -= block.capacity();
+        block
+    }
+
+    /// Keeps `block` for reuse, or frees it when the pool is full.
+    fn put(&mut self, mut block: Vec<u8>) {
+        if block.capacity() == 0 || self.bytes + block.capacity() > POOL_BYTES {
+            return;
+        }
+        block.clear();
+        self.bytes += block.capacity();
+        self.blocks.push(block);
+    }
+}
+
 /// The write-behind buffer of one socket (a slot body).
 pub(crate) struct SendState {
     /// Bytes written and not yet accepted by the kernel start at `sent`. Allocated on
@@ -132,6 +184,15 @@ impl SendState {
         }
     }
 
+    /// After a final CQE: a drained block (nothing unsent, no window lent) goes back
+    /// to `pool`, so an idle socket holds no send memory.
+    pub(super) fn release_block(&mut self, pool: &mut BlockPool) {
+        if self.unsent() == 0 && !self.lent && self.buf.capacity() > 0 {
+            self.sent = 0;
+            pool.put(std::mem::take(&mut self.buf));
+        }
+    }
+
     /// Records a failed submission.
     pub(super) fn fail(&mut self, errno: i32) {
         self.error.get_or_insert(errno);
@@ -171,7 +232,11 @@ impl SendBehind {
         self.poll_write_vectored(cx, &[IoSlice::new(data)])
     }
 
-    /// Copies as much of `bufs` (in order) as fits; `Pending` when the buffer is full.
+    /// Writes `bufs` (in order): with nothing queued and no send in flight, straight
+    /// from the caller's buffers in a synchronous `sendmsg` (the kernel copies the
+    /// bytes before the call returns, so it never holds memory the caller may free);
+    /// what the socket does not take then is copied into the write-behind block, as
+    /// much as fits, and sent by a `SEND` operation. `Pending` when the block is full.
     pub(crate) fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
@@ -191,27 +256,91 @@ impl SendBehind {
         }
         // `&mut self`: no window is lent any more.
         send.lent = false;
-        if bufs.iter().all(|b| b.is_empty()) {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Poll::Ready(Ok(0));
+        }
+        let mut direct = 0;
+        if !slot.phase.in_kernel() && send.unsent() == 0 {
+            // Found room: an inline write, whatever the socket takes.
+            count_ready(
+                &mut send.waited,
+                &mut driver.counters.writes_inline,
+                &mut driver.counters.writes_waited,
+            );
+            let fd = slot.raw_fd();
+            // Without the lock: only this handle (`&mut self`) starts sends on the
+            // slot, and with none in flight no CQE touches it; the descriptor stays
+            // open (the slot keeps it).
+            drop(guard);
+            match send_direct(fd, bufs) {
+                Ok(n) if n == total => {
+                    self.completions
+                        .sends_direct
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Poll::Ready(Ok(n));
+                }
+                Ok(n) => direct = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    let mut guard = self.completions.lock();
+                    if let Some(Body::Send(send)) =
+                        guard.slots.get_mut(self.key).map(|s| &mut s.body)
+                    {
+                        send.fail(errno);
+                    }
+                    return Poll::Ready(Err(e));
+                }
+            }
+            guard = self.completions.lock();
+        }
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if direct == 0 {
+            if let Some(errno) = send.error {
+                // The layer shut down meanwhile.
+                return Poll::Ready(Err(to_error(errno)));
+            }
         }
         if !slot.phase.in_kernel() {
             send.compact();
-            send.grow(bufs.iter().map(|b| b.len()).sum());
+            if send.buf.capacity() == 0 {
+                send.buf = driver.send_blocks.take();
+            }
+            send.grow(total - direct);
         }
         let mut room = send.room();
-        let counters = &mut driver.counters;
         if room == 0 {
+            if direct > 0 {
+                return Poll::Ready(Ok(direct));
+            }
             send.waited = true;
             slot.set_waker(cx.waker());
             return Poll::Pending;
         }
-        count_ready(
-            &mut send.waited,
-            &mut counters.writes_inline,
-            &mut counters.writes_waited,
-        );
+        if direct == 0 {
+            count_ready(
+                &mut send.waited,
+                &mut driver.counters.writes_inline,
+                &mut driver.counters.writes_waited,
+            );
+        }
         let mut copied = 0;
+        let mut skip = direct;
         for b in bufs {
+            let k = skip.min(b.len());
+            skip -= k;
+            let b = &b[k..];
+            if b.is_empty() {
+                continue;
+            }
             let n = b.len().min(room);
             // Within capacity: the block does not move under a send in flight.
             send.buf.extend_from_slice(&b[..n]);
@@ -221,14 +350,14 @@ impl SendBehind {
                 break;
             }
         }
-        if slot.phase == Phase::Idle {
+        if slot.phase == Phase::Idle && send.unsent() > 0 {
             let submit = &*self.completions.submit;
             if let Err(e) = driver.submit_again(submit, self.key) {
-                // The bytes were not accepted after all.
-                return Poll::Ready(Err(e));
+                // The copied bytes were not accepted after all.
+                return Poll::Ready(if direct > 0 { Ok(direct) } else { Err(e) });
             }
         }
-        Poll::Ready(Ok(copied))
+        Poll::Ready(Ok(direct + copied))
     }
 
     /// Completes when every byte written has been accepted by the kernel.
@@ -300,6 +429,9 @@ impl SendBehind {
         if !slot.phase.in_kernel() {
             send.lent = false;
             send.compact();
+            if send.buf.capacity() == 0 {
+                send.buf = driver.send_blocks.take();
+            }
             if send.room() < MIN_BLOCK {
                 send.grow(MIN_BLOCK);
             }
@@ -340,6 +472,7 @@ impl SendBehind {
             .slots
             .get_mut(self.key)
             .expect("a send buffer's slot lives with it");
+        let fd = slot.raw_fd();
         let Body::Send(send) = &mut slot.body else {
             unreachable!("send slot")
         };
@@ -353,6 +486,23 @@ impl SendBehind {
             return Err(to_error(errno));
         }
         if slot.phase == Phase::Idle && send.unsent() > 0 {
+            // As `poll_write`: a direct send first (the block is the slot's, and with
+            // no send in flight only this handle touches it), a `SEND` for the rest.
+            match send_direct(fd, &[IoSlice::new(&send.buf[send.sent..])]) {
+                Ok(n) => send.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    send.fail(e.raw_os_error().unwrap_or(libc::EIO));
+                    return Err(e);
+                }
+            }
+            if send.unsent() == 0 {
+                self.completions
+                    .sends_direct
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                send.release_block(&mut driver.send_blocks);
+                return Ok(());
+            }
             driver.submit_again(&*self.completions.submit, self.key)?;
         }
         Ok(())
