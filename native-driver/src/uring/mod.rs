@@ -480,6 +480,12 @@ impl Completions {
         counters
     }
 
+    /// Bytes of drained write-behind blocks kept for reuse.
+    #[cfg(test)]
+    pub(crate) fn pooled_send_bytes(&self) -> usize {
+        self.lock().send_blocks.bytes()
+    }
+
     /// Slots allocated (handles alive plus orphans awaiting their final CQE).
     pub(crate) fn slots_in_use(&self) -> usize {
         self.lock().slots.in_use()

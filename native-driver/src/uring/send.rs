@@ -57,6 +57,12 @@ pub(crate) struct BlockPool {
 }
 
 impl BlockPool {
+    /// Bytes of the blocks kept.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// A block (empty, maybe with capacity) for a socket that has none.
     fn take(&mut self) -> Vec<u8> {
         let block = self.blocks.pop().unwrap_or_default();
@@ -510,6 +516,16 @@ impl SendBehind {
 }
 
 impl SendBehind {
+    /// Capacity of the write-behind block this socket holds (0: none).
+    #[cfg(test)]
+    pub(crate) fn block_capacity(&self) -> usize {
+        let mut driver = self.completions.lock();
+        match &driver.slots.get_mut(self.key).expect("live").body {
+            Body::Send(send) => send.buf.capacity(),
+            _ => unreachable!("send slot"),
+        }
+    }
+
     /// Takes the waker its last `Pending` poll stored (a `cancel` wakes it).
     pub(crate) fn take_waker(&self) -> Option<std::task::Waker> {
         self.completions.take_waker(self.key)
