@@ -94,13 +94,7 @@ impl RingStream {
     /// What a poll that returned `Pending` becomes: the canceled error when `cancel`
     /// (or `close`) aimed at it, else `Pending` marked as waiting.
     fn pending<T>(&self, waiting: u8, cancel: u8) -> Poll<io::Result<T>> {
-        let flags = self.flags.load(Ordering::Acquire);
-        if flags & (cancel | CLOSED) != 0 {
-            self.flags.fetch_and(!(cancel | waiting), Ordering::AcqRel);
-            return Poll::Ready(Err(strait_streams::canceled()));
-        }
-        self.flags.fetch_or(waiting, Ordering::AcqRel);
-        Poll::Pending
+        pending_flags(&self.flags, waiting, cancel)
     }
 
     /// A poll completed: no longer waiting, and a cancel it outran is spent.
@@ -151,6 +145,65 @@ impl RingStream {
             Poll::Ready(r) => self.done(READ_WAITING, READ_CANCEL, r),
             Poll::Pending => self.pending(READ_WAITING, READ_CANCEL),
         }
+    }
+
+    /// `BufferSource::poll_pull`: the front received buffer, with zero copy (empty at
+    /// end of stream). `&mut self`: nobody else reads while the bytes are borrowed.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        if self.closed() {
+            return Poll::Ready(Err(strait_streams::canceled()));
+        }
+        let shared = Waker::from(self.readers.waiters.clone());
+        // Registered first: a completion handled before the poll ends wakes it.
+        self.readers.waiters.add(cx.waker());
+        let flags = &self.flags;
+        let recv: &mut RecvQueue = self.recv.get_mut().unwrap_or_else(|e| e.into_inner());
+        match recv.poll_fill(&mut Context::from_waker(&shared)) {
+            Poll::Ready(r) => {
+                flags.fetch_and(!(READ_CANCEL | READ_WAITING), Ordering::AcqRel);
+                Poll::Ready(r)
+            }
+            Poll::Pending => pending_flags(flags, READ_WAITING, READ_CANCEL),
+        }
+    }
+
+    /// `BufferSource::consume`: the first `n` bytes of the last fill are read.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.recv
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .consume(n);
+    }
+
+    /// `BufferSink::poll_prepare`: the free part of the write-behind block, filled in
+    /// place (sent by `commit`).
+    pub(crate) fn poll_prepare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut [u8]>> {
+        if self.closed() {
+            return Poll::Ready(Err(strait_streams::canceled()));
+        }
+        if self.flags.load(Ordering::Acquire) & WRITE_SHUT != 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after the stream's write side was shut down",
+            )));
+        }
+        let flags = &self.flags;
+        let send: &mut SendBehind = self.send.get_mut().unwrap_or_else(|e| e.into_inner());
+        match send.poll_prepare(cx) {
+            Poll::Ready(r) => {
+                flags.fetch_and(!(WRITE_CANCEL | WRITE_WAITING), Ordering::AcqRel);
+                Poll::Ready(r)
+            }
+            Poll::Pending => pending_flags(flags, WRITE_WAITING, WRITE_CANCEL),
+        }
+    }
+
+    /// `BufferSink::poll_commit`: hands `n` prepared bytes to the kernel.
+    pub(crate) fn commit(&mut self, n: usize) -> io::Result<()> {
+        self.send
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit(n)
     }
 
     pub(crate) fn poll_write(
@@ -303,6 +356,16 @@ impl Drop for RingStream {
         // handled, so the descriptor closes now (unless a send lingers).
         self.reactor.settle();
     }
+}
+
+/// [`RingStream::pending`] on the stream's `flags`.
+fn pending_flags<T>(flags: &AtomicU8, waiting: u8, cancel: u8) -> Poll<io::Result<T>> {
+    if flags.load(Ordering::Acquire) & (cancel | CLOSED) != 0 {
+        flags.fetch_and(!(cancel | waiting), Ordering::AcqRel);
+        return Poll::Ready(Err(strait_streams::canceled()));
+    }
+    flags.fetch_or(waiting, Ordering::AcqRel);
+    Poll::Pending
 }
 
 /// Wakes every task waiting on one queue (a listener's accepts, a stream's reads and
