@@ -163,11 +163,16 @@ impl TcpListener {
 ///
 /// On io_uring it is completion I/O: a multishot receive fills buffers of the
 /// context's shared provided-buffer ring, which reads copy from (a dropped or stopped
-/// read loses nothing: unread bytes stay queued); writes copy into the stream's
-/// write-behind buffer and are sent by the kernel meanwhile (write-behind: call
+/// read loses nothing: unread bytes stay queued); a write goes straight to the kernel
+/// when nothing is queued (a synchronous send), else into the stream's write-behind
+/// buffer, sent by the kernel meanwhile (write-behind: call
 /// `flush`, or a composed write that flushes such as
 /// [`write_all`](strait_streams::write_all), before waiting for an answer; `shutdown`
 /// flushes first). Dropping the stream still delivers what was written.
+///
+/// [`BufferSource`](strait_streams::BufferSource) and
+/// [`BufferSink`](strait_streams::BufferSink) lend the ring's own buffers on io_uring
+/// (zero copy), and a 16 KiB stage of the stream's own on epoll (made on first use).
 #[derive(Debug)]
 pub struct TcpStream {
     io: StreamIo,

@@ -26,10 +26,14 @@
 //!   are copied out of the ring into that socket's own memory (the overload path,
 //!   counted as a spill), one socket per starved re-arm. The ring thus stays live for
 //!   the others as long as fewer sockets than `buf_entries` hold unread data.
-//! - **Sent data** (`send`): `poll_write` copies into the socket's write-behind buffer
-//!   (or a zero-copy writer fills it in place: `poll_prepare`/`commit`), owned by its
-//!   slot; a send's bytes stay put until its CQE (the block grows and compacts only
-//!   with no send in flight). A dropped writer lingers: what was accepted is still sent,
+//! - **Sent data** (`send`): with nothing queued and no send in flight, `poll_write`
+//!   hands the caller's bytes to a synchronous `sendmsg` (the kernel has copied them
+//!   when it returns, so it never holds the caller's memory); what the socket does not
+//!   take is copied into the socket's write-behind block (or a zero-copy writer fills
+//!   it in place: `poll_prepare`/`commit`), owned by its slot, and sent by a `SEND`; a
+//!   send's bytes stay put until its CQE (the block grows and compacts only with no
+//!   send in flight). A drained block goes back to a pool the layer shares (bounded),
+//!   so an idle socket holds no send memory and steady state allocates none. A dropped writer lingers: what was accepted is still sent,
 //!   within bounds ([`Completions::set_linger`]): a lingering send still unsent after
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
@@ -54,8 +58,8 @@
 //! per context, and TCP runs on it. A connected socket is an `Arc<OwnedFd>` with a
 //! [`RecvQueue`] and a [`SendBehind`]: `ReadStream::poll_read_some` is `poll_read_vectored`, `BufferSource` is
 //! `poll_fill`/`consume`, `WriteStream` is `poll_write_vectored`/`poll_flush`/
-//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit` (the `BufferSource`/
-//! `BufferSink` impls on `TcpStream` are not written yet). A listener is an
+//! `poll_shutdown`, `BufferSink` is `poll_prepare`/`commit` (`TcpStream`'s
+//! `BufferSource`/`BufferSink` impls lend them with zero copy). A listener is an
 //! [`Acceptor`]. `connect` does not use an [`Op`] yet: it waits on a readiness
 //! registration it drops once connected. Each handle stores one waker; the TCP types
 //! give the receive and accept slots a waker that wakes every task waiting on them.

@@ -1,6 +1,9 @@
-//! Write-behind sends: `poll_write` copies into the socket's driver-owned buffer and
-//! returns, or a zero-copy writer fills the buffer in place (`poll_prepare`, then
-//! `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
+//! Write-behind sends: with nothing queued, `poll_write` (and `commit`) first offer the
+//! bytes to a synchronous non-blocking `sendmsg` — no copy, no operation, nothing to
+//! flush when the socket takes them all, and sound because the kernel is done with
+//! the caller's memory when the call returns. The rest is copied into the socket's
+//! driver-owned block, or a zero-copy writer fills the block in place (`poll_prepare`,
+//! then `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
 //! resubmits the rest in order, and `poll_flush` completes once every byte written has
 //! been accepted by the kernel. A send error is reported by the next write or flush.
 //!
