@@ -15,7 +15,7 @@
 //! returns it); received bytes stay queued, so a dropped, stopped or canceled read
 //! loses none.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -96,13 +96,7 @@ impl RingStream {
     /// What a poll that returned `Pending` becomes: the canceled error when `cancel`
     /// (or `close`) aimed at it, else `Pending` marked as waiting.
     fn pending<T>(&self, waiting: u8, cancel: u8) -> Poll<io::Result<T>> {
-        let flags = self.flags.load(Ordering::Acquire);
-        if flags & (cancel | CLOSED) != 0 {
-            self.flags.fetch_and(!(cancel | waiting), Ordering::AcqRel);
-            return Poll::Ready(Err(strait_streams::canceled()));
-        }
-        self.flags.fetch_or(waiting, Ordering::AcqRel);
-        Poll::Pending
+        pending_flags(&self.flags, waiting, cancel)
     }
 
     /// A poll completed: no longer waiting, and a cancel it outran is spent.
@@ -123,20 +117,95 @@ impl RingStream {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let mut recv = lock(&self.recv);
-        let mut slices = IoSliceMutArray::from_buffers(bufs);
         let shared = Waker::from(self.readers.waiters.clone());
-        let mut polled = recv.poll_read_vectored(&mut Context::from_waker(&shared), &mut slices);
+        let mut shared_cx = Context::from_waker(&shared);
+        // The guard is held until the flags say how this poll ended: `cancel` changes
+        // flags and wakes under the same lock, so it cannot slip in between.
+        let mut recv = lock(&self.recv);
+        let mut polled = read_into(&mut recv, &mut shared_cx, bufs);
+        if polled.is_pending() && self.flags.load(Ordering::Acquire) & READ_CANCEL != 0 {
+            // A cancel aimed at an earlier read would end this one: first hand over the
+            // completions already posted (a direct send on loopback posts the peer's
+            // receive before anyone waits), so a read that has data gets it. Settling
+            // hands completions to the layer: not under this stream's lock.
+            drop(recv);
+            self.reactor.settle();
+            recv = lock(&self.recv);
+            polled = read_into(&mut recv, &mut shared_cx, bufs);
+        }
         if polled.is_pending() {
             self.readers.waiters.add(cx.waker());
             // A completion handled on another runner between the poll and `add` woke
             // the shared waker before this task's waker was in it: look again.
-            polled = recv.poll_read_vectored(&mut Context::from_waker(&shared), &mut slices);
+            if recv.poll_readable(&mut shared_cx).is_ready() {
+                cx.waker().wake_by_ref();
+            }
         }
-        match polled {
+        let end = match polled {
             Poll::Ready(r) => self.done(READ_WAITING, READ_CANCEL, r),
             Poll::Pending => self.pending(READ_WAITING, READ_CANCEL),
+        };
+        drop(recv);
+        end
+    }
+
+    /// `BufferSource::poll_pull`: the front received buffer, with zero copy (empty at
+    /// end of stream). `&mut self`: nobody else reads while the bytes are borrowed.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        if self.closed() {
+            return Poll::Ready(Err(strait_streams::canceled()));
         }
+        let shared = Waker::from(self.readers.waiters.clone());
+        // Registered first: a completion handled before the poll ends wakes it.
+        self.readers.waiters.add(cx.waker());
+        let flags = &self.flags;
+        let recv: &mut RecvQueue = self.recv.get_mut().unwrap_or_else(|e| e.into_inner());
+        match recv.poll_fill(&mut Context::from_waker(&shared)) {
+            Poll::Ready(r) => {
+                flags.fetch_and(!(READ_CANCEL | READ_WAITING), Ordering::AcqRel);
+                Poll::Ready(r)
+            }
+            Poll::Pending => pending_flags(flags, READ_WAITING, READ_CANCEL),
+        }
+    }
+
+    /// `BufferSource::consume`: the first `n` bytes of the last fill are read.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.recv
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .consume(n);
+    }
+
+    /// `BufferSink::poll_prepare`: the free part of the write-behind block, filled in
+    /// place (sent by `commit`).
+    pub(crate) fn poll_prepare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut [u8]>> {
+        if self.closed() {
+            return Poll::Ready(Err(strait_streams::canceled()));
+        }
+        if self.flags.load(Ordering::Acquire) & WRITE_SHUT != 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after the stream's write side was shut down",
+            )));
+        }
+        let flags = &self.flags;
+        let send: &mut SendBehind = self.send.get_mut().unwrap_or_else(|e| e.into_inner());
+        match send.poll_prepare(cx) {
+            Poll::Ready(r) => {
+                flags.fetch_and(!(WRITE_CANCEL | WRITE_WAITING), Ordering::AcqRel);
+                Poll::Ready(r)
+            }
+            Poll::Pending => pending_flags(flags, WRITE_WAITING, WRITE_CANCEL),
+        }
+    }
+
+    /// `BufferSink::poll_commit`: hands `n` prepared bytes to the kernel.
+    pub(crate) fn commit(&mut self, n: usize) -> io::Result<()> {
+        self.send
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit(n)
     }
 
     pub(crate) fn poll_write(
@@ -158,8 +227,12 @@ impl RingStream {
             )));
         }
         let mut send = lock(&self.send);
-        let slices = IoSliceArray::from_buffers(bufs);
-        match send.poll_write_vectored(cx, &slices) {
+        let polled = if let [one] = bufs {
+            send.poll_write_vectored(cx, &[IoSlice::new(one.as_slice())])
+        } else {
+            send.poll_write_vectored(cx, &IoSliceArray::from_buffers(bufs))
+        };
+        match polled {
             Poll::Ready(r) => self.done(WRITE_WAITING, WRITE_CANCEL, r),
             Poll::Pending => self.pending(WRITE_WAITING, WRITE_CANCEL),
         }
@@ -285,6 +358,16 @@ impl Drop for RingStream {
         // handled, so the descriptor closes now (unless a send lingers).
         self.reactor.settle();
     }
+}
+
+/// [`RingStream::pending`] on the stream's `flags`.
+fn pending_flags<T>(flags: &AtomicU8, waiting: u8, cancel: u8) -> Poll<io::Result<T>> {
+    if flags.load(Ordering::Acquire) & (cancel | CLOSED) != 0 {
+        flags.fetch_and(!(cancel | waiting), Ordering::AcqRel);
+        return Poll::Ready(Err(strait_streams::canceled()));
+    }
+    flags.fetch_or(waiting, Ordering::AcqRel);
+    Poll::Pending
 }
 
 /// Wakes every task waiting on one queue (a listener's accepts, a stream's reads and
@@ -523,5 +606,19 @@ impl RingListener {
             reg.io.close();
         }
         self.gate.close();
+    }
+}
+
+/// One read from the receive queue into `bufs`; one buffer (the usual read) needs no
+/// window of slices.
+fn read_into(
+    recv: &mut RecvQueue,
+    cx: &mut Context<'_>,
+    bufs: &mut [MutableBuffer<'_>],
+) -> Poll<io::Result<usize>> {
+    if let [one] = bufs {
+        recv.poll_read_vectored(cx, &mut [IoSliceMut::new(one.as_mut_slice())])
+    } else {
+        recv.poll_read_vectored(cx, &mut IoSliceMutArray::from_buffers(bufs))
     }
 }

@@ -1,6 +1,9 @@
-//! Write-behind sends: `poll_write` copies into the socket's driver-owned buffer and
-//! returns, or a zero-copy writer fills the buffer in place (`poll_prepare`, then
-//! `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
+//! Write-behind sends: with nothing queued, `poll_write` (and `commit`) first offer the
+//! bytes to a synchronous non-blocking `sendmsg` — no copy, no operation, nothing to
+//! flush when the socket takes them all, and sound because the kernel is done with
+//! the caller's memory when the call returns. The rest is copied into the socket's
+//! driver-owned block, or a zero-copy writer fills the block in place (`poll_prepare`,
+//! then `commit`); one `SEND` at a time carries the unsent bytes to the kernel, a short send
 //! resubmits the rest in order, and `poll_flush` completes once every byte written has
 //! been accepted by the kernel. A send error is reported by the next write or flush.
 //!
@@ -22,6 +25,64 @@ use super::{count_ready, to_error, Completions, Next};
 
 /// Smallest write-behind block allocated (unless the limit is smaller).
 const MIN_BLOCK: usize = 4096;
+
+/// Bytes of drained write-behind blocks the layer keeps for reuse.
+const POOL_BYTES: usize = 1 << 20;
+
+/// `sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL)` of `bufs` on `fd`: synchronous, so the
+/// kernel is done with the caller's memory when it returns.
+fn send_direct(fd: i32, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec`; the kernel only reads through it.
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    loop {
+        // SAFETY: `msg` points at `bufs`, alive for the call; the call is synchronous.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Drained write-behind blocks (emptied, capacity kept), up to [`POOL_BYTES`]: a
+/// socket whose sends drained holds no block, and the next one to need a block takes
+/// one from here instead of allocating.
+#[derive(Default)]
+pub(crate) struct BlockPool {
+    blocks: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl BlockPool {
+    /// Bytes of the blocks kept.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// A block (empty, maybe with capacity) for a socket that has none.
+    fn take(&mut self) -> Vec<u8> {
+        let block = self.blocks.pop().unwrap_or_default();
+        self.bytes -= block.capacity();
+        block
+    }
+
+    /// Keeps `block` for reuse, or frees it when the pool is full.
+    fn put(&mut self, mut block: Vec<u8>) {
+        if block.capacity() == 0 || self.bytes + block.capacity() > POOL_BYTES {
+            return;
+        }
+        block.clear();
+        self.bytes += block.capacity();
+        self.blocks.push(block);
+    }
+}
 
 /// The write-behind buffer of one socket (a slot body).
 pub(crate) struct SendState {
@@ -132,6 +193,15 @@ impl SendState {
         }
     }
 
+    /// After a final CQE: a drained block (nothing unsent, no window lent) goes back
+    /// to `pool`, so an idle socket holds no send memory.
+    pub(super) fn release_block(&mut self, pool: &mut BlockPool) {
+        if self.unsent() == 0 && !self.lent && self.buf.capacity() > 0 {
+            self.sent = 0;
+            pool.put(std::mem::take(&mut self.buf));
+        }
+    }
+
     /// Records a failed submission.
     pub(super) fn fail(&mut self, errno: i32) {
         self.error.get_or_insert(errno);
@@ -171,7 +241,11 @@ impl SendBehind {
         self.poll_write_vectored(cx, &[IoSlice::new(data)])
     }
 
-    /// Copies as much of `bufs` (in order) as fits; `Pending` when the buffer is full.
+    /// Writes `bufs` (in order): with nothing queued and no send in flight, straight
+    /// from the caller's buffers in a synchronous `sendmsg` (the kernel copies the
+    /// bytes before the call returns, so it never holds memory the caller may free);
+    /// what the socket does not take then is copied into the write-behind block, as
+    /// much as fits, and sent by a `SEND` operation. `Pending` when the block is full.
     pub(crate) fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
@@ -191,27 +265,91 @@ impl SendBehind {
         }
         // `&mut self`: no window is lent any more.
         send.lent = false;
-        if bufs.iter().all(|b| b.is_empty()) {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Poll::Ready(Ok(0));
+        }
+        let mut direct = 0;
+        if !slot.phase.in_kernel() && send.unsent() == 0 {
+            // Found room: an inline write, whatever the socket takes.
+            count_ready(
+                &mut send.waited,
+                &mut driver.counters.writes_inline,
+                &mut driver.counters.writes_waited,
+            );
+            let fd = slot.raw_fd();
+            // Without the lock: only this handle (`&mut self`) starts sends on the
+            // slot, and with none in flight no CQE touches it; the descriptor stays
+            // open (the slot keeps it).
+            drop(guard);
+            match send_direct(fd, bufs) {
+                Ok(n) if n == total => {
+                    self.completions
+                        .sends_direct
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Poll::Ready(Ok(n));
+                }
+                Ok(n) => direct = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    let mut guard = self.completions.lock();
+                    if let Some(Body::Send(send)) =
+                        guard.slots.get_mut(self.key).map(|s| &mut s.body)
+                    {
+                        send.fail(errno);
+                    }
+                    return Poll::Ready(Err(e));
+                }
+            }
+            guard = self.completions.lock();
+        }
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a send buffer's slot lives with it");
+        let Body::Send(send) = &mut slot.body else {
+            unreachable!("send slot")
+        };
+        if direct == 0 {
+            if let Some(errno) = send.error {
+                // The layer shut down meanwhile.
+                return Poll::Ready(Err(to_error(errno)));
+            }
         }
         if !slot.phase.in_kernel() {
             send.compact();
-            send.grow(bufs.iter().map(|b| b.len()).sum());
+            if send.buf.capacity() == 0 {
+                send.buf = driver.send_blocks.take();
+            }
+            send.grow(total - direct);
         }
         let mut room = send.room();
-        let counters = &mut driver.counters;
         if room == 0 {
+            if direct > 0 {
+                return Poll::Ready(Ok(direct));
+            }
             send.waited = true;
             slot.set_waker(cx.waker());
             return Poll::Pending;
         }
-        count_ready(
-            &mut send.waited,
-            &mut counters.writes_inline,
-            &mut counters.writes_waited,
-        );
+        if direct == 0 {
+            count_ready(
+                &mut send.waited,
+                &mut driver.counters.writes_inline,
+                &mut driver.counters.writes_waited,
+            );
+        }
         let mut copied = 0;
+        let mut skip = direct;
         for b in bufs {
+            let k = skip.min(b.len());
+            skip -= k;
+            let b = &b[k..];
+            if b.is_empty() {
+                continue;
+            }
             let n = b.len().min(room);
             // Within capacity: the block does not move under a send in flight.
             send.buf.extend_from_slice(&b[..n]);
@@ -221,14 +359,14 @@ impl SendBehind {
                 break;
             }
         }
-        if slot.phase == Phase::Idle {
+        if slot.phase == Phase::Idle && send.unsent() > 0 {
             let submit = &*self.completions.submit;
             if let Err(e) = driver.submit_again(submit, self.key) {
-                // The bytes were not accepted after all.
-                return Poll::Ready(Err(e));
+                // The copied bytes were not accepted after all.
+                return Poll::Ready(if direct > 0 { Ok(direct) } else { Err(e) });
             }
         }
-        Poll::Ready(Ok(copied))
+        Poll::Ready(Ok(direct + copied))
     }
 
     /// Completes when every byte written has been accepted by the kernel.
@@ -300,6 +438,9 @@ impl SendBehind {
         if !slot.phase.in_kernel() {
             send.lent = false;
             send.compact();
+            if send.buf.capacity() == 0 {
+                send.buf = driver.send_blocks.take();
+            }
             if send.room() < MIN_BLOCK {
                 send.grow(MIN_BLOCK);
             }
@@ -340,6 +481,7 @@ impl SendBehind {
             .slots
             .get_mut(self.key)
             .expect("a send buffer's slot lives with it");
+        let fd = slot.raw_fd();
         let Body::Send(send) = &mut slot.body else {
             unreachable!("send slot")
         };
@@ -353,6 +495,23 @@ impl SendBehind {
             return Err(to_error(errno));
         }
         if slot.phase == Phase::Idle && send.unsent() > 0 {
+            // As `poll_write`: a direct send first (the block is the slot's, and with
+            // no send in flight only this handle touches it), a `SEND` for the rest.
+            match send_direct(fd, &[IoSlice::new(&send.buf[send.sent..])]) {
+                Ok(n) => send.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    send.fail(e.raw_os_error().unwrap_or(libc::EIO));
+                    return Err(e);
+                }
+            }
+            if send.unsent() == 0 {
+                self.completions
+                    .sends_direct
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                send.release_block(&mut driver.send_blocks);
+                return Ok(());
+            }
             driver.submit_again(&*self.completions.submit, self.key)?;
         }
         Ok(())
@@ -360,6 +519,16 @@ impl SendBehind {
 }
 
 impl SendBehind {
+    /// Capacity of the write-behind block this socket holds (0: none).
+    #[cfg(test)]
+    pub(crate) fn block_capacity(&self) -> usize {
+        let mut driver = self.completions.lock();
+        match &driver.slots.get_mut(self.key).expect("live").body {
+            Body::Send(send) => send.buf.capacity(),
+            _ => unreachable!("send slot"),
+        }
+    }
+
     /// Takes the waker its last `Pending` poll stored (a `cancel` wakes it).
     pub(crate) fn take_waker(&self) -> Option<std::task::Waker> {
         self.completions.take_waker(self.key)

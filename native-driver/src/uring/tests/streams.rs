@@ -186,12 +186,11 @@ fn send_error_is_reported_by_the_next_write_or_flush() {
     let mut tx = SendBehind::new(&c, a).unwrap();
     drop(b);
     let mut cx = noop_cx();
-    assert_eq!(
-        tx.poll_write(&mut cx, b"into the void").map(Result::unwrap),
-        Poll::Ready(13),
-        "write-behind accepts"
-    );
-    ring.run_until(&c, || tx.poll_flush(&mut noop_cx()).is_ready());
+    // Nothing queued: the write is a direct send, which meets the error at once.
+    let Poll::Ready(Err(e)) = tx.poll_write(&mut cx, b"into the void") else {
+        panic!("a direct send to a closed peer must fail")
+    };
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     let Poll::Ready(Err(e)) = tx.poll_flush(&mut cx) else {
         panic!("flush must fail")
     };
@@ -201,6 +200,94 @@ fn send_error_is_reported_by_the_next_write_or_flush() {
     };
     assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     drop(tx);
+    settle(&ring, &c);
+}
+
+#[test]
+fn a_write_with_nothing_queued_is_sent_directly_and_holds_no_block() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut rx = RecvQueue::new(&c, b).unwrap();
+    let mut cx = noop_cx();
+    assert_eq!(
+        tx.poll_write(&mut cx, b"direct").map(Result::unwrap),
+        Poll::Ready(6)
+    );
+    // Taken by the kernel in the call: nothing buffered, flushed, no block, no op.
+    assert_eq!(tx.buffered(), 0);
+    assert!(tx.poll_flush(&mut cx).is_ready());
+    assert_eq!(tx.block_capacity(), 0, "no write-behind block");
+    let counters = c.counters();
+    assert_eq!((counters.sends_direct, counters.writes_inline), (1, 1));
+    let mut buf = [0u8; 16];
+    ring.run_until(&c, || rx.queued() == 6);
+    assert_eq!(
+        rx.poll_read(&mut cx, &mut buf).map(Result::unwrap),
+        Poll::Ready(6)
+    );
+    assert_eq!(&buf[..6], b"direct");
+    drop((tx, rx));
+    settle(&ring, &c);
+}
+
+#[test]
+fn a_drained_write_behind_block_goes_back_to_the_pool_and_is_reused() {
+    let Some(ring) = TestRing::new(16) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    let (a, b) = socketpair();
+    socket2::SockRef::from(&*a)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    let mut tx = SendBehind::new(&c, a).unwrap();
+    let mut cx = noop_cx();
+    let big = [3u8; 200_000];
+    // The socket takes part directly; the rest goes into the block.
+    let Poll::Ready(Ok(n)) = tx.poll_write(&mut cx, &big) else {
+        panic!("the first write finds room")
+    };
+    assert!(n > 0 && n < big.len());
+    assert!(tx.buffered() > 0, "the rest waits in the block");
+    let held = tx.block_capacity();
+    assert!(held > 0);
+    assert_eq!(c.pooled_send_bytes(), 0);
+    // The peer drains: the block empties and goes to the pool.
+    let peer = std::fs::File::from(Arc::try_unwrap(b).unwrap());
+    let mut buf = [0u8; 65536];
+    let mut got = 0;
+    while tx.poll_flush(&mut cx).is_pending() || got < n {
+        ring.turn(&c, false);
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let r = unsafe {
+            libc::recv(
+                peer.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r > 0 {
+            got += r as usize;
+        }
+    }
+    ring.run_until(&c, || tx.block_capacity() == 0);
+    assert_eq!(c.pooled_send_bytes(), held, "the drained block is pooled");
+    // Another socket that needs a block takes the pooled one.
+    let (a2, b2) = socketpair();
+    socket2::SockRef::from(&*a2)
+        .set_send_buffer_size(4096)
+        .unwrap();
+    let mut tx2 = SendBehind::new(&c, a2).unwrap();
+    assert!(tx2.poll_write(&mut cx, &big).is_ready());
+    assert_eq!(tx2.block_capacity(), held, "reused, not allocated");
+    assert_eq!(c.pooled_send_bytes(), 0);
+    // Closing the peers fails the sends still queued; everything is released.
+    drop((tx, tx2, peer, b2));
     settle(&ring, &c);
 }
 

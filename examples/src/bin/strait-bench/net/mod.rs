@@ -1,5 +1,6 @@
 //! Suite `net`: the Corosio benchmark shapes over loopback TCP (nodelay, linger 0) —
-//! ping-pong latency, 16 concurrent pairs, unidirectional and bidirectional throughput,
+//! ping-pong latency, 16 concurrent pairs, unidirectional and bidirectional throughput
+//! (and, strait only, a reader pulling through `BufferSource`),
 //! timer schedule/cancel and fire rate, sequential accept churn — for strait-native
 //! against tokio (current_thread, multi_thread with 2 workers) and smol, in the same
 //! run. Client and server run in the same runtime; one module per runtime.
@@ -13,7 +14,8 @@
 //! that found their data already received (`IoStats::inline_read_fraction`: TCP on
 //! io_uring is completion I/O, so these subjects run the completion path). "idle
 //! memory" opens 10 000 idle loopback connections (2 000 with `--quick`) on each
-//! backend and reports live heap and RSS per connection (client and server socket).
+//! backend and reports live heap and RSS per connection (client and server socket),
+//! each measured in a fresh child process.
 //!
 //! Like-for-like pairs: strait-native (each backend) on one thread against tokio
 //! current_thread and smol (one thread); strait-native (each backend) on two runner
@@ -111,6 +113,7 @@ const MULTI: [Subject; 7] = [
 ];
 
 pub fn run(report: &mut Report) {
+    idle_memory_child();
     let budget = report.budget();
     // Round trips per ping-pong round (several rounds per row).
     let trips = if report.quick { 2_000 } else { 6_000 };
@@ -183,6 +186,7 @@ pub fn run(report: &mut Report) {
             })
         });
     }
+    pull_throughput(report, budget);
     measure(
         report,
         "timer schedule+cancel",
@@ -371,8 +375,28 @@ fn pingpong(report: &mut Report, size: usize, n: usize) {
     inline.report(report, &scenario);
 }
 
+/// Unidirectional 64 KiB writes drained through `BufferSource` (pull, consume) on each
+/// strait backend: on io_uring the window is the received buffer itself (zero copy),
+/// on epoll the stream's own stage filled by one read. The bytes are not touched on
+/// either. io_uring against epoll only: the peers have no such reader.
+fn pull_throughput(report: &mut Report, budget: Duration) {
+    let scenario = "unidirectional 64 KiB writes, pulling reader (BufferSource)";
+    let mut row = report.row(SUITE, scenario, "throughput", "MiB/s", Better::Higher);
+    for s in [Strait, StraitUring] {
+        row = row.subject(s.name(), move |_budget| {
+            mib(strait::unidirectional_pull(s.backend(), budget, 64 * 1024)).unwrap_or_else(|e| {
+                eprintln!("failed: {e}");
+                f64::NAN
+            })
+        });
+    }
+    row.pair(StraitUring.name(), Strait.name()).run(report);
+}
+
 /// Memory per idle connection on each backend (io_uring's shared buffer ring against
-/// epoll's per-read buffers): live heap and RSS, in bytes per connection.
+/// epoll's per-read buffers): live heap and RSS, in bytes per connection. Each figure
+/// comes from a fresh child process (this binary again, told by [`IDLE_CHILD`]), so
+/// RSS is not flattered by pages earlier rows freed and the allocator kept.
 fn idle_memory(report: &mut Report, n: usize) {
     let scenario = format!("idle memory ({n} connections)");
     for (metric, rss) in [
@@ -382,7 +406,7 @@ fn idle_memory(report: &mut Report, n: usize) {
         let mut row = report.row(SUITE, &scenario, metric, "bytes", Better::Lower);
         for s in [Strait, StraitUring] {
             row = row.subject(s.name(), move |_budget| {
-                match strait::idle_memory(s.backend(), n) {
+                match idle_memory_in_child(s.backend(), n) {
                     Ok((heap, rss_bytes)) => {
                         if rss {
                             rss_bytes
@@ -398,5 +422,55 @@ fn idle_memory(report: &mut Report, n: usize) {
             });
         }
         row.pair(StraitUring.name(), Strait.name()).run(report);
+    }
+}
+
+/// Set to `epoll:N` or `io_uring:N`, `strait-bench net` only measures the idle memory
+/// of N connections on that backend and prints `heap rss` (bytes per connection).
+const IDLE_CHILD: &str = "STRAIT_BENCH_IDLE_MEMORY";
+
+/// Runs [`strait::idle_memory`] in a fresh process.
+fn idle_memory_in_child(backend: Backend, n: usize) -> io::Result<(f64, f64)> {
+    let name = if backend == Backend::IoUring {
+        "io_uring"
+    } else {
+        "epoll"
+    };
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg(SUITE)
+        .env(IDLE_CHILD, format!("{name}:{n}"))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace().map(str::parse::<f64>);
+    match (out.status.success(), fields.next(), fields.next()) {
+        (true, Some(Ok(heap)), Some(Ok(rss))) => Ok((heap, rss)),
+        _ => Err(io::Error::other(format!(
+            "idle-memory child failed ({}): {text}",
+            out.status
+        ))),
+    }
+}
+
+/// In a child started by [`idle_memory_in_child`]: measures, prints, exits.
+fn idle_memory_child() {
+    let Ok(spec) = std::env::var(IDLE_CHILD) else {
+        return;
+    };
+    let (backend, n) = spec.split_once(':').unwrap_or((&spec, "0"));
+    let backend = if backend == "io_uring" {
+        Backend::IoUring
+    } else {
+        Backend::Epoll
+    };
+    match strait::idle_memory(backend, n.parse().unwrap_or(0)) {
+        Ok((heap, rss)) => {
+            println!("{heap} {rss}");
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("idle memory: {e}");
+            std::process::exit(1);
+        }
     }
 }

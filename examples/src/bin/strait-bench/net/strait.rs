@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::poll_once;
 use strait_native::{Backend, IoContext, TcpListener, TcpStream};
-use strait_streams::{delay, read_exact, when_all, write_all, ReadStreamExt, WriteStreamExt};
+use strait_streams::{
+    delay, read_exact, when_all, write_all, BufferSource, BufferSourceExt, ReadStreamExt,
+    WriteStreamExt,
+};
 
 use super::{Latencies, LOOPBACK};
 
@@ -212,6 +215,32 @@ pub fn unidirectional(backend: Backend, budget: Duration, chunk: usize) -> io::R
     ctx.block_on(send_for(&c, chunk, start, budget))?;
     let total = ctx.block_on(reader).map_err(join_err)??;
     note(&ctx);
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Pulls (`BufferSource`) until end of stream without touching the bytes; returns
+/// the byte count.
+async fn drain_pull(mut r: TcpStream) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        match r.fill().await? {
+            0 => return Ok(total),
+            n => {
+                std::pin::Pin::new(&mut r).consume(n);
+                total += n as u64;
+            }
+        }
+    }
+}
+
+/// [`unidirectional`] with a pulling reader ([`drain_pull`]).
+pub fn unidirectional_pull(backend: Backend, budget: Duration, chunk: usize) -> io::Result<f64> {
+    let ctx = context(backend, true)?;
+    let (c, s) = pair(&ctx)?;
+    let reader = ctx.spawn(drain_pull(s));
+    let start = Instant::now();
+    ctx.block_on(send_for(&c, chunk, start, budget))?;
+    let total = ctx.block_on(reader).map_err(join_err)??;
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
