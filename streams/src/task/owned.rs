@@ -41,13 +41,11 @@ struct List {
 // reference to.
 unsafe impl Send for List {}
 
-/// A task's links in the list (in its header), guarded by the list's mutex, and
-/// whether it was ever listed, touched only by the thread that runs the task.
+/// A task's links in the list (in its header), guarded by the list's mutex. A task is
+/// listed when it has a predecessor or is the head (no flag: the header stays small).
 pub(crate) struct Links {
     prev: UnsafeCell<*const Header>,
     next: UnsafeCell<*const Header>,
-    listed: UnsafeCell<bool>,
-    ever_listed: UnsafeCell<bool>,
 }
 
 impl Links {
@@ -55,25 +53,7 @@ impl Links {
         Links {
             prev: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
-            listed: UnsafeCell::new(false),
-            ever_listed: UnsafeCell::new(false),
         }
-    }
-
-    /// Whether the task was ever listed (then it must be removed when it completes).
-    ///
-    /// # Safety
-    /// The caller runs the task (holds its RUNNING state).
-    pub(crate) unsafe fn ever_listed(&self) -> bool {
-        // SAFETY: only the task's runner touches this flag.
-        unsafe { *self.ever_listed.get() }
-    }
-
-    /// # Safety
-    /// As for [`ever_listed`](Self::ever_listed).
-    pub(crate) unsafe fn set_ever_listed(&self) {
-        // SAFETY: only the task's runner touches this flag.
-        unsafe { *self.ever_listed.get() = true };
     }
 }
 
@@ -123,7 +103,6 @@ impl OwnedTasks {
             header.refs_add_one();
             *header.owned.prev.get() = ptr::null();
             *header.owned.next.get() = list.head;
-            *header.owned.listed.get() = true;
             if let Some(old) = list.head.as_ref() {
                 *old.owned.prev.get() = task.as_ptr();
             }
@@ -194,10 +173,10 @@ unsafe fn unlink(list: &mut List, task: NonNull<Header>) -> bool {
     // SAFETY: as documented; links are only touched under this lock.
     unsafe {
         let links = &task.as_ref().owned;
-        if !*links.listed.get() {
+        let (prev, next) = (*links.prev.get(), *links.next.get());
+        if prev.is_null() && !ptr::eq(list.head, task.as_ptr()) {
             return false;
         }
-        let (prev, next) = (*links.prev.get(), *links.next.get());
         match prev.as_ref() {
             Some(p) => *p.owned.next.get() = next,
             None => list.head = next,
@@ -205,7 +184,6 @@ unsafe fn unlink(list: &mut List, task: NonNull<Header>) -> bool {
         if let Some(n) = next.as_ref() {
             *n.owned.prev.get() = prev;
         }
-        *links.listed.get() = false;
         *links.prev.get() = ptr::null();
         *links.next.get() = ptr::null();
     }
