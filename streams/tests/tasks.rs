@@ -508,7 +508,11 @@ fn a_forgotten_stoppable_task_is_freed_and_a_later_stop_finds_nothing() {
     assert_eq!(queue.run_all(), 1);
     assert_eq!(drops.load(Ordering::SeqCst), 0);
     drop(handle);
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "freed with its last reference");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "freed with its last reference"
+    );
     assert!(source.request_stop());
     assert_eq!(queue.run_all(), 0, "nothing left to wake");
 }
