@@ -148,8 +148,8 @@ pub(crate) struct Header {
     /// The environment the task runs with; its executor receives wakes and its frame
     /// allocator made (and frees) this task.
     env: IoEnv,
-    /// Links in the owning context's [`OwnedTasks`](super::OwnedTasks) list, guarded by
-    /// that list's lock.
+    /// The task's slot in the owning context's [`OwnedTasks`](super::OwnedTasks),
+    /// guarded by that list's lock.
     pub(crate) owned: super::owned::Links,
 }
 
@@ -869,7 +869,7 @@ mod layout_tests {
     fn header_size() {
         // Grows only on purpose: every task pays it, and a timer task must stay within
         // a 256-byte frame block (below), with a stoppable token too.
-        assert_eq!(std::mem::size_of::<Header>(), 128);
+        assert_eq!(std::mem::size_of::<Header>(), 120);
         assert_eq!(std::mem::size_of::<crate::stop::TaskStop>(), 32);
     }
 
