@@ -368,6 +368,41 @@ fn a_stop_racing_the_last_release_of_a_waiting_task_wakes_or_frees_it_once() {
     });
 }
 
+/// Counts wakes.
+struct CountWakes(Arc<AtomicUsize>);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// `StopWaker`'s lock-free waker slot: a stop racing a re-registration with another
+/// waker either makes that poll report the stop or wakes the new waker.
+#[test]
+fn a_stop_racing_a_stop_waker_re_registration_is_never_lost() {
+    loom::model(|| {
+        let source = StopSource::new();
+        let w1 = Waker::from(std::sync::Arc::new(CountWakes(Arc::new(AtomicUsize::new(
+            0,
+        )))));
+        let second = Arc::new(AtomicUsize::new(0));
+        let w2 = Waker::from(std::sync::Arc::new(CountWakes(second.clone())));
+        let mut registration = Box::pin(crate::StopWaker::new(source.token()));
+        assert!(!registration.as_mut().poll_stopped(&w1));
+        let stopper = {
+            let source = source.clone();
+            thread::spawn(move || {
+                source.request_stop();
+            })
+        };
+        let saw_stop = registration.as_mut().poll_stopped(&w2);
+        stopper.join().unwrap();
+        assert!(saw_stop || second.load(SeqCst) == 1, "the stop was lost");
+        drop(registration);
+    });
+}
+
 /// Polls `f` on the current loom thread until it completes, yielding between polls.
 fn spin_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);

@@ -31,7 +31,8 @@ use core::task::Waker;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::sync::{
-    current_thread, lock, spin_yield, Arc, AtomicBool, Mutex, UnsafeCell as SyncUnsafeCell,
+    current_thread, lock, spin_yield, Arc, AtomicBool, AtomicU8, Mutex,
+    UnsafeCell as SyncUnsafeCell,
 };
 
 /// Shared state of one source and its tokens.
@@ -471,13 +472,23 @@ impl<F: FnOnce() + Send + 'static> Drop for StopCallback<F> {
 #[repr(C)]
 pub struct StopWaker {
     node: Node,
-    waker: Mutex<Option<Waker>>,
+    /// The registered waker, owned by whoever holds the slot (see `slot`).
+    waker: SyncUnsafeCell<Option<Waker>>,
     token: StopToken,
+    /// `futures`' `AtomicWaker` protocol over `waker`: `WAITING`, `REGISTERING` (the
+    /// owner is writing it), `WAKING` (the stopping thread takes it; a registration
+    /// meanwhile wakes its own waker). No lock, and one byte beside `registered`.
+    slot: AtomicU8,
     registered: bool,
     _pinned: PhantomPinned,
 }
 
-// SAFETY: the waker slot is behind a mutex; links are only touched under the state lock.
+const WAITING: u8 = 0;
+const REGISTERING: u8 = 1;
+const WAKING: u8 = 2;
+
+// SAFETY: the waker slot is owned through the `slot` protocol; links are only touched
+// under the state lock.
 unsafe impl Send for StopWaker {}
 // SAFETY: as above.
 unsafe impl Sync for StopWaker {}
@@ -487,8 +498,9 @@ impl StopWaker {
     pub fn new(token: StopToken) -> Self {
         StopWaker {
             node: Node::new(Self::invoke),
-            waker: Mutex::new(None),
+            waker: SyncUnsafeCell::new(None),
             token,
+            slot: AtomicU8::new(WAITING),
             registered: false,
             _pinned: PhantomPinned,
         }
@@ -510,12 +522,10 @@ impl StopWaker {
         if state.is_stopped() {
             return true;
         }
-        {
-            let mut slot = lock(&this.waker);
-            match &mut *slot {
-                Some(w) if w.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+        this.store_waker(waker);
+        if state.is_stopped() {
+            // A stop that took an older waker before this one was stored.
+            return true;
         }
         if !this.registered {
             let node = node_of!(this);
@@ -529,16 +539,61 @@ impl StopWaker {
         false
     }
 
+    /// Stores `waker` unless it would wake the same task as the stored one (`futures`'
+    /// `AtomicWaker::register`); only the owner calls it.
+    fn store_waker(&self, waker: &Waker) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        match self
+            .slot
+            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: REGISTERING gives us the slot; the waking side only takes it
+                // from WAITING.
+                self.waker.with_mut(|slot| unsafe {
+                    match &*slot {
+                        Some(w) if w.will_wake(waker) => {}
+                        _ => *slot = Some(waker.clone()),
+                    }
+                });
+                if self
+                    .slot
+                    .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
+                    .is_err()
+                {
+                    // A stop arrived meanwhile (REGISTERING | WAKING) and left the wake
+                    // to us: the slot is still ours.
+                    // SAFETY: as above; no one else takes it in this state.
+                    let taken = self.waker.with_mut(|slot| unsafe { (*slot).take() });
+                    self.slot.swap(WAITING, AcqRel);
+                    if let Some(w) = taken {
+                        w.wake();
+                    }
+                }
+            }
+            // A stop is taking the previous waker right now: wake this one too.
+            Err(WAKING) => waker.wake_by_ref(),
+            // REGISTERING: only the owner registers, so this cannot be observed.
+            Err(_) => debug_assert!(false, "concurrent StopWaker registration"),
+        }
+    }
+
     /// # Safety
     /// `node` is the header of a live `StopWaker` the stopping thread just unlinked.
     unsafe fn invoke(node: *const Node) {
-        let this = node.cast::<Self>();
+        use std::sync::atomic::Ordering::{AcqRel, Release};
         // SAFETY: `repr(C)` header-first cast of a pointer `node_of!` derived from the
         // whole value; the owner waits for us before freeing.
-        let waker = unsafe { lock(&(*this).waker).take() };
-        if let Some(waker) = waker {
-            waker.wake();
+        let this = unsafe { &*node.cast::<Self>() };
+        if this.slot.fetch_or(WAKING, AcqRel) == WAITING {
+            // SAFETY: WAKING from WAITING gives us the slot until we clear it.
+            let taken = this.waker.with_mut(|slot| unsafe { (*slot).take() });
+            this.slot.fetch_and(!WAKING, Release);
+            if let Some(w) = taken {
+                w.wake();
+            }
         }
+        // Otherwise the owner is registering: it sees WAKING and wakes its waker.
     }
 }
 

@@ -871,6 +871,8 @@ mod layout_tests {
         // a 256-byte frame block (below), with a stoppable token too.
         assert_eq!(std::mem::size_of::<Header>(), 120);
         assert_eq!(std::mem::size_of::<crate::stop::TaskStop>(), 32);
+        // What `with_stop_token`, the combinators and the primitives' waiters embed.
+        assert_eq!(std::mem::size_of::<crate::StopWaker>(), 56);
     }
 
     #[test]
