@@ -15,6 +15,7 @@
 //! - `COUNTS_AS_WORK`: fixed at allocation; the task's completion ends a unit of its
 //!   executor's outstanding work.
 //! - `EVER_LISTED`: set once by the runner when the owning context lists the task.
+//! - `JOIN_WAKER`: set once the join handle stored a waker; completion wakes it.
 //!
 //! # Ownership by a context
 //! An executor that offers [`OwnedTasks`] lists each of its tasks there from the first
@@ -62,6 +63,9 @@ const COUNTS_AS_WORK: u32 = 64;
 /// Set by the runner the first time the task waits, when its executor lists it in its
 /// [`OwnedTasks`](super::OwnedTasks): it must be removed from there when it completes.
 const EVER_LISTED: u32 = 128;
+/// Set (under the wakers' lock) once the join handle stored a waker: completion takes
+/// the lock only then, so a detached task's completion never touches the wakers.
+const JOIN_WAKER: u32 = 256;
 
 /// Why a task produced no value.
 #[non_exhaustive]
@@ -555,7 +559,13 @@ fn complete(ptr: NonNull<Header>) {
             Some((s & !(RUNNING | NOTIFIED)) | COMPLETE)
         })
         .expect("closure always returns Some");
-    let waker = lock(&header.wakers).join.take();
+    // A join handle that stores its waker sets JOIN_WAKER first and then checks for
+    // COMPLETE: either our update saw the bit, or the handle sees COMPLETE itself.
+    let waker = if prev & JOIN_WAKER != 0 {
+        lock(&header.wakers).join.take()
+    } else {
+        None
+    };
     if prev & EVER_LISTED != 0 {
         if let Some(owned) = header.env.executor.owned_tasks() {
             // SAFETY: the caller's reference keeps the task alive past the list's release.
@@ -831,12 +841,22 @@ pub(crate) mod join {
         let header = unsafe { ptr.as_ref() };
         {
             let mut wakers = lock(&header.wakers);
-            if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            let mut state = header.state.load(Ordering::Acquire);
+            if state & COMPLETE == 0 {
                 match &mut wakers.join {
                     Some(w) if w.will_wake(waker) => {}
                     slot => *slot = Some(waker.clone()),
                 }
-                return Poll::Pending;
+                if state & JOIN_WAKER == 0 {
+                    // After the store: a completion that misses the bit is ordered
+                    // before this RMW, so the load below sees COMPLETE.
+                    state = header.state.fetch_or(JOIN_WAKER, Ordering::AcqRel) | JOIN_WAKER;
+                }
+                if state & COMPLETE == 0 {
+                    return Poll::Pending;
+                }
+                // Completed meanwhile: nothing will take the waker now.
+                wakers.join = None;
             }
         }
         let mut out: Option<Result<T, JoinError>> = None;
