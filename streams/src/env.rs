@@ -10,7 +10,8 @@
 //!
 //! **Publisher contract.** Whoever publishes an environment whose stop token can stop
 //! also makes sure a stop wakes the task: it keeps a [`StopWaker`](crate::StopWaker) on
-//! that token and refreshes it with the current waker on every poll. Leaf operations
+//! that token and refreshes it with the current waker on every poll (the task harness
+//! keeps a smaller registration naming the task itself). Leaf operations
 //! then only *check* the token before doing I/O; they need no registration of their own.
 //! The task harness, [`with_stop_token`], the combinators and
 //! [`block_on_with`](crate::block_on_with) all keep this contract; a driver that

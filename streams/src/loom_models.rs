@@ -325,6 +325,84 @@ fn strand_never_runs_two_tasks_at_once() {
     });
 }
 
+/// Never ready; counts its drops.
+struct PendingCounted(Arc<AtomicUsize>);
+
+impl Future for PendingCounted {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+impl Drop for PendingCounted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// The harness's stop registration (`TaskStop`) holds no reference to its task: a stop
+/// racing the last release either takes a reference while one exists (and wakes the
+/// task, whose runnable then frees it) or finds none and does nothing, while the
+/// freeing thread's unregister waits for it. Either way the future is dropped once.
+#[test]
+fn a_stop_racing_the_last_release_of_a_waiting_task_wakes_or_frees_it_once() {
+    loom::model(|| {
+        let queue = std::sync::Arc::new(Queue(Mutex::new(VecDeque::new())));
+        let source = StopSource::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let env = IoEnv {
+            stop_token: source.token(),
+            frame_allocator: FrameAlloc::system(),
+            ..IoEnv::new(AnyExecutor::from_arc(queue.clone()))
+        };
+        let handle = crate::task::spawn_with_env(PendingCounted(drops.clone()), env);
+        assert_eq!(run_all(&queue), 1);
+        let stopper = thread::spawn(move || {
+            source.request_stop();
+        });
+        drop(handle);
+        stopper.join().unwrap();
+        assert!(run_all(&queue) <= 1);
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// Counts wakes.
+struct CountWakes(Arc<AtomicUsize>);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// `StopWaker`'s lock-free waker slot: a stop racing a re-registration with another
+/// waker either makes that poll report the stop or wakes the new waker.
+#[test]
+fn a_stop_racing_a_stop_waker_re_registration_is_never_lost() {
+    loom::model(|| {
+        let source = StopSource::new();
+        let w1 = Waker::from(std::sync::Arc::new(CountWakes(Arc::new(AtomicUsize::new(
+            0,
+        )))));
+        let second = Arc::new(AtomicUsize::new(0));
+        let w2 = Waker::from(std::sync::Arc::new(CountWakes(second.clone())));
+        let mut registration = Box::pin(crate::StopWaker::new(source.token()));
+        assert!(!registration.as_mut().poll_stopped(&w1));
+        let stopper = {
+            let source = source.clone();
+            thread::spawn(move || {
+                source.request_stop();
+            })
+        };
+        let saw_stop = registration.as_mut().poll_stopped(&w2);
+        stopper.join().unwrap();
+        assert!(saw_stop || second.load(SeqCst) == 1, "the stop was lost");
+        drop(registration);
+    });
+}
+
 /// Polls `f` on the current loom thread until it completes, yielding between polls.
 fn spin_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);

@@ -31,7 +31,8 @@ use core::task::Waker;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::sync::{
-    current_thread, lock, spin_yield, Arc, AtomicBool, Mutex, UnsafeCell as SyncUnsafeCell,
+    current_thread, lock, spin_yield, Arc, AtomicBool, AtomicU8, Mutex,
+    UnsafeCell as SyncUnsafeCell,
 };
 
 /// Shared state of one source and its tokens.
@@ -64,10 +65,11 @@ struct Node {
     invoke: unsafe fn(*const Node),
 }
 
+/// A node is linked when it has a predecessor or is the head (no flag: every
+/// registration, one per stoppable task, stays small).
 struct Links {
     prev: *const Node,
     next: *const Node,
-    linked: bool,
 }
 
 impl Node {
@@ -76,7 +78,6 @@ impl Node {
             links: UnsafeCell::new(Links {
                 prev: ptr::null(),
                 next: ptr::null(),
-                linked: false,
             }),
             invoke,
         }
@@ -137,7 +138,7 @@ impl StopState {
                 if !links.next.is_null() {
                     (*(*links.next).links.get()).prev = ptr::null();
                 }
-                links.linked = false;
+                links.next = ptr::null();
             }
             list.running = Some((node, me));
             drop(list);
@@ -173,12 +174,10 @@ impl StopState {
         // `node` is alive and pinned.
         unsafe {
             let links = &mut *(*node).links.get();
-            if links.linked {
+            if !links.prev.is_null() || ptr::eq(list.head, node) {
                 return true;
             }
-            links.prev = ptr::null();
             links.next = list.head;
-            links.linked = true;
             if !list.head.is_null() {
                 (*(*list.head).links.get()).prev = node;
             }
@@ -197,7 +196,7 @@ impl StopState {
             // SAFETY: links are guarded by the lock we hold; `node` is alive (the
             // caller is its owner).
             let links = unsafe { &mut *(*node).links.get() };
-            if links.linked {
+            if !links.prev.is_null() || ptr::eq(list.head, node) {
                 // SAFETY: as above; linked neighbours are alive.
                 unsafe {
                     if links.prev.is_null() {
@@ -209,7 +208,8 @@ impl StopState {
                         (*(*links.next).links.get()).prev = links.prev;
                     }
                 }
-                links.linked = false;
+                links.prev = ptr::null();
+                links.next = ptr::null();
                 return;
             }
             match list.running {
@@ -472,13 +472,23 @@ impl<F: FnOnce() + Send + 'static> Drop for StopCallback<F> {
 #[repr(C)]
 pub struct StopWaker {
     node: Node,
-    waker: Mutex<Option<Waker>>,
+    /// The registered waker, owned by whoever holds the slot (see `slot`).
+    waker: SyncUnsafeCell<Option<Waker>>,
     token: StopToken,
+    /// `futures`' `AtomicWaker` protocol over `waker`: `WAITING`, `REGISTERING` (the
+    /// owner is writing it), `WAKING` (the stopping thread takes it; a registration
+    /// meanwhile wakes its own waker). No lock, and one byte beside `registered`.
+    slot: AtomicU8,
     registered: bool,
     _pinned: PhantomPinned,
 }
 
-// SAFETY: the waker slot is behind a mutex; links are only touched under the state lock.
+const WAITING: u8 = 0;
+const REGISTERING: u8 = 1;
+const WAKING: u8 = 2;
+
+// SAFETY: the waker slot is owned through the `slot` protocol; links are only touched
+// under the state lock.
 unsafe impl Send for StopWaker {}
 // SAFETY: as above.
 unsafe impl Sync for StopWaker {}
@@ -488,8 +498,9 @@ impl StopWaker {
     pub fn new(token: StopToken) -> Self {
         StopWaker {
             node: Node::new(Self::invoke),
-            waker: Mutex::new(None),
+            waker: SyncUnsafeCell::new(None),
             token,
+            slot: AtomicU8::new(WAITING),
             registered: false,
             _pinned: PhantomPinned,
         }
@@ -511,12 +522,10 @@ impl StopWaker {
         if state.is_stopped() {
             return true;
         }
-        {
-            let mut slot = lock(&this.waker);
-            match &mut *slot {
-                Some(w) if w.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+        this.store_waker(waker);
+        if state.is_stopped() {
+            // A stop that took an older waker before this one was stored.
+            return true;
         }
         if !this.registered {
             let node = node_of!(this);
@@ -530,16 +539,61 @@ impl StopWaker {
         false
     }
 
+    /// Stores `waker` unless it would wake the same task as the stored one (`futures`'
+    /// `AtomicWaker::register`); only the owner calls it.
+    fn store_waker(&self, waker: &Waker) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        match self
+            .slot
+            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: REGISTERING gives us the slot; the waking side only takes it
+                // from WAITING.
+                self.waker.with_mut(|slot| unsafe {
+                    match &*slot {
+                        Some(w) if w.will_wake(waker) => {}
+                        _ => *slot = Some(waker.clone()),
+                    }
+                });
+                if self
+                    .slot
+                    .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
+                    .is_err()
+                {
+                    // A stop arrived meanwhile (REGISTERING | WAKING) and left the wake
+                    // to us: the slot is still ours.
+                    // SAFETY: as above; no one else takes it in this state.
+                    let taken = self.waker.with_mut(|slot| unsafe { (*slot).take() });
+                    self.slot.swap(WAITING, AcqRel);
+                    if let Some(w) = taken {
+                        w.wake();
+                    }
+                }
+            }
+            // A stop is taking the previous waker right now: wake this one too.
+            Err(WAKING) => waker.wake_by_ref(),
+            // REGISTERING: only the owner registers, so this cannot be observed.
+            Err(_) => debug_assert!(false, "concurrent StopWaker registration"),
+        }
+    }
+
     /// # Safety
     /// `node` is the header of a live `StopWaker` the stopping thread just unlinked.
     unsafe fn invoke(node: *const Node) {
-        let this = node.cast::<Self>();
+        use std::sync::atomic::Ordering::{AcqRel, Release};
         // SAFETY: `repr(C)` header-first cast of a pointer `node_of!` derived from the
         // whole value; the owner waits for us before freeing.
-        let waker = unsafe { lock(&(*this).waker).take() };
-        if let Some(waker) = waker {
-            waker.wake();
+        let this = unsafe { &*node.cast::<Self>() };
+        if this.slot.fetch_or(WAKING, AcqRel) == WAITING {
+            // SAFETY: WAKING from WAITING gives us the slot until we clear it.
+            let taken = this.waker.with_mut(|slot| unsafe { (*slot).take() });
+            this.slot.fetch_and(!WAKING, Release);
+            if let Some(w) = taken {
+                w.wake();
+            }
         }
+        // Otherwise the owner is registering: it sees WAKING and wakes its waker.
     }
 }
 
@@ -560,6 +614,110 @@ impl fmt::Debug for StopWaker {
         f.debug_struct("StopWaker")
             .field("token", &self.token)
             .finish()
+    }
+}
+
+/// The task harness's stop registration: wakes one spawned task when its environment's
+/// token stops (the harness's share of the publisher contract). Four words, against a
+/// [`StopWaker`]'s eight: the task is named by its header, not by a cloned waker (so no
+/// waker slot and no lock), the token is the task's own (in its header), and "registered"
+/// is a non-null `task`. It lives in the task's stage, so the task memory outlives it;
+/// the wake takes a reference only while the task has one (see
+/// [`raw::wake_if_alive`](crate::task::raw::wake_if_alive)).
+#[repr(C)]
+pub(crate) struct TaskStop {
+    node: Node,
+    /// The task to wake; null until registered. Written before the node is linked
+    /// (under the state lock) and never again, so the stopping thread reads it freely.
+    task: *const crate::task::raw::Header,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: `task` is written once before the node is published under the state lock;
+// links are only touched under that lock.
+unsafe impl Send for TaskStop {}
+// SAFETY: as above.
+unsafe impl Sync for TaskStop {}
+
+impl TaskStop {
+    /// An unregistered node.
+    pub(crate) const fn new() -> Self {
+        TaskStop {
+            node: Node {
+                links: UnsafeCell::new(Links {
+                    prev: ptr::null(),
+                    next: ptr::null(),
+                }),
+                invoke: Self::invoke,
+            },
+            task: ptr::null(),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// The registered task, or null.
+    pub(crate) fn task(&self) -> *const crate::task::raw::Header {
+        self.task
+    }
+
+    /// Registers on the first call: a stop of `token` then wakes `task`. Returns `true`
+    /// when stop was requested (then nothing is registered).
+    ///
+    /// # Safety
+    /// `task` is the live task whose stage holds this value, `token` is its
+    /// environment's token, and [`unregister`](Self::unregister) is called with that
+    /// token before this value is dropped.
+    pub(crate) unsafe fn poll_register(
+        self: Pin<&mut Self>,
+        token: &StopToken,
+        task: core::ptr::NonNull<crate::task::raw::Header>,
+    ) -> bool {
+        let Some(state) = &token.state else {
+            return false;
+        };
+        if state.is_stopped() {
+            return true;
+        }
+        // SAFETY: we never move out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.task.is_null() {
+            return false;
+        }
+        this.task = task.as_ptr();
+        let node = node_of!(this);
+        // SAFETY: pinned; the caller unregisters before the value is dropped. A `false`
+        // (already stopped) leaves `task` set, which `unregister` handles (not linked).
+        !unsafe { state.register(node) }
+    }
+
+    /// Unlinks the node, or waits for a wake running on another thread.
+    ///
+    /// # Safety
+    /// `token` is the one given to [`poll_register`](Self::poll_register).
+    pub(crate) unsafe fn unregister(self: Pin<&mut Self>, token: &StopToken) {
+        // SAFETY: we never move out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.task.is_null() {
+            return;
+        }
+        if let Some(state) = &token.state {
+            let node = node_of!(this);
+            // SAFETY: registered (or refused) on this state with this pinned node.
+            unsafe { state.unregister(node) };
+        }
+        this.task = ptr::null();
+    }
+
+    /// # Safety
+    /// `node` is the header of a live `TaskStop` the stopping thread just unlinked.
+    unsafe fn invoke(node: *const Node) {
+        // SAFETY: `repr(C)` header-first cast of a pointer `node_of!` derived from the
+        // whole value; its owner waits for us in `unregister` before the task's stage
+        // (and so the task memory) goes, and `task` was set before linking.
+        unsafe {
+            let task = (*node.cast::<Self>()).task;
+            crate::task::raw::wake_if_alive(core::ptr::NonNull::new_unchecked(task.cast_mut()));
+        }
     }
 }
 

@@ -230,3 +230,72 @@ fn a_pool_dropped_by_its_own_task_still_aborts_its_idle_tasks() {
         .unwrap_err()
         .is_aborted());
 }
+
+/// Opens once; wakes whoever waits.
+#[derive(Default)]
+struct Gate {
+    open: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Gate {
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.open.load(Ordering::SeqCst) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn open(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        if let Some(w) = self.waker.lock().unwrap().take() {
+            w.wake();
+        }
+    }
+}
+
+#[test]
+fn finished_tasks_leave_the_owned_list_and_shutdown_aborts_the_rest() {
+    let rl = strait_streams::RunLoop::new();
+    let owned = |rl: &strait_streams::RunLoop| rl.executor().owned_tasks().unwrap().len();
+    let spawn_gated = |n: usize| {
+        let gates: Vec<Arc<Gate>> = (0..n).map(|_| Arc::new(Gate::default())).collect();
+        let handles: Vec<_> = gates
+            .iter()
+            .map(|g| {
+                let g = g.clone();
+                rl.spawn(async move { g.wait().await })
+            })
+            .collect();
+        (gates, handles)
+    };
+    let (gates, handles) = spawn_gated(8);
+    rl.poll();
+    assert_eq!(owned(&rl), 8, "listed on their first wait");
+    for g in gates.iter().step_by(2) {
+        g.open();
+    }
+    rl.poll();
+    assert_eq!(owned(&rl), 4, "finished tasks are unlisted");
+    // New waiting tasks take the freed slots; the rest stay listed.
+    let (_more_gates, more) = spawn_gated(6);
+    rl.poll();
+    assert_eq!(owned(&rl), 10);
+    drop(rl);
+    let outcomes: Vec<bool> = handles
+        .into_iter()
+        .chain(more)
+        .map(|h| futures_lite::future::block_on(h).is_ok())
+        .collect();
+    let finished = [true, false, true, false, true, false, true, false];
+    assert_eq!(outcomes[..8], finished);
+    assert!(
+        outcomes[8..].iter().all(|ok| !ok),
+        "every task still listed at shutdown is aborted"
+    );
+}

@@ -431,3 +431,111 @@ fn a_zero_sized_task_allocates_nothing_and_keeps_no_allocator() {
     assert_eq!(Arc::strong_count(&counting), 1, "no frame keeps the handle");
     assert_eq!(strait_streams::block_on(task), 5);
 }
+
+/// An executor without an owned-task list: it only queues runnables.
+#[derive(Clone, Default)]
+struct Queue(Arc<Mutex<Vec<strait_streams::Runnable>>>);
+
+impl strait_streams::Executor for Queue {
+    fn post(&self, task: strait_streams::Runnable) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+impl Queue {
+    fn run_all(&self) -> usize {
+        let mut n = 0;
+        loop {
+            let next = self.0.lock().unwrap().pop();
+            let Some(task) = next else { return n };
+            task.run();
+            n += 1;
+        }
+    }
+}
+
+/// Counts drops of the future it wraps.
+struct Counted<F>(F, Arc<AtomicUsize>);
+
+impl<F> Drop for Counted<F> {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<F: Future + Unpin> Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+#[test]
+fn a_stoppable_task_that_waits_is_woken_by_a_stop_on_any_thread() {
+    let queue = Queue::default();
+    let source = strait_streams::StopSource::new();
+    let handle = strait_streams::run_async(strait_streams::AnyExecutor::new(queue.clone()))
+        .stop_token(source.token())
+        .spawn(std::future::poll_fn(|_| {
+            if strait_streams::stop_requested() {
+                Poll::Ready(7)
+            } else {
+                Poll::Pending // nothing but the stop wakes it
+            }
+        }));
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(queue.run_all(), 0, "not woken before the stop");
+    let stopper = {
+        let source = source.clone();
+        std::thread::spawn(move || source.request_stop())
+    };
+    stopper.join().unwrap();
+    assert_eq!(queue.run_all(), 1, "the stop woke it once");
+    assert!(handle.is_finished());
+    assert_eq!(strait_streams::block_on(handle).unwrap(), 7);
+}
+
+#[test]
+fn a_forgotten_stoppable_task_is_freed_and_a_later_stop_finds_nothing() {
+    // Without an owned-task list, a waiting task nobody can wake (no waker kept, handle
+    // dropped) is freed at once: its stop registration holds no reference to it.
+    let queue = Queue::default();
+    let source = strait_streams::StopSource::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let handle = strait_streams::run_async(strait_streams::AnyExecutor::new(queue.clone()))
+        .stop_token(source.token())
+        .spawn(Counted(pending::<()>(), drops.clone()));
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(handle);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "freed with its last reference"
+    );
+    assert!(source.request_stop());
+    assert_eq!(queue.run_all(), 0, "nothing left to wake");
+}
+
+#[test]
+fn stopping_while_the_last_reference_goes_wakes_or_frees_but_never_both() {
+    for _ in 0..200 {
+        let queue = Queue::default();
+        let source = strait_streams::StopSource::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let handle = strait_streams::run_async(strait_streams::AnyExecutor::new(queue.clone()))
+            .stop_token(source.token())
+            .spawn(Counted(pending::<()>(), drops.clone()));
+        queue.run_all();
+        let stopper = {
+            let source = source.clone();
+            std::thread::spawn(move || source.request_stop())
+        };
+        drop(handle);
+        stopper.join().unwrap();
+        // A wake that won the race queued the task once; running it polls `pending`
+        // again, and the runnable's release then frees it.
+        assert!(queue.run_all() <= 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+}

@@ -89,8 +89,7 @@ where
 {
     let (runnable, raw) = if env.stop_token.stop_possible() {
         // Publisher contract: a stop must wake the task.
-        let stop = crate::stop::StopWaker::new(env.stop_token.clone());
-        raw::allocate(WakeOnStop { future, stop }, env, true)
+        raw::allocate(WakeOnStop::new(future), env, true)
     } else {
         raw::allocate(future, env, true)
     };
@@ -120,9 +119,8 @@ where
     F::Output: Send + 'static,
 {
     let (runnable, raw) = if env.stop_token.stop_possible() {
-        let stop = crate::stop::StopWaker::new(env.stop_token.clone());
         // SAFETY: the caller's contract keeps the future on this thread.
-        unsafe { raw::allocate_unchecked(WakeOnStop { future, stop }, env, true) }
+        unsafe { raw::allocate_unchecked(WakeOnStop::new(future), env, true) }
     } else {
         // SAFETY: as above.
         unsafe { raw::allocate_unchecked(future, env, true) }
@@ -162,10 +160,21 @@ where
 }
 
 /// Wraps a task's future so a stop of its environment's token wakes it: the task
-/// harness's share of the environment publisher contract (see [`crate::env`]).
+/// harness's share of the environment publisher contract (see [`crate::env`]). Only
+/// ever polled by the harness, with the task's own waker, and dropped in the task's
+/// stage (while the task header, and so its token, is alive).
 struct WakeOnStop<F> {
     future: F,
-    stop: crate::stop::StopWaker,
+    stop: crate::stop::TaskStop,
+}
+
+impl<F> WakeOnStop<F> {
+    fn new(future: F) -> Self {
+        WakeOnStop {
+            future,
+            stop: crate::stop::TaskStop::new(),
+        }
+    }
 }
 
 impl<F: Future> Future for WakeOnStop<F> {
@@ -173,9 +182,31 @@ impl<F: Future> Future for WakeOnStop<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: both fields are structurally pinned and never moved.
         let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let _ = unsafe { Pin::new_unchecked(&mut this.stop) }.poll_stopped(cx.waker());
+        if let Some(task) = raw::task_of(cx.waker()) {
+            // SAFETY: the harness polls us with our own task's waker, so `task` is the
+            // task whose stage holds `stop`, alive during the poll; its header's token
+            // is the one `Drop` unregisters with.
+            unsafe {
+                let token = &task.as_ref().env().stop_token;
+                let _ = Pin::new_unchecked(&mut this.stop).poll_register(token, task);
+            }
+        }
         // SAFETY: as above.
         unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}
+
+impl<F> Drop for WakeOnStop<F> {
+    fn drop(&mut self) {
+        let task = self.stop.task();
+        if !task.is_null() {
+            // SAFETY: a registered `stop` names the task whose stage holds us; the
+            // header outlives the stage, and its token is the one registered with.
+            // `stop` is pinned in place (we are being dropped in place).
+            unsafe {
+                let token = &(*task).env().stop_token;
+                Pin::new_unchecked(&mut self.stop).unregister(token);
+            }
+        }
     }
 }

@@ -19,8 +19,14 @@ use crate::sync::{lock, Mutex};
 /// touch the list's lock. When the context shuts down,
 /// [`close_and_abort_all`](Self::close_and_abort_all) aborts every listed task — its
 /// future is dropped, releasing the sockets and buffers it held — and makes later
-/// spawns abort at once: the papers' "shutdown is defined". Intrusive: listing costs
-/// no allocation.
+/// spawns abort at once: the papers' "shutdown is defined".
+///
+/// A slab of task pointers: each listed task records its slot, and a finished task's
+/// slot goes to a free list threaded through the free slots. Listing and unlisting
+/// touch the slot and the task's own header, never another task's (an intrusive list's
+/// unlink writes both neighbours, two cache misses per completion among many waiting
+/// tasks). The slab grows to the context's peak of waiting tasks and is then reused:
+/// no allocation in steady state.
 ///
 /// Listed tasks keep their executor (and so the context's shared state holding this
 /// list) alive: the context must call `close_and_abort_all` when it shuts down, as
@@ -32,48 +38,42 @@ pub struct OwnedTasks {
 }
 
 struct List {
-    head: *const Header,
+    /// A listed task's pointer, or, in a free slot, the next free slot's index as
+    /// `(index << 1) | 1` (a pointer without provenance, never followed; task pointers
+    /// are even).
+    slots: Vec<*const Header>,
+    /// The first free slot, or `NO_SLOT`.
+    free: u32,
     len: usize,
     closed: bool,
+}
+
+/// No slot: the end of the free list, and the slot of a task that is not listed.
+const NO_SLOT: u32 = u32::MAX;
+
+fn free_link(next: u32) -> *const Header {
+    ptr::without_provenance(((next as usize) << 1) | 1)
+}
+
+fn is_free(slot: *const Header) -> bool {
+    slot.addr() & 1 != 0
 }
 
 // SAFETY: the raw pointers are only followed under the mutex, to tasks the list holds a
 // reference to.
 unsafe impl Send for List {}
 
-/// A task's links in the list (in its header), guarded by the list's mutex, and
-/// whether it was ever listed, touched only by the thread that runs the task.
+/// A task's slot in the list (in its header), guarded by the list's mutex; `NO_SLOT`
+/// when the task is not listed.
 pub(crate) struct Links {
-    prev: UnsafeCell<*const Header>,
-    next: UnsafeCell<*const Header>,
-    listed: UnsafeCell<bool>,
-    ever_listed: UnsafeCell<bool>,
+    slot: UnsafeCell<u32>,
 }
 
 impl Links {
     pub(crate) const fn new() -> Self {
         Links {
-            prev: UnsafeCell::new(ptr::null()),
-            next: UnsafeCell::new(ptr::null()),
-            listed: UnsafeCell::new(false),
-            ever_listed: UnsafeCell::new(false),
+            slot: UnsafeCell::new(NO_SLOT),
         }
-    }
-
-    /// Whether the task was ever listed (then it must be removed when it completes).
-    ///
-    /// # Safety
-    /// The caller runs the task (holds its RUNNING state).
-    pub(crate) unsafe fn ever_listed(&self) -> bool {
-        // SAFETY: only the task's runner touches this flag.
-        unsafe { *self.ever_listed.get() }
-    }
-
-    /// # Safety
-    /// As for [`ever_listed`](Self::ever_listed).
-    pub(crate) unsafe fn set_ever_listed(&self) {
-        // SAFETY: only the task's runner touches this flag.
-        unsafe { *self.ever_listed.get() = true };
     }
 }
 
@@ -82,7 +82,8 @@ impl OwnedTasks {
     pub fn new() -> Self {
         OwnedTasks {
             list: Mutex::new(List {
-                head: ptr::null(),
+                slots: Vec::new(),
+                free: NO_SLOT,
                 len: 0,
                 closed: false,
             }),
@@ -117,18 +118,27 @@ impl OwnedTasks {
         if list.closed {
             return false;
         }
-        // SAFETY: live task, links guarded by the lock we hold.
+        let index = if list.free != NO_SLOT {
+            let index = list.free;
+            let link = list.slots[index as usize];
+            debug_assert!(is_free(link));
+            list.free = (link.addr() >> 1) as u32;
+            list.slots[index as usize] = task.as_ptr();
+            index
+        } else {
+            let index = u32::try_from(list.slots.len())
+                .ok()
+                .filter(|&i| i != NO_SLOT)
+                .expect("more than u32::MAX - 1 waiting tasks in one context");
+            list.slots.push(task.as_ptr());
+            index
+        };
+        // SAFETY: live task, its slot guarded by the lock we hold.
         unsafe {
             let header = task.as_ref();
             header.refs_add_one();
-            *header.owned.prev.get() = ptr::null();
-            *header.owned.next.get() = list.head;
-            *header.owned.listed.get() = true;
-            if let Some(old) = list.head.as_ref() {
-                *old.owned.prev.get() = task.as_ptr();
-            }
+            *header.owned.slot.get() = index;
         }
-        list.head = task.as_ptr();
         list.len += 1;
         true
     }
@@ -164,18 +174,23 @@ impl OwnedTasks {
     /// run or dropped with its queue); a running one right after its current poll.
     /// Tasks spawned afterwards are aborted at spawn.
     pub fn close_and_abort_all(&self) {
-        lock(&self.list).closed = true;
-        self.closed.store(true, Ordering::SeqCst);
-        loop {
-            let task = {
-                let mut list = lock(&self.list);
-                let Some(task) = NonNull::new(list.head.cast_mut()) else {
-                    return;
-                };
-                // SAFETY: a listed task, under the lock.
-                unsafe { unlink(&mut list, task) };
-                task
-            };
+        let slots = {
+            let mut list = lock(&self.list);
+            list.closed = true;
+            self.closed.store(true, Ordering::SeqCst);
+            list.free = NO_SLOT;
+            list.len = 0;
+            let mut slots = std::mem::take(&mut list.slots);
+            slots.retain(|&slot| !is_free(slot));
+            for &task in &slots {
+                // SAFETY: a listed task (the list holds a reference), under the lock.
+                unsafe { *(*task).owned.slot.get() = NO_SLOT };
+            }
+            slots
+        };
+        // Outside the lock: aborting drops futures, whose tasks may complete others.
+        for task in slots {
+            let task = NonNull::new(task.cast_mut()).expect("listed tasks are non-null");
             // SAFETY: the list's reference (now ours) keeps it alive; aborting on the
             // context's own shutdown path is what owning contexts document.
             unsafe {
@@ -186,29 +201,20 @@ impl OwnedTasks {
     }
 }
 
-/// Unlinks `task` if listed; `true` when it was.
+/// Unlists `task` if listed; `true` when it was.
 ///
 /// # Safety
 /// `list` is the locked list `task` would be on; `task` is alive.
 unsafe fn unlink(list: &mut List, task: NonNull<Header>) -> bool {
-    // SAFETY: as documented; links are only touched under this lock.
-    unsafe {
-        let links = &task.as_ref().owned;
-        if !*links.listed.get() {
-            return false;
-        }
-        let (prev, next) = (*links.prev.get(), *links.next.get());
-        match prev.as_ref() {
-            Some(p) => *p.owned.next.get() = next,
-            None => list.head = next,
-        }
-        if let Some(n) = next.as_ref() {
-            *n.owned.prev.get() = prev;
-        }
-        *links.listed.get() = false;
-        *links.prev.get() = ptr::null();
-        *links.next.get() = ptr::null();
+    // SAFETY: as documented; slots are only touched under this lock.
+    let slot = unsafe { &mut *task.as_ref().owned.slot.get() };
+    if *slot == NO_SLOT {
+        return false;
     }
+    debug_assert!(ptr::eq(list.slots[*slot as usize], task.as_ptr()));
+    list.slots[*slot as usize] = free_link(list.free);
+    list.free = *slot;
+    *slot = NO_SLOT;
     list.len -= 1;
     true
 }

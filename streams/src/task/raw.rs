@@ -14,6 +14,8 @@
 //!   the `SCHEDULED` bit itself is the right to run (no runnable object exists).
 //! - `COUNTS_AS_WORK`: fixed at allocation; the task's completion ends a unit of its
 //!   executor's outstanding work.
+//! - `EVER_LISTED`: set once by the runner when the owning context lists the task.
+//! - `JOIN_WAKER`: set once the join handle stored a waker; completion wakes it.
 //!
 //! # Ownership by a context
 //! An executor that offers [`OwnedTasks`] lists each of its tasks there from the first
@@ -47,17 +49,23 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::env::{EnvGuard, IoEnv};
-use crate::sync::{fence, lock, AtomicPtr, AtomicUsize, Mutex};
+use crate::sync::{fence, lock, AtomicPtr, AtomicU32, Mutex};
 
-const SCHEDULED: usize = 1;
-const RUNNING: usize = 2;
-const NOTIFIED: usize = 4;
-const COMPLETE: usize = 8;
-const ABORT: usize = 16;
-const FOREIGN: usize = 32;
+const SCHEDULED: u32 = 1;
+const RUNNING: u32 = 2;
+const NOTIFIED: u32 = 4;
+const COMPLETE: u32 = 8;
+const ABORT: u32 = 16;
+const FOREIGN: u32 = 32;
 /// Set at allocation and never changed: the task counts as outstanding work of its
 /// executor (`on_work_finished` when it completes).
-const COUNTS_AS_WORK: usize = 64;
+const COUNTS_AS_WORK: u32 = 64;
+/// Set by the runner the first time the task waits, when its executor lists it in its
+/// [`OwnedTasks`](super::OwnedTasks): it must be removed from there when it completes.
+const EVER_LISTED: u32 = 128;
+/// Set (under the wakers' lock) once the join handle stored a waker: completion takes
+/// the lock only then, so a detached task's completion never touches the wakers.
+const JOIN_WAKER: u32 = 256;
 
 /// Why a task produced no value.
 #[non_exhaustive]
@@ -127,24 +135,31 @@ pub(crate) struct VTable {
     dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// The type-independent part of every task, first in its allocation.
+/// The type-independent part of every task, first in its allocation. `repr(C)`, in
+/// the order a run touches it: state, queue link, vtable and executor first, the
+/// wakers (touched at completion) last. Measured with cachegrind on the timer probe
+/// (50k waiting tasks): 40k fewer D1 misses than the compiler's order, 60k fewer than
+/// the wakers first.
+#[repr(C)]
 pub(crate) struct Header {
-    state: AtomicUsize,
-    refs: AtomicUsize,
+    state: AtomicU32,
+    /// 32 bits (with `state`, one word): [`add_ref`] aborts the process long before
+    /// it could wrap, as `Arc` does.
+    refs: AtomicU32,
     /// Intrusive run-queue link; owned by whichever queue holds the runnable. Atomic
     /// for [`Inject`](crate::driver::Inject), whose posters link it while the consumer
     /// reads; plain queues use relaxed accesses (ordinary moves).
     pub(crate) queue_next: AtomicPtr<Header>,
     vtable: &'static VTable,
-    /// The join handle's and the foreign scheduler's wakers, behind one lock (neither
-    /// is on a hot path of the other, and one mutex keeps the header small).
-    wakers: Mutex<Wakers>,
     /// The environment the task runs with; its executor receives wakes and its frame
     /// allocator made (and frees) this task.
     env: IoEnv,
-    /// Links in the owning context's [`OwnedTasks`](super::OwnedTasks) list, guarded by
-    /// that list's lock.
+    /// The task's slot in the owning context's [`OwnedTasks`](super::OwnedTasks),
+    /// guarded by that list's lock.
     pub(crate) owned: super::owned::Links,
+    /// The join handle's and the foreign scheduler's wakers, behind one lock (neither
+    /// is on a hot path of the other, and one mutex keeps the header small).
+    wakers: Mutex<Wakers>,
 }
 
 struct Wakers {
@@ -259,9 +274,9 @@ where
     let work = if counts_as_work { COUNTS_AS_WORK } else { 0 };
     let cell = Cell {
         header: Header {
-            state: AtomicUsize::new(SCHEDULED | work),
+            state: AtomicU32::new(SCHEDULED | work),
             // the runnable and the join handle
-            refs: AtomicUsize::new(2),
+            refs: AtomicU32::new(2),
             queue_next: AtomicPtr::new(std::ptr::null_mut()),
             vtable: vtable::<F>(),
             wakers: Mutex::new(Wakers {
@@ -469,12 +484,11 @@ unsafe fn run(ptr: NonNull<Header>, force_abort: bool) {
         unsafe { (header.vtable.poll)(ptr, &mut cx) }
     };
 
-    // SAFETY: RUNNING is ours (the `ever_listed` flag is the runner's).
-    if !finished && unsafe { !header.owned.ever_listed() } {
+    // Relaxed: only the runner (us, RUNNING) sets the bit.
+    if !finished && header.state.load(Ordering::Relaxed) & EVER_LISTED == 0 {
         // First wait: from now on only the owning context's list can find the task.
         if let Some(owned) = header.env.executor.owned_tasks() {
-            // SAFETY: RUNNING is ours.
-            unsafe { header.owned.set_ever_listed() };
+            header.state.fetch_or(EVER_LISTED, Ordering::Relaxed);
             // SAFETY: the task is live (our reference) and was never listed.
             let listed = unsafe { owned.insert(ptr) };
             if !listed {
@@ -545,9 +559,14 @@ fn complete(ptr: NonNull<Header>) {
             Some((s & !(RUNNING | NOTIFIED)) | COMPLETE)
         })
         .expect("closure always returns Some");
-    let waker = lock(&header.wakers).join.take();
-    // SAFETY: the caller runs the task (complete is called by the RUNNING holder).
-    if unsafe { header.owned.ever_listed() } {
+    // A join handle that stores its waker sets JOIN_WAKER first and then checks for
+    // COMPLETE: either our update saw the bit, or the handle sees COMPLETE itself.
+    let waker = if prev & JOIN_WAKER != 0 {
+        lock(&header.wakers).join.take()
+    } else {
+        None
+    };
+    if prev & EVER_LISTED != 0 {
         if let Some(owned) = header.env.executor.owned_tasks() {
             // SAFETY: the caller's reference keeps the task alive past the list's release.
             unsafe { owned.remove(ptr) };
@@ -564,7 +583,7 @@ fn complete(ptr: NonNull<Header>) {
 /// Takes the run right of an idle task (sets `SCHEDULED`) and returns the state before,
 /// or `None` when the task is done, already scheduled, or running (then it is marked
 /// `NOTIFIED`, and its runner reschedules it).
-fn claim_wake(header: &Header) -> Option<usize> {
+fn claim_wake(header: &Header) -> Option<u32> {
     let mut state = header.state.load(Ordering::Acquire);
     loop {
         let next = if state & COMPLETE != 0 || state & SCHEDULED != 0 {
@@ -601,19 +620,70 @@ fn wake_by_ref(ptr: NonNull<Header>) {
         return;
     }
     // Make the runnable, with its own reference.
-    header.refs.fetch_add(1, Ordering::Relaxed);
+    add_ref(header);
     header.env.executor.post(Runnable { ptr });
 }
 
 impl Header {
     /// Takes one more reference (the caller holds one already).
     pub(crate) fn refs_add_one(&self) {
-        self.refs.fetch_add(1, Ordering::Relaxed);
+        add_ref(self);
     }
 
     /// The environment the task runs with.
     pub(crate) fn env(&self) -> &IoEnv {
         &self.env
+    }
+}
+
+/// Wakes the task at `ptr` if it still has a reference (taking one for the wake), and
+/// does nothing when its last reference is gone (it is being freed).
+///
+/// # Safety
+/// The task memory is valid for the call: the caller is a stop registration in the
+/// task's stage ([`TaskStop`](crate::stop::TaskStop)), which its owner unregisters,
+/// waiting for this call, before the stage and the memory go.
+pub(crate) unsafe fn wake_if_alive(ptr: NonNull<Header>) {
+    // SAFETY: the memory is valid (caller contract), though possibly at zero references.
+    let header = unsafe { ptr.as_ref() };
+    let mut refs = header.refs.load(Ordering::Relaxed);
+    loop {
+        if refs == 0 {
+            return;
+        }
+        // Acquire, as `Weak::upgrade`: the new reference sees the task's state.
+        match header.refs.compare_exchange_weak(
+            refs,
+            refs + 1,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            Err(actual) => refs = actual,
+        }
+    }
+    wake_by_ref(ptr);
+    // SAFETY: the reference taken above.
+    unsafe { release(ptr) };
+}
+
+/// The task a waker of this harness wakes, or `None` for any other waker.
+pub(crate) fn task_of(waker: &Waker) -> Option<NonNull<Header>> {
+    if std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+        NonNull::new(waker.data().cast_mut().cast())
+    } else {
+        None
+    }
+}
+
+/// Takes one more reference (the caller holds one). Aborts the process when the count
+/// passes `i32::MAX`, as `Arc` does: only leaked wakers can get there, and wrapping
+/// would free a live task.
+#[inline]
+fn add_ref(header: &Header) {
+    // Relaxed: a new reference derived from an existing one needs no ordering.
+    if header.refs.fetch_add(1, Ordering::Relaxed) > i32::MAX as u32 {
+        std::process::abort();
     }
 }
 
@@ -644,7 +714,7 @@ pub(crate) unsafe fn abort_now(ptr: NonNull<Header>) {
     }
     if claim_wake(header).is_some() {
         // We own the run right of an idle task: abort it here.
-        header.refs.fetch_add(1, Ordering::Relaxed);
+        add_ref(header);
         drop(Runnable { ptr });
     }
 }
@@ -686,7 +756,7 @@ pub(crate) mod foreign {
             return false;
         }
         // The run right is ours: a runnable with its own reference uses it.
-        header.refs.fetch_add(1, Ordering::Relaxed);
+        add_ref(header);
         // SAFETY: reference and SCHEDULED token, as `run` requires.
         unsafe { run(ptr, false) };
         header.state.load(Ordering::Acquire) & COMPLETE != 0
@@ -720,7 +790,7 @@ pub(crate) mod foreign {
             }
         };
         if take {
-            header.refs.fetch_add(1, Ordering::Relaxed);
+            add_ref(header);
             std::mem::drop(Runnable { ptr });
         }
         // SAFETY: the caller's reference.
@@ -734,8 +804,7 @@ static WAKER_VTABLE: RawWakerVTable =
 unsafe fn waker_clone(data: *const ()) -> RawWaker {
     // SAFETY: `data` is a live task header (the waker holds a reference).
     let header = unsafe { &*data.cast::<Header>() };
-    // Relaxed: a new reference derived from an existing one needs no ordering.
-    header.refs.fetch_add(1, Ordering::Relaxed);
+    add_ref(header);
     RawWaker::new(data, &WAKER_VTABLE)
 }
 
@@ -772,12 +841,22 @@ pub(crate) mod join {
         let header = unsafe { ptr.as_ref() };
         {
             let mut wakers = lock(&header.wakers);
-            if header.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            let mut state = header.state.load(Ordering::Acquire);
+            if state & COMPLETE == 0 {
                 match &mut wakers.join {
                     Some(w) if w.will_wake(waker) => {}
                     slot => *slot = Some(waker.clone()),
                 }
-                return Poll::Pending;
+                if state & JOIN_WAKER == 0 {
+                    // After the store: a completion that misses the bit is ordered
+                    // before this RMW, so the load below sees COMPLETE.
+                    state = header.state.fetch_or(JOIN_WAKER, Ordering::AcqRel) | JOIN_WAKER;
+                }
+                if state & COMPLETE == 0 {
+                    return Poll::Pending;
+                }
+                // Completed meanwhile: nothing will take the waker now.
+                wakers.join = None;
             }
         }
         let mut out: Option<Result<T, JoinError>> = None;
@@ -814,8 +893,11 @@ mod layout_tests {
     #[test]
     fn header_size() {
         // Grows only on purpose: every task pays it, and a timer task must stay within
-        // a 256-byte frame block (below).
-        assert_eq!(std::mem::size_of::<Header>(), 144);
+        // a 256-byte frame block (below), with a stoppable token too.
+        assert_eq!(std::mem::size_of::<Header>(), 120);
+        assert_eq!(std::mem::size_of::<crate::stop::TaskStop>(), 32);
+        // What `with_stop_token`, the combinators and the primitives' waiters embed.
+        assert_eq!(std::mem::size_of::<crate::StopWaker>(), 56);
     }
 
     #[test]
@@ -825,6 +907,10 @@ mod layout_tests {
         let task = async move { crate::delay_until(at).await };
         assert!(cell_size(&task) <= 256, "{} B", cell_size(&task));
         let task = async move { crate::delay(std::time::Duration::from_millis(1)).await };
+        assert!(cell_size(&task) <= 256, "{} B", cell_size(&task));
+        // Spawned under a token that can stop (inside `when_all`/`when_any`/`timeout`,
+        // or `run_async(..).stop_token(..)`): the harness adds its stop registration.
+        let task = super::super::WakeOnStop::new(async move { crate::delay_until(at).await });
         assert!(cell_size(&task) <= 256, "{} B", cell_size(&task));
     }
 }
