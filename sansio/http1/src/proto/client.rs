@@ -7,7 +7,7 @@ use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::body::{BodyDecoder, Step};
 use super::encode::{write_decimal, write_fields, DataFrame, Encoder, Sending};
-use super::framing::{BodyFraming, FieldSummary};
+use super::framing::BodyFraming;
 use super::head::{HeadIndex, HeadScanner, Headers, ResponseHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError};
@@ -332,9 +332,8 @@ impl ClientConnection {
                 }
             }
         };
-        let data = &self.input.data()[..len];
         let parsed = parsed.and_then(|()| {
-            let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
+            let summary = self.head.summary;
             let framing =
                 summary.response_framing(self.head.version, request.head, self.head.status)?;
             Ok((summary, framing))

@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
-use super::framing::is_forbidden_trailer;
+use super::framing::{is_forbidden_trailer, FieldSummary};
 use super::{Error, Limits, MAX_HEADERS_CAP};
 
 /// `0x0101…01`: multiplied by a byte, that byte in every lane of a word.
@@ -219,6 +219,9 @@ pub(crate) struct HeadIndex {
     pub(crate) len: usize,
     /// Where the tokenizer resumes on a head that arrives in pieces (0: at the start).
     pub(crate) resume: usize,
+    /// What the head's fields say about framing and persistence (not kept for a
+    /// trailer section).
+    pub(crate) summary: FieldSummary,
 }
 
 impl Default for HeadIndex {
@@ -232,6 +235,7 @@ impl Default for HeadIndex {
             fields: Vec::new(),
             len: 0,
             resume: 0,
+            summary: FieldSummary::default(),
         }
     }
 }
@@ -340,6 +344,7 @@ impl HeadIndex {
         self.fields.clear();
         self.fields.extend_from_slice(&other.fields);
         self.len = other.len;
+        self.summary = other.summary;
     }
 
     fn store_fields(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
@@ -383,6 +388,7 @@ impl HeadIndex {
             _ => return Err(Error::UnsupportedVersion),
         };
         self.store_fields(head, req.headers);
+        self.summary = FieldSummary::gather(head, &self.fields);
         self.len = head.len();
         Ok(())
     }
@@ -417,6 +423,7 @@ impl HeadIndex {
             .unwrap_or(line.len());
         self.reason = ((start + line_len.min(13)) as u32, (start + line_len) as u32);
         self.store_fields(head, res.headers);
+        self.summary = FieldSummary::gather(head, &self.fields);
         self.len = head.len();
         Ok(())
     }
@@ -463,12 +470,6 @@ impl<'a> Headers<'a> {
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
-    }
-
-    /// The buffer and the fields' ranges into it (for a pass that slices only the
-    /// fields it wants).
-    pub(crate) fn raw(&self) -> (&'a [u8], &'a [FieldIndex]) {
-        (self.buf, self.fields)
     }
 
     /// Every field as `(name, value)`, in order.

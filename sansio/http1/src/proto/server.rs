@@ -9,7 +9,7 @@ use super::body::{BodyDecoder, Step};
 use super::encode::{
     write_decimal, write_fields, write_status_line, DataFrame, DateCache, Encoder, Sending,
 };
-use super::framing::{wants_upgrade, BodyFraming, FieldSummary};
+use super::framing::{wants_upgrade, BodyFraming};
 use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
@@ -357,9 +357,8 @@ impl ServerConnection {
                 }
             }
         };
-        let data = &self.input.data()[..len];
         let parsed = parsed.and_then(|()| {
-            let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
+            let summary = self.head.summary;
             let framing = summary.request_framing(self.head.version)?;
             if let BodyFraming::Length(n) = framing {
                 if n > limits.max_body {
