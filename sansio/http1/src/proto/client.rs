@@ -366,9 +366,12 @@ impl ClientConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let step = self
-            .body
-            .step(self.input.data(), self.input.eof, &self.limits);
+        let step = if self.body.at_end() {
+            Ok(Step::End { consumed: 0 })
+        } else {
+            self.body
+                .step(self.input.data(), self.input.eof, &self.limits)
+        };
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {

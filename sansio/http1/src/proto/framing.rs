@@ -39,6 +39,9 @@ pub(crate) struct FieldSummary {
     error: Option<Error>,
 }
 
+/// `host` as a little-endian word.
+const HOST: u32 = u32::from_le_bytes(*b"host");
+
 /// By length, the first letter (lower case) of the field name of that length
 /// [`FieldSummary::note`] looks at; 0 for lengths it ignores. Content-Length and
 /// Connection share their letter.
@@ -162,10 +165,23 @@ impl FieldSummary {
     }
 
     /// Takes one field into account, in head order (a field name and its trimmed
-    /// value). Out of line: few fields get here.
+    /// value), for a name [`may_note`](Self::may_note) lets through. Host, in every
+    /// request, is counted inline; the rest is out of line (and cold: a call on the
+    /// tokenizer's hot path would cost it registers).
+    #[inline(always)]
+    pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
+        match name.first_chunk::<4>() {
+            Some(&four) if name.len() == 4 && u32::from_le_bytes(four) | 0x2020_2020 == HOST => {
+                self.hosts += 1
+            }
+            _ => self.note_other(name, value),
+        }
+    }
+
+    /// [`note`](Self::note) for any field but Host.
     #[cold]
     #[inline(never)]
-    pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
+    fn note_other(&mut self, name: &[u8], value: &[u8]) {
         let field = match name.len() {
             4 if eq_fold(name, b"host") => Field::Host,
             6 if eq_fold(name, b"expect") => Field::Expect,
@@ -222,6 +238,16 @@ impl FieldSummary {
     /// A Content-Length value: `42, 42` is one length said twice (RFC 9110 §8.6);
     /// anything that differs is refused.
     fn note_length(&mut self, value: &[u8]) -> Result<(), Error> {
+        // Usually one length, digits only: no list to split.
+        if let Ok(n) = parse_length(value) {
+            return match self.content_length {
+                Some(m) if m != n => Err(Error::ConflictingContentLength),
+                _ => {
+                    self.content_length = Some(n);
+                    Ok(())
+                }
+            };
+        }
         let mut any = false;
         for element in value.split(|&b| b == b',') {
             let n = parse_length(trim(element))?;

@@ -399,9 +399,12 @@ impl ServerConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let step = self
-            .body
-            .step(self.input.data(), self.input.eof, &self.config.limits);
+        let step = if self.body.at_end() {
+            Ok(Step::End { consumed: 0 })
+        } else {
+            self.body
+                .step(self.input.data(), self.input.eof, &self.config.limits)
+        };
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {
