@@ -308,9 +308,6 @@ impl ServerConnection {
             }
             return Ok(None);
         }
-        if self.head_started.is_none() {
-            self.head_started = Some(self.now);
-        }
         // A head that arrived whole is tokenized in one pass. Anything else is found
         // incrementally by the scanner (from where the tokenizer ran out, when it did),
         // then tokenized (resuming there); a head the tokenizer does not take is parsed
@@ -344,7 +341,14 @@ impl ServerConnection {
                     Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
                         return Err(self.fail(Error::IncompleteHead))
                     }
-                    Ok(None) => return Ok(None),
+                    Ok(None) => {
+                        // The head timeout runs from its first byte (a head that
+                        // arrives whole never needs it).
+                        if self.head_started.is_none() {
+                            self.head_started = Some(self.now);
+                        }
+                        return Ok(None);
+                    }
                     Ok(Some(len)) => len,
                 };
                 let data = &self.input.data()[..len];
@@ -357,20 +361,20 @@ impl ServerConnection {
                 }
             }
         };
-        let parsed = parsed.and_then(|()| {
-            let summary = self.head.summary;
-            let framing = summary.request_framing(self.head.version)?;
+        let framing = parsed.and_then(|()| {
+            let framing = self.head.summary.request_framing(self.head.version)?;
             if let BodyFraming::Length(n) = framing {
                 if n > limits.max_body {
                     return Err(Error::BodyTooLarge);
                 }
             }
-            Ok((summary, framing))
+            Ok(framing)
         });
-        let (summary, framing) = match parsed {
+        let framing = match framing {
             Ok(v) => v,
             Err(e) => return Err(self.fail(e)),
         };
+        let summary = &self.head.summary;
         let version = self.head.version;
         let connect = self.head.method == Method::CONNECT;
         let expects_continue = summary.expect_continue && version == Version::HTTP_11;
@@ -378,7 +382,7 @@ impl ServerConnection {
             version,
             head: self.head.method == Method::HEAD,
             connect,
-            upgrade: wants_upgrade(&self.head.method, &summary),
+            upgrade: wants_upgrade(&self.head.method, summary),
             persistent: summary.persistent(version),
             expects_continue,
             continue_sent: false,
