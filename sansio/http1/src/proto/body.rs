@@ -76,6 +76,13 @@ impl BodyDecoder {
         }
     }
 
+    /// Whether the body has no bytes left: the next step is its end. Inline, for the
+    /// bodiless messages most requests are.
+    #[inline(always)]
+    pub(crate) fn at_end(&self) -> bool {
+        matches!(self.state, State::Done | State::Length(0))
+    }
+
     /// Decodes from `data` (the unconsumed input, from where the last step stopped).
     pub(crate) fn step(&mut self, data: &[u8], eof: bool, limits: &Limits) -> Result<Step, Error> {
         match self.state {

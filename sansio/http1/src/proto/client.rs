@@ -7,7 +7,7 @@ use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::body::{BodyDecoder, Step};
 use super::encode::{write_decimal, write_fields, DataFrame, Encoder, Sending};
-use super::framing::{BodyFraming, FieldSummary};
+use super::framing::BodyFraming;
 use super::head::{HeadIndex, HeadScanner, Headers, ResponseHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError};
@@ -332,9 +332,8 @@ impl ClientConnection {
                 }
             }
         };
-        let data = &self.input.data()[..len];
         let parsed = parsed.and_then(|()| {
-            let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
+            let summary = self.head.summary;
             let framing =
                 summary.response_framing(self.head.version, request.head, self.head.status)?;
             Ok((summary, framing))
@@ -367,9 +366,12 @@ impl ClientConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let step = self
-            .body
-            .step(self.input.data(), self.input.eof, &self.limits);
+        let step = if self.body.at_end() {
+            Ok(Step::End { consumed: 0 })
+        } else {
+            self.body
+                .step(self.input.data(), self.input.eof, &self.limits)
+        };
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {

@@ -3,7 +3,7 @@
 
 use http::{Method, StatusCode, Version};
 
-use super::head::Headers;
+use super::head::FieldIndex;
 use super::Error;
 
 /// How a received body is delimited.
@@ -15,24 +15,46 @@ pub(crate) enum BodyFraming {
     Close,
 }
 
-/// What the header fields say, gathered in one pass.
-#[derive(Debug, Default)]
+/// What the header fields say about framing and persistence, noted field by field as
+/// the tokenizer records them (or in a pass over httparse's fields): no second pass
+/// over a clean head.
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct FieldSummary {
     pub(crate) content_length: Option<u64>,
     pub(crate) transfer_encoding: bool,
-    /// The final coding is `chunked`, applied once.
-    pub(crate) chunked_final: bool,
-    /// `chunked` somewhere but not last, or more than once.
-    pub(crate) chunked_misplaced: bool,
+    /// The last coding seen is `chunked`.
+    chunked_last: bool,
+    /// `chunked` somewhere but not last, or more than once, or with parameters.
+    chunked_misplaced: bool,
     /// A coding other than `chunked`.
-    pub(crate) other_coding: bool,
+    other_coding: bool,
     pub(crate) close: bool,
     pub(crate) keep_alive: bool,
     pub(crate) connection_upgrade: bool,
     pub(crate) upgrade: bool,
     pub(crate) expect_continue: bool,
-    pub(crate) hosts: usize,
+    hosts: u32,
+    /// The first error a field showed (an unparsable or conflicting length): the
+    /// message's framing is that error.
+    error: Option<Error>,
 }
+
+/// `host` as a little-endian word.
+const HOST: u32 = u32::from_le_bytes(*b"host");
+
+/// By length, the first letter (lower case) of the field name of that length
+/// [`FieldSummary::note`] looks at; 0 for lengths it ignores. Content-Length and
+/// Connection share their letter.
+const NOTED_FIRST: [u8; 18] = {
+    let mut t = [0u8; 18];
+    t[4] = b'h';
+    t[6] = b'e';
+    t[7] = b'u';
+    t[10] = b'c';
+    t[14] = b'c';
+    t[17] = b't';
+    t
+};
 
 fn trim(v: &[u8]) -> &[u8] {
     let start = v
@@ -119,82 +141,131 @@ impl FieldSummary {
         true
     }
 
-    pub(crate) fn gather(headers: &Headers<'_>) -> Result<Self, Error> {
+    /// Whether a field named `name` (a token) may be one [`note`](Self::note) acts on:
+    /// most fields are ruled out by their length and first letter alone (Accept,
+    /// Cookie, User-Agent share a length with one of ours).
+    #[inline(always)]
+    pub(crate) fn may_note(name: &[u8]) -> bool {
+        match (NOTED_FIRST.get(name.len()), name.first()) {
+            (Some(&want), Some(&first)) => first | 0x20 == want,
+            _ => false,
+        }
+    }
+
+    /// Summarises `fields` (ranges into `buf`) from scratch.
+    pub(crate) fn gather(buf: &[u8], fields: &[FieldIndex]) -> Self {
         let mut s = Self::default();
-        let mut codings = 0usize;
-        let (buf, fields) = headers.raw();
         for f in fields {
-            let (from, to) = (f.name.0 as usize, f.name.1 as usize);
-            // Most fields are none of these: their length alone says so.
-            let name = || &buf[from..to];
-            let field = match to - from {
-                4 if eq_fold(name(), b"host") => Field::Host,
-                6 if eq_fold(name(), b"expect") => Field::Expect,
-                7 if eq_fold(name(), b"upgrade") => Field::Upgrade,
-                10 if eq_fold(name(), b"connection") => Field::Connection,
-                14 if eq_fold(name(), b"content-length") => Field::ContentLength,
-                17 if eq_fold(name(), b"transfer-encoding") => Field::TransferEncoding,
-                _ => continue,
-            };
-            let value = &buf[f.value.0 as usize..f.value.1 as usize];
-            if field == Field::ContentLength {
-                // `42, 42` is one length said twice (RFC 9110 §8.6); anything that
-                // differs is refused.
-                let mut any = false;
-                for element in value.split(|&b| b == b',') {
-                    let n = parse_length(trim(element))?;
-                    any = true;
-                    match s.content_length {
-                        Some(m) if m != n => return Err(Error::ConflictingContentLength),
-                        _ => s.content_length = Some(n),
-                    }
+            let name = &buf[f.name.0 as usize..f.name.1 as usize];
+            if Self::may_note(name) {
+                s.note(name, &buf[f.value.0 as usize..f.value.1 as usize]);
+            }
+        }
+        s
+    }
+
+    /// Takes one field into account, in head order (a field name and its trimmed
+    /// value), for a name [`may_note`](Self::may_note) lets through. Host, in every
+    /// request, is counted inline; the rest is out of line (and cold: a call on the
+    /// tokenizer's hot path would cost it registers).
+    #[inline(always)]
+    pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
+        match name.first_chunk::<4>() {
+            Some(&four) if name.len() == 4 && u32::from_le_bytes(four) | 0x2020_2020 == HOST => {
+                self.hosts += 1
+            }
+            _ => self.note_other(name, value),
+        }
+    }
+
+    /// [`note`](Self::note) for any field but Host.
+    #[cold]
+    #[inline(never)]
+    fn note_other(&mut self, name: &[u8], value: &[u8]) {
+        let field = match name.len() {
+            4 if eq_fold(name, b"host") => Field::Host,
+            6 if eq_fold(name, b"expect") => Field::Expect,
+            7 if eq_fold(name, b"upgrade") => Field::Upgrade,
+            10 if eq_fold(name, b"connection") => Field::Connection,
+            14 if eq_fold(name, b"content-length") => Field::ContentLength,
+            17 if eq_fold(name, b"transfer-encoding") => Field::TransferEncoding,
+            _ => return,
+        };
+        match field {
+            Field::ContentLength => {
+                if let Err(e) = self.note_length(value) {
+                    // The first error is the one the message gets.
+                    self.error.get_or_insert(e);
                 }
-                if !any {
-                    return Err(Error::InvalidContentLength);
-                }
-            } else if field == Field::TransferEncoding {
-                s.transfer_encoding = true;
+            }
+            Field::TransferEncoding => {
+                self.transfer_encoding = true;
+                // An empty one names no coding: no final `chunked` unless another did.
                 for coding in list(value) {
                     let name = trim(coding.split(|&b| b == b';').next().unwrap_or(coding));
-                    codings += 1;
-                    if s.chunked_final {
+                    if self.chunked_last {
                         // Something follows `chunked`.
-                        s.chunked_misplaced = true;
+                        self.chunked_misplaced = true;
                     }
                     if name.eq_ignore_ascii_case(b"chunked") {
                         if name.len() != coding.len() {
                             // `chunked` takes no parameters.
-                            s.chunked_misplaced = true;
+                            self.chunked_misplaced = true;
                         }
-                        s.chunked_final = true;
+                        self.chunked_last = true;
                     } else {
-                        s.chunked_final = false;
-                        s.other_coding = true;
+                        self.chunked_last = false;
+                        self.other_coding = true;
                     }
                 }
-            } else if field == Field::Connection {
+            }
+            Field::Connection => {
                 // Usually one known option, the whole (trimmed) value: no list to split.
-                if !s.connection_option(value) {
+                if !self.connection_option(value) {
                     for token in list(value) {
-                        s.connection_option(token);
+                        self.connection_option(token);
                     }
                 }
-            } else if field == Field::Upgrade {
-                s.upgrade = true;
-            } else if field == Field::Expect {
-                s.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
-            } else {
-                s.hosts += 1;
+            }
+            Field::Upgrade => self.upgrade = true,
+            Field::Expect => {
+                self.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
+            }
+            Field::Host => self.hosts += 1,
+        }
+    }
+
+    /// A Content-Length value: `42, 42` is one length said twice (RFC 9110 §8.6);
+    /// anything that differs is refused.
+    fn note_length(&mut self, value: &[u8]) -> Result<(), Error> {
+        // Usually one length, digits only: no list to split.
+        if let Ok(n) = parse_length(value) {
+            return match self.content_length {
+                Some(m) if m != n => Err(Error::ConflictingContentLength),
+                _ => {
+                    self.content_length = Some(n);
+                    Ok(())
+                }
+            };
+        }
+        let mut any = false;
+        for element in value.split(|&b| b == b',') {
+            let n = parse_length(trim(element))?;
+            any = true;
+            match self.content_length {
+                Some(m) if m != n => return Err(Error::ConflictingContentLength),
+                _ => self.content_length = Some(n),
             }
         }
-        if s.transfer_encoding && codings == 0 {
-            // An empty Transfer-Encoding names no final `chunked`.
-            s.chunked_misplaced = true;
+        if !any {
+            return Err(Error::InvalidContentLength);
         }
-        if s.chunked_misplaced {
-            s.chunked_final = false;
-        }
-        Ok(s)
+        Ok(())
+    }
+
+    /// Whether the final coding is `chunked`, applied once and without parameters.
+    fn chunked_final(&self) -> bool {
+        self.chunked_last && !self.chunked_misplaced
     }
 
     /// Whether the connection persists after this message (RFC 9112 §9.3).
@@ -204,6 +275,9 @@ impl FieldSummary {
 
     /// The framing of a request body (RFC 9112 §6.3), refusing every ambiguity.
     pub(crate) fn request_framing(&self, version: Version) -> Result<BodyFraming, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         if version == Version::HTTP_11 {
             match self.hosts {
                 0 => return Err(Error::MissingHost),
@@ -220,7 +294,7 @@ impl FieldSummary {
             if self.content_length.is_some() {
                 return Err(Error::ContentLengthAndTransferEncoding);
             }
-            if !self.chunked_final {
+            if !self.chunked_final() {
                 return Err(Error::ChunkedNotFinal);
             }
             if self.other_coding {
@@ -239,6 +313,9 @@ impl FieldSummary {
         method_head: bool,
         status: StatusCode,
     ) -> Result<BodyFraming, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         if method_head
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
@@ -253,7 +330,7 @@ impl FieldSummary {
             if self.content_length.is_some() {
                 return Err(Error::ContentLengthAndTransferEncoding);
             }
-            if self.chunked_final {
+            if self.chunked_final() {
                 return Ok(BodyFraming::Chunked);
             }
             return Ok(BodyFraming::Close);

@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
-use super::framing::is_forbidden_trailer;
+use super::framing::{is_forbidden_trailer, FieldSummary};
 use super::{Error, Limits, MAX_HEADERS_CAP};
 
 /// `0x0101…01`: multiplied by a byte, that byte in every lane of a word.
@@ -219,6 +219,9 @@ pub(crate) struct HeadIndex {
     pub(crate) len: usize,
     /// Where the tokenizer resumes on a head that arrives in pieces (0: at the start).
     pub(crate) resume: usize,
+    /// What the head's fields say about framing and persistence (not kept for a
+    /// trailer section).
+    pub(crate) summary: FieldSummary,
 }
 
 impl Default for HeadIndex {
@@ -232,7 +235,20 @@ impl Default for HeadIndex {
             fields: Vec::new(),
             len: 0,
             resume: 0,
+            summary: FieldSummary::default(),
         }
+    }
+}
+
+/// `bytes` as a `str`, empty if they are not UTF-8 (a parsed target or field name
+/// always is). The targets and names are short and almost always ASCII: walking them
+/// as [`Utf8Chunks`](std::str::Utf8Chunks) costs half of `from_utf8`'s alignment
+/// bookkeeping on so few bytes.
+#[inline]
+fn utf8(bytes: &[u8]) -> &str {
+    match bytes.utf8_chunks().next() {
+        Some(chunk) if chunk.invalid().is_empty() => chunk.valid(),
+        _ => "",
     }
 }
 
@@ -340,6 +356,7 @@ impl HeadIndex {
         self.fields.clear();
         self.fields.extend_from_slice(&other.fields);
         self.len = other.len;
+        self.summary = other.summary;
     }
 
     fn store_fields(&mut self, head: &[u8], fields: &[httparse::Header<'_>]) {
@@ -383,6 +400,7 @@ impl HeadIndex {
             _ => return Err(Error::UnsupportedVersion),
         };
         self.store_fields(head, req.headers);
+        self.summary = FieldSummary::gather(head, &self.fields);
         self.len = head.len();
         Ok(())
     }
@@ -417,6 +435,7 @@ impl HeadIndex {
             .unwrap_or(line.len());
         self.reason = ((start + line_len.min(13)) as u32, (start + line_len) as u32);
         self.store_fields(head, res.headers);
+        self.summary = FieldSummary::gather(head, &self.fields);
         self.len = head.len();
         Ok(())
     }
@@ -465,19 +484,13 @@ impl<'a> Headers<'a> {
         self.fields.is_empty()
     }
 
-    /// The buffer and the fields' ranges into it (for a pass that slices only the
-    /// fields it wants).
-    pub(crate) fn raw(&self) -> (&'a [u8], &'a [FieldIndex]) {
-        (self.buf, self.fields)
-    }
-
     /// Every field as `(name, value)`, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         let buf = self.buf;
         self.fields.iter().map(move |f| {
             let name = &buf[f.name.0 as usize..f.name.1 as usize];
             // Parsed names are tokens, so ASCII.
-            let name = std::str::from_utf8(name).unwrap_or("");
+            let name = utf8(name);
             (name, &buf[f.value.0 as usize..f.value.1 as usize])
         })
     }
@@ -547,7 +560,7 @@ impl<'a> RequestHead<'a> {
     pub fn target(&self) -> &'a str {
         let t = &self.buf[self.index.target.0 as usize..self.index.target.1 as usize];
         // A parsed target is visible ASCII (tokenizer) or UTF-8 (httparse).
-        std::str::from_utf8(t).unwrap_or("")
+        utf8(t)
     }
 
     /// The path of the target: up to the `?` of an origin-form target, the path after

@@ -9,7 +9,7 @@ use super::body::{BodyDecoder, Step};
 use super::encode::{
     write_decimal, write_fields, write_status_line, DataFrame, DateCache, Encoder, Sending,
 };
-use super::framing::{wants_upgrade, BodyFraming, FieldSummary};
+use super::framing::{wants_upgrade, BodyFraming};
 use super::head::{HeadIndex, HeadScanner, Headers, RequestHead};
 use super::input::Input;
 use super::{BodyLength, Error, Event, Limits, SendError, Timeouts};
@@ -308,9 +308,6 @@ impl ServerConnection {
             }
             return Ok(None);
         }
-        if self.head_started.is_none() {
-            self.head_started = Some(self.now);
-        }
         // A head that arrived whole is tokenized in one pass. Anything else is found
         // incrementally by the scanner (from where the tokenizer ran out, when it did),
         // then tokenized (resuming there); a head the tokenizer does not take is parsed
@@ -344,7 +341,14 @@ impl ServerConnection {
                     Ok(None) if self.input.eof || self.input.len() >= limits.max_buffered => {
                         return Err(self.fail(Error::IncompleteHead))
                     }
-                    Ok(None) => return Ok(None),
+                    Ok(None) => {
+                        // The head timeout runs from its first byte (a head that
+                        // arrives whole never needs it).
+                        if self.head_started.is_none() {
+                            self.head_started = Some(self.now);
+                        }
+                        return Ok(None);
+                    }
                     Ok(Some(len)) => len,
                 };
                 let data = &self.input.data()[..len];
@@ -357,21 +361,20 @@ impl ServerConnection {
                 }
             }
         };
-        let data = &self.input.data()[..len];
-        let parsed = parsed.and_then(|()| {
-            let summary = FieldSummary::gather(&Headers::new(data, &self.head.fields))?;
-            let framing = summary.request_framing(self.head.version)?;
+        let framing = parsed.and_then(|()| {
+            let framing = self.head.summary.request_framing(self.head.version)?;
             if let BodyFraming::Length(n) = framing {
                 if n > limits.max_body {
                     return Err(Error::BodyTooLarge);
                 }
             }
-            Ok((summary, framing))
+            Ok(framing)
         });
-        let (summary, framing) = match parsed {
+        let framing = match framing {
             Ok(v) => v,
             Err(e) => return Err(self.fail(e)),
         };
+        let summary = &self.head.summary;
         let version = self.head.version;
         let connect = self.head.method == Method::CONNECT;
         let expects_continue = summary.expect_continue && version == Version::HTTP_11;
@@ -379,7 +382,7 @@ impl ServerConnection {
             version,
             head: self.head.method == Method::HEAD,
             connect,
-            upgrade: wants_upgrade(&self.head.method, &summary),
+            upgrade: wants_upgrade(&self.head.method, summary),
             persistent: summary.persistent(version),
             expects_continue,
             continue_sent: false,
@@ -400,9 +403,12 @@ impl ServerConnection {
     }
 
     fn poll_body(&mut self) -> Result<Option<Event<'_>>, Error> {
-        let step = self
-            .body
-            .step(self.input.data(), self.input.eof, &self.config.limits);
+        let step = if self.body.at_end() {
+            Ok(Step::End { consumed: 0 })
+        } else {
+            self.body
+                .step(self.input.data(), self.input.eof, &self.config.limits)
+        };
         match step {
             Err(e) => Err(self.fail(e)),
             Ok(Step::NeedMore { consumed }) => {

@@ -26,6 +26,7 @@
 
 use http::{Method, StatusCode, Version};
 
+use super::framing::FieldSummary;
 use super::head::{target_form_fits, FieldIndex, HeadIndex};
 use super::Limits;
 
@@ -237,6 +238,7 @@ impl HeadIndex {
         if self.resume == 0 {
             let line_end = self.tokenize_request_line(data, limits)?;
             self.fields.clear();
+            self.summary = FieldSummary::default();
             self.resume = line_end + 2;
         }
         self.finish(data, limits)
@@ -303,6 +305,7 @@ impl HeadIndex {
         if self.resume == 0 {
             let line_end = self.tokenize_status_line(data, limits)?;
             self.fields.clear();
+            self.summary = FieldSummary::default();
             self.resume = line_end + 2;
         }
         self.finish(data, limits)
@@ -341,7 +344,14 @@ impl HeadIndex {
 
     /// The field lines from `self.resume` on; the head's length once all are there.
     fn finish(&mut self, data: &[u8], limits: &Limits) -> Result<usize, Stop> {
-        match tokenize_fields(&mut self.fields, data, self.resume, limits.max_headers) {
+        let fields = &mut self.fields;
+        match tokenize_fields(
+            fields,
+            &mut self.summary,
+            data,
+            self.resume,
+            limits.max_headers,
+        ) {
             Ok(len) => {
                 self.resume = 0;
                 self.len = len;
@@ -356,11 +366,12 @@ impl HeadIndex {
 }
 
 /// The field lines from `at` (a line start) to the empty line ending the head, appended
-/// to `fields` (at most `max` in all); returns the head's length.
+/// to `fields` (at most `max` in all) and noted in `summary`; returns the head's length.
 /// Out of line, so that its loops have the registers.
 #[inline(never)]
 fn tokenize_fields(
     fields: &mut Vec<FieldIndex>,
+    summary: &mut FieldSummary,
     data: &[u8],
     mut at: usize,
     max: usize,
@@ -401,6 +412,12 @@ fn tokenize_fields(
             name: range(at, name_end),
             value: range(start, end),
         });
+        // Noted with the line, so a head that stops for want of bytes has noted
+        // exactly the lines it recorded.
+        let name = &data[at..name_end];
+        if FieldSummary::may_note(name) {
+            summary.note(name, &data[start..end]);
+        }
         at = cr + 2;
     }
 }

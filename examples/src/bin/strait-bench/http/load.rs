@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +19,14 @@ use tokio::net::TcpStream;
 pub const REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 /// The body every answer must carry.
 const BODY: &[u8] = b"Hello, World!";
+
+/// Answers received by every run so far, warm-up included (for a probe).
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+
+/// Answers every run so far received, warm-ups included.
+pub fn answered() -> u64 {
+    ANSWERED.load(Ordering::Relaxed)
+}
 
 /// The shape of the load.
 #[derive(Clone, Copy)]
@@ -120,6 +129,7 @@ async fn client(addr: SocketAddr, load: Load, shared: Rc<Shared>) -> io::Result<
                 if let Some(len) = parse_answer(&buf[start..end])? {
                     start += len;
                     got += 1;
+                    ANSWERED.fetch_add(1, Ordering::Relaxed);
                     if shared.measuring.get() {
                         shared.answers.set(shared.answers.get() + 1);
                         shared.latencies.borrow_mut().push(t.elapsed());

@@ -91,8 +91,20 @@ impl Server {
     }
 }
 
+/// `STRAIT_BENCH_HTTP_PROBE=SCENARIO/SERVER`: only the load rows whose scenario contains
+/// `SCENARIO`, only the server named `SERVER` — a run to profile (under callgrind or
+/// `strace -c -f`), not to quote. The answers served (warm-up included) are printed.
+fn probe() -> Option<(String, String)> {
+    let v = std::env::var("STRAIT_BENCH_HTTP_PROBE").ok()?;
+    let (scenario, server) = v.split_once('/')?;
+    Some((scenario.to_owned(), server.to_owned()))
+}
+
 pub fn run(report: &mut Report) {
-    parse::run(report);
+    let probe = probe();
+    if probe.is_none() {
+        parse::run(report);
+    }
     let shapes = [
         (
             "50 conns keep-alive",
@@ -120,6 +132,12 @@ pub fn run(report: &mut Report) {
         ),
     ];
     for (scenario, shape) in shapes {
+        if probe
+            .as_ref()
+            .is_some_and(|(p, _)| !scenario.contains(p.as_str()))
+        {
+            continue;
+        }
         load_row(report, scenario, shape);
     }
 }
@@ -132,6 +150,7 @@ fn load_row(report: &mut Report, scenario: &str, shape: Load) {
     let servers: Vec<Server> = SERVERS
         .into_iter()
         .filter(|s| report.wants(s.name()))
+        .filter(|s| probe().is_none_or(|(_, server)| s.name() == server))
         .collect();
     let mut rates = vec![Vec::new(); servers.len()];
     let mut p99s = vec![Vec::new(); servers.len()];
@@ -150,6 +169,9 @@ fn load_row(report: &mut Report, scenario: &str, shape: Load) {
                 }
             };
             eprintln!("{rate:.0} req/s, p99 {p99:.0} µs");
+            if probe().is_some() {
+                eprintln!("{} answers in all so far", load::answered());
+            }
             rates[i].push(rate);
             p99s[i].push(p99);
         }
