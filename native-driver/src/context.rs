@@ -469,6 +469,25 @@ impl IoContext {
         self.shared().reactor.selector.backend()
     }
 
+    /// Whether sockets run on io_uring's completion layer (true when
+    /// [`Backend::IoUring`] was asked for by name, or through
+    /// `STRAIT_NATIVE_BACKEND=io_uring`); under [`Backend::Auto`] they wait for
+    /// readiness on the ring instead, and on epoll there is no completion layer.
+    ///
+    /// ```
+    /// use strait_native::{Backend, IoContext};
+    /// let ctx = IoContext::builder().backend(Backend::Epoll).build()?;
+    /// assert!(!ctx.completion_sockets());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn completion_sockets(&self) -> bool {
+        self.shared()
+            .reactor
+            .selector
+            .socket_completions()
+            .is_some()
+    }
+
     /// Why the context runs on epoll although [`Backend::Auto`] would have taken
     /// io_uring; `None` on io_uring and when epoll was asked for.
     pub fn fallback_reason(&self) -> Option<&FallbackReason> {

@@ -45,12 +45,16 @@
 //!   submissions, completions and wake-ups ([`IoStats`]), and on io_uring the
 //!   completion path's reads and writes completed inline or after waiting, buffer-ring
 //!   exhaustion and cancellations.
-//! - **TCP on io_uring is completion I/O** (`net::tcp_ring` over the completion layer
-//!   `uring`, whose module docs tell the design): a connected stream keeps a multishot
-//!   receive into the context's shared provided-buffer ring (reads copy out of it;
-//!   unread bytes stay queued, so a dropped, stopped or canceled read loses none) and a
-//!   write-behind send buffer (`poll_write` copies, the kernel sends meanwhile,
-//!   `flush`/`shutdown` wait for it); a listener keeps a multishot accept (peer address
+//! - **Sockets on io_uring's completion layer when [`Backend::IoUring`] is asked for by
+//!   name** ([`IoContext::completion_sockets`]; under `Auto` sockets wait for readiness
+//!   on the ring, files use the layer either way): TCP and Unix streams
+//!   (`net::tcp_ring` over the completion layer `uring`, whose module docs tell the
+//!   design) keep a multishot receive into the context's shared provided-buffer ring
+//!   (reads copy out of it, `BufferSource` lends it; unread bytes stay queued, so a
+//!   dropped, stopped or canceled read loses none); a write goes straight to `sendmsg`
+//!   when nothing is queued, and what the socket does not take waits in a pooled
+//!   write-behind block (`flush`/`shutdown` wait for it); UDP uses `RECVMSG`/`SENDMSG`
+//!   with slot-owned headers; a listener keeps a multishot accept (peer address
 //!   from `getpeername`). The ring host (`sys::uring`) submits the layer's entries
 //!   (at once when a runner sleeps in the kernel), hands it its CQEs in completion
 //!   queue order with no ring lock held, and on context drop cancels and drains its

@@ -78,7 +78,7 @@ impl TcpListener {
         socket.bind(&addr.into())?;
         socket.listen(backlog)?;
         let reactor = ctx.as_ref().reactor();
-        let io = match reactor.selector.completions() {
+        let io = match reactor.selector.socket_completions() {
             Some(completions) => {
                 if ctx.as_ref().is_closed() {
                     return Err(crate::reactor::context_gone());
@@ -247,7 +247,7 @@ impl TcpStream {
             Err(e) => return Err(e),
         }
         let reactor = ctx.as_ref().reactor();
-        let Some(completions) = reactor.selector.completions() else {
+        let Some(completions) = reactor.selector.socket_completions() else {
             let stream = TcpStream::from_std(reactor, socket.into())?;
             let StreamIo::Ready { reg, sock } = &stream.io else {
                 unreachable!("an epoll stream")

@@ -73,7 +73,7 @@ impl UdpSocket {
         socket.bind(&addr.into())?;
         let handle = ctx.as_ref();
         let reactor = handle.reactor();
-        let io = match reactor.selector.completions() {
+        let io = match reactor.selector.socket_completions() {
             Some(completions) => {
                 if handle.is_closed() {
                     return Err(crate::reactor::context_gone());

@@ -49,7 +49,7 @@ impl UnixListener {
         sock.set_nonblocking(true)?;
         let handle = ctx.as_ref();
         let reactor = handle.reactor();
-        let io = match reactor.selector.completions() {
+        let io = match reactor.selector.socket_completions() {
             Some(completions) => {
                 if handle.is_closed() {
                     return Err(crate::reactor::context_gone());
@@ -108,7 +108,7 @@ enum StreamIo {
 impl UnixStream {
     /// A connected socket `fd` on `reactor`'s backend.
     fn from_fd(reactor: &Arc<Reactor>, fd: OwnedFd) -> io::Result<UnixStream> {
-        let io = match reactor.selector.completions() {
+        let io = match reactor.selector.socket_completions() {
             Some(completions) => StreamIo::Ring(RingStream::new(reactor, completions, fd)?),
             None => {
                 let sock = std_unix::UnixStream::from(fd);
@@ -141,7 +141,7 @@ impl UnixStream {
             Err(e) => return Err(e),
         }
         let reactor = ctx.as_ref().reactor();
-        if reactor.selector.completions().is_none() {
+        if reactor.selector.socket_completions().is_none() {
             let stream = UnixStream::from_fd(reactor, socket.into())?;
             let StreamIo::Ready { reg, sock } = &stream.io else {
                 unreachable!("an epoll stream")

@@ -158,6 +158,14 @@ impl Selector {
         }
     }
 
+    /// The completion layer when sockets run on it (io_uring asked for by name).
+    pub(crate) fn socket_completions(&self) -> Option<&std::sync::Arc<crate::uring::Completions>> {
+        match self {
+            Selector::Uring(h) if h.sockets => Some(&h.completions),
+            _ => None,
+        }
+    }
+
     /// The context is dropped: see [`uring::Host::shut_down`].
     pub(crate) fn shut_down(&self) {
         if let Selector::Uring(h) = self {

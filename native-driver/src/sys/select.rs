@@ -20,9 +20,20 @@ pub enum Backend {
     /// [`IoContext::fallback_reason`](crate::IoContext::fallback_reason)). The
     /// environment variable `STRAIT_NATIVE_BACKEND` (`auto`, `io_uring`, `epoll`)
     /// overrides this choice, and only this one.
+    ///
+    /// On the ring, `Auto` runs files on the completion layer (one `io_uring_enter`
+    /// per read instead of a blocking-pool round trip) but lets sockets wait for
+    /// readiness on the ring and make their own `recv`/`send` calls: measured side by
+    /// side (`strait-bench net`), completion sockets still trail that path on
+    /// throughput (a second copy out of the provided buffers) and tie it on
+    /// round trips. Ask for [`IoUring`](Backend::IoUring) to put sockets on the
+    /// completion layer too; see
+    /// [`IoContext::completion_sockets`](crate::IoContext::completion_sockets).
     #[default]
     Auto,
-    /// io_uring, or an error when the kernel cannot provide it.
+    /// io_uring with every socket, stream and file on the completion layer
+    /// (multishot receive into provided buffers, write-behind sends, multishot
+    /// accept), or an error when the kernel cannot provide it.
     IoUring,
     /// Edge-triggered epoll.
     Epoll,
@@ -180,11 +191,11 @@ fn effective(requested: Backend) -> Backend {
 pub(crate) fn open(requested: Backend) -> io::Result<(Selector, Option<FallbackReason>)> {
     match effective(requested) {
         Backend::Epoll => Ok((Selector::Epoll(epoll::Selector::new()?), None)),
-        Backend::IoUring => match uring::Host::open() {
+        Backend::IoUring => match uring::Host::open(true) {
             Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
         },
-        Backend::Auto => match uring::Host::open() {
+        Backend::Auto => match uring::Host::open(false) {
             Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => {
                 log::info!("strait-native: io_uring unavailable ({reason}); using epoll");

@@ -886,12 +886,16 @@ fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 pub(crate) struct Host {
     pub(crate) ring: Arc<Ring>,
     pub(crate) completions: Arc<Completions>,
+    /// Sockets run on the completion layer (io_uring asked for by name); otherwise
+    /// they wait for readiness on the ring and make their own syscalls, and only
+    /// files use the layer (see `Backend::Auto`).
+    pub(crate) sockets: bool,
 }
 
 impl Host {
     /// Opens the ring and the completion layer on it (its provided-buffer ring needs
     /// Linux 5.19; `Ring::open` already asked for 6.0).
-    pub(crate) fn open() -> Result<Host, FallbackReason> {
+    pub(crate) fn open(sockets: bool) -> Result<Host, FallbackReason> {
         let ring = Arc::new(Ring::open()?);
         let submit: Arc<dyn completion::Submit + Send + Sync> = ring.clone();
         let completions = Completions::new(
@@ -903,7 +907,11 @@ impl Host {
             Some(libc::EINVAL) => FallbackReason::MissingFeature("provided buffer rings"),
             _ => FallbackReason::from_setup_error(&e),
         })?;
-        Ok(Host { ring, completions })
+        Ok(Host {
+            ring,
+            completions,
+            sockets,
+        })
     }
 
     /// A runner's wait ([`Ring::wait`]), the completion layer's CQEs handed to it.
@@ -1337,7 +1345,7 @@ mod tests {
 
     #[test]
     fn a_dropped_completion_fails_the_streams_in_flight_with_a_clear_error() {
-        let host = Host::open().unwrap();
+        let host = Host::open(true).unwrap();
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let fd = Arc::new(OwnedFd::from(a));
         let mut recv = completion::RecvQueue::new(&host.completions, fd).unwrap();
@@ -1361,7 +1369,7 @@ mod tests {
 
     #[test]
     fn a_receive_the_ring_refuses_for_a_moment_is_armed_by_a_later_wait() {
-        let host = Host::open().unwrap();
+        let host = Host::open(true).unwrap();
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         host.ring.simulate_refused_pushes(1);
         // Its first arming is refused: the stream opens anyway, and the host's next
@@ -1380,7 +1388,7 @@ mod tests {
     #[test]
     fn a_layer_dropped_without_the_host_shutdown_unregisters_its_buffer_ring() {
         // Else its mapping (4 MiB by default) is leaked for every such context.
-        let host = Host::open().unwrap();
+        let host = Host::open(true).unwrap();
         let ring = host.ring.clone();
         drop(host); // no `shut_down`: the layer's drop unregisters, or leaks
         let again = ring.ring.submitter().unregister_buf_ring(0);
@@ -1389,7 +1397,7 @@ mod tests {
 
     #[test]
     fn accepted_sockets_are_non_blocking_and_close_on_exec() {
-        let host = Host::open().unwrap();
+        let host = Host::open(true).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let fd = Arc::new(OwnedFd::from(listener));
