@@ -325,6 +325,11 @@ pub fn accept_churn(backend: Backend, budget: Duration) -> io::Result<f64> {
 }
 
 /// Raises this process's soft descriptor limit to the hard limit; the limit now.
+/// How many idle connections [`idle_memory`] can hold within the descriptor limit.
+pub fn idle_connections_allowed() -> usize {
+    (raise_fd_limit() as usize).saturating_sub(64) / 2
+}
+
 fn raise_fd_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
