@@ -51,10 +51,14 @@
 //! ring is set up without `DEFER_TASKRUN`, which would tie it to one issuer thread).
 //! When that thread is a runner, this is what makes a busy single-threaded context
 //! cheap: CQEs are posted when it returns from its own `send`/`recv` calls, and its
-//! non-blocking polls find them without entering the kernel. When it is another
-//! thread, each event first interrupts that thread (or, once it has exited, a kernel
-//! worker runs it): registrations and the wake eventfd's poll made on a thread that
-//! does not run the context cost a hop per event. Rings per runner thread, or
+//! non-blocking polls find them without entering the kernel. The ring runs task work
+//! cooperatively (`COOP_TASKRUN`): a submitter busy in user space is not interrupted
+//! by an IPI per event (tens of thousands per second on a keep-alive server with two
+//! runners, where epoll sends a few hundred) but runs its work at its next syscall or
+//! return to user space (a timer tick at the latest); one asleep is woken as before.
+//! When the submitter is a thread that does not run the context, each event waits for
+//! that thread (or, once it has exited, a kernel worker): registrations and the wake
+//! eventfd's poll made there cost a hop per event. Rings per runner thread, or
 //! `DEFER_TASKRUN` for single-threaded contexts, are the way out (next steps).
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
@@ -254,9 +258,17 @@ impl Ring {
         if !kernel_at_least(6, 0) {
             return Err(FallbackReason::MissingFeature(MULTISHOT_RECV));
         }
+        // Cooperative task running: a readiness poll's or an operation's wake-up runs
+        // on its submitter's next entry into the kernel (a syscall, or a timer tick's
+        // return to user space; a sleeping submitter is woken as before) instead of
+        // interrupting it with an IPI. Measured on the http bench: ~20 000 rescheduling
+        // IPIs per keep-alive row without it, as epoll's ~450 with it. The flag makes
+        // `has_pending_work` see task work still to run (`sq.taskrun()`).
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES)
             .setup_clamp()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .build(SQ_ENTRIES)
             .map_err(|e| FallbackReason::from_setup_error(&e))?;
         let params = ring.params();
