@@ -294,16 +294,8 @@ impl ClientConnection {
         let whole = if self.scanner.started() {
             None
         } else {
-            match self.head.tokenize_response(self.input.data(), &limits) {
-                Ok(len) => Some(len),
-                Err(stop) => {
-                    // Not all there: the scanner takes over after the clean lines.
-                    if let Some(clean) = stop.clean_prefix() {
-                        self.scanner.resume_at(clean);
-                    }
-                    None
-                }
-            }
+            let tokenized = self.head.tokenize_response(self.input.data(), &limits);
+            self.scanner.after_tokenizer(tokenized)
         };
         let (len, parsed) = match whole {
             Some(len) => (len, Ok(())),

@@ -46,6 +46,23 @@ impl HeadScanner {
         };
     }
 
+    /// The tokenizer's answer for a whole head: its length, or `None` when the head is
+    /// not all there, after taking over behind the clean lines it vouched for.
+    pub(crate) fn after_tokenizer(
+        &mut self,
+        tokenized: Result<usize, super::tokenize::Stop>,
+    ) -> Option<usize> {
+        match tokenized {
+            Ok(len) => Some(len),
+            Err(stop) => {
+                if let Some(clean) = stop.clean_prefix() {
+                    self.resume_at(clean);
+                }
+                None
+            }
+        }
+    }
+
     /// Whether any byte of the head has been seen.
     pub(crate) fn started(&self) -> bool {
         self.pos > 0
