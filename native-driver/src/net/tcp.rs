@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
 
+use super::socket_api::dual_socket_common;
 use super::stream_io;
 use super::tcp_ring::{RingListener, RingStream};
 use super::ToSocketAddr;
@@ -357,64 +358,8 @@ impl TcpStream {
     }
 }
 
-/// `wait`, `cancel` and `close` with the documentation `socket_common` gives them.
-macro_rules! tcp_common {
-    ($ty:ident, $io:ident) => {
-        impl $ty {
-            /// Waits until the socket is ready in `interest` (readable: data, a
-            /// connection to accept, end of stream or an error; writable: room to
-            /// send). Exact, not a hint: the kernel is asked once (`poll(2)` with a
-            /// zero timeout) before waiting on the reactor. Consumes nothing.
-            /// Honours the environment's stop token. (On io_uring the socket's first
-            /// `wait` registers it for readiness, which it then keeps.)
-            ///
-            /// # Errors
-            /// The canceled error (see [`strait_streams::is_canceled`]) after a stop,
-            /// [`cancel`](Self::cancel) or [`close`](Self::close); an error saying the
-            /// socket's [`IoContext`](crate::IoContext) was dropped once it is.
-            pub async fn wait(&self, interest: Interest) -> io::Result<()> {
-                match &self.io {
-                    $io::Ready { reg, sock } => {
-                        stream_io::wait(&reg.io, sock.as_fd(), interest).await
-                    }
-                    $io::Ring(r) => r.wait(interest).await,
-                }
-            }
-
-            /// Completes the operations waiting on this socket right now (in either
-            /// direction) as canceled; returns whether any was waiting. A pending
-            /// accept or readiness wait that was woken but has not run again counts
-            /// as waiting: it completes if the kernel has something for it, and as
-            /// canceled if it would wait again. Later operations run normally. (A
-            /// stream read or write whose future was dropped while waiting leaves its
-            /// mark behind; a cancel then applies to the next read or write in that
-            /// direction only if it would wait; one that completes clears it.)
-            pub fn cancel(&self) -> bool {
-                match &self.io {
-                    $io::Ready { reg, .. } => reg.io.cancel(),
-                    $io::Ring(r) => r.cancel(),
-                }
-            }
-
-            /// Completes every pending operation as canceled and fails every later one
-            /// the same way; a connected stream is also shut down in both directions
-            /// (the peer sees end of stream). The descriptor itself is released when
-            /// the socket is dropped.
-            pub fn close(&self) {
-                match &self.io {
-                    $io::Ready { reg, sock } => {
-                        let _ = SockRef::from(sock).shutdown(std::net::Shutdown::Both);
-                        reg.io.close();
-                    }
-                    $io::Ring(r) => r.close(),
-                }
-            }
-        }
-    };
-}
-
-tcp_common!(TcpListener, ListenerIo);
-tcp_common!(TcpStream, StreamIo);
+dual_socket_common!(TcpListener, ListenerIo);
+dual_socket_common!(TcpStream, StreamIo);
 
 /// Shared access: one task may read while another writes (one reader and one writer
 /// at a time: a second concurrent reader replaces the first one's wake-up).
