@@ -239,6 +239,13 @@ impl<S: WriteStream + Unpin> WriteStream for BufReader<S> {
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_some(cx, bufs)
     }
+    fn poll_write_slice(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_slice(cx, buf)
+    }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
