@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use strait_streams::io::{FromFuturesIo, FuturesIo, MockStream};
 use strait_streams::{
     block_on, is_canceled, split, with_stop_token, AnyReadStream, AnyStream, AnyWriteStream,
-    BufWriter, LocalAnyStream, ReadStream, ReadStreamExt, StopSource, WriteStream, WriteStreamExt,
+    BufReader, BufWriter, LocalAnyStream, ReadStream, ReadStreamExt, StopSource, WriteStream,
+    WriteStreamExt,
 };
 use strait_vocab::{ConstBuffer, MutableBuffer};
 
@@ -212,4 +213,23 @@ fn futures_io_adapters_use_the_one_slice_paths_both_ways() {
     assert_eq!(block_on(out.write(&b""[..])).unwrap(), 0);
     assert_eq!(block_on(out.write(&b"hi"[..])).unwrap(), 2);
     assert_eq!(out.get_ref().get_ref(), b"hi");
+}
+
+#[test]
+fn a_buffered_reader_serves_one_slice_reads_from_its_buffer_and_passes_large_ones_through() {
+    // Large reads on an empty buffer go to the inner stream's one-slice read.
+    let mut r = BufReader::with_capacity(1024, Counting::default());
+    let mut big = [0u8; 2048];
+    assert_eq!(block_on(r.read(&mut big[..])).unwrap(), 2048);
+    assert_eq!(counts(r.get_ref()), [0, 1, 0, 0]);
+
+    // Small reads fill the buffer once, then are served from it in order.
+    let mut r = BufReader::with_capacity(1024, MockStream::builder().read("hello world").build());
+    let (mut a, mut b, mut rest) = ([0u8; 5], [0u8; 1], [0u8; 16]);
+    assert_eq!(block_on(r.read(&mut a[..])).unwrap(), 5);
+    assert_eq!(block_on(r.read(&mut b[..])).unwrap(), 1);
+    assert_eq!(block_on(r.read(&mut rest[..])).unwrap(), 5);
+    assert_eq!((&a, &b, &rest[..5]), (b"hello", b" ", &b"world"[..]));
+    assert_eq!(block_on(r.read(&mut rest[..])).unwrap(), 0, "end of stream");
+    assert_eq!(block_on(r.read(&mut [0u8; 0][..])).unwrap(), 0);
 }
