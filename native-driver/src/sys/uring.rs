@@ -23,8 +23,10 @@
 //! `ETIME` is the timeout, `EINTR` is retried with the time left), and they submit
 //! what is queued: a registration made on a runner thread costs no syscall of its own,
 //! it goes to the kernel with that runner's next wait (at once when another runner is
-//! asleep in the kernel, so it never waits behind a sleeping ring). Cross-thread
-//! wake-ups write an eventfd that a multishot poll watches on the ring; a runner that
+//! asleep in the kernel, so it never waits behind a sleeping ring). A cross-thread
+//! wake-up submits an `IORING_OP_NOP`, whose CQE the waker's own `io_uring_enter`
+//! posts (an eventfd watched by a multishot poll is the fallback when the submission
+//! queue stays full: its wake-ups run on the thread that armed the poll); a runner that
 //! polls without blocking and finds the completion queue empty and nothing to submit
 //! makes no syscall at all.
 //!
@@ -57,8 +59,9 @@
 //! runners, where epoll sends a few hundred) but runs its work at its next syscall or
 //! return to user space (a timer tick at the latest); one asleep is woken as before.
 //! When the submitter is a thread that does not run the context, each event waits for
-//! that thread (or, once it has exited, a kernel worker): registrations and the wake
-//! eventfd's poll made there cost a hop per event. Rings per runner thread, or
+//! that thread (or, once it has exited, a kernel worker): registrations made there
+//! cost a hop per event (wake-ups do not: they are NOPs, see [`Ring::wake`]). Rings
+//! per runner thread, or
 //! `DEFER_TASKRUN` for single-threaded contexts, are the way out (next steps).
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
@@ -136,6 +139,9 @@ const KIND_SHIFT: u32 = 62;
 const KIND_INTERNAL: u64 = 0b01 << KIND_SHIFT;
 /// The multishot poll on the wake eventfd (generation 0, which no token has).
 const WAKE_DATA: u64 = KIND_INTERNAL;
+/// A wake-up's `IORING_OP_NOP` (generation 0 like `WAKE_DATA`, slot 1): its CQE is
+/// posted by the waker's own `io_uring_enter` (see [`Ring::wake`]).
+const WAKE_NOP: u64 = KIND_INTERNAL | 1;
 /// In the re-arm list only: arm one more wake poll (after a dropped completion).
 const WAKE_EXTRA: u64 = u64::MAX;
 /// Low bits: everything but the kind.
@@ -285,6 +291,7 @@ impl Ring {
         for (code, name) in [
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::PollRemove::CODE, "POLL_REMOVE"),
+            (opcode::Nop::CODE, "NOP"),
             (opcode::Recv::CODE, "RECV"),
             (opcode::Send::CODE, "SEND"),
             (opcode::Accept::CODE, "ACCEPT"),
@@ -427,11 +434,22 @@ impl Ring {
     }
 
     /// Interrupts a wait from any thread.
+    ///
+    /// With an `IORING_OP_NOP`: a NOP completes while it is submitted, so its CQE is
+    /// posted by the waker's own `io_uring_enter` (at once when a runner sleeps in the
+    /// kernel, by the next wait's submission otherwise), which wakes the sleeping
+    /// runner directly. The eventfd's poll, by contrast, runs its wake-up as task work
+    /// of the thread that armed it (the one that opened the ring, often not a runner):
+    /// each wake-up woke that thread first, a context switch and usually an
+    /// interrupt, and with `COOP_TASKRUN` waited for it when it was busy. The eventfd
+    /// stays as the fallback for a submission queue that stays full.
     pub(crate) fn wake(&self) {
         Counters::add(&self.counters.wakeups, 1);
-        // The eventfd is never drained here: each write wakes its wait queue, which the
-        // multishot poll reports as a new CQE; the counter cannot reach its limit.
-        self.waker.wake();
+        if self.push(wake_nop()).is_err() {
+            // The eventfd is never drained here: each write wakes its wait queue, which
+            // the multishot poll reports as a new CQE; the counter cannot reach its limit.
+            self.waker.wake();
+        }
     }
 
     /// Queues `entry`; when the queue is full, submits what it holds first. Submits at
@@ -724,9 +742,9 @@ impl Ring {
                         out.push((data, ready::ERROR | ready::READABLE | ready::WRITABLE));
                     }
                 }
-                0b01 if data == WAKE_DATA => {
+                0b01 if data == WAKE_DATA || data == WAKE_NOP => {
                     woken = true;
-                    if ended {
+                    if ended && data == WAKE_DATA {
                         rearm.push(data);
                     }
                 }
@@ -1042,6 +1060,11 @@ fn poll_remove(token: u64) -> squeue::Entry {
         .user_data(KIND_INTERNAL | token)
 }
 
+/// A wake-up (see [`Ring::wake`]).
+fn wake_nop() -> squeue::Entry {
+    opcode::Nop::new().build().user_data(WAKE_NOP)
+}
+
 fn wake_poll(fd: RawFd) -> squeue::Entry {
     opcode::PollAdd::new(types::Fd(fd), libc::EPOLLIN as u32)
         .multi(true)
@@ -1138,6 +1161,71 @@ mod tests {
         ring.wait(None, &mut out, &|_, _, _| {}, &mut || {})
             .unwrap();
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
+    }
+
+    /// This thread's voluntary context switches so far (`/proc/thread-self/status`).
+    fn voluntary_switches() -> u64 {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_wake_up_reaches_a_sleeping_runner_without_a_hop_through_the_ring_opener() {
+        // The thread that opens the ring is often not a runner (`IoContext::new` made on
+        // a main thread that then blocks). A wake-up must reach the runner asleep in
+        // the kernel directly: a wake eventfd's poll would run each one as task work
+        // of the opener, waking it (a context switch) on every wake-up.
+        const WAKES: u64 = 40;
+        let (ring_tx, ring_rx) = std::sync::mpsc::channel();
+        let (r, w) = pipe();
+        let opener = std::thread::spawn(move || {
+            ring_tx.send(Arc::new(Ring::open().unwrap())).unwrap();
+            let before = voluntary_switches();
+            // Asleep in the kernel (interruptibly) until the test is done.
+            let mut byte = 0u8;
+            // SAFETY: reads one byte into a valid buffer from an open pipe.
+            let n = unsafe { libc::read(r.as_raw_fd(), (&raw mut byte).cast(), 1) };
+            assert_eq!(n, 1);
+            voluntary_switches() - before
+        });
+        let ring: Arc<Ring> = ring_rx.recv().unwrap();
+        let waited = Arc::new(AtomicUsize::new(0));
+        let waker = {
+            let (ring, waited) = (ring.clone(), waited.clone());
+            std::thread::spawn(move || {
+                for i in 0..WAKES as usize {
+                    // The runner is in its i-th wait, asleep in the kernel.
+                    while waited.load(Ordering::SeqCst) != i
+                        || ring.waiters.load(Ordering::SeqCst) == 0
+                    {
+                        std::thread::yield_now();
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    ring.wake();
+                }
+            })
+        };
+        let start = Instant::now();
+        for _ in 0..WAKES {
+            assert!(wait(&ring, Duration::from_secs(5)).is_empty());
+            waited.fetch_add(1, Ordering::SeqCst);
+        }
+        waker.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a wake-up was lost"
+        );
+        put(&w);
+        let opener_switches = opener.join().unwrap();
+        assert!(
+            opener_switches < WAKES / 4,
+            "the opener woke {opener_switches} times for {WAKES} wake-ups"
+        );
+        assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), WAKES);
     }
 
     #[test]
