@@ -428,6 +428,12 @@ impl Ring {
         lock(&self.simulate).refuse_pushes = n;
     }
 
+    /// Test hook: holds the completion queue's lock, as a drain on another thread does.
+    #[cfg(test)]
+    pub(crate) fn hold_completion_queue(&self) -> MutexGuard<'_, ()> {
+        lock(&self.cq)
+    }
+
     /// The kernel has not confirmed the removal of `token`'s poll yet.
     pub(crate) fn removal_pending(&self, token: u64) -> bool {
         lock(&self.removing).contains(&token)
@@ -822,6 +828,7 @@ impl Ring {
         // Held while pushing: a deregistration after this check queues its removal
         // behind the new poll, so the removal finds it.
         let live = lock(&self.live);
+        let mut removals = false;
         while let Some(&token) = rearm.last() {
             let entry = if token == WAKE_DATA || token == WAKE_EXTRA {
                 Some(wake_poll(self.waker.as_raw_fd()))
@@ -831,7 +838,10 @@ impl Ring {
                 let target = token & TOKEN_MASK;
                 match live.get(slot(target)) {
                     Some(Some((t, _))) if *t == target => None,
-                    _ => Some(poll_remove(target)),
+                    _ => {
+                        removals = true;
+                        Some(poll_remove(target))
+                    }
                 }
             } else {
                 match live.get(slot(token)) {
@@ -849,6 +859,16 @@ impl Ring {
         }
         self.rearm_pending
             .store(!rearm.is_empty(), Ordering::Release);
+        drop((live, rearm));
+        if removals {
+            // The poll holds its file open until removed, and the thread that dropped
+            // the registration may not wait for this (another thread drained, see
+            // `Reactor::await_removal`): submit now rather than at the next wait of a
+            // context that may not run again. Only after `EALREADY` or a full queue.
+            if let Err(e) = self.submit() {
+                log::debug!("io_uring: submitting a retried poll removal failed ({e})");
+            }
+        }
     }
 }
 
@@ -1161,6 +1181,128 @@ mod tests {
         ring.wait(None, &mut out, &|_, _, _| {}, &mut || {})
             .unwrap();
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn closing_a_polled_descriptor_does_not_end_its_poll_only_a_removal_does() {
+        // Why `deregister` removes the poll before the descriptor closes instead of
+        // letting the close end it: the request holds the file, so closing the
+        // descriptor neither ends the poll (no final CQE) nor closes the file (the
+        // writer still has a reader); the removal does both.
+        let ring = Ring::open().unwrap();
+        let (r, w) = pipe();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        assert!(wait(&ring, Duration::ZERO).is_empty());
+        drop(r);
+        assert!(
+            wait(&ring, Duration::from_millis(30)).is_empty(),
+            "the close ended the poll"
+        );
+        // SAFETY: writes one byte from a valid buffer to an open pipe.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(
+            n, 1,
+            "the pipe lost its reader: the poll did not hold the file"
+        );
+        let out = wait(&ring, Duration::from_secs(5));
+        assert_eq!(out.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [TOKEN]);
+        ring.deregister(TOKEN).unwrap();
+        let start = Instant::now();
+        while ring.removal_pending(TOKEN) {
+            assert!(start.elapsed() < Duration::from_secs(5), "never removed");
+            wait(&ring, Duration::from_millis(10));
+        }
+        // SAFETY: as above. SIGPIPE is ignored by the test harness's runtime.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(n, -1, "the removal closed the file");
+        assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EPIPE));
+    }
+
+    /// A readiness poll's wake-up runs as task work of the thread that submitted it.
+    /// Measures how long a runner asleep in the kernel waits for an event of a poll
+    /// whose submitter is busy in user space (another runner, in a long task; under
+    /// `COOP_TASKRUN` it is not interrupted) against one whose submitter sleeps. Prints
+    /// the median and worst of 20 each; asserts only that every event arrives. Run
+    /// with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, timing-dependent"]
+    fn measure_event_latency_when_the_polls_submitter_is_busy() {
+        // (submitter busy, another thread busy): the third keeps a CPU as busy as the
+        // second does, so only whose CPU it is differs.
+        for (busy, other) in [(false, false), (false, true), (true, false)] {
+            let spinner = other.then(|| {
+                let stop = Arc::new(AtomicBool::new(false));
+                let s = stop.clone();
+                let t = std::thread::spawn(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                });
+                (stop, t)
+            });
+            let mut took: Vec<Duration> = (0..20).map(|_| event_latency(busy)).collect();
+            if let Some((stop, t)) = spinner {
+                stop.store(true, Ordering::Relaxed);
+                t.join().unwrap();
+            }
+            took.sort();
+            eprintln!(
+                "submitter {}, another thread {}: median {:?}, worst {:?}",
+                if busy { "busy in user space" } else { "asleep" },
+                if other { "spinning" } else { "idle" },
+                took[10],
+                took[19]
+            );
+        }
+    }
+
+    fn event_latency(busy: bool) -> Duration {
+        let ring = Arc::new(Ring::open().unwrap());
+        let (r, w) = pipe();
+        let stop = Arc::new(AtomicBool::new(false));
+        let submitter = {
+            let (ring, stop) = (ring.clone(), stop.clone());
+            let fd = r.as_raw_fd();
+            std::thread::spawn(move || {
+                ring.register(fd, TOKEN).unwrap();
+                ring.submit().unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    if busy {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        let sleeper = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                while out.is_empty() {
+                    ring.wait(
+                        Some(Duration::from_secs(5)),
+                        &mut out,
+                        &|_, _, _| {},
+                        &mut || {},
+                    )
+                    .unwrap();
+                }
+                Instant::now()
+            })
+        };
+        while ring.waiters.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        let sent = Instant::now();
+        put(&w);
+        let seen = sleeper.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        submitter.join().unwrap();
+        drop(r);
+        seen - sent
     }
 
     /// This thread's voluntary context switches so far (`/proc/thread-self/status`).
