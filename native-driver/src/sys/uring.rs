@@ -115,6 +115,9 @@ thread_local! {
     /// This thread hands the completion layer its CQEs (and holds the hand-over lock,
     /// so no drain can make progress until it is done).
     static DISPATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The ring this thread last waited on: it runs that ring's context, and its
+    /// wake-ups may submit (see [`Ring::wake`]). Only compared, never dereferenced.
+    static WAITED_ON: std::cell::Cell<*const Ring> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 /// `true` inside the completion layer's dispatch on this thread (a waker that drops a
@@ -441,17 +444,22 @@ impl Ring {
 
     /// Interrupts a wait from any thread.
     ///
-    /// With an `IORING_OP_NOP`: a NOP completes while it is submitted, so its CQE is
-    /// posted by the waker's own `io_uring_enter` (at once when a runner sleeps in the
-    /// kernel, by the next wait's submission otherwise), which wakes the sleeping
-    /// runner directly. The eventfd's poll, by contrast, runs its wake-up as task work
-    /// of the thread that armed it (the one that opened the ring, often not a runner):
-    /// each wake-up woke that thread first, a context switch and usually an
-    /// interrupt, and with `COOP_TASKRUN` waited for it when it was busy. The eventfd
-    /// stays as the fallback for a submission queue that stays full.
+    /// From a runner (a thread that has waited on this ring), with an
+    /// `IORING_OP_NOP`: a NOP completes while it is submitted, so its CQE is posted by
+    /// the waker's own `io_uring_enter` (at once when a runner sleeps in the kernel, by
+    /// the next wait's submission otherwise), which wakes the sleeping runner
+    /// directly. The eventfd's poll, by contrast, runs its wake-up as task work of the
+    /// thread that armed it (the one that opened the ring, often not a runner): each
+    /// wake-up woke that thread first, a context switch and usually an interrupt, and
+    /// with `COOP_TASKRUN` waited for it when it was busy. Other threads keep the
+    /// eventfd: their `io_uring_enter` would submit every entry queued meanwhile, and
+    /// a request's wake-ups run as task work of its submitter, so a readiness poll a
+    /// runner queued would hop through that thread for the socket's lifetime. The
+    /// eventfd is also the fallback for a submission queue that stays full.
     pub(crate) fn wake(&self) {
         Counters::add(&self.counters.wakeups, 1);
-        if self.push(wake_nop()).is_err() {
+        let runner = WAITED_ON.with(|w| std::ptr::eq(w.get(), self));
+        if !runner || self.push(wake_nop()).is_err() {
             // The eventfd is never drained here: each write wakes its wait queue, which
             // the multishot poll reports as a new CQE; the counter cannot reach its limit.
             self.waker.wake();
@@ -545,6 +553,7 @@ impl Ring {
         layer: &dyn Fn(u64, i32, u32),
         awake: &mut dyn FnMut(),
     ) -> io::Result<bool> {
+        WAITED_ON.with(|w| w.set(self));
         let mut dropped = false;
         if timeout != Some(Duration::ZERO) && self.cq_is_empty() {
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -1339,6 +1348,8 @@ mod tests {
         let waker = {
             let (ring, waited) = (ring.clone(), waited.clone());
             std::thread::spawn(move || {
+                // A runner (another one, between two tasks): it has waited on the ring.
+                assert!(wait(&ring, Duration::ZERO).is_empty());
                 for i in 0..WAKES as usize {
                     // The runner is in its i-th wait, asleep in the kernel.
                     while waited.load(Ordering::SeqCst) != i
@@ -1368,6 +1379,31 @@ mod tests {
             "the opener woke {opener_switches} times for {WAKES} wake-ups"
         );
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), WAKES);
+    }
+
+    #[test]
+    fn a_wake_up_from_a_thread_that_runs_nothing_submits_nothing_queued() {
+        // A request's wake-ups run as task work of its submitter: a thread outside the
+        // context (a pool thread posting a result, say) that submitted a runner's queued
+        // registration would carry that socket's readiness for its lifetime.
+        let ring = Arc::new(Ring::open().unwrap());
+        let (r, _w) = pipe();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        // A runner between announcing its sleep and entering the kernel (its enter
+        // submits the registration itself): the moment a waker submits for it.
+        ring.waiters.fetch_add(1, Ordering::SeqCst);
+        let outsider = {
+            let ring = ring.clone();
+            std::thread::spawn(move || ring.wake())
+        };
+        outsider.join().unwrap();
+        let queued = ring.lock_sq().queue().len();
+        ring.waiters.fetch_sub(1, Ordering::SeqCst);
+        assert_eq!(queued, 1, "the wake-up submitted the registration");
+        // The wake-up still ends the next wait (through the eventfd).
+        let start = Instant::now();
+        assert!(wait(&ring, Duration::from_secs(5)).is_empty());
+        assert!(start.elapsed() < Duration::from_secs(4));
     }
 
     #[test]
