@@ -23,10 +23,11 @@
 //! `ETIME` is the timeout, `EINTR` is retried with the time left), and they submit
 //! what is queued: a registration made on a runner thread costs no syscall of its own,
 //! it goes to the kernel with that runner's next wait (at once when another runner is
-//! asleep in the kernel, so it never waits behind a sleeping ring). A cross-thread
-//! wake-up submits an `IORING_OP_NOP`, whose CQE the waker's own `io_uring_enter`
-//! posts (an eventfd watched by a multishot poll is the fallback when the submission
-//! queue stays full: its wake-ups run on the thread that armed the poll); a runner that
+//! asleep in the kernel, so it never waits behind a sleeping ring). A runner wakes
+//! another with an `IORING_OP_NOP`, whose CQE its own `io_uring_enter` posts; other
+//! threads (and a submission queue that stays full) write an eventfd watched by a
+//! multishot poll, whose wake-ups run on the thread that armed it (see
+//! [`Ring::wake`]); a runner that
 //! polls without blocking and finds the completion queue empty and nothing to submit
 //! makes no syscall at all.
 //!
@@ -60,9 +61,12 @@
 //! return to user space (a timer tick at the latest); one asleep is woken as before.
 //! When the submitter is a thread that does not run the context, each event waits for
 //! that thread (or, once it has exited, a kernel worker): registrations made there
-//! cost a hop per event (wake-ups do not: they are NOPs, see [`Ring::wake`]). Rings
-//! per runner thread, or
-//! `DEFER_TASKRUN` for single-threaded contexts, are the way out (next steps).
+//! cost a hop per event, and so do wake-ups from threads that run nothing (a
+//! runner's are NOPs, see [`Ring::wake`]). Even on the right thread, each readiness
+//! event costs a task-work run and a CQE that epoll's callback does not (~1 of each
+//! per request on the http probes). Rings per runner thread, or `DEFER_TASKRUN` for
+//! single-threaded contexts (batches that task work into the waits), are the way out
+//! (next steps).
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
 //! The top two bits of every entry's user_data name its owner: `0b00` readiness
