@@ -788,7 +788,9 @@ impl IoContextBuilder {
     /// the socket takes at once still goes as a direct `sendmsg`, while a
     /// [`BufferSink`](strait_streams::BufferSink) writer's committed block of
     /// `threshold` bytes or more skips that `sendmsg` (it would copy) and goes
-    /// zero-copy.
+    /// zero-copy (with this setting such a writer is lent the whole write-behind
+    /// block, 64 KiB, so one commit makes one large send). One send carries at most
+    /// that block, so a `threshold` above 64 KiB never applies.
     ///
     /// Off by default because it only wins on a real NIC for large sends: a zero-copy
     /// send pins the block's pages and answers with a second CQE (the notification)

@@ -530,8 +530,13 @@ impl SendBehind {
             if send.buf.capacity() == 0 {
                 send.buf = driver.send_blocks.take();
             }
-            // A window large enough for a zero-copy send, when those are on.
-            let want = send.zero_copy.window().max(MIN_BLOCK);
+            // With zero copy on, the whole block (the largest send it can make): its
+            // commit then goes as one zero-copy send rather than several small ones.
+            let want = if send.zero_copy.window() > 0 {
+                send.limit
+            } else {
+                MIN_BLOCK
+            };
             if send.room() < want {
                 send.grow(want);
             }
