@@ -663,4 +663,49 @@ mod tests {
         tiny.grow(1);
         assert_eq!(tiny.room(), 100);
     }
+
+    /// A zero-copy send's block stays put (not compacted, not pooled) from its
+    /// result CQE to its notification; a short one resends the rest only then.
+    #[test]
+    fn a_zero_copy_block_waits_for_its_notification() {
+        const MORE: u32 = 1 << 1; // IORING_CQE_F_MORE
+        const NOTIF: u32 = 1 << 3; // IORING_CQE_F_NOTIF
+        let zc = super::super::send_zc::ZeroCopy::default();
+        assert!(!zc.policy().zero_copy(1 << 20), "off by default");
+        let mut send = SendState::new(64 * 1024, Policy::OFF);
+        send.zero_copy = Policy::for_test(1024);
+        send.grow(8192);
+        send.buf.extend_from_slice(&[7; 8192]);
+        let _ = send.entry(types::Fd(-1));
+        assert_eq!(send.flight, Flight::ZeroCopy);
+        let block = send.buf.as_ptr();
+        let mut counters = Counters::default();
+        let mut pool = BlockPool::default();
+        // A short send: 5000 of 8192 went; the notification follows.
+        assert_eq!(send.on_cqe(5000, MORE, false, &mut counters), Next::Done);
+        assert!(send.flight.pins_block());
+        assert_eq!((send.sent, send.unsent()), (5000, 3192), "not compacted");
+        send.release_block(&mut pool);
+        assert_eq!((pool.bytes(), send.buf.as_ptr()), (0, block), "not pooled");
+        // The notification (the kernel copied): now the rest goes, compacted.
+        let copied = i32::MIN; // IORING_NOTIF_USAGE_ZC_COPIED
+        assert_eq!(
+            send.on_cqe(copied, NOTIF, false, &mut counters),
+            Next::Resubmit
+        );
+        assert_eq!((send.sent, send.unsent()), (0, 3192));
+        let _ = send.entry(types::Fd(-1));
+        assert_eq!(send.on_cqe(3192, MORE, false, &mut counters), Next::Done);
+        assert_eq!(send.on_cqe(0, NOTIF, false, &mut counters), Next::Done);
+        send.release_block(&mut pool);
+        assert!(pool.bytes() > 0, "drained and notified: pooled");
+        assert_eq!(
+            (
+                counters.zc_sends,
+                counters.zc_notifications,
+                counters.zc_copied
+            ),
+            (2, 2, 1)
+        );
+    }
 }

@@ -120,6 +120,15 @@ impl Policy {
         support: ZeroCopySupport::Unsupported,
     };
 
+    /// Zero copy from `threshold` bytes, with usage reports.
+    #[cfg(test)]
+    pub(super) fn for_test(threshold: usize) -> Policy {
+        Policy {
+            threshold: Some(threshold),
+            support: ZeroCopySupport::ReportsUsage,
+        }
+    }
+
     /// A send of `len` bytes would go zero-copy.
     pub(super) fn zero_copy(&self, len: usize) -> bool {
         self.support != ZeroCopySupport::Unsupported && self.wanted(len)
@@ -238,7 +247,7 @@ pub(super) fn classify(
         _ if result == -super::LOST && !notif => ZcCqe::Lost,
         Flight::ZeroCopy if notif => ZcCqe::Stray,
         Flight::ZeroCopy => {
-            if matches!(-result, libc::EOPNOTSUPP | libc::EINVAL) {
+            if result == -libc::EOPNOTSUPP || result == -libc::EINVAL {
                 policy.turn_off();
                 counters.zc_fallbacks += 1;
                 ZcCqe::Refused {

@@ -1,0 +1,114 @@
+//! Rows "unidirectional {64 KiB, 1 MiB} writes, SEND_ZC from 16 KiB": strait-native on
+//! io_uring (completion sockets) with `zero_copy_send_threshold(Some(16 KiB))` against
+//! the same without, like for like — one thread, the same pair set-up (nodelay, linger
+//! 0), the same writer (`write_all` of the chunk, then shutdown) and reader (64 KiB
+//! reads until the end), interleaved rounds. Only the threshold differs: queued runs of
+//! 16 KiB and up go as `IORING_OP_SEND_ZC` instead of `SEND`.
+//!
+//! On loopback the kernel copies anyway (the notifications say so), so these rows show
+//! what zero copy costs where it cannot win: one notification CQE per send. A row
+//! beside each gives the zero-copy sends per MiB written, so a reader sees how much
+//! of the stream went zero-copy.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use strait_native::{Backend, IoContext, TcpListener, TcpStream};
+use strait_streams::{when_all, write_all, ReadStreamExt, WriteStreamExt};
+
+use super::{LOOPBACK, SUITE};
+use crate::harness::{Better, Report};
+
+const THRESHOLD: usize = 16 * 1024;
+const WITH: &str = "strait-native-io_uring-send_zc16k";
+const WITHOUT: &str = "strait-native-io_uring";
+
+/// Both rows, and the zero-copy share of each.
+pub fn run(report: &mut Report) {
+    let budget = report.budget();
+    for (label, chunk) in [("64 KiB", 64 * 1024usize), ("1 MiB", 1 << 20)] {
+        let scenario = format!("unidirectional {label} writes, SEND_ZC from 16 KiB");
+        let shares = std::cell::RefCell::new(Vec::new());
+        let shares = &shares;
+        let mut row = report.row(SUITE, &scenario, "throughput", "MiB/s", Better::Higher);
+        for (name, threshold) in [(WITH, Some(THRESHOLD)), (WITHOUT, None)] {
+            row = row.subject(name, move |_budget| {
+                match unidirectional(threshold, budget, chunk) {
+                    Ok((rate, per_mib)) => {
+                        if threshold.is_some() {
+                            shares.borrow_mut().push(per_mib);
+                        }
+                        rate / (1 << 20) as f64
+                    }
+                    Err(e) => {
+                        eprintln!("failed: {e}");
+                        f64::NAN
+                    }
+                }
+            });
+        }
+        row.pair(WITH, WITHOUT).run(report);
+        let rounds = shares.take();
+        if !rounds.is_empty() {
+            report.push_rounds(
+                SUITE,
+                &format!("{scenario}: zero-copy sends"),
+                WITH,
+                "sends per MiB",
+                "1/MiB",
+                Better::Higher,
+                rounds,
+            );
+        }
+    }
+}
+
+fn tune(t: &TcpStream) -> io::Result<()> {
+    t.set_nodelay(true)?;
+    t.set_linger(Some(Duration::ZERO))
+}
+
+/// Writes `chunk`s for `budget` from one end of a loopback pair while the other
+/// reads; bytes per second, and zero-copy sends per MiB written.
+fn unidirectional(
+    threshold: Option<usize>,
+    budget: Duration,
+    chunk: usize,
+) -> io::Result<(f64, f64)> {
+    let ctx = IoContext::builder()
+        .backend(Backend::IoUring)
+        .single_threaded(true)
+        .zero_copy_send_threshold(threshold)
+        .build()?;
+    let listener = TcpListener::bind(&ctx, LOOPBACK)?;
+    let addr = listener.local_addr()?;
+    let (mut c, (mut s, _)) = ctx
+        .block_on(async { when_all((TcpStream::connect(&ctx, addr), listener.accept())).await })?;
+    tune(&c)?;
+    tune(&s)?;
+    let reader = ctx.spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            match s.read(&mut buf[..]).await? {
+                0 => return Ok::<_, io::Error>(total),
+                n => total += n as u64,
+            }
+        }
+    });
+    let start = Instant::now();
+    ctx.block_on(async {
+        let data = vec![1u8; chunk];
+        while start.elapsed() < budget {
+            write_all(&mut c, &data[..]).await?;
+        }
+        c.shutdown().await
+    })?;
+    let total = ctx
+        .block_on(reader)
+        .map_err(|e| io::Error::other(e.to_string()))??;
+    let elapsed = start.elapsed().as_secs_f64();
+    let stats = ctx.stats();
+    let per_mib = stats.zero_copy_sends as f64 / (total as f64 / (1 << 20) as f64);
+    Ok((total as f64 / elapsed, per_mib))
+}
