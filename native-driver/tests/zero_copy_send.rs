@@ -117,7 +117,7 @@ fn large_sends_arrive_byte_exact_between_small_ones_and_are_counted() {
             }
         }
         tx.flush().await.unwrap();
-        reader.await;
+        reader.await.expect("the reader checked every byte");
     });
     let stats = ctx.stats();
     eprintln!("{stats:?}");

@@ -38,7 +38,9 @@
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
 //!   descriptor released. Deadlines are checked on every CQE and every handle drop,
-//!   and when the host calls [`Completions::expire_lingering`].
+//!   and when the host calls [`Completions::expire_lingering`]. Opt-in, large unsent
+//!   runs go as `SEND_ZC` (`send_zc`): their final CQE is the kernel's notification,
+//!   so the block stays put until it.
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host

@@ -1,20 +1,29 @@
-//! Rows "unidirectional {64 KiB, 1 MiB} writes, SEND_ZC from 16 KiB": strait-native on
-//! io_uring (completion sockets) with `zero_copy_send_threshold(Some(16 KiB))` against
-//! the same without, like for like — one thread, the same pair set-up (nodelay, linger
-//! 0), the same writer (`write_all` of the chunk, then shutdown) and reader (64 KiB
-//! reads until the end), interleaved rounds. Only the threshold differs: queued runs of
-//! 16 KiB and up go as `IORING_OP_SEND_ZC` instead of `SEND`.
+//! Rows "unidirectional {64 KiB, 1 MiB} writes, SEND_ZC from 16 KiB" (and "…
+//! committed"): strait-native on io_uring (completion sockets) with
+//! `zero_copy_send_threshold(Some(16 KiB))` against the same without, like for like —
+//! one thread, the same pair set-up (nodelay, linger 0), the same writer and reader
+//! (64 KiB reads until the end), interleaved rounds. Only the threshold differs: queued
+//! runs of 16 KiB and up go as `IORING_OP_SEND_ZC` instead of `SEND`.
+//!
+//! Two writers: `write_all` of each chunk (a direct `sendmsg` takes what the socket
+//! has room for, only the rest is queued, so few bytes go zero-copy while the reader
+//! keeps up), and a `BufferSink` writer filling and committing the socket's own
+//! windows until the chunk is out (a large commit skips the direct `sendmsg` and goes
+//! zero-copy: the case the setting is for).
 //!
 //! On loopback the kernel copies anyway (the notifications say so), so these rows show
 //! what zero copy costs where it cannot win: one notification CQE per send. A row
 //! beside each gives the zero-copy sends per MiB written, so a reader sees how much
 //! of the stream went zero-copy.
 
+use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use strait_native::{Backend, IoContext, TcpListener, TcpStream};
-use strait_streams::{when_all, write_all, ReadStreamExt, WriteStreamExt};
+use strait_streams::{when_all, write_all, BufferSink, ReadStreamExt, WriteStreamExt};
 
 use super::{LOOPBACK, SUITE};
 use crate::harness::{Better, Report};
@@ -26,14 +35,19 @@ const WITHOUT: &str = "strait-native-io_uring";
 /// Both rows, and the zero-copy share of each.
 pub fn run(report: &mut Report) {
     let budget = report.budget();
-    for (label, chunk) in [("64 KiB", 64 * 1024usize), ("1 MiB", 1 << 20)] {
-        let scenario = format!("unidirectional {label} writes, SEND_ZC from 16 KiB");
+    for (label, chunk, commit) in [
+        ("64 KiB writes", 64 * 1024usize, false),
+        ("1 MiB writes", 1 << 20, false),
+        ("64 KiB committed", 64 * 1024, true),
+        ("1 MiB committed", 1 << 20, true),
+    ] {
+        let scenario = format!("unidirectional {label}, SEND_ZC from 16 KiB");
         let shares = std::cell::RefCell::new(Vec::new());
         let shares = &shares;
         let mut row = report.row(SUITE, &scenario, "throughput", "MiB/s", Better::Higher);
         for (name, threshold) in [(WITH, Some(THRESHOLD)), (WITHOUT, None)] {
             row = row.subject(name, move |_budget| {
-                match unidirectional(threshold, budget, chunk) {
+                match unidirectional(threshold, budget, chunk, commit) {
                     Ok((rate, per_mib)) => {
                         if threshold.is_some() {
                             shares.borrow_mut().push(per_mib);
@@ -68,12 +82,35 @@ fn tune(t: &TcpStream) -> io::Result<()> {
     t.set_linger(Some(Duration::ZERO))
 }
 
-/// Writes `chunk`s for `budget` from one end of a loopback pair while the other
-/// reads; bytes per second, and zero-copy sends per MiB written.
+/// Hands `len` bytes to `w` through its own windows (`BufferSink`), filled in place.
+async fn commit_chunk(w: &mut TcpStream, len: usize) -> io::Result<()> {
+    let mut left = len;
+    while left > 0 {
+        let n = poll_fn(|cx| match Pin::new(&mut *w).poll_prepare(cx) {
+            Poll::Ready(Ok(mut window)) => {
+                let first = &mut window.as_mut_slice()[0];
+                let n = first.len().min(left);
+                first.as_mut_slice()[..n].fill(1);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        })
+        .await?;
+        poll_fn(|cx| Pin::new(&mut *w).poll_commit(cx, n)).await?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Writes `chunk`s (`write_all`, or committed windows with `commit`) for `budget`
+/// from one end of a loopback pair while the other reads; bytes per second, and
+/// zero-copy sends per MiB written.
 fn unidirectional(
     threshold: Option<usize>,
     budget: Duration,
     chunk: usize,
+    commit: bool,
 ) -> io::Result<(f64, f64)> {
     let ctx = IoContext::builder()
         .backend(Backend::IoUring)
@@ -100,7 +137,11 @@ fn unidirectional(
     ctx.block_on(async {
         let data = vec![1u8; chunk];
         while start.elapsed() < budget {
-            write_all(&mut c, &data[..]).await?;
+            if commit {
+                commit_chunk(&mut c, chunk).await?;
+            } else {
+                write_all(&mut c, &data[..]).await?;
+            }
         }
         c.shutdown().await
     })?;
