@@ -798,11 +798,13 @@ impl IoContextBuilder {
     /// On loopback (and devices without scatter-gather) the kernel copies anyway, so
     /// zero copy only adds that notification: measured here on loopback (Linux 6.18),
     /// every notification came back "copied" ([`IoStats::zero_copy_copied`] equals
-    /// [`IoStats::zero_copy_notifications`]). On a NIC it saves the copy of sends of
-    /// tens of KiB and up; below that, pinning and the extra CQE cost more than the
-    /// copy, so a threshold of 16–64 KiB is where to start, and
-    /// [`IoStats`] says whether it pays: compare `zero_copy_copied` with
-    /// `zero_copy_notifications`.
+    /// [`IoStats::zero_copy_notifications`]), and each zero-copy send took two CQEs
+    /// instead of one. On a real NIC it saves the copy of each send, which by the
+    /// kernel's and io_uring's own guidance (not measured here: this machine has only
+    /// loopback) pays for the pinning and the extra CQE from sends of tens of KiB;
+    /// below that it costs more than the copy. So a threshold of 16–64 KiB is where to
+    /// start, and [`IoStats`] says whether it pays: `zero_copy_copied` close to
+    /// `zero_copy_notifications` means it does not.
     ///
     /// Needs Linux 6.0 (the opcode is probed; the notification's "copied" report needs
     /// 6.2); without it sends stay plain and count as

@@ -434,3 +434,42 @@ fn a_lost_notification_leaks_the_block_rather_than_reuse_it() {
     assert_eq!(c.pooled_send_bytes(), 0);
     assert_eq!(c.counters().anomalies, 0);
 }
+
+/// A dropped writer's zero-copy send canceled past its linger time: the cancel ends
+/// the send, not the notification, so the block and the slot stay until it came.
+#[test]
+fn a_canceled_lingering_zero_copy_send_keeps_its_block_until_notified() {
+    let Some(support) = zero_copy_support() else {
+        return;
+    };
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    c.set_zero_copy_send(Some(THRESHOLD), support);
+    c.set_linger(std::time::Duration::ZERO, 16 << 20);
+    let mut link = stuck_zero_copy_send(&ring, &c, 0xca7c);
+    drop(link.tx.take()); // lingers with no time left
+    c.expire_lingering(); // as the host does at the deadline: canceled
+    assert_eq!(c.counters().lingers_canceled, 1);
+    assert!(
+        c.in_kernel() > 0,
+        "the send (or its notification) is still out"
+    );
+    let mut idle = 0;
+    while c.slots_in_use() > 0 {
+        let read = link.drain_peer();
+        if ring.turn(&c, !read) == 0 && !read {
+            idle += 1;
+            assert!(idle < 50, "the canceled send never ended");
+        }
+    }
+    while link.drain_peer() {}
+    // What arrived is the stream's prefix (checked as read); nothing past the written.
+    assert!(link.read <= link.written);
+    let counters = c.counters();
+    assert_eq!(counters.anomalies, 0);
+    assert_eq!(counters.zc_notifications, counters.zc_sends);
+    settle(&ring, &c);
+    ring.unregister(&c);
+}
