@@ -166,6 +166,14 @@ impl Selector {
         }
     }
 
+    /// Zero-copy sends of `threshold` bytes and up on the completion layer (see
+    /// [`uring::Host::set_zero_copy_send`]); nothing on epoll.
+    pub(crate) fn set_zero_copy_send(&self, threshold: Option<usize>) {
+        if let Selector::Uring(h) = self {
+            h.set_zero_copy_send(threshold);
+        }
+    }
+
     /// The context is dropped: see [`uring::Host::shut_down`].
     pub(crate) fn shut_down(&self) {
         if let Selector::Uring(h) = self {
@@ -184,6 +192,10 @@ impl Selector {
             stats.writes_waited = c.writes_waited;
             stats.buffer_exhaustions = c.buffer_exhaustions;
             stats.cancellations = c.canceled;
+            stats.zero_copy_sends = c.zc_sends;
+            stats.zero_copy_notifications = c.zc_notifications;
+            stats.zero_copy_copied = c.zc_copied;
+            stats.zero_copy_fallbacks = c.zc_fallbacks;
         }
         stats
     }
@@ -228,6 +240,10 @@ impl Counters {
             writes_waited: 0,
             buffer_exhaustions: 0,
             cancellations: 0,
+            zero_copy_sends: 0,
+            zero_copy_notifications: 0,
+            zero_copy_copied: 0,
+            zero_copy_fallbacks: 0,
         }
     }
 }
@@ -284,6 +300,22 @@ pub struct IoStats {
     /// io_uring only: cancellations submitted (`IORING_OP_ASYNC_CANCEL`): dropped or
     /// stopped operations, paused receives, teardown.
     pub cancellations: u64,
+    /// io_uring only, with
+    /// [`zero_copy_send_threshold`](crate::IoContextBuilder::zero_copy_send_threshold)
+    /// set: sends made as `IORING_OP_SEND_ZC` (counted when their result arrives).
+    pub zero_copy_sends: u64,
+    /// io_uring only: zero-copy notifications received (the kernel let go of a
+    /// zero-copy send's buffer, which only then is reused).
+    pub zero_copy_notifications: u64,
+    /// io_uring only: notifications saying the kernel copied the bytes anyway
+    /// (`IORING_NOTIF_USAGE_ZC_COPIED`, reported from Linux 6.2): loopback, or a device
+    /// without scatter-gather. When this follows `zero_copy_notifications` one for
+    /// one, zero copy only costs a CQE per send here: turn it off.
+    pub zero_copy_copied: u64,
+    /// io_uring only: sends that reached the threshold but went as plain `SEND`s: the
+    /// kernel has no `SEND_ZC` (before Linux 6.0), or the socket refused it (a Unix
+    /// stream).
+    pub zero_copy_fallbacks: u64,
 }
 
 impl IoStats {

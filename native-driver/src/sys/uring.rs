@@ -977,6 +977,30 @@ impl Host {
         })
     }
 
+    /// Has the completion layer send runs of `threshold` bytes or more with
+    /// `IORING_OP_SEND_ZC` (`None`: never), as far as the kernel can: the opcode
+    /// probe says whether it has `SEND_ZC` (Linux 6.0), the release whether its
+    /// notifications report copies (6.2); without it, such sends stay plain and are
+    /// counted as fallbacks.
+    pub(crate) fn set_zero_copy_send(&self, threshold: Option<usize>) {
+        let mut probe = Probe::new();
+        let has_opcode = self
+            .ring
+            .ring
+            .submitter()
+            .register_probe(&mut probe)
+            .is_ok()
+            && probe.is_supported(opcode::SendZc::CODE);
+        let support = if !has_opcode {
+            completion::ZeroCopySupport::Unsupported
+        } else if kernel_at_least(6, 2) {
+            completion::ZeroCopySupport::ReportsUsage
+        } else {
+            completion::ZeroCopySupport::Supported
+        };
+        self.completions.set_zero_copy_send(threshold, support);
+    }
+
     /// A runner's wait ([`Ring::wait`]), the completion layer's CQEs handed to it.
     pub(crate) fn wait(
         &self,
