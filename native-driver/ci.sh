@@ -6,7 +6,7 @@
 # on io_uring TCP runs the completion layer, and `tests/tcp_torture.rs` drops, stops
 # and cancels its reads, writes and accepts at random through the public API);
 # then the io_uring completion layer's full cancellation torture (10^6 operations, in
-# release: the debug run above does 10^5).
+# release: the debug run above does 10^5), plain and with zero-copy sends.
 # Idempotent, needs nothing beyond cargo. Run from anywhere: bash native-driver/ci.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,7 @@ for backend in epoll io_uring; do
 done
 cargo test -p strait-native --release --lib uring::tests::torture::cancellation_torture_million \
     -- --ignored --exact --nocapture
+# The same with zero-copy sends on (SEND_ZC blocks held until their notifications).
+cargo test -p strait-native --release --lib \
+    uring::tests::torture::cancellation_torture_zero_copy_million -- --ignored --exact --nocapture
 echo "strait-native ci: ok"
