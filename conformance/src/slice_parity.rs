@@ -35,6 +35,7 @@ use strait_streams::{
 };
 use strait_vocab::ConstBuffer;
 
+use crate::report::CaseResult;
 use crate::watch::{run_watched, Gate, Steps};
 use crate::{Outcome, TransportFactory};
 
@@ -234,43 +235,52 @@ fn transcript<F: TransportFactory>(f: &F, s: &Steps, form: Form) -> Result<Vec<S
 }
 
 /// Runs the script both ways and compares the transcripts (watched like the
-/// stream-pair cases: a hang fails naming its step).
+/// stream-pair cases: a hang fails naming its step). Also the stream-pair suite's case
+/// `one_slice_matches_sequence`.
 pub fn run<F: TransportFactory>(factory: &F) -> Outcome {
     run_watched("slice_parity", Gate::Shared, factory.prompt() * 30, |s| {
-        let slice = transcript(factory, s, Form::Slice)?;
-        let sequence = transcript(factory, s, Form::Sequence)?;
-        if slice != sequence {
-            return Err(format!(
-                "the one-slice path differs from the sequence path:\n  slice:    {slice:?}\n  sequence: {sequence:?}"
-            ));
-        }
-        let expected = [
-            "client empty write: Ok(0)",
-            "client empty read: Ok(0)",
-            "server empty write: Ok(0)",
-            "server empty read: Ok(0)",
-            "server read: \"hello through the one-slice path\"",
-            "stopped read canceled: true",
-            "stopped write canceled: true",
-            "after the stop: \"x\"",
-            "client read: \"pong\"",
-            "server read after shutdown: Ok(0)",
-            "server read after shutdown: Ok(0)",
-            "client write after shutdown: Err(BrokenPipe)",
-        ];
-        for (want, got) in expected.iter().zip(&slice) {
-            if want != got {
-                return Err(format!(
-                    "expected `{want}`, got `{got}` (transcript {slice:?})"
-                ));
-            }
-        }
-        let last = slice.last().map(String::as_str);
-        if last != Some("client read after shutdown: Ok(0)") {
-            return Err(format!(
-                "expected end of stream at the client, got {last:?}"
-            ));
-        }
-        Ok(())
+        one_slice_matches_sequence(factory, s)
     })
+}
+
+/// The stream-pair case: the script both ways, transcripts compared.
+pub(crate) fn one_slice_matches_sequence<F: TransportFactory>(
+    factory: &F,
+    s: &Steps,
+) -> CaseResult {
+    let slice = transcript(factory, s, Form::Slice)?;
+    let sequence = transcript(factory, s, Form::Sequence)?;
+    if slice != sequence {
+        return Err(format!(
+            "the one-slice path differs from the sequence path:\n  slice:    {slice:?}\n  sequence: {sequence:?}"
+        ));
+    }
+    let expected = [
+        "client empty write: Ok(0)",
+        "client empty read: Ok(0)",
+        "server empty write: Ok(0)",
+        "server empty read: Ok(0)",
+        "server read: \"hello through the one-slice path\"",
+        "stopped read canceled: true",
+        "stopped write canceled: true",
+        "after the stop: \"x\"",
+        "client read: \"pong\"",
+        "server read after shutdown: Ok(0)",
+        "server read after shutdown: Ok(0)",
+        "client write after shutdown: Err(BrokenPipe)",
+    ];
+    for (want, got) in expected.iter().zip(&slice) {
+        if want != got {
+            return Err(format!(
+                "expected `{want}`, got `{got}` (transcript {slice:?})"
+            ));
+        }
+    }
+    let last = slice.last().map(String::as_str);
+    if last != Some("client read after shutdown: Ok(0)") {
+        return Err(format!(
+            "expected end of stream at the client, got {last:?}"
+        ));
+    }
+    Ok(())
 }
