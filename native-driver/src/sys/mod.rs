@@ -83,12 +83,16 @@ pub(crate) enum Selector {
 pub(crate) struct Events {
     /// Filled by `epoll_wait` (io_uring keeps what outlives a wait in the ring).
     epoll: Vec<libc::epoll_event>,
+    /// `Backend::Auto`: waits in a row that handed over file completions without an
+    /// `epoll_wait` (see `file_ring::Hybrid::wait`).
+    file_skips: u32,
 }
 
 impl Events {
     pub(crate) fn with_capacity(n: usize) -> Events {
         Events {
             epoll: Vec::with_capacity(n),
+            file_skips: 0,
         }
     }
 }
@@ -146,7 +150,13 @@ impl Selector {
                 waited
             }
             Selector::Uring(h) => h.wait(timeout, out, awake),
-            Selector::Hybrid(h) => h.wait(&mut events.epoll, timeout, out, awake),
+            Selector::Hybrid(h) => h.wait(
+                &mut events.epoll,
+                &mut events.file_skips,
+                timeout,
+                out,
+                awake,
+            ),
         }
     }
 
