@@ -303,3 +303,73 @@ fn a_context_dropped_with_file_operations_in_flight_ends_them_and_leaks_nothing(
     std::fs::remove_file(&fifo_path).unwrap();
     std::fs::remove_file(&file_path).unwrap();
 }
+
+/// A task that reads a cached file in a loop completes a read on nearly every wait of
+/// the runner (the page-cache hit is posted inside its own submit, and the wait hands
+/// it over without `epoll_wait`): sockets on the same runner must still get their
+/// readiness (epoll is asked at least every few waits).
+#[test]
+fn a_stream_of_file_completions_does_not_starve_the_sockets() {
+    let Some(ctx) = auto_context(true) else {
+        return;
+    };
+    let path = temp("busy");
+    std::fs::write(&path, vec![1u8; 64 * 1024]).unwrap();
+    let file = ctx
+        .block_on(RandomAccessFile::open(
+            &path,
+            OpenOptions::new().read(true).clone(),
+        ))
+        .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        ctx.spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut reads = 0u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let (n, b) = file.read_at(buf, (reads % 16) * 4096).await;
+                assert_eq!(n.unwrap(), 4096);
+                buf = b;
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let listener = strait_native::TcpListener::bind(&ctx, "127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let round_trips = ctx.block_on(async {
+        let server = async {
+            let (mut conn, _) = listener.accept().await?;
+            let mut buf = [0u8; 4];
+            for _ in 0..50 {
+                strait_streams::read_exact(&mut conn, &mut buf[..]).await?;
+                strait_streams::write_all(&mut conn, &buf[..]).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let client = async {
+            let mut conn = strait_native::TcpStream::connect(&ctx, addr).await?;
+            let mut buf = [0u8; 4];
+            for i in 0..50u32 {
+                strait_streams::write_all(&mut conn, &i.to_le_bytes()[..]).await?;
+                strait_streams::read_exact(&mut conn, &mut buf[..]).await?;
+                assert_eq!(u32::from_le_bytes(buf), i);
+            }
+            Ok::<_, std::io::Error>(50)
+        };
+        let both = strait_streams::when_all((server, client));
+        strait_streams::timeout(Duration::from_secs(10), both).await
+    });
+    let ((), echoed) = round_trips.expect("the sockets starved, or a socket failed");
+    assert_eq!(echoed, 50);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = ctx.block_on(reader).unwrap();
+    assert!(reads > 0);
+    let stats = ctx.stats();
+    assert!(
+        stats.file_ring_completions >= reads,
+        "the reads ran on the file ring: {stats:?}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

@@ -41,6 +41,13 @@
 //! Teardown is the completion layer's (`Completions::shutdown`): everything in flight
 //! is canceled and the ring drained until the kernel holds none of its operations, so
 //! every buffer lives until its final CQE ([`FileHost::shut_down`]).
+//!
+//! Not handled yet: a completion the kernel drops (`NODROP` rings, when it has no
+//! memory for an overflow entry) is reported only to a waiting `io_uring_enter`
+//! (`EBADR`), which this ring never makes; an operation whose CQE was lost would wait
+//! until the context drops (teardown then gives up after 2 s and leaks its slot,
+//! never frees it under the kernel). `uring::Ring` recovers with
+//! `Completions::completions_lost`; here that would need a periodic waiting enter.
 
 use std::collections::VecDeque;
 use std::io;
