@@ -471,7 +471,9 @@ impl IoContext {
     }
 
     /// The backend this context waits on: [`Backend::IoUring`] or [`Backend::Epoll`]
-    /// (never `Auto`).
+    /// (never `Auto`). Under [`Backend::Auto`] this is `Epoll` (epoll drives every
+    /// socket, signal and timer), and [`completion_files`](Self::completion_files) says
+    /// whether an io_uring serves the files beside it.
     pub fn backend(&self) -> Backend {
         self.shared().reactor.selector.backend()
     }
@@ -479,7 +481,8 @@ impl IoContext {
     /// Whether sockets run on io_uring's completion layer (true when
     /// [`Backend::IoUring`] was asked for by name, or through
     /// `STRAIT_NATIVE_BACKEND=io_uring`); under [`Backend::Auto`] they wait for
-    /// readiness on the ring instead, and on epoll there is no completion layer.
+    /// readiness on epoll instead (only files may use a ring there:
+    /// [`completion_files`](Self::completion_files)).
     ///
     /// ```
     /// use strait_native::{Backend, IoContext};
@@ -493,6 +496,21 @@ impl IoContext {
             .selector
             .socket_completions()
             .is_some()
+    }
+
+    /// Whether files (`RandomAccessFile`, `StreamFile`: reads, writes, syncs) run on an
+    /// io_uring completion layer rather than the blocking pool: on [`Backend::IoUring`],
+    /// and under [`Backend::Auto`] when the kernel allows io_uring (a ring for files
+    /// only, beside epoll: see [`Backend::Auto`]).
+    ///
+    /// ```
+    /// use strait_native::{Backend, IoContext};
+    /// let ctx = IoContext::builder().backend(Backend::Epoll).build()?;
+    /// assert!(!ctx.completion_files());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn completion_files(&self) -> bool {
+        self.shared().reactor.selector.files_on_ring()
     }
 
     /// Why the context runs on epoll although [`Backend::Auto`] would have taken

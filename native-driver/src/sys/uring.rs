@@ -951,7 +951,8 @@ pub(crate) struct Host {
     pub(crate) completions: Arc<Completions>,
     /// Sockets run on the completion layer (io_uring asked for by name); otherwise
     /// they wait for readiness on the ring and make their own syscalls, and only
-    /// files use the layer (see `Backend::Auto`).
+    /// files use the layer (no longer chosen by `Backend::Auto`, which runs epoll
+    /// with a ring for files: `sys::file_ring`).
     pub(crate) sockets: bool,
 }
 
