@@ -962,6 +962,9 @@ impl Driver {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
                 // Refused for a moment (the submission queue stays full): retried
                 // later, and the stream or listener goes on (R21-4).
+                if let Body::Send(send) = &mut slot.body {
+                    send.not_submitted();
+                }
                 if !self.rearm_pending.contains(&key) {
                     self.rearm_pending.push_back(key);
                 }
@@ -972,7 +975,10 @@ impl Driver {
                 match &mut slot.body {
                     Body::Recv(recv) => recv.fail(errno),
                     Body::Accept(accept) => accept.fail(errno),
-                    Body::Send(send) => send.fail(errno),
+                    Body::Send(send) => {
+                        send.not_submitted();
+                        send.fail(errno);
+                    }
                     _ => {}
                 }
                 Err(e)

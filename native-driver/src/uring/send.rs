@@ -177,6 +177,12 @@ impl SendState {
         entry
     }
 
+    /// The entry [`entry`](Self::entry) made was not queued (the host refused it):
+    /// nothing is in flight, so nothing pins the block until it is resubmitted.
+    pub(super) fn not_submitted(&mut self) {
+        self.flight = Flight::Plain { fallback: false };
+    }
+
     /// A zero-copy writer's commit of `len` unsent bytes goes zero-copy: no direct
     /// `sendmsg` first (it would copy them).
     fn wants_zero_copy(&self) -> bool {
