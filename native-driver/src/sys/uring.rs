@@ -60,8 +60,12 @@
 //! runners, where epoll sends a few hundred) but runs its work at its next syscall or
 //! return to user space (a timer tick at the latest); one asleep is woken as before.
 //! When the submitter is a thread that does not run the context, each event waits for
-//! that thread (or, once it has exited, a kernel worker): registrations made there
-//! cost a hop per event, and so do wake-ups from threads that run nothing (a
+//! that thread; once it has exited, the kernel ends the request at its next event
+//! with `ECANCELED` without doing it (its task work falls back to a kernel worker,
+//! which may not run it), and every kind goes again from the thread that drains that
+//! CQE: readiness and wake polls are re-armed, multishot receives and accepts too,
+//! sends and one-shot operations resubmitted (`tests::entries_a_thread_submitted_for_others_outlive_it`,
+//! `tests/submitter_exit.rs`). Registrations made there cost a hop per event, and so do wake-ups from threads that run nothing (a
 //! runner's are NOPs, see [`Ring::wake`]). Even on the right thread, each readiness
 //! event costs a task-work run and a CQE that epoll's callback does not (~1 of each
 //! per request on the http probes). Rings per runner thread, or `DEFER_TASKRUN` for
