@@ -60,8 +60,12 @@
 //! runners, where epoll sends a few hundred) but runs its work at its next syscall or
 //! return to user space (a timer tick at the latest); one asleep is woken as before.
 //! When the submitter is a thread that does not run the context, each event waits for
-//! that thread (or, once it has exited, a kernel worker): registrations made there
-//! cost a hop per event, and so do wake-ups from threads that run nothing (a
+//! that thread; once it has exited, the kernel ends the request at its next event
+//! with `ECANCELED` without doing it (its task work falls back to a kernel worker,
+//! which may not run it), and every kind goes again from the thread that drains that
+//! CQE: readiness and wake polls are re-armed, multishot receives and accepts too,
+//! sends and one-shot operations resubmitted (`tests::entries_a_thread_submitted_for_others_outlive_it`,
+//! `tests/submitter_exit.rs`). Registrations made there cost a hop per event, and so do wake-ups from threads that run nothing (a
 //! runner's are NOPs, see [`Ring::wake`]). Even on the right thread, each readiness
 //! event costs a task-work run and a CQE that epoll's callback does not (~1 of each
 //! per request on the http probes). Rings per runner thread, or `DEFER_TASKRUN` for
@@ -1672,6 +1676,76 @@ mod tests {
         drop(recv);
         host.shut_down(Duration::from_secs(2));
         assert_eq!(host.completions.in_kernel(), 0, "the receive ended");
+    }
+
+    #[test]
+    fn entries_a_thread_submitted_for_others_outlive_it() {
+        // A push made while a runner sleeps in the kernel submits, from the pushing
+        // thread, every entry queued at that moment. A request's wake-ups run as task
+        // work of the thread that submitted it; once that thread has exited, the
+        // kernel ends the request at its next event with ECANCELED, without doing it.
+        // Whatever others had queued must not die with that thread.
+        let host = Host::open(true).unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let udp = Arc::new(OwnedFd::from(udp));
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (r, w) = pipe();
+        // Queued, not submitted: nobody sleeps in the kernel.
+        let mut datagram = crate::uring::datagram::recv_msg(
+            &host.completions,
+            &udp,
+            crate::uring::datagram::MsgBuf::new(),
+        )
+        .unwrap();
+        let mut stream =
+            completion::RecvQueue::new(&host.completions, Arc::new(OwnedFd::from(a))).unwrap();
+        host.ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        assert_eq!(host.ring.lock_sq().queue().len(), 3);
+        // A runner between announcing its sleep and entering the kernel: a thread
+        // outside the context pushes (and so submits) meanwhile, then exits.
+        host.ring.waiters.fetch_add(1, Ordering::SeqCst);
+        let ring = host.ring.clone();
+        std::thread::spawn(move || ring.push(wake_nop()).unwrap())
+            .join()
+            .unwrap();
+        host.ring.waiters.fetch_sub(1, Ordering::SeqCst);
+        assert_eq!(
+            host.ring.lock_sq().queue().len(),
+            0,
+            "the outsider submitted them"
+        );
+        // An event for each.
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"datagram", addr).unwrap();
+        (&b).write_all(b"stream").unwrap();
+        put(&w);
+        let got = drive(&host, |cx| {
+            std::future::Future::poll(std::pin::Pin::new(&mut datagram), cx)
+        });
+        assert_eq!(got.result.unwrap(), 8, "the datagram receive failed");
+        assert_eq!(got.resource.data(8), b"datagram");
+        let mut buf = [0u8; 16];
+        let n = drive(&host, |cx| stream.poll_read(cx, &mut buf)).unwrap();
+        assert_eq!(&buf[..n], b"stream", "the stream failed");
+        // The waits above took the pipe's first event (or its poll's end): another.
+        put(&w);
+        let mut ready = Vec::new();
+        drive(&host, |_| {
+            let mut out = Vec::new();
+            host.wait(Some(Duration::ZERO), &mut out, &mut || {})
+                .unwrap();
+            ready.extend(out.into_iter().map(|(t, _)| t));
+            if ready.contains(&TOKEN) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        drop((datagram, stream));
+        host.ring.deregister(TOKEN).unwrap();
+        host.shut_down(Duration::from_secs(2));
+        assert_eq!(host.completions.in_kernel(), 0);
     }
 
     #[test]

@@ -650,7 +650,7 @@ impl Completions {
                     Body::Recv(recv) => recv.fail(GONE),
                     Body::Accept(accept) => accept.fail(GONE),
                     Body::Send(send) => send.fail(GONE),
-                    Body::Oneshot(_) | Body::Vacant(_) => continue,
+                    Body::Oneshot(..) | Body::Vacant(_) => continue,
                 }
                 if let Some(waker) = slot.waker.take() {
                     driver.deferred.push(waker);
@@ -685,11 +685,16 @@ impl Completions {
         if driver.shut_down {
             return Err(to_error(GONE));
         }
-        let key = driver.slots.insert(Body::Oneshot(keep), fd);
+        let key = driver.slots.insert(Body::Oneshot(keep, entry), fd);
+        let Some(Body::Oneshot(_, kept)) = driver.slots.get_mut(key).map(|s| &mut s.body) else {
+            unreachable!("just inserted")
+        };
+        *kept = kept.clone().user_data(key.user_data());
+        let entry = kept.clone();
         // SAFETY: the caller (`Op::submit`) guarantees the entry points only into the
         // kept resource and the descriptor, both moved into the slot just inserted,
         // which holds them until the final CQE.
-        if let Err(e) = unsafe { self.submit.push(entry.user_data(key.user_data())) } {
+        if let Err(e) = unsafe { self.submit.push(entry) } {
             driver.slots.remove(key);
             return Err(e);
         }
@@ -705,7 +710,7 @@ impl Completions {
             .expect("an Op's slot lives until it completes");
         match slot.phase {
             Phase::Completed { result, flags } => {
-                let Body::Oneshot(keep) = driver.slots.remove(key) else {
+                let Body::Oneshot(keep, _) = driver.slots.remove(key) else {
                     unreachable!("an Op's slot holds a one-shot body")
                 };
                 Poll::Ready((result, flags, keep))
@@ -811,7 +816,21 @@ impl Driver {
         let more = cqueue::more(flags);
         let orphaned = slot.orphaned;
         let next = match &mut slot.body {
-            Body::Oneshot(_) => {
+            Body::Oneshot(_, entry) => {
+                if !more && result == -libc::ECANCELED && slot.phase == Phase::InFlight && !orphaned
+                {
+                    // Not ours (our cancels mark the slot `Canceled`, a shutdown's
+                    // reads as `GONE`): the thread whose `io_uring_enter` submitted it
+                    // exited, and the kernel ended it at its first event without doing
+                    // it. The same operation goes again.
+                    // SAFETY: as in `submit_oneshot`: the entry points into the slot's
+                    // kept resource and descriptor, held until the final CQE (now the
+                    // resubmission's).
+                    if unsafe { submit.push(entry.clone()) }.is_ok() {
+                        self.counters.rearms += 1;
+                        return None;
+                    }
+                }
                 if !more {
                     slot.phase = Phase::Completed { result, flags };
                 }
@@ -927,7 +946,7 @@ impl Driver {
                 .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
                 .build(),
             Body::Send(send) => send.entry(fd),
-            Body::Oneshot(_) | Body::Vacant(_) => {
+            Body::Oneshot(..) | Body::Vacant(_) => {
                 unreachable!("one-shot operations are not resubmitted")
             }
         };
@@ -943,6 +962,9 @@ impl Driver {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
                 // Refused for a moment (the submission queue stays full): retried
                 // later, and the stream or listener goes on (R21-4).
+                if let Body::Send(send) = &mut slot.body {
+                    send.not_submitted();
+                }
                 if !self.rearm_pending.contains(&key) {
                     self.rearm_pending.push_back(key);
                 }
@@ -953,7 +975,10 @@ impl Driver {
                 match &mut slot.body {
                     Body::Recv(recv) => recv.fail(errno),
                     Body::Accept(accept) => accept.fail(errno),
-                    Body::Send(send) => send.fail(errno),
+                    Body::Send(send) => {
+                        send.not_submitted();
+                        send.fail(errno);
+                    }
                     _ => {}
                 }
                 Err(e)
@@ -1112,7 +1137,7 @@ impl Driver {
         if slot.phase != Phase::Canceled {
             return None;
         }
-        if matches!(slot.body, Body::Oneshot(_)) {
+        if matches!(slot.body, Body::Oneshot(..)) {
             return None; // a one-shot (a file read in the kernel's workers) ends on its own
         }
         slot.phase = Phase::InFlight;

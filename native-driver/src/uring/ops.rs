@@ -108,8 +108,10 @@ impl Resource for Box<libc::sockaddr_storage> {
 pub(crate) enum Body {
     /// Free; the index of the next free slot.
     Vacant(Option<u32>),
-    /// A one-shot operation behind an [`Op`] future.
-    Oneshot(Keep),
+    /// A one-shot operation behind an [`Op`] future: what it lends, and its SQE
+    /// (user_data set), submitted again when the kernel ends it for no reason of ours
+    /// (see `Driver::on_op_cqe`).
+    Oneshot(Keep, Entry),
     /// A socket's multishot receive and its queue of received buffers.
     Recv(RecvState),
     /// A socket's write-behind buffer.

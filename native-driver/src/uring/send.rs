@@ -177,6 +177,12 @@ impl SendState {
         entry
     }
 
+    /// The entry [`entry`](Self::entry) made was not queued (the host refused it):
+    /// nothing is in flight, so nothing pins the block until it is resubmitted.
+    pub(super) fn not_submitted(&mut self) {
+        self.flight = Flight::Plain { fallback: false };
+    }
+
     /// A zero-copy writer's commit of `len` unsent bytes goes zero-copy: no direct
     /// `sendmsg` first (it would copy them).
     fn wants_zero_copy(&self) -> bool {
@@ -706,6 +712,41 @@ mod tests {
                 counters.zc_copied
             ),
             (2, 2, 1)
+        );
+    }
+    /// A send the socket refuses to do zero-copy (a Unix stream: `EOPNOTSUPP`, then
+    /// its notification) goes again plainly, and counts as one fallback, not two.
+    #[test]
+    fn a_refused_zero_copy_send_counts_as_one_fallback() {
+        const MORE: u32 = 1 << 1; // IORING_CQE_F_MORE
+        const NOTIF: u32 = 1 << 3; // IORING_CQE_F_NOTIF
+        let mut send = SendState::new(64 * 1024, Policy::OFF);
+        send.zero_copy = Policy::for_test(1024);
+        send.grow(8192);
+        send.buf.extend_from_slice(&[7; 8192]);
+        let _ = send.entry(types::Fd(-1));
+        assert_eq!(send.flight, Flight::ZeroCopy);
+        let mut counters = Counters::default();
+        assert_eq!(
+            send.on_cqe(-libc::EOPNOTSUPP, MORE, false, &mut counters),
+            Next::Done,
+            "waits for the refusal's notification"
+        );
+        assert!(send.flight.pins_block());
+        assert_eq!(send.on_cqe(0, NOTIF, false, &mut counters), Next::Resubmit);
+        let _ = send.entry(types::Fd(-1));
+        assert!(
+            matches!(send.flight, Flight::Plain { .. }),
+            "plain from now on"
+        );
+        assert_eq!(send.on_cqe(8192, 0, false, &mut counters), Next::Done);
+        assert_eq!(
+            (
+                counters.zc_sends,
+                counters.zc_notifications,
+                counters.zc_fallbacks
+            ),
+            (0, 0, 1)
         );
     }
 }

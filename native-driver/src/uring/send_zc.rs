@@ -248,8 +248,9 @@ pub(super) fn classify(
         Flight::ZeroCopy if notif => ZcCqe::Stray,
         Flight::ZeroCopy => {
             if result == -libc::EOPNOTSUPP || result == -libc::EINVAL {
+                // Not counted here: the plain send of the same bytes that follows
+                // reaches the threshold and counts as the fallback.
                 policy.turn_off();
-                counters.zc_fallbacks += 1;
                 ZcCqe::Refused {
                     notification_follows: more,
                 }

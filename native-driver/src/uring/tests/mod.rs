@@ -405,12 +405,21 @@ fn a_cqe_naming_a_held_buffer_neither_returns_nor_queues_it() {
 #[test]
 fn slots_are_recycled_with_new_generations() {
     let mut slab = ops::Slab::default();
-    let a = slab.insert(ops::Body::Oneshot(Keep::None), None);
-    let b = slab.insert(ops::Body::Oneshot(Keep::None), None);
+    let a = slab.insert(
+        ops::Body::Oneshot(Keep::None, io_uring::opcode::Nop::new().build()),
+        None,
+    );
+    let b = slab.insert(
+        ops::Body::Oneshot(Keep::None, io_uring::opcode::Nop::new().build()),
+        None,
+    );
     assert_eq!((a.index, b.index, slab.in_use()), (0, 1, 2));
     slab.remove(a);
     assert!(slab.get_mut(a).is_none(), "a freed key finds nothing");
-    let c = slab.insert(ops::Body::Oneshot(Keep::None), None);
+    let c = slab.insert(
+        ops::Body::Oneshot(Keep::None, io_uring::opcode::Nop::new().build()),
+        None,
+    );
     assert_eq!(c.index, 0);
     assert_ne!(c.generation, a.generation);
     assert!(

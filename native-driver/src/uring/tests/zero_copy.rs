@@ -473,3 +473,30 @@ fn a_canceled_lingering_zero_copy_send_keeps_its_block_until_notified() {
     settle(&ring, &c);
     ring.unregister(&c);
 }
+
+#[test]
+fn a_zero_copy_send_the_queue_refuses_pins_nothing_until_it_goes() {
+    let Some(support) = zero_copy_support() else {
+        return;
+    };
+    let Some(ring) = TestRing::new(64) else {
+        return;
+    };
+    let c = ring.completions(Config::default());
+    c.set_zero_copy_send(Some(THRESHOLD), support);
+    let mut link = Link::tcp(&c, 0x0b5e);
+    assert_eq!(link.offer(How::Write, 100), 100, "a direct send");
+    // The large commit's SEND_ZC is refused for a moment (a submission queue that
+    // stays full): it waits for a retry, nothing of it in the kernel.
+    ring.refuse.store(1, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(link.offer(How::Commit, 32 * 1024), 32 * 1024);
+    assert_eq!(c.in_kernel(), 0, "the send was refused");
+    // Meanwhile the writer writes on: the block is the layer's (no send in flight), so
+    // it may compact and grow it.
+    assert_eq!(link.offer(How::Write, 100), 100);
+    c.retry_pending();
+    link.finish(&ring, &c);
+    drop(link.tx.take());
+    settle(&ring, &c);
+    assert_eq!(c.slots_in_use(), 0);
+}
