@@ -222,7 +222,7 @@ mod tests {
         // io_uring: the poll request holds the file open until the kernel removed it,
         // and the kernel may refuse the removal for a moment (EALREADY). Dropping the
         // registration must see it done, even with no runner to retry it later.
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let ring = host.ring.clone();
         let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
         let (a, b) = UnixStream::pair().unwrap();
@@ -244,7 +244,7 @@ mod tests {
         // The removal is submitted by the drop itself, so the kernel ends the poll (and
         // lets the file go) without anyone draining its confirmation: a drop that finds
         // another thread draining (a runner) must not wait for it.
-        let host = Host::open(false).unwrap();
+        let host = Host::open().unwrap();
         let ring = host.ring.clone();
         let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
         let (a, b) = UnixStream::pair().unwrap();
@@ -284,7 +284,7 @@ mod tests {
     fn a_poll_removal_that_cannot_be_queued_is_queued_later_and_the_file_closes() {
         // A submission queue that stays full for a moment refuses the removal: it must
         // be retried, or the multishot poll holds the file open until the ring closes.
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let ring = host.ring.clone();
         let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
         let (a, b) = UnixStream::pair().unwrap();
@@ -305,7 +305,7 @@ mod tests {
         // A waker run by the completion layer's dispatch may drop a future that owns
         // a registration. That thread holds the hand-over lock: waiting there for the
         // removal's CQE (which no drain can hand over meanwhile) only stalls.
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let (ring, completions) = (host.ring.clone(), host.completions.clone());
         let reactor = Arc::new(Reactor::new(Selector::Uring(host)));
         let (a, _b) = UnixStream::pair().unwrap();

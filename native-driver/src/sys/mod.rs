@@ -187,7 +187,7 @@ impl Selector {
     /// The completion layer when sockets run on it (io_uring asked for by name).
     pub(crate) fn socket_completions(&self) -> Option<&std::sync::Arc<crate::uring::Completions>> {
         match self {
-            Selector::Uring(h) if h.sockets => Some(&h.completions),
+            Selector::Uring(h) => Some(&h.completions),
             _ => None,
         }
     }

@@ -202,7 +202,7 @@ fn effective(requested: Backend) -> Backend {
 pub(crate) fn open(requested: Backend) -> io::Result<(Selector, Option<FallbackReason>)> {
     match effective(requested) {
         Backend::Epoll => Ok((Selector::Epoll(epoll::Selector::new()?), None)),
-        Backend::IoUring => match uring::Host::open(true) {
+        Backend::IoUring => match uring::Host::open() {
             Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
         },

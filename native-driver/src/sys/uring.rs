@@ -101,8 +101,9 @@
 //! and `Completions::new` for provided-buffer rings. Teardown (`Host::shut_down`, at
 //! context drop): the layer cancels everything in flight, the ring is drained until
 //! the kernel holds none of its operations, and the ring closes when its last `Arc`
-//! (the layer's) goes, before the layer's memory. Only TCP is on this path: UDP, Unix
-//! sockets, signals and file readiness stay on the multishot polls above.
+//! (the layer's) goes, before the layer's memory. On this path: TCP and Unix streams
+//! and listeners, UDP, files; Unix datagrams, signals and readiness `wait` stay on the
+//! multishot polls above.
 
 use std::collections::VecDeque;
 use std::io;
@@ -953,17 +954,12 @@ fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
 pub(crate) struct Host {
     pub(crate) ring: Arc<Ring>,
     pub(crate) completions: Arc<Completions>,
-    /// Sockets run on the completion layer (io_uring asked for by name); otherwise
-    /// they wait for readiness on the ring and make their own syscalls, and only
-    /// files use the layer (no longer chosen by `Backend::Auto`, which runs epoll
-    /// with a ring for files: `sys::file_ring`).
-    pub(crate) sockets: bool,
 }
 
 impl Host {
     /// Opens the ring and the completion layer on it (its provided-buffer ring needs
     /// Linux 5.19; `Ring::open` already asked for 6.0).
-    pub(crate) fn open(sockets: bool) -> Result<Host, FallbackReason> {
+    pub(crate) fn open() -> Result<Host, FallbackReason> {
         let ring = Arc::new(Ring::open()?);
         let submit: Arc<dyn completion::Submit + Send + Sync> = ring.clone();
         let completions = Completions::new(
@@ -975,11 +971,7 @@ impl Host {
             Some(libc::EINVAL) => FallbackReason::MissingFeature("provided buffer rings"),
             _ => FallbackReason::from_setup_error(&e),
         })?;
-        Ok(Host {
-            ring,
-            completions,
-            sockets,
-        })
+        Ok(Host { ring, completions })
     }
 
     /// Has the completion layer send runs of `threshold` bytes or more with
@@ -1656,7 +1648,7 @@ mod tests {
 
     #[test]
     fn a_dropped_completion_fails_the_streams_in_flight_with_a_clear_error() {
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let fd = Arc::new(OwnedFd::from(a));
         let mut recv = completion::RecvQueue::new(&host.completions, fd).unwrap();
@@ -1685,7 +1677,7 @@ mod tests {
         // work of the thread that submitted it; once that thread has exited, the
         // kernel ends the request at its next event with ECANCELED, without doing it.
         // Whatever others had queued must not die with that thread.
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = udp.local_addr().unwrap();
         let udp = Arc::new(OwnedFd::from(udp));
@@ -1750,7 +1742,7 @@ mod tests {
 
     #[test]
     fn a_receive_the_ring_refuses_for_a_moment_is_armed_by_a_later_wait() {
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         host.ring.simulate_refused_pushes(1);
         // Its first arming is refused: the stream opens anyway, and the host's next
@@ -1769,7 +1761,7 @@ mod tests {
     #[test]
     fn a_layer_dropped_without_the_host_shutdown_unregisters_its_buffer_ring() {
         // Else its mapping (4 MiB by default) is leaked for every such context.
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let ring = host.ring.clone();
         drop(host); // no `shut_down`: the layer's drop unregisters, or leaks
         let again = ring.ring.submitter().unregister_buf_ring(0);
@@ -1778,7 +1770,7 @@ mod tests {
 
     #[test]
     fn accepted_sockets_are_non_blocking_and_close_on_exec() {
-        let host = Host::open(true).unwrap();
+        let host = Host::open().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let fd = Arc::new(OwnedFd::from(listener));
