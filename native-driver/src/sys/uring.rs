@@ -521,6 +521,19 @@ impl Ring {
         layer: &dyn Fn(u64, i32, u32),
         awake: &mut dyn FnMut(),
     ) -> io::Result<bool> {
+        self.wait_batched(timeout, out, &each(layer), awake)
+    }
+
+    /// [`wait`](Self::wait), the completion layer's CQEs handed to `layer` a drain at
+    /// a time (it pulls them from the iterator; what it leaves, should it panic, goes
+    /// to the next drain).
+    pub(crate) fn wait_batched(
+        &self,
+        timeout: Option<Duration>,
+        out: &mut Vec<(u64, usize)>,
+        layer: &Batch<'_>,
+        awake: &mut dyn FnMut(),
+    ) -> io::Result<bool> {
         let mut dropped = false;
         if timeout != Some(Duration::ZERO) && self.cq_is_empty() {
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -551,7 +564,7 @@ impl Ring {
     pub(crate) fn poll_now(
         &self,
         out: &mut Vec<(u64, usize)>,
-        layer: &dyn Fn(u64, i32, u32),
+        layer: &Batch<'_>,
     ) -> io::Result<bool> {
         if self.has_pending_work() {
             self.submit()?;
@@ -685,12 +698,7 @@ impl Ring {
     /// buffers must reach the layer in the order the kernel posted them), and a
     /// dispatch that panics releases it like any other. `false` when `take` is `Try`
     /// and a lock was held.
-    fn drain(
-        &self,
-        out: &mut Vec<(u64, usize)>,
-        layer: &dyn Fn(u64, i32, u32),
-        take: Take,
-    ) -> bool {
+    fn drain(&self, out: &mut Vec<(u64, usize)>, layer: &Batch<'_>, take: Take) -> bool {
         let (mut held, mut handover) = match take {
             Take::Wait => (self.lock_cq(), None),
             // Both locks before the first CQE is taken: what is taken is handed over.
@@ -770,13 +778,19 @@ impl Ring {
             self.queue_rearm(&rearm);
         }
         if let Some(mut handover) = handover {
-            // Popped one at a time: should `layer` panic, the rest stays queued, in
-            // order, and the next drain hands it over (the guard is released by the
-            // unwind like any other).
+            // All at once (the layer takes its lock once per drain and wakes each task
+            // once), yet popped one at a time: should `layer` panic, the rest stays
+            // queued, in order, and the next drain hands it over (the guard is
+            // released by the unwind like any other).
             let unwinding = Unwinding(&self.handover_left);
             let dispatching = Dispatching::enter();
-            while let Some((data, result, flags)) = handover.pop_front() {
-                layer(data, result, flags);
+            while !handover.is_empty() {
+                let before = handover.len();
+                layer(&mut std::iter::from_fn(|| handover.pop_front()));
+                assert!(
+                    handover.len() < before,
+                    "the completion layer takes its CQEs"
+                );
             }
             drop(dispatching);
             std::mem::forget(unwinding);
@@ -837,6 +851,21 @@ impl Ring {
 /// A submission queue that stays full after an `io_uring_enter` (the kernel out of
 /// memory for requests, or overflowed completions to flush first): transient. `EBUSY`,
 /// the kernel's own word for it, so that a caller that fails on it says something true.
+/// A completion-layer CQE as the drain copies it out: `(user_data, result, flags)`.
+pub(crate) type Cqe = (u64, i32, u32);
+
+/// Where a drain hands the completion layer's CQEs: all of one drain in one call.
+pub(crate) type Batch<'a> = dyn Fn(&mut dyn Iterator<Item = Cqe>) + 'a;
+
+/// A per-CQE `layer` as a [`Batch`].
+fn each(layer: &dyn Fn(u64, i32, u32)) -> impl Fn(&mut dyn Iterator<Item = Cqe>) + '_ {
+    move |cqes| {
+        for (data, result, flags) in cqes {
+            layer(data, result, flags);
+        }
+    }
+}
+
 fn queue_full() -> io::Error {
     io::Error::from_raw_os_error(libc::EBUSY)
 }
@@ -933,7 +962,7 @@ impl Host {
         out: &mut Vec<(u64, usize)>,
         awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
-        let complete = |data, result, flags| self.completions.complete(data, result, flags);
+        let complete = |cqes: &mut dyn Iterator<Item = Cqe>| self.completions.complete_all(cqes);
         // Entries refused for a moment are asked again after a short wait at most,
         // should nothing else wake a runner.
         let timeout = if self.retry_refused() {
@@ -941,7 +970,7 @@ impl Host {
         } else {
             timeout
         };
-        let lost = self.ring.wait(timeout, out, &complete, awake);
+        let lost = self.ring.wait_batched(timeout, out, &complete, awake);
         self.retry_refused();
         if lost? {
             // Whose completion was lost nobody knows: the layer ends what it must.
@@ -964,7 +993,7 @@ impl Host {
     /// ([`Ring::poll_now`]); `false` when another thread (or a dispatch on this one)
     /// was draining.
     pub(crate) fn poll_now(&self, out: &mut Vec<(u64, usize)>) -> bool {
-        let complete = |data, result, flags| self.completions.complete(data, result, flags);
+        let complete = |cqes: &mut dyn Iterator<Item = Cqe>| self.completions.complete_all(cqes);
         let drained = self.ring.poll_now(out, &complete).unwrap_or(false);
         self.retry_refused();
         drained
@@ -1335,7 +1364,9 @@ mod tests {
         assert!(ring.removal_pending(TOKEN), "not confirmed yet");
         let start = Instant::now();
         while ring.removal_pending(TOKEN) {
-            assert!(ring.poll_now(&mut Vec::new(), &|_, _, _| {}).unwrap());
+            assert!(ring
+                .poll_now(&mut Vec::new(), &each(&|_, _, _| {}))
+                .unwrap());
             assert!(start.elapsed() < Duration::from_secs(5), "never retried");
         }
         assert!(ring.counters.rearms.load(Ordering::Relaxed) >= 1);

@@ -12,7 +12,7 @@
 //!   operation is in flight, submits `IORING_OP_ASYNC_CANCEL`; closing the socket only
 //!   drops the handle's `Arc`. Nothing the kernel may write is freed before that CQE.
 //!   A multishot never ends on its own, so a cancel the host cannot queue (or that
-//!   comes back `EALREADY`) is retried on every CQE, and an abandoned multishot's
+//!   comes back `EALREADY`) is retried with every batch of CQEs, and an abandoned multishot's
 //!   next CQE asks again.
 //! - **Received data** (`buf_ring`, `recv`): lands in a provided-buffer ring the driver
 //!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
@@ -37,7 +37,7 @@
 //!   within bounds ([`Completions::set_linger`]): a lingering send still unsent after
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
-//!   descriptor released. Deadlines are checked on every CQE and every handle drop,
+//!   descriptor released. Deadlines are checked with every batch of CQEs and every handle drop,
 //!   and when the host calls [`Completions::expire_lingering`].
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
@@ -312,11 +312,11 @@ struct Driver {
     /// released ([`Completions::unlock`]). Empty, and so unallocated, in steady state.
     deferred: Vec<Waker>,
     /// Orphaned or shut-down operations whose cancellation could not be queued (or
-    /// came back `EALREADY`): retried on every [`Completions::complete`], since a
+    /// came back `EALREADY`): retried on every [`Completions::complete_all`], since a
     /// multishot accept or receive never ends on its own.
     cancel_pending: VecDeque<Key>,
     /// Re-arms and resends the host refused for a moment (a submission queue that
-    /// stays full): retried on every [`Completions::complete`] and
+    /// stays full): retried on every [`Completions::complete_all`] and
     /// [`Completions::retry_pending`], rather than ending the stream or listener.
     rearm_pending: VecDeque<Key>,
     /// Sends of dropped writers still delivering, oldest first.
@@ -385,6 +385,41 @@ fn count_ready(waited: &mut bool, inline: &mut u64, after_wait: &mut u64) {
     }
 }
 
+thread_local! {
+    /// The wakers a [`Completions::complete_all`] collects, kept between drains so
+    /// steady state allocates none (taken while in use: a wake that drains again on
+    /// this thread finds it empty and makes its own).
+    static WAKES: std::cell::Cell<Vec<Waker>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Wakers to wake once the layer's lock is released: woken when dropped (on an unwind
+/// too, so no task waits for a CQE that was handled), then given back to [`WAKES`].
+struct Wakes(Vec<Waker>);
+
+impl Wakes {
+    fn take() -> Self {
+        Self(WAKES.take())
+    }
+}
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        for waker in self.0.drain(..) {
+            waker.wake();
+        }
+        let kept = std::mem::take(&mut self.0);
+        // Whichever is larger stays (a nested drain on this thread put its own back).
+        let _ = WAKES.try_with(|wakes| {
+            let other = wakes.take();
+            wakes.set(if other.capacity() > kept.capacity() {
+                other
+            } else {
+                kept
+            });
+        });
+    }
+}
+
 /// What a slot wants after its operation's final CQE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
@@ -449,18 +484,34 @@ impl Completions {
 
     /// Handles one CQE whose user_data kind is `0b1x`.
     pub(crate) fn complete(&self, user_data: u64, result: i32, flags: u32) {
-        let (kind, index, generation) = decode_user_data(user_data);
+        self.complete_all(&mut std::iter::once((user_data, result, flags)));
+    }
+
+    /// Handles CQEs whose user_data kind is `0b1x`, `(user_data, result, flags)` in the
+    /// order the kernel posted them (a drain's worth): the lock is taken once, and the
+    /// tasks they wake are woken once the lock is released, each once (a slot's
+    /// waker is taken by the first CQE that wakes it). Pulled one at a time, so what
+    /// is not pulled when a CQE's handling panics stays with the caller.
+    pub(crate) fn complete_all(&self, cqes: &mut dyn Iterator<Item = (u64, i32, u32)>) {
+        let mut wakes = Wakes::take();
         let mut driver = self.lock();
-        let waker = match kind {
-            KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
-            // A cancellation's own CQE: its target reports, unless it could not be
-            // canceled just now.
-            KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, Key { index, generation }, result),
-            _ => {
-                driver.counters.anomalies += 1;
-                None
+        for (user_data, result, flags) in cqes {
+            let (kind, index, generation) = decode_user_data(user_data);
+            let key = Key { index, generation };
+            let waker = match kind {
+                KIND_OP => driver.on_op_cqe(&*self.submit, key, result, flags),
+                // A cancellation's own CQE: its target reports, unless it could not be
+                // canceled just now.
+                KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, key, result),
+                _ => {
+                    driver.counters.anomalies += 1;
+                    None
+                }
+            };
+            if let Some(waker) = waker {
+                wakes.0.push(waker);
             }
-        };
+        }
         if !driver.cancel_pending.is_empty() {
             driver.retry_cancels(&*self.submit);
         }
@@ -471,9 +522,7 @@ impl Completions {
             driver.expire_lingering(&*self.submit, Instant::now());
         }
         self.unlock(driver);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        drop(wakes);
     }
 
     /// The host's ring dropped a completion (`EBADR`: the kernel had no memory for its
@@ -1014,6 +1063,10 @@ impl Driver {
 
     /// Re-arms one starved receive per buffer back in the ring.
     fn rearm_starved(&mut self, submit: &dyn Submit) {
+        if self.starved.is_empty() {
+            // Nothing to re-arm, and `relieve` only runs for starved receives.
+            return;
+        }
         let in_doubt = self.count_doubted_at == Some(self.bufs.puts());
         if (in_doubt || self.bufs.available() == 0) && self.starved_wanting() {
             self.relieve();
