@@ -720,6 +720,9 @@ mod profile {
             ctx.backend(),
             ctx.stats()
         );
+        if let Some(c) = ctx.handle().reactor().selector.completions() {
+            eprintln!("layer: {:?}", c.counters());
+        }
     }
 
     /// The 16-pairs row: `STRAIT_PROFILE_PAIRS` echo pairs of 64-byte round trips,

@@ -259,6 +259,11 @@ pub(crate) struct Counters {
     pub(crate) reads_inline: u64,
     /// Reads that had to wait (returned `Pending` first).
     pub(crate) reads_waited: u64,
+    /// Reads that `recvmsg`ed straight into the caller's buffers (a parked receive,
+    /// see `recv`): one copy, no operation.
+    pub(crate) reads_direct: u64,
+    /// Streaming receives parked for direct reads (their multishot canceled).
+    pub(crate) parks: u64,
     /// Writes (`poll_write*`, `poll_prepare`) that found room on their first poll.
     pub(crate) writes_inline: u64,
     /// Writes that had to wait for room.
@@ -949,8 +954,8 @@ impl Driver {
             return Err(to_error(GONE));
         }
         let fd = types::Fd(slot.raw_fd());
-        let entry = match &slot.body {
-            Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),
+        let entry = match &mut slot.body {
+            Body::Recv(recv) => recv.entry(fd, bgid),
             // Non-blocking like every socket of the driver: a stream syscalls it
             // directly (shutdown, options), and a user may take it out.
             Body::Accept(_) => opcode::AcceptMulti::new(fd)
@@ -1062,6 +1067,26 @@ impl Driver {
     }
 
     /// Re-arms one starved receive per buffer back in the ring.
+    /// Parks receive `key` (see `recv`'s direct reads): cancels its multishot. Left
+    /// as it is if the cancel cannot be queued.
+    fn park(&mut self, submit: &dyn Submit, key: Key) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Body::Recv(recv) = &mut slot.body else {
+            return;
+        };
+        if slot.phase != Phase::InFlight {
+            return;
+        }
+        // SAFETY: a cancellation points at no memory (its target is a user_data).
+        if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
+            recv.park();
+            slot.phase = Phase::Canceled;
+            self.counters.parks += 1;
+        }
+    }
+
     fn rearm_starved(&mut self, submit: &dyn Submit) {
         if self.starved.is_empty() {
             // Nothing to re-arm, and `relieve` only runs for starved receives.
