@@ -506,14 +506,8 @@ impl Ring {
         }
     }
 
-    /// Waits up to `timeout` for completions (none: forever; zero: no wait, and no
-    /// syscall when nothing is queued either way), then turns them into readiness
-    /// (`out`) and hands the completion layer's (kinds `0b10`/`0b11`) to `layer`, in
-    /// the order the kernel posted them, with no ring lock held (the layer pushes
-    /// entries). `awake` runs once the kernel wait is over, before any of that.
-    /// `Ok(true)` when the kernel said it dropped a completion (`EBADR`):
-    /// every live registration was reported ready and armed again (see
-    /// [`recover_dropped`](Self::recover_dropped)); the caller tells the layer.
+    /// [`wait_batched`](Self::wait_batched) with a per-CQE `layer` (the tests').
+    #[cfg(test)]
     pub(crate) fn wait(
         &self,
         timeout: Option<Duration>,
@@ -524,9 +518,16 @@ impl Ring {
         self.wait_batched(timeout, out, &each(layer), awake)
     }
 
-    /// [`wait`](Self::wait), the completion layer's CQEs handed to `layer` a drain at
-    /// a time (it pulls them from the iterator; what it leaves, should it panic, goes
-    /// to the next drain).
+    /// Waits up to `timeout` for completions (none: forever; zero: no wait, and no
+    /// syscall when nothing is queued either way), then turns them into readiness
+    /// (`out`) and hands the completion layer's (kinds `0b10`/`0b11`) to `layer`, in
+    /// the order the kernel posted them, with no ring lock held (the layer pushes
+    /// entries), a drain at a time: `layer` pulls every one from the iterator (what
+    /// it leaves, should it panic, goes to the next drain). `awake` runs once the
+    /// kernel wait is over, before any of that. `Ok(true)` when the kernel said it
+    /// dropped a completion (`EBADR`): every live registration was reported ready and
+    /// armed again (see [`recover_dropped`](Self::recover_dropped)); the caller tells
+    /// the layer.
     pub(crate) fn wait_batched(
         &self,
         timeout: Option<Duration>,
@@ -857,7 +858,8 @@ pub(crate) type Cqe = (u64, i32, u32);
 /// Where a drain hands the completion layer's CQEs: all of one drain in one call.
 pub(crate) type Batch<'a> = dyn Fn(&mut dyn Iterator<Item = Cqe>) + 'a;
 
-/// A per-CQE `layer` as a [`Batch`].
+/// A per-CQE `layer` as a [`Batch`] (the tests' layers).
+#[cfg(test)]
 fn each(layer: &dyn Fn(u64, i32, u32)) -> impl Fn(&mut dyn Iterator<Item = Cqe>) + '_ {
     move |cqes| {
         for (data, result, flags) in cqes {
