@@ -75,13 +75,13 @@
 //! entry points to alive until its final CQE (the layer's slots own it). A push
 //! reaches the kernel even while another runner sleeps in `io_uring_enter` (the
 //! `waiters` handshake submits at once). A drain hands the layer's CQEs (kinds `0b1x`)
-//! to `Completions::complete` after releasing the completion queue's lock (the layer
-//! pushes while it holds its own), hand over hand: it takes the hand-over lock before
-//! it releases the queue's, so several runners drain at once, yet a later drain's
-//! CQEs never reach the layer before an earlier one's (one socket's CQEs, a multishot
-//! receive's buffers, must arrive in the order the kernel posted them). No tickets, no
-//! turn to wait for: a dispatch that panics releases the lock like any other, and
-//! what it left queued goes to the next one. Paths that may run inside a dispatch
+//! to `Completions::complete_all`, all of them in one call, after releasing the
+//! completion queue's lock (the layer pushes while it holds its own), hand over hand:
+//! it takes the hand-over lock before it releases the queue's, so several runners
+//! drain at once, yet a later drain's CQEs never reach the layer before an earlier
+//! one's (one socket's CQEs, a multishot receive's buffers, must arrive in the order
+//! the kernel posted them). No tickets, no turn to wait for: a dispatch that panics
+//! releases the lock like any other, and what it left queued goes to the next one. Paths that may run inside a dispatch
 //! (a socket dropped by a woken task: `Reactor::settle`, `Registration`'s drop) only
 //! try the locks and leave the completions to whoever holds them. Runners mark their
 //! thread as running the context before they wait, so the tasks the layer wakes are

@@ -2,7 +2,7 @@
 //!
 //! The ring itself belongs to the host (the reactor's io_uring backend). This layer
 //! never owns it: it pushes SQEs through [`Submit`] and is handed every CQE whose
-//! user_data kind is `0b1x` through [`Completions::complete`].
+//! user_data kind is `0b1x` through [`Completions::complete_all`] (a drain at a time).
 //!
 //! ## Ownership: the kernel only ever holds memory the driver owns
 //! - **Operation slots** (`ops`): every operation the kernel runs has a slot. The slot
@@ -12,8 +12,8 @@
 //!   operation is in flight, submits `IORING_OP_ASYNC_CANCEL`; closing the socket only
 //!   drops the handle's `Arc`. Nothing the kernel may write is freed before that CQE.
 //!   A multishot never ends on its own, so a cancel the host cannot queue (or that
-//!   comes back `EALREADY`) is retried with every batch of CQEs, and an abandoned multishot's
-//!   next CQE asks again.
+//!   comes back `EALREADY`) is retried with every batch of CQEs, and an abandoned
+//!   multishot's next CQE asks again.
 //! - **Received data** (`buf_ring`, `recv`): lands in a provided-buffer ring the driver
 //!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
 //!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
@@ -25,7 +25,11 @@
 //!   ring be empty while receives starve, a paused socket's buffers but its front one
 //!   are copied out of the ring into that socket's own memory (the overload path,
 //!   counted as a spill), one socket per starved re-arm. The ring thus stays live for
-//!   the others as long as fewer sockets than `buf_entries` hold unread data.
+//!   the others as long as fewer sockets than `buf_entries` hold unread data. A
+//!   streaming socket read with large buffers *parks* its receive: the multishot is
+//!   canceled and, once its final CQE is in and the queue read, reads `recvmsg`
+//!   straight into the caller's buffer (one copy), waiting with a one-shot `POLL_ADD`
+//!   (see `recv`).
 //! - **Sent data** (`send`): with nothing queued and no send in flight, `poll_write`
 //!   hands the caller's bytes to a synchronous `sendmsg` (the kernel has copied them
 //!   when it returns, so it never holds the caller's memory); what the socket does not
@@ -37,8 +41,8 @@
 //!   within bounds ([`Completions::set_linger`]): a lingering send still unsent after
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
-//!   descriptor released. Deadlines are checked with every batch of CQEs and every handle drop,
-//!   and when the host calls [`Completions::expire_lingering`].
+//!   descriptor released. Deadlines are checked with every batch of CQEs and every
+//!   handle drop, and when the host calls [`Completions::expire_lingering`].
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
