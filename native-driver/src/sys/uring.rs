@@ -81,9 +81,10 @@
 //! drain at once, yet a later drain's CQEs never reach the layer before an earlier
 //! one's (one socket's CQEs, a multishot receive's buffers, must arrive in the order
 //! the kernel posted them). No tickets, no turn to wait for: a dispatch that panics
-//! releases the lock like any other, and what it left queued goes to the next one. Paths that may run inside a dispatch
-//! (a socket dropped by a woken task: `Reactor::settle`, `Registration`'s drop) only
-//! try the locks and leave the completions to whoever holds them. Runners mark their
+//! releases the lock like any other, and what it left queued goes to the next one.
+//! Paths that may run inside a dispatch (a socket dropped by a woken task:
+//! `Reactor::settle`, `Registration`'s drop) only try the locks and leave the
+//! completions to whoever holds them. Runners mark their
 //! thread as running the context before they wait, so the tasks the layer wakes are
 //! queued locally. The
 //! probe asks for Linux 6.0 (multishot receive; the opcode probe cannot see flags)
