@@ -430,8 +430,7 @@ impl RecvQueue {
         cx: &mut Context<'_>,
         dst: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len: usize = dst.iter().map(|b| b.len()).sum();
-        if len == 0 {
+        if dst.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
         let mut guard = self.completions.lock();
@@ -450,10 +449,11 @@ impl RecvQueue {
                 &mut counters.reads_inline,
                 &mut counters.reads_waited,
             );
-            let park = len >= DIRECT_MIN
-                && recv.queue.len() >= PARK_BACKLOG
+            // A backlog first: most reads (request/response) stop there.
+            let park = recv.queue.len() >= PARK_BACKLOG
                 && !recv.parked
-                && recv.end.is_none();
+                && recv.end.is_none()
+                && dst.iter().map(|b| b.len()).sum::<usize>() >= DIRECT_MIN;
             let mut cancel = false;
             if park && recv.paused {
                 // Paused at its share: stays so, its reader reads directly next.
