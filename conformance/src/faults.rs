@@ -1,6 +1,10 @@
 //! Fault-injecting wrappers any test can put around a stream: chunk limits, `Pending`
 //! interleaved between operations, errors injected at a chosen operation (with a
 //! systematic "fail at point k" runner), and added latency.
+//!
+//! Each applies its fault to the one-slice operations too and passes them on as
+//! one-slice operations, so the wrapped stream's own `poll_read_slice` and
+//! `poll_write_slice` are what the faults land on.
 
 use std::future::Future;
 use std::io;
@@ -44,6 +48,17 @@ impl<S: ReadStream + Unpin> ReadStream for ChunkLimit<S> {
             }
         }
     }
+
+    /// The inner stream's one-slice read of at most `max` bytes of `buf`.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let keep = buf.len().min(this.max);
+        Pin::new(&mut this.inner).poll_read_slice(cx, &mut buf[..keep])
+    }
 }
 
 impl<S: WriteStream + Unpin> WriteStream for ChunkLimit<S> {
@@ -62,6 +77,16 @@ impl<S: WriteStream + Unpin> WriteStream for ChunkLimit<S> {
                 Pin::new(&mut this.inner).poll_write_some(cx, &[b])
             }
         }
+    }
+    /// The inner stream's one-slice write of at most `max` bytes of `buf`.
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let keep = buf.len().min(this.max);
+        Pin::new(&mut this.inner).poll_write_slice(cx, &buf[..keep])
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -89,6 +114,21 @@ impl<S> PendingEvery<S> {
             write_turn: false,
         }
     }
+
+    /// Flips the direction's turn; on a `Pending` turn wakes the task at once and
+    /// returns `true`.
+    fn pending_turn(&mut self, read: bool, cx: &mut Context<'_>) -> bool {
+        let turn = if read {
+            &mut self.read_turn
+        } else {
+            &mut self.write_turn
+        };
+        *turn = !*turn;
+        if *turn {
+            cx.waker().wake_by_ref();
+        }
+        *turn
+    }
 }
 
 impl<S: ReadStream + Unpin> ReadStream for PendingEvery<S> {
@@ -101,12 +141,23 @@ impl<S: ReadStream + Unpin> ReadStream for PendingEvery<S> {
         if strait_vocab::buffer_empty(&*bufs) {
             return Pin::new(&mut this.inner).poll_read_some(cx, bufs);
         }
-        this.read_turn = !this.read_turn;
-        if this.read_turn {
-            cx.waker().wake_by_ref();
+        if this.pending_turn(true, cx) {
             return Poll::Pending;
         }
         Pin::new(&mut this.inner).poll_read_some(cx, bufs)
+    }
+
+    /// The same alternation, then the inner stream's one-slice read.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !buf.is_empty() && this.pending_turn(true, cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_read_slice(cx, buf)
     }
 }
 
@@ -120,12 +171,22 @@ impl<S: WriteStream + Unpin> WriteStream for PendingEvery<S> {
         if strait_vocab::buffer_empty(bufs) {
             return Pin::new(&mut this.inner).poll_write_some(cx, bufs);
         }
-        this.write_turn = !this.write_turn;
-        if this.write_turn {
-            cx.waker().wake_by_ref();
+        if this.pending_turn(false, cx) {
             return Poll::Pending;
         }
         Pin::new(&mut this.inner).poll_write_some(cx, bufs)
+    }
+    /// The same alternation, then the inner stream's one-slice write.
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !buf.is_empty() && this.pending_turn(false, cx) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_write_slice(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -212,6 +273,19 @@ impl<S: ReadStream + Unpin> ReadStream for FailAt<S> {
         }
         Pin::new(&mut this.inner).poll_read_some(cx, bufs)
     }
+
+    /// Counted like a sequence read; passed on as the inner stream's one-slice read.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Err(e) = this.plan.maybe_fail() {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_read_slice(cx, buf)
+    }
 }
 
 impl<S: WriteStream + Unpin> WriteStream for FailAt<S> {
@@ -225,6 +299,18 @@ impl<S: WriteStream + Unpin> WriteStream for FailAt<S> {
             return Poll::Ready(Err(e));
         }
         Pin::new(&mut this.inner).poll_write_some(cx, bufs)
+    }
+    /// Counted like a sequence write; passed on as the inner stream's one-slice write.
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Err(e) = this.plan.maybe_fail() {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_write_slice(cx, buf)
     }
     /// Forwarded without counting: flushes are not numbered operations of the plan.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -349,6 +435,20 @@ impl<S: ReadStream + Unpin> ReadStream for Latency<S> {
         }
         this.read.pay_then(cx, |cx| inner.poll_read_some(cx, bufs))
     }
+
+    /// The same delay, then the inner stream's one-slice read.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let inner = Pin::new(&mut this.inner);
+        if buf.is_empty() {
+            return inner.poll_read_slice(cx, buf);
+        }
+        this.read.pay_then(cx, |cx| inner.poll_read_slice(cx, buf))
+    }
 }
 
 impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
@@ -364,6 +464,20 @@ impl<S: WriteStream + Unpin> WriteStream for Latency<S> {
         }
         this.write
             .pay_then(cx, |cx| inner.poll_write_some(cx, bufs))
+    }
+    /// The same delay, then the inner stream's one-slice write.
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let inner = Pin::new(&mut this.inner);
+        if buf.is_empty() {
+            return inner.poll_write_slice(cx, buf);
+        }
+        this.write
+            .pay_then(cx, |cx| inner.poll_write_slice(cx, buf))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)

@@ -193,6 +193,7 @@ pub mod executor;
 pub mod faults;
 mod macros;
 mod report;
+pub mod slice_parity;
 pub mod sources;
 pub mod stream_pair;
 mod util;

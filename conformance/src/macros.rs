@@ -35,7 +35,8 @@ macro_rules! __stream_pair_cases {
             peer_drop_ends_reads, pending_read_ends_on_peer_drop, write_to_dropped_peer_fails,
             large_transfer_both_directions, stop_cancels_pending_read,
             stopped_token_does_no_io, dropped_read_loses_nothing,
-            dropped_write_duplicates_nothing, no_allocation_per_operation }
+            dropped_write_duplicates_nothing, one_slice_matches_sequence,
+            no_allocation_per_operation }
     };
 }
 

@@ -276,8 +276,15 @@ impl IoContext {
         Self::builder().single_threaded(true).build()
     }
 
-    fn build(queue: RunnerQueue, backend: Backend) -> io::Result<IoContext> {
+    fn build(
+        queue: RunnerQueue,
+        backend: Backend,
+        zero_copy_send_threshold: Option<usize>,
+    ) -> io::Result<IoContext> {
         let (selector, fallback) = sys::select::open(backend)?;
+        if zero_copy_send_threshold.is_some() {
+            selector.set_zero_copy_send(zero_copy_send_threshold);
+        }
         let reactor = Arc::new(Reactor::new(selector));
         let shared = Arc::new_cyclic(|weak| Shared {
             queue,
@@ -464,7 +471,9 @@ impl IoContext {
     }
 
     /// The backend this context waits on: [`Backend::IoUring`] or [`Backend::Epoll`]
-    /// (never `Auto`).
+    /// (never `Auto`). Under [`Backend::Auto`] this is `Epoll` (epoll drives every
+    /// socket, signal and timer), and [`completion_files`](Self::completion_files) says
+    /// whether an io_uring serves the files beside it.
     pub fn backend(&self) -> Backend {
         self.shared().reactor.selector.backend()
     }
@@ -472,7 +481,8 @@ impl IoContext {
     /// Whether sockets run on io_uring's completion layer (true when
     /// [`Backend::IoUring`] was asked for by name, or through
     /// `STRAIT_NATIVE_BACKEND=io_uring`); under [`Backend::Auto`] they wait for
-    /// readiness on the ring instead, and on epoll there is no completion layer.
+    /// readiness on epoll instead (only files may use a ring there:
+    /// [`completion_files`](Self::completion_files)).
     ///
     /// ```
     /// use strait_native::{Backend, IoContext};
@@ -486,6 +496,21 @@ impl IoContext {
             .selector
             .socket_completions()
             .is_some()
+    }
+
+    /// Whether files (`RandomAccessFile`, `StreamFile`: reads, writes, syncs) run on an
+    /// io_uring completion layer rather than the blocking pool: on [`Backend::IoUring`],
+    /// and under [`Backend::Auto`] when the kernel allows io_uring (a ring for files
+    /// only, beside epoll: see [`Backend::Auto`]).
+    ///
+    /// ```
+    /// use strait_native::{Backend, IoContext};
+    /// let ctx = IoContext::builder().backend(Backend::Epoll).build()?;
+    /// assert!(!ctx.completion_files());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn completion_files(&self) -> bool {
+        self.shared().reactor.selector.files_on_ring()
     }
 
     /// Why the context runs on epoll although [`Backend::Auto`] would have taken
@@ -752,6 +777,7 @@ impl Drop for IoContext {
 pub struct IoContextBuilder {
     backend: Backend,
     single_threaded: bool,
+    zero_copy_send_threshold: Option<usize>,
 }
 
 impl IoContextBuilder {
@@ -772,6 +798,41 @@ impl IoContextBuilder {
         self
     }
 
+    /// Sends of at least `threshold` queued bytes on the io_uring completion path go
+    /// as `IORING_OP_SEND_ZC` (zero copy: the kernel sends from the socket's
+    /// write-behind block instead of copying it); `None`, the default, keeps every
+    /// send plain. Only sockets on the completion path use it (`Backend::IoUring`,
+    /// see [`IoContext::completion_sockets`]), and only for what is queued: a write
+    /// the socket takes at once still goes as a direct `sendmsg`, while a
+    /// [`BufferSink`](strait_streams::BufferSink) writer's committed block of
+    /// `threshold` bytes or more skips that `sendmsg` (it would copy) and goes
+    /// zero-copy (with this setting such a writer is lent the whole write-behind
+    /// block, 64 KiB, so one commit makes one large send). One send carries at most
+    /// that block, so a `threshold` above 64 KiB never applies.
+    ///
+    /// Off by default because it only wins on a real NIC for large sends: a zero-copy
+    /// send pins the block's pages and answers with a second CQE (the notification)
+    /// once the network stack lets go of them, and the block is not reused before.
+    /// On loopback (and devices without scatter-gather) the kernel copies anyway, so
+    /// zero copy only adds that notification: measured here on loopback (Linux 6.18),
+    /// every notification came back "copied" ([`IoStats::zero_copy_copied`] equals
+    /// [`IoStats::zero_copy_notifications`]), and each zero-copy send took two CQEs
+    /// instead of one. On a real NIC it saves the copy of each send, which by the
+    /// kernel's and io_uring's own guidance (not measured here: this machine has only
+    /// loopback) pays for the pinning and the extra CQE from sends of tens of KiB;
+    /// below that it costs more than the copy. So a threshold of 16–64 KiB is where to
+    /// start, and [`IoStats`] says whether it pays: `zero_copy_copied` close to
+    /// `zero_copy_notifications` means it does not.
+    ///
+    /// Needs Linux 6.0 (the opcode is probed; the notification's "copied" report needs
+    /// 6.2); without it sends stay plain and count as
+    /// [`IoStats::zero_copy_fallbacks`], as do sends on sockets that refuse zero copy
+    /// (Unix streams). A `threshold` of 0 counts as 1.
+    pub fn zero_copy_send_threshold(mut self, threshold: Option<usize>) -> Self {
+        self.zero_copy_send_threshold = threshold;
+        self
+    }
+
     /// Makes the context.
     ///
     /// # Errors
@@ -785,7 +846,7 @@ impl IoContextBuilder {
         } else {
             RunnerQueue::shared()
         };
-        IoContext::build(queue, self.backend)
+        IoContext::build(queue, self.backend, self.zero_copy_send_threshold)
     }
 }
 

@@ -46,8 +46,9 @@
 //!   completion path's reads and writes completed inline or after waiting, buffer-ring
 //!   exhaustion and cancellations.
 //! - **Sockets on io_uring's completion layer when [`Backend::IoUring`] is asked for by
-//!   name** ([`IoContext::completion_sockets`]; under `Auto` sockets wait for readiness
-//!   on the ring, files use the layer either way): TCP and Unix streams
+//!   name** ([`IoContext::completion_sockets`]; under `Auto` epoll drives every socket
+//!   and a ring of its own serves the files, `sys::file_ring`: see [`Backend::Auto`]
+//!   and [`IoContext::completion_files`]): TCP and Unix streams
 //!   (`net::tcp_ring` over the completion layer `uring`, whose module docs tell the
 //!   design) keep a multishot receive into the context's shared provided-buffer ring
 //!   (reads copy out of it, `BufferSource` lends it; unread bytes stay queued, so a

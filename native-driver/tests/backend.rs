@@ -106,7 +106,18 @@ fn child() {
     let line = match IoContext::builder().backend(backend).build() {
         Ok(ctx) => {
             round_trip(&ctx);
-            format!("ok {} {:?}", ctx.backend(), ctx.fallback_reason())
+            // Which backend drives, whether files run on a ring (under `Auto`: epoll
+            // drives, a ring serves the files), and why io_uring was not taken.
+            let files = if ctx.completion_files() {
+                "ring"
+            } else {
+                "pool"
+            };
+            format!(
+                "ok {} files={files} {:?}",
+                ctx.backend(),
+                ctx.fallback_reason()
+            )
         }
         Err(e) => {
             let reason = e
@@ -173,17 +184,21 @@ fn deny_io_uring_setup(_errno: i32) {
 fn a_kernel_refusing_io_uring_setup_hands_over_to_epoll() {
     assert_eq!(
         run_child("seccomp_enosys", &[]),
-        format!("ok epoll {:?}", Some(&FallbackReason::Unsupported))
+        format!(
+            "ok epoll files=pool {:?}",
+            Some(&FallbackReason::Unsupported)
+        )
     );
     assert_eq!(
         run_child("seccomp_eperm", &[]),
-        format!("ok epoll {:?}", Some(&FallbackReason::Disabled))
+        format!("ok epoll files=pool {:?}", Some(&FallbackReason::Disabled))
     );
 }
 
+/// `Auto` on a kernel with io_uring: epoll drives, the files run on a ring of their own.
 #[test]
-fn auto_picks_io_uring_on_this_kernel() {
-    assert_eq!(run_child("auto", &[]), "ok io_uring None");
+fn auto_runs_epoll_with_files_on_a_ring_on_this_kernel() {
+    assert_eq!(run_child("auto", &[]), "ok epoll files=ring None");
 }
 
 #[test]
@@ -212,7 +227,11 @@ fn every_simulated_probe_failure_hands_over_to_epoll() {
     );
     for (name, reason) in expected {
         let report = run_child("auto", &[(PROBE_FAIL_VAR, name)]);
-        assert_eq!(report, format!("ok epoll {:?}", Some(&reason)), "{name}");
+        assert_eq!(
+            report,
+            format!("ok epoll files=pool {:?}", Some(&reason)),
+            "{name}"
+        );
     }
 }
 
@@ -246,25 +265,25 @@ fn an_explicit_io_uring_request_that_cannot_be_met_is_an_error() {
 fn the_environment_overrides_auto_only() {
     assert_eq!(
         run_child("auto", &[(BACKEND_VAR, "epoll")]),
-        "ok epoll None",
+        "ok epoll files=pool None",
         "epoll asked for: no fallback reason"
     );
     assert_eq!(
         run_child("auto", &[(BACKEND_VAR, "io_uring")]),
-        "ok io_uring None"
+        "ok io_uring files=ring None"
     );
     assert_eq!(
         run_child("io_uring", &[(BACKEND_VAR, "epoll")]),
-        "ok io_uring None"
+        "ok io_uring files=ring None"
     );
     assert_eq!(
         run_child("epoll", &[(BACKEND_VAR, "io_uring")]),
-        "ok epoll None"
+        "ok epoll files=pool None"
     );
     // An unknown value is ignored (with a warning): auto.
     assert_eq!(
         run_child("auto", &[(BACKEND_VAR, "kqueue")]),
-        "ok io_uring None"
+        "ok epoll files=ring None"
     );
 }
 
@@ -292,7 +311,12 @@ fn this_run_uses_the_backend_the_environment_names() {
     match std::env::var(BACKEND_VAR).as_deref() {
         Ok("epoll") => assert_eq!(ctx.backend(), Backend::Epoll),
         Ok("io_uring") => assert_eq!(ctx.backend(), Backend::IoUring),
-        _ => assert_ne!(ctx.backend(), Backend::Auto),
+        // Auto: epoll drives; the files take a ring unless io_uring was refused.
+        _ => {
+            assert_eq!(ctx.backend(), Backend::Epoll);
+            assert_eq!(ctx.completion_files(), ctx.fallback_reason().is_none());
+            assert!(!ctx.completion_sockets());
+        }
     }
     assert_eq!(ctx.stats().backend, ctx.backend());
 }

@@ -42,13 +42,14 @@ pub use crate::task::{ForeignTask, OwnedTasks};
 /// The executor runs, aborts and drops this task's runnables only on the calling
 /// thread, and the context that owns it aborts it only on this thread (a context
 /// dropped elsewhere must leak its local tasks instead).
+#[inline(always)]
 pub unsafe fn spawn_local_unchecked<F>(future: F, env: crate::IoEnv) -> crate::JoinHandle<F::Output>
 where
     F: std::future::Future + 'static,
     F::Output: Send + 'static,
 {
-    // SAFETY: the caller's contract is the one `spawn_local_with_env` states.
-    unsafe { crate::task::spawn_local_with_env(future, env) }
+    // SAFETY: the caller's contract is the one `SpawnBlock::spawn_local` states.
+    unsafe { crate::task::SpawnBlock::allocate(&env).spawn_local(future, env) }
 }
 
 /// Runs a runtime's own I/O future (an accept, a connect) as a strait operation: it

@@ -146,12 +146,13 @@ impl RunAsync {
     }
 
     /// Spawns the task; the handle awaits its output.
+    #[inline(always)]
     pub fn spawn<F>(self, future: F) -> crate::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::task::spawn_with_env(future, self.env)
+        crate::task::SpawnBlock::allocate(&self.env).spawn(future, self.env)
     }
 
     /// Spawns the task without a handle: `on_ok` receives its output, `on_err` the

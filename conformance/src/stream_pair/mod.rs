@@ -19,6 +19,7 @@ mod cancel;
 mod closing;
 mod data;
 
+use crate::slice_parity::one_slice_matches_sequence;
 use alloc::no_allocation_per_operation;
 use cancel::{
     dropped_read_loses_nothing, dropped_write_duplicates_nothing, stop_cancels_pending_read,

@@ -52,6 +52,15 @@ macro_rules! socket_stream {
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut self.get_mut().inner).poll_read_some(cx, bufs)
             }
+
+            /// The socket's `poll_read` (see [`FuturesSocket`]).
+            fn poll_read_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.get_mut().inner).poll_read_slice(cx, buf)
+            }
         }
 
         impl WriteStream for $name {
@@ -61,6 +70,15 @@ macro_rules! socket_stream {
                 bufs: &[ConstBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut self.get_mut().inner).poll_write_some(cx, bufs)
+            }
+
+            /// The socket's `poll_write` (see [`FuturesSocket`]).
+            fn poll_write_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.get_mut().inner).poll_write_slice(cx, buf)
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -35,6 +35,8 @@ pub(crate) fn write_after_shutdown() -> io::Error {
 ///   [`MAX_WINDOW`](strait_vocab::MAX_WINDOW)); futures-io reads take initialised
 ///   buffers, so nothing is zero-filled.
 /// - **Writes** go to `poll_write_vectored`.
+/// - **One-slice** reads and writes ([`ReadStream::poll_read_slice`],
+///   [`WriteStream::poll_write_slice`]) go to `poll_read` and `poll_write`.
 /// - **`poll_flush`** is the socket's `poll_flush`.
 /// - **`poll_shutdown`** flushes, then calls `shutdown(Write)` on the socket's
 ///   descriptor: the peer reads end of stream while this end can still read. The
@@ -111,6 +113,18 @@ impl<T: AsyncRead + Unpin> ReadStream for FuturesSocket<T> {
         let mut slices = IoSliceMutArray::from_buffers(bufs);
         Pin::new(&mut self.get_mut().inner).poll_read_vectored(cx, &mut slices)
     }
+
+    /// The socket's `poll_read` into `buf`.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
 }
 
 #[cfg(unix)]
@@ -129,6 +143,22 @@ impl<T: AsyncWrite + std::os::fd::AsFd + Unpin> WriteStream for FuturesSocket<T>
         }
         let slices = IoSliceArray::from_buffers(bufs);
         Pin::new(&mut this.inner).poll_write_vectored(cx, &slices)
+    }
+
+    /// The socket's `poll_write` of `buf`.
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.write_shut {
+            return Poll::Ready(Err(write_after_shutdown()));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

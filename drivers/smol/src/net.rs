@@ -71,31 +71,78 @@ macro_rules! socket_stream {
             }
         }
 
+        impl $name {
+            /// Runs `op` on the socket until it does not would-block, waiting for
+            /// readability between tries.
+            fn poll_read_with(
+                &mut self,
+                cx: &mut Context<'_>,
+                mut op: impl FnMut(&$std) -> io::Result<usize>,
+            ) -> Poll<io::Result<usize>> {
+                loop {
+                    match op(self.inner.get_ref()) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        result => {
+                            self.readable = None;
+                            return Poll::Ready(result);
+                        }
+                    }
+                    let readable = self
+                        .readable
+                        .get_or_insert_with(|| self.inner.clone().readable_owned());
+                    ready!(Pin::new(readable).poll(cx))?;
+                    self.readable = None;
+                }
+            }
+
+            /// Runs `op` on the socket until it does not would-block, waiting for
+            /// writability between tries.
+            fn poll_write_with(
+                &mut self,
+                cx: &mut Context<'_>,
+                mut op: impl FnMut(&$std) -> io::Result<usize>,
+            ) -> Poll<io::Result<usize>> {
+                loop {
+                    match op(self.inner.get_ref()) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        result => {
+                            self.writable = None;
+                            return Poll::Ready(result);
+                        }
+                    }
+                    let writable = self
+                        .writable
+                        .get_or_insert_with(|| self.inner.clone().writable_owned());
+                    ready!(Pin::new(writable).poll(cx))?;
+                    self.writable = None;
+                }
+            }
+        }
+
         impl ReadStream for $name {
             fn poll_read_some(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 bufs: &mut [MutableBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
-                let this = self.get_mut();
                 if strait_vocab::buffer_empty(&*bufs) {
                     return Poll::Ready(Ok(0));
                 }
-                loop {
-                    let mut slices = IoSliceMutArray::from_buffers(bufs);
-                    match this.inner.get_ref().read_vectored(&mut slices) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => {
-                            this.readable = None;
-                            return Poll::Ready(result);
-                        }
-                    }
-                    let readable = this
-                        .readable
-                        .get_or_insert_with(|| this.inner.clone().readable_owned());
-                    ready!(Pin::new(readable).poll(cx))?;
-                    this.readable = None;
+                self.get_mut().poll_read_with(cx, |mut socket| {
+                    socket.read_vectored(&mut IoSliceMutArray::from_buffers(&mut *bufs))
+                })
+            }
+
+            /// One `read` into `buf`.
+            fn poll_read_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                if buf.is_empty() {
+                    return Poll::Ready(Ok(0));
                 }
+                self.get_mut().poll_read_with(cx, |mut socket| socket.read(&mut *buf))
             }
         }
 
@@ -113,20 +160,23 @@ macro_rules! socket_stream {
                     return Poll::Ready(Ok(0));
                 }
                 let slices = IoSliceArray::from_buffers(bufs);
-                loop {
-                    match this.inner.get_ref().write_vectored(&slices) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => {
-                            this.writable = None;
-                            return Poll::Ready(result);
-                        }
-                    }
-                    let writable = this
-                        .writable
-                        .get_or_insert_with(|| this.inner.clone().writable_owned());
-                    ready!(Pin::new(writable).poll(cx))?;
-                    this.writable = None;
+                this.poll_write_with(cx, |mut socket| socket.write_vectored(&slices))
+            }
+
+            /// One `write` of `buf`.
+            fn poll_write_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let this = self.get_mut();
+                if this.write_shut {
+                    return Poll::Ready(Err(write_after_shutdown()));
                 }
+                if buf.is_empty() {
+                    return Poll::Ready(Ok(0));
+                }
+                this.poll_write_with(cx, |mut socket| socket.write(buf))
             }
 
             /// Ready at once: the socket holds no bytes back.

@@ -123,6 +123,19 @@ pub(crate) fn poll_write_bufs<W: AsyncWrite + ?Sized>(
     }
 }
 
+/// Writes one slice to a tokio writer: `Ok(0)` at once for an empty one, as the
+/// sequence path does.
+pub(crate) fn poll_write_slice<W: AsyncWrite + ?Sized>(
+    writer: Pin<&mut W>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    writer.poll_write(cx, buf)
+}
+
 pub(crate) fn write_after_shutdown() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown")
 }
@@ -138,6 +151,18 @@ impl<T: AsyncRead> ReadStream for FromTokioIo<T> {
         };
         poll_read_into(self.project().0, cx, buf.as_mut_slice())
     }
+
+    /// tokio's `poll_read` into `buf`, without a sequence to walk.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        poll_read_into(self.project().0, cx, buf)
+    }
 }
 
 impl<T: AsyncWrite> WriteStream for FromTokioIo<T> {
@@ -151,6 +176,19 @@ impl<T: AsyncWrite> WriteStream for FromTokioIo<T> {
             return Poll::Ready(Err(write_after_shutdown()));
         }
         poll_write_bufs(inner, cx, bufs)
+    }
+
+    /// tokio's `poll_write` of `buf` (one slice needs no vectored write).
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let (inner, write_shut) = self.project();
+        if *write_shut {
+            return Poll::Ready(Err(write_after_shutdown()));
+        }
+        poll_write_slice(inner, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -183,7 +221,8 @@ impl<T: AsyncBufRead> BufferSource for FromTokioIo<T> {
 
 /// A strait stream as a tokio I/O object: `poll_flush` is [`WriteStream::poll_flush`],
 /// `poll_shutdown` is [`WriteStream::poll_shutdown`] (a half-close on strait sockets),
-/// vectored writes reach [`WriteStream::poll_write_some`] whole.
+/// vectored writes reach [`WriteStream::poll_write_some`] whole, and one-buffer reads
+/// and writes reach [`ReadStream::poll_read_slice`] and [`WriteStream::poll_write_slice`].
 ///
 /// Reads hand the strait stream the `ReadBuf`'s unfilled part. A strait stream takes
 /// initialised buffers, so the part tokio does not know to be initialised is zeroed
@@ -242,9 +281,7 @@ impl<T: ReadStream> AsyncRead for TokioIo<T> {
             return Poll::Ready(Ok(()));
         }
         let unfilled = buf.initialize_unfilled();
-        let n = ready!(self
-            .pinned()
-            .poll_read_some(cx, &mut [MutableBuffer::new(unfilled)]))?;
+        let n = ready!(self.pinned().poll_read_slice(cx, unfilled))?;
         // A stream reporting more than it was given breaks its contract; do not let it
         // make `advance` panic.
         if n > buf.remaining() {
@@ -278,7 +315,7 @@ impl<T: WriteStream> AsyncWrite for TokioIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.pinned().poll_write_some(cx, &[ConstBuffer::new(buf)])
+        self.pinned().poll_write_slice(cx, buf)
     }
 
     fn poll_write_vectored(

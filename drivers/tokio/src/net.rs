@@ -14,7 +14,7 @@ use strait_streams::{ConstBuffer, MutableBuffer, ReadStream, WriteStream};
 use strait_vocab::IoSliceMutArray;
 use tokio::io::AsyncWrite;
 
-use crate::io::{poll_read_into, poll_write_bufs, write_after_shutdown};
+use crate::io::{poll_read_into, poll_write_bufs, poll_write_slice, write_after_shutdown};
 
 /// Defines a strait stream over a tokio socket type: reads into one buffer through
 /// tokio's `poll_read`, into several through the socket's readiness and
@@ -105,6 +105,18 @@ macro_rules! socket_stream {
                     }
                 }
             }
+
+            /// tokio's own read into `buf` (see the one-buffer case above).
+            fn poll_read_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                if buf.is_empty() {
+                    return Poll::Ready(Ok(0));
+                }
+                poll_read_into(Pin::new(&mut self.get_mut().inner), cx, buf)
+            }
         }
 
         impl WriteStream for $name {
@@ -118,6 +130,19 @@ macro_rules! socket_stream {
                     return Poll::Ready(Err(write_after_shutdown()));
                 }
                 poll_write_bufs(Pin::new(&mut this.inner), cx, bufs)
+            }
+
+            /// tokio's `poll_write` of `buf`: one `send`, no vectored write.
+            fn poll_write_slice(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let this = self.get_mut();
+                if this.write_shut {
+                    return Poll::Ready(Err(write_after_shutdown()));
+                }
+                poll_write_slice(Pin::new(&mut this.inner), cx, buf)
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

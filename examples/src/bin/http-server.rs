@@ -76,16 +76,22 @@ async fn serve_one<S: Stream + Unpin>(conn: S, tls: Option<ServerContext>) -> io
         None => serve_connection(conn, async |ex: &mut Exchange<'_, S>| route(ex).await)
             .await
             .map(drop),
-        Some(ctx) => {
-            let mut tls = TlsStream::accept(&ctx, conn).map_err(io::Error::other)?;
-            tls.handshake().await?;
-            serve_connection(tls, async |ex: &mut Exchange<'_, TlsStream<S>>| {
-                route(ex).await
-            })
-            .await
-            .map(drop)
-        }
+        // Boxed: inline, the TLS session and its connection state would make every
+        // plain connection's task that much bigger too (a future is as big as its
+        // largest branch), and a task's future is copied into its block at spawn.
+        Some(ctx) => Box::pin(serve_tls(conn, ctx)).await,
     }
+}
+
+/// [`serve_one`] over TLS: the handshake, then the same service.
+async fn serve_tls<S: Stream + Unpin>(conn: S, ctx: ServerContext) -> io::Result<()> {
+    let mut tls = TlsStream::accept(&ctx, conn).map_err(io::Error::other)?;
+    tls.handshake().await?;
+    serve_connection(tls, async |ex: &mut Exchange<'_, TlsStream<S>>| {
+        route(ex).await
+    })
+    .await
+    .map(drop)
 }
 
 /// The task of one accepted connection: serve it, log failures when asked.

@@ -130,6 +130,19 @@ macro_rules! dual_stream_traits {
                     $io::Ring(r) => r.poll_read(cx, bufs),
                 }
             }
+
+            fn poll_read_slice(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                match &self.io {
+                    $io::Ready { reg, sock } => {
+                        super::stream_io::poll_read_slice(&reg.io, sock, cx, buf)
+                    }
+                    $io::Ring(r) => r.poll_read(cx, &mut [strait_vocab::MutableBuffer::new(buf)]),
+                }
+            }
         }
 
         /// Shared access, as for reads.
@@ -144,6 +157,19 @@ macro_rules! dual_stream_traits {
                         super::stream_io::poll_write(&reg.io, sock, cx, bufs)
                     }
                     $io::Ring(r) => r.poll_write(cx, bufs),
+                }
+            }
+
+            fn poll_write_slice(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                match &self.io {
+                    $io::Ready { reg, sock } => {
+                        super::stream_io::poll_write_slice(&reg.io, sock, cx, buf)
+                    }
+                    $io::Ring(r) => r.poll_write(cx, &[strait_vocab::ConstBuffer::new(buf)]),
                 }
             }
 
@@ -178,6 +204,14 @@ macro_rules! dual_stream_traits {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 std::pin::Pin::new(&mut &*self).poll_read_some(cx, bufs)
             }
+
+            fn poll_read_slice(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut &*self).poll_read_slice(cx, buf)
+            }
         }
 
         impl strait_streams::WriteStream for $ty {
@@ -187,6 +221,14 @@ macro_rules! dual_stream_traits {
                 bufs: &[strait_vocab::ConstBuffer<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 std::pin::Pin::new(&mut &*self).poll_write_some(cx, bufs)
+            }
+
+            fn poll_write_slice(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut &*self).poll_write_slice(cx, buf)
             }
 
             fn poll_flush(

@@ -47,6 +47,57 @@ where
     )
 }
 
+/// [`poll_read`] into one slice (`ReadStream::poll_read_slice`): `recv`, with no
+/// buffer sequence to build and walk.
+pub(crate) fn poll_read_slice<S: AsFd>(
+    io: &ScheduledIo,
+    sock: &S,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let wanted = buf.len();
+    if wanted == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    let fd = sock.as_fd().as_raw_fd();
+    io.poll_stream(
+        Interest::Read,
+        cx,
+        || {
+            // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
+            let n = unsafe { syscall!(recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0)) }?;
+            Ok(n as usize)
+        },
+        |&n| n > 0 && n < wanted,
+    )
+}
+
+/// [`poll_write`] of one slice (`WriteStream::poll_write_slice`): `send`, with no
+/// buffer sequence to build and walk.
+pub(crate) fn poll_write_slice<S: AsFd>(
+    io: &ScheduledIo,
+    sock: &S,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let offered = buf.len();
+    if offered == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    let fd = sock.as_fd().as_raw_fd();
+    io.poll_stream(
+        Interest::Write,
+        cx,
+        || {
+            // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+            let n =
+                unsafe { syscall!(send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)) }?;
+            Ok(n as usize)
+        },
+        |&n| n < offered,
+    )
+}
+
 /// `sendmsg(MSG_NOSIGNAL)` of `bufs` (`send` when the first buffer is all there is),
 /// waiting on the reactor when the socket is full.
 pub(crate) fn poll_write<S: AsFd>(

@@ -380,6 +380,25 @@ impl strait_streams::ReadStream for &TcpStream {
             StreamIo::Ring(r) => r.poll_read(cx, bufs),
         }
     }
+
+    fn poll_read_slice(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match &self.io {
+            StreamIo::Ready { reg, sock } => {
+                if let Some(st) = self.staging.get() {
+                    let bufs = &mut [strait_vocab::MutableBuffer::new(&mut *buf)];
+                    if let Some(n) = st.read_staged(bufs) {
+                        return Poll::Ready(Ok(n));
+                    }
+                }
+                stream_io::poll_read_slice(&reg.io, sock, cx, buf)
+            }
+            StreamIo::Ring(r) => r.poll_read(cx, &mut [strait_vocab::MutableBuffer::new(buf)]),
+        }
+    }
 }
 
 /// Shared access, as for reads.
@@ -398,6 +417,22 @@ impl strait_streams::WriteStream for &TcpStream {
                 stream_io::poll_write(&reg.io, sock, cx, bufs)
             }
             StreamIo::Ring(r) => r.poll_write(cx, bufs),
+        }
+    }
+
+    fn poll_write_slice(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match &self.io {
+            StreamIo::Ready { reg, sock } => {
+                if let Some(st) = self.staging.get() {
+                    ready!(st.poll_drain(&reg.io, sock, cx))?;
+                }
+                stream_io::poll_write_slice(&reg.io, sock, cx, buf)
+            }
+            StreamIo::Ring(r) => r.poll_write(cx, &[strait_vocab::ConstBuffer::new(buf)]),
         }
     }
 
@@ -438,6 +473,14 @@ impl strait_streams::ReadStream for TcpStream {
     ) -> std::task::Poll<io::Result<usize>> {
         std::pin::Pin::new(&mut &*self).poll_read_some(cx, bufs)
     }
+
+    fn poll_read_slice(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self).poll_read_slice(cx, buf)
+    }
 }
 
 impl strait_streams::WriteStream for TcpStream {
@@ -447,6 +490,14 @@ impl strait_streams::WriteStream for TcpStream {
         bufs: &[strait_vocab::ConstBuffer<'_>],
     ) -> std::task::Poll<io::Result<usize>> {
         std::pin::Pin::new(&mut &*self).poll_write_some(cx, bufs)
+    }
+
+    fn poll_write_slice(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self).poll_write_slice(cx, buf)
     }
 
     fn poll_flush(

@@ -220,7 +220,8 @@ impl RingStream {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if self.flags.load(Ordering::Acquire) & WRITE_SHUT != 0 && !bufs.is_empty() {
+        if self.flags.load(Ordering::Acquire) & WRITE_SHUT != 0 && !strait_vocab::buffer_empty(bufs)
+        {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "write after the stream's write side was shut down",

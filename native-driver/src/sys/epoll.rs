@@ -41,12 +41,14 @@ impl Selector {
 
     /// Registers `fd` once, edge-triggered, for reading, writing and hang-ups.
     pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let events = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+        self.add(fd, token, events as u32)
+    }
+
+    fn add(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
         Counters::add(&self.counters.enters, 1);
         Counters::add(&self.counters.submitted, 1);
-        let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-            u64: token,
-        };
+        let mut event = libc::epoll_event { events, u64: token };
         // SAFETY: `event` is a valid epoll_event for the duration of the call.
         unsafe {
             syscall!(epoll_ctl(
@@ -57,6 +59,12 @@ impl Selector {
             ))
         }
         .map(drop)
+    }
+
+    /// Registers `fd` edge-triggered for reading only (the file ring's descriptor:
+    /// `sys::file_ring`).
+    pub(crate) fn register_readable(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.add(fd, token, (libc::EPOLLIN | libc::EPOLLET) as u32)
     }
 
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {

@@ -5,8 +5,9 @@
 //! `(token, readiness)` pairs, and can be woken from any thread. The reactor above it
 //! knows nothing else about the OS: it sees tokens and [`ready`] bits whichever backend
 //! runs. Two backends implement it: `epoll` (edge-triggered epoll plus an eventfd) and
-//! `uring` (multishot poll requests on an io_uring, see its module docs). `select`
-//! chooses one at run time.
+//! `uring` (multishot poll requests on an io_uring, see its module docs); `file_ring`
+//! pairs epoll with a ring that serves files only (`Backend::Auto`). `select` chooses
+//! at run time.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub(crate) mod epoll;
+pub(crate) mod file_ring;
 pub(crate) mod select;
 pub(crate) mod uring;
 
@@ -72,6 +74,8 @@ pub(crate) use syscall;
 pub(crate) enum Selector {
     Epoll(epoll::Selector),
     Uring(uring::Host),
+    /// `Backend::Auto`: epoll drives, a ring serves files (see `file_ring`).
+    Hybrid(file_ring::Hybrid),
 }
 
 /// Per-runner scratch space for a wait.
@@ -79,21 +83,26 @@ pub(crate) enum Selector {
 pub(crate) struct Events {
     /// Filled by `epoll_wait` (io_uring keeps what outlives a wait in the ring).
     epoll: Vec<libc::epoll_event>,
+    /// `Backend::Auto`: waits in a row that handed over file completions without an
+    /// `epoll_wait` (see `file_ring::Hybrid::wait`).
+    file_skips: u32,
 }
 
 impl Events {
     pub(crate) fn with_capacity(n: usize) -> Events {
         Events {
             epoll: Vec::with_capacity(n),
+            file_skips: 0,
         }
     }
 }
 
 impl Selector {
-    /// Which backend this is (never `Auto`).
+    /// Which backend drives the context (never `Auto`: epoll under `Auto`, whose files
+    /// run on a ring of their own, see [`files_on_ring`](Self::files_on_ring)).
     pub(crate) fn backend(&self) -> Backend {
         match self {
-            Selector::Epoll(_) => Backend::Epoll,
+            Selector::Epoll(_) | Selector::Hybrid(_) => Backend::Epoll,
             Selector::Uring(_) => Backend::IoUring,
         }
     }
@@ -103,6 +112,7 @@ impl Selector {
     pub(crate) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.register(fd, token),
+            Selector::Hybrid(h) => h.epoll.register(fd, token),
             Selector::Uring(h) => h.ring.register(fd, token),
         }
     }
@@ -113,6 +123,7 @@ impl Selector {
     pub(crate) fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.deregister(fd),
+            Selector::Hybrid(h) => h.epoll.deregister(fd),
             Selector::Uring(h) => h.ring.deregister(token),
         }
     }
@@ -139,6 +150,13 @@ impl Selector {
                 waited
             }
             Selector::Uring(h) => h.wait(timeout, out, awake),
+            Selector::Hybrid(h) => h.wait(
+                &mut events.epoll,
+                &mut events.file_skips,
+                timeout,
+                out,
+                awake,
+            ),
         }
     }
 
@@ -146,16 +164,24 @@ impl Selector {
     pub(crate) fn wake(&self) {
         match self {
             Selector::Epoll(s) => s.wake(),
+            Selector::Hybrid(h) => h.epoll.wake(),
             Selector::Uring(h) => h.ring.wake(),
         }
     }
 
-    /// The completion layer, on io_uring.
+    /// The completion layer, on io_uring (under `Auto`, the file ring's).
     pub(crate) fn completions(&self) -> Option<&std::sync::Arc<crate::uring::Completions>> {
         match self {
             Selector::Uring(h) => Some(&h.completions),
+            Selector::Hybrid(h) => Some(&h.files.completions),
             Selector::Epoll(_) => None,
         }
+    }
+
+    /// Files run on an io_uring completion layer (`IoUring`, or `Auto` on a kernel
+    /// that allows it).
+    pub(crate) fn files_on_ring(&self) -> bool {
+        self.completions().is_some()
     }
 
     /// The completion layer when sockets run on it (io_uring asked for by name).
@@ -166,10 +192,20 @@ impl Selector {
         }
     }
 
+    /// Zero-copy sends of `threshold` bytes and up on the completion layer (see
+    /// [`uring::Host::set_zero_copy_send`]); nothing on epoll.
+    pub(crate) fn set_zero_copy_send(&self, threshold: Option<usize>) {
+        if let Selector::Uring(h) = self {
+            h.set_zero_copy_send(threshold);
+        }
+    }
+
     /// The context is dropped: see [`uring::Host::shut_down`].
     pub(crate) fn shut_down(&self) {
-        if let Selector::Uring(h) = self {
-            h.shut_down(Duration::from_secs(2));
+        match self {
+            Selector::Uring(h) => h.shut_down(Duration::from_secs(2)),
+            Selector::Hybrid(h) => h.files.shut_down(Duration::from_secs(2)),
+            Selector::Epoll(_) => {}
         }
     }
 
@@ -184,6 +220,16 @@ impl Selector {
             stats.writes_waited = c.writes_waited;
             stats.buffer_exhaustions = c.buffer_exhaustions;
             stats.cancellations = c.canceled;
+            stats.zero_copy_sends = c.zc_sends;
+            stats.zero_copy_notifications = c.zc_notifications;
+            stats.zero_copy_copied = c.zc_copied;
+            stats.zero_copy_fallbacks = c.zc_fallbacks;
+            stats.completion_operations = c.finished;
+        }
+        if let Selector::Hybrid(h) = self {
+            let files = &h.files.ring.counters;
+            stats.file_ring_enters = files.enters.load(Ordering::Relaxed);
+            stats.file_ring_completions = files.completions.load(Ordering::Relaxed);
         }
         stats
     }
@@ -191,6 +237,7 @@ impl Selector {
     pub(crate) fn counters(&self) -> &Counters {
         match self {
             Selector::Epoll(s) => &s.counters,
+            Selector::Hybrid(h) => &h.epoll.counters,
             Selector::Uring(h) => &h.ring.counters,
         }
     }
@@ -228,6 +275,13 @@ impl Counters {
             writes_waited: 0,
             buffer_exhaustions: 0,
             cancellations: 0,
+            zero_copy_sends: 0,
+            zero_copy_notifications: 0,
+            zero_copy_copied: 0,
+            zero_copy_fallbacks: 0,
+            completion_operations: 0,
+            file_ring_enters: 0,
+            file_ring_completions: 0,
         }
     }
 }
@@ -284,6 +338,34 @@ pub struct IoStats {
     /// io_uring only: cancellations submitted (`IORING_OP_ASYNC_CANCEL`): dropped or
     /// stopped operations, paused receives, teardown.
     pub cancellations: u64,
+    /// io_uring only, with
+    /// [`zero_copy_send_threshold`](crate::IoContextBuilder::zero_copy_send_threshold)
+    /// set: sends made as `IORING_OP_SEND_ZC` (counted when their result arrives).
+    pub zero_copy_sends: u64,
+    /// io_uring only: zero-copy notifications received (the kernel let go of a
+    /// zero-copy send's buffer, which only then is reused).
+    pub zero_copy_notifications: u64,
+    /// io_uring only: notifications saying the kernel copied the bytes anyway
+    /// (`IORING_NOTIF_USAGE_ZC_COPIED`, reported from Linux 6.2): loopback, or a device
+    /// without scatter-gather. When this follows `zero_copy_notifications` one for
+    /// one, zero copy only costs a CQE per send here: turn it off.
+    pub zero_copy_copied: u64,
+    /// io_uring only: sends that reached the threshold but went as plain `SEND`s: the
+    /// kernel has no `SEND_ZC` (before Linux 6.0), or the socket refused it (a Unix
+    /// stream).
+    pub zero_copy_fallbacks: u64,
+    /// Operations of the completion layer whose final CQE arrived: every socket
+    /// and file operation on [`Backend::IoUring`]; file reads, writes and syncs (and
+    /// their cancellations' targets) under [`Backend::Auto`] when files run on a ring
+    /// ([`IoContext::completion_files`](crate::IoContext::completion_files)); 0 on
+    /// epoll.
+    pub completion_operations: u64,
+    /// [`Backend::Auto`] with files on a ring only: `io_uring_enter` calls of the ring
+    /// that serves files (one per submitted operation: nobody waits in it, epoll
+    /// reports its completions). Not in `enters`, which counts epoll's calls.
+    pub file_ring_enters: u64,
+    /// [`Backend::Auto`] with files on a ring only: CQEs taken from that ring.
+    pub file_ring_completions: u64,
 }
 
 impl IoStats {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io;
 
-use super::{epoll, uring, Selector};
+use super::{epoll, file_ring, uring, Selector};
 
 /// Environment variable that overrides [`Backend::Auto`]: `auto`, `io_uring` or `epoll`.
 pub(crate) const BACKEND_VAR: &str = "STRAIT_NATIVE_BACKEND";
@@ -16,19 +16,30 @@ pub(crate) const PROBE_FAIL_VAR: &str = "STRAIT_NATIVE_URING_PROBE_FAIL";
 /// [`IoContextBuilder::backend`](crate::IoContextBuilder::backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
-    /// io_uring when the kernel allows it, else epoll (the reason is kept: see
+    /// Epoll drives the context (every socket, signals, timers, wake-ups, exactly as
+    /// [`Epoll`](Backend::Epoll)), and when the kernel allows io_uring a second ring,
+    /// used only for files, runs their reads, writes and syncs as completion
+    /// operations (one `io_uring_enter` per read instead of a blocking-pool round
+    /// trip); its descriptor sits in epoll, so a completion wakes the epoll wait.
+    /// Without io_uring this is plain epoll, and the reason is kept (see
     /// [`IoContext::fallback_reason`](crate::IoContext::fallback_reason)). The
     /// environment variable `STRAIT_NATIVE_BACKEND` (`auto`, `io_uring`, `epoll`)
     /// overrides this choice, and only this one.
     ///
-    /// On the ring, `Auto` runs files on the completion layer (one `io_uring_enter`
-    /// per read instead of a blocking-pool round trip) but lets sockets wait for
-    /// readiness on the ring and make their own `recv`/`send` calls: measured side by
-    /// side (`strait-bench net`), completion sockets still trail that path on
-    /// throughput (a second copy out of the provided buffers) and tie it on
-    /// round trips. Ask for [`IoUring`](Backend::IoUring) to put sockets on the
-    /// completion layer too; see
-    /// [`IoContext::completion_sockets`](crate::IoContext::completion_sockets).
+    /// What a context built this way reports: [`IoContext::backend`](crate::IoContext::backend)
+    /// is `Epoll` (what drives it), [`IoContext::completion_files`](crate::IoContext::completion_files)
+    /// says whether the file ring is there,
+    /// [`IoContext::completion_sockets`](crate::IoContext::completion_sockets) is
+    /// `false`, and [`IoStats`](crate::IoStats) counts epoll's calls in `enters` and
+    /// the file ring's in `file_ring_enters`.
+    ///
+    /// Why the split: measured side by side (`strait-bench`), sockets waiting for
+    /// readiness on a ring cost more kernel work per event than on epoll (a task-work
+    /// run and a CQE per event) and trailed it on the http rows (keep-alive 0.99 vs
+    /// 1.15 of hyper, close-every-10 0.88 vs 1.05); sockets on the completion layer
+    /// trail epoll on throughput (0.53–0.73). Files win clearly on the ring (1 syscall
+    /// per `read_at` against ~7.7 through the blocking pool). Ask for
+    /// [`IoUring`](Backend::IoUring) to put everything on the ring.
     #[default]
     Auto,
     /// io_uring with every socket, stream and file on the completion layer
@@ -195,11 +206,11 @@ pub(crate) fn open(requested: Backend) -> io::Result<(Selector, Option<FallbackR
             Ok(host) => Ok((Selector::Uring(host), None)),
             Err(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
         },
-        Backend::Auto => match uring::Host::open(false) {
-            Ok(host) => Ok((Selector::Uring(host), None)),
-            Err(reason) => {
+        Backend::Auto => match file_ring::Hybrid::open()? {
+            Ok(hybrid) => Ok((Selector::Hybrid(hybrid), None)),
+            Err((epoll, reason)) => {
                 log::info!("strait-native: io_uring unavailable ({reason}); using epoll");
-                Ok((Selector::Epoll(epoll::Selector::new()?), Some(reason)))
+                Ok((Selector::Epoll(epoll), Some(reason)))
             }
         },
     }

@@ -23,8 +23,11 @@
 //! `ETIME` is the timeout, `EINTR` is retried with the time left), and they submit
 //! what is queued: a registration made on a runner thread costs no syscall of its own,
 //! it goes to the kernel with that runner's next wait (at once when another runner is
-//! asleep in the kernel, so it never waits behind a sleeping ring). Cross-thread
-//! wake-ups write an eventfd that a multishot poll watches on the ring; a runner that
+//! asleep in the kernel, so it never waits behind a sleeping ring). A runner wakes
+//! another with an `IORING_OP_NOP`, whose CQE its own `io_uring_enter` posts; other
+//! threads (and a submission queue that stays full) write an eventfd watched by a
+//! multishot poll, whose wake-ups run on the thread that armed it (see
+//! [`Ring::wake`]); a runner that
 //! polls without blocking and finds the completion queue empty and nothing to submit
 //! makes no syscall at all.
 //!
@@ -57,9 +60,13 @@
 //! runners, where epoll sends a few hundred) but runs its work at its next syscall or
 //! return to user space (a timer tick at the latest); one asleep is woken as before.
 //! When the submitter is a thread that does not run the context, each event waits for
-//! that thread (or, once it has exited, a kernel worker): registrations and the wake
-//! eventfd's poll made there cost a hop per event. Rings per runner thread, or
-//! `DEFER_TASKRUN` for single-threaded contexts, are the way out (next steps).
+//! that thread (or, once it has exited, a kernel worker): registrations made there
+//! cost a hop per event, and so do wake-ups from threads that run nothing (a
+//! runner's are NOPs, see [`Ring::wake`]). Even on the right thread, each readiness
+//! event costs a task-work run and a CQE that epoll's callback does not (~1 of each
+//! per request on the http probes). Rings per runner thread, or `DEFER_TASKRUN` for
+//! single-threaded contexts (batches that task work into the waits), are the way out
+//! (next steps).
 //!
 //! # user_data layout (shared with the completion layer in `crate::uring`)
 //! The top two bits of every entry's user_data name its owner: `0b00` readiness
@@ -113,6 +120,9 @@ thread_local! {
     /// This thread hands the completion layer its CQEs (and holds the hand-over lock,
     /// so no drain can make progress until it is done).
     static DISPATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The ring this thread last waited on: it runs that ring's context, and its
+    /// wake-ups may submit (see [`Ring::wake`]). Only compared, never dereferenced.
+    static WAITED_ON: std::cell::Cell<*const Ring> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 /// `true` inside the completion layer's dispatch on this thread (a waker that drops a
@@ -137,6 +147,9 @@ const KIND_SHIFT: u32 = 62;
 const KIND_INTERNAL: u64 = 0b01 << KIND_SHIFT;
 /// The multishot poll on the wake eventfd (generation 0, which no token has).
 const WAKE_DATA: u64 = KIND_INTERNAL;
+/// A wake-up's `IORING_OP_NOP` (generation 0 like `WAKE_DATA`, slot 1): its CQE is
+/// posted by the waker's own `io_uring_enter` (see [`Ring::wake`]).
+const WAKE_NOP: u64 = KIND_INTERNAL | 1;
 /// In the re-arm list only: arm one more wake poll (after a dropped completion).
 const WAKE_EXTRA: u64 = u64::MAX;
 /// Low bits: everything but the kind.
@@ -286,6 +299,7 @@ impl Ring {
         for (code, name) in [
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::PollRemove::CODE, "POLL_REMOVE"),
+            (opcode::Nop::CODE, "NOP"),
             (opcode::Recv::CODE, "RECV"),
             (opcode::Send::CODE, "SEND"),
             (opcode::Accept::CODE, "ACCEPT"),
@@ -422,17 +436,39 @@ impl Ring {
         lock(&self.simulate).refuse_pushes = n;
     }
 
+    /// Test hook: holds the completion queue's lock, as a drain on another thread does.
+    #[cfg(test)]
+    pub(crate) fn hold_completion_queue(&self) -> MutexGuard<'_, ()> {
+        lock(&self.cq)
+    }
+
     /// The kernel has not confirmed the removal of `token`'s poll yet.
     pub(crate) fn removal_pending(&self, token: u64) -> bool {
         lock(&self.removing).contains(&token)
     }
 
     /// Interrupts a wait from any thread.
+    ///
+    /// From a runner (a thread that has waited on this ring), with an
+    /// `IORING_OP_NOP`: a NOP completes while it is submitted, so its CQE is posted by
+    /// the waker's own `io_uring_enter` (at once when a runner sleeps in the kernel, by
+    /// the next wait's submission otherwise), which wakes the sleeping runner
+    /// directly. The eventfd's poll, by contrast, runs its wake-up as task work of the
+    /// thread that armed it (the one that opened the ring, often not a runner): each
+    /// wake-up woke that thread first, a context switch and usually an interrupt, and
+    /// with `COOP_TASKRUN` waited for it when it was busy. Other threads keep the
+    /// eventfd: their `io_uring_enter` would submit every entry queued meanwhile, and
+    /// a request's wake-ups run as task work of its submitter, so a readiness poll a
+    /// runner queued would hop through that thread for the socket's lifetime. The
+    /// eventfd is also the fallback for a submission queue that stays full.
     pub(crate) fn wake(&self) {
         Counters::add(&self.counters.wakeups, 1);
-        // The eventfd is never drained here: each write wakes its wait queue, which the
-        // multishot poll reports as a new CQE; the counter cannot reach its limit.
-        self.waker.wake();
+        let runner = WAITED_ON.with(|w| std::ptr::eq(w.get(), self));
+        if !runner || self.push(wake_nop()).is_err() {
+            // The eventfd is never drained here: each write wakes its wait queue, which
+            // the multishot poll reports as a new CQE; the counter cannot reach its limit.
+            self.waker.wake();
+        }
     }
 
     /// Queues `entry`; when the queue is full, submits what it holds first. Submits at
@@ -536,6 +572,7 @@ impl Ring {
         layer: &Batch<'_>,
         awake: &mut dyn FnMut(),
     ) -> io::Result<bool> {
+        WAITED_ON.with(|w| w.set(self));
         let mut dropped = false;
         if timeout != Some(Duration::ZERO) && self.cq_is_empty() {
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -734,9 +771,9 @@ impl Ring {
                         out.push((data, ready::ERROR | ready::READABLE | ready::WRITABLE));
                     }
                 }
-                0b01 if data == WAKE_DATA => {
+                0b01 if data == WAKE_DATA || data == WAKE_NOP => {
                     woken = true;
-                    if ended {
+                    if ended && data == WAKE_DATA {
                         rearm.push(data);
                     }
                 }
@@ -820,6 +857,7 @@ impl Ring {
         // Held while pushing: a deregistration after this check queues its removal
         // behind the new poll, so the removal finds it.
         let live = lock(&self.live);
+        let mut removals = false;
         while let Some(&token) = rearm.last() {
             let entry = if token == WAKE_DATA || token == WAKE_EXTRA {
                 Some(wake_poll(self.waker.as_raw_fd()))
@@ -829,7 +867,10 @@ impl Ring {
                 let target = token & TOKEN_MASK;
                 match live.get(slot(target)) {
                     Some(Some((t, _))) if *t == target => None,
-                    _ => Some(poll_remove(target)),
+                    _ => {
+                        removals = true;
+                        Some(poll_remove(target))
+                    }
                 }
             } else {
                 match live.get(slot(token)) {
@@ -847,6 +888,16 @@ impl Ring {
         }
         self.rearm_pending
             .store(!rearm.is_empty(), Ordering::Release);
+        drop((live, rearm));
+        if removals {
+            // The poll holds its file open until removed, and the thread that dropped
+            // the registration may not wait for this (another thread drained, see
+            // `Reactor::await_removal`): submit now rather than at the next wait of a
+            // context that may not run again. Only after `EALREADY` or a full queue.
+            if let Err(e) = self.submit() {
+                log::debug!("io_uring: submitting a retried poll removal failed ({e})");
+            }
+        }
     }
 }
 
@@ -932,7 +983,8 @@ pub(crate) struct Host {
     pub(crate) completions: Arc<Completions>,
     /// Sockets run on the completion layer (io_uring asked for by name); otherwise
     /// they wait for readiness on the ring and make their own syscalls, and only
-    /// files use the layer (see `Backend::Auto`).
+    /// files use the layer (no longer chosen by `Backend::Auto`, which runs epoll
+    /// with a ring for files: `sys::file_ring`).
     pub(crate) sockets: bool,
 }
 
@@ -956,6 +1008,30 @@ impl Host {
             completions,
             sockets,
         })
+    }
+
+    /// Has the completion layer send runs of `threshold` bytes or more with
+    /// `IORING_OP_SEND_ZC` (`None`: never), as far as the kernel can: the opcode
+    /// probe says whether it has `SEND_ZC` (Linux 6.0), the release whether its
+    /// notifications report copies (6.2); without it, such sends stay plain and are
+    /// counted as fallbacks.
+    pub(crate) fn set_zero_copy_send(&self, threshold: Option<usize>) {
+        let mut probe = Probe::new();
+        let has_opcode = self
+            .ring
+            .ring
+            .submitter()
+            .register_probe(&mut probe)
+            .is_ok()
+            && probe.is_supported(opcode::SendZc::CODE);
+        let support = if !has_opcode {
+            completion::ZeroCopySupport::Unsupported
+        } else if kernel_at_least(6, 2) {
+            completion::ZeroCopySupport::ReportsUsage
+        } else {
+            completion::ZeroCopySupport::Supported
+        };
+        self.completions.set_zero_copy_send(threshold, support);
     }
 
     /// A runner's wait ([`Ring::wait`]), the completion layer's CQEs handed to it.
@@ -1074,6 +1150,11 @@ fn poll_remove(token: u64) -> squeue::Entry {
         .user_data(KIND_INTERNAL | token)
 }
 
+/// A wake-up (see [`Ring::wake`]).
+fn wake_nop() -> squeue::Entry {
+    opcode::Nop::new().build().user_data(WAKE_NOP)
+}
+
 fn wake_poll(fd: RawFd) -> squeue::Entry {
     opcode::PollAdd::new(types::Fd(fd), libc::EPOLLIN as u32)
         .multi(true)
@@ -1170,6 +1251,220 @@ mod tests {
         ring.wait(None, &mut out, &|_, _, _| {}, &mut || {})
             .unwrap();
         assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn closing_a_polled_descriptor_does_not_end_its_poll_only_a_removal_does() {
+        // Why `deregister` removes the poll before the descriptor closes instead of
+        // letting the close end it: the request holds the file, so closing the
+        // descriptor neither ends the poll (no final CQE) nor closes the file (the
+        // writer still has a reader); the removal does both.
+        let ring = Ring::open().unwrap();
+        let (r, w) = pipe();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        assert!(wait(&ring, Duration::ZERO).is_empty());
+        drop(r);
+        assert!(
+            wait(&ring, Duration::from_millis(30)).is_empty(),
+            "the close ended the poll"
+        );
+        // SAFETY: writes one byte from a valid buffer to an open pipe.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(
+            n, 1,
+            "the pipe lost its reader: the poll did not hold the file"
+        );
+        let out = wait(&ring, Duration::from_secs(5));
+        assert_eq!(out.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [TOKEN]);
+        ring.deregister(TOKEN).unwrap();
+        let start = Instant::now();
+        while ring.removal_pending(TOKEN) {
+            assert!(start.elapsed() < Duration::from_secs(5), "never removed");
+            wait(&ring, Duration::from_millis(10));
+        }
+        // SAFETY: as above. SIGPIPE is ignored by the test harness's runtime.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(n, -1, "the removal closed the file");
+        assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EPIPE));
+    }
+
+    /// A readiness poll's wake-up runs as task work of the thread that submitted it.
+    /// Measures how long a runner asleep in the kernel waits for an event of a poll
+    /// whose submitter is busy in user space (another runner, in a long task; under
+    /// `COOP_TASKRUN` it is not interrupted) against one whose submitter sleeps. Prints
+    /// the median and worst of 20 each; asserts only that every event arrives. Run
+    /// with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, timing-dependent"]
+    fn measure_event_latency_when_the_polls_submitter_is_busy() {
+        // (submitter busy, another thread busy): the third keeps a CPU as busy as the
+        // second does, so only whose CPU it is differs.
+        for (busy, other) in [(false, false), (false, true), (true, false)] {
+            let spinner = other.then(|| {
+                let stop = Arc::new(AtomicBool::new(false));
+                let s = stop.clone();
+                let t = std::thread::spawn(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                });
+                (stop, t)
+            });
+            let mut took: Vec<Duration> = (0..20).map(|_| event_latency(busy)).collect();
+            if let Some((stop, t)) = spinner {
+                stop.store(true, Ordering::Relaxed);
+                t.join().unwrap();
+            }
+            took.sort();
+            eprintln!(
+                "submitter {}, another thread {}: median {:?}, worst {:?}",
+                if busy { "busy in user space" } else { "asleep" },
+                if other { "spinning" } else { "idle" },
+                took[10],
+                took[19]
+            );
+        }
+    }
+
+    fn event_latency(busy: bool) -> Duration {
+        let ring = Arc::new(Ring::open().unwrap());
+        let (r, w) = pipe();
+        let stop = Arc::new(AtomicBool::new(false));
+        let submitter = {
+            let (ring, stop) = (ring.clone(), stop.clone());
+            let fd = r.as_raw_fd();
+            std::thread::spawn(move || {
+                ring.register(fd, TOKEN).unwrap();
+                ring.submit().unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    if busy {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        let sleeper = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                while out.is_empty() {
+                    ring.wait(
+                        Some(Duration::from_secs(5)),
+                        &mut out,
+                        &|_, _, _| {},
+                        &mut || {},
+                    )
+                    .unwrap();
+                }
+                Instant::now()
+            })
+        };
+        while ring.waiters.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        let sent = Instant::now();
+        put(&w);
+        let seen = sleeper.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        submitter.join().unwrap();
+        drop(r);
+        seen - sent
+    }
+
+    /// This thread's voluntary context switches so far (`/proc/thread-self/status`).
+    fn voluntary_switches() -> u64 {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_wake_up_reaches_a_sleeping_runner_without_a_hop_through_the_ring_opener() {
+        // The thread that opens the ring is often not a runner (`IoContext::new` made on
+        // a main thread that then blocks). A wake-up must reach the runner asleep in
+        // the kernel directly: a wake eventfd's poll would run each one as task work
+        // of the opener, waking it (a context switch) on every wake-up.
+        const WAKES: u64 = 40;
+        let (ring_tx, ring_rx) = std::sync::mpsc::channel();
+        let (r, w) = pipe();
+        let opener = std::thread::spawn(move || {
+            ring_tx.send(Arc::new(Ring::open().unwrap())).unwrap();
+            let before = voluntary_switches();
+            // Asleep in the kernel (interruptibly) until the test is done.
+            let mut byte = 0u8;
+            // SAFETY: reads one byte into a valid buffer from an open pipe.
+            let n = unsafe { libc::read(r.as_raw_fd(), (&raw mut byte).cast(), 1) };
+            assert_eq!(n, 1);
+            voluntary_switches() - before
+        });
+        let ring: Arc<Ring> = ring_rx.recv().unwrap();
+        let waited = Arc::new(AtomicUsize::new(0));
+        let waker = {
+            let (ring, waited) = (ring.clone(), waited.clone());
+            std::thread::spawn(move || {
+                // A runner (another one, between two tasks): it has waited on the ring.
+                assert!(wait(&ring, Duration::ZERO).is_empty());
+                for i in 0..WAKES as usize {
+                    // The runner is in its i-th wait, asleep in the kernel.
+                    while waited.load(Ordering::SeqCst) != i
+                        || ring.waiters.load(Ordering::SeqCst) == 0
+                    {
+                        std::thread::yield_now();
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    ring.wake();
+                }
+            })
+        };
+        let start = Instant::now();
+        for _ in 0..WAKES {
+            assert!(wait(&ring, Duration::from_secs(5)).is_empty());
+            waited.fetch_add(1, Ordering::SeqCst);
+        }
+        waker.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a wake-up was lost"
+        );
+        put(&w);
+        let opener_switches = opener.join().unwrap();
+        assert!(
+            opener_switches < WAKES / 4,
+            "the opener woke {opener_switches} times for {WAKES} wake-ups"
+        );
+        assert_eq!(ring.counters.wakeups.load(Ordering::Relaxed), WAKES);
+    }
+
+    #[test]
+    fn a_wake_up_from_a_thread_that_runs_nothing_submits_nothing_queued() {
+        // A request's wake-ups run as task work of its submitter: a thread outside the
+        // context (a pool thread posting a result, say) that submitted a runner's queued
+        // registration would carry that socket's readiness for its lifetime.
+        let ring = Arc::new(Ring::open().unwrap());
+        let (r, _w) = pipe();
+        ring.register(r.as_raw_fd(), TOKEN).unwrap();
+        // A runner between announcing its sleep and entering the kernel (its enter
+        // submits the registration itself): the moment a waker submits for it.
+        ring.waiters.fetch_add(1, Ordering::SeqCst);
+        let outsider = {
+            let ring = ring.clone();
+            std::thread::spawn(move || ring.wake())
+        };
+        outsider.join().unwrap();
+        let queued = ring.lock_sq().queue().len();
+        ring.waiters.fetch_sub(1, Ordering::SeqCst);
+        assert_eq!(queued, 1, "the wake-up submitted the registration");
+        // The wake-up still ends the next wait (through the eventfd).
+        let start = Instant::now();
+        assert!(wait(&ring, Duration::from_secs(5)).is_empty());
+        assert!(start.elapsed() < Duration::from_secs(4));
     }
 
     #[test]

@@ -42,7 +42,9 @@
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
 //!   descriptor released. Deadlines are checked with every batch of CQEs and every
-//!   handle drop, and when the host calls [`Completions::expire_lingering`].
+//!   handle drop, and when the host calls [`Completions::expire_lingering`]. Opt-in,
+//!   large unsent runs go as `SEND_ZC` (`send_zc`): their final CQE is the kernel's
+//!   notification, so the block stays put until it.
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
@@ -95,6 +97,7 @@ pub(crate) mod file;
 mod ops;
 mod recv;
 mod send;
+mod send_zc;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -115,6 +118,7 @@ pub(crate) use ops::{Keep, Op, Outcome, Resource};
 use ops::{Body, Key, Phase, Slab};
 pub(crate) use recv::RecvQueue;
 pub(crate) use send::SendBehind;
+pub(crate) use send_zc::ZeroCopySupport;
 
 /// Where this layer's SQEs go: the host's submission queue.
 pub(crate) trait Submit {
@@ -280,6 +284,15 @@ pub(crate) struct Counters {
     /// Lingering sends of dropped writers canceled before they were delivered (past
     /// the linger time, or over the linger budget).
     pub(crate) lingers_canceled: u64,
+    /// `SEND_ZC` operations whose result came (`send_zc`).
+    pub(crate) zc_sends: u64,
+    /// Their notifications (the kernel let go of the block).
+    pub(crate) zc_notifications: u64,
+    /// Notifications saying the kernel copied the bytes anyway.
+    pub(crate) zc_copied: u64,
+    /// Sends that reached the zero-copy threshold but went as plain `SEND`s (no
+    /// `SEND_ZC` in the kernel, or a socket that refused it).
+    pub(crate) zc_fallbacks: u64,
 }
 
 /// The completion layer: operation slots, the provided-buffer ring, the receive, send
@@ -293,6 +306,8 @@ pub(crate) struct Completions {
     /// `Counters::sends_direct`, counted outside the lock (the direct send runs
     /// without it).
     sends_direct: std::sync::atomic::AtomicU64,
+    /// When sends go zero-copy ([`Completions::set_zero_copy_send`]).
+    zero_copy: send_zc::ZeroCopy,
 }
 
 impl std::fmt::Debug for Completions {
@@ -475,6 +490,7 @@ impl Completions {
             socket_buffers: config.socket_buffers.max(1),
             accept_queue: config.accept_queue.max(1),
             sends_direct: Default::default(),
+            zero_copy: Default::default(),
         }))
     }
 
@@ -863,7 +879,7 @@ impl Driver {
                 recv.on_cqe(result, flags, orphaned, &mut self.bufs, &mut self.counters)
             }
             Body::Send(send) => {
-                let next = send.on_cqe(result, orphaned);
+                let next = send.on_cqe(result, flags, orphaned, &mut self.counters);
                 if next == Next::Done {
                     send.release_block(&mut self.send_blocks);
                 }
@@ -886,7 +902,10 @@ impl Driver {
                 }
             }
         }
-        if more && slot.phase == Phase::InFlight && (orphaned || self.shut_down) {
+        // A send's `F_MORE` (SEND_ZC) announces only its notification, which no
+        // cancel stops.
+        let multishot = !matches!(slot.body, Body::Send(_));
+        if more && multishot && slot.phase == Phase::InFlight && (orphaned || self.shut_down) {
             // An abandoned multishot still running: its cancel was not queued, or came
             // back EALREADY. Ask again (or keep it pending).
             cancel(

@@ -12,16 +12,21 @@
 //! grows while no send is in flight), and compaction only runs between sends and never
 //! while a prepared window is lent out. Dropping the writer lets the slot finish
 //! delivering what was written, then frees it; within bounds (`Completions::set_linger`).
+//!
+//! Large unsent runs may go as `SEND_ZC` instead (opt-in, `send_zc`): their block stays
+//! put until the kernel's notification, the send's final CQE. A zero-copy writer's
+//! `commit` of such a run skips the direct `sendmsg` (which would copy it).
 
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{squeue, types};
 
 use super::ops::{Body, Key, Phase};
-use super::{count_ready, to_error, Completions, Next};
+use super::send_zc::{self, Flight, Policy, ZcCqe};
+use super::{count_ready, to_error, Completions, Counters, Next};
 
 /// Smallest write-behind block allocated (unless the limit is smaller).
 const MIN_BLOCK: usize = 4096;
@@ -100,10 +105,14 @@ pub(crate) struct SendState {
     /// A window past `len` is lent to a zero-copy writer (`poll_prepare`): the bytes
     /// below it must not move until it is committed or given up.
     lent: bool,
+    /// When unsent runs go zero-copy (`send_zc`).
+    zero_copy: Policy,
+    /// The send in flight, and whether the kernel may still read the block after it.
+    flight: Flight,
 }
 
 impl SendState {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, zero_copy: Policy) -> Self {
         Self {
             buf: Vec::new(),
             sent: 0,
@@ -111,6 +120,8 @@ impl SendState {
             error: None,
             lent: false,
             waited: false,
+            zero_copy,
+            flight: Flight::Plain { fallback: false },
         }
     }
 
@@ -133,6 +144,7 @@ impl SendState {
     /// With no send in flight and no window lent: drops what was sent and moves the
     /// unsent bytes to the front.
     fn compact(&mut self) {
+        debug_assert!(!self.flight.pins_block(), "compacting a pinned block");
         if self.sent == 0 {
             return;
         }
@@ -154,33 +166,108 @@ impl SendState {
             .saturating_sub(self.buf.len())
     }
 
-    /// The `SEND` for every unsent byte.
-    pub(super) fn entry(&self, fd: types::Fd) -> squeue::Entry {
+    /// The `SEND` (or `SEND_ZC`, for a run the policy finds large enough) for every
+    /// unsent byte; records which went in flight.
+    pub(super) fn entry(&mut self, fd: types::Fd) -> squeue::Entry {
         let unsent = &self.buf[self.sent..];
         // One SEND carries at most 4 GiB - 1; a short send resubmits the rest.
         let len = u32::try_from(unsent.len()).unwrap_or(u32::MAX);
-        opcode::Send::new(fd, unsent.as_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
+        let (entry, flight) = send_zc::entry(&self.zero_copy, fd, unsent.as_ptr(), len);
+        self.flight = flight;
+        entry
     }
 
-    /// Handles the CQE of a `SEND`.
-    pub(super) fn on_cqe(&mut self, result: i32, orphaned: bool) -> Next {
+    /// A zero-copy writer's commit of `len` unsent bytes goes zero-copy: no direct
+    /// `sendmsg` first (it would copy them).
+    fn wants_zero_copy(&self) -> bool {
+        self.zero_copy.zero_copy(self.unsent())
+    }
+
+    /// Handles a CQE of the send in flight (a `SEND`'s, or a `SEND_ZC`'s result or
+    /// notification): what the slot does next once it is the final one.
+    pub(super) fn on_cqe(
+        &mut self,
+        result: i32,
+        flags: u32,
+        orphaned: bool,
+        counters: &mut Counters,
+    ) -> Next {
+        let flight = std::mem::replace(&mut self.flight, Flight::Plain { fallback: false });
+        match send_zc::classify(flight, &mut self.zero_copy, result, flags, counters) {
+            ZcCqe::Result {
+                notification_follows,
+            } => {
+                let verdict = self.apply(result);
+                if notification_follows {
+                    // The bytes are counted as sent, but the block stays put until the
+                    // notification (the final CQE; this one has `F_MORE`).
+                    self.flight = Flight::Notification {
+                        verdict,
+                        refused: false,
+                    };
+                    return Next::Done;
+                }
+                verdict.unwrap_or_else(|| self.after_send(orphaned))
+            }
+            ZcCqe::Refused {
+                notification_follows,
+            } => {
+                // Nothing was sent: the same bytes go again as a plain send.
+                let verdict = if self.error.is_none() {
+                    Next::Resubmit
+                } else {
+                    Next::Done
+                };
+                if notification_follows {
+                    self.flight = Flight::Notification {
+                        verdict: Some(verdict),
+                        refused: true,
+                    };
+                    return Next::Done;
+                }
+                verdict
+            }
+            ZcCqe::Notified { verdict, .. } => verdict.unwrap_or_else(|| self.after_send(orphaned)),
+            ZcCqe::Lost => {
+                // The kernel may read the block until a notification that may never
+                // come (or came and was dropped): never free or reuse it.
+                std::mem::forget(std::mem::take(&mut self.buf));
+                self.sent = 0;
+                self.lent = false;
+                self.error.get_or_insert(super::LOST);
+                Next::Done
+            }
+            ZcCqe::Stray => {
+                self.flight = flight;
+                Next::Done
+            }
+        }
+    }
+
+    /// Applies a send's result: `Some` when it decides what comes next (an error, a
+    /// resend), `None` when the bytes it sent were counted.
+    fn apply(&mut self, result: i32) -> Option<Next> {
         if result == -libc::ECANCELED && self.error.is_none() && self.unsent() > 0 {
             // Not ours (a shutdown's arrives as the context-gone error): the kernel
             // ended the send because the thread that submitted it exited. Send again.
-            return Next::Resubmit;
+            return Some(Next::Resubmit);
         }
         if result < 0 {
             self.error.get_or_insert(-result);
-            return Next::Done;
+            return Some(Next::Done);
         }
         if result == 0 {
             // A stream socket that takes nothing of a non-empty send will not take more.
             self.error.get_or_insert(libc::EPIPE);
-            return Next::Done;
+            return Some(Next::Done);
         }
         self.sent += result as usize;
+        None
+    }
+
+    /// After a send's final CQE that sent bytes: compacts, and says whether the rest
+    /// goes out.
+    fn after_send(&mut self, orphaned: bool) -> Next {
         // A dropped writer lent nothing any more.
         if !self.lent || orphaned {
             self.compact();
@@ -193,10 +280,12 @@ impl SendState {
         }
     }
 
-    /// After a final CQE: a drained block (nothing unsent, no window lent) goes back
-    /// to `pool`, so an idle socket holds no send memory.
+    /// After a final CQE: a drained block (nothing unsent, no window lent, no
+    /// notification awaited) goes back to `pool`, so an idle socket holds no send
+    /// memory.
     pub(super) fn release_block(&mut self, pool: &mut BlockPool) {
-        if self.unsent() == 0 && !self.lent && self.buf.capacity() > 0 {
+        if self.unsent() == 0 && !self.lent && !self.flight.pins_block() && self.buf.capacity() > 0
+        {
             self.sent = 0;
             pool.put(std::mem::take(&mut self.buf));
         }
@@ -224,7 +313,7 @@ impl SendBehind {
     /// A write-behind buffer for `fd` (a connected stream socket), holding up to the
     /// configured capacity (allocated as it is first needed).
     pub(crate) fn new(completions: &Arc<Completions>, fd: Arc<OwnedFd>) -> io::Result<Self> {
-        let state = SendState::new(completions.send_capacity);
+        let state = SendState::new(completions.send_capacity, completions.zero_copy.policy());
         let key = completions.open(Body::Send(state), fd, false)?;
         Ok(Self {
             completions: completions.clone(),
@@ -441,8 +530,15 @@ impl SendBehind {
             if send.buf.capacity() == 0 {
                 send.buf = driver.send_blocks.take();
             }
-            if send.room() < MIN_BLOCK {
-                send.grow(MIN_BLOCK);
+            // With zero copy on, the whole block (the largest send it can make): its
+            // commit then goes as one zero-copy send rather than several small ones.
+            let want = if send.zero_copy.window() > 0 {
+                send.limit
+            } else {
+                MIN_BLOCK
+            };
+            if send.room() < want {
+                send.grow(want);
             }
         }
         let room = send.room();
@@ -494,7 +590,7 @@ impl SendBehind {
         if let Some(errno) = send.error {
             return Err(to_error(errno));
         }
-        if slot.phase == Phase::Idle && send.unsent() > 0 {
+        if slot.phase == Phase::Idle && send.unsent() > 0 && !send.wants_zero_copy() {
             // As `poll_write`: a direct send first (the block is the slot's, and with
             // no send in flight only this handle touches it), a `SEND` for the rest.
             match send_direct(fd, &[IoSlice::new(&send.buf[send.sent..])]) {
@@ -512,6 +608,8 @@ impl SendBehind {
                 send.release_block(&mut driver.send_blocks);
                 return Ok(());
             }
+        }
+        if slot.phase == Phase::Idle && send.unsent() > 0 {
             driver.submit_again(&*self.completions.submit, self.key)?;
         }
         Ok(())
@@ -547,7 +645,7 @@ mod tests {
 
     #[test]
     fn the_block_is_allocated_on_demand_and_bounded() {
-        let mut send = SendState::new(10_000);
+        let mut send = SendState::new(10_000, Policy::OFF);
         assert_eq!(
             (send.buf.capacity(), send.room()),
             (0, 0),
@@ -561,8 +659,53 @@ mod tests {
         send.grow(1 << 20);
         assert_eq!(send.buf.capacity(), 10_000, "never past the limit");
         assert_eq!(send.room(), 6000);
-        let mut tiny = SendState::new(100);
+        let mut tiny = SendState::new(100, Policy::OFF);
         tiny.grow(1);
         assert_eq!(tiny.room(), 100);
+    }
+
+    /// A zero-copy send's block stays put (not compacted, not pooled) from its
+    /// result CQE to its notification; a short one resends the rest only then.
+    #[test]
+    fn a_zero_copy_block_waits_for_its_notification() {
+        const MORE: u32 = 1 << 1; // IORING_CQE_F_MORE
+        const NOTIF: u32 = 1 << 3; // IORING_CQE_F_NOTIF
+        let zc = super::super::send_zc::ZeroCopy::default();
+        assert!(!zc.policy().zero_copy(1 << 20), "off by default");
+        let mut send = SendState::new(64 * 1024, Policy::OFF);
+        send.zero_copy = Policy::for_test(1024);
+        send.grow(8192);
+        send.buf.extend_from_slice(&[7; 8192]);
+        let _ = send.entry(types::Fd(-1));
+        assert_eq!(send.flight, Flight::ZeroCopy);
+        let block = send.buf.as_ptr();
+        let mut counters = Counters::default();
+        let mut pool = BlockPool::default();
+        // A short send: 5000 of 8192 went; the notification follows.
+        assert_eq!(send.on_cqe(5000, MORE, false, &mut counters), Next::Done);
+        assert!(send.flight.pins_block());
+        assert_eq!((send.sent, send.unsent()), (5000, 3192), "not compacted");
+        send.release_block(&mut pool);
+        assert_eq!((pool.bytes(), send.buf.as_ptr()), (0, block), "not pooled");
+        // The notification (the kernel copied): now the rest goes, compacted.
+        let copied = i32::MIN; // IORING_NOTIF_USAGE_ZC_COPIED
+        assert_eq!(
+            send.on_cqe(copied, NOTIF, false, &mut counters),
+            Next::Resubmit
+        );
+        assert_eq!((send.sent, send.unsent()), (0, 3192));
+        let _ = send.entry(types::Fd(-1));
+        assert_eq!(send.on_cqe(3192, MORE, false, &mut counters), Next::Done);
+        assert_eq!(send.on_cqe(0, NOTIF, false, &mut counters), Next::Done);
+        send.release_block(&mut pool);
+        assert!(pool.bytes() > 0, "drained and notified: pooled");
+        assert_eq!(
+            (
+                counters.zc_sends,
+                counters.zc_notifications,
+                counters.zc_copied
+            ),
+            (2, 2, 1)
+        );
     }
 }

@@ -302,36 +302,87 @@ impl<S: Stream + Unpin> TlsStream<S> {
     }
 }
 
+impl<S: Stream + Unpin> TlsStream<S> {
+    /// The read loop both read forms share: `copy` moves decrypted bytes out of the
+    /// session (`WouldBlock` when none are buffered); records are read from the
+    /// transport until it copies some or the stream ends.
+    fn poll_read_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut copy: impl FnMut(&mut Self) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_handshake(cx))?;
+        loop {
+            match copy(self) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Poll::Ready(if self.allow_truncation {
+                        Ok(0)
+                    } else {
+                        Err(self.fail(TlsError::Truncated))
+                    });
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            self.check_failed()?;
+            // Records rustls queues while reading (a key update's answer) go out with
+            // the next write or flush: writing here would register this task's waker
+            // for the transport's write side, in place of a writer task's (split).
+            ready!(self.poll_read_tls(cx))?;
+        }
+    }
+
+    /// The write path both write forms share: checks, the handshake, then `seal`
+    /// (rustls's writer taking the caller's bytes) until it takes some.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut seal: impl FnMut(&mut Connection) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if self.write_closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        self.check_failed()?;
+        ready!(self.poll_handshake(cx))?;
+        loop {
+            let n = seal(&mut self.conn)?;
+            if n > 0 {
+                // Push what the transport takes now; the rest waits for flush or the
+                // next write (a transport error shows there).
+                let _ = self.poll_write_tls(cx);
+                return Poll::Ready(Ok(n));
+            }
+            // rustls's send buffer is full: make room first.
+            ready!(self.poll_write_tls(cx))?;
+        }
+    }
+}
+
 impl<S: Stream + Unpin> ReadStream for TlsStream<S> {
     fn poll_read_some(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        ready!(this.poll_handshake(cx))?;
-        loop {
-            match this.read_plaintext(bufs) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Poll::Ready(if this.allow_truncation {
-                        Ok(0)
-                    } else {
-                        Err(this.fail(TlsError::Truncated))
-                    });
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-            this.check_failed()?;
-            // Records rustls queues while reading (a key update's answer) go out with
-            // the next write or flush: writing here would register this task's waker
-            // for the transport's write side, in place of a writer task's (split).
-            ready!(this.poll_read_tls(cx))?;
+        self.get_mut()
+            .poll_read_with(cx, |this| this.read_plaintext(bufs))
+    }
+
+    /// Copies plaintext out of the session straight into `buf`.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
         }
+        self.get_mut()
+            .poll_read_with(cx, |this| this.conn.reader().read(buf))
     }
 }
 
@@ -341,32 +392,30 @@ impl<S: Stream + Unpin> WriteStream for TlsStream<S> {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        if this.write_closed {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        }
-        this.check_failed()?;
-        ready!(this.poll_handshake(cx))?;
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
         for buf in bufs.iter().filter(|b| !b.is_empty()).take(MAX_IOV) {
             slices[count] = IoSlice::new(buf);
             count += 1;
         }
-        loop {
-            let n = this.conn.writer().write_vectored(&slices[..count])?;
-            if n > 0 {
-                // Push what the transport takes now; the rest waits for flush or the
-                // next write (a transport error shows there).
-                let _ = this.poll_write_tls(cx);
-                return Poll::Ready(Ok(n));
-            }
-            // rustls's send buffer is full: make room first.
-            ready!(this.poll_write_tls(cx))?;
+        self.get_mut()
+            .poll_write_with(cx, |conn| conn.writer().write_vectored(&slices[..count]))
+    }
+
+    /// Feeds `buf` to the session (no sequence to gather).
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
         }
+        self.get_mut()
+            .poll_write_with(cx, |conn| conn.writer().write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -493,7 +542,7 @@ struct Adapter<'a, 'b, S> {
 
 impl<S: ReadStream + Unpin> Read for Adapter<'_, '_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match Pin::new(&mut *self.io).poll_read_some(self.cx, &mut [MutableBuffer::new(buf)]) {
+        match Pin::new(&mut *self.io).poll_read_slice(self.cx, buf) {
             Poll::Ready(r) => r,
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -502,10 +551,17 @@ impl<S: ReadStream + Unpin> Read for Adapter<'_, '_, S> {
 
 impl<S: WriteStream + Unpin> Write for Adapter<'_, '_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
+        match Pin::new(&mut *self.io).poll_write_slice(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
     }
 
     fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let [one] = slices {
+            // One record (the common case): the transport's one-slice write.
+            return self.write(one);
+        }
         let mut bufs = [ConstBuffer::default(); MAX_IOV];
         let mut count = 0;
         for slice in slices.iter().take(MAX_IOV) {

@@ -121,6 +121,7 @@ impl AnyExecutor {
 
     /// Spawns `future` on this executor with a stop token that never stops and the
     /// current frame allocator. Allocates once, from that allocator.
+    #[inline(always)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -132,7 +133,7 @@ impl AnyExecutor {
             stop_token: crate::StopToken::never(),
             frame_allocator,
         };
-        crate::task::spawn_with_env(future, env)
+        crate::task::SpawnBlock::allocate(&env).spawn(future, env)
     }
 }
 

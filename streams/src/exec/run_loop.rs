@@ -231,12 +231,14 @@ impl RunLoop {
     }
 
     /// Spawns `future` on this loop (never stops; the loop's frame allocator).
+    #[inline(always)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::task::spawn_with_env(future, self.env())
+        let env = self.env();
+        crate::task::SpawnBlock::allocate(&env).spawn(future, env)
     }
 
     /// Spawns a future that is not `Send` on this loop, bound to the calling thread
@@ -283,7 +285,10 @@ impl RunLoop {
         // SAFETY: the loop now runs only on this thread (every run entry point checks
         // `local_owner`), its executor posts rather than handing tasks to a foreign
         // scheduler, and its drop aborts local tasks only on this thread.
-        unsafe { crate::task::spawn_local_with_env(future, self.env()) }
+        unsafe {
+            let env = self.env();
+            crate::task::SpawnBlock::allocate(&env).spawn_local(future, env)
+        }
     }
 
     /// Counts as outstanding work until dropped.

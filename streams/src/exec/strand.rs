@@ -124,12 +124,14 @@ impl Strand {
 
     /// Spawns `future` on this strand. Allocates the task from the recycling frame
     /// allocator only.
+    #[inline(always)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::task::spawn_with_env(future, IoEnv::new(self.executor()))
+        let env = IoEnv::new(self.executor());
+        crate::task::SpawnBlock::allocate(&env).spawn(future, env)
     }
 
     /// The executor the strand runs on.

@@ -129,12 +129,14 @@ impl ThreadPool {
     }
 
     /// Spawns `future` on the pool (never stops, recycling allocator).
+    #[inline(always)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::task::spawn_with_env(future, IoEnv::new(self.executor()))
+        let env = IoEnv::new(self.executor());
+        crate::task::SpawnBlock::allocate(&env).spawn(future, env)
     }
 
     /// Waits until no spawned task is outstanding, then ends and joins the threads.

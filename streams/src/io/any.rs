@@ -126,6 +126,14 @@ macro_rules! forward_read_stream {
             ) -> Poll<io::Result<usize>> {
                 self.inner.as_mut().poll_read_some(cx, bufs)
             }
+            #[inline]
+            fn poll_read_slice(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.as_mut().poll_read_slice(cx, buf)
+            }
         }
     )*};
 }
@@ -140,6 +148,14 @@ macro_rules! forward_write_stream {
                 bufs: &[ConstBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
                 self.inner.as_mut().poll_write_some(cx, bufs)
+            }
+            #[inline]
+            fn poll_write_slice(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.as_mut().poll_write_slice(cx, buf)
             }
             #[inline]
             fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

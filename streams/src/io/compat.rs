@@ -51,8 +51,7 @@ impl<T: ReadStream> AsyncRead for FuturesIo<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.pinned()
-            .poll_read_some(cx, &mut [MutableBuffer::new(buf)])
+        self.pinned().poll_read_slice(cx, buf)
     }
 
     fn poll_read_vectored(
@@ -71,7 +70,7 @@ impl<T: WriteStream> AsyncWrite for FuturesIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.pinned().poll_write_some(cx, &[ConstBuffer::new(buf)])
+        self.pinned().poll_write_slice(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -146,6 +145,17 @@ impl<T: AsyncRead> ReadStream for FromFuturesIo<T> {
         let mut slices = IoSliceMutArray::from_buffers(bufs);
         self.pinned().poll_read_vectored(cx, &mut slices)
     }
+
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.pinned().poll_read(cx, buf)
+    }
 }
 
 impl<T: AsyncWrite> WriteStream for FromFuturesIo<T> {
@@ -159,6 +169,17 @@ impl<T: AsyncWrite> WriteStream for FromFuturesIo<T> {
         }
         let slices = IoSliceArray::from_buffers(bufs);
         self.pinned().poll_write_vectored(cx, &slices)
+    }
+
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.pinned().poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -59,9 +59,9 @@ impl<S: ReadStream + Unpin + ?Sized, B: MutableBufferSequence> Future for Read<'
         let bufs = &mut this.bufs;
         gated!({
             if bufs.buffer_length() == 1 {
-                // One region (the common case): no window to build.
+                // One region (the common case): no sequence to build or walk.
                 let region = bufs.buffers_mut().next().expect("one region");
-                Pin::new(&mut *stream).poll_read_some(cx, &mut [MutableBuffer::new(region)])
+                Pin::new(&mut *stream).poll_read_slice(cx, region)
             } else {
                 let mut window = MutableWindow::new(bufs);
                 Pin::new(&mut *stream).poll_read_some(cx, window.as_mut_slice())
@@ -120,7 +120,7 @@ impl<S: WriteStream + Unpin + ?Sized, B: ConstBufferSequence> Future for Write<'
         gated!({
             if bufs.buffer_length() == 1 {
                 let region = bufs.buffers().next().expect("one region");
-                Pin::new(&mut *stream).poll_write_some(cx, &[ConstBuffer::new(region)])
+                Pin::new(&mut *stream).poll_write_slice(cx, region)
             } else {
                 let window = ConstWindow::new(bufs);
                 Pin::new(&mut *stream).poll_write_some(cx, window.as_slice())

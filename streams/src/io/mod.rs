@@ -10,7 +10,12 @@
 //! [`ReadSourceExt::read_exact`], [`WriteSinkExt::write_all`]). The papers call the
 //! partial forms `read_some`/`write_some` — the names of the trait methods
 //! ([`ReadStream::poll_read_some`], [`WriteStream::poll_write_some`]) — and the complete
-//! ones `read`/`write`; the docs carry those as aliases.
+//! ones `read`/`write`; the docs carry those as aliases. Each partial method has a
+//! provided one-slice form ([`ReadStream::poll_read_slice`],
+//! [`WriteStream::poll_write_slice`]) that `read`/`write` with a single region use: a
+//! stream whose natural call takes one slice overrides it, and the erased and forwarding
+//! wrappers pass it through, so a one-buffer read costs what `futures_io::AsyncRead`'s
+//! `poll_read` does, plus the stop check below.
 //!
 //! # Semantics every implementation keeps
 //!

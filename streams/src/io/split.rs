@@ -90,6 +90,13 @@ impl<S: ReadStream + Unpin> ReadStream for ReadHalf<S> {
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut *lock(&*self.shared)).poll_read_some(cx, bufs)
     }
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(&*self.shared)).poll_read_slice(cx, buf)
+    }
 }
 
 impl<S: WriteStream + Unpin> WriteStream for WriteHalf<S> {
@@ -99,6 +106,13 @@ impl<S: WriteStream + Unpin> WriteStream for WriteHalf<S> {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut *lock(&*self.shared)).poll_write_some(cx, bufs)
+    }
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(&*self.shared)).poll_write_slice(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *lock(&*self.shared)).poll_flush(cx)

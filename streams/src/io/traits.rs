@@ -26,6 +26,26 @@ pub trait ReadStream {
         cx: &mut Context<'_>,
         bufs: &mut [MutableBuffer<'_>],
     ) -> Poll<io::Result<usize>>;
+
+    /// [`poll_read_some`](Self::poll_read_some) into one contiguous buffer, with the
+    /// same contract (`Ok(0)` for a non-empty `buf` is end of stream; an empty `buf`
+    /// completes at once with `Ok(0)`). [`ReadStreamExt::read`](crate::ReadStreamExt::read)
+    /// with a single region goes through it.
+    ///
+    /// The default wraps `buf` in a one-element sequence. A stream whose natural read
+    /// takes one slice (a socket's `recv`, a futures-io object, an in-memory pipe)
+    /// overrides it to skip building and walking the sequence; type-erased and
+    /// forwarding wrappers ([`AnyReadStream`](crate::AnyReadStream), `&mut S`,
+    /// `Box<S>`, `Pin<P>`, split halves, buffered wrappers) forward it, so the override
+    /// is reached through them with one dynamic call.
+    #[inline]
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_some(cx, &mut [MutableBuffer::new(buf)])
+    }
 }
 
 /// Partial writes: the papers' `WriteStream`.
@@ -38,6 +58,23 @@ pub trait WriteStream {
         cx: &mut Context<'_>,
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>>;
+
+    /// [`poll_write_some`](Self::poll_write_some) of one contiguous buffer, with the
+    /// same contract (an empty `buf` completes at once with `Ok(0)`).
+    /// [`WriteStreamExt::write`](crate::WriteStreamExt::write) with a single region goes
+    /// through it.
+    ///
+    /// The default wraps `buf` in a one-element sequence; streams whose natural write
+    /// takes one slice override it, and forwarding wrappers forward it (see
+    /// [`ReadStream::poll_read_slice`]).
+    #[inline]
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_some(cx, &[ConstBuffer::new(buf)])
+    }
 
     /// Pushes out bytes this stream reported written but still holds (write-behind:
     /// a TLS record being filled, a buffered writer, an io_uring send buffer). Completes
@@ -155,6 +192,14 @@ macro_rules! forward_pointer_impls {
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut **self).poll_read_some(cx, bufs)
             }
+            #[inline]
+            fn poll_read_slice(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut **self).poll_read_slice(cx, buf)
+            }
         }
         impl<T: WriteStream + Unpin + ?Sized> WriteStream for $ptr {
             #[inline]
@@ -164,6 +209,14 @@ macro_rules! forward_pointer_impls {
                 bufs: &[ConstBuffer<'_>],
             ) -> Poll<io::Result<usize>> {
                 Pin::new(&mut **self).poll_write_some(cx, bufs)
+            }
+            #[inline]
+            fn poll_write_slice(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut **self).poll_write_slice(cx, buf)
             }
             #[inline]
             fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -221,6 +274,13 @@ where
     ) -> Poll<io::Result<usize>> {
         self.get_mut().as_mut().poll_read_some(cx, bufs)
     }
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_read_slice(cx, buf)
+    }
 }
 
 impl<P> WriteStream for Pin<P>
@@ -233,6 +293,13 @@ where
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         self.get_mut().as_mut().poll_write_some(cx, bufs)
+    }
+    fn poll_write_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_write_slice(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().as_mut().poll_flush(cx)

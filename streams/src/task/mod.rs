@@ -81,55 +81,100 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 /// Spawns `future` with `env` (its executor runs it; its frame allocator provides the
 /// task's single allocation). The task goes to the executor's
 /// [`spawn_task`](crate::Executor::spawn_task) hook (by default, posted), never run
-/// inline.
+/// inline. The public spawners use [`SpawnBlock`] directly, so the future is copied
+/// once; this form (the future passed once more by value) is for the others.
+#[inline(always)]
 pub(crate) fn spawn_with_env<F>(future: F, env: IoEnv) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (runnable, raw) = if env.stop_token.stop_possible() {
-        // Publisher contract: a stop must wake the task.
-        raw::allocate(WakeOnStop::new(future), env, true)
-    } else {
-        raw::allocate(future, env, true)
-    };
+    SpawnBlock::allocate(&env).spawn(future, env)
+}
+
+/// A spawned task's memory, allocated before the future moves anywhere: a spawner
+/// that takes the future by value allocates this first and then hands the future to
+/// [`spawn`](Self::spawn), so the future is copied once, from where its caller made it
+/// straight into the block. (Passed by value into a helper first, it was copied
+/// twice: the allocator's call in between ends the first copy's source's life, so the
+/// compiler cannot forward it; a connection handler of several KiB showed in profiles.)
+pub(crate) enum SpawnBlock<F: Future> {
+    Plain(raw::TaskBlock<F>),
+    /// The environment's token can stop: the publisher contract needs the task woken
+    /// on stop.
+    WakeOnStop(raw::TaskBlock<WakeOnStop<F>>),
+}
+
+impl<F: Future + 'static> SpawnBlock<F>
+where
+    F::Output: 'static,
+{
+    /// The block for a task of `F` with `env`, from `env`'s frame allocator.
+    // `always` here and below: every layer a future is passed through by value could be
+    // one more copy of it.
+    #[inline(always)]
+    pub(crate) fn allocate(env: &IoEnv) -> Self {
+        if env.stop_token.stop_possible() {
+            SpawnBlock::WakeOnStop(raw::TaskBlock::allocate(env))
+        } else {
+            SpawnBlock::Plain(raw::TaskBlock::allocate(env))
+        }
+    }
+
+    /// Writes the task and hands it to `env`'s executor. `env` is the one the block
+    /// was allocated for.
+    #[inline(always)]
+    pub(crate) fn spawn(self, future: F, env: IoEnv) -> JoinHandle<F::Output>
+    where
+        F: Send,
+        F::Output: Send,
+    {
+        let (runnable, raw) = match self {
+            SpawnBlock::Plain(block) => block.init(future, env, true),
+            SpawnBlock::WakeOnStop(block) => block.init(WakeOnStop::new(future), env, true),
+        };
+        submit(runnable, raw, false)
+    }
+
+    /// [`spawn`](Self::spawn) for a `!Send` future: its runnables are posted to
+    /// `env`'s executor and must run only on this thread.
+    ///
+    /// # Safety
+    /// `env`'s executor runs, aborts and drops this task's runnables only on the calling
+    /// thread (a single-threaded context bound to it), and never hands them to
+    /// [`ForeignTask`].
+    #[inline(always)]
+    pub(crate) unsafe fn spawn_local(self, future: F, env: IoEnv) -> JoinHandle<F::Output>
+    where
+        F::Output: Send,
+    {
+        // SAFETY: the caller's contract keeps the future on this thread.
+        let (runnable, raw) = unsafe {
+            match self {
+                SpawnBlock::Plain(block) => block.init_unchecked(future, env, true),
+                SpawnBlock::WakeOnStop(block) => {
+                    block.init_unchecked(WakeOnStop::new(future), env, true)
+                }
+            }
+        };
+        submit(runnable, raw, true)
+    }
+}
+
+/// Counts the new task as work and hands it to its executor: posted when `local` (a
+/// local task is never handed to a foreign scheduler), else through the executor's
+/// [`spawn_task`](crate::Executor::spawn_task) hook.
+fn submit<T>(runnable: Runnable, raw: NonNull<raw::Header>, local: bool) -> JoinHandle<T> {
     // SAFETY: `raw` is the join handle's reference, alive until the handle is made
     // below; the executor is borrowed from the task's own environment (no clone).
     let executor = unsafe { raw.as_ref() }.env().executor();
     executor.on_work_started();
     if let Some(runnable) = admit(executor, runnable) {
-        executor.spawn_task(runnable);
-    }
-    JoinHandle {
-        raw,
-        _output: PhantomData,
-    }
-}
-
-/// Spawns a `!Send` future with `env`: its runnables are posted to `env`'s executor and
-/// must run only on this thread.
-///
-/// # Safety
-/// `env`'s executor runs, aborts and drops this task's runnables only on the calling
-/// thread (a single-threaded context bound to it), and never hands them to
-/// [`ForeignTask`].
-pub(crate) unsafe fn spawn_local_with_env<F>(future: F, env: IoEnv) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: Send + 'static,
-{
-    let (runnable, raw) = if env.stop_token.stop_possible() {
-        // SAFETY: the caller's contract keeps the future on this thread.
-        unsafe { raw::allocate_unchecked(WakeOnStop::new(future), env, true) }
-    } else {
-        // SAFETY: as above.
-        unsafe { raw::allocate_unchecked(future, env, true) }
-    };
-    // SAFETY: as in `spawn_with_env`.
-    let executor = unsafe { raw.as_ref() }.env().executor();
-    executor.on_work_started();
-    if let Some(runnable) = admit(executor, runnable) {
-        executor.post(runnable);
+        if local {
+            executor.post(runnable);
+        } else {
+            executor.spawn_task(runnable);
+        }
     }
     JoinHandle {
         raw,
@@ -151,24 +196,27 @@ fn admit(executor: &crate::AnyExecutor, runnable: Runnable) -> Option<Runnable> 
 
 /// Spawns `future` on the current environment's executor, with the current stop token
 /// and frame allocator.
+#[inline(always)]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_with_env(future, crate::env::env())
+    let env = crate::env::env();
+    SpawnBlock::allocate(&env).spawn(future, env)
 }
 
 /// Wraps a task's future so a stop of its environment's token wakes it: the task
 /// harness's share of the environment publisher contract (see [`crate::env`]). Only
 /// ever polled by the harness, with the task's own waker, and dropped in the task's
 /// stage (while the task header, and so its token, is alive).
-struct WakeOnStop<F> {
+pub(crate) struct WakeOnStop<F> {
     future: F,
     stop: crate::stop::TaskStop,
 }
 
 impl<F> WakeOnStop<F> {
+    #[inline(always)]
     fn new(future: F) -> Self {
         WakeOnStop {
             future,

@@ -192,7 +192,7 @@ pub struct Runnable {
 
 // SAFETY: the header's shared fields are atomics or behind a mutex. The task's future
 // is `Send` (enforced by `spawn`), or it is a local task whose executor runs, aborts and
-// drops its runnables only on its own thread (the contract of `allocate_unchecked`); a
+// drops its runnables only on its own thread (the contract of `TaskBlock::init_unchecked`); a
 // runnable that merely moves between threads touches no future.
 unsafe impl Send for Runnable {}
 
@@ -241,6 +241,7 @@ impl std::fmt::Debug for Runnable {
 /// (state `SCHEDULED`) and the join handle's reference. A task that `counts_as_work`
 /// calls `on_work_finished` on its executor when it completes; the spawner calls
 /// `on_work_started`.
+#[inline(always)]
 pub(crate) fn allocate<F>(
     future: F,
     env: IoEnv,
@@ -250,48 +251,88 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // SAFETY: `F` and its output are `Send`: any thread may poll, drop or take them.
-    unsafe { allocate_unchecked(future, env, counts_as_work) }
+    TaskBlock::<F>::allocate(&env).init(future, env, counts_as_work)
 }
 
-/// [`allocate`] for a future that may not be `Send`.
-///
-/// # Safety
-/// The task's future is polled and dropped only on the thread that calls this (its
-/// executor runs its runnables only there, and whoever aborts or drops them does so
-/// there too), and its output is `Send` or taken on that thread.
-pub(crate) unsafe fn allocate_unchecked<F>(
-    future: F,
-    env: IoEnv,
-    counts_as_work: bool,
-) -> (Runnable, NonNull<Header>)
+/// A task's memory, allocated but not yet written: spawners allocate it *before* they
+/// move the future anywhere, so the future is copied once, from where the caller made
+/// it straight into the block. (Moved into a parameter or a wrapper first, it was
+/// copied twice: the allocator call in between kept the compiler from forwarding the
+/// first copy; for a connection handler of several KiB that showed in profiles.)
+/// Dropping it without [`init`](Self::init) leaks the block; nothing between the two
+/// can panic in this crate's spawners.
+pub(crate) struct TaskBlock<F: Future> {
+    ptr: NonNull<Cell<F>>,
+}
+
+impl<F: Future + 'static> TaskBlock<F>
 where
-    F: Future + 'static,
     F::Output: 'static,
 {
-    let layout = std::alloc::Layout::new::<Cell<F>>();
-    let ptr = env.frame_allocator.allocate(layout).cast::<Cell<F>>();
-    let work = if counts_as_work { COUNTS_AS_WORK } else { 0 };
-    let cell = Cell {
-        header: Header {
-            state: AtomicU32::new(SCHEDULED | work),
-            // the runnable and the join handle
-            refs: AtomicU32::new(2),
-            queue_next: AtomicPtr::new(std::ptr::null_mut()),
-            vtable: vtable::<F>(),
-            wakers: Mutex::new(Wakers {
-                join: None,
-                foreign: None,
-            }),
-            env,
-            owned: super::owned::Links::new(),
-        },
-        stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
-    };
-    // SAFETY: `ptr` is a fresh block for `Cell<F>`.
-    unsafe { ptr.as_ptr().write(cell) };
-    let header = ptr.cast::<Header>();
-    (Runnable { ptr: header }, header)
+    /// A block for a task of `F` from `env`'s frame allocator (the one that frees it).
+    #[inline(always)]
+    pub(crate) fn allocate(env: &IoEnv) -> Self {
+        let layout = std::alloc::Layout::new::<Cell<F>>();
+        TaskBlock {
+            ptr: env.frame_allocator.allocate(layout).cast::<Cell<F>>(),
+        }
+    }
+
+    /// Writes the task: see [`allocate`]. `env` must hold the frame allocator the
+    /// block came from.
+    #[inline(always)]
+    pub(crate) fn init(
+        self,
+        future: F,
+        env: IoEnv,
+        counts_as_work: bool,
+    ) -> (Runnable, NonNull<Header>)
+    where
+        F: Send,
+        F::Output: Send,
+    {
+        // SAFETY: `F` and its output are `Send`: any thread may poll, drop or take them.
+        unsafe { self.init_unchecked(future, env, counts_as_work) }
+    }
+
+    /// [`init`](Self::init) for a future that may not be `Send`.
+    ///
+    /// # Safety
+    /// The task's future is polled and dropped only on the thread that calls this (its
+    /// executor runs its runnables only there, and whoever aborts or drops them does so
+    /// there too), and its output is `Send` or taken on that thread.
+    #[inline(always)]
+    pub(crate) unsafe fn init_unchecked(
+        self,
+        future: F,
+        env: IoEnv,
+        counts_as_work: bool,
+    ) -> (Runnable, NonNull<Header>) {
+        let work = if counts_as_work { COUNTS_AS_WORK } else { 0 };
+        let cell = self.ptr.as_ptr();
+        // Field by field, straight into the block: a whole `Cell` built first would be
+        // one more copy of the future.
+        // SAFETY: `ptr` is a fresh block for `Cell<F>`; each field is written once.
+        unsafe {
+            std::ptr::addr_of_mut!((*cell).stage)
+                .write(crate::sync::UnsafeCell::new(Stage::Running(future)));
+            std::ptr::addr_of_mut!((*cell).header).write(Header {
+                state: AtomicU32::new(SCHEDULED | work),
+                // the runnable and the join handle
+                refs: AtomicU32::new(2),
+                queue_next: AtomicPtr::new(std::ptr::null_mut()),
+                vtable: vtable::<F>(),
+                wakers: Mutex::new(Wakers {
+                    join: None,
+                    foreign: None,
+                }),
+                env,
+                owned: super::owned::Links::new(),
+            });
+        }
+        let header = self.ptr.cast::<Header>();
+        (Runnable { ptr: header }, header)
+    }
 }
 
 fn vtable<F>() -> &'static VTable

@@ -1,7 +1,10 @@
 //! Suite `spawn`: the Corosio io_context shapes (post-and-run batches of 1000 and of
 //! 100; 4 threads posting and running) for strait's `RunLoop` and `ThreadPool` against
-//! tokio (current_thread, multi_thread) and smol's executor.
+//! tokio (current_thread, multi_thread) and smol's executor, and the batches of 100
+//! again with futures carrying 4 KiB of state (a protocol handler's size class: each
+//! runtime moves the future into its task block).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,13 +20,37 @@ pub fn run(report: &mut Report) {
         } else {
             "interleaved (batches of 100)"
         };
-        batches(report, scenario, batch);
+        batches(report, scenario, batch, small_task);
     }
+    batches(report, "4 KiB futures (batches of 100)", 100, big_task);
     concurrent(report, "concurrent (4 threads post and run)", 4, 10_000);
 }
 
+/// The task the rows spawn: bumps the counter.
+async fn small_task(c: Arc<AtomicU64>) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Bytes of state a big task carries.
+const BIG_STATE: usize = 4096;
+
+/// [`small_task`] carrying `BIG_STATE` bytes (made in the spawner's frame, as a
+/// connection handler's buffers are; an `async fn` would make them at the first poll,
+/// and the spawn would move a future of the same size but filled with nothing).
+fn big_task(c: Arc<AtomicU64>) -> impl Future<Output = ()> + Send + 'static {
+    let state = [1u8; BIG_STATE];
+    async move {
+        std::hint::black_box(&state);
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Spawn `batch` tasks that bump a counter, then run until they are done; repeat.
-fn batches(report: &mut Report, scenario: &str, batch: u64) {
+fn batches<M, T>(report: &mut Report, scenario: &str, batch: u64, make: M)
+where
+    M: Fn(Arc<AtomicU64>) -> T + Copy + Send + 'static,
+    T: Future<Output = ()> + Send + 'static,
+{
     let mut row = report.row(SUITE, scenario, "throughput", "tasks/s", Better::Higher);
     row = row.subject("strait-runloop", move |budget| {
         let rl = strait_streams::RunLoop::new();
@@ -31,10 +58,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
         rate(budget, || {
             for _ in 0..batch {
                 let c = counter.clone();
-                rl.spawn(async move {
-                    c.fetch_add(1, Ordering::Relaxed);
-                })
-                .detach();
+                rl.spawn(make(c)).detach();
             }
             rl.poll();
             batch
@@ -47,10 +71,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
         rate(budget, || {
             for _ in 0..batch {
                 let c = counter.clone();
-                pool.spawn(async move {
-                    c.fetch_add(1, Ordering::Relaxed);
-                })
-                .detach();
+                pool.spawn(make(c)).detach();
             }
             target += batch;
             while counter.load(Ordering::Relaxed) < target {
@@ -68,9 +89,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
         rate(budget, || {
             for _ in 0..batch {
                 let c = counter.clone();
-                drop(rt.spawn(async move {
-                    c.fetch_add(1, Ordering::Relaxed);
-                }));
+                drop(rt.spawn(make(c)));
             }
             target += batch;
             rt.block_on(async {
@@ -91,9 +110,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
         rate(budget, || {
             for _ in 0..batch {
                 let c = counter.clone();
-                drop(rt.spawn(async move {
-                    c.fetch_add(1, Ordering::Relaxed);
-                }));
+                drop(rt.spawn(make(c)));
             }
             target += batch;
             while counter.load(Ordering::Relaxed) < target {
@@ -108,10 +125,7 @@ fn batches(report: &mut Report, scenario: &str, batch: u64) {
         rate(budget, || {
             for _ in 0..batch {
                 let c = counter.clone();
-                ex.spawn(async move {
-                    c.fetch_add(1, Ordering::Relaxed);
-                })
-                .detach();
+                ex.spawn(make(c)).detach();
             }
             while ex.try_tick() {}
             batch

@@ -20,6 +20,7 @@ mod overload;
 mod streams;
 mod teardown;
 mod torture;
+mod zero_copy;
 
 #[global_allocator]
 static ALLOC: strait_conformance::CountingAllocator = strait_conformance::CountingAllocator;

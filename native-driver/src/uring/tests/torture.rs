@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::*;
+use crate::uring::ZeroCopySupport;
 
 /// One connection under torture: a writer on one end, a reader on the other.
 struct Pair {
@@ -288,7 +289,10 @@ fn poll_countdown<T: Resource>(op: &mut Op<T>, countdown: &mut u32, cx: &mut Con
     false
 }
 
-fn torture(ops: usize) {
+/// The torture; with `zero_copy`, queued runs of 2 KiB and up go as `SEND_ZC` (the
+/// Unix pairs refuse it and fall back), so drops and cancels also hit sends waiting
+/// for their notification.
+fn torture(ops: usize, zero_copy: Option<ZeroCopySupport>) {
     let baseline = open_fds();
     let Some(ring) = TestRing::new(256) else {
         return;
@@ -300,6 +304,9 @@ fn torture(ops: usize) {
         socket_buffers: 16,
         ..Config::default()
     });
+    if let Some(support) = zero_copy {
+        c.set_zero_copy_send(Some(2048), support);
+    }
     let mut t = Torture::new(ring.clone(), c.clone(), 0x70_27_u64, 8);
     for _ in 0..ops {
         t.step(true);
@@ -315,6 +322,13 @@ fn torture(ops: usize) {
     );
     assert_eq!(counters.anomalies, 0);
     assert!(counters.canceled > 0 && churned > 0 && verified > 0);
+    if zero_copy.is_some() {
+        assert!(counters.zc_sends > 0 && counters.zc_fallbacks > 0);
+        assert_eq!(
+            counters.zc_notifications, counters.zc_sends,
+            "every zero-copy send was notified before its slot went"
+        );
+    }
     ring.unregister(&c);
     drop(c);
     drop(ring);
@@ -324,7 +338,18 @@ fn torture(ops: usize) {
 #[test]
 fn cancellation_torture() {
     if in_child("uring::tests::torture::cancellation_torture") {
-        torture(100_000);
+        torture(100_000, None);
+    }
+}
+
+/// The torture with zero-copy sends (a debug-sized run; the million below too).
+#[test]
+fn cancellation_torture_zero_copy() {
+    let Some(support) = super::zero_copy::zero_copy_support() else {
+        return;
+    };
+    if in_child("uring::tests::torture::cancellation_torture_zero_copy") {
+        torture(50_000, Some(support));
     }
 }
 
@@ -333,7 +358,19 @@ fn cancellation_torture() {
 #[ignore = "10^6 operations: run with --release -- --ignored"]
 fn cancellation_torture_million() {
     if in_child("uring::tests::torture::cancellation_torture_million") {
-        torture(1_000_000);
+        torture(1_000_000, None);
+    }
+}
+
+/// The full count with zero-copy sends; CI runs it with `--release -- --ignored`.
+#[test]
+#[ignore = "10^6 operations: run with --release -- --ignored"]
+fn cancellation_torture_zero_copy_million() {
+    let Some(support) = super::zero_copy::zero_copy_support() else {
+        return;
+    };
+    if in_child("uring::tests::torture::cancellation_torture_zero_copy_million") {
+        torture(1_000_000, Some(support));
     }
 }
 

@@ -292,51 +292,6 @@ pub struct RequestBody<'a, S> {
     ended: bool,
 }
 
-/// Bytes a streaming body frames into the output buffer before it must flush: a large
-/// write goes out in pieces instead of being copied whole.
-const BODY_HIGH_WATER: usize = 16 * 1024;
-
-impl<S: Stream + Unpin> RequestBody<'_, S> {
-    /// Frames at most `max` bytes of `bufs` into the output buffer, consuming them.
-    fn take_upto(&mut self, bufs: &mut WriteBufs<'_, '_>, max: usize) -> io::Result<()> {
-        let mut left = max;
-        while !bufs.is_empty() && left > 0 {
-            let window = bufs.window();
-            let mut n = 0;
-            for b in window.as_slice() {
-                let part = &b.as_slice()[..b.len().min(left - n)];
-                self.client
-                    .proto
-                    .send_data(part, &mut self.client.out.buf)
-                    .map_err(send_error)?;
-                n += part.len();
-                if n == left {
-                    break;
-                }
-            }
-            bufs.consume(n);
-            left -= n;
-        }
-        Ok(())
-    }
-
-    fn take(&mut self, bufs: &mut WriteBufs<'_, '_>) -> io::Result<()> {
-        while !bufs.is_empty() {
-            let window = bufs.window();
-            let mut n = 0;
-            for b in window.as_slice() {
-                self.client
-                    .proto
-                    .send_data(b, &mut self.client.out.buf)
-                    .map_err(send_error)?;
-                n += b.len();
-            }
-            bufs.consume(n);
-        }
-        Ok(())
-    }
-}
-
 impl<S: Stream + Unpin> WriteSink for RequestBody<'_, S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -347,18 +302,13 @@ impl<S: Stream + Unpin> WriteSink for RequestBody<'_, S> {
         if this.ended {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        loop {
-            if this.client.out.buf.len() >= BODY_HIGH_WATER {
-                // Progress so far stays recorded in `bufs` if this waits.
-                let client = &mut *this.client;
-                ready!(client.out.poll_flush(&mut client.stream, cx))?;
-            }
-            if bufs.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            let room = BODY_HIGH_WATER.saturating_sub(this.client.out.buf.len());
-            this.take_upto(bufs, room.max(1))?;
-        }
+        let client = &mut *this.client;
+        let proto = &mut client.proto;
+        client
+            .out
+            .poll_frame_body(&mut client.stream, cx, bufs, |d, dst| {
+                proto.send_data(d, dst)
+            })
     }
 
     fn poll_write_eof(
@@ -368,7 +318,11 @@ impl<S: Stream + Unpin> WriteSink for RequestBody<'_, S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.ended {
-            this.take(bufs)?;
+            let client = &mut *this.client;
+            let proto = &mut client.proto;
+            client
+                .out
+                .frame_all(bufs, |d, dst| proto.send_data(d, dst))?;
             this.client
                 .proto
                 .send_end(None, &mut this.client.out.buf)

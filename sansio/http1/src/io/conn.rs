@@ -4,8 +4,15 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use strait_streams::io::WriteBufs;
 use strait_streams::vocab::{ConstBuffer, MutableBuffer};
 use strait_streams::{ReadStream, WriteStream};
+
+use crate::proto::SendError;
+
+/// Bytes a streaming body frames into the output buffer before it must flush: a large
+/// write goes out in pieces instead of being copied whole.
+const BODY_HIGH_WATER: usize = 16 * 1024;
 
 /// Output bytes waiting for the stream, and how many of them went out already.
 #[derive(Debug, Default)]
@@ -36,6 +43,63 @@ impl Out {
         self.buf.clear();
         self.pos = 0;
         Pin::new(stream).poll_flush(cx)
+    }
+
+    /// Frames all of `bufs` into the buffer through `frame` (the state machine's
+    /// `send_data`), consuming them; a body writer's last write, flushed by the caller.
+    pub(crate) fn frame_all(
+        &mut self,
+        bufs: &mut WriteBufs<'_, '_>,
+        frame: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), SendError>,
+    ) -> io::Result<()> {
+        self.frame_upto(bufs, usize::MAX, frame)
+    }
+
+    /// A streaming body's write: frames `bufs` into the buffer through `frame`,
+    /// flushing to `stream` whenever [`BODY_HIGH_WATER`] bytes are waiting. If this
+    /// waits, what was taken so far stays recorded in `bufs`.
+    pub(crate) fn poll_frame_body<S: WriteStream + Unpin>(
+        &mut self,
+        stream: &mut S,
+        cx: &mut Context<'_>,
+        bufs: &mut WriteBufs<'_, '_>,
+        mut frame: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), SendError>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.buf.len() >= BODY_HIGH_WATER {
+                ready!(self.poll_flush(stream, cx))?;
+            }
+            if bufs.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let room = BODY_HIGH_WATER.saturating_sub(self.buf.len());
+            self.frame_upto(bufs, room.max(1), &mut frame)?;
+        }
+    }
+
+    /// Frames at most `max` bytes of `bufs` into the buffer, consuming them.
+    fn frame_upto(
+        &mut self,
+        bufs: &mut WriteBufs<'_, '_>,
+        max: usize,
+        mut frame: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), SendError>,
+    ) -> io::Result<()> {
+        let mut left = max;
+        while !bufs.is_empty() && left > 0 {
+            let window = bufs.window();
+            let mut n = 0;
+            for b in window.as_slice() {
+                let part = &b.as_slice()[..b.len().min(left - n)];
+                frame(part, &mut self.buf).map_err(send_error)?;
+                n += part.len();
+                if n == left {
+                    break;
+                }
+            }
+            bufs.consume(n);
+            left -= n;
+        }
+        Ok(())
     }
 
     /// Writes pending bytes then `body` as one vectored write where the stream allows.

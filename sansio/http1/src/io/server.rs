@@ -432,24 +432,6 @@ pub struct ResponseBody<'a, S> {
     ended: bool,
 }
 
-impl<S: Stream + Unpin> ResponseBody<'_, S> {
-    fn take(&mut self, bufs: &mut WriteBufs<'_, '_>) -> io::Result<()> {
-        while !bufs.is_empty() {
-            let window = bufs.window();
-            let mut n = 0;
-            for b in window.as_slice() {
-                self.conn
-                    .proto
-                    .send_data(b, &mut self.conn.out.buf)
-                    .map_err(send_error)?;
-                n += b.len();
-            }
-            bufs.consume(n);
-        }
-        Ok(())
-    }
-}
-
 impl<S: Stream + Unpin> WriteSink for ResponseBody<'_, S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -460,10 +442,10 @@ impl<S: Stream + Unpin> WriteSink for ResponseBody<'_, S> {
         if this.ended {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        if this.conn.out.buf.len() >= 16 * 1024 {
-            ready!(this.conn.out.poll_flush(&mut this.conn.stream, cx))?;
-        }
-        Poll::Ready(this.take(bufs))
+        let conn = &mut *this.conn;
+        let proto = &mut conn.proto;
+        conn.out
+            .poll_frame_body(&mut conn.stream, cx, bufs, |d, dst| proto.send_data(d, dst))
     }
 
     fn poll_write_eof(
@@ -473,7 +455,9 @@ impl<S: Stream + Unpin> WriteSink for ResponseBody<'_, S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.ended {
-            this.take(bufs)?;
+            let conn = &mut *this.conn;
+            let proto = &mut conn.proto;
+            conn.out.frame_all(bufs, |d, dst| proto.send_data(d, dst))?;
             this.conn
                 .proto
                 .send_end(None, &mut this.conn.out.buf)

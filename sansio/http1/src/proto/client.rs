@@ -61,7 +61,6 @@ pub struct ClientConnection {
     redeliver: usize,
     sent: VecDeque<Sent>,
     encoder: Encoder,
-    sending: bool,
     /// The response being read says the connection closes after it.
     closing: bool,
     upgrade_reported: bool,
@@ -82,7 +81,6 @@ impl ClientConnection {
             redeliver: 0,
             sent: VecDeque::new(),
             encoder: Encoder::default(),
-            sending: false,
             closing: false,
             upgrade_reported: false,
             error: None,
@@ -102,7 +100,7 @@ impl ClientConnection {
         body: BodyLength,
         dst: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        if self.sending {
+        if self.encoder.is_open() {
             return Err(SendError::NotExpected);
         }
         if matches!(self.recv, Recv::Failed | Recv::Closed | Recv::Upgraded) || self.closing {
@@ -152,23 +150,16 @@ impl ClientConnection {
             close,
         });
         self.encoder.sending = Some(sending);
-        self.sending = true;
         Ok(())
     }
 
     /// Writes request body bytes, framed, into `dst`.
     pub fn send_data(&mut self, data: &[u8], dst: &mut Vec<u8>) -> Result<(), SendError> {
-        if !self.sending {
-            return Err(SendError::NoMessage);
-        }
         self.encoder.data(data, dst)
     }
 
     /// Accounts for `len` body bytes the caller sends itself; returns their framing.
     pub fn frame_data(&mut self, len: usize) -> Result<DataFrame, SendError> {
-        if !self.sending {
-            return Err(SendError::NoMessage);
-        }
         self.encoder.frame(len)
     }
 
@@ -178,11 +169,7 @@ impl ClientConnection {
         trailers: Option<&HeaderMap>,
         dst: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        if !self.sending {
-            return Err(SendError::NoMessage);
-        }
         self.encoder.end(trailers, dst)?;
-        self.sending = false;
         Ok(())
     }
 

@@ -64,6 +64,16 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
+    /// Whether a message is being sent (its head went out, its end has not).
+    pub(crate) fn is_open(&self) -> bool {
+        self.sending.is_some()
+    }
+
+    /// Whether the open message carries body bytes (not a HEAD answer, 204 or 304).
+    pub(crate) fn sends_body(&self) -> bool {
+        matches!(self.sending, Some(s) if s != Sending::Nothing)
+    }
+
     pub(crate) fn frame(&mut self, len: usize) -> Result<DataFrame, SendError> {
         let mut frame = DataFrame {
             prefix: [0; 18],

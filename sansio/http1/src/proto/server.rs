@@ -106,8 +106,6 @@ pub struct ServerConnection {
     redeliver: usize,
     pending: VecDeque<Pending>,
     encoder: Encoder,
-    /// A final answer to `pending.front()` is being sent.
-    responding: bool,
     /// Bytes the connection itself wants to send.
     out: Vec<u8>,
     /// The answer owed for a protocol error, sent once earlier answers are done.
@@ -136,7 +134,6 @@ impl ServerConnection {
             redeliver: 0,
             pending: VecDeque::new(),
             encoder: Encoder::default(),
-            responding: false,
             out: Vec::new(),
             error_status: None,
             error: None,
@@ -254,7 +251,7 @@ impl ServerConnection {
         if self.recv == Recv::Body {
             // The failing request gets the error answer instead of its own, unless its
             // answer has begun (then the connection just closes).
-            let answering = self.responding && self.pending.len() == 1;
+            let answering = self.encoder.is_open() && self.pending.len() == 1;
             if !answering {
                 self.pending.pop_back();
             }
@@ -444,7 +441,7 @@ impl ServerConnection {
     /// neither a 100 nor a final answer went out yet; returns whether it wrote.
     pub fn send_continue(&mut self, dst: &mut Vec<u8>) -> bool {
         match self.pending.front_mut() {
-            Some(p) if p.expects_continue && !p.continue_sent && !self.responding => {
+            Some(p) if p.expects_continue && !p.continue_sent && !self.encoder.is_open() => {
                 p.continue_sent = true;
                 dst.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 true
@@ -475,7 +472,7 @@ impl ServerConnection {
             return Err(SendError::Closed);
         }
         let front = *self.pending.front().ok_or(SendError::NotExpected)?;
-        if self.responding {
+        if self.encoder.is_open() {
             return Err(SendError::NotExpected);
         }
         let start = dst.len();
@@ -557,16 +554,12 @@ impl ServerConnection {
         }
         self.pending[0].persistent = persistent;
         self.encoder.sending = Some(sending);
-        self.responding = true;
         Ok(())
     }
 
     /// Writes body bytes of the answer being sent, framed, into `dst` (a copy; see
     /// [`frame_data`](Self::frame_data) for a vectored write).
     pub fn send_data(&mut self, data: &[u8], dst: &mut Vec<u8>) -> Result<(), SendError> {
-        if !self.responding {
-            return Err(SendError::NoMessage);
-        }
         self.encoder.data(data, dst)
     }
 
@@ -574,9 +567,6 @@ impl ServerConnection {
     /// to put around them. For a HEAD answer, 204 or 304 the caller must send nothing
     /// (then `len` must be 0).
     pub fn frame_data(&mut self, len: usize) -> Result<DataFrame, SendError> {
-        if !self.responding {
-            return Err(SendError::NoMessage);
-        }
         self.encoder.frame(len)
     }
 
@@ -588,11 +578,7 @@ impl ServerConnection {
         trailers: Option<&HeaderMap>,
         dst: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        if !self.responding {
-            return Err(SendError::NoMessage);
-        }
         let close_delimited = self.encoder.end(trailers, dst)?;
-        self.responding = false;
         let done = self.pending.pop_front().expect("an answer was being sent");
         if !done.persistent || !done.body_done || close_delimited {
             if matches!(self.recv, Recv::Head | Recv::Body | Recv::AwaitUpgrade) {
@@ -613,7 +599,7 @@ impl ServerConnection {
     /// Appends the bytes the connection writes on its own (the answer to a protocol
     /// error, once earlier answers are done) to `dst`; returns whether it added any.
     pub fn poll_transmit(&mut self, dst: &mut Vec<u8>) -> bool {
-        if self.pending.is_empty() && !self.responding {
+        if self.pending.is_empty() && !self.encoder.is_open() {
             if let Some(status) = self.error_status.take() {
                 write_status_line(&mut self.out, status);
                 if let Some(date) = self.date.get(self.now) {
@@ -663,14 +649,14 @@ impl ServerConnection {
     pub fn wants_close(&self) -> bool {
         matches!(self.recv, Recv::Done | Recv::Failed | Recv::Closed)
             && self.pending.is_empty()
-            && !self.responding
+            && !self.encoder.is_open()
             && self.error_status.is_none()
             && self.out.is_empty()
     }
 
     /// Whether the answer being sent carries body bytes (not a HEAD answer, 204 or 304).
     pub fn sends_body(&self) -> bool {
-        self.responding && self.encoder.sending != Some(super::encode::Sending::Nothing)
+        self.encoder.sends_body()
     }
 
     /// Whether a 101 or a 2xx to CONNECT went out: the bytes now belong to the new
@@ -683,7 +669,7 @@ impl ServerConnection {
     /// decision on `Expect: 100-continue` (it asked, and neither a 100 nor a final
     /// answer went out).
     pub fn awaits_continue(&self) -> bool {
-        !self.responding
+        !self.encoder.is_open()
             && self
                 .pending
                 .front()

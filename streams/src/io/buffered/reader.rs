@@ -189,6 +189,30 @@ impl<S: ReadStream + Unpin> ReadStream for BufReader<S> {
         this.buf.consume(n);
         Poll::Ready(Ok(n))
     }
+
+    /// [`poll_read_some`](Self::poll_read_some) into one slice: a large read goes to
+    /// the inner stream's one-slice read.
+    fn poll_read_slice(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.buf.size() == 0 {
+            if buf.len() >= this.chunk {
+                return Pin::new(&mut this.inner).poll_read_slice(cx, buf);
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            ready!(this.poll_fill_more(cx))?;
+        }
+        let held = this.buf.as_slice();
+        let n = held.len().min(buf.len());
+        buf[..n].copy_from_slice(&held[..n]);
+        this.buf.consume(n);
+        Poll::Ready(Ok(n))
+    }
 }
 
 impl<S: ReadStream + Unpin> ReadSource for BufReader<S> {
@@ -238,6 +262,13 @@ impl<S: WriteStream + Unpin> WriteStream for BufReader<S> {
         bufs: &[ConstBuffer<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_some(cx, bufs)
+    }
+    fn poll_write_slice(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_slice(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)

@@ -272,4 +272,11 @@ impl<S: ReadStream + Unpin> ReadStream for BufWriter<S> {
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_read_some(cx, bufs)
     }
+    fn poll_read_slice(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read_slice(cx, buf)
+    }
 }

@@ -26,6 +26,7 @@
 mod peer_smol;
 mod peer_tokio;
 mod strait;
+mod zero_copy;
 
 use std::io;
 use std::time::Duration;
@@ -187,6 +188,7 @@ pub fn run(report: &mut Report) {
         });
     }
     pull_throughput(report, budget);
+    zero_copy::run(report);
     measure(
         report,
         "timer schedule+cancel",
