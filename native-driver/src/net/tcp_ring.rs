@@ -623,3 +623,163 @@ fn read_into(
         recv.poll_read_vectored(cx, &mut IoSliceMutArray::from_buffers(bufs))
     }
 }
+
+/// Not checks: fixed-size workloads shaped like `strait-bench net`'s rows, to profile
+/// (callgrind: two runs of different lengths cancel out the start-up) on the backend
+/// `STRAIT_PROFILE_BACKEND` names (`epoll` or `io_uring`, completion sockets).
+/// `cargo test --release -p strait-native --lib -- --ignored profile_`
+#[cfg(test)]
+mod profile {
+    use std::io;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use strait_streams::{
+        read_exact, write_all, BufferSource, BufferSourceExt, ReadStreamExt, WriteStreamExt,
+    };
+
+    use crate::{Backend, IoContext, TcpListener, TcpStream};
+
+    fn knob(name: &str, default: usize) -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn context(runners: usize) -> IoContext {
+        let backend = match std::env::var("STRAIT_PROFILE_BACKEND").as_deref() {
+            Ok("epoll") => Backend::Epoll,
+            _ => Backend::IoUring,
+        };
+        IoContext::builder()
+            .backend(backend)
+            .single_threaded(runners == 1)
+            .build()
+            .unwrap()
+    }
+
+    fn pair(ctx: &IoContext) -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind(ctx, "127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (c, (s, _)) = ctx
+            .block_on(async {
+                strait_streams::when_all((TcpStream::connect(ctx, addr), listener.accept())).await
+            })
+            .unwrap();
+        for t in [&c, &s] {
+            t.set_nodelay(true).unwrap();
+            t.set_linger(Some(Duration::ZERO)).unwrap();
+        }
+        (c, s)
+    }
+
+    /// The throughput row: `STRAIT_PROFILE_MIB` MiB in `STRAIT_PROFILE_CHUNK`-byte
+    /// writes, read 64 KiB at a time (or pulled, `STRAIT_PROFILE_PULL=1`).
+    #[test]
+    #[ignore = "a profiling workload, run by hand"]
+    fn profile_throughput() {
+        let ctx = context(1);
+        let (c, s) = pair(&ctx);
+        let total = knob("STRAIT_PROFILE_MIB", 64) << 20;
+        let chunk = knob("STRAIT_PROFILE_CHUNK", 64 * 1024);
+        let pull = knob("STRAIT_PROFILE_PULL", 0) == 1;
+        let reader = ctx.spawn(async move {
+            let mut s = s;
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = if pull {
+                    let n = s.fill().await?;
+                    std::pin::Pin::new(&mut s).consume(n);
+                    n
+                } else {
+                    s.read(&mut buf[..]).await?
+                };
+                if n == 0 {
+                    return Ok::<_, io::Error>(got);
+                }
+                got += n;
+            }
+        });
+        ctx.block_on(async {
+            let mut c = &c;
+            let data = vec![1u8; chunk];
+            let mut sent = 0;
+            while sent < total {
+                write_all(&mut c, &data[..]).await?;
+                sent += chunk;
+            }
+            c.shutdown().await
+        })
+        .unwrap();
+        let got = ctx.block_on(reader).unwrap().unwrap();
+        assert!(got >= total);
+        eprintln!(
+            "{} MiB on {:?}: {:?}",
+            got >> 20,
+            ctx.backend(),
+            ctx.stats()
+        );
+        if let Some(c) = ctx.handle().reactor().selector.completions() {
+            eprintln!("layer: {:?}", c.counters());
+        }
+    }
+
+    /// The 16-pairs row: `STRAIT_PROFILE_PAIRS` echo pairs of 64-byte round trips,
+    /// `STRAIT_PROFILE_TRIPS` each, on `STRAIT_PROFILE_RUNNERS` runner threads.
+    #[test]
+    #[ignore = "a profiling workload, run by hand"]
+    fn profile_pairs() {
+        let runners = knob("STRAIT_PROFILE_RUNNERS", 1);
+        let ctx = Arc::new(context(runners));
+        let trips = knob("STRAIT_PROFILE_TRIPS", 2000);
+        let size = knob("STRAIT_PROFILE_SIZE", 64);
+        let mut clients = Vec::new();
+        for _ in 0..knob("STRAIT_PROFILE_PAIRS", 16) {
+            let (c, mut s) = pair(&ctx);
+            ctx.spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match s.read(&mut buf[..]).await? {
+                        0 => return Ok::<_, io::Error>(()),
+                        n => {
+                            write_all(&mut s, &buf[..n]).await?;
+                        }
+                    }
+                }
+            })
+            .detach();
+            clients.push(c);
+        }
+        let handles: Vec<_> = clients
+            .into_iter()
+            .map(|mut c| {
+                ctx.spawn(async move {
+                    let msg = vec![7u8; size];
+                    let mut buf = vec![0u8; size];
+                    for _ in 0..trips {
+                        write_all(&mut c, &msg[..]).await?;
+                        read_exact(&mut c, &mut buf[..]).await?;
+                    }
+                    c.shutdown().await
+                })
+            })
+            .collect();
+        let extra: Vec<_> = (1..runners)
+            .map(|_| {
+                let ctx = ctx.clone();
+                std::thread::spawn(move || ctx.run())
+            })
+            .collect();
+        ctx.block_on(async {
+            for h in handles {
+                h.await.unwrap().unwrap();
+            }
+        });
+        for t in extra {
+            t.join().unwrap();
+        }
+        eprintln!("pairs on {:?}: {:?}", ctx.backend(), ctx.stats());
+    }
+}

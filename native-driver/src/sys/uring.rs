@@ -86,15 +86,16 @@
 //! entry points to alive until its final CQE (the layer's slots own it). A push
 //! reaches the kernel even while another runner sleeps in `io_uring_enter` (the
 //! `waiters` handshake submits at once). A drain hands the layer's CQEs (kinds `0b1x`)
-//! to `Completions::complete` after releasing the completion queue's lock (the layer
-//! pushes while it holds its own), hand over hand: it takes the hand-over lock before
-//! it releases the queue's, so several runners drain at once, yet a later drain's
-//! CQEs never reach the layer before an earlier one's (one socket's CQEs, a multishot
-//! receive's buffers, must arrive in the order the kernel posted them). No tickets, no
-//! turn to wait for: a dispatch that panics releases the lock like any other, and
-//! what it left queued goes to the next one. Paths that may run inside a dispatch
-//! (a socket dropped by a woken task: `Reactor::settle`, `Registration`'s drop) only
-//! try the locks and leave the completions to whoever holds them. Runners mark their
+//! to `Completions::complete_all`, all of them in one call, after releasing the
+//! completion queue's lock (the layer pushes while it holds its own), hand over hand:
+//! it takes the hand-over lock before it releases the queue's, so several runners
+//! drain at once, yet a later drain's CQEs never reach the layer before an earlier
+//! one's (one socket's CQEs, a multishot receive's buffers, must arrive in the order
+//! the kernel posted them). No tickets, no turn to wait for: a dispatch that panics
+//! releases the lock like any other, and what it left queued goes to the next one.
+//! Paths that may run inside a dispatch (a socket dropped by a woken task:
+//! `Reactor::settle`, `Registration`'s drop) only try the locks and leave the
+//! completions to whoever holds them. Runners mark their
 //! thread as running the context before they wait, so the tasks the layer wakes are
 //! queued locally. The
 //! probe asks for Linux 6.0 (multishot receive; the opcode probe cannot see flags)
@@ -547,19 +548,33 @@ impl Ring {
         }
     }
 
-    /// Waits up to `timeout` for completions (none: forever; zero: no wait, and no
-    /// syscall when nothing is queued either way), then turns them into readiness
-    /// (`out`) and hands the completion layer's (kinds `0b10`/`0b11`) to `layer`, in
-    /// the order the kernel posted them, with no ring lock held (the layer pushes
-    /// entries). `awake` runs once the kernel wait is over, before any of that.
-    /// `Ok(true)` when the kernel said it dropped a completion (`EBADR`):
-    /// every live registration was reported ready and armed again (see
-    /// [`recover_dropped`](Self::recover_dropped)); the caller tells the layer.
+    /// [`wait_batched`](Self::wait_batched) with a per-CQE `layer` (the tests').
+    #[cfg(test)]
     pub(crate) fn wait(
         &self,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, usize)>,
         layer: &dyn Fn(u64, i32, u32),
+        awake: &mut dyn FnMut(),
+    ) -> io::Result<bool> {
+        self.wait_batched(timeout, out, &each(layer), awake)
+    }
+
+    /// Waits up to `timeout` for completions (none: forever; zero: no wait, and no
+    /// syscall when nothing is queued either way), then turns them into readiness
+    /// (`out`) and hands the completion layer's (kinds `0b10`/`0b11`) to `layer`, in
+    /// the order the kernel posted them, with no ring lock held (the layer pushes
+    /// entries), a drain at a time: `layer` pulls every one from the iterator (what
+    /// it leaves, should it panic, goes to the next drain). `awake` runs once the
+    /// kernel wait is over, before any of that. `Ok(true)` when the kernel said it
+    /// dropped a completion (`EBADR`): every live registration was reported ready and
+    /// armed again (see [`recover_dropped`](Self::recover_dropped)); the caller tells
+    /// the layer.
+    pub(crate) fn wait_batched(
+        &self,
+        timeout: Option<Duration>,
+        out: &mut Vec<(u64, usize)>,
+        layer: &Batch<'_>,
         awake: &mut dyn FnMut(),
     ) -> io::Result<bool> {
         WAITED_ON.with(|w| w.set(self));
@@ -593,7 +608,7 @@ impl Ring {
     pub(crate) fn poll_now(
         &self,
         out: &mut Vec<(u64, usize)>,
-        layer: &dyn Fn(u64, i32, u32),
+        layer: &Batch<'_>,
     ) -> io::Result<bool> {
         if self.has_pending_work() {
             self.submit()?;
@@ -727,12 +742,7 @@ impl Ring {
     /// buffers must reach the layer in the order the kernel posted them), and a
     /// dispatch that panics releases it like any other. `false` when `take` is `Try`
     /// and a lock was held.
-    fn drain(
-        &self,
-        out: &mut Vec<(u64, usize)>,
-        layer: &dyn Fn(u64, i32, u32),
-        take: Take,
-    ) -> bool {
+    fn drain(&self, out: &mut Vec<(u64, usize)>, layer: &Batch<'_>, take: Take) -> bool {
         let (mut held, mut handover) = match take {
             Take::Wait => (self.lock_cq(), None),
             // Both locks before the first CQE is taken: what is taken is handed over.
@@ -812,13 +822,19 @@ impl Ring {
             self.queue_rearm(&rearm);
         }
         if let Some(mut handover) = handover {
-            // Popped one at a time: should `layer` panic, the rest stays queued, in
-            // order, and the next drain hands it over (the guard is released by the
-            // unwind like any other).
+            // All at once (the layer takes its lock once per drain and wakes each task
+            // once), yet popped one at a time: should `layer` panic, the rest stays
+            // queued, in order, and the next drain hands it over (the guard is
+            // released by the unwind like any other).
             let unwinding = Unwinding(&self.handover_left);
             let dispatching = Dispatching::enter();
-            while let Some((data, result, flags)) = handover.pop_front() {
-                layer(data, result, flags);
+            while !handover.is_empty() {
+                let before = handover.len();
+                layer(&mut std::iter::from_fn(|| handover.pop_front()));
+                assert!(
+                    handover.len() < before,
+                    "the completion layer takes its CQEs"
+                );
             }
             drop(dispatching);
             std::mem::forget(unwinding);
@@ -893,6 +909,22 @@ impl Ring {
 /// A submission queue that stays full after an `io_uring_enter` (the kernel out of
 /// memory for requests, or overflowed completions to flush first): transient. `EBUSY`,
 /// the kernel's own word for it, so that a caller that fails on it says something true.
+/// A completion-layer CQE as the drain copies it out: `(user_data, result, flags)`.
+pub(crate) type Cqe = (u64, i32, u32);
+
+/// Where a drain hands the completion layer's CQEs: all of one drain in one call.
+pub(crate) type Batch<'a> = dyn Fn(&mut dyn Iterator<Item = Cqe>) + 'a;
+
+/// A per-CQE `layer` as a [`Batch`] (the tests' layers).
+#[cfg(test)]
+fn each(layer: &dyn Fn(u64, i32, u32)) -> impl Fn(&mut dyn Iterator<Item = Cqe>) + '_ {
+    move |cqes| {
+        for (data, result, flags) in cqes {
+            layer(data, result, flags);
+        }
+    }
+}
+
 fn queue_full() -> io::Error {
     io::Error::from_raw_os_error(libc::EBUSY)
 }
@@ -1005,7 +1037,7 @@ impl Host {
         out: &mut Vec<(u64, usize)>,
         awake: &mut dyn FnMut(),
     ) -> io::Result<()> {
-        let complete = |data, result, flags| self.completions.complete(data, result, flags);
+        let complete = |cqes: &mut dyn Iterator<Item = Cqe>| self.completions.complete_all(cqes);
         // Entries refused for a moment are asked again after a short wait at most,
         // should nothing else wake a runner.
         let timeout = if self.retry_refused() {
@@ -1013,7 +1045,7 @@ impl Host {
         } else {
             timeout
         };
-        let lost = self.ring.wait(timeout, out, &complete, awake);
+        let lost = self.ring.wait_batched(timeout, out, &complete, awake);
         self.retry_refused();
         if lost? {
             // Whose completion was lost nobody knows: the layer ends what it must.
@@ -1036,7 +1068,7 @@ impl Host {
     /// ([`Ring::poll_now`]); `false` when another thread (or a dispatch on this one)
     /// was draining.
     pub(crate) fn poll_now(&self, out: &mut Vec<(u64, usize)>) -> bool {
-        let complete = |data, result, flags| self.completions.complete(data, result, flags);
+        let complete = |cqes: &mut dyn Iterator<Item = Cqe>| self.completions.complete_all(cqes);
         let drained = self.ring.poll_now(out, &complete).unwrap_or(false);
         self.retry_refused();
         drained
@@ -1626,7 +1658,9 @@ mod tests {
         assert!(ring.removal_pending(TOKEN), "not confirmed yet");
         let start = Instant::now();
         while ring.removal_pending(TOKEN) {
-            assert!(ring.poll_now(&mut Vec::new(), &|_, _, _| {}).unwrap());
+            assert!(ring
+                .poll_now(&mut Vec::new(), &each(&|_, _, _| {}))
+                .unwrap());
             assert!(start.elapsed() < Duration::from_secs(5), "never retried");
         }
         assert!(ring.counters.rearms.load(Ordering::Relaxed) >= 1);

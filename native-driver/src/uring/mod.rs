@@ -2,7 +2,7 @@
 //!
 //! The ring itself belongs to the host (the reactor's io_uring backend). This layer
 //! never owns it: it pushes SQEs through [`Submit`] and is handed every CQE whose
-//! user_data kind is `0b1x` through [`Completions::complete`].
+//! user_data kind is `0b1x` through [`Completions::complete_all`] (a drain at a time).
 //!
 //! ## Ownership: the kernel only ever holds memory the driver owns
 //! - **Operation slots** (`ops`): every operation the kernel runs has a slot. The slot
@@ -12,8 +12,8 @@
 //!   operation is in flight, submits `IORING_OP_ASYNC_CANCEL`; closing the socket only
 //!   drops the handle's `Arc`. Nothing the kernel may write is freed before that CQE.
 //!   A multishot never ends on its own, so a cancel the host cannot queue (or that
-//!   comes back `EALREADY`) is retried on every CQE, and an abandoned multishot's
-//!   next CQE asks again.
+//!   comes back `EALREADY`) is retried with every batch of CQEs, and an abandoned
+//!   multishot's next CQE asks again.
 //! - **Received data** (`buf_ring`, `recv`): lands in a provided-buffer ring the driver
 //!   maps and registers. A buffer named by a CQE is *held* by its socket's receive
 //!   queue until the reader has copied (or, zero-copy, consumed) all of it; then it
@@ -25,7 +25,11 @@
 //!   ring be empty while receives starve, a paused socket's buffers but its front one
 //!   are copied out of the ring into that socket's own memory (the overload path,
 //!   counted as a spill), one socket per starved re-arm. The ring thus stays live for
-//!   the others as long as fewer sockets than `buf_entries` hold unread data.
+//!   the others as long as fewer sockets than `buf_entries` hold unread data. A
+//!   streaming socket read with large buffers *parks* its receive: the multishot is
+//!   canceled and, once its final CQE is in and the queue read, reads `recvmsg`
+//!   straight into the caller's buffer (one copy), waiting with a one-shot `POLL_ADD`
+//!   (see `recv`).
 //! - **Sent data** (`send`): with nothing queued and no send in flight, `poll_write`
 //!   hands the caller's bytes to a synchronous `sendmsg` (the kernel has copied them
 //!   when it returns, so it never holds the caller's memory); what the socket does not
@@ -37,10 +41,10 @@
 //!   within bounds ([`Completions::set_linger`]): a lingering send still unsent after
 //!   the linger time (30 s by default), or the oldest ones once all lingering sends of
 //!   this layer hold more than the linger budget (16 MiB), is canceled and its
-//!   descriptor released. Deadlines are checked on every CQE and every handle drop,
-//!   and when the host calls [`Completions::expire_lingering`]. Opt-in, large unsent
-//!   runs go as `SEND_ZC` (`send_zc`): their final CQE is the kernel's notification,
-//!   so the block stays put until it.
+//!   descriptor released. Deadlines are checked with every batch of CQEs and every
+//!   handle drop, and when the host calls [`Completions::expire_lingering`]. Opt-in,
+//!   large unsent runs go as `SEND_ZC` (`send_zc`): their final CQE is the kernel's
+//!   notification, so the block stays put until it.
 //! - **Accepted descriptors** (`accept`): become `OwnedFd`s the moment their CQE is
 //!   handled, queued until taken and closed if never taken.
 //! - **Teardown**: [`Completions::shutdown`] cancels everything in flight; the host
@@ -263,6 +267,11 @@ pub(crate) struct Counters {
     pub(crate) reads_inline: u64,
     /// Reads that had to wait (returned `Pending` first).
     pub(crate) reads_waited: u64,
+    /// Reads that `recvmsg`ed straight into the caller's buffers (a parked receive,
+    /// see `recv`): one copy, no operation.
+    pub(crate) reads_direct: u64,
+    /// Streaming receives parked for direct reads (their multishot canceled).
+    pub(crate) parks: u64,
     /// Writes (`poll_write*`, `poll_prepare`) that found room on their first poll.
     pub(crate) writes_inline: u64,
     /// Writes that had to wait for room.
@@ -327,11 +336,11 @@ struct Driver {
     /// released ([`Completions::unlock`]). Empty, and so unallocated, in steady state.
     deferred: Vec<Waker>,
     /// Orphaned or shut-down operations whose cancellation could not be queued (or
-    /// came back `EALREADY`): retried on every [`Completions::complete`], since a
+    /// came back `EALREADY`): retried on every [`Completions::complete_all`], since a
     /// multishot accept or receive never ends on its own.
     cancel_pending: VecDeque<Key>,
     /// Re-arms and resends the host refused for a moment (a submission queue that
-    /// stays full): retried on every [`Completions::complete`] and
+    /// stays full): retried on every [`Completions::complete_all`] and
     /// [`Completions::retry_pending`], rather than ending the stream or listener.
     rearm_pending: VecDeque<Key>,
     /// Sends of dropped writers still delivering, oldest first.
@@ -400,6 +409,41 @@ fn count_ready(waited: &mut bool, inline: &mut u64, after_wait: &mut u64) {
     }
 }
 
+thread_local! {
+    /// The wakers a [`Completions::complete_all`] collects, kept between drains so
+    /// steady state allocates none (taken while in use: a wake that drains again on
+    /// this thread finds it empty and makes its own).
+    static WAKES: std::cell::Cell<Vec<Waker>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Wakers to wake once the layer's lock is released: woken when dropped (on an unwind
+/// too, so no task waits for a CQE that was handled), then given back to [`WAKES`].
+struct Wakes(Vec<Waker>);
+
+impl Wakes {
+    fn take() -> Self {
+        Self(WAKES.take())
+    }
+}
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        for waker in self.0.drain(..) {
+            waker.wake();
+        }
+        let kept = std::mem::take(&mut self.0);
+        // Whichever is larger stays (a nested drain on this thread put its own back).
+        let _ = WAKES.try_with(|wakes| {
+            let other = wakes.take();
+            wakes.set(if other.capacity() > kept.capacity() {
+                other
+            } else {
+                kept
+            });
+        });
+    }
+}
+
 /// What a slot wants after its operation's final CQE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
@@ -465,18 +509,34 @@ impl Completions {
 
     /// Handles one CQE whose user_data kind is `0b1x`.
     pub(crate) fn complete(&self, user_data: u64, result: i32, flags: u32) {
-        let (kind, index, generation) = decode_user_data(user_data);
+        self.complete_all(&mut std::iter::once((user_data, result, flags)));
+    }
+
+    /// Handles CQEs whose user_data kind is `0b1x`, `(user_data, result, flags)` in the
+    /// order the kernel posted them (a drain's worth): the lock is taken once, and the
+    /// tasks they wake are woken once the lock is released, each once (a slot's
+    /// waker is taken by the first CQE that wakes it). Pulled one at a time, so what
+    /// is not pulled when a CQE's handling panics stays with the caller.
+    pub(crate) fn complete_all(&self, cqes: &mut dyn Iterator<Item = (u64, i32, u32)>) {
+        let mut wakes = Wakes::take();
         let mut driver = self.lock();
-        let waker = match kind {
-            KIND_OP => driver.on_op_cqe(&*self.submit, Key { index, generation }, result, flags),
-            // A cancellation's own CQE: its target reports, unless it could not be
-            // canceled just now.
-            KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, Key { index, generation }, result),
-            _ => {
-                driver.counters.anomalies += 1;
-                None
+        for (user_data, result, flags) in cqes {
+            let (kind, index, generation) = decode_user_data(user_data);
+            let key = Key { index, generation };
+            let waker = match kind {
+                KIND_OP => driver.on_op_cqe(&*self.submit, key, result, flags),
+                // A cancellation's own CQE: its target reports, unless it could not be
+                // canceled just now.
+                KIND_INTERNAL => driver.on_cancel_cqe(&*self.submit, key, result),
+                _ => {
+                    driver.counters.anomalies += 1;
+                    None
+                }
+            };
+            if let Some(waker) = waker {
+                wakes.0.push(waker);
             }
-        };
+        }
         if !driver.cancel_pending.is_empty() {
             driver.retry_cancels(&*self.submit);
         }
@@ -487,9 +547,7 @@ impl Completions {
             driver.expire_lingering(&*self.submit, Instant::now());
         }
         self.unlock(driver);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        drop(wakes);
     }
 
     /// The host's ring dropped a completion (`EBADR`: the kernel had no memory for its
@@ -939,7 +997,7 @@ impl Driver {
         }
         let fd = types::Fd(slot.raw_fd());
         let entry = match &mut slot.body {
-            Body::Recv(_) => opcode::RecvMulti::new(fd, bgid).build(),
+            Body::Recv(recv) => recv.entry(fd, bgid),
             // Non-blocking like every socket of the driver: a stream syscalls it
             // directly (shutdown, options), and a user may take it out.
             Body::Accept(_) => opcode::AcceptMulti::new(fd)
@@ -1057,7 +1115,31 @@ impl Driver {
     }
 
     /// Re-arms one starved receive per buffer back in the ring.
+    /// Parks receive `key` (see `recv`'s direct reads): cancels its multishot. Left
+    /// as it is if the cancel cannot be queued.
+    fn park(&mut self, submit: &dyn Submit, key: Key) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Body::Recv(recv) = &mut slot.body else {
+            return;
+        };
+        if slot.phase != Phase::InFlight {
+            return;
+        }
+        // SAFETY: a cancellation points at no memory (its target is a user_data).
+        if unsafe { submit.push(cancel_entry(key)) }.is_ok() {
+            recv.park();
+            slot.phase = Phase::Canceled;
+            self.counters.parks += 1;
+        }
+    }
+
     fn rearm_starved(&mut self, submit: &dyn Submit) {
+        if self.starved.is_empty() {
+            // Nothing to re-arm, and `relieve` only runs for starved receives.
+            return;
+        }
         let in_doubt = self.count_doubted_at == Some(self.bufs.puts());
         if (in_doubt || self.bufs.available() == 0) && self.starved_wanting() {
             self.relieve();

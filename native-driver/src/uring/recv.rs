@@ -17,6 +17,19 @@
 //! except its front one are copied into a spill it owns and returned
 //! (`spill_excess`): a reader that does not read (a proxy waiting on its other side)
 //! cannot stall the others.
+//!
+//! Direct reads: a read into a large buffer (`DIRECT_MIN`) that finds a backlog queued
+//! (`PARK_BACKLOG` buffers: data arrives faster than the reader takes it) *parks* the
+//! receive: it cancels the multishot like a pause. Once its final CQE is in (nothing
+//! of this socket is left in the kernel or on its way) and the queue is read, reads
+//! `recvmsg` straight into the caller's buffers (one copy, no operation, like the
+//! epoll path). One that would block waits for readability with a one-shot
+//! `POLL_ADD` in the slot (it takes no bytes) and reads directly again when it fires;
+//! if what it finds then is small (the stream went sparse), or a reader waits without
+//! reading (`poll_fill`, `poll_readable`), the multishot is re-armed instead. Ordering
+//! holds by construction: a direct read runs only with the queue empty and no receive
+//! in the kernel, so no byte can be received ahead of it, and only the reader (its
+//! `&mut self`) re-arms a parked receive.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
@@ -27,7 +40,7 @@ use std::task::{Context, Poll};
 use io_uring::cqueue;
 
 use super::buf_ring::BufRing;
-use super::ops::{Body, Key};
+use super::ops::{Body, Key, Phase};
 use super::{count_ready, to_error, Completions, Counters, Next};
 
 /// Buffers a spilled queue keeps: the front one, which a reader may be borrowing.
@@ -60,7 +73,21 @@ pub(crate) struct RecvState {
     /// after the queue, and the receive stays paused until they are.
     spill: Vec<u8>,
     spill_pos: usize,
+    /// Reads go straight to the socket: the multishot is canceled (with `paused`
+    /// set, so nothing re-arms it but the reader).
+    parked: bool,
+    /// The slot's operation is a readiness poll (parked), not the multishot.
+    polling: bool,
+    /// The poll fired since the last direct read (that read decides whether to stay
+    /// parked).
+    polled: bool,
 }
+
+/// The smallest read (bytes) that parks a streaming receive to read directly: below
+/// a provided buffer's size, one syscall per read costs more than the copy it saves.
+const DIRECT_MIN: usize = 16 * 1024;
+/// Queued buffers that say the socket streams (the reader is behind).
+const PARK_BACKLOG: usize = 2;
 
 impl RecvState {
     fn new(capacity: usize, cap: usize) -> Self {
@@ -74,6 +101,20 @@ impl RecvState {
             pausing: false,
             spill: Vec::new(),
             spill_pos: 0,
+            parked: false,
+            polling: false,
+            polled: false,
+        }
+    }
+
+    /// The operation to (re-)submit on `fd`: the multishot receive, or, parked, the
+    /// readiness poll.
+    pub(super) fn entry(&mut self, fd: io_uring::types::Fd, bgid: u16) -> io_uring::squeue::Entry {
+        self.polling = self.parked;
+        if self.parked {
+            io_uring::opcode::PollAdd::new(fd, (libc::POLLIN | libc::POLLRDHUP) as u32).build()
+        } else {
+            io_uring::opcode::RecvMulti::new(fd, bgid).build()
         }
     }
 
@@ -89,6 +130,24 @@ impl RecvState {
         let more = cqueue::more(flags);
         if !more {
             self.pausing = false;
+        }
+        if self.polling {
+            // The parked receive's readiness poll (one-shot: always final). It takes
+            // no bytes; its reader reads them.
+            self.polling = false;
+            self.polled = true;
+            if cqueue::buffer_select(flags).is_some() {
+                counters.anomalies += 1;
+            }
+            if result < 0 && result != -libc::ECANCELED && !orphaned {
+                self.end.get_or_insert(End::Error(-result));
+            } else if result == -libc::ECANCELED && !orphaned && self.end.is_none() {
+                // The kernel's (its submitting thread exited), not ours: read again.
+                self.parked = false;
+                self.paused = false;
+                return Next::Resubmit;
+            }
+            return Next::Done;
         }
         let bid = cqueue::buffer_select(flags);
         if result > 0 && bid.is_none() {
@@ -164,15 +223,33 @@ impl RecvState {
         self.end.is_none() && !self.paused
     }
 
-    /// The pause could not cancel the receive: it goes on past the share.
+    /// The pause could not cancel the receive: it goes on past the share (a park is
+    /// given up: the receive goes on as before).
     pub(super) fn pause_failed(&mut self) {
         self.pausing = false;
+        if std::mem::take(&mut self.parked) {
+            self.paused = false;
+        }
+    }
+
+    /// Reads go to the socket from now on; the caller cancels the multishot.
+    pub(super) fn park(&mut self) {
+        self.parked = true;
+        self.paused = true;
+        self.pausing = true;
+    }
+
+    /// Receives through the multishot again; the caller re-arms it.
+    fn unpark(&mut self) {
+        self.parked = false;
+        self.paused = false;
     }
 
     /// Ends a pause once the reader consumed half the share; `true` when the receive
     /// must be re-armed by the caller.
     fn resume_if_drained(&mut self) -> bool {
-        if self.paused && self.queue.len() <= self.cap / 2 && self.spill.is_empty() {
+        if self.paused && !self.parked && self.queue.len() <= self.cap / 2 && self.spill.is_empty()
+        {
             self.paused = false;
             // While the pause's cancel is in flight its final CQE re-arms instead.
             return !self.pausing && self.end.is_none();
@@ -372,8 +449,24 @@ impl RecvQueue {
                 &mut counters.reads_inline,
                 &mut counters.reads_waited,
             );
+            // A backlog first: most reads (request/response) stop there.
+            let park = recv.queue.len() >= PARK_BACKLOG
+                && !recv.parked
+                && recv.end.is_none()
+                && dst.iter().map(|b| b.len()).sum::<usize>() >= DIRECT_MIN;
+            let mut cancel = false;
+            if park && recv.paused {
+                // Paused at its share: stays so, its reader reads directly next.
+                recv.parked = true;
+                counters.parks += 1;
+            } else if park {
+                cancel = slot.phase == Phase::InFlight;
+            }
             let n = recv.copy_out(&mut driver.bufs, dst);
             let resume = recv.resume_if_drained();
+            if cancel {
+                driver.park(&*self.completions.submit, self.key);
+            }
             self.after_read(driver, resume);
             self.completions.unlock(guard);
             return Poll::Ready(Ok(n));
@@ -386,9 +479,124 @@ impl RecvQueue {
             );
             return Poll::Ready(end.map(|()| 0));
         }
+        if recv.parked && slot.phase == Phase::Idle {
+            // Nothing queued, nothing in the kernel, and only this reader re-arms
+            // a parked receive: the socket's next bytes are the stream's next.
+            let fd = slot.raw_fd();
+            drop(guard);
+            let got = recv_direct(fd, dst);
+            return self.after_direct(cx, got);
+        }
         recv.waited = true;
         slot.set_waker(cx.waker());
         Poll::Pending
+    }
+
+    /// Accounts a direct read; one that would block re-arms the multishot and waits.
+    fn after_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        got: io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let mut guard = self.completions.lock();
+        let driver = &mut *guard;
+        let slot = driver
+            .slots
+            .get_mut(self.key)
+            .expect("a receive queue's slot lives with it");
+        let Body::Recv(recv) = &mut slot.body else {
+            unreachable!("receive slot")
+        };
+        let counters = &mut driver.counters;
+        let polled = std::mem::take(&mut recv.polled);
+        let errno = match got {
+            Ok(n) => {
+                if polled && n > 0 && n < DIRECT_MIN && recv.end.is_none() {
+                    // Woken for little: the stream went sparse, the multishot (no
+                    // syscall per read) serves it better.
+                    recv.unpark();
+                    counters.rearms += 1;
+                    let _ = driver.submit_again(&*self.completions.submit, self.key);
+                    let slot = driver.slots.get_mut(self.key).expect("a live slot");
+                    let Body::Recv(recv) = &mut slot.body else {
+                        unreachable!("receive slot")
+                    };
+                    count_ready(
+                        &mut recv.waited,
+                        &mut driver.counters.reads_inline,
+                        &mut driver.counters.reads_waited,
+                    );
+                    driver.counters.reads_direct += 1;
+                    return Poll::Ready(Ok(n));
+                }
+                counters.reads_direct += 1;
+                count_ready(
+                    &mut recv.waited,
+                    &mut counters.reads_inline,
+                    &mut counters.reads_waited,
+                );
+                if n == 0 {
+                    recv.end.get_or_insert(End::Eof);
+                }
+                return Poll::Ready(Ok(n));
+            }
+            Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+        };
+        if errno != libc::EAGAIN && errno != libc::EWOULDBLOCK {
+            recv.end.get_or_insert(End::Error(errno));
+            count_ready(
+                &mut recv.waited,
+                &mut counters.reads_inline,
+                &mut counters.reads_waited,
+            );
+            return Poll::Ready(Err(to_error(errno)));
+        }
+        if polled {
+            // Woken, yet nothing to read (a spurious or consumed wake-up): the
+            // multishot takes over.
+            recv.unpark();
+        }
+        recv.waited = true;
+        slot.set_waker(cx.waker());
+        counters.rearms += 1;
+        // The readiness poll (parked) or the multishot; a failure is recorded as the
+        // stream's end: reported at once.
+        if driver
+            .submit_again(&*self.completions.submit, self.key)
+            .is_err()
+        {
+            let slot = driver.slots.get_mut(self.key).expect("a live slot");
+            slot.waker = None;
+            let Body::Recv(recv) = &mut slot.body else {
+                unreachable!("receive slot")
+            };
+            count_ready(
+                &mut recv.waited,
+                &mut driver.counters.reads_inline,
+                &mut driver.counters.reads_waited,
+            );
+            if let Some(end) = recv.end_result() {
+                return Poll::Ready(end.map(|()| 0));
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A parked receive with nothing queued is re-armed, so a wait for data that
+    /// does not read (`poll_readable`, `poll_fill`) hears of it.
+    fn unpark_to_wait(&self, driver: &mut super::Driver) {
+        let Some(slot) = driver.slots.get_mut(self.key) else {
+            return;
+        };
+        let Body::Recv(recv) = &mut slot.body else {
+            return;
+        };
+        if recv.parked && slot.phase == Phase::Idle && !recv.has_data() && recv.end.is_none() {
+            recv.unpark();
+            driver.counters.rearms += 1;
+            // A failure is recorded as the stream's end (the caller looks again).
+            let _ = driver.submit_again(&*self.completions.submit, self.key);
+        }
     }
 
     /// Ready when a read would not wait (data or the end queued; the context-gone
@@ -396,6 +604,7 @@ impl RecvQueue {
     /// consumes nothing.
     pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut driver = self.completions.lock();
+        self.unpark_to_wait(&mut driver);
         let slot = driver
             .slots
             .get_mut(self.key)
@@ -420,6 +629,7 @@ impl RecvQueue {
     /// stream. They stay queued until [`consume`](Self::consume).
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let mut guard = self.completions.lock();
+        self.unpark_to_wait(&mut guard);
         let driver = &mut *guard;
         let slot = driver
             .slots
@@ -512,5 +722,26 @@ impl RecvQueue {
 impl Drop for RecvQueue {
     fn drop(&mut self) {
         self.completions.release(self.key);
+    }
+}
+
+/// A non-blocking `recvmsg` into `dst` (retried on `EINTR`).
+fn recv_direct(fd: i32, dst: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is valid (no name, no control).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSliceMut` is ABI-compatible with `iovec` on Unix.
+    msg.msg_iov = dst.as_mut_ptr().cast();
+    msg.msg_iovlen = dst.len().min(libc::UIO_MAXIOV as usize) as _;
+    loop {
+        // SAFETY: `msg` names `dst`'s buffers, writable for their lengths and borrowed
+        // for the call; the descriptor is the slot's, alive while the queue lives.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
     }
 }

@@ -13,6 +13,7 @@ use io_uring::{opcode, types};
 use super::testing::TestRing;
 use super::*;
 
+mod direct;
 mod footprint;
 mod lifecycle;
 mod overload;
