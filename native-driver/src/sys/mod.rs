@@ -216,6 +216,8 @@ impl Selector {
             let c = c.counters();
             stats.reads_inline = c.reads_inline;
             stats.reads_waited = c.reads_waited;
+            stats.reads_direct = c.reads_direct;
+            stats.receives_parked = c.parks;
             stats.writes_inline = c.writes_inline;
             stats.writes_waited = c.writes_waited;
             stats.buffer_exhaustions = c.buffer_exhaustions;
@@ -271,6 +273,8 @@ impl Counters {
             dropped_completions: get(&self.dropped),
             reads_inline: 0,
             reads_waited: 0,
+            reads_direct: 0,
+            receives_parked: 0,
             writes_inline: 0,
             writes_waited: 0,
             buffer_exhaustions: 0,
@@ -326,6 +330,15 @@ pub struct IoStats {
     pub reads_inline: u64,
     /// io_uring only: reads that had to wait for the kernel (returned `Pending` first).
     pub reads_waited: u64,
+    /// io_uring only: reads of a streaming socket made by `recvmsg` straight into the
+    /// caller's buffers (one copy, as on epoll) while its multishot receive is parked
+    /// (a large read found several received buffers waiting; the receive resumes when
+    /// reads get small or a pull or readiness wait arrives). Counted among
+    /// `reads_inline`/`reads_waited` too.
+    pub reads_direct: u64,
+    /// io_uring only: how many times a streaming socket parked its multishot receive
+    /// for direct reads.
+    pub receives_parked: u64,
     /// io_uring only: writes that found room in the socket's write-behind buffer when
     /// first polled.
     pub writes_inline: u64,
