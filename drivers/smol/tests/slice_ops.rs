@@ -1,8 +1,6 @@
-//! The one-slice operations (`poll_read_slice`/`poll_write_slice`) of the smol
-//! streams: one-region `read`/`write`, as protocol code issues them through an
-//! `AnyStream` or directly, give byte for byte what the sequence path gives (data,
-//! empty buffers, end of stream, a stopped environment, writes after shutdown), and
-//! `FuturesSocket` routes them to the socket's one-buffer calls.
+//! `FuturesSocket` routes one-slice operations (`poll_read_slice`/`poll_write_slice`) to
+//! the socket's one-buffer calls. That they give what the sequence path gives is the
+//! stream-pair suite's `one_slice_matches_sequence` case (`tests/conformance.rs`).
 
 use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -14,76 +12,11 @@ use std::task::{Context, Poll};
 
 use async_io::Async;
 use futures_io::{AsyncRead, AsyncWrite};
-use strait_conformance::{assert_outcome, slice_parity, TransportFactory};
-use strait_smol::{FuturesSocket, TcpListener, TcpStream};
+use strait_smol::FuturesSocket;
 use strait_streams::{AnyStream, ConstBuffer, MutableBuffer, ReadStreamExt, WriteStreamExt};
 
 fn block_on<F: Future>(f: F) -> F::Output {
     async_io::block_on(f)
-}
-
-struct Tcp;
-
-impl TransportFactory for Tcp {
-    type Client = TcpStream;
-    type Server = TcpStream;
-    async fn pair(&self) -> io::Result<(TcpStream, TcpStream)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let (client, (server, _)) = strait_streams::when_all((
-            TcpStream::connect(listener.local_addr()?),
-            listener.accept(),
-        ))
-        .await?;
-        client.set_nodelay(true)?;
-        server.set_nodelay(true)?;
-        Ok((client, server))
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-struct Unix;
-
-impl TransportFactory for Unix {
-    type Client = strait_smol::UnixStream;
-    type Server = strait_smol::UnixStream;
-    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
-        strait_smol::UnixStream::pair()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-/// `FuturesSocket` over async-io's `Async<UnixStream>`.
-struct Socket;
-
-impl TransportFactory for Socket {
-    type Client = FuturesSocket<Async<StdUnixStream>>;
-    type Server = FuturesSocket<Async<StdUnixStream>>;
-    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
-        let (a, b) = Async::<StdUnixStream>::pair()?;
-        Ok((FuturesSocket::new(a), FuturesSocket::new(b)))
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-#[test]
-fn tcp_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&Tcp));
-}
-
-#[test]
-fn unix_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&Unix));
-}
-
-#[test]
-fn futures_socket_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&Socket));
 }
 
 /// Calls by entry point: `[read, read_vectored, write, write_vectored]`.

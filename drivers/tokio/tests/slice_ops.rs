@@ -1,8 +1,6 @@
-//! The one-slice operations (`poll_read_slice`/`poll_write_slice`) of the tokio
-//! streams: one-region `read`/`write`, as protocol code issues them through an
-//! `AnyStream` or directly, give byte for byte what the sequence path gives (data,
-//! empty buffers, end of stream, a stopped environment, writes after shutdown), and
-//! the adapters route them to tokio's one-buffer calls.
+//! The tokio adapters route one-slice operations (`poll_read_slice`/`poll_write_slice`)
+//! to tokio's one-buffer calls. That they give what the sequence path gives is the
+//! stream-pair suite's `one_slice_matches_sequence` case (`tests/conformance.rs`).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -10,12 +8,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use strait_conformance::{assert_outcome, slice_parity, StreamPairFactory, TransportFactory};
 use strait_streams::{
-    duplex, AnyStream, ConstBuffer, DuplexStream, MutableBuffer, ReadStream, ReadStreamExt,
-    WriteStream, WriteStreamExt,
+    AnyStream, ConstBuffer, MutableBuffer, ReadStream, ReadStreamExt, WriteStream, WriteStreamExt,
 };
-use strait_tokio::{FromTokioIo, TcpListener, TcpStream, TokioIo};
+use strait_tokio::{FromTokioIo, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -24,94 +20,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-struct Tcp;
-
-impl TransportFactory for Tcp {
-    type Client = TcpStream;
-    type Server = TcpStream;
-    async fn pair(&self) -> io::Result<(TcpStream, TcpStream)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let (client, (server, _)) = strait_streams::when_all((
-            TcpStream::connect(listener.local_addr()?),
-            listener.accept(),
-        ))
-        .await?;
-        client.set_nodelay(true)?;
-        server.set_nodelay(true)?;
-        Ok((client, server))
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-struct Unix;
-
-impl TransportFactory for Unix {
-    type Client = strait_tokio::UnixStream;
-    type Server = strait_tokio::UnixStream;
-    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
-        strait_tokio::UnixStream::pair()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-struct GenericTcp;
-
-impl TransportFactory for GenericTcp {
-    type Client = FromTokioIo<tokio::net::TcpStream>;
-    type Server = FromTokioIo<tokio::net::TcpStream>;
-    async fn pair(&self) -> io::Result<(Self::Client, Self::Server)> {
-        let (client, server) = Tcp.pair().await?;
-        Ok((
-            FromTokioIo::new(client.into_tokio()),
-            FromTokioIo::new(server.into_tokio()),
-        ))
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-/// A strait pipe out through tokio's traits and back in.
-struct DuplexThroughTokio;
-
-impl StreamPairFactory for DuplexThroughTokio {
-    type Stream = FromTokioIo<TokioIo<DuplexStream>>;
-    fn pair(&self) -> (Self::Stream, Self::Stream) {
-        let (a, b) = duplex(64 * 1024);
-        (
-            FromTokioIo::new(TokioIo::new(a)),
-            FromTokioIo::new(TokioIo::new(b)),
-        )
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        block_on(f)
-    }
-}
-
-#[test]
-fn tcp_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&Tcp));
-}
-
-#[test]
-fn unix_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&Unix));
-}
-
-#[test]
-fn generic_adapter_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&GenericTcp));
-}
-
-#[test]
-fn round_trip_through_tokio_slice_parity() {
-    assert_outcome("slice_parity", slice_parity::run(&DuplexThroughTokio));
 }
 
 /// Which tokio write entry point the adapter used.
