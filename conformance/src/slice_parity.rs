@@ -1,5 +1,5 @@
-//! The one-slice operations ([`ReadStream::poll_read_slice`](strait_streams::ReadStream::poll_read_slice),
-//! [`WriteStream::poll_write_slice`](strait_streams::WriteStream::poll_write_slice))
+//! The one-slice operations ([`ReadStream::poll_read_slice`],
+//! [`WriteStream::poll_write_slice`])
 //! against the sequence operations, for a transport that overrides them: one script
 //! runs twice on fresh pairs, once with one-region `read`/`write` (the one-slice path)
 //! and once with the same bytes as two regions, one of them empty (the sequence path),
@@ -7,7 +7,7 @@
 //!
 //! The script covers empty buffers (complete at once with `Ok(0)`, before and after a
 //! shutdown), data both ways (the client through a
-//! [`LocalAnyStream`](strait_streams::LocalAnyStream), as protocol code holds it; the
+//! [`LocalAnyStream`], as protocol code holds it; the
 //! server directly), a stopped environment (fails the operation as canceled and loses
 //! nothing), end of stream after the peer's shutdown (twice), and writes after a
 //! shutdown (`BrokenPipe`).
