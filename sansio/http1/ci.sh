@@ -15,7 +15,8 @@ if ! command -v python3 >/dev/null; then
 fi
 
 cargo build -q -p strait-examples --bin http-server --bin http-get
-port=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768 and up), so no client socket of this run holds it.
+port=$((20000 + RANDOM % 12000))
 addr="127.0.0.1:$port"
 ./target/debug/http-server "$addr" --threads 2 >/dev/null &
 server=$!

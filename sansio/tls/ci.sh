@@ -36,7 +36,8 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=lo
 printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$work/ext.cnf"
 openssl x509 -req -in "$work/req.pem" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" \
     -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/cert.pem" 2>/dev/null
-port=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768 and up), so no client socket of this run holds it.
+port=$((20000 + RANDOM % 12000))
 openssl s_server -quiet -www -accept "127.0.0.1:$port" -cert "$work/cert.pem" \
     -key "$work/key.pem" -alpn http/1.1 </dev/null >"$work/server.log" 2>&1 &
 server_pid=$!
