@@ -19,6 +19,28 @@ use strait_vocab::{IoSliceArray, IoSliceMutArray};
 
 use crate::io::write_after_shutdown;
 
+/// Runs `op` until it does not would-block, waiting between tries for the readiness
+/// future `make` gives (kept in `slot` across polls, cleared once `op` completes).
+fn poll_until_done<W: Future<Output = io::Result<()>> + Unpin>(
+    slot: &mut Option<W>,
+    make: impl Fn() -> W,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            result => {
+                *slot = None;
+                return Poll::Ready(result);
+            }
+        }
+        let wait = slot.get_or_insert_with(&make);
+        ready!(Pin::new(wait).poll(cx))?;
+        *slot = None;
+    }
+}
+
 /// Defines a strait stream over an async-io socket: vectored reads and writes tried
 /// first, then a wait for readiness; a real `shutdown(Write)`.
 ///
@@ -79,20 +101,10 @@ macro_rules! socket_stream {
                 cx: &mut Context<'_>,
                 mut op: impl FnMut(&$std) -> io::Result<usize>,
             ) -> Poll<io::Result<usize>> {
-                loop {
-                    match op(self.inner.get_ref()) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => {
-                            self.readable = None;
-                            return Poll::Ready(result);
-                        }
-                    }
-                    let readable = self
-                        .readable
-                        .get_or_insert_with(|| self.inner.clone().readable_owned());
-                    ready!(Pin::new(readable).poll(cx))?;
-                    self.readable = None;
-                }
+                let inner = &self.inner;
+                poll_until_done(&mut self.readable, || inner.clone().readable_owned(), cx, || {
+                    op(inner.get_ref())
+                })
             }
 
             /// Runs `op` on the socket until it does not would-block, waiting for
@@ -102,20 +114,10 @@ macro_rules! socket_stream {
                 cx: &mut Context<'_>,
                 mut op: impl FnMut(&$std) -> io::Result<usize>,
             ) -> Poll<io::Result<usize>> {
-                loop {
-                    match op(self.inner.get_ref()) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        result => {
-                            self.writable = None;
-                            return Poll::Ready(result);
-                        }
-                    }
-                    let writable = self
-                        .writable
-                        .get_or_insert_with(|| self.inner.clone().writable_owned());
-                    ready!(Pin::new(writable).poll(cx))?;
-                    self.writable = None;
-                }
+                let inner = &self.inner;
+                poll_until_done(&mut self.writable, || inner.clone().writable_owned(), cx, || {
+                    op(inner.get_ref())
+                })
             }
         }
 
